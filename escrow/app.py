@@ -1,0 +1,145 @@
+"""The application factory: the ONLY place that wires Flask, Flask-Login, blueprints, handlers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+
+from flask import Flask, Response, g, request
+from flask_login import LoginManager
+from werkzeug.exceptions import HTTPException
+
+from escrow.api import problems
+from escrow.api.health import bp as health_bp
+from escrow.config import Settings
+from escrow.db import make_engine, make_session_factory
+from escrow.errors import EscrowError
+from escrow.keystore import load_keyring
+from escrow.web import bp as web_bp
+from escrow.web import render_error_page
+from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
+
+MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
+REQUEST_ID_BYTES = 8
+
+# Sent with every response; the pages use no inline script or style and no external assets.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+_log = logging.getLogger("escrow.app")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Returns a configured Flask app; ``None`` reads settings from the environment.
+
+    Creates the Flask secret key in the keys directory on first start. Does not migrate the
+    database (``escrow init`` / ``escrow run`` do). Raises ConfigError (or its KeyFileError) if
+    settings or key files are malformed.
+    """
+    if settings is None:
+        settings = Settings.from_env()
+    logging.getLogger("escrow").setLevel(settings.log_level)
+
+    keyring = load_keyring(settings)
+    engine = make_engine(settings.database_url)
+    app = Flask("escrow", instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=keyring.flask_secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions[EXTENSION_NAME] = EscrowExtension(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        keyring=keyring,
+    )
+
+    login_manager = LoginManager()
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_user)
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(health_bp)
+    app.before_request(_assign_request_id)
+    app.after_request(_add_response_headers)
+    app.teardown_appcontext(close_session)
+    app.register_error_handler(EscrowError, _handle_escrow_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected_error)
+    _log.info("app.created testing=%s", settings.testing)
+    return app
+
+
+def _load_user(_user_id: str) -> None:
+    # No accounts yet (later issue); every session is anonymous.
+    return None
+
+
+def _assign_request_id() -> None:
+    g.request_id = secrets.token_hex(REQUEST_ID_BYTES)
+
+
+def _request_id() -> str:
+    request_id = g.get("request_id")
+    if not isinstance(request_id, str):  # errors raised before before_request ran
+        request_id = secrets.token_hex(REQUEST_ID_BYTES)
+        g.request_id = request_id
+    return request_id
+
+
+def _add_response_headers(response: Response) -> Response:
+    response.headers["X-Request-Id"] = _request_id()
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _handle_escrow_error(error: EscrowError) -> Response | tuple[str, int]:
+    status = problems.status_for(error)
+    # Event name, class and id only: messages may one day contain identity (STYLE.md section 6).
+    _log.info(
+        "request.domain_error request_id=%s error=%s status=%d",
+        _request_id(),
+        type(error).__name__,
+        status,
+    )
+    if status == 500:
+        return _handle_unexpected_error(error)
+    if problems.wants_problem_json(request):
+        return problems.problem_for_escrow_error(error, request_id=_request_id())
+    return render_error_page(status, error.title)
+
+
+def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
+    # Flask answers routing redirects itself; only 4xx/5xx reach this handler.
+    if problems.wants_problem_json(request):
+        return problems.problem_for_http_exception(error)
+    return render_error_page(error.code or 500, error.name)
+
+
+def _handle_unexpected_error(error: Exception) -> Response | tuple[str, int]:
+    # The one `except Exception` of the app (STYLE.md section 4). Log the class and where it was
+    # raised, never str(error) or the traceback text, which quote data.
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}:{frames[-1].name}" if frames else "?"
+    _log.error(
+        "request.unhandled_error request_id=%s error=%s where=%s",
+        _request_id(),
+        type(error).__name__,
+        where,
+    )
+    if problems.wants_problem_json(request):
+        return problems.problem_for_unexpected_error(request_id=_request_id())
+    return render_error_page(500, "Internal Server Error")

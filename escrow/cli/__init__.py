@@ -1,0 +1,1 @@
+"""The ``escrow`` command line (console script declared in pyproject.toml)."""

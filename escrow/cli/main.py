@@ -1,0 +1,110 @@
+"""``escrow`` commands: init, run, db upgrade. Errors become a message and exit status 1."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from escrow.config import Settings
+from escrow.db import current_revision, make_engine, upgrade_database
+from escrow.errors import EscrowError
+from escrow.services.instance import InitReport, init_instance
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turns expected failures into ``Error: <message>`` and exit status 1, with no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except EscrowError as e:  # includes ConfigError and KeyFileError
+            raise click.ClickException(str(e)) from e
+        except SQLAlchemyError as e:
+            # The driver message may quote host and user names; the class name is enough here.
+            raise click.ClickException(
+                f"the database cannot be reached or migrated ({type(e).__name__}); "
+                "check ESCROW_DATABASE_URL and that the database server is running"
+            ) from e
+        except OSError as e:
+            raise click.ClickException(f"{e.strerror}: {e.filename}") from e
+
+    return wrapper
+
+
+@click.group()
+def cli() -> None:
+    """escrow: pseudonymous identity escrow service."""
+
+
+@cli.command()
+@_fail_cleanly
+def init() -> None:
+    """Create the keys directory, secrets and instance folder; migrate the database. Idempotent."""
+    _echo_init_report(init_instance(Settings.from_env()))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@_fail_cleanly
+def run(host: str, port: int) -> None:
+    """Initialise (as `escrow init`), then serve with Werkzeug's threaded server.
+
+    This is a single-process server for development and small installations. In production run
+    gunicorn in front of the same factory: gunicorn 'escrow:create_app()'.
+    """
+    from werkzeug.serving import run_simple
+
+    from escrow.app import create_app
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    _echo_init_report(init_instance(settings))
+    app = create_app(settings)
+    click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@cli.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("upgrade")
+@_fail_cleanly
+def db_upgrade() -> None:
+    """Migrate the database to the newest revision."""
+    settings = Settings.from_env()
+    # The default SQLite database lives in the instance folder, which may not exist yet.
+    settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        before = current_revision(engine)
+        upgrade_database(settings.database_url)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    click.echo(_describe_migration(before, after))
+
+
+def _echo_init_report(report: InitReport) -> None:
+    for path in report.created_paths:
+        click.echo(f"created {path}")
+    if not report.created_paths:
+        click.echo("keys and instance folder already present")
+    click.echo(_describe_migration(report.revision_before, report.revision_after))
+
+
+def _describe_migration(before: str | None, after: str | None) -> str:
+    if before == after:
+        return f"database already at revision {after}"
+    return f"database migrated from {before or 'empty'} to revision {after}"

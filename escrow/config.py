@@ -1,0 +1,131 @@
+"""Settings: one frozen, typed dataclass filled from ``ESCROW_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.pwhash.argon2id
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from escrow.errors import ConfigError
+
+DATABASE_FILENAME = "escrow.sqlite3"
+# Flask signs session cookies with this; shorter values are guessable (docs/architecture.md#config).
+MIN_SECRET_KEY_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an escrow instance needs to start. Build with from_env() or for_tests()."""
+
+    database_url: str
+    keys_dir: Path
+    instance_path: Path
+    # None: the Flask secret key is generated into keys_dir on first start (escrow.keystore).
+    secret_key: str | None
+    testing: bool
+    # Argon2id cost for passphrase-protected key-holder files (nacl.pwhash.argon2id).
+    holderfile_opslimit: int
+    holderfile_memlimit: int
+    log_level: str
+
+    def __repr__(self) -> str:
+        # Never print the secret key or a database password into logs or tracebacks.
+        secret = "None" if self.secret_key is None else "'***'"
+        url = make_url(self.database_url).render_as_string(hide_password=True)
+        return (
+            f"Settings(database_url={url!r}, keys_dir={self.keys_dir!r}, "
+            f"instance_path={self.instance_path!r}, secret_key={secret}, testing={self.testing}, "
+            f"holderfile_opslimit={self.holderfile_opslimit}, "
+            f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r})"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Returns the production settings read from ``environ`` (default: os.environ).
+
+        Relative paths are resolved against the current working directory. Raises ConfigError
+        if a value is malformed (unparsable database URL, unknown driver, short secret key,
+        unknown log level).
+        """
+        env = os.environ if environ is None else environ
+        cwd = Path.cwd()
+        instance_path = cwd / _get(env, "ESCROW_INSTANCE_PATH", "instance")
+        keys_dir = cwd / _get(env, "ESCROW_KEYS_DIR", "keys")
+        default_url = URL.create("sqlite", database=str(instance_path / DATABASE_FILENAME))
+        database_url = _get(env, "ESCROW_DATABASE_URL", default_url.render_as_string())
+        secret_key = env.get("ESCROW_SECRET_KEY") or None
+        log_level = _get(env, "ESCROW_LOG_LEVEL", "INFO").upper()
+        _check_database_url(database_url)
+        _check_secret_key(secret_key)
+        _check_log_level(log_level)
+        return cls(
+            database_url=database_url,
+            keys_dir=keys_dir.resolve(),
+            instance_path=instance_path.resolve(),
+            secret_key=secret_key,
+            testing=False,
+            holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MODERATE,
+            holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
+            log_level=log_level,
+        )
+
+    @classmethod
+    def for_tests(cls, database_url: str, keys_dir: Path, *, instance_path: Path | None = None) -> Settings:
+        """Returns settings for the test suite: fast (insecure) Argon2id cost, testing on.
+
+        These KDF parameters are for tests only: a holder file written with them is cheap to
+        brute-force. Raises ConfigError if the database URL is malformed.
+        """
+        _check_database_url(database_url)
+        return cls(
+            database_url=database_url,
+            keys_dir=keys_dir,
+            instance_path=instance_path if instance_path is not None else keys_dir.parent,
+            secret_key=None,
+            testing=True,
+            holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN,
+            holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN,
+            log_level="DEBUG",
+        )
+
+
+def _get(env: Mapping[str, str], name: str, default: str) -> str:
+    # An empty variable counts as unset, as in most shells' ${VAR:-default}.
+    return env.get(name) or default
+
+
+def _check_database_url(database_url: str) -> None:
+    # The URL itself is not echoed: it may carry a password.
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError) as e:  # ValueError: e.g. a non-numeric port
+        raise ConfigError(
+            "ESCROW_DATABASE_URL cannot be parsed as a database URL; expected e.g. "
+            "postgresql+psycopg://user@host:5432/escrow or sqlite:////path/to/escrow.sqlite3"
+        ) from e
+    try:
+        url.get_dialect()
+    except NoSuchModuleError as e:
+        raise ConfigError(
+            f"ESCROW_DATABASE_URL names an unknown database driver {url.drivername!r}; "
+            "use postgresql+psycopg or sqlite"
+        ) from e
+
+
+def _check_secret_key(secret_key: str | None) -> None:
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"ESCROW_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters; "
+            "unset it to have a random key generated in the keys directory"
+        )
+
+
+def _check_log_level(log_level: str) -> None:
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"ESCROW_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")

@@ -1,0 +1,117 @@
+"""Canonical encodings and domain-separated hashing (Fiat-Shamir transcripts).
+
+- `canonical_json`: the byte form of structured records that get hashed or signed (envelopes, contexts,
+  requests). Sorted keys, no insignificant whitespace, UTF-8, integers only (no floats): the subset of
+  RFC 8785 (JSON Canonicalization Scheme) on which it and Python's json agree byte for byte.
+- `b64u_encode`/`b64u_decode`: unpadded base64url (RFC 4648 §5), strict on decode.
+- `Transcript`: SHA-512 over a domain tag and length-prefixed labelled items; `challenge()` reduces the
+  64-byte digest mod L (hash-to-scalar as in RFC 8032 §5.1.6 and the Fiat-Shamir heuristic).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
+
+from escrow.crypto.errors import EncodingError
+from escrow.crypto.group import Point, Scalar
+
+
+def canonical_json(value: Any) -> bytes:
+    """Returns the canonical UTF-8 JSON bytes of `value`.
+
+    Raises EncodingError for floats, bytes, non-string keys or any type other than dict, list,
+    tuple, str, int, bool and None: each would make the encoding ambiguous across implementations.
+    """
+    _check_canonical(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _check_canonical(value: Any) -> None:
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_canonical(item)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodingError("canonical JSON keys must be strings")
+            _check_canonical(item)
+        return
+    raise EncodingError(f"canonical JSON cannot encode {type(value).__name__}")
+
+
+def b64u_encode(data: bytes) -> str:
+    """Returns unpadded base64url text for `data`."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str, *, length: int | None = None) -> bytes:
+    """Returns the bytes of unpadded base64url `text`.
+
+    Raises EncodingError for other alphabets, padding, non-canonical trailing bits, or (when `length`
+    is given) a different decoded length.
+    """
+    if not isinstance(text, str) or "=" in text:
+        raise EncodingError("expected unpadded base64url text")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise EncodingError("invalid base64url") from e
+    if b64u_encode(data) != text:
+        raise EncodingError("non-canonical base64url")
+    if length is not None and len(data) != length:
+        raise EncodingError(f"expected {length} bytes, got {len(data)}")
+    return data
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+class Transcript:
+    """A domain-separated, length-prefixed hash input; SHA-512 over it.
+
+    Encoding: u64be(len(domain)) || domain, then for each item u64be(len(label)) || label ||
+    u64be(len(data)) || data. Length prefixes make the encoding injective, so two different transcripts
+    never hash the same input.
+    """
+
+    __slots__ = ("_h",)
+
+    def __init__(self, domain: bytes) -> None:
+        self._h = hashlib.sha512()
+        self._h.update(_u64(len(domain)) + domain)
+
+    def append(self, label: bytes, data: bytes) -> Transcript:
+        """Appends one labelled item; returns self for chaining."""
+        self._h.update(_u64(len(label)) + label + _u64(len(data)) + data)
+        return self
+
+    def append_point(self, label: bytes, point: Point) -> Transcript:
+        return self.append(label, bytes(point))
+
+    def append_scalar(self, label: bytes, scalar: Scalar) -> Transcript:
+        return self.append(label, bytes(scalar))
+
+    def append_int(self, label: bytes, value: int) -> Transcript:
+        return self.append(label, _u64(value))
+
+    def digest(self) -> bytes:
+        """Returns the 64-byte SHA-512 digest of the transcript so far."""
+        return self._h.copy().digest()
+
+    def challenge(self) -> Scalar:
+        """Returns the transcript hashed to a scalar: SHA-512 digest reduced mod L."""
+        return Scalar.reduce(self.digest())

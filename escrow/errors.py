@@ -1,0 +1,79 @@
+"""Domain errors every layer may raise; api/problems.py maps them to HTTP in one table.
+
+Each error has a stable, machine-readable ``code`` (sent to clients as the problem ``code``
+member) and a short human ``title``. The message passed to the constructor becomes the problem
+``detail`` shown to the client, so it must never contain an identity, a secret or a token.
+"""
+
+from __future__ import annotations
+
+
+class EscrowError(Exception):
+    """Base of every error the escrow service raises on purpose."""
+
+    code: str = "escrow-error"
+    title: str = "Escrow error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail if detail is not None else self.title)
+
+    @property
+    def detail(self) -> str:
+        """Returns the client-safe explanation given at construction (or the title)."""
+        return str(self.args[0])
+
+
+class NotFoundError(EscrowError):
+    """The named record does not exist (or the caller may not know that it does)."""
+
+    code = "not-found"
+    title = "Not found"
+
+
+class PermissionDeniedError(EscrowError):
+    """The caller is known but may not do this."""
+
+    code = "permission-denied"
+    title = "Permission denied"
+
+
+class InvalidStateError(EscrowError):
+    """The record is in a state that forbids this step (e.g. approving a rejected request)."""
+
+    code = "invalid-state"
+    title = "Invalid state"
+
+
+class InvalidTokenError(EscrowError):
+    """A token or credential failed verification; subclasses name the precise reason."""
+
+    code = "invalid-token"
+    title = "Invalid token"
+
+
+class ValidationError(EscrowError):
+    """The input is well-formed but breaks a rule (wrong length, out of range, missing field)."""
+
+    code = "validation-failed"
+    title = "Validation failed"
+
+
+class ConflictError(EscrowError):
+    """The request conflicts with existing data (duplicate, concurrent change)."""
+
+    code = "conflict"
+    title = "Conflict"
+
+
+class ConfigError(EscrowError):
+    """Configuration or key material is missing or malformed: startup must stop."""
+
+    code = "config-error"
+    title = "Configuration error"
+
+
+class KeyFileError(ConfigError):
+    """A key file under the keys directory is unsafe (mode, length, type) or cannot be written."""
+
+    code = "key-file-error"
+    title = "Key file error"

@@ -1,0 +1,58 @@
+"""Alembic environment: migrates the database named by the caller or by ESCROW_DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+import escrow.models  # noqa: F401 - registers every table on Base.metadata
+from escrow.config import Settings
+from escrow.db import Base, make_engine
+
+target_metadata = Base.metadata
+
+
+def _database_url() -> str:
+    url = context.config.attributes.get("database_url")
+    if isinstance(url, str):
+        return url
+    return Settings.from_env().database_url
+
+
+def _configure(**kwargs: object) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        compare_type=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def run_migrations_offline() -> None:
+    """Writes the migration SQL to the output buffer instead of running it (``--sql``)."""
+    _configure(url=_database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Runs the migrations on a live connection, inside one transaction."""
+    engine = make_engine(_database_url())
+    try:
+        with engine.connect() as connection:
+            _run_on(connection)
+    finally:
+        engine.dispose()
+
+
+def _run_on(connection: Connection) -> None:
+    # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,68 @@
+"""SQLAlchemy models: tables and their invariants (check constraints), no workflows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import CheckConstraint, DateTime, Dialect, LargeBinary, String, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from escrow.db import Base
+
+KEY_STATUS_PENDING: Final = "pending"
+KEY_STATUS_ACTIVE: Final = "active"
+KEY_STATUS_RETIRED: Final = "retired"
+KEY_STATUSES: Final = (KEY_STATUS_PENDING, KEY_STATUS_ACTIVE, KEY_STATUS_RETIRED)
+PUBLIC_KEY_BYTES: Final = 32  # an Ed25519 group element, compressed (DESIGN.md section 3)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every backend.
+
+    SQLite has no time zones and returns naive values; this type refuses naive input and returns
+    aware UTC datetimes everywhere, so comparisons never mix naive and aware values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (e.g. datetime.now(UTC))")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the impl type guarantees it
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class EscrowKey(Base):
+    """A threshold ElGamal public key; its private shares are held by ``holder_count`` key-holders.
+
+    ``threshold`` of them must cooperate to open an envelope sealed to ``public_key``. The private
+    key never exists in one place, so no column here is secret.
+    """
+
+    __tablename__ = "escrow_keys"
+    __table_args__ = (
+        CheckConstraint("threshold >= 1 AND threshold <= holder_count", name="threshold_range"),
+        CheckConstraint(
+            "status IN ('pending', 'active', 'retired')",
+            name="status_valid",
+        ),
+    )
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int]
+    holder_count: Mapped[int]
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(PUBLIC_KEY_BYTES))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,120 @@
+"""Shared fixtures: settings, a migrated database (SQLite, or PostgreSQL when asked), rolled-back
+sessions, the app, its test client and a CLI runner.
+
+Set ESCROW_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run the
+suite on PostgreSQL: a fresh, uniquely named database is created on that server for the session and
+dropped at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from escrow.app import create_app
+from escrow.config import Settings
+from escrow.db import make_engine, upgrade_database
+from escrow.web.session import EXTENSION_NAME, get_extension
+
+TEST_DATABASE_URL_ENV = "ESCROW_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the whole session (Alembic upgrade head, never create_all)."""
+    server_url = os.environ.get(TEST_DATABASE_URL_ENV)
+    if not server_url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        upgrade_database(url)
+        yield url
+        return
+
+    server = make_url(server_url)
+    name = f"escrow_test_{uuid.uuid4().hex[:12]}"
+    maintenance = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with maintenance.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = server.set(database=name).render_as_string(hide_password=False)
+        upgrade_database(url)
+        yield url
+    finally:
+        with maintenance.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        maintenance.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside an outer transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def db_session(connection: Connection) -> Iterator[Session]:
+    """A session whose commits become SAVEPOINT releases inside the test's outer transaction."""
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Test settings: the session database, a fresh keys dir, fast Argon2id parameters."""
+    return Settings.for_tests(database_url, tmp_path / "keys", instance_path=tmp_path / "instance")
+
+
+@pytest.fixture
+def app(settings: Settings, connection: Connection) -> Iterator[Flask]:
+    """The app, with request sessions bound to the test's rolled-back connection."""
+    app = create_app(settings)
+    extension = get_extension(app)
+    app.extensions[EXTENSION_NAME] = dataclasses.replace(
+        extension,
+        session_factory=sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+    )
+    yield app
+    extension.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> CliRunner:
+    """A CLI runner whose environment points at a fresh instance folder and keys dir in tmp_path.
+
+    ESCROW_DATABASE_URL is unset, so the CLI uses its default: a new SQLite file in the instance.
+    """
+    return CliRunner(
+        env={
+            "ESCROW_INSTANCE_PATH": str(tmp_path / "instance"),
+            "ESCROW_KEYS_DIR": str(tmp_path / "keys"),
+            "ESCROW_DATABASE_URL": None,
+            "ESCROW_SECRET_KEY": None,
+            "ESCROW_LOG_LEVEL": None,
+        }
+    )

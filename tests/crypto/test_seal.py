@@ -1,0 +1,305 @@
+"""Threshold sealing: t holders open, t-1 cannot, every proof binds its request, every change fails."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.errors import (
+    DuplicateShareError,
+    EncodingError,
+    InvalidParameterError,
+    InvalidPointError,
+    InvalidProofError,
+    NotEnoughSharesError,
+    OpenFailedError,
+)
+from escrow.crypto.group import G
+from escrow.crypto.seal import (
+    Envelope,
+    IdentitySeal,
+    PartialDecryption,
+    combine_and_open,
+    partial_decrypt,
+    reseal,
+    seal,
+    seal_identity,
+    verify_partial,
+)
+from escrow.crypto.transcript import b64u_decode, b64u_encode
+from tests.crypto.support import run_dkg
+
+IDENTITY = b'{"name":"Ada Lovelace","birthdate":"1815-12-10"}'
+REQUEST = b"\x42" * 32
+OTHER_REQUEST = b"\x43" * 32
+CONTEXT = {"platform": "forum.example", "pseudonym": "k7d2", "envelope_id": "e1"}
+
+KEY_3_OF_5, SHARES_3_OF_5 = run_dkg(3, 5)
+
+
+def _open(key, shares, envelope, holders, request=REQUEST):  # type: ignore[no-untyped-def]
+    partials = [partial_decrypt(shares[j], envelope, request) for j in holders]
+    return combine_and_open(key, envelope, request, partials)
+
+
+@st.composite
+def threshold_and_holders(draw: st.DrawFn) -> tuple[int, int]:
+    n = draw(st.integers(min_value=1, max_value=12))
+    return draw(st.integers(min_value=1, max_value=n)), n
+
+
+@given(threshold_and_holders(), st.randoms(), st.binary(max_size=300))
+@settings(max_examples=25, deadline=None)
+def test_t_holders_open_and_t_minus_1_do_not(tn, rnd, payload) -> None:  # type: ignore[no-untyped-def]
+    t, n = tn
+    key, shares = run_dkg(t, n)
+    envelope = reseal(key, seal_identity(key, payload, {"kind": "identity"}), CONTEXT)
+    subset = rnd.sample(sorted(shares), t)
+    opened = _open(key, shares, envelope, subset)
+    assert opened.identity == payload
+    assert dict(opened.context) == {"kind": "identity"}
+    if t > 1:
+        fewer = rnd.sample(sorted(shares), t - 1)
+        partials = [partial_decrypt(shares[j], envelope, REQUEST) for j in fewer]
+        with pytest.raises(NotEnoughSharesError):
+            combine_and_open(key, envelope, REQUEST, partials)
+        # Even a server lied to about the threshold learns nothing from t-1 valid shares.
+        lowered = dataclasses.replace(key, threshold=t - 1)
+        with pytest.raises(OpenFailedError):
+            combine_and_open(lowered, envelope, REQUEST, partials)
+
+
+def test_every_3_subset_of_5_opens_and_no_2_subset_does() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    partials = {j: partial_decrypt(SHARES_3_OF_5[j], envelope, REQUEST) for j in SHARES_3_OF_5}
+    for subset in itertools.combinations(partials, 3):
+        assert (
+            combine_and_open(KEY_3_OF_5, envelope, REQUEST, [partials[j] for j in subset]).identity
+            == IDENTITY
+        )
+    lowered = dataclasses.replace(KEY_3_OF_5, threshold=2)
+    for subset in itertools.combinations(partials, 2):
+        with pytest.raises(OpenFailedError):
+            combine_and_open(lowered, envelope, REQUEST, [partials[j] for j in subset])
+
+
+def test_more_than_t_valid_shares_still_open() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    assert _open(KEY_3_OF_5, SHARES_3_OF_5, envelope, [1, 2, 3, 4, 5]).identity == IDENTITY
+
+
+def test_partial_made_for_one_request_fails_for_another_and_names_holder() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    partials = [partial_decrypt(SHARES_3_OF_5[j], envelope, REQUEST) for j in (1, 2)]
+    partials.append(partial_decrypt(SHARES_3_OF_5[4], envelope, OTHER_REQUEST))
+    with pytest.raises(InvalidProofError) as caught:
+        combine_and_open(KEY_3_OF_5, envelope, REQUEST, partials)
+    assert caught.value.holder == 4
+
+
+def test_partial_made_for_another_envelope_is_refused() -> None:
+    one, two = seal(KEY_3_OF_5, IDENTITY, CONTEXT), seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    stolen = partial_decrypt(SHARES_3_OF_5[2], one, REQUEST)
+    with pytest.raises(InvalidProofError) as caught:
+        verify_partial(KEY_3_OF_5, two, REQUEST, stolen)
+    assert caught.value.holder == 2
+
+
+@pytest.mark.parametrize("field", ["d1", "d2"])
+def test_altered_decryption_share_is_rejected_naming_holder(field: str) -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    partial = partial_decrypt(SHARES_3_OF_5[5], envelope, REQUEST)
+    altered = dataclasses.replace(partial, **{field: getattr(partial, field) + G})
+    with pytest.raises(InvalidProofError) as caught:
+        verify_partial(KEY_3_OF_5, envelope, REQUEST, altered)
+    assert caught.value.holder == 5
+
+
+def test_share_from_wrong_holder_index_is_rejected() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    partial = partial_decrypt(SHARES_3_OF_5[1], envelope, REQUEST)
+    with pytest.raises(InvalidProofError) as caught:
+        verify_partial(KEY_3_OF_5, envelope, REQUEST, dataclasses.replace(partial, holder=2))
+    assert caught.value.holder == 2
+
+
+def test_duplicate_share_is_refused() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    p1 = partial_decrypt(SHARES_3_OF_5[1], envelope, REQUEST)
+    p2 = partial_decrypt(SHARES_3_OF_5[2], envelope, REQUEST)
+    with pytest.raises(DuplicateShareError) as caught:
+        combine_and_open(KEY_3_OF_5, envelope, REQUEST, [p1, p2, p1])
+    assert caught.value.holder == 1
+
+
+def test_envelope_sealed_to_another_key_is_refused() -> None:
+    other_key, other_shares = run_dkg(2, 3)
+    envelope = seal(other_key, IDENTITY, CONTEXT)
+    partials = [partial_decrypt(other_shares[j], envelope, REQUEST) for j in (1, 2)]
+    with pytest.raises(InvalidParameterError):
+        combine_and_open(KEY_3_OF_5, envelope, REQUEST, partials)
+    with pytest.raises(InvalidParameterError):
+        reseal(KEY_3_OF_5, seal_identity(other_key, IDENTITY, {}), CONTEXT)
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x00" * 31, "digest"])
+def test_request_digest_must_be_32_bytes(bad: object) -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    with pytest.raises(EncodingError):
+        partial_decrypt(SHARES_3_OF_5[1], envelope, bad)  # type: ignore[arg-type]
+
+
+def _binary_fields(envelope: Envelope) -> dict[str, bytes]:
+    return {name: b64u_decode(envelope.to_dict()[name]) for name in ("r1", "c1", "r2", "nonce", "outer")}
+
+
+def test_every_single_byte_change_to_an_envelope_fails_to_open() -> None:
+    # Honest holders asked to decrypt a tampered envelope produce valid shares for it: opening must
+    # still fail, so the envelope itself (not only the proofs) protects every byte.
+    key, shares = run_dkg(2, 3)
+    envelope = seal(key, IDENTITY, CONTEXT)
+    original = envelope.to_dict()
+    attempts = 0
+    for name, raw in _binary_fields(envelope).items():
+        for position in range(len(raw)):
+            changed = bytearray(raw)
+            changed[position] ^= 0x01
+            try:
+                tampered = Envelope.from_dict(original | {name: b64u_encode(bytes(changed))})
+            except InvalidPointError:
+                continue  # refused before anyone decrypts
+            attempts += 1
+            with pytest.raises(OpenFailedError):
+                _open(key, shares, tampered, (1, 2))
+    assert attempts > 100
+    for change in ({"context": CONTEXT | {"pseudonym": "k7d3"}}, {"key_id": "ek1-x"}):
+        tampered = Envelope.from_dict(original | change)
+        with pytest.raises((OpenFailedError, InvalidParameterError)):
+            _open(key, shares, tampered, (1, 2))
+
+
+@given(st.data())
+@settings(max_examples=40, deadline=None)
+def test_any_byte_change_to_the_stored_form_is_refused_or_fails_to_open(
+    data: st.DataObject,
+) -> None:
+    key, shares = KEY_3_OF_5, SHARES_3_OF_5
+    envelope = seal(key, IDENTITY, CONTEXT)
+    raw = bytearray(envelope.to_bytes())
+    position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    replacement = data.draw(st.integers(min_value=0, max_value=255).filter(lambda b: b != raw[position]))
+    raw[position] = replacement
+    try:
+        tampered = Envelope.from_bytes(bytes(raw))
+    except (EncodingError, UnicodeDecodeError):
+        return
+    if tampered == envelope:  # e.g. a JSON escape that decodes to the same text
+        return
+    with pytest.raises((OpenFailedError, InvalidParameterError)):
+        _open(key, shares, tampered, (1, 3, 5))
+
+
+def test_truncated_or_malformed_envelopes_are_refused() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    good = envelope.to_dict()
+    with pytest.raises(OpenFailedError):
+        _open(
+            KEY_3_OF_5,
+            SHARES_3_OF_5,
+            dataclasses.replace(envelope, outer=envelope.outer[:-1]),
+            (1, 2, 3),
+        )
+    for bad in (
+        {k: v for k, v in good.items() if k != "r2"},
+        good | {"v": 2},
+        good | {"extra": 1},
+        good | {"key_id": 5},
+        good | {"nonce": b64u_encode(b"\x00" * 12)},
+        good | {"context": [1]},
+        good | {"context": {"x": 1.5}},
+    ):
+        with pytest.raises(EncodingError):
+            Envelope.from_dict(bad)
+    for text in (b"not json", b"[1]"):
+        with pytest.raises(EncodingError):
+            Envelope.from_bytes(text)
+    assert Envelope.from_bytes(envelope.to_bytes()) == envelope
+
+
+def test_resealed_envelopes_share_no_bytes_with_each_other_or_the_seal() -> None:
+    identity_seal = seal_identity(KEY_3_OF_5, IDENTITY, {"kind": "identity"})
+    one = reseal(KEY_3_OF_5, identity_seal, CONTEXT)
+    two = reseal(KEY_3_OF_5, identity_seal, CONTEXT)
+    seal_fields = [
+        bytes(identity_seal.r),
+        bytes(identity_seal.c),
+        identity_seal.nonce,
+        identity_seal.inner,
+    ]
+    for name, value in _binary_fields(one).items():
+        assert value != _binary_fields(two)[name]
+        for chunk_start in range(0, len(value) - 16, 16):
+            chunk = value[chunk_start : chunk_start + 16]
+            assert chunk not in _binary_fields(two)[name]
+            assert all(chunk not in field for field in seal_fields)
+    assert one.digest() != two.digest()
+    assert _open(KEY_3_OF_5, SHARES_3_OF_5, two, (2, 3, 4)).identity == IDENTITY
+
+
+def test_envelope_length_does_not_reveal_identity_length() -> None:
+    short = seal(KEY_3_OF_5, b"Al", CONTEXT)
+    long = seal(KEY_3_OF_5, b"A" * 200, CONTEXT)
+    assert len(short.outer) == len(long.outer)
+
+
+def test_seal_and_partial_round_trip_through_their_dict_forms() -> None:
+    identity_seal = seal_identity(KEY_3_OF_5, IDENTITY, {"kind": "identity"})
+    assert IdentitySeal.from_dict(identity_seal.to_dict()) == identity_seal
+    with pytest.raises(EncodingError):
+        IdentitySeal.from_dict(identity_seal.to_dict() | {"v": 9})
+    with pytest.raises(EncodingError):
+        IdentitySeal.from_dict({"v": 1})
+    envelope = reseal(KEY_3_OF_5, identity_seal, CONTEXT)
+    partial = partial_decrypt(SHARES_3_OF_5[3], envelope, REQUEST)
+    assert PartialDecryption.from_dict(json.loads(json.dumps(partial.to_dict()))) == partial
+    for bad in (
+        {"holder": 0} | {k: v for k, v in partial.to_dict().items() if k != "holder"},
+        {"holder": 1},
+    ):
+        with pytest.raises(EncodingError):
+            PartialDecryption.from_dict(bad)
+    assert "hidden" in repr(_open(KEY_3_OF_5, SHARES_3_OF_5, envelope, (1, 2, 3)))
+
+
+def test_seal_refuses_contexts_that_cannot_be_encoded_canonically() -> None:
+    with pytest.raises(EncodingError):
+        seal(KEY_3_OF_5, IDENTITY, {"weight": 1.5})
+    with pytest.raises(EncodingError):
+        seal_identity(KEY_3_OF_5, IDENTITY, ["not", "a", "mapping"])  # type: ignore[arg-type]
+
+
+def test_threshold_key_from_dict_opens_envelopes_sealed_before_round_trip() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    key = ThresholdPublicKey.from_dict(json.loads(json.dumps(KEY_3_OF_5.to_dict())))
+    assert _open(key, SHARES_3_OF_5, envelope, (1, 4, 5)).identity == IDENTITY
+
+
+def test_envelopes_sealed_before_resharing_open_with_new_shares_only() -> None:
+    from tests.crypto.test_dkg import _reshare
+
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    _, _, new_key, new_shares = _reshare(KEY_3_OF_5, SHARES_3_OF_5, (2, 3, 5), 2, 3)
+    assert new_key.key_id == envelope.key_id
+    assert _open(new_key, new_shares, envelope, (1, 3)).identity == IDENTITY
+    # An old share presented under the new key fails its proof: old and new shares never combine.
+    old = partial_decrypt(SHARES_3_OF_5[1], envelope, REQUEST)
+    new = partial_decrypt(new_shares[2], envelope, REQUEST)
+    with pytest.raises(InvalidProofError) as caught:
+        combine_and_open(new_key, envelope, REQUEST, [old, new])
+    assert caught.value.holder == 1

@@ -1,0 +1,103 @@
+"""The ``escrow`` command through click's CliRunner."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from unittest import mock
+
+from click.testing import CliRunner
+from sqlalchemy import inspect
+
+from escrow.cli.main import cli
+from escrow.db import make_engine
+
+
+def test_init_creates_keys_0600_and_migrates(runner: CliRunner, tmp_path: Path) -> None:
+    # When
+    result = runner.invoke(cli, ["init"])
+
+    # Then
+    assert result.exit_code == 0, result.output
+    key_file = tmp_path / "keys" / "flask-secret-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+    assert f"created {key_file}" in result.output
+    assert "migrated from empty to revision 0001" in result.output
+    assert key_file.read_bytes().hex() not in result.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'escrow.sqlite3'}")
+    assert "escrow_keys" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_init_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(cli, ["init"])
+    key = (tmp_path / "keys" / "flask-secret-key").read_bytes()
+
+    result = runner.invoke(cli, ["init"])
+
+    assert result.exit_code == 0, result.output
+    assert "already present" in result.output
+    assert "already at revision 0001" in result.output
+    assert (tmp_path / "keys" / "flask-secret-key").read_bytes() == key
+
+
+def test_bad_database_url_exits_nonzero_with_message(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["init"], env={"ESCROW_DATABASE_URL": "not a url"})
+
+    assert result.exit_code == 1
+    assert "Error: ESCROW_DATABASE_URL cannot be parsed" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_database_exits_nonzero_with_message(runner: CliRunner) -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:1/escrow"
+
+    result = runner.invoke(cli, ["db", "upgrade"], env={"ESCROW_DATABASE_URL": url})
+
+    assert result.exit_code == 1
+    assert "the database cannot be reached" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unsafe_key_file_exits_nonzero_with_message(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(cli, ["init"])
+    (tmp_path / "keys" / "flask-secret-key").chmod(0o644)
+
+    result = runner.invoke(cli, ["init"])
+
+    assert result.exit_code == 1
+    assert "chmod 600" in result.output
+
+
+def test_unwritable_instance_folder_exits_nonzero_with_message(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+
+    result = runner.invoke(cli, ["init"], env={"ESCROW_INSTANCE_PATH": str(tmp_path / "file" / "x")})
+
+    assert result.exit_code == 1
+    assert "Error:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_db_upgrade_migrates_then_reports_head(runner: CliRunner) -> None:
+    first = runner.invoke(cli, ["db", "upgrade"])
+    second = runner.invoke(cli, ["db", "upgrade"])
+
+    assert first.exit_code == 0, first.output
+    assert "migrated from empty to revision 0001" in first.output
+    assert second.exit_code == 0, second.output
+    assert "already at revision 0001" in second.output
+
+
+def test_run_initialises_then_serves(runner: CliRunner, tmp_path: Path) -> None:
+    with mock.patch("werkzeug.serving.run_simple") as run_simple:
+        result = runner.invoke(cli, ["run", "--host", "127.0.0.1", "--port", "5055"])
+
+    assert result.exit_code == 0, result.output
+    assert "serving on http://127.0.0.1:5055/" in result.output
+    (host, port, _app), kwargs = run_simple.call_args
+    assert (host, port) == ("127.0.0.1", 5055)
+    assert kwargs["threaded"] is True
+    assert kwargs["use_debugger"] is False
+    assert (tmp_path / "keys" / "flask-secret-key").exists()
