@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import expression
 
 from escrow.db import Base
 
@@ -138,3 +140,25 @@ class LogCommitmentOpening(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     value: Mapped[str] = mapped_column(Text)
+
+
+STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer")
+
+
+class StaffAccount(Base):
+    """A member of staff: admin, verification officer or legal officer (roles, comma-separated)."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    organisation: Mapped[str] = mapped_column(String(128))
+    roles: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=expression.true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
