@@ -1,0 +1,1 @@
+"""Code that runs on other machines: the auditor's log verifier (and, later, holder and platform tools)."""
