@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from escrow.api import problems
 from escrow.api.auth import bp as api_session_bp
 from escrow.api.health import bp as health_bp
+from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.config import Settings
 from escrow.db import make_engine, make_session_factory
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_session_bp)
     app.register_blueprint(transparency_api_bp)
+    app.register_blueprint(openapi_bp)
     app.register_blueprint(health_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)

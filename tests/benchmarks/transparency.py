@@ -65,7 +65,9 @@ def bulk_load(url: str, size: int) -> None:
             connection.execute(insert(LogNode), nodes)
         root = store.root_hash()
         note = sign_note(format_checkpoint(LOG.origin, size, root), LOG.origin, LOG.signing_key)
-        connection.execute(insert(LogCheckpoint), [{"size": size, "root_hash": root, "note": note, "created_at": NOW}])
+        connection.execute(
+            insert(LogCheckpoint), [{"size": size, "root_hash": root, "note": note, "created_at": NOW}]
+        )
         connection.execute(update(LogState).where(LogState.id == 1).values(size=size))
     engine.dispose()
 
@@ -108,7 +110,10 @@ def main() -> None:
     parser.add_argument("--proofs", type=int, default=300)
     parser.add_argument("--database-url", help="a server URL; each size gets a fresh schema (PostgreSQL)")
     args = parser.parse_args()
-    print("| entries | appends/s (each committed, checkpoint signed) | inclusion proof (ms, median) | consistency proof (ms, median) |")
+    print(
+        "| entries | appends/s (each committed, checkpoint signed) "
+        "| inclusion proof (ms, median) | consistency proof (ms, median) |"
+    )
     print("|---:|---:|---:|---:|")
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
