@@ -6,6 +6,7 @@ import logging
 import secrets
 import traceback
 
+import nacl.signing
 from flask import Flask, Response, g, request
 from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
@@ -16,6 +17,7 @@ from escrow.config import Settings
 from escrow.db import make_engine, make_session_factory
 from escrow.errors import EscrowError
 from escrow.keystore import load_keyring
+from escrow.services.transparency import LogSigner
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         engine=engine,
         session_factory=make_session_factory(engine),
         keyring=keyring,
+        log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
     )
 
     login_manager = LoginManager()

@@ -33,6 +33,8 @@ class Settings:
     holderfile_opslimit: int
     holderfile_memlimit: int
     log_level: str
+    # Origin line of the transparency log's checkpoints (C2SP tlog-checkpoint): a schema-less URL.
+    log_origin: str = "escrow.localhost/log"
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -42,7 +44,8 @@ class Settings:
             f"Settings(database_url={url!r}, keys_dir={self.keys_dir!r}, "
             f"instance_path={self.instance_path!r}, secret_key={secret}, testing={self.testing}, "
             f"holderfile_opslimit={self.holderfile_opslimit}, "
-            f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r})"
+            f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
+            f"log_origin={self.log_origin!r})"
         )
 
     @classmethod
@@ -61,7 +64,9 @@ class Settings:
         database_url = _get(env, "ESCROW_DATABASE_URL", default_url.render_as_string())
         secret_key = env.get("ESCROW_SECRET_KEY") or None
         log_level = _get(env, "ESCROW_LOG_LEVEL", "INFO").upper()
+        log_origin = _get(env, "ESCROW_LOG_ORIGIN", "escrow.localhost/log")
         _check_database_url(database_url)
+        _check_log_origin(log_origin)
         _check_secret_key(secret_key)
         _check_log_level(log_level)
         return cls(
@@ -73,6 +78,7 @@ class Settings:
             holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MODERATE,
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
             log_level=log_level,
+            log_origin=log_origin,
         )
 
     @classmethod
@@ -129,3 +135,11 @@ def _check_secret_key(secret_key: str | None) -> None:
 def _check_log_level(log_level: str) -> None:
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"ESCROW_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+
+
+def _check_log_origin(origin: str) -> None:
+    # A signed-note key name: no spaces, no '+', printable (C2SP signed-note).
+    if not origin or any(c.isspace() or c == "+" or not c.isprintable() for c in origin):
+        raise ConfigError(
+            "ESCROW_LOG_ORIGIN must be non-empty, without spaces or '+' (e.g. escrow.example/log)"
+        )

@@ -21,6 +21,8 @@ KEYS_DIR_MODE = 0o700
 SECRET_FILE_MODE = 0o600
 FLASK_SECRET_KEY_NAME = "flask-secret-key"  # noqa: S105 - a file name
 FLASK_SECRET_KEY_BYTES = 32  # 256 bits for HMAC-signed session cookies
+LOG_SIGNING_KEY_NAME = "log-signing-key"
+LOG_SIGNING_KEY_BYTES = 32  # an Ed25519 seed (RFC 8032) for transparency-log checkpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Keyring:
     """The instance's secret keys, loaded once in create_app and passed down (never global)."""
 
     flask_secret_key: bytes = field(repr=False)
+    log_signing_seed: bytes = field(repr=False)
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -41,7 +44,8 @@ def load_keyring(settings: Settings) -> Keyring:
         flask_secret_key = load_or_create_secret(
             settings.keys_dir, FLASK_SECRET_KEY_NAME, FLASK_SECRET_KEY_BYTES
         )
-    return Keyring(flask_secret_key=flask_secret_key)
+    log_signing_seed = load_or_create_secret(settings.keys_dir, LOG_SIGNING_KEY_NAME, LOG_SIGNING_KEY_BYTES)
+    return Keyring(flask_secret_key=flask_secret_key, log_signing_seed=log_signing_seed)
 
 
 def ensure_keys_dir(keys_dir: Path) -> bool:

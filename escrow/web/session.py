@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.config import Settings
 from escrow.keystore import Keyring
+from escrow.services.transparency import LogSigner
 
 EXTENSION_NAME = "escrow"
 
@@ -26,6 +27,7 @@ class EscrowExtension:
     engine: Engine
     session_factory: sessionmaker[Session]
     keyring: Keyring
+    log: LogSigner
 
 
 def get_extension(app: Flask | None = None) -> EscrowExtension:
