@@ -141,8 +141,6 @@ class LogCommitmentOpening(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-
-
 HOLDER_STATUS_INVITED: Final = "invited"
 HOLDER_STATUS_ENROLLED: Final = "enrolled"
 CEREMONY_KINDS: Final = ("create", "reshare")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,13 +179,13 @@ def open_share_with_box_key(recipient_exchange_key: bytes, sealed: bytes, key: b
     return _decode_share(plaintext)
 
 
-def transcript_hash(header: Mapping[str, Any], messages: list[Mapping[str, Any]]) -> bytes:
+def transcript_hash(header: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]) -> bytes:
     """Returns SHA-256 over the ceremony header and its round-1 and round-2 signed messages.
 
     Every holder signs this hash (the success certificate); the order of `messages` is part of it,
     so callers sort them (by kind, then holder).
     """
-    return sha256(_TRANSCRIPT_DOMAIN + canonical_json({"header": dict(header), "messages": messages}))
+    return sha256(_TRANSCRIPT_DOMAIN + canonical_json({"header": dict(header), "messages": [dict(m) for m in messages]}))
 
 
 def b64(data: bytes) -> str:

@@ -216,7 +216,13 @@ def check_message(header: CeremonyHeader, message: SignedMessage, sender: Partic
 
 def message_body(header: CeremonyHeader, sender: Participant, kind: str, **fields: Any) -> dict[str, Any]:
     """Returns a message body with the fields every message carries."""
-    return {"ceremony": header.ceremony, "context": header.context, "holder": sender.holder, "kind": kind, **fields}
+    return {
+        "ceremony": header.ceremony,
+        "context": header.context,
+        "holder": sender.holder,
+        "kind": kind,
+        **fields,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +245,13 @@ def parse_round1(header: CeremonyHeader, message: SignedMessage, sender: Partici
         broadcast = DealerBroadcast.from_dict(message.body["broadcast"])
         sealed = {int(i): unb64(v) for i, v in message.body["shares"].items()}
     except (KeyError, TypeError, ValueError, AttributeError, CryptoError) as e:
-        raise CheatingHolderError(f"key-holder {sender.holder} sent a malformed round 1", holder=sender.holder) from e
+        raise CheatingHolderError(
+            f"key-holder {sender.holder} sent a malformed round 1", holder=sender.holder
+        ) from e
     if broadcast.dealer != sender.dealer_index or set(sealed) != set(header.recipients()):
         raise CheatingHolderError(
-            f"key-holder {sender.holder} dealt under the wrong index or to the wrong holders", holder=sender.holder
+            f"key-holder {sender.holder} dealt under the wrong index or to the wrong holders",
+            holder=sender.holder,
         )
     expected = None
     if header.kind == KIND_RESHARE:
@@ -251,7 +260,8 @@ def parse_round1(header: CeremonyHeader, message: SignedMessage, sender: Partici
         verify_broadcast(header.parameters(), broadcast, expected_constant=expected)
     except CryptoError as e:
         raise CheatingHolderError(
-            f"key-holder {sender.holder}'s commitments or proof of knowledge are invalid: {e}", holder=sender.holder
+            f"key-holder {sender.holder}'s commitments or proof of knowledge are invalid: {e}",
+            holder=sender.holder,
         ) from e
     return Round1(broadcast, sealed)
 
@@ -304,7 +314,9 @@ def judge_complaint(
     if bytes(opened) != share_bytes:
         return accuser
     try:
-        check_complaint(round1[dealer_index].broadcast, Complaint(dealer_index, accuser.recipient_index, opened))
+        check_complaint(
+            round1[dealer_index].broadcast, Complaint(dealer_index, accuser.recipient_index, opened)
+        )
     except UnjustifiedComplaintError:
         return accuser
     return dealer
@@ -331,7 +343,11 @@ def ceremony_transcript_hash(header: CeremonyHeader, messages: Sequence[SignedMe
 
 
 def parse_drill(
-    header: CeremonyHeader, key: ThresholdPublicKey, envelope: Envelope, message: SignedMessage, sender: Participant
+    header: CeremonyHeader,
+    key: ThresholdPublicKey,
+    envelope: Envelope,
+    message: SignedMessage,
+    sender: Participant,
 ) -> PartialDecryption:
     """Returns the sender's verified drill partial decryption.
 
@@ -342,11 +358,15 @@ def parse_drill(
     except (KeyError, TypeError, CryptoError) as e:
         raise CeremonyProtocolError("malformed drill") from e
     if partial.holder != sender.recipient_index:
-        raise CheatingHolderError(f"key-holder {sender.holder} answered the drill under another index", holder=sender.holder)
+        raise CheatingHolderError(
+            f"key-holder {sender.holder} answered the drill under another index", holder=sender.holder
+        )
     try:
         verify_partial(key, envelope, header.drill_request_digest(), partial)
     except CryptoError as e:
-        raise CheatingHolderError(f"key-holder {sender.holder}'s drill decryption does not verify", holder=sender.holder) from e
+        raise CheatingHolderError(
+            f"key-holder {sender.holder}'s drill decryption does not verify", holder=sender.holder
+        ) from e
     return partial
 
 
@@ -399,17 +419,24 @@ def verify_transcript(data: Mapping[str, Any]) -> TranscriptReport:
         for dealer_index, (share, box) in parsed2.complaints.items():
             culprit = judge_complaint(header, round1, sender, dealer_index, share, box)
             return TranscriptReport(
-                header, None, False, culprit.holder,
+                header,
+                None,
+                False,
+                culprit.holder,
                 (*notes, f"complaint by key-holder {sender.holder}: key-holder {culprit.holder} cheated"),
             )
         if parsed2.key != key:
-            raise CheatingHolderError(f"key-holder {sender.holder} computed another key", holder=sender.holder)
+            raise CheatingHolderError(
+                f"key-holder {sender.holder} computed another key", holder=sender.holder
+            )
     if set(by_kind[ROUND2]) != {p.holder for p in header.recipients().values()}:
         return TranscriptReport(header, key, False, None, (*notes, "round 2 incomplete"))
     expected_hash = ceremony_transcript_hash(header, messages).hex()
     for message, sender in by_kind[CONFIRM].values():
         if message.body.get("transcript_hash") != expected_hash or message.body.get("key_id") != key.key_id:
-            raise CheatingHolderError(f"key-holder {sender.holder} signed another transcript", holder=sender.holder)
+            raise CheatingHolderError(
+                f"key-holder {sender.holder} signed another transcript", holder=sender.holder
+            )
     drill = data.get("drill_envelope")
     for message, sender in by_kind[DRILL].values():
         if drill is None:
