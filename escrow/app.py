@@ -12,6 +12,7 @@ from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
 
 from escrow.api import problems
+from escrow.api.ceremony import bp as ceremony_api_bp
 from escrow.api.health import bp as health_bp
 from escrow.config import Settings
 from escrow.db import make_engine, make_session_factory
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(ceremony_api_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

@@ -185,7 +185,9 @@ def transcript_hash(header: Mapping[str, Any], messages: Sequence[Mapping[str, A
     Every holder signs this hash (the success certificate); the order of `messages` is part of it,
     so callers sort them (by kind, then holder).
     """
-    return sha256(_TRANSCRIPT_DOMAIN + canonical_json({"header": dict(header), "messages": [dict(m) for m in messages]}))
+    return sha256(
+        _TRANSCRIPT_DOMAIN + canonical_json({"header": dict(header), "messages": [dict(m) for m in messages]})
+    )
 
 
 def b64(data: bytes) -> str:
