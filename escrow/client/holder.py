@@ -222,11 +222,11 @@ class CeremonyRunner:
 
     def _received(
         self, header: CeremonyHeader, me: Participant, messages: list[SignedMessage]
-    ) -> tuple[dict[int, Any], dict[int, Scalar], list[dict[str, str]]]:
+    ) -> tuple[dict[int, Any], dict[int, Scalar], list[dict[str, Any]]]:
         assert me.recipient_index is not None  # noqa: S101 - only recipients call this
         round1 = {}
         received: dict[int, Scalar] = {}
-        complaints = []
+        complaints: list[dict[str, Any]] = []
         for m in messages:
             if m.kind != ROUND1:
                 continue
@@ -254,7 +254,7 @@ class CeremonyRunner:
 
     def final_share(
         self, header: CeremonyHeader, me: Participant, messages: list[SignedMessage]
-    ) -> tuple[KeyShare | None, ThresholdPublicKey | None, list[dict[str, str]]]:
+    ) -> tuple[KeyShare | None, ThresholdPublicKey | None, list[dict[str, Any]]]:
         """Returns this recipient's new share and the key, or the complaints it must file."""
         broadcasts, received, complaints = self._received(header, me, messages)
         if complaints:

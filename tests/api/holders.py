@@ -1,4 +1,4 @@
-"""Holder clients for the ceremony tests: real holder secrets and the real tool, over the Flask test client."""
+"""Holder clients for the ceremony tests: real holder secrets and the real tool, over the test client."""
 
 from __future__ import annotations
 
