@@ -48,7 +48,7 @@ def _text(data: dict[str, Any], name: str) -> str:
 
 
 def parse_authorization(header: str | None) -> tuple[str, int, str]:
-    """Returns (key, timestamp ms, signature) of an Escrow-Holder header. Raises InvalidHolderSignatureError."""
+    """Returns (key, timestamp ms, signature) of an Escrow-Holder header (or InvalidHolderSignatureError)."""
     if not header or not header.startswith(AUTH_SCHEME + " "):
         raise InvalidHolderSignatureError("this endpoint needs a key-holder signature (Escrow-Holder)")
     fields = dict(
