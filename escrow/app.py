@@ -9,18 +9,23 @@ import traceback
 import nacl.signing
 from flask import Flask, Response, g, request
 from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from escrow.api import problems
 from escrow.api.ceremony import bp as ceremony_api_bp
+from escrow.api.auth import bp as api_session_bp
 from escrow.api.health import bp as health_bp
 from escrow.config import Settings
 from escrow.db import make_engine, make_session_factory
 from escrow.errors import EscrowError
 from escrow.keystore import load_keyring
+from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
+from escrow.web.auth import bp as auth_bp
+from escrow.web.auth import load_principal
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 
 MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
@@ -68,13 +73,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         session_factory=make_session_factory(engine),
         keyring=keyring,
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
+        password_hasher=make_password_hasher(settings),
     )
+    csrf = CSRFProtect(app)
+    # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
+    csrf.exempt(ceremony_api_bp)
 
     login_manager = LoginManager()
     login_manager.init_app(app)
-    login_manager.user_loader(_load_user)
+    login_manager.user_loader(load_principal)
+    login_manager.login_view = "auth.login"
 
     app.register_blueprint(web_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_session_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(ceremony_api_bp)
     app.before_request(_assign_request_id)
@@ -85,11 +97,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(Exception, _handle_unexpected_error)
     _log.info("app.created testing=%s", settings.testing)
     return app
-
-
-def _load_user(_user_id: str) -> None:
-    # No accounts yet (later issue); every session is anonymous.
-    return None
 
 
 def _assign_request_id() -> None:

@@ -35,6 +35,10 @@ class Settings:
     log_level: str
     # Origin line of the transparency log's checkpoints (C2SP tlog-checkpoint): a schema-less URL.
     log_origin: str = "escrow.localhost/log"
+    # Argon2id cost for staff and person passwords (argon2-cffi; RFC 9106 second recommended option).
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+    password_parallelism: int = 4
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -98,6 +102,10 @@ class Settings:
             holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN,
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN,
             log_level="DEBUG",
+            # Tests only: cheap password hashing (NOTES.md: 120 ms a hash is too slow for a suite).
+            password_time_cost=1,
+            password_memory_kib=8,
+            password_parallelism=1,
         )
 
 

@@ -77,3 +77,10 @@ class KeyFileError(ConfigError):
 
     code = "key-file-error"
     title = "Key file error"
+
+
+class AuthenticationError(EscrowError):
+    """The caller could not be authenticated (wrong password, unknown account, missing login)."""
+
+    code = "authentication-failed"
+    title = "Authentication failed"

@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import expression
 
 from escrow.db import Base
 
@@ -232,3 +234,25 @@ class CeremonyMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer")
+
+
+class StaffAccount(Base):
+    """A member of staff: admin, verification officer or legal officer (roles, comma-separated)."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    organisation: Mapped[str] = mapped_column(String(128))
+    roles: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=expression.true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)

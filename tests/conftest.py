@@ -118,3 +118,56 @@ def runner(tmp_path: Path) -> CliRunner:
             "ESCROW_LOG_LEVEL": None,
         }
     )
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_staff(app: Flask):  # type: ignore[no-untyped-def]
+    """Creates a staff account through the real service; returns its StaffView."""
+    from datetime import UTC, datetime
+
+    from escrow.services.staff import create_staff
+
+    def make(username: str, *roles: str, organisation: str = "Escrow Operator") -> object:
+        extension = get_extension(app)
+        with extension.session_factory() as session:
+            return create_staff(
+                session,
+                extension.password_hasher,
+                extension.log,
+                username=username,
+                display_name=username.title(),
+                organisation=organisation,
+                roles=roles,
+                password=STAFF_PASSWORD,
+                now=datetime.now(UTC),
+            )
+
+    return make
+
+
+def csrf_token_from(html: str) -> str:
+    """Returns the CSRF token in a rendered form (the hidden csrf_token input)."""
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, make_staff):  # type: ignore[no-untyped-def]
+    """Creates a staff account with `roles` and signs the test client in through the real form."""
+
+    def login(username: str, *roles: str, organisation: str = "Escrow Operator") -> FlaskClient:
+        make_staff(username, *roles, organisation=organisation)
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login", data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return login

@@ -13,6 +13,7 @@ from escrow.api.problems import PROBLEM_STATUS
 from escrow.app import create_app
 from escrow.config import Settings
 from escrow.errors import (
+    AuthenticationError,
     ConfigError,
     ConflictError,
     EscrowError,
@@ -160,6 +161,7 @@ def test_oversized_body_is_413_problem(app: Flask) -> None:
         (InvalidTokenError(), 401),
         (TokenExpiredError(), 401),
         (ValidationError(), 422),
+        (AuthenticationError(), 401),
     ],
 )
 def test_escrow_errors_map_to_their_status(app: Flask, error: EscrowError, status: int) -> None:
@@ -185,6 +187,7 @@ def test_error_table_covers_every_client_error_class() -> None:
         InvalidStateError,
         ConflictError,
         InvalidTokenError,
+        AuthenticationError,
         ValidationError,
     }
 

@@ -102,3 +102,49 @@ def test_run_initialises_then_serves(runner: CliRunner, tmp_path: Path) -> None:
     assert kwargs["threaded"] is True
     assert kwargs["use_debugger"] is False
     assert (tmp_path / "keys" / "flask-secret-key").exists()
+
+
+def test_staff_create_reads_password_from_stdin_and_never_echoes_it(runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "staff",
+            "create",
+            "--username",
+            "root-admin",
+            "--display-name",
+            "Root",
+            "--organisation",
+            "Ops",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input="a very long password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "created staff account root-admin (admin)" in result.output
+    assert "a very long password" not in result.output
+
+
+def test_staff_create_with_short_password_fails_cleanly(runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "staff",
+            "create",
+            "--username",
+            "x1",
+            "--display-name",
+            "X",
+            "--organisation",
+            "O",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input="short\n",
+    )
+    assert result.exit_code == 1
+    assert "password must be at least" in result.output
+    assert "Traceback" not in result.output

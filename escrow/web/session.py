@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import argon2
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,7 @@ class EscrowExtension:
     session_factory: sessionmaker[Session]
     keyring: Keyring
     log: LogSigner
+    password_hasher: argon2.PasswordHasher
 
 
 def get_extension(app: Flask | None = None) -> EscrowExtension:

@@ -1,7 +1,7 @@
 """Key-holders, ceremonies, their participants and relayed messages.
 
 Revision ID: 0004_ceremony
-Revises: 0002_transparency
+Revises: 0003_staff
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0004_ceremony'
-down_revision: str | None = '0002_transparency'
+down_revision: str | None = '0003_staff'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
