@@ -13,8 +13,9 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from escrow.api import problems
-from escrow.api.ceremony import bp as ceremony_api_bp
 from escrow.api.auth import bp as api_session_bp
+from escrow.api.ceremony import admin_bp as ceremony_admin_api_bp
+from escrow.api.ceremony import bp as ceremony_api_bp
 from escrow.api.health import bp as health_bp
 from escrow.config import Settings
 from escrow.db import make_engine, make_session_factory
@@ -26,6 +27,7 @@ from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
+from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 
 MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_session_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(ceremony_api_bp)
+    app.register_blueprint(ceremony_admin_api_bp)
+    app.register_blueprint(keyholders_web_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

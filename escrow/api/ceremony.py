@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from escrow.api.auth import role_required
 from escrow.errors import ValidationError
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
@@ -158,3 +159,87 @@ def post_message(ceremony_id: int) -> Response:
         now=_now(),
     )
     return jsonify({"ceremony": ceremony_id, "status": status})
+
+
+admin_bp = Blueprint("ceremony_admin_api", __name__, url_prefix="/api/v1/admin")
+
+
+def _int_list(data: dict[str, Any], name: str) -> list[int]:
+    value = data.get(name)
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValidationError(f"field {name!r} must be a list of key-holder ids")
+    return value
+
+
+def _int(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(f"field {name!r} must be an integer")
+    return value
+
+
+@admin_bp.post("/keyholders")
+@role_required("admin")
+def invite() -> tuple[Response, int]:
+    """Invites a key-holder; the answer carries the one-time invitation code (shown once)."""
+    data = _json_object()
+    invitation = keyholder_service.invite_keyholder(
+        get_session(),
+        name=_text(data, "name"),
+        organisation=_text(data, "organisation"),
+        contact=_text(data, "contact"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    body = {
+        "id": invitation.holder_id,
+        "invitation": invitation.code,
+        "expires_at": invitation.expires_at.isoformat(),
+    }
+    return jsonify(body), 201
+
+
+@admin_bp.post("/ceremonies")
+@role_required("admin")
+def open_ceremony() -> tuple[Response, int]:
+    """Opens a ceremony for a new escrow key: {threshold, holders: [ids]}."""
+    data = _json_object()
+    ceremony_id = ceremony_service.open_ceremony(
+        get_session(),
+        threshold=_int(data, "threshold"),
+        holder_ids=_int_list(data, "holders"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"id": ceremony_id}), 201
+
+
+@admin_bp.post("/reshares")
+@role_required("admin")
+def open_reshare() -> tuple[Response, int]:
+    """Opens a reshare of the active key: {threshold, dealers: [current holder ids], holders: [new ids]}."""
+    data = _json_object()
+    ceremony_id = ceremony_service.open_reshare(
+        get_session(),
+        threshold=_int(data, "threshold"),
+        dealer_ids=_int_list(data, "dealers"),
+        holder_ids=_int_list(data, "holders"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"id": ceremony_id}), 201
+
+
+@admin_bp.post("/ceremonies/<int:ceremony_id>/cancel")
+@role_required("admin")
+def cancel(ceremony_id: int) -> Response:
+    """Cancels an open ceremony: {reason}."""
+    data = _json_object()
+    ceremony_service.cancel_ceremony(
+        get_session(),
+        ceremony_id=ceremony_id,
+        reason=str(data.get("reason", "")),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"id": ceremony_id, "status": "cancelled"})
