@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.dkg import ThresholdPublicKey
@@ -45,6 +45,7 @@ from escrow.services.ceremony_protocol import (
     SignedMessage,
 )
 from escrow.services.escrow_keys import active_escrow_key, escrow_key, install_escrow_key
+from escrow.services.keyholders import claim_row
 from escrow.services.transparency import LogSigner, append_event
 
 OPEN_STATUSES = ("round1", "round2", "confirm")
@@ -248,6 +249,8 @@ def open_reshare(
 
 
 def _get(session: Session, ceremony_id: int, *, lock: bool = False) -> Ceremony:
+    if lock:
+        claim_row(session, update(Ceremony).where(Ceremony.id == ceremony_id).values(status=Ceremony.status))
     query = select(Ceremony).where(Ceremony.id == ceremony_id)
     row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if row is None:

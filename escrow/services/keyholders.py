@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.ceremony_messages import (
@@ -58,6 +58,17 @@ class KeyHolderView:
     signing_fingerprint: str | None
     exchange_fingerprint: str | None
     signing_key_b64: str | None
+
+
+def claim_row(session: Session, no_op_update: Update) -> None:
+    """Takes the write lock on a row before the use case reads it (run first in the transaction).
+
+    PostgreSQL locks the row (as SELECT ... FOR UPDATE would). SQLite has no row locks, and under WAL a
+    transaction that read first cannot then write once another has committed (SQLITE_BUSY, no wait):
+    a write as the first statement takes the database write lock, waiting up to the busy timeout, so
+    concurrent key-holders queue instead of failing.
+    """
+    session.execute(no_op_update)
 
 
 def _view(row: KeyHolder) -> KeyHolderView:
@@ -194,6 +205,12 @@ def authenticate_holder(
         signature = unb64(signature_b64, length=64)
     except CryptoError as e:
         raise InvalidHolderSignatureError("malformed key-holder authorization") from e
+    claim_row(
+        session,
+        update(KeyHolder)
+        .where(KeyHolder.signing_key == signing_key)
+        .values(last_request_ms=KeyHolder.last_request_ms),
+    )
     row = session.execute(
         select(KeyHolder).where(KeyHolder.signing_key == signing_key).with_for_update()
     ).scalar_one_or_none()
