@@ -399,6 +399,11 @@ def post_message(
         _abort(session, row, holder=e.holder, reason=e.detail, log=log, now=now)
         session.commit()
         return row.status
+    except protocol.UndecidedComplaintError as e:
+        _store(session, row, holder_id, message, now)
+        _abort(session, row, holder=None, reason=e.detail, log=log, now=now)
+        session.commit()
+        return row.status
     _store(session, row, holder_id, message, now)
     messages.append(message)
     append_event(
@@ -450,6 +455,11 @@ def _check_by_kind(
             culprit = protocol.judge_complaint(
                 header, _round1_by_dealer(header, messages), sender, dealer_index, share, box
             )
+            if culprit is None:
+                raise protocol.UndecidedComplaintError(
+                    f"key-holder {sender.holder} complained about dealer {dealer_index}, but the revealed "
+                    "box key does not open that dealer's box: the public cannot tell who cheated"
+                )
             raise CheatingHolderError(
                 f"key-holder {sender.holder} complained about dealer {dealer_index}: "
                 f"the transcript proves key-holder {culprit.holder} ({culprit.name}) cheated",

@@ -299,9 +299,13 @@ def judge_complaint(
     dealer_index: int,
     share_bytes: bytes,
     revealed_box_key: bytes,
-) -> Participant:
-    """Returns who cheated: the dealer if the revealed share is what it sealed and fails its
-    commitments, else the accuser (a false complaint). Anyone can run this on the transcript.
+) -> Participant | None:
+    """Returns who cheated, as anyone can decide from the transcript.
+
+    The dealer, if the revealed box key opens the dealer's signed box to the revealed share and that
+    share fails the dealer's commitments; the accuser, if the box opens to another share or to one that
+    matches the commitments (a false complaint), or if the complaint names no dealer of this ceremony;
+    None if the revealed key does not open the box (a garbage box and a wrong key look the same).
     """
     dealer = header.dealers().get(dealer_index)
     if dealer is None or dealer_index not in round1 or accuser.recipient_index is None:
@@ -310,7 +314,7 @@ def judge_complaint(
     try:
         opened = open_share_with_box_key(accuser.exchange_key, sealed, revealed_box_key)
     except ShareTransportError:
-        return accuser
+        return None
     if bytes(opened) != share_bytes:
         return accuser
     try:
@@ -320,6 +324,10 @@ def judge_complaint(
     except UnjustifiedComplaintError:
         return accuser
     return dealer
+
+
+class UndecidedComplaintError(CeremonyProtocolError):
+    """A complaint whose box does not open with the revealed key: the public cannot tell who cheated."""
 
 
 def combine(header: CeremonyHeader, round1: Mapping[int, Round1]) -> ThresholdPublicKey:
@@ -418,6 +426,11 @@ def verify_transcript(data: Mapping[str, Any]) -> TranscriptReport:
         parsed2 = parse_round2(header, message, sender)
         for dealer_index, (share, box) in parsed2.complaints.items():
             culprit = judge_complaint(header, round1, sender, dealer_index, share, box)
+            if culprit is None:
+                note = (
+                    f"complaint by key-holder {sender.holder} against dealer {dealer_index} cannot be decided"
+                )
+                return TranscriptReport(header, None, False, None, (*notes, note))
             return TranscriptReport(
                 header,
                 None,

@@ -134,6 +134,31 @@ def test_false_complaint_names_the_accuser(app: Flask, client: FlaskClient, db_s
     assert client.get(f"/api/ceremonies/{ceremony_id}").get_json()["blamed_holder"] == liar.id
 
 
+def test_complaint_with_a_box_key_that_opens_nothing_aborts_without_naming_anyone(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    # Given an honest round 1 and a complaint whose revealed box key is made up
+    holders = enrol_holders(app, client, db_session, 2)
+    ceremony_id = _open(app, db_session, holders, 2)
+    for h in holders:
+        h.runner(ceremony_id).step()
+    accuser = holders[0]
+    header = CeremonyHeader.from_dict(client.get(f"/api/ceremonies/{ceremony_id}").get_json()["header"])
+    complaint = {"dealer": 2, "share": b64(bytes(Scalar.from_int(7))), "box_key": b64(b"\x01" * 32)}
+    body = message_body(header, header.participant(accuser.id), "round2", complaints=[complaint], key=None)
+    message = SignedMessage(body, sign_message(accuser.secrets.signing_seed, body))
+
+    # When it is filed
+    result = accuser.client.request("POST", f"/api/ceremonies/{ceremony_id}/messages", message.to_dict())
+
+    # Then the ceremony aborts, blames no one, and the transcript says the complaint cannot be decided
+    state = client.get(f"/api/ceremonies/{ceremony_id}").get_json()
+    assert result["status"] == "aborted"
+    assert state["blamed_holder"] is None
+    report = verify_transcript(state)
+    assert "cannot be decided" in report.notes[-1]
+
+
 def test_message_signed_by_another_holder_is_refused(
     app: Flask, client: FlaskClient, db_session: Session
 ) -> None:
