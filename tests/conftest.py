@@ -8,6 +8,7 @@ dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
@@ -30,12 +31,12 @@ from escrow.web.session import EXTENSION_NAME, get_extension
 TEST_DATABASE_URL_ENV = "ESCROW_TEST_DATABASE_URL"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database for the whole session (Alembic upgrade head, never create_all)."""
+@contextlib.contextmanager
+def _migrated_database(directory: Path) -> Iterator[str]:
+    """Yields the URL of a new migrated database: SQLite in `directory`, or a fresh PostgreSQL database."""
     server_url = os.environ.get(TEST_DATABASE_URL_ENV)
     if not server_url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        url = f"sqlite:///{directory / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
         upgrade_database(url)
         yield url
         return
@@ -53,6 +54,20 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with maintenance.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         maintenance.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the whole session (Alembic upgrade head, never create_all)."""
+    with _migrated_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new migrated database for one test whose work must really commit (threads, live servers)."""
+    with _migrated_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -171,3 +186,22 @@ def login_as(client: FlaskClient, make_staff):  # type: ignore[no-untyped-def]
         return client
 
     return login
+
+
+@pytest.fixture
+def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
+    """A real HTTP server on 127.0.0.1 (random port) over its own committed database; yields (url, app)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = create_app(Settings.for_tests(fresh_database_url, tmp_path / "server-keys", instance_path=tmp_path))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        get_extension(app).engine.dispose()

@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from escrow.cli.audit import audit
 from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import EscrowError
@@ -187,6 +188,9 @@ def staff_create(
             now=datetime.now(UTC),
         )
     click.echo(f"created staff account {view.username} ({', '.join(sorted(view.roles))})")
+
+
+cli.add_command(audit)
 
 
 def _add_ceremony_commands() -> None:

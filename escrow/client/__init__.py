@@ -1,1 +1,2 @@
-"""What runs on other machines: the key-holder tool's HTTP client and ceremony runner."""
+"""Code that runs on other machines: the auditor's log verifier and the key-holder tool (HTTP client and
+ceremony runner); later the platform tools."""
