@@ -171,7 +171,8 @@ def test_tampered_transcript_fails_verification(
         ceremony_service.open_ceremony(
             session, threshold=2, holder_ids=[1, 2], log=live_server.extension.log, now=datetime.now(UTC)
         )
-    assert all(r.returncode == 0 for r in _run_holders(live_server, files, passphrase_file, "ceremony"))
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony"):
+        assert run.returncode == 0, run.stdout
     saved = tmp_path / "transcript.json"
     CliRunner().invoke(cli, ["ceremony", "verify", "--server", live_server.url, "--save", str(saved)])
     data = json.loads(saved.read_text())

@@ -23,6 +23,7 @@ from escrow.client.holder import (
     TERMINAL,
     CeremonyRunner,
     HolderClient,
+    HolderClientError,
     UrllibTransport,
     enrol,
     find_open_ceremony,
@@ -43,6 +44,7 @@ R = TypeVar("R")
 
 # Test-only Argon2id cost (as Settings.for_tests): a holder file written with it is cheap to brute-force.
 _FAST_KDF = (nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
+MAX_TRANSIENT_FAILURES = 10
 _DEFAULT_KDF = (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE)
 
 
@@ -174,8 +176,20 @@ def _run_ceremony(
     )
     deadline = time.monotonic() + timeout
     last = ""
+    failures = 0
     while True:
-        status = runner.step()
+        try:
+            status = runner.step()
+            failures = 0
+        except HolderClientError as e:
+            # A network hiccup or a busy server must not end an hour-long ceremony: the runner
+            # re-reads the transcript on the next step and picks up where it stopped.
+            failures += 1
+            if not e.is_transient or failures > MAX_TRANSIENT_FAILURES:
+                raise
+            click.echo(f"warning: {e}; retrying")
+            time.sleep(poll)
+            continue
         if status != last:
             click.echo(f"ceremony {ceremony_id}: {status}")
             last = status

@@ -64,6 +64,10 @@ class HolderClientError(EscrowError):
     code = "holder-client-error"
     title = "Key-holder tool error"
 
+    def __init__(self, detail: str, *, is_transient: bool = False) -> None:
+        super().__init__(detail)
+        self.is_transient = is_transient  # worth retrying: unreachable server or a 5xx answer
+
 
 class Transport(Protocol):
     """Sends one HTTP request; returns (status, parsed JSON body)."""
@@ -97,13 +101,17 @@ class UrllibTransport:
             except ValueError:
                 return e.code, None
         except (urllib.error.URLError, TimeoutError, ValueError) as e:
-            raise HolderClientError(f"cannot reach the server at {self.base_url}: {e}") from e
+            raise HolderClientError(
+                f"cannot reach the server at {self.base_url}: {e}", is_transient=True
+            ) from e
 
 
 def _check(status: int, data: Any) -> Any:
     if status >= 400:
         detail = data.get("detail") if isinstance(data, dict) else None
-        raise HolderClientError(f"the server refused the request ({status}): {detail or 'no detail'}")
+        raise HolderClientError(
+            f"the server refused the request ({status}): {detail or 'no detail'}", is_transient=status >= 500
+        )
     return data
 
 
