@@ -50,10 +50,10 @@ from escrow.services.ceremony_protocol import (
     Participant,
     SignedMessage,
     ceremony_transcript_hash,
+    enrolment_body,
     message_body,
     parse_round1,
 )
-from escrow.services.keyholders import enrolment_body
 
 TERMINAL = ("active", "aborted", "cancelled")
 

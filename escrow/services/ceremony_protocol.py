@@ -46,6 +46,24 @@ MESSAGE_KINDS: Final = (ROUND1, ROUND2, CONFIRM, DRILL)
 _TRANSCRIPT_KINDS = (ROUND1, ROUND2)
 
 
+ENROL_KIND: Final = "enrol"
+
+
+def invitation_digest(code: str) -> bytes:
+    """Returns the SHA-256 under which an invitation code is stored (the code itself never is)."""
+    return sha256(b"escrow/v1/invitation\x00" + code.strip().encode())
+
+
+def enrolment_body(code: str, signing_key: bytes, exchange_key: bytes) -> dict[str, str]:
+    """Returns what a new key-holder signs to prove it holds the signing key it registers."""
+    return {
+        "kind": ENROL_KIND,
+        "invitation": invitation_digest(code).hex(),
+        "signing_key": b64(signing_key),
+        "exchange_key": b64(exchange_key),
+    }
+
+
 class CeremonyProtocolError(ValidationError):
     """A ceremony message is malformed or breaks the protocol."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,13 +20,13 @@ from escrow.crypto.ceremony_messages import (
 from escrow.crypto.errors import CryptoError
 from escrow.errors import ConflictError, InvalidTokenError, NotFoundError, ValidationError
 from escrow.models import HOLDER_STATUS_ENROLLED, HOLDER_STATUS_INVITED, KeyHolder
+from escrow.services.ceremony_protocol import enrolment_body, invitation_digest
 from escrow.services.transparency import LogSigner, append_event
 
 INVITATION_TTL = timedelta(days=7)  # long enough to reach a trustee by post or phone, short enough to expire
 INVITATION_CODE_BYTES = 16  # 128 bits: a one-time bearer secret
 REQUEST_WINDOW = timedelta(minutes=5)  # clock skew allowed between a holder's machine and the service
 MAX_FIELD_LENGTH = 200
-ENROL_KIND = "enrol"
 
 
 class InvalidHolderSignatureError(InvalidTokenError):
@@ -84,10 +83,6 @@ def _view(row: KeyHolder) -> KeyHolderView:
     )
 
 
-def _invite_digest(code: str) -> bytes:
-    return hashlib.sha256(b"escrow/v1/invitation\x00" + code.strip().encode()).digest()
-
-
 def _clean(value: str, field: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_FIELD_LENGTH:
@@ -108,7 +103,7 @@ def invite_keyholder(
         organisation=_clean(organisation, "organisation"),
         contact=_clean(contact, "contact"),
         status=HOLDER_STATUS_INVITED,
-        invite_digest=_invite_digest(code),
+        invite_digest=invitation_digest(code),
         invited_at=now,
         invite_expires_at=now + INVITATION_TTL,
         last_request_ms=0,
@@ -124,16 +119,6 @@ def invite_keyholder(
     )
     session.commit()
     return Invitation(row.id, code, row.invite_expires_at)
-
-
-def enrolment_body(code: str, signing_key: bytes, exchange_key: bytes) -> dict[str, str]:
-    """Returns what a new holder signs to prove it holds the signing key it registers."""
-    return {
-        "kind": ENROL_KIND,
-        "invitation": _invite_digest(code).hex(),
-        "signing_key": b64(signing_key),
-        "exchange_key": b64(exchange_key),
-    }
 
 
 def enrol_keyholder(
@@ -152,7 +137,7 @@ def enrol_keyholder(
     keys, InvalidHolderSignatureError if the keys are not proven, ConflictError for a key already in use.
     """
     row = session.execute(
-        select(KeyHolder).where(KeyHolder.invite_digest == _invite_digest(code)).with_for_update()
+        select(KeyHolder).where(KeyHolder.invite_digest == invitation_digest(code)).with_for_update()
     ).scalar_one_or_none()
     if row is None or row.status != HOLDER_STATUS_INVITED or row.invite_expires_at < now:
         raise InvalidTokenError("the invitation code is unknown, already used or expired")

@@ -15,9 +15,10 @@ from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.errors import ConflictError, InvalidStateError, InvalidTokenError, NotFoundError, ValidationError
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
+from escrow.services.ceremony_protocol import enrolment_body
 from escrow.services.dev_ceremony import PASSPHRASE_FILE, ensure_dev_escrow_key
 from escrow.services.escrow_keys import active_escrow_key
-from escrow.services.keyholders import InvalidHolderSignatureError, enrolment_body
+from escrow.services.keyholders import InvalidHolderSignatureError
 from escrow.services.transparency import LogSigner
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
