@@ -310,3 +310,65 @@ def test_verify_needs_exactly_one_source() -> None:
     result = CliRunner().invoke(cli, ["ceremony", "verify"])
 
     assert result.exit_code == 2
+
+
+def test_holders_reshare_with_the_cli_and_keep_the_key(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given an active 2-of-3 key made with the tool, and an envelope sealed to it
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    log = live_server.extension.log
+    with live_server.extension.session_factory() as session:
+        ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=log, now=datetime.now(UTC)
+        )
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony"):
+        assert run.returncode == 0, run.stdout
+    with live_server.extension.session_factory() as session:
+        key = active_escrow_key(session)
+        # When holders 1 and 2 reshare to {1, 3} with threshold 2
+        ceremony_service.open_reshare(
+            session, threshold=2, dealer_ids=[1, 2], holder_ids=[1, 3], log=log, now=datetime.now(UTC)
+        )
+    envelope = seal(key, b"sealed before", {})
+    results = _run_holders(live_server, files, passphrase_file, "reshare")
+
+    # Then all three runs succeed, holder 2 has no share left, and holders 1 and 3 open the old envelope
+    for run in results:
+        assert run.returncode == 0, run.stdout
+    assert "old share was removed" in results[1].stdout
+    secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
+    assert secrets[1].shares == ()
+    with live_server.extension.session_factory() as session:
+        assert active_escrow_key(session).key_id == key.key_id
+    digest = b"\x05" * 32
+    partials = [partial_decrypt(secrets[i].share_for(key.key_id).share, envelope, digest) for i in (0, 2)]
+    with live_server.extension.session_factory() as session:
+        new_key = active_escrow_key(session)
+    assert combine_and_open(new_key, envelope, digest, partials).identity == b"sealed before"
+    verified = CliRunner().invoke(cli, ["ceremony", "verify", "--server", live_server.url])
+    assert verified.exit_code == 0, verified.output
+    assert "(reshare)" in verified.output
+
+
+def test_server_side_commands_invite_open_and_cancel(runner: CliRunner) -> None:
+    # Given a fresh instance with one invitation
+    invited = runner.invoke(
+        cli, ["keyholder", "invite", "--name", "A", "--organisation", "O", "--contact", "c"]
+    )
+    assert invited.exit_code == 0, invited.output
+    assert "one-time code (shown once)" in invited.output
+
+    # When an admin opens a ceremony with a holder who has not enrolled, or cancels an unknown one
+    opened = runner.invoke(cli, ["ceremony", "open", "--threshold", "1", "--holders", "1,2"])
+    cancelled = runner.invoke(cli, ["ceremony", "cancel", "7"])
+    reshared = runner.invoke(
+        cli, ["ceremony", "reshare", "--threshold", "1", "--dealers", "1", "--holders", "x"]
+    )
+
+    # Then each is refused with a message and status 1 (2 for a usage error)
+    assert opened.exit_code == 1
+    assert "not enrolled" in opened.output
+    assert cancelled.exit_code == 1
+    assert "no ceremony 7" in cancelled.output
+    assert reshared.exit_code == 2
