@@ -172,3 +172,56 @@ def test_admin_pages_need_the_admin_role(client: FlaskClient, login_as) -> None:
     assert client.get("/admin/ceremonies").status_code == 302
     login_as("vic", "verification_officer")
     assert client.get("/admin/keyholders").status_code == 403
+
+
+def test_admin_reshare_through_the_api_keeps_the_key(
+    app: Flask,
+    client: FlaskClient,
+    db_session: Session,
+    login_as,  # type: ignore[no-untyped-def]
+) -> None:
+    # Given an admin and an active 2-of-3 key
+    login_as("ada", "admin")
+    holders = enrol_holders(app, client, db_session, 3)
+    before = client.post(
+        "/api/v1/admin/reshares", json={"threshold": 2, "dealers": [1], "holders": [1]}, headers=_csrf(client)
+    )
+    opened = client.post(
+        "/api/v1/admin/ceremonies",
+        json={"threshold": 2, "holders": [h.id for h in holders]},
+        headers=_csrf(client),
+    )
+    assert run_ceremony(client, holders, opened.get_json()["id"]) == "active"
+
+    # When it reshares to the first two holders
+    reshare = client.post(
+        "/api/v1/admin/reshares",
+        json={
+            "threshold": 2,
+            "dealers": [holders[0].id, holders[1].id],
+            "holders": [holders[0].id, holders[1].id],
+        },
+        headers=_csrf(client),
+    )
+
+    # Then a reshare before any key was refused, and this one runs to the same key id
+    assert before.status_code == 409
+    assert reshare.status_code == 201
+    assert run_ceremony(client, holders[:2], reshare.get_json()["id"]) == "active"
+    listing = client.get("/api/ceremonies").get_json()
+    assert listing[0]["kind"] == "reshare"
+    assert listing[0]["key_id"] == listing[1]["key_id"] == listing[0]["old_key_id"]
+
+
+def test_admin_api_rejects_malformed_fields(client: FlaskClient, login_as) -> None:  # type: ignore[no-untyped-def]
+    login_as("ada", "admin")
+
+    not_json = client.post("/api/v1/admin/ceremonies", data="x", headers=_csrf(client))
+    bad_list = client.post(
+        "/api/v1/admin/ceremonies", json={"threshold": 2, "holders": "1,2"}, headers=_csrf(client)
+    )
+    bad_int = client.post(
+        "/api/v1/admin/ceremonies", json={"threshold": "2", "holders": [1]}, headers=_csrf(client)
+    )
+
+    assert [r.status_code for r in (not_json, bad_list, bad_int)] == [422, 422, 422]
