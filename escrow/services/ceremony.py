@@ -465,6 +465,8 @@ def _check_by_kind(
                 f"the transcript proves key-holder {culprit.holder} ({culprit.name}) cheated",
                 holder=culprit.holder,
             )
+    elif sender.recipient_index is None:
+        raise protocol.CeremonyProtocolError(f"key-holder {sender.holder} receives no share in this ceremony")
     elif message.kind == CONFIRM:
         expected = protocol.ceremony_transcript_hash(header, messages).hex()
         if not hmac.compare_digest(str(message.body.get("transcript_hash")), expected) or (

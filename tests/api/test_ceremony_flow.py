@@ -327,3 +327,39 @@ def _candidate_scalars(data: bytes) -> list[Scalar]:
             except CryptoError:
                 continue
     return found
+
+
+def test_dealer_leaving_in_a_reshare_cannot_sign_the_new_key(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    # Given a reshare from holders 1-2 to holders 1 and 3, past round 2
+    holders = enrol_holders(app, client, db_session, 3)
+    assert run_ceremony(client, holders, _open(app, db_session, holders, 2)) == "active"
+    reshare_id = ceremony_service.open_reshare(
+        db_session,
+        threshold=2,
+        dealer_ids=[holders[0].id, holders[1].id],
+        holder_ids=[holders[0].id, holders[2].id],
+        log=get_extension(app).log,
+        now=NOW,
+    )
+    runners = {h.id: h.runner(reshare_id) for h in holders}
+    for _ in range(2):
+        for h in holders:
+            runners[h.id].step()
+    state = client.get(f"/api/ceremonies/{reshare_id}").get_json()
+    assert state["status"] == "confirm"
+    leaving = holders[1]
+    header = CeremonyHeader.from_dict(state["header"])
+    body = message_body(header, header.participant(leaving.id), "confirm", transcript_hash="00", key_id="x")
+
+    # When the leaving dealer sends a success signature
+    with pytest.raises(HolderClientError, match="422.*receives no share"):
+        leaving.client.request(
+            "POST",
+            f"/api/ceremonies/{reshare_id}/messages",
+            SignedMessage(body, sign_message(leaving.secrets.signing_seed, body)).to_dict(),
+        )
+
+    # Then it is refused and the reshare still completes
+    assert run_ceremony(client, holders, reshare_id, runners) == "active"
