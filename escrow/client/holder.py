@@ -38,7 +38,7 @@ from escrow.crypto.dkg import (
 from escrow.crypto.errors import InvalidShareError
 from escrow.crypto.group import Scalar
 from escrow.crypto.holderfile import HolderSecrets, ShareRecord
-from escrow.crypto.seal import Envelope, partial_decrypt
+from escrow.crypto.seal import partial_decrypt
 from escrow.errors import EscrowError
 from escrow.services.ceremony_protocol import (
     CONFIRM,
@@ -50,6 +50,7 @@ from escrow.services.ceremony_protocol import (
     Participant,
     SignedMessage,
     ceremony_transcript_hash,
+    drill_envelope,
     enrolment_body,
     message_body,
     parse_round1,
@@ -301,7 +302,12 @@ class CeremonyRunner:
                 self.report(f"signing the transcript hash {digest} for key {key.key_id}")
                 status = self._send(header, me, CONFIRM, transcript_hash=digest, key_id=key.key_id)
             if DRILL not in sent and status == "confirm":
-                envelope = Envelope.from_dict(state["drill_envelope"])
+                envelope = drill_envelope(header, key, ceremony_transcript_hash(header, messages))
+                if state["drill_envelope"] != envelope.to_dict():
+                    raise HolderClientError(
+                        "the service's drill envelope is not the one derived from the transcript: "
+                        "refusing to decrypt it (report this to the other key-holders)"
+                    )
                 partial = partial_decrypt(share, envelope, header.drill_request_digest())
                 self.report("drill: partial decryption with proof of the drill envelope")
                 status = self._send(header, me, DRILL, partial=partial.to_dict())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.errors import CryptoError
-from escrow.crypto.seal import Envelope, combine_and_open, seal
+from escrow.crypto.seal import Envelope, combine_and_open
 from escrow.crypto.transcript import canonical_json, sha256
 from escrow.errors import ConflictError, InvalidStateError, NotFoundError, ValidationError
 from escrow.models import (
@@ -52,7 +51,6 @@ OPEN_STATUSES = ("round1", "round2", "confirm")
 STATUS_ACTIVE = "active"
 STATUS_ABORTED = "aborted"
 STATUS_CANCELLED = "cancelled"
-DRILL_PAYLOAD_BYTES = 32
 MIN_HOLDERS = 2  # one holder is a single point of trust: use `escrow ceremony simulate` for a toy key
 _EVENT_KINDS = {
     ROUND1: "ceremony.holder_dealt",
@@ -515,12 +513,11 @@ def _advance(
                     now=now,
                 )
                 return
-        payload = os.urandom(DRILL_PAYLOAD_BYTES)
-        envelope = seal(key, payload, {"drill": row.context})
+        envelope = protocol.drill_envelope(header, key, protocol.ceremony_transcript_hash(header, messages))
         row.result_key = canonical_json(key.to_dict()).decode()
         row.key_id = key.key_id
         row.drill_envelope = envelope.to_bytes().decode()
-        row.drill_digest = sha256(payload)
+        row.drill_digest = sha256(protocol.DRILL_PAYLOAD)
         row.status = "confirm"
     elif row.status == "confirm" and _senders(messages, CONFIRM) == recipients == _senders(messages, DRILL):
         _activate(session, header, row, messages, log=log, now=now)

@@ -7,6 +7,7 @@ with the same functions. docs/protocol.md (§Ceremony through a relay) describes
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,7 +33,7 @@ from escrow.crypto.dkg import (
     verify_broadcast,
 )
 from escrow.crypto.errors import CryptoError, UnjustifiedComplaintError
-from escrow.crypto.seal import Envelope, PartialDecryption, verify_partial
+from escrow.crypto.seal import Envelope, PartialDecryption, seal, verify_partial
 from escrow.crypto.transcript import sha256
 from escrow.errors import PermissionDeniedError, ValidationError
 
@@ -396,6 +397,32 @@ def parse_drill(
     return partial
 
 
+DRILL_PAYLOAD: Final = b"escrow ceremony drill"
+
+
+class _TranscriptRandom:
+    """SHAKE-256 of a seed and a counter: randomness that anyone can recompute from the seed."""
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = seed
+        self._counter = 0
+
+    def __call__(self, n: int) -> bytes:
+        self._counter += 1
+        return hashlib.shake_256(self._seed + self._counter.to_bytes(8, "big")).digest(n)
+
+
+def drill_envelope(header: CeremonyHeader, key: ThresholdPublicKey, transcript: bytes) -> Envelope:
+    """Returns the drill envelope, derived from the transcript hash alone, with public randomness.
+
+    Holders decrypt only this envelope, recomputed on their side: a service that slipped a real
+    identity envelope in as the "drill" (the key of a reshare already protects identities) gets
+    nothing, since every scalar here is public and a real envelope's points are not of this form.
+    """
+    rand = _TranscriptRandom(b"escrow/v1/ceremony-drill-randomness\x00" + transcript)
+    return seal(key, DRILL_PAYLOAD, {"drill": header.context}, rand=rand)
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptReport:
     """What an offline check of a transcript found."""
@@ -468,11 +495,11 @@ def verify_transcript(data: Mapping[str, Any]) -> TranscriptReport:
             raise CheatingHolderError(
                 f"key-holder {sender.holder} signed another transcript", holder=sender.holder
             )
-    drill = data.get("drill_envelope")
+    drill = drill_envelope(header, key, ceremony_transcript_hash(header, messages))
+    if data.get("drill_envelope") is not None and data["drill_envelope"] != drill.to_dict():
+        raise CeremonyProtocolError("the drill envelope is not the one derived from the transcript")
     for message, sender in by_kind[DRILL].values():
-        if drill is None:
-            raise CeremonyProtocolError("drill answers without a drill envelope")
-        parse_drill(header, key, Envelope.from_dict(drill), message, sender)
+        parse_drill(header, key, drill, message, sender)
     recipients = {p.holder for p in header.recipients().values()}
     is_complete = set(by_kind[CONFIRM]) == recipients and set(by_kind[DRILL]) == recipients
     notes.append(

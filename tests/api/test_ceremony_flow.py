@@ -19,6 +19,7 @@ from escrow.crypto.group import Point, Scalar
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.db import Base
 from escrow.errors import InvalidStateError
+from escrow.models import Ceremony
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.ceremony_protocol import (
@@ -363,3 +364,35 @@ def test_dealer_leaving_in_a_reshare_cannot_sign_the_new_key(
 
     # Then it is refused and the reshare still completes
     assert run_ceremony(client, holders, reshare_id, runners) == "active"
+
+
+def test_holder_refuses_a_drill_envelope_the_service_swapped_for_a_real_one(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    # Given an active key, an identity sealed to it, and a reshare that reached the drill
+    holders = enrol_holders(app, client, db_session, 2)
+    assert run_ceremony(client, holders, _open(app, db_session, holders, 2)) == "active"
+    key = active_escrow_key(db_session)
+    identity_envelope = seal(key, b"Jane Doe", {"platform": "p"})
+    reshare_id = ceremony_service.open_reshare(
+        db_session,
+        threshold=2,
+        dealer_ids=[h.id for h in holders],
+        holder_ids=[h.id for h in holders],
+        log=get_extension(app).log,
+        now=NOW,
+    )
+    runners = {h.id: h.runner(reshare_id) for h in holders}
+    for _ in range(2):
+        for h in holders:
+            runners[h.id].step()
+
+    # When a compromised service swaps the drill envelope for the identity envelope
+    row = db_session.get(Ceremony, reshare_id)
+    assert row is not None
+    row.drill_envelope = identity_envelope.to_bytes().decode()
+    db_session.commit()
+
+    # Then the holder's tool refuses to decrypt it
+    with pytest.raises(HolderClientError, match="refusing to decrypt"):
+        runners[holders[0].id].step()
