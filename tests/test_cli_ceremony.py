@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 from escrow.app import create_app
 from escrow.cli.main import cli
 from escrow.config import Settings
+from escrow.crypto.ceremony_messages import fingerprint, public_keys
 from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.db import upgrade_database
@@ -94,6 +95,18 @@ def _init_holders(live: LiveServer, tmp_path: Path, passphrase_file: Path, n: in
     return files
 
 
+def _write_roster(files: list[Path]) -> Path:
+    """The fingerprints the holders confirmed by phone: here, read from their own holder files."""
+    lines = []
+    for f in files:
+        secrets = decrypt_holder_file(f.read_bytes(), PASSPHRASE)
+        keys = public_keys(secrets.signing_seed, secrets.exchange_secret)
+        lines += [fingerprint(keys.signing_key), fingerprint(keys.exchange_key)]
+    path = files[0].parent / "roster.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _run_holders(
     live: LiveServer, files: list[Path], passphrase_file: Path, command: str
 ) -> list[subprocess.CompletedProcess[str]]:
@@ -113,6 +126,8 @@ def _run_holders(
                 "0.1",
                 "--timeout",
                 "60",
+                "--roster",
+                str(_write_roster(files)),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -372,3 +387,30 @@ def test_server_side_commands_invite_open_and_cancel(runner: CliRunner) -> None:
     assert cancelled.exit_code == 1
     assert "no ceremony 7" in cancelled.output
     assert reshared.exit_code == 2
+
+
+def test_holder_stops_before_dealing_when_a_fingerprint_was_not_confirmed(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given a ceremony whose third holder is not on the roster this holder confirmed by phone
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    roster = _write_roster(files[:2])
+    with live_server.extension.session_factory() as session:
+        ceremony_id = ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=live_server.extension.log, now=datetime.now(UTC)
+        )
+
+    # When holder 1 runs the ceremony with that roster, or without one and answers "no"
+    args = ["keyholder", "ceremony", "--server", live_server.url, "--holder-file", str(files[0])]
+    with_roster = CliRunner().invoke(
+        cli, [*args, "--passphrase-file", str(passphrase_file), "--roster", str(roster)]
+    )
+    refused = CliRunner().invoke(cli, [*args, "--passphrase-file", str(passphrase_file)], input="n\n")
+
+    # Then it stops before sending anything
+    assert with_roster.exit_code == 1
+    assert "may be substituting keys" in with_roster.output
+    assert refused.exit_code == 1
+    assert "fingerprints not confirmed" in refused.output
+    with live_server.extension.session_factory() as session:
+        assert ceremony_service.ceremony_state(session, ceremony_id).messages == ()

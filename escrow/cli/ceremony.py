@@ -36,7 +36,7 @@ from escrow.errors import EscrowError
 from escrow.keystore import read_secret_file, write_secret_file
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
-from escrow.services.ceremony_protocol import TranscriptReport, verify_transcript
+from escrow.services.ceremony_protocol import CeremonyHeader, TranscriptReport, verify_transcript
 from escrow.services.dev_ceremony import WARNING, simulate_ceremony, write_holder_files
 
 P = ParamSpec("P")
@@ -151,6 +151,44 @@ def keyholder_show(holder_file: Path, passphrase_file: Path | None) -> None:
         click.echo("no shares yet")
 
 
+def roster_lines(header: CeremonyHeader) -> list[str]:
+    """Returns one line per participant: name, both fingerprints and indices (what holders compare)."""
+    lines = []
+    for p in header.participants:
+        roles = [
+            f"{r} {i}" for r, i in (("deals as", p.dealer_index), ("receives as", p.recipient_index)) if i
+        ]
+        lines.append(
+            f"{p.name}: signing {fingerprint(p.signing_key)} / exchange {fingerprint(p.exchange_key)}"
+            f" ({', '.join(roles)})"
+        )
+    return lines
+
+
+def _roster_checker(roster: Path | None) -> Callable[[CeremonyHeader], None]:
+    def check(header: CeremonyHeader) -> None:
+        click.echo("The key-holders of this ceremony, as the service lists them:")
+        for line in roster_lines(header):
+            click.echo(f"  {line}")
+        if roster is not None:
+            confirmed = {" ".join(line.split()) for line in roster.read_text().splitlines()}
+            for p in header.participants:
+                for key in (p.signing_key, p.exchange_key):
+                    if fingerprint(key) not in confirmed:
+                        raise click.ClickException(
+                            f"{p.name}'s fingerprint {fingerprint(key)} is not in {roster}: the "
+                            "service may be substituting keys. Stop, and compare fingerprints with "
+                            "every key-holder by phone"
+                        )
+            click.echo(f"every fingerprint is in {roster}")
+        elif not click.confirm(
+            "Does every fingerprint match the list you confirmed with the other key-holders by phone?"
+        ):
+            raise click.ClickException("stopped before sending anything: fingerprints not confirmed")
+
+    return check
+
+
 def _run_ceremony(
     server: str,
     holder_file: Path,
@@ -158,6 +196,7 @@ def _run_ceremony(
     ceremony_id: int | None,
     poll: float,
     timeout: float,
+    roster: Path | None,
 ) -> None:
     data = read_secret_file(holder_file)
     passphrase = _passphrase(passphrase_file, confirm=False)
@@ -173,6 +212,7 @@ def _run_ceremony(
         ceremony_id,
         on_new_secrets=lambda new: _replace_holder_file(holder_file, new, passphrase, limits),
         report=click.echo,
+        check_roster=_roster_checker(roster),
     )
     deadline = time.monotonic() + timeout
     last = ""
@@ -219,6 +259,11 @@ def _ceremony_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--timeout", default=3600.0, show_default=True, help="Give up after this many seconds."
             ),
+            click.option(
+                "--roster",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="File of the fingerprints confirmed by phone (one per line); otherwise you are asked.",
+            ),
         ]
     ):
         func = option(func)
@@ -235,9 +280,10 @@ def keyholder_ceremony(
     ceremony_id: int | None,
     poll: float,
     timeout: float,
+    roster: Path | None,
 ) -> None:
     """Take part in a key ceremony: deal, check, sign the transcript and pass the drill."""
-    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout)
+    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster)
 
 
 @keyholder.command("reshare")
@@ -250,9 +296,10 @@ def keyholder_reshare(
     ceremony_id: int | None,
     poll: float,
     timeout: float,
+    roster: Path | None,
 ) -> None:
     """Take part in a reshare: hand your share to the new key-holders, or receive a new share."""
-    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout)
+    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster)
 
 
 @click.group()

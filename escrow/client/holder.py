@@ -183,8 +183,13 @@ class CeremonyRunner:
         *,
         on_new_secrets: Callable[[HolderSecrets], None],
         report: Callable[[str], None] = lambda _line: None,
+        check_roster: Callable[[CeremonyHeader], None] | None = None,
     ) -> None:
         self.client = client
+        # Called once before any share is sealed: the holders' public keys come from the service, so
+        # they must be checked against fingerprints confirmed out of band (docs/protocol.md §7a).
+        self.check_roster = check_roster
+        self._roster_checked_for: dict[str, Any] | None = None
         self.secrets = secrets
         self.ceremony_id = ceremony_id
         self.on_new_secrets = on_new_secrets
@@ -223,7 +228,13 @@ class CeremonyRunner:
             dealing = deal(header.parameters(), me.dealer_index)
         return dealing.broadcast.to_dict(), dict(dealing.shares)
 
+    def _check_roster(self, header: CeremonyHeader) -> None:
+        if self.check_roster is not None and self._roster_checked_for != header.to_dict():
+            self.check_roster(header)
+            self._roster_checked_for = header.to_dict()
+
     def _round1(self, header: CeremonyHeader, me: Participant) -> str:
+        self._check_roster(header)
         broadcast, shares = self.dealt_shares(header, me)
         recipients = header.recipients()
         sealed = {str(j): b64(seal_share(recipients[j].exchange_key, s)) for j, s in shares.items()}
