@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from escrow.crypto.ceremony_messages import fingerprint
 from escrow.errors import ValidationError
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
@@ -119,7 +120,9 @@ def admin_cancel(ceremony_id: int) -> ResponseReturnValue:
 def ceremony_page(ceremony_id: int) -> ResponseReturnValue:
     """A ceremony's progress, holder by holder, with the command each runs next (public)."""
     state = ceremony_service.ceremony_state(get_session(), ceremony_id)
-    return render_template("ceremony.html", state=state, server=request.host_url.rstrip("/"))
+    return render_template(
+        "ceremony.html", state=state, server=request.host_url.rstrip("/"), fingerprint=fingerprint
+    )
 
 
 @bp.get("/keyholders/<int:holder_id>")
