@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
-run: $(STAMP) ## initialise (keys, migrations) and serve on 127.0.0.1:PORT (default 5000)
-	$(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
+run: $(STAMP) ## initialise (keys, migrations, a DEVELOPMENT escrow key) and serve on 127.0.0.1:PORT
+	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} $(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP) ## run the whole suite on SQLite with branch coverage; crypto/ must reach 95%
 	ESCROW_TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_COV)

@@ -14,6 +14,8 @@ from werkzeug.exceptions import HTTPException
 
 from escrow.api import problems
 from escrow.api.auth import bp as api_session_bp
+from escrow.api.ceremony import admin_bp as ceremony_admin_api_bp
+from escrow.api.ceremony import bp as ceremony_api_bp
 from escrow.api.health import bp as health_bp
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
@@ -27,6 +29,7 @@ from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
+from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 
 MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
@@ -76,7 +79,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
     )
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
+    csrf.exempt(ceremony_api_bp)
 
     login_manager = LoginManager()
     login_manager.init_app(app)
@@ -89,6 +94,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(transparency_api_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(ceremony_api_bp)
+    app.register_blueprint(ceremony_admin_api_bp)
+    app.register_blueprint(keyholders_web_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

@@ -39,6 +39,9 @@ class Settings:
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     password_parallelism: int = 4
+    # Development only: on first start with no active escrow key, `escrow init`/`escrow run` simulate a
+    # 3-of-5 ceremony into <keys>/dev-holders/ and activate that key (issue 4). Never on in production.
+    dev_mode: bool = False
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -49,7 +52,7 @@ class Settings:
             f"instance_path={self.instance_path!r}, secret_key={secret}, testing={self.testing}, "
             f"holderfile_opslimit={self.holderfile_opslimit}, "
             f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
-            f"log_origin={self.log_origin!r})"
+            f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode})"
         )
 
     @classmethod
@@ -69,6 +72,7 @@ class Settings:
         secret_key = env.get("ESCROW_SECRET_KEY") or None
         log_level = _get(env, "ESCROW_LOG_LEVEL", "INFO").upper()
         log_origin = _get(env, "ESCROW_LOG_ORIGIN", "escrow.localhost/log")
+        dev_mode = _parse_flag(env, "ESCROW_DEV_MODE")
         _check_database_url(database_url)
         _check_log_origin(log_origin)
         _check_secret_key(secret_key)
@@ -83,6 +87,7 @@ class Settings:
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
             log_level=log_level,
             log_origin=log_origin,
+            dev_mode=dev_mode,
         )
 
     @classmethod
@@ -143,6 +148,15 @@ def _check_secret_key(secret_key: str | None) -> None:
 def _check_log_level(log_level: str) -> None:
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"ESCROW_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+
+
+def _parse_flag(env: Mapping[str, str], name: str) -> bool:
+    value = _get(env, name, "0").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0")
 
 
 def _check_log_origin(origin: str) -> None:

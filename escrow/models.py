@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import expression
@@ -140,6 +141,99 @@ class LogCommitmentOpening(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     value: Mapped[str] = mapped_column(Text)
+
+
+HOLDER_STATUS_INVITED: Final = "invited"
+HOLDER_STATUS_ENROLLED: Final = "enrolled"
+CEREMONY_KINDS: Final = ("create", "reshare")
+CEREMONY_STATUSES: Final = ("round1", "round2", "confirm", "active", "aborted", "cancelled")
+CEREMONY_MESSAGE_KINDS: Final = ("round1", "round2", "confirm", "drill")
+
+
+class KeyHolder(Base):
+    """A key-holder: invited by an admin, enrolled when they register their public keys.
+
+    Only public keys are stored; the invitation code is kept as its SHA-256 (it is a one-time
+    bearer secret). ``last_request_ms`` is the newest signed-request timestamp seen (replay guard).
+    """
+
+    __tablename__ = "key_holders"
+    __table_args__ = (CheckConstraint("status IN ('invited', 'enrolled')", name="status_valid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    invite_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    invite_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signing_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    exchange_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    last_request_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Ceremony(Base):
+    """A key ceremony (``create``) or a reshare of an existing key, relayed by the service."""
+
+    __tablename__ = "ceremonies"
+    __table_args__ = (
+        CheckConstraint("kind IN ('create', 'reshare')", name="kind_valid"),
+        CheckConstraint(
+            "status IN ('round1', 'round2', 'confirm', 'active', 'aborted', 'cancelled')", name="status_valid"
+        ),
+        CheckConstraint("threshold >= 1", name="threshold_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    threshold: Mapped[int]
+    context: Mapped[str] = mapped_column(String(64), unique=True)
+    old_key_id: Mapped[str | None] = mapped_column(ForeignKey("escrow_keys.key_id"))
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    result_key: Mapped[str | None] = mapped_column(Text)
+    drill_envelope: Mapped[str | None] = mapped_column(Text)
+    drill_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    blamed_holder_id: Mapped[int | None] = mapped_column(ForeignKey("key_holders.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CeremonyParticipant(Base):
+    """A key-holder's place in a ceremony: its dealer index, its recipient index, or both."""
+
+    __tablename__ = "ceremony_participants"
+    __table_args__ = (
+        UniqueConstraint("ceremony_id", "holder_id"),
+        CheckConstraint("dealer_index IS NOT NULL OR recipient_index IS NOT NULL", name="has_role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ceremony_id: Mapped[int] = mapped_column(ForeignKey("ceremonies.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("key_holders.id"), index=True)
+    dealer_index: Mapped[int | None]
+    recipient_index: Mapped[int | None]
+
+
+class CeremonyMessage(Base):
+    """One signed ceremony message as relayed (shares inside are sealed to their recipients)."""
+
+    __tablename__ = "ceremony_messages"
+    __table_args__ = (
+        UniqueConstraint("ceremony_id", "holder_id", "kind"),
+        CheckConstraint("kind IN ('round1', 'round2', 'confirm', 'drill')", name="kind_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ceremony_id: Mapped[int] = mapped_column(ForeignKey("ceremonies.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("key_holders.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer")

@@ -17,6 +17,8 @@ from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import EscrowError
 from escrow.models import STAFF_ROLES
+from escrow.services.dev_ceremony import WARNING as DEV_WARNING
+from escrow.services.dev_ceremony import ensure_dev_escrow_key
 from escrow.services.instance import InitReport, init_instance
 from escrow.services.staff import create_staff, disable_staff
 from escrow.web.session import EscrowExtension
@@ -55,7 +57,9 @@ def cli() -> None:
 @_fail_cleanly
 def init() -> None:
     """Create the keys directory, secrets and instance folder; migrate the database. Idempotent."""
-    _echo_init_report(init_instance(Settings.from_env()))
+    settings = Settings.from_env()
+    _echo_init_report(init_instance(settings))
+    _ensure_dev_key(settings)
 
 
 @cli.command()
@@ -75,6 +79,7 @@ def run(host: str, port: int) -> None:
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     _echo_init_report(init_instance(settings))
+    _ensure_dev_key(settings)
     app = create_app(settings)
     click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
@@ -114,6 +119,27 @@ def _describe_migration(before: str | None, after: str | None) -> str:
     if before == after:
         return f"database already at revision {after}"
     return f"database migrated from {before or 'empty'} to revision {after}"
+
+
+def _ensure_dev_key(settings: Settings) -> None:
+    """Development mode only: simulate and activate a 3-of-5 escrow key if none is active (issue 4)."""
+    if not settings.dev_mode:
+        return
+    from escrow.app import create_app
+    from escrow.web.session import get_extension
+
+    extension = get_extension(create_app(settings))
+    try:
+        with extension.session_factory() as session:
+            report = ensure_dev_escrow_key(session, settings, log=extension.log, now=datetime.now(UTC))
+    finally:
+        extension.engine.dispose()
+    if report is None:
+        return
+    click.secho(DEV_WARNING, fg="red", bold=True, err=True)
+    click.echo(f"activated development escrow key {report.key_id} (3 of 5)")
+    click.echo(f"holder files: {report.directory}/holder-1.escrow ... holder-5.escrow")
+    click.echo(f"their passphrase (shown once; also in {report.directory}/PASSPHRASE): {report.passphrase}")
 
 
 def _server_context() -> EscrowExtension:
@@ -176,3 +202,13 @@ def staff_disable(username: str) -> None:
     with extension.session_factory() as session:
         view = disable_staff(session, extension.log, username=username, now=datetime.now(UTC))
     click.echo(f"disabled staff account {view.username}")
+
+def _add_ceremony_commands() -> None:
+    # Imported last: escrow.cli.ceremony uses _server_context from this module.
+    from escrow.cli.ceremony import ceremony, keyholder
+
+    cli.add_command(keyholder)
+    cli.add_command(ceremony)
+
+
+_add_ceremony_commands()

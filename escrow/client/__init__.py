@@ -1,1 +1,2 @@
-"""Code that runs on other machines: the auditor's log verifier (and, later, holder and platform tools)."""
+"""Code that runs on other machines: the auditor's log verifier and the key-holder tool (HTTP client and
+ceremony runner); later the platform tools."""

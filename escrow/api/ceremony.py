@@ -1,0 +1,245 @@
+"""JSON API of key-holder enrolment and the key ceremony relay (docs/protocol.md §Ceremony through a relay).
+
+Holder requests carry ``Authorization: Escrow-Holder key=<b64u Ed25519 key>, ts=<unix ms>, sig=<b64u>``:
+an Ed25519 signature over (method, path, timestamp, SHA-256 of the body), checked against the key the
+holder registered, within a short window and never twice (escrow.services.keyholders).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from escrow.api.auth import role_required
+from escrow.errors import ValidationError
+from escrow.services import ceremony as ceremony_service
+from escrow.services import keyholders as keyholder_service
+from escrow.services.ceremony import CeremonyState
+from escrow.services.ceremony_protocol import SignedMessage
+from escrow.services.keyholders import InvalidHolderSignatureError, KeyHolderView
+from escrow.web.session import get_extension, get_session
+
+bp = Blueprint("ceremony_api", __name__, url_prefix="/api")
+
+AUTH_SCHEME = "Escrow-Holder"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_object() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return data
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise ValidationError(f"field {name!r} must be text")
+    return value
+
+
+def parse_authorization(header: str | None) -> tuple[str, int, str]:
+    """Returns (key, timestamp ms, signature) of an Escrow-Holder header (or InvalidHolderSignatureError)."""
+    if not header or not header.startswith(AUTH_SCHEME + " "):
+        raise InvalidHolderSignatureError("this endpoint needs a key-holder signature (Escrow-Holder)")
+    fields = dict(
+        part.strip().split("=", 1) for part in header[len(AUTH_SCHEME) + 1 :].split(",") if "=" in part
+    )
+    try:
+        return fields["key"], int(fields["ts"]), fields["sig"]
+    except (KeyError, ValueError) as e:
+        raise InvalidHolderSignatureError("malformed Escrow-Holder authorization") from e
+
+
+def holder_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Authenticates the key-holder who signed this request; its id is then in ``g.holder_id``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        key, timestamp_ms, signature = parse_authorization(request.headers.get("Authorization"))
+        g.holder_id = keyholder_service.authenticate_holder(
+            get_session(),
+            signing_key_b64=key,
+            timestamp_ms=timestamp_ms,
+            signature_b64=signature,
+            method=request.method,
+            path=request.path,
+            body=request.get_data(cache=True),
+            now=_now(),
+        )
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def holder_json(holder: KeyHolderView) -> dict[str, Any]:
+    return {
+        "id": holder.id,
+        "name": holder.name,
+        "organisation": holder.organisation,
+        "status": holder.status,
+        "signing_fingerprint": holder.signing_fingerprint,
+        "exchange_fingerprint": holder.exchange_fingerprint,
+    }
+
+
+def ceremony_summary(state: CeremonyState) -> dict[str, Any]:
+    recipients = state.header.recipients()
+    return {
+        "id": state.id,
+        "kind": state.kind,
+        "status": state.status,
+        "threshold": state.header.threshold,
+        "holders": len(recipients),
+        "key_id": None if state.key is None else state.key.key_id,
+        "old_key_id": None if state.header.old_key is None else state.header.old_key.key_id,
+        "outcome": state.outcome,
+        "blamed_holder": state.blamed_holder,
+    }
+
+
+@bp.post("/keyholders/enrol")
+def enrol() -> tuple[Response, int]:
+    """Registers a new key-holder's public keys against its one-time invitation code."""
+    data = _json_object()
+    holder = keyholder_service.enrol_keyholder(
+        get_session(),
+        code=_text(data, "invitation"),
+        signing_key_b64=_text(data, "signing_key"),
+        exchange_key_b64=_text(data, "exchange_key"),
+        signature_b64=_text(data, "signature"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify(holder_json(holder)), 201
+
+
+@bp.get("/keyholders/me")
+@holder_required
+def me() -> Response:
+    """The signed-in key-holder and the ceremonies it takes part in."""
+    session = get_session()
+    holder = keyholder_service.get_keyholder(session, g.holder_id)
+    ceremonies = ceremony_service.holder_ceremonies(session, g.holder_id)
+    return jsonify({"holder": holder_json(holder), "ceremonies": [ceremony_summary(c) for c in ceremonies]})
+
+
+@bp.get("/ceremonies")
+def ceremonies() -> Response:
+    """Every ceremony, newest first (public)."""
+    return jsonify([ceremony_summary(c) for c in ceremony_service.list_ceremonies(get_session())])
+
+
+@bp.get("/ceremonies/<int:ceremony_id>")
+def transcript(ceremony_id: int) -> Response:
+    """A ceremony's public transcript (sealed shares included: only their recipients can open them)."""
+    return jsonify(ceremony_service.ceremony_state(get_session(), ceremony_id).transcript())
+
+
+@bp.post("/ceremonies/<int:ceremony_id>/messages")
+@holder_required
+def post_message(ceremony_id: int) -> Response:
+    """Relays one signed ceremony message from the authenticated key-holder."""
+    status = ceremony_service.post_message(
+        get_session(),
+        ceremony_id=ceremony_id,
+        holder_id=g.holder_id,
+        message=SignedMessage.from_dict(_json_object()),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"ceremony": ceremony_id, "status": status})
+
+
+admin_bp = Blueprint("ceremony_admin_api", __name__, url_prefix="/api/v1/admin")
+
+
+def _int_list(data: dict[str, Any], name: str) -> list[int]:
+    value = data.get(name)
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValidationError(f"field {name!r} must be a list of key-holder ids")
+    return value
+
+
+def _int(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(f"field {name!r} must be an integer")
+    return value
+
+
+@admin_bp.post("/keyholders")
+@role_required("admin")
+def invite() -> tuple[Response, int]:
+    """Invites a key-holder; the answer carries the one-time invitation code (shown once)."""
+    data = _json_object()
+    invitation = keyholder_service.invite_keyholder(
+        get_session(),
+        name=_text(data, "name"),
+        organisation=_text(data, "organisation"),
+        contact=_text(data, "contact"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    body = {
+        "id": invitation.holder_id,
+        "invitation": invitation.code,
+        "expires_at": invitation.expires_at.isoformat(),
+    }
+    return jsonify(body), 201
+
+
+@admin_bp.post("/ceremonies")
+@role_required("admin")
+def open_ceremony() -> tuple[Response, int]:
+    """Opens a ceremony for a new escrow key: {threshold, holders: [ids]}."""
+    data = _json_object()
+    ceremony_id = ceremony_service.open_ceremony(
+        get_session(),
+        threshold=_int(data, "threshold"),
+        holder_ids=_int_list(data, "holders"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"id": ceremony_id}), 201
+
+
+@admin_bp.post("/reshares")
+@role_required("admin")
+def open_reshare() -> tuple[Response, int]:
+    """Opens a reshare of the active key: {threshold, dealers: [current holder ids], holders: [new ids]}."""
+    data = _json_object()
+    ceremony_id = ceremony_service.open_reshare(
+        get_session(),
+        threshold=_int(data, "threshold"),
+        dealer_ids=_int_list(data, "dealers"),
+        holder_ids=_int_list(data, "holders"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"id": ceremony_id}), 201
+
+
+@admin_bp.post("/ceremonies/<int:ceremony_id>/cancel")
+@role_required("admin")
+def cancel(ceremony_id: int) -> Response:
+    """Cancels an open ceremony: {reason}."""
+    data = _json_object()
+    ceremony_service.cancel_ceremony(
+        get_session(),
+        ceremony_id=ceremony_id,
+        reason=str(data.get("reason", "")),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify({"id": ceremony_id, "status": "cancelled"})

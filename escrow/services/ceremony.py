@@ -1,0 +1,575 @@
+"""Key ceremony use cases: open, relay signed messages, abort on a proven cheat, activate, cancel, reshare.
+
+The service is a relay and a referee: it stores the signed messages holders send (shares inside are
+sealed to their recipients, so it cannot read them), checks each one with escrow.services.ceremony_protocol,
+and activates the key only when every recipient has signed the transcript hash and passed the drill.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.errors import CryptoError
+from escrow.crypto.seal import Envelope, combine_and_open
+from escrow.crypto.transcript import canonical_json, sha256
+from escrow.errors import ConflictError, InvalidStateError, NotFoundError, ValidationError
+from escrow.models import (
+    HOLDER_STATUS_ENROLLED,
+    Ceremony,
+    CeremonyMessage,
+    CeremonyParticipant,
+    KeyHolder,
+)
+from escrow.services import ceremony_protocol as protocol
+from escrow.services.ceremony_protocol import (
+    CONFIRM,
+    DRILL,
+    KIND_CREATE,
+    KIND_RESHARE,
+    ROUND1,
+    ROUND2,
+    CeremonyHeader,
+    CheatingHolderError,
+    Participant,
+    SignedMessage,
+)
+from escrow.services.escrow_keys import active_escrow_key, escrow_key, install_escrow_key
+from escrow.services.keyholders import claim_row
+from escrow.services.transparency import LogSigner, append_event
+
+OPEN_STATUSES = ("round1", "round2", "confirm")
+STATUS_ACTIVE = "active"
+STATUS_ABORTED = "aborted"
+STATUS_CANCELLED = "cancelled"
+MIN_HOLDERS = 2  # one holder is a single point of trust: use `escrow ceremony simulate` for a toy key
+_EVENT_KINDS = {
+    ROUND1: "ceremony.holder_dealt",
+    ROUND2: "ceremony.holder_finalised",
+    CONFIRM: "ceremony.holder_signed",
+    DRILL: "ceremony.holder_drilled",
+}
+_ALLOWED = {"round1": (ROUND1,), "round2": (ROUND2,), "confirm": (CONFIRM, DRILL)}
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyState:
+    """A ceremony as the public, the holders and the admin pages see it."""
+
+    id: int
+    kind: str
+    status: str
+    header: CeremonyHeader
+    messages: tuple[SignedMessage, ...]
+    key: ThresholdPublicKey | None
+    drill_envelope: dict[str, Any] | None
+    outcome: str | None
+    blamed_holder: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    def has_sent(self, holder: int, kind: str) -> bool:
+        return any(int(m.body["holder"]) == holder and m.kind == kind for m in self.messages)
+
+    def transcript(self) -> dict[str, Any]:
+        """Returns the public transcript (what `escrow ceremony verify` checks)."""
+        return {
+            "format": "escrow-ceremony-transcript",
+            "version": 1,
+            "status": self.status,
+            "header": self.header.to_dict(),
+            "messages": [m.to_dict() for m in self.messages],
+            "drill_envelope": self.drill_envelope,
+            "key": None if self.key is None else self.key.to_dict(),
+            "outcome": self.outcome,
+            "blamed_holder": self.blamed_holder,
+        }
+
+
+def _enrolled(session: Session, holder_ids: Sequence[int]) -> list[KeyHolder]:
+    if len(set(holder_ids)) != len(holder_ids):
+        raise ValidationError("a key-holder may appear only once")
+    rows = []
+    for holder_id in holder_ids:
+        row = session.get(KeyHolder, holder_id)
+        if row is None or row.status != HOLDER_STATUS_ENROLLED:
+            raise ValidationError(f"key-holder {holder_id} is not enrolled")
+        rows.append(row)
+    return rows
+
+
+def _check_no_open_ceremony(session: Session) -> None:
+    if session.execute(select(Ceremony.id).where(Ceremony.status.in_(OPEN_STATUSES))).first():
+        raise InvalidStateError("another ceremony is in progress: finish or cancel it first")
+
+
+def _check_threshold(threshold: int, holders: int) -> None:
+    if holders < MIN_HOLDERS:
+        raise ValidationError(f"a ceremony needs at least {MIN_HOLDERS} key-holders")
+    if not 1 <= threshold <= holders:
+        raise ValidationError(f"threshold must be between 1 and {holders}")
+
+
+def _new_ceremony(
+    session: Session, kind: str, threshold: int, now: datetime, old_key_id: str | None
+) -> Ceremony:
+    row = Ceremony(
+        kind=kind,
+        status="round1",
+        threshold=threshold,
+        context=secrets.token_hex(16),
+        old_key_id=old_key_id,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def open_ceremony(
+    session: Session, *, threshold: int, holder_ids: Sequence[int], log: LogSigner, now: datetime
+) -> int:
+    """Opens a dealerless ceremony for a new escrow key among enrolled holders (indices 1..n in order).
+
+    Returns the ceremony id. Raises ValidationError for a bad threshold or holder list and
+    InvalidStateError if another ceremony is open.
+    """
+    holders = _enrolled(session, holder_ids)
+    _check_threshold(threshold, len(holders))
+    _check_no_open_ceremony(session)
+    row = _new_ceremony(session, KIND_CREATE, threshold, now, None)
+    for index, holder in enumerate(holders, start=1):
+        session.add(
+            CeremonyParticipant(
+                ceremony_id=row.id, holder_id=holder.id, dealer_index=index, recipient_index=index
+            )
+        )
+    append_event(
+        session,
+        log,
+        kind="ceremony.opened",
+        data={
+            "ceremony": row.id,
+            "kind": KIND_CREATE,
+            "threshold": threshold,
+            "holders": [h.id for h in holders],
+        },
+        now=now,
+    )
+    session.commit()
+    return row.id
+
+
+def _current_indices(session: Session, key_id: str) -> dict[int, int]:
+    """Returns holder id -> index for the holders of `key_id` (from the ceremony that last set its shares)."""
+    last = session.execute(
+        select(Ceremony)
+        .where(Ceremony.key_id == key_id, Ceremony.status == STATUS_ACTIVE)
+        .order_by(Ceremony.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is None:
+        raise InvalidStateError(
+            f"key {key_id} was not made by a ceremony through this service (a development key?); "
+            "it cannot be reshared"
+        )
+    rows = session.execute(
+        select(CeremonyParticipant).where(
+            CeremonyParticipant.ceremony_id == last.id, CeremonyParticipant.recipient_index.is_not(None)
+        )
+    ).scalars()
+    return {r.holder_id: int(r.recipient_index) for r in rows if r.recipient_index is not None}
+
+
+def open_reshare(
+    session: Session,
+    *,
+    threshold: int,
+    dealer_ids: Sequence[int],
+    holder_ids: Sequence[int],
+    log: LogSigner,
+    now: datetime,
+) -> int:
+    """Opens a reshare of the active key: current holders `dealer_ids` (at least the current threshold)
+    deal their shares to `holder_ids` (new indices 1..n' in order) with the new `threshold`.
+
+    Returns the ceremony id. Raises ValidationError, InvalidStateError (no key, key not from a
+    ceremony, another ceremony open).
+    """
+    key = active_escrow_key(session)
+    old_indices = _current_indices(session, key.key_id)
+    dealers = _enrolled(session, dealer_ids)
+    recipients = _enrolled(session, holder_ids)
+    _check_threshold(threshold, len(recipients))
+    for d in dealers:
+        if d.id not in old_indices:
+            raise ValidationError(f"key-holder {d.id} holds no share of key {key.key_id}")
+    if len(dealers) < key.threshold:
+        raise ValidationError(f"resharing needs at least {key.threshold} current key-holders")
+    _check_no_open_ceremony(session)
+    row = _new_ceremony(session, KIND_RESHARE, threshold, now, key.key_id)
+    new_indices = {h.id: i for i, h in enumerate(recipients, start=1)}
+    for holder_id in dict.fromkeys([*(d.id for d in dealers), *new_indices]):
+        dealer_index = old_indices[holder_id] if holder_id in {d.id for d in dealers} else None
+        session.add(
+            CeremonyParticipant(
+                ceremony_id=row.id,
+                holder_id=holder_id,
+                dealer_index=dealer_index,
+                recipient_index=new_indices.get(holder_id),
+            )
+        )
+    append_event(
+        session,
+        log,
+        kind="ceremony.opened",
+        data={
+            "ceremony": row.id,
+            "kind": KIND_RESHARE,
+            "key_id": key.key_id,
+            "threshold": threshold,
+            "dealers": [d.id for d in dealers],
+            "holders": list(new_indices),
+        },
+        now=now,
+    )
+    session.commit()
+    return row.id
+
+
+def _get(session: Session, ceremony_id: int, *, lock: bool = False) -> Ceremony:
+    if lock:
+        claim_row(session, update(Ceremony).where(Ceremony.id == ceremony_id).values(status=Ceremony.status))
+    query = select(Ceremony).where(Ceremony.id == ceremony_id)
+    row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"no ceremony {ceremony_id}")
+    return row
+
+
+def _header(session: Session, row: Ceremony) -> CeremonyHeader:
+    participants = session.execute(
+        select(CeremonyParticipant, KeyHolder)
+        .join(KeyHolder, KeyHolder.id == CeremonyParticipant.holder_id)
+        .where(CeremonyParticipant.ceremony_id == row.id)
+        .order_by(CeremonyParticipant.id)
+    ).all()
+    old_key = None
+    if row.old_key_id is not None:
+        old_key = _old_key(session, row) or escrow_key(session, row.old_key_id)
+    return CeremonyHeader(
+        ceremony=row.id,
+        kind=row.kind,
+        context=row.context,
+        threshold=row.threshold,
+        participants=tuple(
+            Participant(
+                holder=h.id,
+                name=h.name,
+                signing_key=h.signing_key or b"",
+                exchange_key=h.exchange_key or b"",
+                dealer_index=p.dealer_index,
+                recipient_index=p.recipient_index,
+            )
+            for p, h in participants
+        ),
+        old_key=old_key,
+    )
+
+
+def _old_key(session: Session, row: Ceremony) -> ThresholdPublicKey | None:
+    # The key as it was when the reshare opened: the previous ceremony's result (the stored key row
+    # changes once this reshare completes, but the transcript must stay verifiable).
+    previous = session.execute(
+        select(Ceremony.result_key)
+        .where(Ceremony.key_id == row.old_key_id, Ceremony.status == STATUS_ACTIVE, Ceremony.id < row.id)
+        .order_by(Ceremony.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if previous is None else ThresholdPublicKey.from_dict(json.loads(previous))
+
+
+def _messages(session: Session, row: Ceremony) -> list[SignedMessage]:
+    return [
+        SignedMessage.from_dict({"body": json.loads(m.body), "signature": m.signature})
+        for m in session.execute(
+            select(CeremonyMessage).where(CeremonyMessage.ceremony_id == row.id).order_by(CeremonyMessage.id)
+        ).scalars()
+    ]
+
+
+def ceremony_state(session: Session, ceremony_id: int) -> CeremonyState:
+    """Returns the public state of a ceremony. Raises NotFoundError if unknown."""
+    row = _get(session, ceremony_id)
+    return CeremonyState(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        header=_header(session, row),
+        messages=tuple(_messages(session, row)),
+        key=None if row.result_key is None else ThresholdPublicKey.from_dict(json.loads(row.result_key)),
+        drill_envelope=None if row.drill_envelope is None else json.loads(row.drill_envelope),
+        outcome=row.outcome,
+        blamed_holder=row.blamed_holder_id,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def list_ceremonies(session: Session) -> list[CeremonyState]:
+    """Returns every ceremony, newest first."""
+    ids = session.execute(select(Ceremony.id).order_by(Ceremony.id.desc())).scalars().all()
+    return [ceremony_state(session, i) for i in ids]
+
+
+def holder_ceremonies(session: Session, holder_id: int) -> list[CeremonyState]:
+    """Returns the ceremonies key-holder `holder_id` takes part in, newest first."""
+    ids = (
+        session.execute(
+            select(CeremonyParticipant.ceremony_id)
+            .where(CeremonyParticipant.holder_id == holder_id)
+            .order_by(CeremonyParticipant.ceremony_id.desc())
+        )
+        .scalars()
+        .all()
+    )
+    return [ceremony_state(session, i) for i in ids]
+
+
+def _abort(
+    session: Session, row: Ceremony, *, holder: int | None, reason: str, log: LogSigner, now: datetime
+) -> None:
+    row.status = STATUS_ABORTED
+    row.outcome = reason
+    row.blamed_holder_id = holder
+    row.finished_at = now
+    append_event(
+        session,
+        log,
+        kind="ceremony.complaint" if holder else "ceremony.aborted",
+        data={"ceremony": row.id, "blamed_holder": holder, "reason": reason},
+        now=now,
+    )
+
+
+def post_message(
+    session: Session,
+    *,
+    ceremony_id: int,
+    holder_id: int,
+    message: SignedMessage,
+    log: LogSigner,
+    now: datetime,
+) -> str:
+    """Accepts one signed message from an authenticated holder; returns the ceremony's status after it.
+
+    A message that proves its sender (or a complained-about dealer) cheated is stored, the ceremony
+    aborts naming them, and the status "aborted" is returned. Raises WrongSignerError if the message
+    is not signed by `holder_id`, InvalidStateError if the ceremony does not accept this kind now,
+    ConflictError for a second message of one kind, CeremonyProtocolError for a malformed message.
+    """
+    row = _get(session, ceremony_id, lock=True)
+    if row.status not in OPEN_STATUSES:
+        raise InvalidStateError(f"ceremony {ceremony_id} is {row.status}")
+    header = _header(session, row)
+    sender = header.participant(holder_id)
+    protocol.check_message(header, message, sender)
+    if message.kind not in _ALLOWED[row.status]:
+        raise InvalidStateError(
+            f"ceremony {ceremony_id} is in {row.status}; it does not accept {message.kind} now"
+        )
+    messages = _messages(session, row)
+    if any(int(m.body["holder"]) == holder_id and m.kind == message.kind for m in messages):
+        raise ConflictError(f"key-holder {holder_id} already sent its {message.kind} message")
+    try:
+        _check_by_kind(header, row, messages, message, sender)
+    except CheatingHolderError as e:
+        _store(session, row, holder_id, message, now)
+        _abort(session, row, holder=e.holder, reason=e.detail, log=log, now=now)
+        session.commit()
+        return row.status
+    except protocol.UndecidedComplaintError as e:
+        _store(session, row, holder_id, message, now)
+        _abort(session, row, holder=None, reason=e.detail, log=log, now=now)
+        session.commit()
+        return row.status
+    _store(session, row, holder_id, message, now)
+    messages.append(message)
+    append_event(
+        session, log, kind=_EVENT_KINDS[message.kind], data={"ceremony": row.id, "holder": holder_id}, now=now
+    )
+    _advance(session, header, row, messages, log=log, now=now)
+    session.commit()
+    return row.status
+
+
+def _store(session: Session, row: Ceremony, holder_id: int, message: SignedMessage, now: datetime) -> None:
+    session.add(
+        CeremonyMessage(
+            ceremony_id=row.id,
+            holder_id=holder_id,
+            kind=message.kind,
+            body=canonical_json(dict(message.body)).decode(),
+            signature=message.to_dict()["signature"],
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+def _round1_by_dealer(
+    header: CeremonyHeader, messages: Sequence[SignedMessage]
+) -> dict[int, protocol.Round1]:
+    found = {}
+    for m in messages:
+        if m.kind == ROUND1:
+            sender = header.participant(int(m.body["holder"]))
+            assert sender.dealer_index is not None  # noqa: S101 - stored only after parse_round1
+            found[sender.dealer_index] = protocol.parse_round1(header, m, sender)
+    return found
+
+
+def _check_by_kind(
+    header: CeremonyHeader,
+    row: Ceremony,
+    messages: list[SignedMessage],
+    message: SignedMessage,
+    sender: Participant,
+) -> None:
+    if message.kind == ROUND1:
+        protocol.parse_round1(header, message, sender)
+    elif message.kind == ROUND2:
+        parsed = protocol.parse_round2(header, message, sender)
+        for dealer_index, (share, box) in parsed.complaints.items():
+            culprit = protocol.judge_complaint(
+                header, _round1_by_dealer(header, messages), sender, dealer_index, share, box
+            )
+            if culprit is None:
+                raise protocol.UndecidedComplaintError(
+                    f"key-holder {sender.holder} complained about dealer {dealer_index}, but the revealed "
+                    "box key does not open that dealer's box: the public cannot tell who cheated"
+                )
+            raise CheatingHolderError(
+                f"key-holder {sender.holder} complained about dealer {dealer_index}: "
+                f"the transcript proves key-holder {culprit.holder} ({culprit.name}) cheated",
+                holder=culprit.holder,
+            )
+    elif sender.recipient_index is None:
+        raise protocol.CeremonyProtocolError(f"key-holder {sender.holder} receives no share in this ceremony")
+    elif message.kind == CONFIRM:
+        expected = protocol.ceremony_transcript_hash(header, messages).hex()
+        if not hmac.compare_digest(str(message.body.get("transcript_hash")), expected) or (
+            message.body.get("key_id") != row.key_id
+        ):
+            raise protocol.CeremonyProtocolError(
+                "the signed transcript hash or key id does not match this ceremony"
+            )
+    else:
+        assert row.result_key is not None  # noqa: S101 - set when round 2 completed
+        assert row.drill_envelope is not None  # noqa: S101 - set when round 2 completed
+        key = ThresholdPublicKey.from_dict(json.loads(row.result_key))
+        protocol.parse_drill(header, key, Envelope.from_dict(json.loads(row.drill_envelope)), message, sender)
+
+
+def _senders(messages: Sequence[SignedMessage], kind: str) -> set[int]:
+    return {int(m.body["holder"]) for m in messages if m.kind == kind}
+
+
+def _advance(
+    session: Session,
+    header: CeremonyHeader,
+    row: Ceremony,
+    messages: list[SignedMessage],
+    *,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    dealers = {p.holder for p in header.dealers().values()}
+    recipients = {p.holder for p in header.recipients().values()}
+    if row.status == "round1" and _senders(messages, ROUND1) == dealers:
+        row.status = "round2"
+    elif row.status == "round2" and _senders(messages, ROUND2) == recipients:
+        key = protocol.combine(header, _round1_by_dealer(header, messages))
+        for m in messages:
+            if (
+                m.kind == ROUND2
+                and protocol.parse_round2(header, m, header.participant(int(m.body["holder"]))).key != key
+            ):
+                _abort(
+                    session,
+                    row,
+                    holder=int(m.body["holder"]),
+                    reason="a key-holder computed another key",
+                    log=log,
+                    now=now,
+                )
+                return
+        envelope = protocol.drill_envelope(header, key, protocol.ceremony_transcript_hash(header, messages))
+        row.result_key = canonical_json(key.to_dict()).decode()
+        row.key_id = key.key_id
+        row.drill_envelope = envelope.to_bytes().decode()
+        row.drill_digest = sha256(protocol.DRILL_PAYLOAD)
+        row.status = "confirm"
+    elif row.status == "confirm" and _senders(messages, CONFIRM) == recipients == _senders(messages, DRILL):
+        _activate(session, header, row, messages, log=log, now=now)
+
+
+def _activate(
+    session: Session,
+    header: CeremonyHeader,
+    row: Ceremony,
+    messages: list[SignedMessage],
+    *,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    assert row.result_key is not None  # noqa: S101 - set when round 2 completed
+    assert row.drill_envelope is not None  # noqa: S101 - set when round 2 completed
+    assert row.drill_digest is not None  # noqa: S101 - set when round 2 completed
+    key = ThresholdPublicKey.from_dict(json.loads(row.result_key))
+    envelope = Envelope.from_dict(json.loads(row.drill_envelope))
+    partials = [
+        protocol.parse_drill(header, key, envelope, m, header.participant(int(m.body["holder"])))
+        for m in messages
+        if m.kind == DRILL
+    ]
+    try:
+        opened = combine_and_open(key, envelope, header.drill_request_digest(), partials)
+    except CryptoError:
+        _abort(session, row, holder=None, reason="the drill envelope did not open", log=log, now=now)
+        return
+    if not hmac.compare_digest(sha256(opened.identity), row.drill_digest):  # pragma: no cover - authenticated
+        _abort(
+            session, row, holder=None, reason="the drill envelope opened to another payload", log=log, now=now
+        )
+        return
+    install_escrow_key(session, key, log=log, now=now)
+    row.status = STATUS_ACTIVE
+    row.finished_at = now
+    row.outcome = f"key {key.key_id} active: {key.threshold} of {len(key.verification_keys)} key-holders"
+
+
+def cancel_ceremony(
+    session: Session, *, ceremony_id: int, reason: str, log: LogSigner, now: datetime
+) -> None:
+    """Cancels an open ceremony (an admin decision). Raises InvalidStateError if it is already over."""
+    row = _get(session, ceremony_id, lock=True)
+    if row.status not in OPEN_STATUSES:
+        raise InvalidStateError(f"ceremony {ceremony_id} is already {row.status}")
+    reason = reason.strip()[:500] or "cancelled by an admin"
+    row.status = STATUS_CANCELLED
+    row.outcome = reason
+    row.finished_at = now
+    append_event(
+        session, log, kind="ceremony.cancelled", data={"ceremony": row.id, "reason": reason}, now=now
+    )
+    session.commit()

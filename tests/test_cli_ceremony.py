@@ -1,0 +1,416 @@
+"""The key-holder tool and ceremony commands end to end: real holder files, a live server on loopback."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from escrow.app import create_app
+from escrow.cli.main import cli
+from escrow.config import Settings
+from escrow.crypto.ceremony_messages import fingerprint, public_keys
+from escrow.crypto.holderfile import decrypt_holder_file
+from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
+from escrow.db import upgrade_database
+from escrow.services import ceremony as ceremony_service
+from escrow.services import keyholders as keyholder_service
+from escrow.services.escrow_keys import active_escrow_key
+from escrow.web.session import EscrowExtension, get_extension
+
+ESCROW = str(Path(sys.executable).parent / "escrow")
+PASSPHRASE = "correct horse battery staple"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    extension: EscrowExtension
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The real app on 127.0.0.1 (port chosen by the OS) over its own migrated SQLite database."""
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    upgrade_database(url)
+    app = create_app(Settings.for_tests(url, tmp_path / "server-keys", instance_path=tmp_path / "instance"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", get_extension(app))
+    finally:
+        server.shutdown()
+        thread.join()
+        get_extension(app).engine.dispose()
+
+
+@pytest.fixture
+def passphrase_file(tmp_path: Path) -> Path:
+    path = tmp_path / "passphrase"
+    path.write_text(PASSPHRASE + "\n")
+    return path
+
+
+def _invite(live: LiveServer, name: str) -> str:
+    with live.extension.session_factory() as session:
+        return keyholder_service.invite_keyholder(
+            session, name=name, organisation="Org", contact="c", log=live.extension.log, now=datetime.now(UTC)
+        ).code
+
+
+def _init_holders(live: LiveServer, tmp_path: Path, passphrase_file: Path, n: int) -> list[Path]:
+    files = []
+    for i in range(1, n + 1):
+        out = tmp_path / f"holder-{i}.escrow"
+        result = CliRunner().invoke(
+            cli,
+            [
+                "keyholder",
+                "init",
+                "--server",
+                live.url,
+                "--invite",
+                _invite(live, f"Holder {i}"),
+                "--out",
+                str(out),
+                "--passphrase-file",
+                str(passphrase_file),
+                "--insecure-fast-kdf",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "signing key fingerprint:" in result.output
+        files.append(out)
+    return files
+
+
+def _write_roster(files: list[Path]) -> Path:
+    """The fingerprints the holders confirmed by phone: here, read from their own holder files."""
+    lines = []
+    for f in files:
+        secrets = decrypt_holder_file(f.read_bytes(), PASSPHRASE)
+        keys = public_keys(secrets.signing_seed, secrets.exchange_secret)
+        lines += [fingerprint(keys.signing_key), fingerprint(keys.exchange_key)]
+    path = files[0].parent / "roster.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run_holders(
+    live: LiveServer, files: list[Path], passphrase_file: Path, command: str
+) -> list[subprocess.CompletedProcess[str]]:
+    processes = [
+        subprocess.Popen(
+            [
+                ESCROW,
+                "keyholder",
+                command,
+                "--server",
+                live.url,
+                "--holder-file",
+                str(f),
+                "--passphrase-file",
+                str(passphrase_file),
+                "--poll",
+                "0.1",
+                "--timeout",
+                "60",
+                "--roster",
+                str(_write_roster(files)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for f in files
+    ]
+    results = []
+    for p in processes:
+        out, _ = p.communicate(timeout=90)
+        results.append(subprocess.CompletedProcess(p.args, p.returncode, out))
+    return results
+
+
+def test_holders_enrol_run_a_ceremony_and_anyone_verifies_it_with_the_cli(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given three holders enrolled with the tool and a 2-of-3 ceremony opened
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    with live_server.extension.session_factory() as session:
+        ceremony_id = ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=live_server.extension.log, now=datetime.now(UTC)
+        )
+
+    # When each runs `escrow keyholder ceremony` on its own
+    results = _run_holders(live_server, files, passphrase_file, "ceremony")
+
+    # Then every run succeeds, the key is active, each holder file holds a working share (mode 0600)
+    for result in results:
+        assert result.returncode == 0, result.stdout
+        assert "the key is active" in result.stdout
+    with live_server.extension.session_factory() as session:
+        key = active_escrow_key(session)
+    secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    envelope = seal(key, b"identity", {"p": 1})
+    partials = [partial_decrypt(s.share_for(key.key_id).share, envelope, b"\x03" * 32) for s in secrets[:2]]
+    assert combine_and_open(key, envelope, b"\x03" * 32, partials).identity == b"identity"
+    # and the transcript verifies offline, from the server and from a saved file
+    saved = tmp_path / "transcript.json"
+    online = CliRunner().invoke(
+        cli, ["ceremony", "verify", "--server", live_server.url, "--save", str(saved)]
+    )
+    assert online.exit_code == 0, online.output
+    assert key.key_id in online.output
+    offline = CliRunner().invoke(cli, ["ceremony", "verify", "--transcript", str(saved)])
+    assert offline.exit_code == 0, offline.output
+    assert f"ceremony {ceremony_id}" in offline.output
+
+
+def test_tampered_transcript_fails_verification(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    files = _init_holders(live_server, tmp_path, passphrase_file, 2)
+    with live_server.extension.session_factory() as session:
+        ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2], log=live_server.extension.log, now=datetime.now(UTC)
+        )
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony"):
+        assert run.returncode == 0, run.stdout
+    saved = tmp_path / "transcript.json"
+    CliRunner().invoke(cli, ["ceremony", "verify", "--server", live_server.url, "--save", str(saved)])
+    data = json.loads(saved.read_text())
+    data["messages"][0]["body"]["broadcast"]["commitments"].reverse()
+    saved.write_text(json.dumps(data))
+
+    result = CliRunner().invoke(cli, ["ceremony", "verify", "--transcript", str(saved)])
+
+    assert result.exit_code == 1
+    assert "not signed by key-holder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_wrong_passphrase_is_refused_with_a_clear_message(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    files = _init_holders(live_server, tmp_path, passphrase_file, 1)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase\n")
+
+    result = CliRunner().invoke(
+        cli, ["keyholder", "show", "--holder-file", str(files[0]), "--passphrase-file", str(wrong)]
+    )
+
+    assert result.exit_code == 1
+    assert "wrong passphrase or damaged file" in result.output
+
+
+def test_tampered_holder_file_is_refused_with_a_clear_message(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    files = _init_holders(live_server, tmp_path, passphrase_file, 1)
+    document = json.loads(files[0].read_bytes())
+    document["ciphertext"] = document["ciphertext"][:-4] + (
+        "AAAA" if not document["ciphertext"].endswith("AAAA") else "BBBB"
+    )
+    files[0].write_text(json.dumps(document))
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "keyholder",
+            "ceremony",
+            "--server",
+            live_server.url,
+            "--holder-file",
+            str(files[0]),
+            "--passphrase-file",
+            str(passphrase_file),
+        ],
+    )
+
+    assert result.exit_code == 1
+    assert "cannot open the holder file" in result.output
+
+
+def test_enrolment_with_a_spent_code_is_refused(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    code = _invite(live_server, "A")
+    args = [
+        "keyholder",
+        "init",
+        "--server",
+        live_server.url,
+        "--invite",
+        code,
+        "--passphrase-file",
+        str(passphrase_file),
+        "--insecure-fast-kdf",
+    ]
+    assert CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
+
+    again = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b")])
+
+    assert again.exit_code == 1
+    assert "unknown, already used or expired" in again.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_unreachable_server_is_a_message_not_a_traceback(tmp_path: Path, passphrase_file: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "keyholder",
+            "init",
+            "--server",
+            "http://127.0.0.1:9",
+            "--invite",
+            "x",
+            "--out",
+            str(tmp_path / "h"),
+            "--passphrase-file",
+            str(passphrase_file),
+        ],
+    )
+
+    assert result.exit_code == 1
+    assert "cannot reach the server" in result.output
+
+
+def test_simulate_writes_protected_holder_files_and_warns(tmp_path: Path, passphrase_file: Path) -> None:
+    out = tmp_path / "dev"
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "ceremony",
+            "simulate",
+            "--threshold",
+            "3",
+            "--holders",
+            "5",
+            "--out",
+            str(out),
+            "--passphrase-file",
+            str(passphrase_file),
+            "--insecure-fast-kdf",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "DEVELOPMENT ONLY" in result.output
+    files = sorted(out.glob("holder-*.escrow"))
+    assert len(files) == 5
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
+    key = secrets[0].shares[0].key
+    envelope = seal(key, b"x", {})
+    partials = [partial_decrypt(s.shares[0].share, envelope, b"\x04" * 32) for s in secrets[2:]]
+    assert combine_and_open(key, envelope, b"\x04" * 32, partials).identity == b"x"
+
+
+def test_verify_needs_exactly_one_source() -> None:
+    result = CliRunner().invoke(cli, ["ceremony", "verify"])
+
+    assert result.exit_code == 2
+
+
+def test_holders_reshare_with_the_cli_and_keep_the_key(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given an active 2-of-3 key made with the tool, and an envelope sealed to it
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    log = live_server.extension.log
+    with live_server.extension.session_factory() as session:
+        ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=log, now=datetime.now(UTC)
+        )
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony"):
+        assert run.returncode == 0, run.stdout
+    with live_server.extension.session_factory() as session:
+        key = active_escrow_key(session)
+        # When holders 1 and 2 reshare to {1, 3} with threshold 2
+        ceremony_service.open_reshare(
+            session, threshold=2, dealer_ids=[1, 2], holder_ids=[1, 3], log=log, now=datetime.now(UTC)
+        )
+    envelope = seal(key, b"sealed before", {})
+    results = _run_holders(live_server, files, passphrase_file, "reshare")
+
+    # Then all three runs succeed, holder 2 has no share left, and holders 1 and 3 open the old envelope
+    for run in results:
+        assert run.returncode == 0, run.stdout
+    assert "old share was removed" in results[1].stdout
+    secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
+    assert secrets[1].shares == ()
+    with live_server.extension.session_factory() as session:
+        assert active_escrow_key(session).key_id == key.key_id
+    digest = b"\x05" * 32
+    partials = [partial_decrypt(secrets[i].share_for(key.key_id).share, envelope, digest) for i in (0, 2)]
+    with live_server.extension.session_factory() as session:
+        new_key = active_escrow_key(session)
+    assert combine_and_open(new_key, envelope, digest, partials).identity == b"sealed before"
+    verified = CliRunner().invoke(cli, ["ceremony", "verify", "--server", live_server.url])
+    assert verified.exit_code == 0, verified.output
+    assert "(reshare)" in verified.output
+
+
+def test_server_side_commands_invite_open_and_cancel(runner: CliRunner) -> None:
+    # Given a fresh instance with one invitation
+    invited = runner.invoke(
+        cli, ["keyholder", "invite", "--name", "A", "--organisation", "O", "--contact", "c"]
+    )
+    assert invited.exit_code == 0, invited.output
+    assert "one-time code (shown once)" in invited.output
+
+    # When an admin opens a ceremony with a holder who has not enrolled, or cancels an unknown one
+    opened = runner.invoke(cli, ["ceremony", "open", "--threshold", "1", "--holders", "1,2"])
+    cancelled = runner.invoke(cli, ["ceremony", "cancel", "7"])
+    reshared = runner.invoke(
+        cli, ["ceremony", "reshare", "--threshold", "1", "--dealers", "1", "--holders", "x"]
+    )
+
+    # Then each is refused with a message and status 1 (2 for a usage error)
+    assert opened.exit_code == 1
+    assert "not enrolled" in opened.output
+    assert cancelled.exit_code == 1
+    assert "no ceremony 7" in cancelled.output
+    assert reshared.exit_code == 2
+
+
+def test_holder_stops_before_dealing_when_a_fingerprint_was_not_confirmed(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given a ceremony whose third holder is not on the roster this holder confirmed by phone
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    roster = _write_roster(files[:2])
+    with live_server.extension.session_factory() as session:
+        ceremony_id = ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=live_server.extension.log, now=datetime.now(UTC)
+        )
+
+    # When holder 1 runs the ceremony with that roster, or without one and answers "no"
+    args = ["keyholder", "ceremony", "--server", live_server.url, "--holder-file", str(files[0])]
+    with_roster = CliRunner().invoke(
+        cli, [*args, "--passphrase-file", str(passphrase_file), "--roster", str(roster)]
+    )
+    refused = CliRunner().invoke(cli, [*args, "--passphrase-file", str(passphrase_file)], input="n\n")
+
+    # Then it stops before sending anything
+    assert with_roster.exit_code == 1
+    assert "may be substituting keys" in with_roster.output
+    assert refused.exit_code == 1
+    assert "fingerprints not confirmed" in refused.output
+    with live_server.extension.session_factory() as session:
+        assert ceremony_service.ceremony_state(session, ceremony_id).messages == ()
