@@ -13,6 +13,7 @@ from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
 from escrow.errors import (
+    AuthenticationError,
     ConflictError,
     EscrowError,
     InvalidStateError,
@@ -34,6 +35,7 @@ PROBLEM_STATUS: Mapping[type[EscrowError], int] = {
     InvalidStateError: 409,
     ConflictError: 409,
     InvalidTokenError: 401,
+    AuthenticationError: 401,
     # Well-formed but semantically wrong input (RFC 9110 section 15.5.21).
     ValidationError: 422,
 }

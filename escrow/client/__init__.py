@@ -1,0 +1,1 @@
+"""What runs on other machines: the platform SDK (escrow.client.verifier)."""
