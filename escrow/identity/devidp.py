@@ -39,7 +39,9 @@ _AUTHORIZE_PAGE = """<!doctype html>
 <p><strong>{{ label }}</strong></p>
 <h1>Log in to the development identity provider</h1>
 <form method="post">
-  {% for name, value in params.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}
+  {% for name, value in params.items() %}
+  <input type="hidden" name="{{ name }}" value="{{ value }}">
+  {% endfor %}
   <label>User <select name="username">
   {% for username in users %}<option value="{{ username }}">{{ username }}</option>{% endfor %}
   </select></label>
@@ -121,7 +123,9 @@ class DevIdentityProvider:
 
     def sign_id_token(self, claims: Mapping[str, Any], *, headers: Mapping[str, Any] | None = None) -> str:
         """Returns an ID token signed with this provider's key (tests use it to forge edge cases)."""
-        return jwt.encode(dict(claims), self._key, algorithm="EdDSA", headers={"kid": self._kid, **(headers or {})})
+        return jwt.encode(
+            dict(claims), self._key, algorithm="EdDSA", headers={"kid": self._kid, **(headers or {})}
+        )
 
     def _make_app(self) -> Flask:
         app = Flask("escrow.identity.devidp")
@@ -165,17 +169,25 @@ class DevIdentityProvider:
             abort(400)
         if params.get("response_type") != "code" or params.get("code_challenge_method") != "S256":
             abort(400)
-        kept = {k: params.get(k, "") for k in ("client_id", "redirect_uri", "state", "nonce", "code_challenge")}
+        kept = {
+            k: params.get(k, "") for k in ("client_id", "redirect_uri", "state", "nonce", "code_challenge")
+        }
         kept.update(response_type="code", code_challenge_method="S256")
         if request.method == "GET":
-            return render_template_string(_AUTHORIZE_PAGE, label=DEV_LABEL, params=kept, users=sorted(self._users))
+            return render_template_string(
+                _AUTHORIZE_PAGE, label=DEV_LABEL, params=kept, users=sorted(self._users)
+            )
         username = params.get("username", "")
         if username not in self._users or not kept["nonce"] or not kept["code_challenge"]:
             abort(400)
         code = secrets.token_urlsafe(32)
         with self._lock:
             self._codes[code] = _PendingCode(
-                client.client_id, redirect_uri, kept["nonce"], kept["code_challenge"], username,
+                client.client_id,
+                redirect_uri,
+                kept["nonce"],
+                kept["code_challenge"],
+                username,
                 time.time() + CODE_TTL_S,
             )
         query = urllib.parse.urlencode({"code": code, "state": kept["state"]})
@@ -213,4 +225,6 @@ class DevIdentityProvider:
                 "birthdate": user.birthdate,
             }
         )
-        return jsonify({"id_token": id_token, "access_token": secrets.token_urlsafe(16), "token_type": "Bearer"})
+        return jsonify(
+            {"id_token": id_token, "access_token": secrets.token_urlsafe(16), "token_type": "Bearer"}
+        )

@@ -59,3 +59,13 @@ def verify_document(check: DocumentCheck, *, today: date) -> VerifiedIdentity:
         assurance=ASSURANCE_HIGH,
         document=(check.document_type, number),
     )
+
+
+def officer_identity_key(issuing_country: str, document_number: str) -> bytes:
+    """Returns the canonical identity key of a document (as verify_document() would compute it).
+
+    Used at password login, where the person types their document again. Raises IdentityProofError
+    if either value is malformed.
+    """
+    check = DocumentCheck("passport", issuing_country, document_number, "-", "1970-01-01")
+    return verify_document(check, today=date(2100, 1, 1)).identity_key
