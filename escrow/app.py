@@ -6,19 +6,30 @@ import logging
 import secrets
 import traceback
 
+import argon2
 from flask import Flask, Response, g, request
 from flask_login import LoginManager
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from escrow.api import problems
+from escrow.api.credentials import bp as credentials_api_bp
+from escrow.api.credentials import jwks_bp
 from escrow.api.health import bp as health_bp
 from escrow.config import Settings
+from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.db import make_engine, make_session_factory
 from escrow.errors import EscrowError
+from escrow.identity.base import ASSURANCE_LOW
+from escrow.identity.devidp import DEV_LABEL, DevClient, DevIdentityProvider
+from escrow.identity.oidc import OidcProvider
+from escrow.identity.transport import UrllibHttp, WsgiHttp
 from escrow.keystore import load_keyring
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
+from escrow.web.users import bp as users_bp
+from escrow.web.users import load_person
 
 MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
 REQUEST_ID_BYTES = 8
@@ -59,12 +70,25 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
+    oidc, dev_idp = _identity_providers(settings)
     app.extensions[EXTENSION_NAME] = EscrowExtension(
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
         keyring=keyring,
+        deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
+        password_hasher=argon2.PasswordHasher(
+            time_cost=settings.password_time_cost,
+            memory_cost=settings.password_memory_kib,
+            parallelism=1 if settings.testing else 4,
+            type=argon2.Type.ID,
+        ),
+        oidc=oidc,
+        dev_idp=dev_idp,
     )
+    if dev_idp is not None:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
+        _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
 
     login_manager = LoginManager()
     login_manager.init_app(app)
@@ -72,6 +96,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(credentials_api_bp)
+    app.register_blueprint(jwks_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
@@ -82,9 +109,44 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _load_user(_user_id: str) -> None:
-    # No accounts yet (later issue); every session is anonymous.
+def _load_user(user_id: str) -> object | None:
+    # Session ids carry their kind: "person:<id>" (issue 3); staff accounts come from main.
+    if user_id.startswith("person:"):
+        return load_person(user_id)
     return None
+
+
+DEV_IDP_MOUNT = "/dev-idp"
+OIDC_CALLBACK_PATH = "/account/oidc/callback"
+
+
+def _identity_providers(settings: Settings) -> tuple[OidcProvider | None, DevIdentityProvider | None]:
+    """Returns the OIDC provider the escrow trusts and, in development, the dev IdP it talks to."""
+    redirect_uri = settings.issuer_url + OIDC_CALLBACK_PATH
+    if settings.dev_idp_enabled:
+        dev_idp = DevIdentityProvider(issuer=settings.issuer_url + DEV_IDP_MOUNT)
+        client_secret = secrets.token_urlsafe(32)
+        dev_idp.register_client(DevClient("escrow-dev", client_secret, (redirect_uri,)))
+        # Same OIDC client as for a real provider; only the HTTP hop stays in process.
+        oidc = OidcProvider(
+            issuer=dev_idp.issuer,
+            client_id="escrow-dev",
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            http=WsgiHttp({dev_idp.issuer: dev_idp.wsgi_app}),
+            assurance=ASSURANCE_LOW,
+        )
+        return oidc, dev_idp
+    if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
+        oidc = OidcProvider(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            redirect_uri=redirect_uri,
+            http=UrllibHttp(),
+        )
+        return oidc, None
+    return None, None
 
 
 def _assign_request_id() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nacl.pwhash.argon2id
@@ -33,6 +33,16 @@ class Settings:
     holderfile_opslimit: int
     holderfile_memlimit: int
     log_level: str
+    # Issue 3: the credential issuer (our public base URL), identity providers, person passwords.
+    issuer_url: str = "http://127.0.0.1:5000"
+    # DEVELOPMENT ONLY: mount the development OIDC identity provider at /dev-idp.
+    dev_idp_enabled: bool = False
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    # argon2id cost for officer-verified persons' passwords (RFC 9106 second recommendation).
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -42,7 +52,9 @@ class Settings:
             f"Settings(database_url={url!r}, keys_dir={self.keys_dir!r}, "
             f"instance_path={self.instance_path!r}, secret_key={secret}, testing={self.testing}, "
             f"holderfile_opslimit={self.holderfile_opslimit}, "
-            f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r})"
+            f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
+            f"issuer_url={self.issuer_url!r}, dev_idp_enabled={self.dev_idp_enabled}, "
+            f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r})"
         )
 
     @classmethod
@@ -64,6 +76,20 @@ class Settings:
         _check_database_url(database_url)
         _check_secret_key(secret_key)
         _check_log_level(log_level)
+        issuer_url = _get(env, "ESCROW_ISSUER_URL", "http://127.0.0.1:5000").rstrip("/")
+        _check_url(issuer_url, "ESCROW_ISSUER_URL")
+        dev_idp = _get(env, "ESCROW_DEV_IDP", "0")
+        if dev_idp not in ("0", "1"):
+            raise ConfigError("ESCROW_DEV_IDP must be 0 or 1")
+        oidc_issuer = env.get("ESCROW_OIDC_ISSUER") or None
+        oidc_client_id = env.get("ESCROW_OIDC_CLIENT_ID") or None
+        oidc_client_secret = env.get("ESCROW_OIDC_CLIENT_SECRET") or None
+        if oidc_issuer is not None:
+            _check_url(oidc_issuer, "ESCROW_OIDC_ISSUER")
+            if oidc_client_id is None or oidc_client_secret is None:
+                raise ConfigError(
+                    "ESCROW_OIDC_ISSUER needs ESCROW_OIDC_CLIENT_ID and ESCROW_OIDC_CLIENT_SECRET"
+                )
         return cls(
             database_url=database_url,
             keys_dir=keys_dir.resolve(),
@@ -73,6 +99,11 @@ class Settings:
             holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MODERATE,
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
             log_level=log_level,
+            issuer_url=issuer_url,
+            dev_idp_enabled=dev_idp == "1",
+            oidc_issuer=oidc_issuer.rstrip("/") if oidc_issuer else None,
+            oidc_client_id=oidc_client_id,
+            oidc_client_secret=oidc_client_secret,
         )
 
     @classmethod
@@ -92,6 +123,10 @@ class Settings:
             holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN,
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN,
             log_level="DEBUG",
+            issuer_url="http://escrow.test",
+            # Fast, insecure password hashing: tests create many officer-verified persons.
+            password_time_cost=1,
+            password_memory_kib=8,
         )
 
 
@@ -129,3 +164,8 @@ def _check_secret_key(secret_key: str | None) -> None:
 def _check_log_level(log_level: str) -> None:
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"ESCROW_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+
+
+def _check_url(url: str, name: str) -> None:
+    if not url.startswith(("https://", "http://")) or len(url) > 2000:
+        raise ConfigError(f"{name} must be an absolute http(s) URL")

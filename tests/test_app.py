@@ -13,6 +13,7 @@ from escrow.api.problems import PROBLEM_STATUS
 from escrow.app import create_app
 from escrow.config import Settings
 from escrow.errors import (
+    AuthenticationError,
     ConfigError,
     ConflictError,
     EscrowError,
@@ -180,6 +181,7 @@ def test_escrow_errors_map_to_their_status(app: Flask, error: EscrowError, statu
 
 def test_error_table_covers_every_client_error_class() -> None:
     assert set(PROBLEM_STATUS) == {
+        AuthenticationError,
         NotFoundError,
         PermissionDeniedError,
         InvalidStateError,
@@ -279,7 +281,8 @@ def test_create_app_without_settings_reads_environment(
     app = create_app()
 
     assert app.config["SECRET_KEY"] == b"s" * 40
-    assert not (tmp_path / "keys").exists()
+    # The PRF keys (issue 3) are created on first start; the Flask secret came from the environment.
+    assert not (tmp_path / "keys" / "flask-secret-key").exists()
     get_extension(app).engine.dispose()
 
 

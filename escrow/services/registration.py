@@ -20,7 +20,8 @@ from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.crypto.seal import seal_identity
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.identity.base import PROVIDER_OFFICER, VerifiedIdentity
-from escrow.identity.officer import officer_identity_key
+from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_document
+from escrow.identity.oidc import AuthorizationRequest, OidcProvider
 from escrow.models import Person
 from escrow.services.escrow_keys import active_escrow_key
 
@@ -148,3 +149,45 @@ def _checked_password(password: str) -> str:
 
 def _account(person: Person) -> PersonAccount:
     return PersonAccount(id=person.id, provider_kind=person.provider_kind, assurance=person.assurance)
+
+
+def sign_in_with_oidc(
+    session: Session,
+    *,
+    provider: OidcProvider,
+    code: str,
+    state: str,
+    request: AuthorizationRequest,
+    is_registration: bool,
+    deriver: PseudonymDeriver,
+    now: datetime,
+) -> PersonAccount:
+    """Finishes an OIDC login (code exchange, ID token checks), then registers or logs the person in.
+
+    Returns the account. Raises IdentityProofError if the provider's answer does not verify,
+    ConflictError when registering a person who has an account, NotFoundError when logging in a
+    person who has none.
+    """
+    identity = provider.finish(code=code, state=state, request=request, now=now)
+    if is_registration:
+        return register_person(session, identity=identity, deriver=deriver, now=now)
+    return login_person(session, identity=identity, deriver=deriver)
+
+
+def register_in_person(
+    session: Session,
+    *,
+    check: DocumentCheck,
+    password: str,
+    deriver: PseudonymDeriver,
+    hasher: argon2.PasswordHasher,
+    now: datetime,
+) -> PersonAccount:
+    """Registers a person whose document a verification officer checked; they log in by password.
+
+    Raises IdentityProofError for a malformed document entry, and as register_person() does.
+    """
+    identity = verify_document(check, today=now.date())
+    return register_person(
+        session, identity=identity, deriver=deriver, now=now, password=password, hasher=hasher
+    )

@@ -7,13 +7,20 @@ anything a service did not commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import argon2
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.config import Settings
+from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.keystore import Keyring
+
+if TYPE_CHECKING:
+    from escrow.identity.devidp import DevIdentityProvider
+    from escrow.identity.oidc import OidcProvider
 
 EXTENSION_NAME = "escrow"
 
@@ -26,6 +33,12 @@ class EscrowExtension:
     engine: Engine
     session_factory: sessionmaker[Session]
     keyring: Keyring
+    deriver: PseudonymDeriver
+    password_hasher: argon2.PasswordHasher
+    # The configured OpenID Connect identity provider (None: registration through a provider is off).
+    oidc: OidcProvider | None = None
+    # DEVELOPMENT ONLY (ESCROW_DEV_IDP=1): the development identity provider mounted at /dev-idp.
+    dev_idp: DevIdentityProvider | None = None
 
 
 def get_extension(app: Flask | None = None) -> EscrowExtension:
