@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from escrow.cli.main import cli
-from escrow.db import make_engine
+from escrow.db import head_revision, make_engine
 
 
 def test_init_creates_keys_0600_and_migrates(runner: CliRunner, tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_init_creates_keys_0600_and_migrates(runner: CliRunner, tmp_path: Path) 
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
     assert f"created {key_file}" in result.output
-    assert "migrated from empty to revision 0001" in result.output
+    assert f"migrated from empty to revision {head_revision()}" in result.output
     assert key_file.read_bytes().hex() not in result.output
     engine = make_engine(f"sqlite:///{tmp_path / 'instance' / 'escrow.sqlite3'}")
     assert "escrow_keys" in inspect(engine).get_table_names()
@@ -38,7 +38,7 @@ def test_init_is_idempotent(runner: CliRunner, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "already present" in result.output
-    assert "already at revision 0001" in result.output
+    assert f"already at revision {head_revision()}" in result.output
     assert (tmp_path / "keys" / "flask-secret-key").read_bytes() == key
 
 
@@ -85,9 +85,9 @@ def test_db_upgrade_migrates_then_reports_head(runner: CliRunner) -> None:
     second = runner.invoke(cli, ["db", "upgrade"])
 
     assert first.exit_code == 0, first.output
-    assert "migrated from empty to revision 0001" in first.output
+    assert f"migrated from empty to revision {head_revision()}" in first.output
     assert second.exit_code == 0, second.output
-    assert "already at revision 0001" in second.output
+    assert f"already at revision {head_revision()}" in second.output
 
 
 def test_run_initialises_then_serves(runner: CliRunner, tmp_path: Path) -> None:
