@@ -6,16 +6,20 @@ import logging
 import secrets
 import traceback
 
-import argon2
+import nacl.signing
 from flask import Flask, Response, g, request
 from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from escrow.api import problems
+from escrow.api.auth import bp as api_session_bp
 from escrow.api.credentials import bp as credentials_api_bp
 from escrow.api.credentials import jwks_bp
+from escrow.api.credentials import platform_bp as platform_api_bp
 from escrow.api.health import bp as health_bp
+from escrow.api.transparency import bp as transparency_api_bp
 from escrow.config import Settings
 from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.db import make_engine, make_session_factory
@@ -25,11 +29,15 @@ from escrow.identity.devidp import DEV_LABEL, DevClient, DevIdentityProvider
 from escrow.identity.oidc import OidcProvider
 from escrow.identity.transport import UrllibHttp, WsgiHttp
 from escrow.keystore import load_keyring
+from escrow.services.passwords import make_password_hasher
+from escrow.services.transparency import LogSigner
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
+from escrow.web.auth import bp as auth_bp
+from escrow.web.auth import load_principal
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
+from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
-from escrow.web.users import load_person
 
 MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
 REQUEST_ID_BYTES = 8
@@ -76,16 +84,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         engine=engine,
         session_factory=make_session_factory(engine),
         keyring=keyring,
+        log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
+        password_hasher=make_password_hasher(settings),
         deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
-        password_hasher=argon2.PasswordHasher(
-            time_cost=settings.password_time_cost,
-            memory_cost=settings.password_memory_kib,
-            parallelism=1 if settings.testing else 4,
-            type=argon2.Type.ID,
-        ),
         oidc=oidc,
         dev_idp=dev_idp,
     )
+    csrf = CSRFProtect(app)
+    csrf.exempt(platform_api_bp)
     if dev_idp is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
         _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
@@ -93,11 +99,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager = LoginManager()
     login_manager.init_app(app)
     login_manager.user_loader(_load_user)
+    login_manager.login_view = "auth.login"
 
     app.register_blueprint(web_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_session_bp)
+    app.register_blueprint(transparency_api_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(credentials_api_bp)
+    app.register_blueprint(platform_api_bp)
     app.register_blueprint(jwks_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
@@ -110,10 +121,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _load_user(user_id: str) -> object | None:
-    # Session ids carry their kind: "person:<id>" (issue 3); staff accounts come from main.
-    if user_id.startswith("person:"):
+    # Session ids carry their kind: "person:<id>" (issue 3) or "staff:<id>" (escrow.web.auth).
+    if user_id.startswith(PERSON_ID_PREFIX):
         return load_person(user_id)
-    return None
+    return load_principal(user_id)
 
 
 DEV_IDP_MOUNT = "/dev-idp"

@@ -161,7 +161,7 @@ class IdentityProofError(ValidationError):
 
 
 class AuthenticationError(EscrowError):
-    """Missing or wrong credentials for an account or a platform API key."""
+    """The caller could not be authenticated (wrong password, unknown account, missing login)."""
 
     code = "authentication-failed"
     title = "Authentication failed"

@@ -28,6 +28,8 @@ PRF_KEY_BYTES = 32
 # Ed25519 credential signing keys (issue 3): one file per key, named by its RFC 7638 thumbprint.
 SIGNING_KEY_PREFIX = "credential-signing-"
 SIGNING_SEED_BYTES = 32
+LOG_SIGNING_KEY_NAME = "log-signing-key"
+LOG_SIGNING_KEY_BYTES = 32  # an Ed25519 seed (RFC 8032) for transparency-log checkpoints
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Keyring:
     """The instance's secret keys, loaded once in create_app and passed down (never global)."""
 
     flask_secret_key: bytes = field(repr=False)
+    log_signing_seed: bytes = field(repr=False)
     person_key: bytes = field(repr=False)
     pseudonym_key: bytes = field(repr=False)
     keys_dir: Path | None = None
@@ -63,8 +66,10 @@ def load_keyring(settings: Settings) -> Keyring:
         flask_secret_key = load_or_create_secret(
             settings.keys_dir, FLASK_SECRET_KEY_NAME, FLASK_SECRET_KEY_BYTES
         )
+    log_signing_seed = load_or_create_secret(settings.keys_dir, LOG_SIGNING_KEY_NAME, LOG_SIGNING_KEY_BYTES)
     return Keyring(
         flask_secret_key=flask_secret_key,
+        log_signing_seed=log_signing_seed,
         person_key=load_or_create_secret(settings.keys_dir, PERSON_KEY_NAME, PRF_KEY_BYTES),
         pseudonym_key=load_or_create_secret(settings.keys_dir, PSEUDONYM_KEY_NAME, PRF_KEY_BYTES),
         keys_dir=settings.keys_dir,

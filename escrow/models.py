@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import expression
 
 from escrow.db import Base
 
@@ -76,6 +79,90 @@ class EscrowKey(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Canonical JSON of escrow.crypto.dkg.ThresholdPublicKey.to_dict(): PK, threshold and every V_j.
+    key_record: Mapped[str] = mapped_column(Text)
+
+
+class LogState(Base):
+    """The transparency log's head: one row holding the tree size.
+
+    Appenders reserve the next index with one atomic UPDATE ... RETURNING on this row, which
+    serialises concurrent appends (a row lock on PostgreSQL, the write lock on SQLite), so the log
+    stays gap-free and ordered (docs/transparency.md#appending).
+    """
+
+    __tablename__ = "log_state"
+    __table_args__ = (CheckConstraint("id = 1", name="singleton"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogEntry(Base):
+    """One transparency-log entry: the canonical JSON bytes that are the Merkle leaf."""
+
+    __tablename__ = "log_entries"
+
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LogNode(Base):
+    """The hash of a complete subtree: node (level, idx) covers leaves [idx*2^level, (idx+1)*2^level)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) for one tree size."""
+
+    __tablename__ = "log_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LogCommitmentOpening(Base):
+    """The opening of a salted commitment in a log entry, kept by the service for auditors."""
+
+    __tablename__ = "log_commitment_openings"
+
+    entry_idx: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("log_entries.idx", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    value: Mapped[str] = mapped_column(Text)
+
+
+STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer")
+
+
+class StaffAccount(Base):
+    """A member of staff: admin, verification officer or legal officer (roles, comma-separated)."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    organisation: Mapped[str] = mapped_column(String(128))
+    roles: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=expression.true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        return frozenset(r for r in self.roles.split(",") if r)
 
 
 # Issue 3: persons, platforms, credentials. No column holds a name, birthdate, document number or

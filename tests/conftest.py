@@ -8,6 +8,7 @@ dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
@@ -30,12 +31,12 @@ from escrow.web.session import EXTENSION_NAME, get_extension
 TEST_DATABASE_URL_ENV = "ESCROW_TEST_DATABASE_URL"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database for the whole session (Alembic upgrade head, never create_all)."""
+@contextlib.contextmanager
+def _migrated_database(directory: Path) -> Iterator[str]:
+    """Yields the URL of a new migrated database: SQLite in `directory`, or a fresh PostgreSQL database."""
     server_url = os.environ.get(TEST_DATABASE_URL_ENV)
     if not server_url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        url = f"sqlite:///{directory / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
         upgrade_database(url)
         yield url
         return
@@ -53,6 +54,20 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with maintenance.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         maintenance.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the whole session (Alembic upgrade head, never create_all)."""
+    with _migrated_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new migrated database for one test whose work must really commit (threads, live servers)."""
+    with _migrated_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +133,75 @@ def runner(tmp_path: Path) -> CliRunner:
             "ESCROW_LOG_LEVEL": None,
         }
     )
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_staff(app: Flask):  # type: ignore[no-untyped-def]
+    """Creates a staff account through the real service; returns its StaffView."""
+    from datetime import UTC, datetime
+
+    from escrow.services.staff import create_staff
+
+    def make(username: str, *roles: str, organisation: str = "Escrow Operator") -> object:
+        extension = get_extension(app)
+        with extension.session_factory() as session:
+            return create_staff(
+                session,
+                extension.password_hasher,
+                extension.log,
+                username=username,
+                display_name=username.title(),
+                organisation=organisation,
+                roles=roles,
+                password=STAFF_PASSWORD,
+                now=datetime.now(UTC),
+            )
+
+    return make
+
+
+def csrf_token_from(html: str) -> str:
+    """Returns the CSRF token in a rendered form (the hidden csrf_token input)."""
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login_as(client: FlaskClient, make_staff):  # type: ignore[no-untyped-def]
+    """Creates a staff account with `roles` and signs the test client in through the real form."""
+
+    def login(username: str, *roles: str, organisation: str = "Escrow Operator") -> FlaskClient:
+        make_staff(username, *roles, organisation=organisation)
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            "/login", data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
+    """A real HTTP server on 127.0.0.1 (random port) over its own committed database; yields (url, app)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app = create_app(Settings.for_tests(fresh_database_url, tmp_path / "server-keys", instance_path=tmp_path))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        get_extension(app).engine.dispose()

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import threading
 import urllib.parse
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import nacl.signing
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import Client
 
 from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
@@ -29,6 +27,7 @@ from escrow.identity.oidc import OidcProvider
 from escrow.identity.transport import WsgiHttp
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
+from escrow.services.transparency import LogSigner
 from escrow.web.session import EXTENSION_NAME, get_extension
 from tests.crypto.support import run_dkg
 
@@ -44,9 +43,14 @@ def threshold_key() -> tuple[ThresholdPublicKey, dict[int, KeyShare]]:
     return run_dkg(3, 5, context=b"issue 3 tests")
 
 
+def make_log() -> LogSigner:
+    """A transparency-log signer for services called directly in tests."""
+    return LogSigner("escrow.test/log", nacl.signing.SigningKey(b"L" * 32))
+
+
 def install_key(session: Session) -> ThresholdPublicKey:
     key, _ = threshold_key()
-    install_escrow_key(session, key, log=None, now=NOW)
+    install_escrow_key(session, key, log=make_log(), now=NOW)
     session.commit()
     return key
 
@@ -62,13 +66,14 @@ def add_platform(session: Session, platform_id: str = "forum", **policy: Any) ->
         name=f"{platform_id} platform",
         contact="abuse@example.org",
         redirect_uris=["https://example.org/cb"],
+        log=make_log(),
         now=NOW,
         **policy,
     )
 
 
 def add_api_key(session: Session, platform_id: str) -> str:
-    return create_api_key(session, platform_id=platform_id, now=NOW).api_key
+    return create_api_key(session, platform_id=platform_id, log=make_log(), now=NOW).api_key
 
 
 @pytest.fixture
@@ -117,16 +122,3 @@ def sign_in(
     assert back.status_code == 303, back.status_code
     callback = urllib.parse.urlsplit(back.headers["Location"])
     return client.get(f"{callback.path}?{callback.query}")
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The app served on a loopback port chosen by the kernel; yields its base URL."""
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()

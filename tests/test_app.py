@@ -161,6 +161,7 @@ def test_oversized_body_is_413_problem(app: Flask) -> None:
         (InvalidTokenError(), 401),
         (TokenExpiredError(), 401),
         (ValidationError(), 422),
+        (AuthenticationError(), 401),
     ],
 )
 def test_escrow_errors_map_to_their_status(app: Flask, error: EscrowError, status: int) -> None:
@@ -181,12 +182,12 @@ def test_escrow_errors_map_to_their_status(app: Flask, error: EscrowError, statu
 
 def test_error_table_covers_every_client_error_class() -> None:
     assert set(PROBLEM_STATUS) == {
-        AuthenticationError,
         NotFoundError,
         PermissionDeniedError,
         InvalidStateError,
         ConflictError,
         InvalidTokenError,
+        AuthenticationError,
         ValidationError,
     }
 
@@ -281,7 +282,7 @@ def test_create_app_without_settings_reads_environment(
     app = create_app()
 
     assert app.config["SECRET_KEY"] == b"s" * 40
-    # The PRF keys (issue 3) are created on first start; the Flask secret came from the environment.
+    # The secret key came from the environment, so no Flask key file was generated.
     assert not (tmp_path / "keys" / "flask-secret-key").exists()
     get_extension(app).engine.dispose()
 

@@ -106,11 +106,13 @@ def test_write_secret_file_reports_unwritable_directory(tmp_path: Path) -> None:
         write_secret_file(tmp_path / "missing" / "k", b"x")
 
 
-def test_keyring_uses_configured_secret_key_without_writing_a_secret_file(tmp_path: Path) -> None:
+def test_keyring_uses_configured_secret_key_without_writing_a_flask_key(tmp_path: Path) -> None:
     settings = dataclasses.replace(Settings.for_tests("sqlite://", tmp_path / "keys"), secret_key="x" * 32)
 
     keyring = load_keyring(settings)
 
     assert keyring.flask_secret_key == b"x" * 32
     assert not (tmp_path / "keys" / "flask-secret-key").exists()
+    assert len(keyring.log_signing_seed) == 32
     assert "x" * 32 not in repr(keyring)
+    assert keyring.log_signing_seed.hex() not in repr(keyring)

@@ -22,6 +22,7 @@ def _key(**overrides: object) -> EscrowKey:
         "public_key": bytes(32),
         "status": KEY_STATUS_PENDING,
         "created_at": NOW,
+        "key_record": "{}",
     }
     values.update(overrides)
     return EscrowKey(**values)

@@ -27,6 +27,9 @@ from escrow.web.users import current_person
 JWKS_MAX_AGE_S = 300  # platforms refetch on an unknown kid anyway (escrow.client.verifier)
 
 jwks_bp = Blueprint("jwks", __name__)
+# Platforms authenticate with an API key header, never a cookie: CSRF does not apply (app.py exempts it).
+platform_bp = Blueprint("platform_api", __name__, url_prefix="/api/v1")
+# Persons use their session cookie: state-changing calls need the X-CSRFToken header.
 bp = Blueprint("credentials_api", __name__, url_prefix="/api/v1")
 
 
@@ -39,7 +42,7 @@ def jwks() -> Response:
     return response
 
 
-@bp.post("/credentials/verify")
+@platform_bp.post("/credentials/verify")
 def verify() -> Response:
     """Verifies and redeems a credential for the calling platform (a second redemption is 409)."""
     platform = _platform()
@@ -56,7 +59,7 @@ def verify() -> Response:
     return jsonify({"valid": True, **body})
 
 
-@bp.post("/credentials/status")
+@platform_bp.post("/credentials/status")
 def status() -> Response:
     """Returns {credential id: active|redeemed|revoked|expired|unknown} for the platform's ids."""
     platform = _platform()
@@ -69,11 +72,15 @@ def status() -> Response:
     return jsonify({"statuses": statuses})
 
 
-@bp.post("/credentials/<credential_id>/revoke")
+@platform_bp.post("/credentials/<credential_id>/revoke")
 def platform_revoke(credential_id: str) -> Response:
     """The platform revokes one of its credentials (abuse)."""
     info = revoke_as_platform(
-        get_session(), platform=_platform(), credential_id=credential_id, now=datetime.now(UTC)
+        get_session(),
+        platform=_platform(),
+        credential_id=credential_id,
+        log=get_extension().log,
+        now=datetime.now(UTC),
     )
     return jsonify(_credential_json(info))
 
@@ -101,6 +108,7 @@ def issue() -> tuple[Response, int]:
         deriver=extension.deriver,
         keyring=extension.keyring,
         issuer=extension.settings.issuer_url,
+        log=extension.log,
         now=datetime.now(UTC),
         slot=slot if type(slot) is int else -1,
     )
@@ -119,11 +127,13 @@ def issue() -> tuple[Response, int]:
 @bp.post("/me/credentials/<credential_id>/revoke")
 def my_revoke(credential_id: str) -> Response:
     person = current_person()
+    extension = get_extension()
     info = revoke_as_person(
         get_session(),
         person_id=person.id,
         credential_id=credential_id,
-        deriver=get_extension().deriver,
+        deriver=extension.deriver,
+        log=extension.log,
         now=datetime.now(UTC),
     )
     return jsonify(_credential_json(info))

@@ -1,19 +1,25 @@
-"""``escrow`` commands: init, run, db upgrade. Errors become a message and exit status 1."""
+"""``escrow`` commands: init, run, db upgrade, staff. Errors become a message and exit status 1."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from escrow.cli.audit import audit
 from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import EscrowError
+from escrow.models import STAFF_ROLES
 from escrow.services.instance import InitReport, init_instance
+from escrow.services.staff import create_staff
+from escrow.web.session import EscrowExtension
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,3 +114,54 @@ def _describe_migration(before: str | None, after: str | None) -> str:
     if before == after:
         return f"database already at revision {after}"
     return f"database migrated from {before or 'empty'} to revision {after}"
+
+
+def _server_context() -> EscrowExtension:
+    """Initialises the instance and returns the same wiring the web app uses (server-side commands)."""
+    from escrow.app import create_app
+    from escrow.web.session import get_extension
+
+    settings = Settings.from_env()
+    init_instance(settings)
+    return get_extension(create_app(settings))
+
+
+@cli.group()
+def staff() -> None:
+    """Staff accounts (run on the server: administrators, verification and legal officers)."""
+
+
+@staff.command("create")
+@click.option("--username", required=True)
+@click.option("--display-name", required=True)
+@click.option("--organisation", required=True)
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice(STAFF_ROLES), help="Repeatable."
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_fail_cleanly
+def staff_create(
+    username: str, display_name: str, organisation: str, roles: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Create a staff account; the password is prompted for (never an argument)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    extension = _server_context()
+    with extension.session_factory() as session:
+        view = create_staff(
+            session,
+            extension.password_hasher,
+            extension.log,
+            username=username,
+            display_name=display_name,
+            organisation=organisation,
+            roles=roles,
+            password=password,
+            now=datetime.now(UTC),
+        )
+    click.echo(f"created staff account {view.username} ({', '.join(sorted(view.roles))})")
+
+
+cli.add_command(audit)

@@ -1,1 +1,2 @@
-"""What runs on other machines: the platform SDK (escrow.client.verifier)."""
+"""Code that runs on other machines: the auditor's log verifier (audit), the platform SDK
+(verifier), and later the holder tools."""

@@ -169,7 +169,9 @@ def parse_verifier_key(verifier_key: str) -> NoteVerifier:
     """
     if not isinstance(verifier_key, str):
         raise MalformedVerifierKeyError("verifier key must be a str")
-    parts = verifier_key.split("+")
+    # The name has no '+' and the hash is hex, but standard base64 may contain '+': split twice only,
+    # as golang.org/x/mod/sumdb/note does.
+    parts = verifier_key.split("+", 2)
     if len(parts) != 3:
         raise MalformedVerifierKeyError("verifier key must have three '+'-separated fields")
     name, hash_hex, key_b64 = parts

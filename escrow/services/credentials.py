@@ -34,6 +34,7 @@ from escrow.models import Credential, Person, Platform
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.platforms import PlatformInfo
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
+from escrow.services.transparency import LogSigner, append_event
 
 STATUS_ACTIVE: Final = "active"
 STATUS_REVOKED: Final = "revoked"
@@ -78,6 +79,7 @@ def issue_credential(
     deriver: PseudonymDeriver,
     keyring: Keyring,
     issuer: str,
+    log: LogSigner,
     now: datetime,
     slot: int = 0,
 ) -> IssuedCredential:
@@ -136,6 +138,15 @@ def issue_credential(
         )
     )
     extend_publication(session, signing_key.kid, expires_at)
+    # The pseudonym is committed to, not published: the log must not list a platform's members.
+    append_event(
+        session,
+        log,
+        kind="credential.issued",
+        data={"platform": platform.id},
+        sensitive={"pseudonym": pseudonym, "credential_id": jti},
+        now=now,
+    )
     session.commit()
     # No person id here: a log line joining person and credential would be the link we avoid.
     _log.info("credential.issued platform_id=%s credential_id=%s", platform.id, jti)
@@ -155,7 +166,13 @@ def list_person_credentials(
 
 
 def revoke_as_person(
-    session: Session, *, person_id: int, credential_id: str, deriver: PseudonymDeriver, now: datetime
+    session: Session,
+    *,
+    person_id: int,
+    credential_id: str,
+    deriver: PseudonymDeriver,
+    log: LogSigner,
+    now: datetime,
 ) -> CredentialInfo:
     """Revokes one of the person's own credentials (lost or leaked) and commits.
 
@@ -166,25 +183,25 @@ def revoke_as_person(
     ).first()
     if row is None:
         raise NotFoundError("no such credential")
-    return _revoke(session, row, by="user", now=now)
+    return _revoke(session, row, by="user", log=log, now=now)
 
 
 def revoke_as_platform(
-    session: Session, *, platform: PlatformInfo, credential_id: str, now: datetime
+    session: Session, *, platform: PlatformInfo, credential_id: str, log: LogSigner, now: datetime
 ) -> CredentialInfo:
     """Revokes a credential issued for ``platform`` (abuse) and commits. Raises NotFoundError."""
     row = session.get(Credential, credential_id) if isinstance(credential_id, str) else None
     if row is None or row.platform_id != platform.id:
         raise NotFoundError("no such credential for this platform")
-    return _revoke(session, row, by="platform", now=now)
+    return _revoke(session, row, by="platform", log=log, now=now)
 
 
-def revoke_as_admin(session: Session, *, credential_id: str, now: datetime) -> CredentialInfo:
+def revoke_as_admin(session: Session, *, credential_id: str, log: LogSigner, now: datetime) -> CredentialInfo:
     """Revokes any credential and commits. Raises NotFoundError."""
     row = session.get(Credential, credential_id) if isinstance(credential_id, str) else None
     if row is None:
         raise NotFoundError("no such credential")
-    return _revoke(session, row, by="admin", now=now)
+    return _revoke(session, row, by="admin", log=log, now=now)
 
 
 def credential_statuses(
@@ -251,10 +268,18 @@ def _owned_by(session: Session, person_id: int, deriver: PseudonymDeriver):  # t
     return or_(*pairs) if pairs else false()
 
 
-def _revoke(session: Session, row: Credential, *, by: str, now: datetime) -> CredentialInfo:
+def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: datetime) -> CredentialInfo:
     if row.revoked_at is None:
         row.revoked_at = now
         row.revoked_by = by
+        append_event(
+            session,
+            log,
+            kind="credential.revoked",
+            data={"platform": row.platform_id, "by": by},
+            sensitive={"credential_id": row.jti},
+            now=now,
+        )
         session.commit()
         _log.info("credential.revoked platform_id=%s credential_id=%s by=%s", row.platform_id, row.jti, by)
     return _info(row, now)

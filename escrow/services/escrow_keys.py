@@ -1,40 +1,84 @@
-"""STAND-IN until main's escrow_keys service is merged (same signatures): the active escrow key."""
+"""The escrow public key in force: install (after a ceremony) and look up (to seal identities)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.dkg import ThresholdPublicKey
-from escrow.crypto.group import Point
+from escrow.crypto.errors import CryptoError
+from escrow.crypto.transcript import canonical_json
 from escrow.errors import InvalidStateError
-from escrow.models import KEY_STATUS_ACTIVE, EscrowKey
+from escrow.models import KEY_STATUS_ACTIVE, KEY_STATUS_RETIRED, EscrowKey
+from escrow.services.transparency import LogSigner, append_event
+
+
+def _to_key(row: EscrowKey) -> ThresholdPublicKey:
+    try:
+        return ThresholdPublicKey.from_dict(json.loads(row.key_record))
+    except (ValueError, CryptoError) as e:
+        raise InvalidStateError(f"escrow key {row.key_id} has a damaged record") from e
 
 
 def active_escrow_key(session: Session) -> ThresholdPublicKey:
-    """Returns the active escrow key. Raises InvalidStateError if none is active."""
-    row = session.scalars(select(EscrowKey).where(EscrowKey.status == KEY_STATUS_ACTIVE)).first()
+    """Returns the active escrow key. Raises InvalidStateError if no key has been activated."""
+    row = session.execute(select(EscrowKey).where(EscrowKey.status == KEY_STATUS_ACTIVE)).scalar_one_or_none()
     if row is None:
         raise InvalidStateError("no escrow key is active yet: run the key ceremony first")
-    return ThresholdPublicKey(
-        threshold=row.threshold, public_key=Point.decode(row.public_key), verification_keys={}
-    )
+    return _to_key(row)
 
 
-def install_escrow_key(session: Session, key: ThresholdPublicKey, *, log: Any, now: datetime) -> None:
-    """Stores ``key`` as the active escrow key (does not commit)."""
-    session.add(
-        EscrowKey(
-            key_id=key.key_id,
-            threshold=key.threshold,
-            holder_count=max(len(key.verification_keys), key.threshold),
-            public_key=bytes(key.public_key),
-            status=KEY_STATUS_ACTIVE,
-            created_at=now,
-            activated_at=now,
+def escrow_key(session: Session, key_id: str) -> ThresholdPublicKey:
+    """Returns the escrow key `key_id` (active or retired). Raises InvalidStateError if unknown."""
+    row = session.get(EscrowKey, key_id)
+    if row is None:
+        raise InvalidStateError(f"unknown escrow key {key_id}")
+    return _to_key(row)
+
+
+def install_escrow_key(session: Session, key: ThresholdPublicKey, *, log: LogSigner, now: datetime) -> None:
+    """Stores `key` as the active escrow key, retiring the previous one, and logs `key.activated`.
+
+    Installing the key already active (a reshare keeps PK and key id) updates its threshold and
+    verification keys and logs `key.reshared` instead. Does not commit (the ceremony use case does).
+    """
+    record = canonical_json(key.to_dict()).decode()
+    existing = session.get(EscrowKey, key.key_id)
+    if existing is not None:
+        existing.key_record = record
+        existing.threshold = key.threshold
+        existing.holder_count = len(key.verification_keys)
+        existing.status = KEY_STATUS_ACTIVE
+        existing.activated_at = existing.activated_at or now
+        kind = "key.reshared"
+    else:
+        for row in session.execute(select(EscrowKey).where(EscrowKey.status == KEY_STATUS_ACTIVE)).scalars():
+            row.status = KEY_STATUS_RETIRED
+        session.add(
+            EscrowKey(
+                key_id=key.key_id,
+                threshold=key.threshold,
+                holder_count=len(key.verification_keys),
+                public_key=bytes(key.public_key),
+                status=KEY_STATUS_ACTIVE,
+                created_at=now,
+                activated_at=now,
+                key_record=record,
+            )
         )
+        kind = "key.activated"
+    for row in session.execute(
+        select(EscrowKey).where(EscrowKey.status == KEY_STATUS_ACTIVE, EscrowKey.key_id != key.key_id)
+    ).scalars():
+        row.status = KEY_STATUS_RETIRED
+    append_event(
+        session,
+        log,
+        kind=kind,
+        data={"key_id": key.key_id, "threshold": key.threshold, "holders": len(key.verification_keys)},
+        now=now,
     )
     session.flush()

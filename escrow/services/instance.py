@@ -7,7 +7,7 @@ from pathlib import Path
 
 from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
-from escrow.keystore import FLASK_SECRET_KEY_NAME, ensure_keys_dir, load_keyring
+from escrow.keystore import ensure_keys_dir, load_keyring
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +28,9 @@ def init_instance(settings: Settings) -> InitReport:
     created: list[Path] = []
     if ensure_keys_dir(settings.keys_dir):
         created.append(settings.keys_dir)
-    secret_path = settings.keys_dir / FLASK_SECRET_KEY_NAME
-    had_secret = secret_path.exists()
+    before_files = set(settings.keys_dir.iterdir())
     load_keyring(settings)  # creates missing key files, checks existing ones
-    if settings.secret_key is None and not had_secret:
-        created.append(secret_path)
+    created.extend(sorted(set(settings.keys_dir.iterdir()) - before_files))
     if not settings.instance_path.is_dir():
         settings.instance_path.mkdir(mode=0o700, parents=True)
         created.append(settings.instance_path)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.models import Platform, PlatformApiKey
+from escrow.services.transparency import LogSigner, append_event
 
 DEFAULT_CREDENTIAL_LIFETIME_S = 30 * 24 * 3600  # 30 days; platforms choose their own (issue 3)
 MAX_CREDENTIAL_LIFETIME_S = 366 * 24 * 3600
@@ -69,6 +70,7 @@ def register_platform(
     name: str,
     contact: str,
     redirect_uris: Sequence[str],
+    log: LogSigner,
     now: datetime,
     credential_lifetime_s: int = DEFAULT_CREDENTIAL_LIFETIME_S,
     pseudonyms_per_person: int = 1,
@@ -99,6 +101,10 @@ def register_platform(
         created_at=now,
     )
     session.add(platform)
+    session.flush()
+    append_event(
+        session, log, kind="platform.registered", data={"platform": platform_id, "name": name}, now=now
+    )
     session.commit()
     _log.info("platform.registered platform_id=%s", platform_id)
     return platform_info(platform)
@@ -117,7 +123,7 @@ def get_platform(session: Session, platform_id: str) -> PlatformInfo:
     return platform_info(platform)
 
 
-def create_api_key(session: Session, *, platform_id: str, now: datetime) -> NewApiKey:
+def create_api_key(session: Session, *, platform_id: str, log: LogSigner, now: datetime) -> NewApiKey:
     """Creates an API key for the platform and commits; the returned key text is never stored.
 
     Raises NotFoundError if the platform does not exist.
@@ -128,6 +134,13 @@ def create_api_key(session: Session, *, platform_id: str, now: datetime) -> NewA
     api_key = f"{prefix}_{secret}"
     row = PlatformApiKey(platform_id=platform_id, prefix=prefix, key_hash=_hash(api_key), created_at=now)
     session.add(row)
+    append_event(
+        session,
+        log,
+        kind="platform.api_key_created",
+        data={"platform": platform_id, "prefix": prefix},
+        now=now,
+    )
     session.commit()
     _log.info("platform.api_key_created platform_id=%s prefix=%s", platform_id, prefix)
     return NewApiKey(info=_key_info(row), api_key=api_key)
@@ -143,7 +156,9 @@ def list_api_keys(session: Session, platform_id: str) -> list[ApiKeyInfo]:
     return [_key_info(r) for r in rows]
 
 
-def revoke_api_key(session: Session, *, platform_id: str, prefix: str, now: datetime) -> ApiKeyInfo:
+def revoke_api_key(
+    session: Session, *, platform_id: str, prefix: str, log: LogSigner, now: datetime
+) -> ApiKeyInfo:
     """Revokes the platform's key with ``prefix`` and commits (idempotent). Raises NotFoundError."""
     row = session.scalars(
         select(PlatformApiKey).where(
@@ -154,6 +169,13 @@ def revoke_api_key(session: Session, *, platform_id: str, prefix: str, now: date
         raise NotFoundError("no API key with this prefix for this platform")
     if row.revoked_at is None:
         row.revoked_at = now
+        append_event(
+            session,
+            log,
+            kind="platform.api_key_revoked",
+            data={"platform": platform_id, "prefix": prefix},
+            now=now,
+        )
         session.commit()
         _log.info("platform.api_key_revoked platform_id=%s prefix=%s", platform_id, prefix)
     return _key_info(row)

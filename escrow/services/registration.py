@@ -24,9 +24,10 @@ from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_
 from escrow.identity.oidc import AuthorizationRequest, OidcProvider
 from escrow.models import Person
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.passwords import MIN_PASSWORD_LENGTH
+from escrow.services.transparency import LogSigner, append_event
 
 IDENTITY_SEAL_CONTEXT = {"record": "person-identity", "v": 1}
-MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 
 _log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def register_person(
     *,
     identity: VerifiedIdentity,
     deriver: PseudonymDeriver,
+    log: LogSigner,
     now: datetime,
     password: str | None = None,
     hasher: argon2.PasswordHasher | None = None,
@@ -78,6 +80,15 @@ def register_person(
     )
     session.add(person)
     try:
+        session.flush()
+        # Public: only how the person was verified. No identity, no person key, no account id.
+        append_event(
+            session,
+            log,
+            kind="person.registered",
+            data={"provider": identity.provider_kind, "assurance": identity.assurance},
+            now=now,
+        )
         session.commit()
     except IntegrityError:
         # The unique person_key lost a race with a concurrent registration of the same person.
@@ -160,6 +171,7 @@ def sign_in_with_oidc(
     request: AuthorizationRequest,
     is_registration: bool,
     deriver: PseudonymDeriver,
+    log: LogSigner,
     now: datetime,
 ) -> PersonAccount:
     """Finishes an OIDC login (code exchange, ID token checks), then registers or logs the person in.
@@ -170,7 +182,7 @@ def sign_in_with_oidc(
     """
     identity = provider.finish(code=code, state=state, request=request, now=now)
     if is_registration:
-        return register_person(session, identity=identity, deriver=deriver, now=now)
+        return register_person(session, identity=identity, deriver=deriver, log=log, now=now)
     return login_person(session, identity=identity, deriver=deriver)
 
 
@@ -181,6 +193,7 @@ def register_in_person(
     password: str,
     deriver: PseudonymDeriver,
     hasher: argon2.PasswordHasher,
+    log: LogSigner,
     now: datetime,
 ) -> PersonAccount:
     """Registers a person whose document a verification officer checked; they log in by password.
@@ -189,5 +202,5 @@ def register_in_person(
     """
     identity = verify_document(check, today=now.date())
     return register_person(
-        session, identity=identity, deriver=deriver, now=now, password=password, hasher=hasher
+        session, identity=identity, deriver=deriver, log=log, now=now, password=password, hasher=hasher
     )

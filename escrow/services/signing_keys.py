@@ -20,6 +20,7 @@ from escrow.crypto.tokens import public_jwk, public_key_of
 from escrow.errors import InvalidStateError
 from escrow.keystore import SIGNING_SEED_BYTES, Keyring, write_signing_seed
 from escrow.models import SigningKey
+from escrow.services.transparency import LogSigner, append_event
 
 _log = logging.getLogger(__name__)
 
@@ -45,13 +46,20 @@ def active_signing_key(session: Session, keyring: Keyring, *, now: datetime) -> 
     return ActiveSigningKey(kid=row.kid, seed=keyring.signing_seed(row.kid))
 
 
-def rotate_signing_key(session: Session, keyring: Keyring, *, now: datetime) -> str:
+def rotate_signing_key(session: Session, keyring: Keyring, *, log: LogSigner, now: datetime) -> str:
     """Retires the active key (kept published until its last credential expires), adds a new one,
     commits, and returns the new kid."""
     old = _active_row(session)
     if old is not None:
         old.retired_at = now
     row = _create(session, keyring, now=now)
+    append_event(
+        session,
+        log,
+        kind="signing_key.rotated",
+        data={"kid": row.kid, "previous": old.kid if old else None},
+        now=now,
+    )
     session.commit()
     _log.info("signing_key.rotated kid=%s previous=%s", row.kid, old.kid if old else None)
     return row.kid

@@ -1,8 +1,12 @@
-"""HTML portal: the landing page now; login, users, officers and key-holders in later issues."""
+"""HTML portal: the landing page and the public transparency report (staff login: web/auth.py)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+
+from escrow.services.report import METRICS, build_report
+from escrow.web.charts import PALETTE, grouped_bar_chart
+from escrow.web.session import get_session
 
 bp = Blueprint("web", __name__)
 
@@ -16,3 +20,17 @@ def index() -> str:
 def render_error_page(status: int, title: str) -> tuple[str, int]:
     """Returns an HTML error page for ``status``; shows the title only, never exception details."""
     return render_template("error.html", status=status, title=title), status
+
+
+@bp.get("/transparency")
+def transparency_report() -> str:
+    """The public transparency report: per-quarter numbers, drawn and tabulated."""
+    report = build_report(get_session())
+    labels = {metric: metric.replace("_", " ") for metric in METRICS}
+    chart = grouped_bar_chart(
+        report.quarters,
+        {labels[m]: report.counts[m] for m in METRICS},
+        title="Escrow activity per quarter",
+    )
+    legend = [(labels[m], PALETTE[i % len(PALETTE)]) for i, m in enumerate(METRICS)]
+    return render_template("transparency.html", report=report, chart=chart, legend=legend, labels=labels)

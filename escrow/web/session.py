@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from escrow.config import Settings
 from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.keystore import Keyring
+from escrow.services.transparency import LogSigner
 
 if TYPE_CHECKING:
     from escrow.identity.devidp import DevIdentityProvider
@@ -33,6 +34,7 @@ class EscrowExtension:
     engine: Engine
     session_factory: sessionmaker[Session]
     keyring: Keyring
+    log: LogSigner
     deriver: PseudonymDeriver
     password_hasher: argon2.PasswordHasher
     # The configured OpenID Connect identity provider (None: registration through a provider is off).

@@ -113,6 +113,7 @@ def oidc_callback() -> Response:
         request=AuthorizationRequest("", pending["state"], pending["nonce"], pending["verifier"]),
         is_registration=bool(pending["register"]),
         deriver=extension.deriver,
+        log=extension.log,
         now=datetime.now(UTC),
     )
     login_user(PersonUser(account))
@@ -150,6 +151,7 @@ def request_credential() -> str:
         deriver=extension.deriver,
         keyring=extension.keyring,
         issuer=extension.settings.issuer_url,
+        log=extension.log,
         now=now,
     )
     items = list_person_credentials(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
@@ -161,11 +163,13 @@ def request_credential() -> str:
 @bp.post("/credentials/<credential_id>/revoke")
 def revoke_credential(credential_id: str) -> Response:
     person = current_person()
+    extension = get_extension()
     revoke_as_person(
         get_session(),
         person_id=person.id,
         credential_id=credential_id,
-        deriver=get_extension().deriver,
+        deriver=extension.deriver,
+        log=extension.log,
         now=datetime.now(UTC),
     )
     return redirect(url_for("users.credentials"))

@@ -363,3 +363,20 @@ def test_format_checkpoint_rejects_invalid_values(
 ) -> None:
     with pytest.raises(MalformedCheckpointError):
         format_checkpoint(origin, size, root, extensions=extensions)
+
+
+def test_verifier_key_whose_base64_contains_plus_round_trips() -> None:
+    # Regression: a key whose standard base64 holds '+' was refused as having too many fields.
+    import nacl.signing as _signing
+
+    from escrow.crypto.note import parse_verifier_key as _parse
+    from escrow.crypto.note import verifier_key_string as _format
+
+    seed = next(
+        bytes([i]) * 32
+        for i in range(256)
+        if "+" in _format("escrow.test/log", _signing.SigningKey(bytes([i]) * 32).verify_key).split("+", 2)[2]
+    )
+    key = _signing.SigningKey(seed).verify_key
+    text = _format("escrow.test/log", key)
+    assert _parse(text).public_key == bytes(key)

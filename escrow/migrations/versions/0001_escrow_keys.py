@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("key_record", sa.Text(), nullable=False),
         sa.CheckConstraint(
             "threshold >= 1 AND threshold <= holder_count",
             name=op.f("ck_escrow_keys_threshold_range"),

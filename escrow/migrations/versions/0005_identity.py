@@ -1,7 +1,7 @@
 """Persons, platforms, platform API keys, signing keys and credentials (issue 3).
 
 Revision ID: 0005_identity
-Revises: 0001
+Revises: 0003_staff
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_identity"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003_staff"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

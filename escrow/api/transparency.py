@@ -1,0 +1,85 @@
+"""Public, read-only HTTP interface of the transparency log (docs/transparency.md has the formats)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
+
+from escrow.api.params import int_arg
+from escrow.crypto.transcript import b64u_encode
+from escrow.services import transparency
+from escrow.services.report import build_report
+from escrow.web.session import get_extension, get_session
+
+bp = Blueprint("transparency_api", __name__, url_prefix="/api/v1")
+
+NOTE_MIMETYPE = "text/plain; charset=utf-8"
+# Checkpoints change with every append; entries and old checkpoints never change once written.
+_SHORT_CACHE = "public, max-age=5"
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _note(text: str, cache: str) -> Response:
+    response = Response(text, content_type=NOTE_MIMETYPE)
+    response.headers["Cache-Control"] = cache
+    return response
+
+
+@bp.get("/log/key")
+def log_key() -> ResponseReturnValue:
+    """The log's origin and its verifier key string (pin it out of band)."""
+    log = get_extension().log
+    return jsonify({"origin": log.origin, "verifier_key": log.verifier_key})
+
+
+@bp.get("/log/checkpoint")
+def latest_checkpoint() -> ResponseReturnValue:
+    """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
+    return _note(transparency.latest_checkpoint(get_session(), get_extension().log), _SHORT_CACHE)
+
+
+@bp.get("/log/checkpoints/<int:size>")
+def checkpoint_at(size: int) -> ResponseReturnValue:
+    """The checkpoint signed when the log reached `size` entries."""
+    return _note(transparency.checkpoint_at(get_session(), size), _IMMUTABLE)
+
+
+@bp.get("/log/entries")
+def entries() -> ResponseReturnValue:
+    """Entries [start, end) (at most 1000): exact leaf bytes (base64url) and the decoded event."""
+    start = int_arg("start", default=0)
+    end = int_arg("end")
+    session = get_session()
+    rows = transparency.entries(session, start, end)
+    return jsonify(
+        {
+            "tree_size": transparency.tree_size(session),
+            "entries": [
+                {"index": e.index, "body": b64u_encode(e.body), "event": json.loads(e.body)} for e in rows
+            ],
+        }
+    )
+
+
+@bp.get("/log/proof/inclusion")
+def inclusion_proof() -> ResponseReturnValue:
+    """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
+    index, size = int_arg("index"), int_arg("size", minimum=1)
+    proof = transparency.prove_inclusion(get_session(), index, size)
+    return jsonify({"index": index, "tree_size": size, "proof": [b64u_encode(h) for h in proof]})
+
+
+@bp.get("/log/proof/consistency")
+def consistency_proof() -> ResponseReturnValue:
+    """RFC 9162 consistency proof between tree sizes `first` and `second`."""
+    first, second = int_arg("first"), int_arg("second")
+    proof = transparency.prove_consistency(get_session(), first, second)
+    return jsonify({"first": first, "second": second, "proof": [b64u_encode(h) for h in proof]})
+
+
+@bp.get("/transparency/report")
+def report() -> ResponseReturnValue:
+    """The public transparency report as JSON (the same numbers as the /transparency page)."""
+    return jsonify(build_report(get_session()).to_dict())

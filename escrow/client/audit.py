@@ -1,0 +1,219 @@
+"""The auditor's verifier: fetch the whole log, recompute the tree, check signed checkpoints.
+
+Runs on the auditor's machine against a server URL and trusts nothing from the server but what its
+log key signed. It keeps a small local state (the verifier key it pinned, the last checkpoint it
+verified and the leaf hashes it saw), so a later run proves the log only grew: any rewrite,
+reordering or truncation is reported with the first index that differs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from escrow.client.http import HttpClient
+from escrow.crypto.errors import CryptoError
+from escrow.crypto.merkle import (
+    HASH_SIZE,
+    MemoryNodeStore,
+    leaf_hash,
+    root_hash,
+    verify_consistency,
+)
+from escrow.crypto.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint, parse_verifier_key
+from escrow.crypto.transcript import b64u_decode, b64u_encode
+from escrow.errors import EscrowError
+
+STATE_VERSION = 1
+PAGE = 1000
+
+
+class AuditFailure(EscrowError):
+    """The log failed verification; `index` is the first entry found wrong (None if not one entry)."""
+
+    code = "audit-failed"
+    title = "Transparency log verification failed"
+
+    def __init__(self, detail: str, *, index: int | None = None) -> None:
+        super().__init__(detail)
+        self.index = index
+
+
+@dataclass(frozen=True, slots=True)
+class AuditState:
+    """What the auditor remembers between runs."""
+
+    verifier_key: str
+    checkpoint: str | None = None
+    leaf_hashes: bytes = b""
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "verifier_key": self.verifier_key,
+                "checkpoint": self.checkpoint,
+                "leaf_hashes": b64u_encode(self.leaf_hashes),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditState:
+        """Parses a state file. Raises AuditFailure if it is not one."""
+        try:
+            data = json.loads(text)
+            if data["version"] != STATE_VERSION:
+                raise AuditFailure("unsupported audit state version")
+            hashes = b64u_decode(data["leaf_hashes"])
+            if len(hashes) % HASH_SIZE:
+                raise AuditFailure("audit state is damaged (leaf hashes)")
+            return cls(str(data["verifier_key"]), data["checkpoint"], hashes)
+        except (ValueError, KeyError, TypeError, CryptoError) as e:
+            raise AuditFailure("the audit state file is damaged or not an audit state") from e
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """What a successful run verified, in words an auditor can read."""
+
+    origin: str
+    size: int
+    root_hash: bytes
+    lines: list[str] = field(default_factory=list)
+
+
+def _open_checkpoint(note: str, verifier: NoteVerifier, what: str) -> Checkpoint:
+    try:
+        return parse_checkpoint(open_note(note, verifier))
+    except CryptoError as e:
+        raise AuditFailure(f"{what}: signature or format invalid ({e})") from e
+
+
+def _fetch_leaves(client: HttpClient, size: int) -> list[bytes]:
+    leaves: list[bytes] = []
+    while len(leaves) < size:
+        page: dict[str, Any] = client.get_json("/api/v1/log/entries", {"start": len(leaves), "end": size})
+        rows = page.get("entries", [])
+        if not rows:
+            raise AuditFailure(
+                f"entry {len(leaves)} is missing: the server has fewer entries than it signed",
+                index=len(leaves),
+            )
+        for row in rows:
+            expected = len(leaves)
+            if row.get("index") != expected:
+                raise AuditFailure(
+                    f"entry {expected} is missing (the server sent index {row.get('index')})", index=expected
+                )
+            try:
+                leaves.append(leaf_hash(b64u_decode(row["body"])))
+            except (CryptoError, KeyError, TypeError) as e:
+                raise AuditFailure(f"entry {expected} is malformed", index=expected) from e
+    return leaves
+
+
+def _first_bad_size(client: HttpClient, verifier: NoteVerifier, store: MemoryNodeStore, size: int) -> int:
+    """Returns the smallest k whose signed checkpoint disagrees with the recomputed prefix root."""
+    lo, hi = 1, size  # invariant: checkpoint(hi) disagrees; find the first that does
+    while lo < hi:
+        mid = (lo + hi) // 2
+        signed = _open_checkpoint(
+            client.get_text(f"/api/v1/log/checkpoints/{mid}"), verifier, f"checkpoint {mid}"
+        )
+        if signed.root_hash == root_hash(store, mid):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def audit_log(
+    client: HttpClient,
+    *,
+    state: AuditState | None,
+    verifier_key: str | None = None,
+    since: str | None = None,
+) -> tuple[AuditReport, AuditState]:
+    """Verifies the whole log at `client` and returns a report and the state to keep.
+
+    `verifier_key` pins the log key (else the state's, else trust on first use); `since` is a signed
+    checkpoint saved earlier (else the state's). Raises AuditFailure naming the first bad index when
+    an entry was changed, removed, reordered or truncated, or a signature does not verify; RemoteError
+    when the server cannot be reached.
+    """
+    lines: list[str] = []
+    key = verifier_key or (state.verifier_key if state else None)
+    if key is None:
+        key = str(client.get_json("/api/v1/log/key")["verifier_key"])
+        lines.append(f"trusting the log key on first use: {key} (compare it out of band)")
+    elif state is not None and key != state.verifier_key:
+        raise AuditFailure("the log key differs from the one pinned in the audit state")
+    try:
+        verifier = parse_verifier_key(key)
+    except CryptoError as e:
+        raise AuditFailure(f"malformed verifier key: {e}") from e
+
+    latest_note = client.get_text("/api/v1/log/checkpoint")
+    latest = _open_checkpoint(latest_note, verifier, "latest checkpoint")
+    if latest.origin != verifier.name:
+        raise AuditFailure(
+            f"checkpoint origin {latest.origin!r} does not match the key name {verifier.name!r}"
+        )
+    leaves = _fetch_leaves(client, latest.size)
+    store = MemoryNodeStore()
+    for h in leaves:
+        store.append(h)
+    if root_hash(store, latest.size) != latest.root_hash:
+        bad = _first_bad_size(client, verifier, store, latest.size)
+        raise AuditFailure(
+            f"entry {bad - 1} does not match the checkpoint signed for size {bad}: the log was rewritten "
+            "or reordered",
+            index=bad - 1,
+        )
+    lines.append(
+        f"verified {latest.size} entries against the signed checkpoint (root {latest.root_hash.hex()})"
+    )
+
+    previous_note = since or (state.checkpoint if state else None)
+    if previous_note is not None:
+        previous = _open_checkpoint(previous_note, verifier, "saved checkpoint")
+        if previous.size > latest.size:
+            raise AuditFailure(
+                f"the log was truncated: a checkpoint for {previous.size} entries was signed, the server now "
+                f"has {latest.size}",
+                index=latest.size,
+            )
+        if root_hash(store, previous.size) != previous.root_hash:
+            index = _first_difference(state.leaf_hashes if state else b"", leaves, previous.size)
+            where = f": entry {index} changed" if index is not None else ""
+            raise AuditFailure(
+                f"the log is not an extension of the saved checkpoint (size {previous.size}){where}",
+                index=index,
+            )
+        proof = client.get_json(
+            "/api/v1/log/proof/consistency", {"first": previous.size, "second": latest.size}
+        )
+        try:
+            verify_consistency(
+                previous.size,
+                latest.size,
+                previous.root_hash,
+                latest.root_hash,
+                [b64u_decode(h) for h in proof["proof"]],
+            )
+        except (CryptoError, KeyError, TypeError) as e:
+            raise AuditFailure("the server's consistency proof does not verify") from e
+        lines.append(f"consistent with the saved checkpoint of size {previous.size} (append-only)")
+    return (
+        AuditReport(latest.origin, latest.size, latest.root_hash, lines),
+        AuditState(key, latest_note, b"".join(leaves)),
+    )
+
+
+def _first_difference(saved: bytes, leaves: list[bytes], size: int) -> int | None:
+    for i in range(min(size, len(saved) // HASH_SIZE)):
+        if saved[i * HASH_SIZE : (i + 1) * HASH_SIZE] != leaves[i]:
+            return i
+    return None

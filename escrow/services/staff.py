@@ -1,0 +1,137 @@
+"""Staff accounts: create (admin, CLI), authenticate (login), look up. Never imports Flask."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import argon2
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from escrow.models import STAFF_ROLES, StaffAccount
+from escrow.services.passwords import MIN_PASSWORD_LENGTH, hash_password, password_matches
+from escrow.services.transparency import LogSigner, append_event
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+# A valid hash of a random password: verifying against it when the username is unknown costs the
+# same time as a real check, so response time does not reveal which usernames exist.
+_DUMMY_PASSWORD = "not-a-password-" + "x" * 16
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
+def _dummy_hash(hasher: argon2.PasswordHasher) -> str:
+    params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    if params not in _dummy_hashes:
+        _dummy_hashes[params] = hash_password(hasher, _DUMMY_PASSWORD)
+    return _dummy_hashes[params]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    """What the web and API layers may know about a member of staff."""
+
+    id: int
+    username: str
+    display_name: str
+    organisation: str
+    roles: frozenset[str]
+
+
+def _view(account: StaffAccount) -> StaffView:
+    return StaffView(
+        account.id, account.username, account.display_name, account.organisation, account.role_set
+    )
+
+
+def _check_roles(roles: Iterable[str]) -> list[str]:
+    chosen = sorted(set(roles))
+    unknown = [r for r in chosen if r not in STAFF_ROLES]
+    if not chosen or unknown:
+        raise ValidationError(f"roles must be one or more of {', '.join(STAFF_ROLES)}")
+    return chosen
+
+
+def create_staff(
+    session: Session,
+    hasher: argon2.PasswordHasher,
+    log: LogSigner,
+    *,
+    username: str,
+    display_name: str,
+    organisation: str,
+    roles: Iterable[str],
+    password: str,
+    now: datetime,
+) -> StaffView:
+    """Creates a staff account, logs `staff.added` (username, organisation, roles) and commits.
+
+    Raises ValidationError for a malformed username, unknown role or short password, ConflictError if
+    the username is taken.
+    """
+    if not _USERNAME.match(username):
+        raise ValidationError("username: 2-63 characters of a-z, 0-9, '.', '_' or '-'")
+    if not display_name.strip() or not organisation.strip():
+        raise ValidationError("display name and organisation are required")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    chosen = _check_roles(roles)
+    account = StaffAccount(
+        username=username,
+        display_name=display_name.strip(),
+        organisation=organisation.strip(),
+        roles=",".join(chosen),
+        password_hash=hash_password(hasher, password),
+        is_active=True,
+        created_at=now,
+    )
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError as e:
+        session.rollback()
+        raise ConflictError(f"username {username!r} is taken") from e
+    append_event(
+        session,
+        log,
+        kind="staff.added",
+        data={"username": username, "organisation": account.organisation, "roles": chosen},
+        now=now,
+    )
+    session.commit()
+    return _view(account)
+
+
+def authenticate_staff(
+    session: Session, hasher: argon2.PasswordHasher, username: str, password: str
+) -> StaffView:
+    """Returns the active account with this username and password.
+
+    Raises AuthenticationError (one message for unknown user, wrong password or disabled account).
+    """
+    account = session.execute(
+        select(StaffAccount).where(StaffAccount.username == username)
+    ).scalar_one_or_none()
+    if account is None:
+        password_matches(hasher, _dummy_hash(hasher), password)
+        raise AuthenticationError("unknown username or wrong password")
+    if not password_matches(hasher, account.password_hash, password) or not account.is_active:
+        raise AuthenticationError("unknown username or wrong password")
+    return _view(account)
+
+
+def get_staff(session: Session, staff_id: int) -> StaffView:
+    """Returns the active account `staff_id`. Raises NotFoundError if missing or disabled."""
+    account = session.get(StaffAccount, staff_id)
+    if account is None or not account.is_active:
+        raise NotFoundError("no such staff account")
+    return _view(account)
+
+
+def list_staff(session: Session) -> list[StaffView]:
+    """Returns every staff account, by username."""
+    return [_view(a) for a in session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars()]

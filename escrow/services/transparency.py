@@ -1,0 +1,216 @@
+"""The transparency log: append events in the caller's transaction, sign checkpoints, serve proofs.
+
+An RFC 9162 Merkle tree over canonical JSON entries (escrow.crypto.merkle), stored as its complete
+subtrees (log_nodes) so an append writes O(log n) rows and a proof reads O(log^2 n) at worst, never the
+whole tree. After each append the service signs a checkpoint (C2SP tlog-checkpoint, escrow.crypto.note)
+for the new size. docs/transparency.md gives every byte format.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import nacl.signing
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from escrow.crypto.merkle import (
+    EMPTY_ROOT,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    nodes_to_store_after_append,
+    root_hash,
+)
+from escrow.crypto.note import format_checkpoint, sign_note, verifier_key_string
+from escrow.crypto.transcript import b64u_encode, canonical_json, sha256
+from escrow.errors import NotFoundError, ValidationError
+from escrow.models import LogCheckpoint, LogCommitmentOpening, LogEntry, LogNode, LogState
+
+ENTRY_VERSION = 1
+MAX_ENTRIES_PER_PAGE = 1000
+COMMITMENT_DOMAIN = b"escrow/v1/log-commitment"
+COMMITMENT_SALT_BYTES = 16
+_KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSigner:
+    """The log's identity: its origin line and the Ed25519 key that signs its checkpoints."""
+
+    origin: str
+    signing_key: nacl.signing.SigningKey = field(repr=False)
+
+    @property
+    def verifier_key(self) -> str:
+        """Returns the verifier key string (`<name>+<hash>+<key>`) auditors pin."""
+        return verifier_key_string(self.origin, self.signing_key.verify_key)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """A log entry as served to the public."""
+
+    index: int
+    body: bytes
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.body)
+
+
+def commitment(salt: bytes, value: str) -> bytes:
+    """Returns SHA-256(domain || salt || value): the salted commitment published for a sensitive value."""
+    return sha256(COMMITMENT_DOMAIN + salt + value.encode())
+
+
+def _timestamp(now: datetime) -> str:
+    return now.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _SessionNodes:
+    """NodeReader over log_nodes, with the nodes of the current append cached in memory."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._pending: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        cached = self._pending.get((level, index))
+        if cached is not None:
+            return cached
+        row = self._session.get(LogNode, (level, index))
+        if row is None:
+            raise KeyError((level, index))
+        return row.hash
+
+    def remember(self, level: int, index: int, value: bytes) -> None:
+        self._pending[(level, index)] = value
+
+
+def append_event(
+    session: Session,
+    log: LogSigner,
+    *,
+    kind: str,
+    data: Mapping[str, Any],
+    sensitive: Mapping[str, str] | None = None,
+    now: datetime,
+) -> int:
+    """Appends one event to the log inside the caller's transaction and signs the new checkpoint.
+
+    `data` is public; each value in `sensitive` appears only as a salted commitment whose opening is
+    kept in log_commitment_openings for auditors. Does not commit: the entry exists exactly when the
+    change it records does. Returns the entry's index. Raises ValidationError for a malformed kind or
+    data that cannot be encoded canonically.
+    """
+    if not _KIND.match(kind) or len(kind) > 64:
+        raise ValidationError(f"invalid log event kind {kind!r}")
+    openings = {name: secrets.token_bytes(COMMITMENT_SALT_BYTES) for name in sensitive or {}}
+    record = {
+        "v": ENTRY_VERSION,
+        "kind": kind,
+        "time": _timestamp(now),
+        "data": dict(data),
+        "commitments": {
+            name: b64u_encode(commitment(salt, (sensitive or {})[name])) for name, salt in openings.items()
+        },
+    }
+    try:
+        body = canonical_json(record)
+    except ValueError as e:
+        raise ValidationError("log event data must be canonical JSON (no floats or bytes)") from e
+
+    # Reserve the next index atomically; this row lock orders all appenders (docs/transparency.md).
+    size = session.execute(
+        update(LogState).where(LogState.id == 1).values(size=LogState.size + 1).returning(LogState.size)
+    ).scalar_one()
+    index = size - 1
+    session.add(LogEntry(idx=index, kind=kind, body=body, created_at=now))
+    if openings:
+        session.flush()  # the openings' foreign key needs the entry row first
+    for name, salt in openings.items():
+        session.add(
+            LogCommitmentOpening(entry_idx=index, name=name, salt=salt, value=(sensitive or {})[name])
+        )
+
+    nodes = _SessionNodes(session)
+    for level, node_index, value in nodes_to_store_after_append(index, leaf_hash(body), nodes):
+        session.add(LogNode(level=level, idx=node_index, hash=value))
+        nodes.remember(level, node_index, value)
+    root = root_hash(nodes, size)
+    note = sign_note(format_checkpoint(log.origin, size, root), log.origin, log.signing_key)
+    session.add(LogCheckpoint(size=size, root_hash=root, note=note, created_at=now))
+    session.flush()
+    return index
+
+
+def tree_size(session: Session) -> int:
+    """Returns the number of entries (committed or in this transaction)."""
+    return session.execute(select(LogState.size).where(LogState.id == 1)).scalar_one()
+
+
+def latest_checkpoint(session: Session, log: LogSigner) -> str:
+    """Returns the signed checkpoint note for the current tree size (the empty tree is signed on demand)."""
+    size = tree_size(session)
+    if size == 0:
+        return sign_note(format_checkpoint(log.origin, 0, EMPTY_ROOT), log.origin, log.signing_key)
+    return checkpoint_at(session, size)
+
+
+def checkpoint_at(session: Session, size: int) -> str:
+    """Returns the signed checkpoint note made when the log reached `size`. Raises NotFoundError."""
+    row = session.get(LogCheckpoint, size)
+    if row is None:
+        raise NotFoundError(f"no checkpoint for tree size {size}")
+    return row.note
+
+
+def _check_range(size: int, *values: int) -> None:
+    for v in values:
+        if v < 0 or v > size:
+            raise ValidationError(f"{v} is outside the tree (size {size})")
+
+
+def entries(session: Session, start: int, end: int) -> list[EntryView]:
+    """Returns entries [start, end), at most MAX_ENTRIES_PER_PAGE. Raises ValidationError for a bad range."""
+    size = tree_size(session)
+    _check_range(size, start, end)
+    if start > end:
+        raise ValidationError("start must not exceed end")
+    end = min(end, start + MAX_ENTRIES_PER_PAGE)
+    rows = session.execute(
+        select(LogEntry.idx, LogEntry.body)
+        .where(LogEntry.idx >= start, LogEntry.idx < end)
+        .order_by(LogEntry.idx)
+    ).all()
+    return [EntryView(index=i, body=b) for i, b in rows]
+
+
+def prove_inclusion(session: Session, index: int, size: int) -> list[bytes]:
+    """Returns the RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
+    _check_range(tree_size(session), size)
+    if not 0 <= index < size:
+        raise ValidationError(f"index {index} is not in a tree of size {size}")
+    return inclusion_proof(_SessionNodes(session), index, size)
+
+
+def prove_consistency(session: Session, first: int, second: int) -> list[bytes]:
+    """Returns the RFC 9162 consistency proof between tree sizes `first` <= `second`."""
+    _check_range(tree_size(session), first, second)
+    if first > second:
+        raise ValidationError("first size must not exceed second size")
+    return consistency_proof(_SessionNodes(session), first, second)
+
+
+def count_events(session: Session, kinds: Sequence[str] | None = None) -> dict[str, int]:
+    """Returns the number of entries per kind (all kinds, or those given)."""
+    query = select(LogEntry.kind, func.count()).group_by(LogEntry.kind)
+    if kinds is not None:
+        query = query.where(LogEntry.kind.in_(kinds))
+    return {kind: n for kind, n in session.execute(query).all()}
