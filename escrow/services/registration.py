@@ -78,6 +78,10 @@ def register_person(
         password_hash=password_hash,
         created_at=now,
     )
+    # End the read transaction first, so the write below starts a new one with the INSERT: on
+    # SQLite (WAL) a read transaction that later writes fails with "database is locked" when a
+    # concurrent registration wrote in between, instead of waiting for the lock.
+    session.commit()
     session.add(person)
     try:
         session.flush()
