@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from escrow.api import problems
+from escrow.api.admin import bp as admin_api_bp
 from escrow.api.auth import bp as api_session_bp
 from escrow.api.credentials import bp as credentials_api_bp
 from escrow.api.credentials import jwks_bp
@@ -33,8 +34,10 @@ from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
+from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
+from escrow.web.officers import bp as officers_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
@@ -109,6 +112,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(users_bp)
     app.register_blueprint(credentials_api_bp)
     app.register_blueprint(platform_api_bp)
+    app.register_blueprint(admin_api_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(officers_bp)
     app.register_blueprint(jwks_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)

@@ -18,6 +18,7 @@ from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import EscrowError
 from escrow.models import STAFF_ROLES
 from escrow.services.instance import InitReport, init_instance
+from escrow.services.signing_keys import published_jwks, rotate_signing_key
 from escrow.services.staff import create_staff
 from escrow.web.session import EscrowExtension
 
@@ -165,3 +166,19 @@ def staff_create(
 
 
 cli.add_command(audit)
+
+
+@cli.group()
+def keys() -> None:
+    """Credential signing keys (run on the server)."""
+
+
+@keys.command("rotate")
+@_fail_cleanly
+def keys_rotate() -> None:
+    """Add a new credential signing key; the old one stays published until its credentials expire."""
+    extension = _server_context()
+    with extension.session_factory() as session:
+        kid = rotate_signing_key(session, extension.keyring, log=extension.log, now=datetime.now(UTC))
+        published = published_jwks(session, now=datetime.now(UTC))
+    click.echo(f"new signing key {kid}; {len(published['keys'])} key(s) published at /.well-known/jwks.json")
