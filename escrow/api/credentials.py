@@ -3,7 +3,6 @@ person's own credentials. Platforms authenticate with ``Authorization: Bearer <A
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,9 +52,9 @@ def verify() -> Response:
         issuer=get_extension().settings.issuer_url,
         now=datetime.now(UTC),
     )
-    body = asdict(credential)
+    body: dict[str, Any] = {k: v for k, v in credential._asdict().items() if k not in ("iat", "nbf", "exp")}
     for name in ("issued_at", "not_before", "expires_at"):
-        body[name] = body[name].isoformat()
+        body[name] = getattr(credential, name).isoformat()
     return jsonify({"valid": True, **body})
 
 

@@ -17,9 +17,8 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from escrow.crypto.errors import CryptoError, EncodingError
 from escrow.crypto.tokens import (
@@ -46,16 +45,16 @@ MIN_REFETCH_INTERVAL_S = 10.0  # an attacker spraying random kids must not turn 
 FETCH_TIMEOUT_S = 10
 DEFAULT_LEEWAY = timedelta(seconds=30)  # clock skew between issuer and platform
 ENVELOPE_DIGEST_CLAIM = "envelope_digest"
-_REQUIRED_CLAIMS = ("iss", "sub", "aud", "iat", "nbf", "exp", "jti", ENVELOPE_DIGEST_CLAIM)
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 Fetch = Callable[[str], tuple[bytes, Mapping[str, str]]]
 """Returns the body and headers of a GET on the URL; raises OSError if it cannot."""
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedCredential:
-    """What a platform learns from a valid credential: a pseudonym, never an identity."""
+class VerifiedCredential(NamedTuple):
+    """What a platform learns from a valid credential: a pseudonym, never an identity.
+
+    Immutable (a NamedTuple: as safe as a frozen dataclass and cheaper to build per verification)."""
 
     pseudonym: str
     platform_id: str
@@ -63,9 +62,22 @@ class VerifiedCredential:
     credential_id: str
     envelope_digest: str
     key_id: str
-    issued_at: datetime
-    not_before: datetime
-    expires_at: datetime
+    # NumericDate claims (RFC 7519 section 2), as signed; the properties below give datetimes.
+    iat: int
+    nbf: int
+    exp: int
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.iat, UTC)
+
+    @property
+    def not_before(self) -> datetime:
+        return datetime.fromtimestamp(self.nbf, UTC)
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.exp, UTC)
 
 
 class KeySource(Protocol):
@@ -161,48 +173,37 @@ class CredentialVerifier:
             raise BadSignatureError("credential signature does not verify") from e
         except CryptoError as e:
             raise MalformedTokenError("credential is not a well-formed token") from e
+        moment = (now if now is not None else datetime.now(UTC)).timestamp()
         return check_claims(
-            jws.claims,
-            kid=str(jws.header["kid"]),
-            issuer=self.issuer,
-            audience=self.platform_id,
-            now=(now or datetime.now(UTC)).timestamp(),
-            leeway=self._leeway,
+            jws.claims, jws.header["kid"], self.issuer, self.platform_id, moment, self._leeway
         )
 
 
 def check_claims(
-    claims: Mapping[str, Any], *, kid: str, issuer: str, audience: str, now: float, leeway: float
+    claims: Mapping[str, Any], kid: str, issuer: str, audience: str, now: float, leeway: float
 ) -> VerifiedCredential:
     """Returns the credential if its claims fit issuer, audience and time; raises as verify() does."""
-    for name in _REQUIRED_CLAIMS:
-        if name not in claims:
-            raise MalformedTokenError(f"credential lacks the {name} claim")
-    iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
-    if not all(type(t) is int for t in (iat, nbf, exp)):
+    try:
+        iss, sub, aud, jti = claims["iss"], claims["sub"], claims["aud"], claims["jti"]
+        digest = claims[ENVELOPE_DIGEST_CLAIM]
+        iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
+    except KeyError as e:
+        raise MalformedTokenError(f"credential lacks the {e.args[0]} claim") from None
+    if type(iat) is not int or type(nbf) is not int or type(exp) is not int:
         raise MalformedTokenError("credential times must be integers")
-    texts = ("iss", "sub", "aud", "jti", ENVELOPE_DIGEST_CLAIM)
-    if not all(isinstance(claims[n], str) for n in texts):
+    if type(iss) is not str or type(sub) is not str or type(aud) is not str or type(jti) is not str:
         raise MalformedTokenError("credential claims have the wrong type")
-    if claims["iss"] != issuer:
+    if type(digest) is not str:
+        raise MalformedTokenError("credential claims have the wrong type")
+    if iss != issuer:
         raise WrongIssuerError("credential was issued by another issuer")
-    if claims["aud"] != audience:
+    if aud != audience:
         raise WrongAudienceError("credential was issued for another platform")
     if now >= exp + leeway:
         raise TokenExpiredError("credential has expired")
     if now + leeway < nbf or now + leeway < iat:
         raise TokenNotYetValidError("credential is not valid yet")
-    return VerifiedCredential(
-        pseudonym=claims["sub"],
-        platform_id=claims["aud"],
-        issuer=claims["iss"],
-        credential_id=claims["jti"],
-        envelope_digest=claims[ENVELOPE_DIGEST_CLAIM],
-        key_id=kid,
-        issued_at=datetime.fromtimestamp(iat, UTC),
-        not_before=datetime.fromtimestamp(nbf, UTC),
-        expires_at=datetime.fromtimestamp(exp, UTC),
-    )
+    return VerifiedCredential(sub, aud, iss, jti, digest, kid, iat, nbf, exp)
 
 
 def parse_jwks(jwks: Mapping[str, Any]) -> dict[str, bytes]:
