@@ -11,26 +11,42 @@ from flask import Flask, Response, g, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from escrow.api import problems
+from escrow.api.admin import bp as admin_api_bp
 from escrow.api.auth import bp as api_session_bp
 from escrow.api.ceremony import admin_bp as ceremony_admin_api_bp
 from escrow.api.ceremony import bp as ceremony_api_bp
+
+from escrow.api.credentials import bp as credentials_api_bp
+from escrow.api.credentials import jwks_bp
+from escrow.api.credentials import platform_bp as platform_api_bp
 from escrow.api.health import bp as health_bp
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.config import Settings
+from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.db import make_engine, make_session_factory
 from escrow.errors import EscrowError
+from escrow.identity.base import ASSURANCE_LOW
+from escrow.identity.devidp import DEV_LABEL, DevClient, DevIdentityProvider
+from escrow.identity.oidc import OidcProvider
+from escrow.identity.transport import UrllibHttp, WsgiHttp
 from escrow.keystore import load_keyring
 from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
+from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
 from escrow.web.keyholders import bp as keyholders_web_bp
+
+from escrow.web.officers import bp as officers_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
+from escrow.web.users import PERSON_ID_PREFIX, load_person
+from escrow.web.users import bp as users_bp
 
 MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
 REQUEST_ID_BYTES = 8
@@ -71,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
+    oidc, dev_idp = _identity_providers(settings)
     app.extensions[EXTENSION_NAME] = EscrowExtension(
         settings=settings,
         engine=engine,
@@ -78,14 +95,21 @@ def create_app(settings: Settings | None = None) -> Flask:
         keyring=keyring,
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
+        deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
+        oidc=oidc,
+        dev_idp=dev_idp,
     )
     csrf = CSRFProtect(app)
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
     csrf.exempt(ceremony_api_bp)
+    csrf.exempt(platform_api_bp)
+    if dev_idp is not None:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
+        _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
 
     login_manager = LoginManager()
     login_manager.init_app(app)
-    login_manager.user_loader(load_principal)
+    login_manager.user_loader(_load_user)
     login_manager.login_view = "auth.login"
 
     app.register_blueprint(web_bp)
@@ -97,6 +121,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ceremony_api_bp)
     app.register_blueprint(ceremony_admin_api_bp)
     app.register_blueprint(keyholders_web_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(credentials_api_bp)
+    app.register_blueprint(platform_api_bp)
+    app.register_blueprint(admin_api_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(officers_bp)
+    app.register_blueprint(jwks_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
@@ -105,6 +136,46 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(Exception, _handle_unexpected_error)
     _log.info("app.created testing=%s", settings.testing)
     return app
+
+
+def _load_user(user_id: str) -> object | None:
+    # Session ids carry their kind: "person:<id>" (issue 3) or "staff:<id>" (escrow.web.auth).
+    if user_id.startswith(PERSON_ID_PREFIX):
+        return load_person(user_id)
+    return load_principal(user_id)
+
+
+DEV_IDP_MOUNT = "/dev-idp"
+OIDC_CALLBACK_PATH = "/account/oidc/callback"
+
+
+def _identity_providers(settings: Settings) -> tuple[OidcProvider | None, DevIdentityProvider | None]:
+    """Returns the OIDC provider the escrow trusts and, in development, the dev IdP it talks to."""
+    redirect_uri = settings.issuer_url + OIDC_CALLBACK_PATH
+    if settings.dev_idp_enabled:
+        dev_idp = DevIdentityProvider(issuer=settings.issuer_url + DEV_IDP_MOUNT)
+        client_secret = secrets.token_urlsafe(32)
+        dev_idp.register_client(DevClient("escrow-dev", client_secret, (redirect_uri,)))
+        # Same OIDC client as for a real provider; only the HTTP hop stays in process.
+        oidc = OidcProvider(
+            issuer=dev_idp.issuer,
+            client_id="escrow-dev",
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            http=WsgiHttp({dev_idp.issuer: dev_idp.wsgi_app}),
+            assurance=ASSURANCE_LOW,
+        )
+        return oidc, dev_idp
+    if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
+        oidc = OidcProvider(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            redirect_uri=redirect_uri,
+            http=UrllibHttp(),
+        )
+        return oidc, None
+    return None, None
 
 
 def _assign_request_id() -> None:

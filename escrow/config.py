@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nacl.pwhash.argon2id
@@ -33,6 +33,13 @@ class Settings:
     holderfile_opslimit: int
     holderfile_memlimit: int
     log_level: str
+    # Issue 3: the credential issuer (our public base URL), identity providers, person passwords.
+    issuer_url: str = "http://127.0.0.1:5000"
+    # DEVELOPMENT ONLY: mount the development OIDC identity provider at /dev-idp.
+    dev_idp_enabled: bool = False
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
     # Origin line of the transparency log's checkpoints (C2SP tlog-checkpoint): a schema-less URL.
     log_origin: str = "escrow.localhost/log"
     # Argon2id cost for staff and person passwords (argon2-cffi; RFC 9106 second recommended option).
@@ -53,6 +60,10 @@ class Settings:
             f"holderfile_opslimit={self.holderfile_opslimit}, "
             f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
             f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode})"
+
+            f"log_origin={self.log_origin!r}, "
+            f"issuer_url={self.issuer_url!r}, dev_idp_enabled={self.dev_idp_enabled}, "
+            f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r})"
         )
 
     @classmethod
@@ -77,6 +88,20 @@ class Settings:
         _check_log_origin(log_origin)
         _check_secret_key(secret_key)
         _check_log_level(log_level)
+        issuer_url = _get(env, "ESCROW_ISSUER_URL", "http://127.0.0.1:5000").rstrip("/")
+        _check_url(issuer_url, "ESCROW_ISSUER_URL")
+        dev_idp = _get(env, "ESCROW_DEV_IDP", "0")
+        if dev_idp not in ("0", "1"):
+            raise ConfigError("ESCROW_DEV_IDP must be 0 or 1")
+        oidc_issuer = env.get("ESCROW_OIDC_ISSUER") or None
+        oidc_client_id = env.get("ESCROW_OIDC_CLIENT_ID") or None
+        oidc_client_secret = env.get("ESCROW_OIDC_CLIENT_SECRET") or None
+        if oidc_issuer is not None:
+            _check_url(oidc_issuer, "ESCROW_OIDC_ISSUER")
+            if oidc_client_id is None or oidc_client_secret is None:
+                raise ConfigError(
+                    "ESCROW_OIDC_ISSUER needs ESCROW_OIDC_CLIENT_ID and ESCROW_OIDC_CLIENT_SECRET"
+                )
         return cls(
             database_url=database_url,
             keys_dir=keys_dir.resolve(),
@@ -86,6 +111,11 @@ class Settings:
             holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MODERATE,
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
             log_level=log_level,
+            issuer_url=issuer_url,
+            dev_idp_enabled=dev_idp == "1",
+            oidc_issuer=oidc_issuer.rstrip("/") if oidc_issuer else None,
+            oidc_client_id=oidc_client_id,
+            oidc_client_secret=oidc_client_secret,
             log_origin=log_origin,
             dev_mode=dev_mode,
         )
@@ -107,6 +137,7 @@ class Settings:
             holderfile_opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN,
             holderfile_memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN,
             log_level="DEBUG",
+            issuer_url="http://escrow.test",
             # Tests only: cheap password hashing (NOTES.md: 120 ms a hash is too slow for a suite).
             password_time_cost=1,
             password_memory_kib=8,
@@ -157,6 +188,10 @@ def _parse_flag(env: Mapping[str, str], name: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be 1 or 0")
+
+def _check_url(url: str, name: str) -> None:
+    if not url.startswith(("https://", "http://")) or len(url) > 2000:
+        raise ConfigError(f"{name} must be an absolute http(s) URL")
 
 
 def _check_log_origin(origin: str) -> None:

@@ -79,6 +79,87 @@ class KeyFileError(ConfigError):
     title = "Key file error"
 
 
+# Credential verification failures (issue 3): one family under InvalidTokenError, so a platform
+# catches the base or the one case it handles. Codes are stable API (docs/platforms.md).
+
+
+class MalformedTokenError(InvalidTokenError):
+    """The credential is not a well-formed EdDSA compact JWS with the expected claims."""
+
+    code = "credential-malformed"
+    title = "Malformed credential"
+
+
+class UnsupportedAlgorithmError(InvalidTokenError):
+    """The credential names another algorithm than EdDSA (``none``, ``HS256``, ...)."""
+
+    code = "credential-algorithm"
+    title = "Unsupported credential algorithm"
+
+
+class UnknownSigningKeyError(InvalidTokenError):
+    """The credential's ``kid`` names no published signing key."""
+
+    code = "credential-unknown-key"
+    title = "Unknown signing key"
+
+
+class BadSignatureError(InvalidTokenError):
+    """The credential's signature does not verify (tampered header, payload or signature)."""
+
+    code = "credential-bad-signature"
+    title = "Bad credential signature"
+
+
+class WrongIssuerError(InvalidTokenError):
+    """The credential was issued by another issuer."""
+
+    code = "credential-wrong-issuer"
+    title = "Wrong credential issuer"
+
+
+class WrongAudienceError(InvalidTokenError):
+    """The credential was issued for another platform."""
+
+    code = "credential-wrong-audience"
+    title = "Wrong credential audience"
+
+
+class TokenExpiredError(InvalidTokenError):
+    """The credential's ``exp`` has passed."""
+
+    code = "credential-expired"
+    title = "Credential expired"
+
+
+class TokenNotYetValidError(InvalidTokenError):
+    """The credential's ``nbf`` (or ``iat``) lies in the future."""
+
+    code = "credential-not-yet-valid"
+    title = "Credential not yet valid"
+
+
+class TokenRevokedError(InvalidTokenError):
+    """The credential was revoked by its holder, its platform or an administrator."""
+
+    code = "credential-revoked"
+    title = "Credential revoked"
+
+
+class TokenAlreadyRedeemedError(ConflictError):
+    """The credential was already redeemed once; a second redemption is a replay."""
+
+    code = "credential-already-redeemed"
+    title = "Credential already redeemed"
+
+
+class IdentityProofError(ValidationError):
+    """Identity proofing failed (bad ID token, nonce, state, or document data). Names no identity."""
+
+    code = "identity-proof-failed"
+    title = "Identity proofing failed"
+
+
 class AuthenticationError(EscrowError):
     """The caller could not be authenticated (wrong password, unknown account, missing login)."""
 

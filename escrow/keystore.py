@@ -21,6 +21,13 @@ KEYS_DIR_MODE = 0o700
 SECRET_FILE_MODE = 0o600
 FLASK_SECRET_KEY_NAME = "flask-secret-key"  # noqa: S105 - a file name
 FLASK_SECRET_KEY_BYTES = 32  # 256 bits for HMAC-signed session cookies
+# DESIGN.md section 7: person_key = HMAC(K_person, identity key); pseudonym = HMAC(K_pseudonym, ...).
+PERSON_KEY_NAME = "person-key"
+PSEUDONYM_KEY_NAME = "pseudonym-key"
+PRF_KEY_BYTES = 32
+# Ed25519 credential signing keys (issue 3): one file per key, named by its RFC 7638 thumbprint.
+SIGNING_KEY_PREFIX = "credential-signing-"
+SIGNING_SEED_BYTES = 32
 LOG_SIGNING_KEY_NAME = "log-signing-key"
 LOG_SIGNING_KEY_BYTES = 32  # an Ed25519 seed (RFC 8032) for transparency-log checkpoints
 
@@ -31,6 +38,21 @@ class Keyring:
 
     flask_secret_key: bytes = field(repr=False)
     log_signing_seed: bytes = field(repr=False)
+    person_key: bytes = field(repr=False)
+    pseudonym_key: bytes = field(repr=False)
+    keys_dir: Path | None = None
+
+    def signing_seed(self, kid: str) -> bytes:
+        """Returns the Ed25519 seed of credential signing key ``kid`` (a file under keys_dir).
+
+        Raises KeyFileError if the file is missing, unsafe or malformed.
+        """
+        if self.keys_dir is None or not _is_safe_kid(kid):
+            raise KeyFileError("no credential signing key with that id")
+        data = read_secret_file(self.keys_dir / f"{SIGNING_KEY_PREFIX}{kid}")
+        if len(data) != SIGNING_SEED_BYTES:
+            raise KeyFileError(f"credential signing key {kid} holds {len(data)} bytes")
+        return data
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -45,7 +67,34 @@ def load_keyring(settings: Settings) -> Keyring:
             settings.keys_dir, FLASK_SECRET_KEY_NAME, FLASK_SECRET_KEY_BYTES
         )
     log_signing_seed = load_or_create_secret(settings.keys_dir, LOG_SIGNING_KEY_NAME, LOG_SIGNING_KEY_BYTES)
-    return Keyring(flask_secret_key=flask_secret_key, log_signing_seed=log_signing_seed)
+    return Keyring(
+        flask_secret_key=flask_secret_key,
+        log_signing_seed=log_signing_seed,
+        person_key=load_or_create_secret(settings.keys_dir, PERSON_KEY_NAME, PRF_KEY_BYTES),
+        pseudonym_key=load_or_create_secret(settings.keys_dir, PSEUDONYM_KEY_NAME, PRF_KEY_BYTES),
+        keys_dir=settings.keys_dir,
+    )
+
+
+def write_signing_seed(keys_dir: Path, kid: str, seed: bytes) -> Path:
+    """Stores a new credential signing seed as ``keys_dir/credential-signing-<kid>`` (mode 0600).
+
+    Returns the path. Raises KeyFileError if it cannot be written or already exists.
+    """
+    if not _is_safe_kid(kid) or len(seed) != SIGNING_SEED_BYTES:
+        raise KeyFileError("malformed credential signing key")
+    ensure_keys_dir(keys_dir)
+    path = keys_dir / f"{SIGNING_KEY_PREFIX}{kid}"
+    try:
+        write_secret_file(path, seed)
+    except FileExistsError as e:
+        raise KeyFileError(f"credential signing key {kid} already exists") from e
+    return path
+
+
+def _is_safe_kid(kid: str) -> bool:
+    # A kid is base64url (RFC 7638 thumbprint): safe as a file name, never a path.
+    return 0 < len(kid) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in kid)
 
 
 def ensure_keys_dir(keys_dir: Path) -> bool:

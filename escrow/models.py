@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -256,3 +257,108 @@ class StaffAccount(Base):
     @property
     def role_set(self) -> frozenset[str]:
         return frozenset(r for r in self.roles.split(",") if r)
+
+
+# Issue 3: persons, platforms, credentials. No column holds a name, birthdate, document number or
+# identity-provider subject: the identity is only inside ``persons.identity_seal`` (threshold key).
+
+PERSON_KEY_BYTES: Final = 32
+REVOKERS: Final = ("user", "platform", "admin")
+
+
+class Person(Base):
+    """One verified person (one row per person: ``person_key`` is unique).
+
+    ``person_key`` is HMAC(K_person, canonical identity key), useless without keys/. The identity
+    itself is sealed to the escrow key in ``identity_seal``; the server cannot open it.
+    """
+
+    __tablename__ = "persons"
+    __table_args__ = (
+        CheckConstraint("provider_kind IN ('oidc', 'officer')", name="provider_kind_valid"),
+        CheckConstraint("assurance IN ('low', 'substantial', 'high')", name="assurance_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_key: Mapped[bytes] = mapped_column(LargeBinary(PERSON_KEY_BYTES), unique=True)
+    provider_kind: Mapped[str] = mapped_column(String(16))
+    assurance: Mapped[str] = mapped_column(String(16))
+    escrow_key_id: Mapped[str] = mapped_column(String(64))
+    identity_seal: Mapped[bytes] = mapped_column(LargeBinary)
+    # argon2id, only for officer-verified persons (OIDC persons log in through their provider).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Platform(Base):
+    """A relying platform and its policy (credential lifetime, pseudonyms a person may hold there)."""
+
+    __tablename__ = "platforms"
+    __table_args__ = (
+        CheckConstraint("credential_lifetime_s > 0", name="lifetime_positive"),
+        CheckConstraint("pseudonyms_per_person >= 1", name="pseudonyms_positive"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(320))
+    redirect_uris: Mapped[str] = mapped_column(Text)  # JSON list of absolute URLs
+    credential_lifetime_s: Mapped[int]
+    pseudonyms_per_person: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlatformApiKey(Base):
+    """A platform API key: only its visible prefix and its SHA-256 are stored (shown once)."""
+
+    __tablename__ = "platform_api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SigningKey(Base):
+    """A credential signing key (Ed25519); its seed is a file under keys/, named by ``kid``.
+
+    Published in the JWKS while active, and after retirement until ``publish_until`` (the last
+    expiry of a credential it signed).
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    publish_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Credential(Base):
+    """One issued credential. Names its platform and pseudonym, never the person's account.
+
+    The envelope seals the identity anew for (platform, pseudonym, envelope id): no byte of it
+    repeats in another envelope, so rows of one person on two platforms cannot be joined.
+    """
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        CheckConstraint(
+            "revoked_by IS NULL OR revoked_by IN ('user', 'platform', 'admin')", name="revoked_by_valid"
+        ),
+    )
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    signing_key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.kid"))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    envelope_digest: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(16))
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

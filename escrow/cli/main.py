@@ -21,6 +21,9 @@ from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
 from escrow.services.instance import InitReport, init_instance
 from escrow.services.staff import create_staff, disable_staff
+
+from escrow.services.signing_keys import published_jwks, rotate_signing_key
+from escrow.services.staff import create_staff
 from escrow.web.session import EscrowExtension
 
 P = ParamSpec("P")
@@ -212,3 +215,18 @@ def _add_ceremony_commands() -> None:
 
 
 _add_ceremony_commands()
+
+@cli.group()
+def keys() -> None:
+    """Credential signing keys (run on the server)."""
+
+
+@keys.command("rotate")
+@_fail_cleanly
+def keys_rotate() -> None:
+    """Add a new credential signing key; the old one stays published until its credentials expire."""
+    extension = _server_context()
+    with extension.session_factory() as session:
+        kid = rotate_signing_key(session, extension.keyring, log=extension.log, now=datetime.now(UTC))
+        published = published_jwks(session, now=datetime.now(UTC))
+    click.echo(f"new signing key {kid}; {len(published['keys'])} key(s) published at /.well-known/jwks.json")

@@ -1,2 +1,2 @@
-"""Code that runs on other machines: the auditor's log verifier and the key-holder tool (HTTP client and
-ceremony runner); later the platform tools."""
+"""Code that runs on other machines: the auditor's log verifier (audit), the key-holder tool (holder:
+HTTP client and ceremony runner) and the platform SDK (verifier)."""

@@ -7,6 +7,7 @@ anything a service did not commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import argon2
 from flask import Flask, current_app, g
@@ -14,8 +15,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.config import Settings
+from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.keystore import Keyring
 from escrow.services.transparency import LogSigner
+
+if TYPE_CHECKING:
+    from escrow.identity.devidp import DevIdentityProvider
+    from escrow.identity.oidc import OidcProvider
 
 EXTENSION_NAME = "escrow"
 
@@ -29,7 +35,12 @@ class EscrowExtension:
     session_factory: sessionmaker[Session]
     keyring: Keyring
     log: LogSigner
+    deriver: PseudonymDeriver
     password_hasher: argon2.PasswordHasher
+    # The configured OpenID Connect identity provider (None: registration through a provider is off).
+    oidc: OidcProvider | None = None
+    # DEVELOPMENT ONLY (ESCROW_DEV_IDP=1): the development identity provider mounted at /dev-idp.
+    dev_idp: DevIdentityProvider | None = None
 
 
 def get_extension(app: Flask | None = None) -> EscrowExtension:

@@ -1,0 +1,141 @@
+"""JSON API for admins (platforms, API keys, revoking credentials) and verification officers
+(in-person registration). Staff session cookie plus the X-CSRFToken header (escrow.api.auth)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from escrow.api.auth import role_required
+from escrow.errors import ValidationError
+from escrow.identity.officer import DocumentCheck
+from escrow.services.credentials import revoke_as_admin
+from escrow.services.platforms import (
+    DEFAULT_CREDENTIAL_LIFETIME_S,
+    ApiKeyInfo,
+    PlatformInfo,
+    create_api_key,
+    list_api_keys,
+    list_platforms,
+    register_platform,
+    revoke_api_key,
+)
+from escrow.services.registration import register_in_person
+from escrow.web.session import get_extension, get_session
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/admin/platforms")
+@role_required("admin")
+def platforms() -> Response:
+    return jsonify({"platforms": [_platform(p) for p in list_platforms(get_session())]})
+
+
+@bp.post("/admin/platforms")
+@role_required("admin")
+def add_platform() -> tuple[Response, int]:
+    body = _json_body()
+    uris = body.get("redirect_uris", [])
+    if not isinstance(uris, list):
+        raise ValidationError("redirect_uris must be a list of URLs")
+    platform = register_platform(
+        get_session(),
+        platform_id=_text(body, "id"),
+        name=_text(body, "name"),
+        contact=_text(body, "contact"),
+        redirect_uris=uris,
+        credential_lifetime_s=body.get("credential_lifetime_s", DEFAULT_CREDENTIAL_LIFETIME_S),
+        pseudonyms_per_person=body.get("pseudonyms_per_person", 1),
+        log=get_extension().log,
+        now=datetime.now(UTC),
+    )
+    return jsonify(_platform(platform)), 201
+
+
+@bp.get("/admin/platforms/<platform_id>/api-keys")
+@role_required("admin")
+def api_keys(platform_id: str) -> Response:
+    return jsonify({"api_keys": [_key(k) for k in list_api_keys(get_session(), platform_id)]})
+
+
+@bp.post("/admin/platforms/<platform_id>/api-keys")
+@role_required("admin")
+def add_api_key(platform_id: str) -> tuple[Response, int]:
+    """Creates an API key; ``api_key`` is in this response only."""
+    new = create_api_key(
+        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+    )
+    return jsonify({**_key(new.info), "api_key": new.api_key}), 201
+
+
+@bp.post("/admin/platforms/<platform_id>/api-keys/<prefix>/revoke")
+@role_required("admin")
+def revoke_key(platform_id: str, prefix: str) -> Response:
+    info = revoke_api_key(
+        get_session(), platform_id=platform_id, prefix=prefix, log=get_extension().log, now=datetime.now(UTC)
+    )
+    return jsonify(_key(info))
+
+
+@bp.post("/admin/credentials/<credential_id>/revoke")
+@role_required("admin")
+def revoke_credential(credential_id: str) -> Response:
+    info = revoke_as_admin(
+        get_session(), credential_id=credential_id, log=get_extension().log, now=datetime.now(UTC)
+    )
+    return jsonify({"credential_id": info.credential_id, "status": info.status})
+
+
+@bp.post("/officer/persons")
+@role_required("verification_officer")
+def register_person_in_person() -> tuple[Response, int]:
+    """Registers a person from a checked document; answers with the account id only."""
+    body = _json_body()
+    extension = get_extension()
+    account = register_in_person(
+        get_session(),
+        check=DocumentCheck(
+            document_type=_text(body, "document_type"),
+            issuing_country=_text(body, "issuing_country"),
+            document_number=_text(body, "document_number"),
+            name=_text(body, "name"),
+            birthdate=_text(body, "birthdate"),
+        ),
+        password=_text(body, "password"),
+        deriver=extension.deriver,
+        hasher=extension.password_hasher,
+        log=extension.log,
+        now=datetime.now(UTC),
+    )
+    return jsonify({"person_id": account.id, "assurance": account.assurance}), 201
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json()
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{name} must be a non-empty string")
+    return value
+
+
+def _platform(platform: PlatformInfo) -> dict[str, Any]:
+    return {**asdict(platform), "redirect_uris": list(platform.redirect_uris)}
+
+
+def _key(info: ApiKeyInfo) -> dict[str, Any]:
+    return {
+        "prefix": info.prefix,
+        "platform_id": info.platform_id,
+        "created_at": info.created_at.isoformat(),
+        "is_revoked": info.is_revoked,
+    }

@@ -1,0 +1,170 @@
+"""Credentials JSON API: the JWKS, online verification and redemption, status, revocation, and the
+person's own credentials. Platforms authenticate with ``Authorization: Bearer <API key>``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from escrow.errors import ValidationError
+from escrow.services.credentials import (
+    CredentialInfo,
+    credential_statuses,
+    issue_credential,
+    list_person_credentials,
+    revoke_as_person,
+    revoke_as_platform,
+    verify_and_redeem,
+)
+from escrow.services.platforms import PlatformInfo, authenticate_platform
+from escrow.services.signing_keys import published_jwks
+from escrow.web.session import get_extension, get_session
+from escrow.web.users import current_person
+
+JWKS_MAX_AGE_S = 300  # platforms refetch on an unknown kid anyway (escrow.client.verifier)
+
+jwks_bp = Blueprint("jwks", __name__)
+# Platforms authenticate with an API key header, never a cookie: CSRF does not apply (app.py exempts it).
+platform_bp = Blueprint("platform_api", __name__, url_prefix="/api/v1")
+# Persons use their session cookie: state-changing calls need the X-CSRFToken header.
+bp = Blueprint("credentials_api", __name__, url_prefix="/api/v1")
+
+
+@jwks_bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """The credential signing keys (OKP/Ed25519, kid = RFC 7638 thumbprint), cacheable."""
+    response = jsonify(published_jwks(get_session(), now=datetime.now(UTC)))
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@platform_bp.post("/credentials/verify")
+def verify() -> Response:
+    """Verifies and redeems a credential for the calling platform (a second redemption is 409)."""
+    platform = _platform()
+    credential = verify_and_redeem(
+        get_session(),
+        platform=platform,
+        token=_text_field(_json_body(), "credential"),
+        issuer=get_extension().settings.issuer_url,
+        now=datetime.now(UTC),
+    )
+    body: dict[str, Any] = {k: v for k, v in credential._asdict().items() if k not in ("iat", "nbf", "exp")}
+    for name in ("issued_at", "not_before", "expires_at"):
+        body[name] = getattr(credential, name).isoformat()
+    return jsonify({"valid": True, **body})
+
+
+@platform_bp.post("/credentials/status")
+def status() -> Response:
+    """Returns {credential id: active|redeemed|revoked|expired|unknown} for the platform's ids."""
+    platform = _platform()
+    ids = _json_body().get("credential_ids")
+    if not isinstance(ids, list) or not ids:
+        raise ValidationError("credential_ids must be a non-empty list")
+    statuses = credential_statuses(
+        get_session(), platform=platform, credential_ids=ids, now=datetime.now(UTC)
+    )
+    return jsonify({"statuses": statuses})
+
+
+@platform_bp.post("/credentials/<credential_id>/revoke")
+def platform_revoke(credential_id: str) -> Response:
+    """The platform revokes one of its credentials (abuse)."""
+    info = revoke_as_platform(
+        get_session(),
+        platform=_platform(),
+        credential_id=credential_id,
+        log=get_extension().log,
+        now=datetime.now(UTC),
+    )
+    return jsonify(_credential_json(info))
+
+
+@bp.get("/me/credentials")
+def my_credentials() -> Response:
+    person = current_person()
+    items = list_person_credentials(
+        get_session(), person_id=person.id, deriver=get_extension().deriver, now=datetime.now(UTC)
+    )
+    return jsonify({"credentials": [_credential_json(i) for i in items]})
+
+
+@bp.post("/me/credentials")
+def issue() -> tuple[Response, int]:
+    """Issues a credential for ``platform_id`` to the logged-in person; the token is returned once."""
+    person = current_person()
+    body = _json_body()
+    slot = body.get("slot", 0)
+    extension = get_extension()
+    issued = issue_credential(
+        get_session(),
+        person_id=person.id,
+        platform_id=_text_field(body, "platform_id"),
+        deriver=extension.deriver,
+        keyring=extension.keyring,
+        issuer=extension.settings.issuer_url,
+        log=extension.log,
+        now=datetime.now(UTC),
+        slot=slot if type(slot) is int else -1,
+    )
+    return jsonify(
+        {
+            "credential": issued.token,
+            "credential_id": issued.credential_id,
+            "platform_id": issued.platform_id,
+            "pseudonym": issued.pseudonym,
+            "envelope_digest": issued.envelope_digest,
+            "expires_at": issued.expires_at.isoformat(),
+        }
+    ), 201
+
+
+@bp.post("/me/credentials/<credential_id>/revoke")
+def my_revoke(credential_id: str) -> Response:
+    person = current_person()
+    extension = get_extension()
+    info = revoke_as_person(
+        get_session(),
+        person_id=person.id,
+        credential_id=credential_id,
+        deriver=extension.deriver,
+        log=extension.log,
+        now=datetime.now(UTC),
+    )
+    return jsonify(_credential_json(info))
+
+
+def _platform() -> PlatformInfo:
+    header = request.headers.get("Authorization", "")
+    scheme, _, api_key = header.partition(" ")
+    return authenticate_platform(get_session(), api_key.strip() if scheme.lower() == "bearer" else None)
+
+
+def _json_body() -> dict[str, Any]:
+    # get_json() answers 415 for another media type and 400 for broken JSON (problem JSON either way).
+    body = request.get_json()
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return body
+
+
+def _text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{name} must be a non-empty string")
+    return value
+
+
+def _credential_json(info: CredentialInfo) -> dict[str, Any]:
+    return {
+        "credential_id": info.credential_id,
+        "platform_id": info.platform_id,
+        "pseudonym": info.pseudonym,
+        "issued_at": info.issued_at.isoformat(),
+        "expires_at": info.expires_at.isoformat(),
+        "status": info.status,
+    }

@@ -1,0 +1,242 @@
+"""Platform SDK: verify escrow credentials offline against the issuer's published JWKS.
+
+    verifier = CredentialVerifier(issuer="https://escrow.example", platform_id="forum")
+    credential = verifier.verify(token)     # VerifiedCredential, or raises an InvalidTokenError subclass
+    credential.pseudonym                    # stable for this person on this platform
+
+The JWKS is fetched from ``<issuer>/.well-known/jwks.json``, cached for the response's
+``Cache-Control: max-age`` (default 5 minutes), and refetched at most once per verification when a
+token names an unknown ``kid`` (key rotation). Verification itself needs no network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+
+from escrow.crypto.errors import CryptoError, EncodingError
+from escrow.crypto.tokens import (
+    TokenAlgorithmError,
+    TokenKeyUnknownError,
+    TokenSignatureError,
+    public_key_from_jwk,
+    verify_token,
+)
+from escrow.errors import (
+    BadSignatureError,
+    MalformedTokenError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    UnknownSigningKeyError,
+    UnsupportedAlgorithmError,
+    WrongAudienceError,
+    WrongIssuerError,
+)
+
+JWKS_PATH = "/.well-known/jwks.json"
+DEFAULT_MAX_AGE_S = 300
+MIN_REFETCH_INTERVAL_S = 10.0  # an attacker spraying random kids must not turn us into a fetch loop
+FETCH_TIMEOUT_S = 10
+DEFAULT_LEEWAY = timedelta(seconds=30)  # clock skew between issuer and platform
+ENVELOPE_DIGEST_CLAIM = "envelope_digest"
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+Fetch = Callable[[str], tuple[bytes, Mapping[str, str]]]
+"""Returns the body and headers of a GET on the URL; raises OSError if it cannot."""
+
+
+class VerifiedCredential(NamedTuple):
+    """What a platform learns from a valid credential: a pseudonym, never an identity.
+
+    Immutable (a NamedTuple: as safe as a frozen dataclass and cheaper to build per verification)."""
+
+    pseudonym: str
+    platform_id: str
+    issuer: str
+    credential_id: str
+    envelope_digest: str
+    key_id: str
+    # NumericDate claims (RFC 7519 section 2), as signed; the properties below give datetimes.
+    iat: int
+    nbf: int
+    exp: int
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.iat, UTC)
+
+    @property
+    def not_before(self) -> datetime:
+        return datetime.fromtimestamp(self.nbf, UTC)
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.exp, UTC)
+
+
+class KeySource(Protocol):
+    """Where a verifier finds Ed25519 public keys by kid."""
+
+    def find_key(self, kid: str) -> bytes | None:
+        """Returns the raw public key for ``kid``, or None if unknown."""
+
+
+class StaticKeys:
+    """A fixed JWKS (e.g. the issuer's own published keys, or a pinned copy)."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        self._keys = parse_jwks(jwks)
+
+    def find_key(self, kid: str) -> bytes | None:
+        return self._keys.get(kid)
+
+
+class RemoteJwks:
+    """The issuer's JWKS over HTTPS, cached for its ``max-age``; one refetch on an unknown kid."""
+
+    def __init__(
+        self, url: str, *, fetch: Fetch | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._url = url
+        self._fetch = fetch or _urllib_fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, bytes] = {}
+        self._expires = float("-inf")
+        self._fetched = float("-inf")
+        self.fetch_count = 0
+
+    def find_key(self, kid: str) -> bytes | None:
+        now = self._clock()
+        if now >= self._expires:
+            self._refresh(now)
+        key = self._keys.get(kid)
+        if key is None and now - self._fetched >= MIN_REFETCH_INTERVAL_S:
+            self._refresh(now)
+            key = self._keys.get(kid)
+        return key
+
+    def _refresh(self, now: float) -> None:
+        with self._lock:
+            try:
+                body, headers = self._fetch(self._url)
+                keys = parse_jwks(json.loads(body))
+            except (OSError, ValueError, EncodingError):
+                # Keep serving the keys we have; an unknown kid then fails as unknown.
+                self._fetched = now
+                self._expires = now + MIN_REFETCH_INTERVAL_S
+                return
+            self.fetch_count += 1
+            self._keys = keys
+            self._fetched = now
+            self._expires = now + _max_age(headers)
+
+
+class CredentialVerifier:
+    """Verifies credentials for one platform offline. Safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        platform_id: str,
+        keys: KeySource | None = None,
+        fetch: Fetch | None = None,
+        leeway: timedelta = DEFAULT_LEEWAY,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.platform_id = platform_id
+        self._keys = keys if keys is not None else RemoteJwks(self.issuer + JWKS_PATH, fetch=fetch)
+        self._leeway = leeway.total_seconds()
+
+    def verify(self, token: str, *, now: datetime | None = None) -> VerifiedCredential:
+        """Returns the verified credential in ``token``.
+
+        Raises (all InvalidTokenError): MalformedTokenError, UnsupportedAlgorithmError,
+        UnknownSigningKeyError, BadSignatureError, WrongIssuerError, WrongAudienceError,
+        TokenExpiredError, TokenNotYetValidError. Revocation and redemption need the issuer's
+        online endpoint (POST /api/v1/credentials/verify).
+        """
+        try:
+            jws = verify_token(token, self._keys.find_key)
+        except TokenAlgorithmError as e:
+            raise UnsupportedAlgorithmError("credential algorithm must be EdDSA") from e
+        except TokenKeyUnknownError as e:
+            raise UnknownSigningKeyError("credential is signed by an unknown key") from e
+        except TokenSignatureError as e:
+            raise BadSignatureError("credential signature does not verify") from e
+        except CryptoError as e:
+            raise MalformedTokenError("credential is not a well-formed token") from e
+        moment = (now if now is not None else datetime.now(UTC)).timestamp()
+        return check_claims(
+            jws.claims, jws.header["kid"], self.issuer, self.platform_id, moment, self._leeway
+        )
+
+
+def check_claims(
+    claims: Mapping[str, Any], kid: str, issuer: str, audience: str, now: float, leeway: float
+) -> VerifiedCredential:
+    """Returns the credential if its claims fit issuer, audience and time; raises as verify() does."""
+    try:
+        iss, sub, aud, jti = claims["iss"], claims["sub"], claims["aud"], claims["jti"]
+        digest = claims[ENVELOPE_DIGEST_CLAIM]
+        iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
+    except KeyError as e:
+        raise MalformedTokenError(f"credential lacks the {e.args[0]} claim") from None
+    if type(iat) is not int or type(nbf) is not int or type(exp) is not int:
+        raise MalformedTokenError("credential times must be integers")
+    if type(iss) is not str or type(sub) is not str or type(aud) is not str or type(jti) is not str:
+        raise MalformedTokenError("credential claims have the wrong type")
+    if type(digest) is not str:
+        raise MalformedTokenError("credential claims have the wrong type")
+    if iss != issuer:
+        raise WrongIssuerError("credential was issued by another issuer")
+    if aud != audience:
+        raise WrongAudienceError("credential was issued for another platform")
+    if now >= exp + leeway:
+        raise TokenExpiredError("credential has expired")
+    if now + leeway < nbf or now + leeway < iat:
+        raise TokenNotYetValidError("credential is not valid yet")
+    return VerifiedCredential(sub, aud, iss, jti, digest, kid, iat, nbf, exp)
+
+
+def parse_jwks(jwks: Mapping[str, Any]) -> dict[str, bytes]:
+    """Returns {kid: raw public key} for the Ed25519 keys in a JWKS; other keys are skipped.
+
+    Raises EncodingError if ``jwks`` is not a JWKS object.
+    """
+    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(keys, list):
+        raise EncodingError("not a JWKS")
+    found: dict[str, bytes] = {}
+    for jwk in keys:
+        if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kid"), str):
+            continue
+        try:
+            found[jwk["kid"]] = public_key_from_jwk(jwk)
+        except EncodingError:
+            continue
+    return found
+
+
+def _max_age(headers: Mapping[str, str]) -> float:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    control = lowered.get("cache-control", "")
+    if "no-store" in control or "no-cache" in control:
+        return 0.0
+    match = _MAX_AGE.search(control)
+    return float(match.group(1)) if match else float(DEFAULT_MAX_AGE_S)
+
+
+def _urllib_fetch(url: str) -> tuple[bytes, Mapping[str, str]]:
+    if not url.startswith(("https://", "http://")):
+        raise OSError("JWKS URL must be http(s)")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
+        return response.read(), dict(response.headers.items())

@@ -1,0 +1,7 @@
+"""Identity proofing behind one small interface (``base.VerifiedIdentity``).
+
+- ``oidc``       OpenID Connect providers, configured by issuer URL (PyJWT verifies ID tokens)
+- ``officer``    in-person document checks by a verification officer
+- ``devidp``     a DEVELOPMENT-ONLY OpenID Connect provider (ESCROW_DEV_IDP=1), an outside party
+- ``transport``  HTTP for the OIDC client: urllib, or in-process WSGI for the dev provider
+"""

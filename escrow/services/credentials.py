@@ -1,0 +1,301 @@
+"""Credentials: issue (derive pseudonym, reseal identity, sign), list, revoke, verify and redeem.
+
+A credential row names its platform and pseudonym, never the person's account: a person's
+credentials are found by re-deriving their pseudonyms (which needs K_pseudonym under keys/).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy.orm import Session
+
+from escrow.client.verifier import ENVELOPE_DIGEST_CLAIM, CredentialVerifier, StaticKeys, VerifiedCredential
+from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.seal import IdentitySeal, reseal
+from escrow.crypto.tokens import sign_token
+from escrow.crypto.transcript import b64u_encode
+from escrow.errors import (
+    InvalidTokenError,
+    NotFoundError,
+    PermissionDeniedError,
+    TokenAlreadyRedeemedError,
+    TokenRevokedError,
+    ValidationError,
+)
+from escrow.keystore import Keyring
+from escrow.models import Credential, Person, Platform
+from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.platforms import PlatformInfo
+from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
+from escrow.services.transparency import LogSigner, append_event
+
+STATUS_ACTIVE: Final = "active"
+STATUS_REVOKED: Final = "revoked"
+STATUS_EXPIRED: Final = "expired"
+STATUS_REDEEMED: Final = "redeemed"
+JTI_BYTES = 16
+MAX_STATUS_QUERY = 100
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class IssuedCredential:
+    """A new credential; ``token`` goes to the person (and on to the platform), never to a log."""
+
+    token: str
+    credential_id: str
+    platform_id: str
+    pseudonym: str
+    envelope_digest: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"IssuedCredential(credential_id={self.credential_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialInfo:
+    credential_id: str
+    platform_id: str
+    pseudonym: str
+    issued_at: datetime
+    expires_at: datetime
+    status: str
+
+
+def issue_credential(
+    session: Session,
+    *,
+    person_id: int,
+    platform_id: str,
+    deriver: PseudonymDeriver,
+    keyring: Keyring,
+    issuer: str,
+    log: LogSigner,
+    now: datetime,
+    slot: int = 0,
+) -> IssuedCredential:
+    """Issues a credential for the person on the platform and commits.
+
+    Derives the pairwise pseudonym, reseals the person's identity into a fresh envelope bound to
+    (platform, pseudonym, envelope id), signs an EdDSA JWT naming the envelope digest. Returns it.
+    Raises NotFoundError (person or platform), ValidationError (slot beyond the platform's policy),
+    InvalidStateError (no active escrow key).
+    """
+    person = session.get(Person, person_id)
+    platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
+    if person is None or platform is None:
+        raise NotFoundError("no such person or platform")
+    if type(slot) is not int or not 0 <= slot < platform.pseudonyms_per_person:
+        raise ValidationError(
+            f"this platform allows {platform.pseudonyms_per_person} pseudonym(s) per person"
+        )
+    pseudonym = deriver.pseudonym(person.person_key, platform.id, slot=slot)
+    jti = b64u_encode(secrets.token_bytes(JTI_BYTES))
+    identity_seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
+    envelope = reseal(
+        active_escrow_key(session),
+        identity_seal,
+        {"platform": platform.id, "pseudonym": pseudonym, "envelope_id": jti},
+    )
+    digest = b64u_encode(envelope.digest())
+    signing_key = active_signing_key(session, keyring, now=now)
+    issued = int(now.timestamp())
+    expires_at = datetime.fromtimestamp(issued, now.tzinfo) + timedelta(
+        seconds=platform.credential_lifetime_s
+    )
+    token = sign_token(
+        signing_key.seed,
+        {
+            "iss": issuer,
+            "sub": pseudonym,
+            "aud": platform.id,
+            "iat": issued,
+            "nbf": issued,
+            "exp": int(expires_at.timestamp()),
+            "jti": jti,
+            ENVELOPE_DIGEST_CLAIM: digest,
+        },
+    )
+    session.add(
+        Credential(
+            jti=jti,
+            platform_id=platform.id,
+            pseudonym=pseudonym,
+            signing_key_id=signing_key.kid,
+            envelope=envelope.to_bytes(),
+            envelope_digest=digest,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+    )
+    extend_publication(session, signing_key.kid, expires_at)
+    # The pseudonym is committed to, not published: the log must not list a platform's members.
+    append_event(
+        session,
+        log,
+        kind="credential.issued",
+        data={"platform": platform.id},
+        sensitive={"pseudonym": pseudonym, "credential_id": jti},
+        now=now,
+    )
+    session.commit()
+    # No person id here: a log line joining person and credential would be the link we avoid.
+    _log.info("credential.issued platform_id=%s credential_id=%s", platform.id, jti)
+    return IssuedCredential(token, jti, platform.id, pseudonym, digest, expires_at)
+
+
+def list_person_credentials(
+    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime
+) -> list[CredentialInfo]:
+    """Returns the person's credentials on every platform, newest first (found by re-derivation)."""
+    rows = session.scalars(
+        select(Credential)
+        .where(_owned_by(session, person_id, deriver))
+        .order_by(Credential.issued_at.desc(), Credential.jti)
+    )
+    return [_info(r, now) for r in rows]
+
+
+def revoke_as_person(
+    session: Session,
+    *,
+    person_id: int,
+    credential_id: str,
+    deriver: PseudonymDeriver,
+    log: LogSigner,
+    now: datetime,
+) -> CredentialInfo:
+    """Revokes one of the person's own credentials (lost or leaked) and commits.
+
+    Raises NotFoundError if it is not theirs (same answer as for no such credential).
+    """
+    row = session.scalars(
+        select(Credential).where(Credential.jti == credential_id, _owned_by(session, person_id, deriver))
+    ).first()
+    if row is None:
+        raise NotFoundError("no such credential")
+    return _revoke(session, row, by="user", log=log, now=now)
+
+
+def revoke_as_platform(
+    session: Session, *, platform: PlatformInfo, credential_id: str, log: LogSigner, now: datetime
+) -> CredentialInfo:
+    """Revokes a credential issued for ``platform`` (abuse) and commits. Raises NotFoundError."""
+    row = session.get(Credential, credential_id) if isinstance(credential_id, str) else None
+    if row is None or row.platform_id != platform.id:
+        raise NotFoundError("no such credential for this platform")
+    return _revoke(session, row, by="platform", log=log, now=now)
+
+
+def revoke_as_admin(session: Session, *, credential_id: str, log: LogSigner, now: datetime) -> CredentialInfo:
+    """Revokes any credential and commits. Raises NotFoundError."""
+    row = session.get(Credential, credential_id) if isinstance(credential_id, str) else None
+    if row is None:
+        raise NotFoundError("no such credential")
+    return _revoke(session, row, by="admin", log=log, now=now)
+
+
+def credential_statuses(
+    session: Session, *, platform: PlatformInfo, credential_ids: list[str], now: datetime
+) -> dict[str, str]:
+    """Returns {credential id: status} for the platform's credentials; unknown ids are "unknown".
+
+    Raises ValidationError for more than MAX_STATUS_QUERY ids or non-text ids.
+    """
+    if len(credential_ids) > MAX_STATUS_QUERY or not all(isinstance(i, str) for i in credential_ids):
+        raise ValidationError(f"ask for 1 to {MAX_STATUS_QUERY} credential ids (text)")
+    rows = session.scalars(
+        select(Credential).where(Credential.jti.in_(credential_ids), Credential.platform_id == platform.id)
+    )
+    found = {r.jti: _status(r, now) for r in rows}
+    return {i: found.get(i, "unknown") for i in credential_ids}
+
+
+def verify_and_redeem(
+    session: Session, *, platform: PlatformInfo, token: str, issuer: str, now: datetime
+) -> VerifiedCredential:
+    """Verifies ``token`` for ``platform`` exactly as the SDK does, checks its status, redeems it
+    (once), and commits.
+
+    Raises the InvalidTokenError family (bad signature, wrong audience or issuer, expired, not yet
+    valid, unknown key, TokenRevokedError) and TokenAlreadyRedeemedError on a second redemption.
+    """
+    verifier = CredentialVerifier(
+        issuer=issuer, platform_id=platform.id, keys=StaticKeys(published_jwks(session, now=now))
+    )
+    credential = verifier.verify(token, now=now)
+    row = session.get(Credential, credential.credential_id)
+    if row is None or row.pseudonym != credential.pseudonym or row.platform_id != platform.id:
+        raise InvalidTokenError("this credential is not on record")
+    if row.revoked_at is not None:
+        raise TokenRevokedError("this credential was revoked")
+    # One atomic UPDATE: of two concurrent redemptions exactly one changes a row.
+    result = session.execute(
+        update(Credential)
+        .where(Credential.jti == row.jti, Credential.redeemed_at.is_(None))
+        .values(redeemed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise TokenAlreadyRedeemedError("this credential was already redeemed")
+    session.commit()
+    _log.info("credential.redeemed platform_id=%s credential_id=%s", platform.id, row.jti)
+    return credential
+
+
+def _owned_by(session: Session, person_id: int, deriver: PseudonymDeriver):  # type: ignore[no-untyped-def]
+    person = session.get(Person, person_id)
+    if person is None:
+        raise PermissionDeniedError("log in first")
+    pairs = [
+        and_(
+            Credential.platform_id == p.id,
+            Credential.pseudonym == deriver.pseudonym(person.person_key, p.id, slot=s),
+        )
+        for p in session.scalars(select(Platform))
+        for s in range(p.pseudonyms_per_person)
+    ]
+    return or_(*pairs) if pairs else false()
+
+
+def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: datetime) -> CredentialInfo:
+    if row.revoked_at is None:
+        row.revoked_at = now
+        row.revoked_by = by
+        append_event(
+            session,
+            log,
+            kind="credential.revoked",
+            data={"platform": row.platform_id, "by": by},
+            sensitive={"credential_id": row.jti},
+            now=now,
+        )
+        session.commit()
+        _log.info("credential.revoked platform_id=%s credential_id=%s by=%s", row.platform_id, row.jti, by)
+    return _info(row, now)
+
+
+def _status(row: Credential, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return STATUS_REVOKED
+    if row.expires_at <= now:
+        return STATUS_EXPIRED
+    if row.redeemed_at is not None:
+        return STATUS_REDEEMED
+    return STATUS_ACTIVE
+
+
+def _info(row: Credential, now: datetime) -> CredentialInfo:
+    return CredentialInfo(
+        row.jti, row.platform_id, row.pseudonym, row.issued_at, row.expires_at, _status(row, now)
+    )

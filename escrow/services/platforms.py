@@ -1,0 +1,239 @@
+"""Platforms and their API keys: registered by an admin; keys shown once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from escrow.models import Platform, PlatformApiKey
+from escrow.services.transparency import LogSigner, append_event
+
+DEFAULT_CREDENTIAL_LIFETIME_S = 30 * 24 * 3600  # 30 days; platforms choose their own (issue 3)
+MAX_CREDENTIAL_LIFETIME_S = 366 * 24 * 3600
+MAX_PSEUDONYMS_PER_PERSON = 16
+API_KEY_PREFIX = "esk_"
+_PREFIX_RANDOM_CHARS = 10
+_SECRET_BYTES = 32
+_PLATFORM_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_API_KEY = re.compile(r"^(esk_[A-Za-z0-9]{10})_([A-Za-z0-9_-]{43})$")
+_ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformInfo:
+    id: str
+    name: str
+    contact: str
+    redirect_uris: tuple[str, ...]
+    credential_lifetime_s: int
+    pseudonyms_per_person: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: int
+    platform_id: str
+    prefix: str
+    created_at: datetime
+    is_revoked: bool
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class NewApiKey:
+    """A freshly created API key: ``api_key`` is shown to the admin once and never stored."""
+
+    info: ApiKeyInfo
+    api_key: str
+
+    def __repr__(self) -> str:
+        return f"NewApiKey(prefix={self.info.prefix!r})"
+
+
+def register_platform(
+    session: Session,
+    *,
+    platform_id: str,
+    name: str,
+    contact: str,
+    redirect_uris: Sequence[str],
+    log: LogSigner,
+    now: datetime,
+    credential_lifetime_s: int = DEFAULT_CREDENTIAL_LIFETIME_S,
+    pseudonyms_per_person: int = 1,
+) -> PlatformInfo:
+    """Registers a platform and commits. Returns it.
+
+    Raises ValidationError for a malformed id, name, contact, redirect URI or policy, and
+    ConflictError if the id is taken.
+    """
+    if not isinstance(platform_id, str) or not _PLATFORM_ID.match(platform_id):
+        raise ValidationError("platform id must be 1-64 lower-case letters, digits or inner dashes")
+    name = _text(name, "name", 200)
+    contact = _text(contact, "contact", 320)
+    uris = tuple(_redirect_uri(u) for u in redirect_uris)
+    if type(credential_lifetime_s) is not int or not 60 <= credential_lifetime_s <= MAX_CREDENTIAL_LIFETIME_S:
+        raise ValidationError(f"credential lifetime must be 60 to {MAX_CREDENTIAL_LIFETIME_S} seconds")
+    if type(pseudonyms_per_person) is not int or not 1 <= pseudonyms_per_person <= MAX_PSEUDONYMS_PER_PERSON:
+        raise ValidationError(f"pseudonyms per person must be 1 to {MAX_PSEUDONYMS_PER_PERSON}")
+    if session.get(Platform, platform_id) is not None:
+        raise ConflictError("a platform with this id already exists")
+    platform = Platform(
+        id=platform_id,
+        name=name,
+        contact=contact,
+        redirect_uris=json.dumps(list(uris)),
+        credential_lifetime_s=credential_lifetime_s,
+        pseudonyms_per_person=pseudonyms_per_person,
+        created_at=now,
+    )
+    session.add(platform)
+    session.flush()
+    append_event(
+        session, log, kind="platform.registered", data={"platform": platform_id, "name": name}, now=now
+    )
+    session.commit()
+    _log.info("platform.registered platform_id=%s", platform_id)
+    return platform_info(platform)
+
+
+def list_platforms(session: Session) -> list[PlatformInfo]:
+    """Returns every platform, by id."""
+    return [platform_info(p) for p in session.scalars(select(Platform).order_by(Platform.id))]
+
+
+def get_platform(session: Session, platform_id: str) -> PlatformInfo:
+    """Returns the platform. Raises NotFoundError if there is none with this id."""
+    platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
+    if platform is None:
+        raise NotFoundError("no platform with this id")
+    return platform_info(platform)
+
+
+def create_api_key(session: Session, *, platform_id: str, log: LogSigner, now: datetime) -> NewApiKey:
+    """Creates an API key for the platform and commits; the returned key text is never stored.
+
+    Raises NotFoundError if the platform does not exist.
+    """
+    get_platform(session, platform_id)
+    prefix = API_KEY_PREFIX + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(_PREFIX_RANDOM_CHARS))
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    api_key = f"{prefix}_{secret}"
+    row = PlatformApiKey(platform_id=platform_id, prefix=prefix, key_hash=_hash(api_key), created_at=now)
+    session.add(row)
+    append_event(
+        session,
+        log,
+        kind="platform.api_key_created",
+        data={"platform": platform_id, "prefix": prefix},
+        now=now,
+    )
+    session.commit()
+    _log.info("platform.api_key_created platform_id=%s prefix=%s", platform_id, prefix)
+    return NewApiKey(info=_key_info(row), api_key=api_key)
+
+
+def list_api_keys(session: Session, platform_id: str) -> list[ApiKeyInfo]:
+    """Returns the platform's API keys (prefixes only), newest first."""
+    rows = session.scalars(
+        select(PlatformApiKey)
+        .where(PlatformApiKey.platform_id == platform_id)
+        .order_by(PlatformApiKey.id.desc())
+    )
+    return [_key_info(r) for r in rows]
+
+
+def revoke_api_key(
+    session: Session, *, platform_id: str, prefix: str, log: LogSigner, now: datetime
+) -> ApiKeyInfo:
+    """Revokes the platform's key with ``prefix`` and commits (idempotent). Raises NotFoundError."""
+    row = session.scalars(
+        select(PlatformApiKey).where(
+            PlatformApiKey.platform_id == platform_id, PlatformApiKey.prefix == prefix
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("no API key with this prefix for this platform")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        append_event(
+            session,
+            log,
+            kind="platform.api_key_revoked",
+            data={"platform": platform_id, "prefix": prefix},
+            now=now,
+        )
+        session.commit()
+        _log.info("platform.api_key_revoked platform_id=%s prefix=%s", platform_id, prefix)
+    return _key_info(row)
+
+
+def authenticate_platform(session: Session, api_key: str | None) -> PlatformInfo:
+    """Returns the platform whose live API key is ``api_key``.
+
+    Raises AuthenticationError for a missing, malformed, unknown or revoked key (one message).
+    """
+    failure = AuthenticationError("a valid platform API key is required")
+    match = _API_KEY.match(api_key) if isinstance(api_key, str) else None
+    if match is None:
+        raise failure
+    row = session.scalars(select(PlatformApiKey).where(PlatformApiKey.prefix == match.group(1))).first()
+    presented = _hash(api_key)  # type: ignore[arg-type]
+    if row is None or not hmac.compare_digest(row.key_hash, presented) or row.revoked_at is not None:
+        raise failure
+    return get_platform(session, row.platform_id)
+
+
+def platform_info(platform: Platform) -> PlatformInfo:
+    return PlatformInfo(
+        id=platform.id,
+        name=platform.name,
+        contact=platform.contact,
+        redirect_uris=tuple(json.loads(platform.redirect_uris)),
+        credential_lifetime_s=platform.credential_lifetime_s,
+        pseudonyms_per_person=platform.pseudonyms_per_person,
+    )
+
+
+def _hash(api_key: str) -> bytes:
+    # API keys carry 256 random bits: a fast hash is enough (no dictionary to guess from).
+    return hashlib.sha256(api_key.encode()).digest()
+
+
+def _key_info(row: PlatformApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=row.id,
+        platform_id=row.platform_id,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        is_revoked=row.revoked_at is not None,
+    )
+
+
+def _text(value: object, field: str, max_length: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise ValidationError(f"{field} must be 1 to {max_length} characters")
+    return value.strip()
+
+
+def _redirect_uri(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 2000:
+        raise ValidationError("redirect URIs must be absolute https URLs")
+    parts = urllib.parse.urlsplit(value)
+    is_loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not (parts.scheme == "https" or is_loopback) or not parts.netloc or parts.fragment:
+        raise ValidationError("redirect URIs must be absolute https URLs (http only for loopback)")
+    return value

@@ -1,0 +1,210 @@
+"""Registration and login of persons: one account per person, identity sealed at once.
+
+register_person() turns a VerifiedIdentity into person_key (keyed hash), seals the identity to the
+active escrow key and stores only the seal; the plaintext is dropped when the call returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import argon2
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.seal import seal_identity
+from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from escrow.identity.base import PROVIDER_OFFICER, VerifiedIdentity
+from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_document
+from escrow.identity.oidc import AuthorizationRequest, OidcProvider
+from escrow.models import Person
+from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.passwords import MIN_PASSWORD_LENGTH
+from escrow.services.transparency import LogSigner, append_event
+
+IDENTITY_SEAL_CONTEXT = {"record": "person-identity", "v": 1}
+MAX_PASSWORD_LENGTH = 1024
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonAccount:
+    """What the web layer keeps of a person: an id and how they were verified. No identity."""
+
+    id: int
+    provider_kind: str
+    assurance: str
+
+
+def register_person(
+    session: Session,
+    *,
+    identity: VerifiedIdentity,
+    deriver: PseudonymDeriver,
+    log: LogSigner,
+    now: datetime,
+    password: str | None = None,
+    hasher: argon2.PasswordHasher | None = None,
+) -> PersonAccount:
+    """Creates the account of ``identity``, sealed to the active escrow key, and commits.
+
+    Officer-verified persons must give a password (argon2id-hashed with ``hasher``). Returns the
+    account. Raises ConflictError if this person already has an account (also when a concurrent
+    registration wins the race), InvalidStateError if no escrow key is active, ValidationError for a
+    weak password.
+    """
+    password_hash = None
+    if identity.provider_kind == PROVIDER_OFFICER:
+        if password is None or hasher is None:
+            raise ValidationError("an officer-verified person needs a password")
+        password_hash = hasher.hash(_checked_password(password))
+    person_key = deriver.person_key(identity.identity_key)
+    if session.scalar(select(Person.id).where(Person.person_key == person_key)) is not None:
+        raise ConflictError("this person already has an account; log in instead")
+    escrow_key = active_escrow_key(session)
+    sealed = seal_identity(escrow_key, identity.to_sealed_bytes(), IDENTITY_SEAL_CONTEXT)
+    person = Person(
+        person_key=person_key,
+        provider_kind=identity.provider_kind,
+        assurance=identity.assurance,
+        escrow_key_id=escrow_key.key_id,
+        identity_seal=json.dumps(sealed.to_dict(), sort_keys=True).encode(),
+        password_hash=password_hash,
+        created_at=now,
+    )
+    # End the read transaction first, so the write below starts a new one with the INSERT: on
+    # SQLite (WAL) a read transaction that later writes fails with "database is locked" when a
+    # concurrent registration wrote in between, instead of waiting for the lock.
+    session.commit()
+    session.add(person)
+    try:
+        session.flush()
+        # Public: only how the person was verified. No identity, no person key, no account id.
+        append_event(
+            session,
+            log,
+            kind="person.registered",
+            data={"provider": identity.provider_kind, "assurance": identity.assurance},
+            now=now,
+        )
+        session.commit()
+    except IntegrityError:
+        # The unique person_key lost a race with a concurrent registration of the same person.
+        session.rollback()
+        raise ConflictError("this person already has an account; log in instead") from None
+    _log.info("person.registered person_id=%d provider=%s", person.id, person.provider_kind)
+    return _account(person)
+
+
+def login_person(session: Session, *, identity: VerifiedIdentity, deriver: PseudonymDeriver) -> PersonAccount:
+    """Returns the account of a person who just proved their identity again at their provider.
+
+    Raises NotFoundError if they have not registered.
+    """
+    person = session.scalars(
+        select(Person).where(Person.person_key == deriver.person_key(identity.identity_key))
+    ).first()
+    if person is None:
+        raise NotFoundError("no account for this identity yet; register first")
+    return _account(person)
+
+
+def login_with_password(
+    session: Session,
+    *,
+    issuing_country: str,
+    document_number: str,
+    password: str,
+    deriver: PseudonymDeriver,
+    hasher: argon2.PasswordHasher,
+) -> PersonAccount:
+    """Returns the account of an officer-verified person who gave their document and password.
+
+    Raises AuthenticationError (one message for every failure, so it tells nothing about accounts).
+    """
+    failure = AuthenticationError("document or password not recognised")
+    try:
+        identity_key = officer_identity_key(issuing_country, document_number)
+    except ValidationError:
+        raise failure from None
+    person = session.scalars(
+        select(Person).where(Person.person_key == deriver.person_key(identity_key))
+    ).first()
+    if person is None or person.password_hash is None:
+        hasher.hash(password[:MAX_PASSWORD_LENGTH])  # same cost whether or not the account exists
+        raise failure
+    try:
+        hasher.verify(person.password_hash, password[:MAX_PASSWORD_LENGTH])
+    except argon2.exceptions.VerificationError:
+        raise failure from None
+    except argon2.exceptions.InvalidHashError:
+        raise failure from None
+    return _account(person)
+
+
+def get_account(session: Session, person_id: int) -> PersonAccount | None:
+    """Returns the account with ``person_id``, or None (Flask-Login's user loader)."""
+    person = session.get(Person, person_id)
+    return None if person is None else _account(person)
+
+
+def _checked_password(password: str) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    return password
+
+
+def _account(person: Person) -> PersonAccount:
+    return PersonAccount(id=person.id, provider_kind=person.provider_kind, assurance=person.assurance)
+
+
+def sign_in_with_oidc(
+    session: Session,
+    *,
+    provider: OidcProvider,
+    code: str,
+    state: str,
+    request: AuthorizationRequest,
+    is_registration: bool,
+    deriver: PseudonymDeriver,
+    log: LogSigner,
+    now: datetime,
+) -> PersonAccount:
+    """Finishes an OIDC login (code exchange, ID token checks), then registers or logs the person in.
+
+    Returns the account. Raises IdentityProofError if the provider's answer does not verify,
+    ConflictError when registering a person who has an account, NotFoundError when logging in a
+    person who has none.
+    """
+    identity = provider.finish(code=code, state=state, request=request, now=now)
+    if is_registration:
+        return register_person(session, identity=identity, deriver=deriver, log=log, now=now)
+    return login_person(session, identity=identity, deriver=deriver)
+
+
+def register_in_person(
+    session: Session,
+    *,
+    check: DocumentCheck,
+    password: str,
+    deriver: PseudonymDeriver,
+    hasher: argon2.PasswordHasher,
+    log: LogSigner,
+    now: datetime,
+) -> PersonAccount:
+    """Registers a person whose document a verification officer checked; they log in by password.
+
+    Raises IdentityProofError for a malformed document entry, and as register_person() does.
+    """
+    identity = verify_document(check, today=now.date())
+    return register_person(
+        session, identity=identity, deriver=deriver, log=log, now=now, password=password, hasher=hasher
+    )

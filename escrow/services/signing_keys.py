@@ -1,0 +1,110 @@
+"""Credential signing keys: the active Ed25519 key, rotation, and the published JWKS.
+
+A retired key stays published until the last credential it signed has expired (``publish_until``),
+so platforms never meet a valid credential whose key they cannot fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from escrow.crypto.tokens import key_id as thumbprint
+from escrow.crypto.tokens import public_jwk, public_key_of
+from escrow.errors import InvalidStateError
+from escrow.keystore import SIGNING_SEED_BYTES, Keyring, write_signing_seed
+from escrow.models import SigningKey
+from escrow.services.transparency import LogSigner, append_event
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ActiveSigningKey:
+    kid: str
+    seed: bytes
+
+    def __repr__(self) -> str:
+        return f"ActiveSigningKey(kid={self.kid!r})"
+
+
+def active_signing_key(session: Session, keyring: Keyring, *, now: datetime) -> ActiveSigningKey:
+    """Returns the active signing key, creating the first one (file + row, committed) if none exists.
+
+    Raises KeyFileError if the key file is missing or unsafe.
+    """
+    row = _active_row(session)
+    if row is None:
+        row = _create(session, keyring, now=now)
+        session.commit()
+    return ActiveSigningKey(kid=row.kid, seed=keyring.signing_seed(row.kid))
+
+
+def rotate_signing_key(session: Session, keyring: Keyring, *, log: LogSigner, now: datetime) -> str:
+    """Retires the active key (kept published until its last credential expires), adds a new one,
+    commits, and returns the new kid."""
+    old = _active_row(session)
+    if old is not None:
+        old.retired_at = now
+    row = _create(session, keyring, now=now)
+    append_event(
+        session,
+        log,
+        kind="signing_key.rotated",
+        data={"kid": row.kid, "previous": old.kid if old else None},
+        now=now,
+    )
+    session.commit()
+    _log.info("signing_key.rotated kid=%s previous=%s", row.kid, old.kid if old else None)
+    return row.kid
+
+
+def published_jwks(session: Session, *, now: datetime) -> dict[str, Any]:
+    """Returns the JWKS: the active key and every retired key some unexpired credential still needs."""
+    rows = session.scalars(
+        select(SigningKey)
+        .where(or_(SigningKey.retired_at.is_(None), SigningKey.publish_until > now))
+        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+    )
+    return {"keys": [public_jwk(r.public_key) for r in rows]}
+
+
+def extend_publication(session: Session, kid: str, expires_at: datetime) -> None:
+    """Records that a credential signed by ``kid`` is valid until ``expires_at`` (does not commit).
+
+    One conditional UPDATE (no row load): issuance is a hot path (docs/benchmarks.md#credentials).
+    """
+    session.execute(
+        update(SigningKey)
+        .where(
+            SigningKey.kid == kid,
+            or_(SigningKey.publish_until.is_(None), SigningKey.publish_until < expires_at),
+        )
+        .values(publish_until=expires_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _active_row(session: Session) -> SigningKey | None:
+    return session.scalars(
+        select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc())
+    ).first()
+
+
+def _create(session: Session, keyring: Keyring, *, now: datetime) -> SigningKey:
+    if keyring.keys_dir is None:
+        raise InvalidStateError("the keyring has no keys directory for signing keys")
+    seed = os.urandom(SIGNING_SEED_BYTES)
+    public = public_key_of(seed)
+    kid = thumbprint(public)
+    write_signing_seed(keyring.keys_dir, kid, seed)
+    row = SigningKey(kid=kid, public_key=public, created_at=now)
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,44 @@
+"""Verification officer pages: register a person whose identity document was checked in person."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, render_template, request
+
+from escrow.identity.officer import DOCUMENT_TYPES, DocumentCheck
+from escrow.services.registration import register_in_person
+from escrow.web.auth import role_required
+from escrow.web.session import get_extension, get_session
+
+bp = Blueprint("officers", __name__, url_prefix="/officer")
+
+
+@bp.get("/register")
+@role_required("verification_officer")
+def register_form() -> str:
+    return render_template("officer/register.html", document_types=DOCUMENT_TYPES, account=None)
+
+
+@bp.post("/register")
+@role_required("verification_officer")
+def register() -> tuple[str, int]:
+    """The officer enters what the document says; the person types their own password."""
+    extension = get_extension()
+    form = request.form
+    account = register_in_person(
+        get_session(),
+        check=DocumentCheck(
+            document_type=form.get("document_type", ""),
+            issuing_country=form.get("issuing_country", ""),
+            document_number=form.get("document_number", ""),
+            name=form.get("name", ""),
+            birthdate=form.get("birthdate", ""),
+        ),
+        password=form.get("password", ""),
+        deriver=extension.deriver,
+        hasher=extension.password_hasher,
+        log=extension.log,
+        now=datetime.now(UTC),
+    )
+    return render_template("officer/register.html", document_types=DOCUMENT_TYPES, account=account), 201

@@ -1,0 +1,124 @@
+"""Builders and fixtures for identity, registration and credential tests (issue 3).
+
+Import the fixtures you need into a directory's conftest.py. Nothing here is a mock: the escrow key
+comes from a real (in-process) DKG, identities from the real development OIDC provider, which the
+escrow reaches through OIDC over an in-process WSGI transport.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import urllib.parse
+from datetime import UTC, datetime
+from typing import Any
+
+import nacl.signing
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.test import Client
+
+from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
+from escrow.crypto.pseudonym import HmacPseudonymDeriver
+from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
+from escrow.identity.oidc import OidcProvider
+from escrow.identity.transport import WsgiHttp
+from escrow.services.escrow_keys import install_escrow_key
+from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
+from escrow.services.transparency import LogSigner
+from escrow.web.session import EXTENSION_NAME, get_extension
+from tests.crypto.support import run_dkg
+
+IDP_ISSUER = "http://idp.test"
+CLIENT_ID = "escrow-test"
+CLIENT_SECRET = "test-client-secret-not-secret"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@functools.cache
+def threshold_key() -> tuple[ThresholdPublicKey, dict[int, KeyShare]]:
+    """A real 3-of-5 escrow key from an in-process ceremony (made once per test session)."""
+    return run_dkg(3, 5, context=b"issue 3 tests")
+
+
+def make_log() -> LogSigner:
+    """A transparency-log signer for services called directly in tests."""
+    return LogSigner("escrow.test/log", nacl.signing.SigningKey(b"L" * 32))
+
+
+def install_key(session: Session) -> ThresholdPublicKey:
+    key, _ = threshold_key()
+    install_escrow_key(session, key, log=make_log(), now=NOW)
+    session.commit()
+    return key
+
+
+def make_deriver() -> HmacPseudonymDeriver:
+    return HmacPseudonymDeriver(person_key=b"p" * 32, pseudonym_key=b"q" * 32)
+
+
+def add_platform(session: Session, platform_id: str = "forum", **policy: Any) -> PlatformInfo:
+    return register_platform(
+        session,
+        platform_id=platform_id,
+        name=f"{platform_id} platform",
+        contact="abuse@example.org",
+        redirect_uris=["https://example.org/cb"],
+        log=make_log(),
+        now=NOW,
+        **policy,
+    )
+
+
+def add_api_key(session: Session, platform_id: str) -> str:
+    return create_api_key(session, platform_id=platform_id, log=make_log(), now=NOW).api_key
+
+
+@pytest.fixture
+def escrow_key(db_session: Session) -> ThresholdPublicKey:
+    return install_key(db_session)
+
+
+@pytest.fixture
+def dev_idp() -> DevIdentityProvider:
+    idp = DevIdentityProvider(issuer=IDP_ISSUER, users=())
+    idp.register_client(DevClient(CLIENT_ID, CLIENT_SECRET, ("http://escrow.test/account/oidc/callback",)))
+    return idp
+
+
+def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
+    return OidcProvider(
+        issuer=IDP_ISSUER,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri="http://escrow.test/account/oidc/callback",
+        http=WsgiHttp({IDP_ISSUER: dev_idp.wsgi_app}),
+    )
+
+
+@pytest.fixture
+def oidc_app(app: Flask, dev_idp: DevIdentityProvider, db_session: Session) -> Flask:
+    """The app trusting the test's development identity provider, with an escrow key installed."""
+    install_key(db_session)
+    app.extensions[EXTENSION_NAME] = dataclasses.replace(get_extension(app), oidc=make_oidc(dev_idp))
+    return app
+
+
+def sign_in(
+    client: FlaskClient, dev_idp: DevIdentityProvider, user: DevUser, *, intent: str = "register"
+) -> Any:
+    """Runs the whole browser flow: escrow -> dev IdP login form -> escrow callback. Returns the
+    callback's response."""
+    dev_idp.add_user(user)
+    start = client.get(f"/account/oidc/start?intent={intent}")
+    assert start.status_code == 302, start.status_code
+    authorize = urllib.parse.urlsplit(start.headers["Location"])
+    assert f"{authorize.scheme}://{authorize.netloc}" == IDP_ISSUER
+    form = dict(urllib.parse.parse_qsl(authorize.query))
+    form["username"] = user.username
+    back = Client(dev_idp.wsgi_app).post("/authorize", data=form)
+    assert back.status_code == 303, back.status_code
+    callback = urllib.parse.urlsplit(back.headers["Location"])
+    return client.get(f"{callback.path}?{callback.query}")
