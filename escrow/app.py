@@ -18,7 +18,6 @@ from escrow.api.admin import bp as admin_api_bp
 from escrow.api.auth import bp as api_session_bp
 from escrow.api.ceremony import admin_bp as ceremony_admin_api_bp
 from escrow.api.ceremony import bp as ceremony_api_bp
-
 from escrow.api.credentials import bp as credentials_api_bp
 from escrow.api.credentials import jwks_bp
 from escrow.api.credentials import platform_bp as platform_api_bp
@@ -42,7 +41,6 @@ from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
 from escrow.web.keyholders import bp as keyholders_web_bp
-
 from escrow.web.officers import bp as officers_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 from escrow.web.users import PERSON_ID_PREFIX, load_person

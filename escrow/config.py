@@ -60,7 +60,6 @@ class Settings:
             f"holderfile_opslimit={self.holderfile_opslimit}, "
             f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
             f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode})"
-
             f"log_origin={self.log_origin!r}, "
             f"issuer_url={self.issuer_url!r}, dev_idp_enabled={self.dev_idp_enabled}, "
             f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r})"
@@ -188,6 +187,7 @@ def _parse_flag(env: Mapping[str, str], name: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be 1 or 0")
+
 
 def _check_url(url: str, name: str) -> None:
     if not url.startswith(("https://", "http://")) or len(url) > 2000:

@@ -20,10 +20,8 @@ from escrow.models import STAFF_ROLES
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
 from escrow.services.instance import InitReport, init_instance
-from escrow.services.staff import create_staff, disable_staff
-
 from escrow.services.signing_keys import published_jwks, rotate_signing_key
-from escrow.services.staff import create_staff
+from escrow.services.staff import create_staff, disable_staff
 from escrow.web.session import EscrowExtension
 
 P = ParamSpec("P")
@@ -206,6 +204,7 @@ def staff_disable(username: str) -> None:
         view = disable_staff(session, extension.log, username=username, now=datetime.now(UTC))
     click.echo(f"disabled staff account {view.username}")
 
+
 def _add_ceremony_commands() -> None:
     # Imported last: escrow.cli.ceremony uses _server_context from this module.
     from escrow.cli.ceremony import ceremony, keyholder
@@ -215,6 +214,7 @@ def _add_ceremony_commands() -> None:
 
 
 _add_ceremony_commands()
+
 
 @cli.group()
 def keys() -> None:
