@@ -20,6 +20,7 @@ from escrow.api.credentials import bp as credentials_api_bp
 from escrow.api.credentials import jwks_bp
 from escrow.api.credentials import platform_bp as platform_api_bp
 from escrow.api.health import bp as health_bp
+from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.config import Settings
 from escrow.crypto.pseudonym import HmacPseudonymDeriver
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_session_bp)
     app.register_blueprint(transparency_api_bp)
+    app.register_blueprint(openapi_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(credentials_api_bp)
