@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from escrow.api import openapi_credentials as credential_openapi
+
 bp = Blueprint("openapi", __name__)
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -236,8 +238,12 @@ def openapi_document() -> dict[str, Any]:
                 "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
             ),
         },
-        "paths": PATHS,
-        "components": COMPONENTS,
+        "paths": {**PATHS, **credential_openapi.PATHS},
+        "components": {
+            **COMPONENTS,
+            "schemas": {**COMPONENTS["schemas"], **credential_openapi.SCHEMAS},
+            "securitySchemes": {**COMPONENTS["securitySchemes"], **credential_openapi.SECURITY_SCHEMES},
+        },
     }
 
 

@@ -1,0 +1,294 @@
+"""OpenAPI paths and schemas of issue 3's JSON endpoints (merged into /openapi.json by api/openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+_PLATFORM_KEY: list[dict[str, list[str]]] = [{"platformApiKey": []}]
+_STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
+_PERSON: list[dict[str, list[str]]] = [{"personSession": []}]
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _op(
+    summary: str, tag: str, security: list[dict[str, list[str]]], responses: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    return {"summary": summary, "tags": [tag], "security": security, "responses": responses, **extra}
+
+
+_ERRORS = {"401": PROBLEM, "403": PROBLEM, "404": PROBLEM, "409": PROBLEM, "422": PROBLEM}
+
+PATHS: dict[str, Any] = {
+    "/.well-known/jwks.json": {
+        "get": {
+            "summary": "Credential signing keys (OKP/Ed25519, kid = RFC 7638 thumbprint); cacheable",
+            "tags": ["credentials"],
+            "responses": {"200": _json(_ref("Jwks"), "JSON Web Key Set")},
+        }
+    },
+    "/api/v1/credentials/verify": {
+        "post": _op(
+            "Verify a credential for the calling platform and redeem it (a second redemption is 409)",
+            "platforms",
+            _PLATFORM_KEY,
+            {"200": _json(_ref("VerifiedCredential"), "Valid and now redeemed"), **_ERRORS, "400": PROBLEM},
+            requestBody=_body(
+                {
+                    "type": "object",
+                    "required": ["credential"],
+                    "properties": {"credential": {"type": "string"}},
+                }
+            ),
+        )
+    },
+    "/api/v1/credentials/status": {
+        "post": _op(
+            "Status of up to 100 of the platform's credentials",
+            "platforms",
+            _PLATFORM_KEY,
+            {"200": _json(_ref("Statuses"), "Statuses"), **_ERRORS},
+            requestBody=_body(
+                {
+                    "type": "object",
+                    "required": ["credential_ids"],
+                    "properties": {
+                        "credential_ids": {"type": "array", "items": {"type": "string"}, "maxItems": 100}
+                    },
+                }
+            ),
+        )
+    },
+    "/api/v1/credentials/{credential_id}/revoke": {
+        "post": _op(
+            "The platform revokes one of its credentials (abuse)",
+            "platforms",
+            _PLATFORM_KEY,
+            {"200": _json(_ref("CredentialInfo"), "Revoked"), **_ERRORS},
+            parameters=[_path_param("credential_id")],
+        )
+    },
+    "/api/v1/me/credentials": {
+        "get": _op(
+            "The logged-in person's credentials on every platform",
+            "persons",
+            _PERSON,
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"credentials": {"type": "array", "items": _ref("CredentialInfo")}},
+                    },
+                    "Credentials",
+                ),
+                **_ERRORS,
+            },
+        ),
+        "post": _op(
+            "Issue a credential for a platform to the logged-in person (X-CSRFToken header)",
+            "persons",
+            _PERSON,
+            {"201": _json(_ref("IssuedCredential"), "Issued; the token is in this response only"), **_ERRORS},
+            requestBody=_body(
+                {
+                    "type": "object",
+                    "required": ["platform_id"],
+                    "properties": {
+                        "platform_id": {"type": "string"},
+                        "slot": {"type": "integer", "minimum": 0},
+                    },
+                }
+            ),
+        ),
+    },
+    "/api/v1/me/credentials/{credential_id}/revoke": {
+        "post": _op(
+            "The person revokes one of their own credentials (X-CSRFToken header)",
+            "persons",
+            _PERSON,
+            {"200": _json(_ref("CredentialInfo"), "Revoked"), **_ERRORS},
+            parameters=[_path_param("credential_id")],
+        )
+    },
+    "/api/v1/admin/platforms": {
+        "get": _op(
+            "Every platform", "admin", _STAFF, {"200": _json({"type": "object"}, "Platforms"), **_ERRORS}
+        ),
+        "post": _op(
+            "Register a platform (role admin)",
+            "admin",
+            _STAFF,
+            {"201": _json(_ref("Platform"), "Registered"), **_ERRORS},
+            requestBody=_body(_ref("PlatformRequest")),
+        ),
+    },
+    "/api/v1/admin/platforms/{platform_id}/api-keys": {
+        "get": _op(
+            "The platform's API keys (prefixes only)",
+            "admin",
+            _STAFF,
+            {"200": _json({"type": "object"}, "API keys"), **_ERRORS},
+            parameters=[_path_param("platform_id")],
+        ),
+        "post": _op(
+            "Create an API key; `api_key` appears in this response only",
+            "admin",
+            _STAFF,
+            {"201": _json(_ref("ApiKey"), "Created"), **_ERRORS},
+            parameters=[_path_param("platform_id")],
+        ),
+    },
+    "/api/v1/admin/platforms/{platform_id}/api-keys/{prefix}/revoke": {
+        "post": _op(
+            "Revoke an API key",
+            "admin",
+            _STAFF,
+            {"200": _json(_ref("ApiKey"), "Revoked"), **_ERRORS},
+            parameters=[_path_param("platform_id"), _path_param("prefix")],
+        )
+    },
+    "/api/v1/admin/credentials/{credential_id}/revoke": {
+        "post": _op(
+            "Revoke any credential (role admin)",
+            "admin",
+            _STAFF,
+            {"200": _json({"type": "object"}, "Revoked"), **_ERRORS},
+            parameters=[_path_param("credential_id")],
+        )
+    },
+    "/api/v1/officer/persons": {
+        "post": _op(
+            "Register a person whose document was checked in person (role verification_officer)",
+            "officers",
+            _STAFF,
+            {
+                "201": _json(
+                    {"type": "object", "properties": {"person_id": {"type": "integer"}}}, "Registered"
+                ),
+                **_ERRORS,
+            },
+            requestBody=_body(_ref("DocumentCheck")),
+        )
+    },
+}
+
+_TEXT = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Jwks": {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+    },
+    "VerifiedCredential": {
+        "type": "object",
+        "properties": {
+            "valid": {"type": "boolean"},
+            "pseudonym": _TEXT,
+            "platform_id": _TEXT,
+            "issuer": _TEXT,
+            "credential_id": _TEXT,
+            "envelope_digest": _TEXT,
+            "key_id": _TEXT,
+            "issued_at": _TIME,
+            "not_before": _TIME,
+            "expires_at": _TIME,
+        },
+    },
+    "Statuses": {
+        "type": "object",
+        "properties": {
+            "statuses": {
+                "type": "object",
+                "additionalProperties": {"enum": ["active", "redeemed", "revoked", "expired", "unknown"]},
+            }
+        },
+    },
+    "CredentialInfo": {
+        "type": "object",
+        "properties": {
+            "credential_id": _TEXT,
+            "platform_id": _TEXT,
+            "pseudonym": _TEXT,
+            "issued_at": _TIME,
+            "expires_at": _TIME,
+            "status": {"enum": ["active", "redeemed", "revoked", "expired"]},
+        },
+    },
+    "IssuedCredential": {
+        "type": "object",
+        "properties": {
+            "credential": {"type": "string", "description": "compact JWS, alg EdDSA"},
+            "credential_id": _TEXT,
+            "platform_id": _TEXT,
+            "pseudonym": _TEXT,
+            "envelope_digest": _TEXT,
+            "expires_at": _TIME,
+        },
+    },
+    "Platform": {"type": "object"},
+    "PlatformRequest": {
+        "type": "object",
+        "required": ["id", "name", "contact"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
+            "name": _TEXT,
+            "contact": _TEXT,
+            "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
+            "credential_lifetime_s": {"type": "integer", "minimum": 60},
+            "pseudonyms_per_person": {"type": "integer", "minimum": 1, "maximum": 16},
+        },
+    },
+    "ApiKey": {
+        "type": "object",
+        "properties": {
+            "prefix": _TEXT,
+            "platform_id": _TEXT,
+            "created_at": _TIME,
+            "is_revoked": {"type": "boolean"},
+            "api_key": {"type": "string", "description": "only when just created"},
+        },
+    },
+    "DocumentCheck": {
+        "type": "object",
+        "required": ["document_type", "issuing_country", "document_number", "name", "birthdate", "password"],
+        "properties": {
+            "document_type": {"enum": ["passport", "id_card", "residence_permit", "driving_licence"]},
+            "issuing_country": {"type": "string", "description": "ISO 3166-1 alpha-3"},
+            "document_number": _TEXT,
+            "name": _TEXT,
+            "birthdate": {"type": "string", "format": "date"},
+            "password": {"type": "string", "minLength": 12},
+        },
+    },
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "platformApiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Platform API key esk_<prefix>_<secret>",
+    },
+    "personSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "Person login (/account)",
+    },
+}
