@@ -17,6 +17,7 @@ from escrow.api.auth import bp as api_session_bp
 from escrow.api.ceremony import admin_bp as ceremony_admin_api_bp
 from escrow.api.ceremony import bp as ceremony_api_bp
 from escrow.api.health import bp as health_bp
+from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.config import Settings
 from escrow.db import make_engine, make_session_factory
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_session_bp)
     app.register_blueprint(transparency_api_bp)
+    app.register_blueprint(openapi_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(ceremony_api_bp)
     app.register_blueprint(ceremony_admin_api_bp)

@@ -148,3 +148,9 @@ def test_staff_create_with_short_password_fails_cleanly(runner: CliRunner) -> No
     assert result.exit_code == 1
     assert "password must be at least" in result.output
     assert "Traceback" not in result.output
+
+
+def test_staff_disable_names_unknown_accounts(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["staff", "disable", "--username", "ghost"])
+    assert result.exit_code == 1
+    assert "no active staff account 'ghost'" in result.output

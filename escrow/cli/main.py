@@ -20,7 +20,7 @@ from escrow.models import STAFF_ROLES
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
 from escrow.services.instance import InitReport, init_instance
-from escrow.services.staff import create_staff
+from escrow.services.staff import create_staff, disable_staff
 from escrow.web.session import EscrowExtension
 
 P = ParamSpec("P")
@@ -191,6 +191,17 @@ def staff_create(
 
 
 cli.add_command(audit)
+
+
+@staff.command("disable")
+@click.option("--username", required=True)
+@_fail_cleanly
+def staff_disable(username: str) -> None:
+    """Disable a staff account (kept for the record; it can no longer sign in)."""
+    extension = _server_context()
+    with extension.session_factory() as session:
+        view = disable_staff(session, extension.log, username=username, now=datetime.now(UTC))
+    click.echo(f"disabled staff account {view.username}")
 
 
 def _add_ceremony_commands() -> None:

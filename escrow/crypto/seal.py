@@ -383,11 +383,17 @@ def verify_partial(
     Raises InvalidProofError naming the holder if the proof fails (wrong share, other request or
     envelope, altered value), InvalidParameterError if the holder holds no share of this key.
     """
+    _verify_with_binding(key, envelope, _binding(request_digest, envelope), partial)
+
+
+def _verify_with_binding(
+    key: ThresholdPublicKey, envelope: Envelope, binding: Binding, partial: PartialDecryption
+) -> None:
     verify_dleq(
         key.verification_key(partial.holder),
         ((envelope.r1, partial.d1), (envelope.r2, partial.d2)),
         partial.proof,
-        _binding(request_digest, envelope),
+        binding,
         holder=partial.holder,
     )
 
@@ -413,8 +419,9 @@ def combine_and_open(
                 f"two partial decryptions from holder {partial.holder}", holder=partial.holder
             )
         seen.add(partial.holder)
+    binding = _binding(request_digest, envelope)  # the envelope digest, hashed once for all holders
     for partial in partials:
-        verify_partial(key, envelope, request_digest, partial)
+        _verify_with_binding(key, envelope, binding, partial)
     if len(partials) < key.threshold:
         raise NotEnoughSharesError(f"{len(partials)} of {key.threshold} required partial decryptions")
     chosen = sorted(partials, key=lambda p: p.holder)[: key.threshold]

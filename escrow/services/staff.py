@@ -135,3 +135,25 @@ def get_staff(session: Session, staff_id: int) -> StaffView:
 def list_staff(session: Session) -> list[StaffView]:
     """Returns every staff account, by username."""
     return [_view(a) for a in session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars()]
+
+
+def disable_staff(session: Session, log: LogSigner, *, username: str, now: datetime) -> StaffView:
+    """Disables an account (it can no longer log in), logs `staff.removed` and commits.
+
+    Raises NotFoundError if no active account has this username.
+    """
+    account = session.execute(
+        select(StaffAccount).where(StaffAccount.username == username)
+    ).scalar_one_or_none()
+    if account is None or not account.is_active:
+        raise NotFoundError(f"no active staff account {username!r}")
+    account.is_active = False
+    append_event(
+        session,
+        log,
+        kind="staff.removed",
+        data={"username": username, "organisation": account.organisation, "roles": sorted(account.role_set)},
+        now=now,
+    )
+    session.commit()
+    return _view(account)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import nacl.signing
 from sqlalchemy import func, select, update
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.merkle import (
     EMPTY_ROOT,
+    NodeReader,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -36,6 +37,7 @@ ENTRY_VERSION = 1
 MAX_ENTRIES_PER_PAGE = 1000
 COMMITMENT_DOMAIN = b"escrow/v1/log-commitment"
 COMMITMENT_SALT_BYTES = 16
+T = TypeVar("T")
 _KIND = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 
 
@@ -73,24 +75,50 @@ def _timestamp(now: datetime) -> str:
     return now.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _SessionNodes:
-    """NodeReader over log_nodes, with the nodes of the current append cached in memory."""
+class _RecordingReader:
+    """A NodeReader that records which nodes a computation asks for (answering placeholder hashes).
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._pending: dict[tuple[int, int], bytes] = {}
+    The RFC 9162 algorithms choose which nodes to read from sizes and indices alone, never from hash
+    values, so one recording pass tells exactly which rows to fetch in a single query.
+    """
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[int, int]] = set()
 
     def node(self, level: int, index: int) -> bytes:
-        cached = self._pending.get((level, index))
-        if cached is not None:
-            return cached
-        row = self._session.get(LogNode, (level, index))
-        if row is None:
-            raise KeyError((level, index))
-        return row.hash
+        self.keys.add((level, index))
+        return bytes(32)
 
-    def remember(self, level: int, index: int, value: bytes) -> None:
-        self._pending[(level, index)] = value
+
+class _DictReader:
+    def __init__(self, nodes: dict[tuple[int, int], bytes]) -> None:
+        self._nodes = nodes
+
+    def node(self, level: int, index: int) -> bytes:
+        return self._nodes[(level, index)]
+
+
+def _run_on_stored_nodes(
+    session: Session, compute: Callable[[NodeReader], T], known: dict[tuple[int, int], bytes] | None = None
+) -> T:
+    """Runs `compute` over the stored nodes, fetching every node it needs in one query."""
+    recorder = _RecordingReader()
+    compute(recorder)
+    nodes = dict(known or {})
+    wanted = recorder.keys - nodes.keys()
+    if wanted:
+        # A superset query (levels x indices) with expanding IN lists: its SQL shape is the same every
+        # time, so SQLAlchemy's statement cache applies, and both engines answer it from the
+        # primary-key index. Extra rows are dropped below.
+        levels = sorted({level for level, _ in wanted})
+        indices = sorted({idx for _, idx in wanted})
+        rows = session.execute(
+            select(LogNode.level, LogNode.idx, LogNode.hash).where(
+                LogNode.level.in_(levels), LogNode.idx.in_(indices)
+            )
+        ).all()
+        nodes.update({(level, idx): h for level, idx, h in rows if (level, idx) in wanted})
+    return compute(_DictReader(nodes))
 
 
 def append_event(
@@ -139,11 +167,10 @@ def append_event(
             LogCommitmentOpening(entry_idx=index, name=name, salt=salt, value=(sensitive or {})[name])
         )
 
-    nodes = _SessionNodes(session)
-    for level, node_index, value in nodes_to_store_after_append(index, leaf_hash(body), nodes):
+    created = _run_on_stored_nodes(session, lambda r: nodes_to_store_after_append(index, leaf_hash(body), r))
+    for level, node_index, value in created:
         session.add(LogNode(level=level, idx=node_index, hash=value))
-        nodes.remember(level, node_index, value)
-    root = root_hash(nodes, size)
+    root = _run_on_stored_nodes(session, lambda r: root_hash(r, size), {(lv, ix): v for lv, ix, v in created})
     note = sign_note(format_checkpoint(log.origin, size, root), log.origin, log.signing_key)
     session.add(LogCheckpoint(size=size, root_hash=root, note=note, created_at=now))
     session.flush()
@@ -197,7 +224,7 @@ def prove_inclusion(session: Session, index: int, size: int) -> list[bytes]:
     _check_range(tree_size(session), size)
     if not 0 <= index < size:
         raise ValidationError(f"index {index} is not in a tree of size {size}")
-    return inclusion_proof(_SessionNodes(session), index, size)
+    return _run_on_stored_nodes(session, lambda r: inclusion_proof(r, index, size))
 
 
 def prove_consistency(session: Session, first: int, second: int) -> list[bytes]:
@@ -205,7 +232,7 @@ def prove_consistency(session: Session, first: int, second: int) -> list[bytes]:
     _check_range(tree_size(session), first, second)
     if first > second:
         raise ValidationError("first size must not exceed second size")
-    return consistency_proof(_SessionNodes(session), first, second)
+    return _run_on_stored_nodes(session, lambda r: consistency_proof(r, first, second))
 
 
 def count_events(session: Session, kinds: Sequence[str] | None = None) -> dict[str, int]:

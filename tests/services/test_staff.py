@@ -93,3 +93,16 @@ def test_duplicate_username_is_a_conflict(db_session: Session) -> None:
 def test_invalid_accounts_are_refused(db_session: Session, overrides: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         _create(db_session, **overrides)
+
+
+def test_disabling_an_account_logs_it_and_blocks_login(db_session: Session) -> None:
+    from escrow.services.staff import disable_staff
+
+    _create(db_session)
+    disable_staff(db_session, LOG, username="alice", now=NOW)
+    with pytest.raises(AuthenticationError):
+        authenticate_staff(db_session, HASHER, "alice", PASSWORD)
+    entry = db_session.execute(select(LogEntry).where(LogEntry.kind == "staff.removed")).scalar_one()
+    assert json.loads(entry.body)["data"]["username"] == "alice"
+    with pytest.raises(NotFoundError):
+        disable_staff(db_session, LOG, username="alice", now=NOW)

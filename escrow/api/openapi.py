@@ -1,0 +1,254 @@
+"""The OpenAPI 3.1 document of every JSON endpoint, served at /openapi.json (kept true by a test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from escrow.api import ceremony
+
+bp = Blueprint("openapi", __name__)
+
+PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _int_param(
+    name: str, where: str = "query", *, required: bool = True, description: str = ""
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _note(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+_HASHES = {"type": "array", "items": {"type": "string", "description": "base64url SHA-256 hash"}}
+
+PATHS: dict[str, Any] = {
+    "/healthz": {
+        "get": {
+            "summary": "Liveness and database reachability",
+            "tags": ["operations"],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/Health"}, "Healthy"),
+                "503": _json({"$ref": "#/components/schemas/Health"}, "Database unreachable"),
+            },
+        }
+    },
+    "/api/v1/session": {
+        "get": {
+            "summary": "The logged-in member of staff (if any) and the CSRF token for X-CSRFToken",
+            "tags": ["staff"],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Session"}, "Session")},
+        }
+    },
+    "/api/v1/log/key": {
+        "get": {
+            "summary": "The log's origin and verifier key",
+            "tags": ["transparency"],
+            "responses": {"200": _json({"$ref": "#/components/schemas/LogKey"}, "Log key")},
+        }
+    },
+    "/api/v1/log/checkpoint": {
+        "get": {
+            "summary": "Latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+            "tags": ["transparency"],
+            "responses": {"200": _note("Signed note")},
+        }
+    },
+    "/api/v1/log/checkpoints/{size}": {
+        "get": {
+            "summary": "The checkpoint signed when the log reached `size` entries",
+            "tags": ["transparency"],
+            "parameters": [_int_param("size", "path")],
+            "responses": {"200": _note("Signed note"), "404": PROBLEM},
+        }
+    },
+    "/api/v1/log/entries": {
+        "get": {
+            "summary": "Entries [start, end), at most 1000",
+            "tags": ["transparency"],
+            "parameters": [_int_param("start", required=False), _int_param("end")],
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/EntryPage"}, "Entries"),
+                "422": PROBLEM,
+            },
+        }
+    },
+    "/api/v1/log/proof/inclusion": {
+        "get": {
+            "summary": "RFC 9162 inclusion proof",
+            "tags": ["transparency"],
+            "parameters": [_int_param("index"), _int_param("size")],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["index", "tree_size", "proof"],
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "tree_size": {"type": "integer"},
+                            "proof": _HASHES,
+                        },
+                    },
+                    "Inclusion proof",
+                ),
+                "422": PROBLEM,
+            },
+        }
+    },
+    "/api/v1/log/proof/consistency": {
+        "get": {
+            "summary": "RFC 9162 consistency proof",
+            "tags": ["transparency"],
+            "parameters": [_int_param("first"), _int_param("second")],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["first", "second", "proof"],
+                        "properties": {
+                            "first": {"type": "integer"},
+                            "second": {"type": "integer"},
+                            "proof": _HASHES,
+                        },
+                    },
+                    "Consistency proof",
+                ),
+                "422": PROBLEM,
+            },
+        }
+    },
+    "/api/v1/transparency/report": {
+        "get": {
+            "summary": "The public transparency report",
+            "tags": ["transparency"],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Report"}, "Report")},
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "tags": ["operations"],
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+        }
+    },
+}
+
+COMPONENTS: dict[str, Any] = {
+    "responses": {
+        "Problem": {
+            "description": "RFC 9457 problem details",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    },
+    "schemas": {
+        "Problem": {
+            "type": "object",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string", "description": "stable machine-readable error code"},
+                "request_id": {"type": "string"},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "database"],
+            "properties": {
+                "status": {"enum": ["ok", "degraded"]},
+                "database": {"enum": ["reachable", "unreachable"]},
+            },
+        },
+        "Session": {
+            "type": "object",
+            "required": ["csrf_token", "staff"],
+            "properties": {"csrf_token": {"type": "string"}, "staff": {"type": ["object", "null"]}},
+        },
+        "LogKey": {
+            "type": "object",
+            "required": ["origin", "verifier_key"],
+            "properties": {"origin": {"type": "string"}, "verifier_key": {"type": "string"}},
+        },
+        "EntryPage": {
+            "type": "object",
+            "required": ["tree_size", "entries"],
+            "properties": {
+                "tree_size": {"type": "integer"},
+                "entries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "body", "event"],
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "body": {"type": "string", "description": "base64url of the exact leaf bytes"},
+                            "event": {"type": "object"},
+                        },
+                    },
+                },
+            },
+        },
+        "Report": {
+            "type": "object",
+            "required": ["quarters", "counts", "by_court", "keyholders", "escrow_key"],
+            "properties": {
+                "quarters": {"type": "array", "items": {"type": "string"}},
+                "counts": {"type": "object"},
+                "by_court": {"type": "object"},
+                "keyholders": {"type": "array", "items": {"type": "object"}},
+                "escrow_key": {"type": ["object", "null"]},
+            },
+        },
+    },
+    "securitySchemes": {
+        "staffSession": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "session",
+            "description": "Staff login (/login)",
+        }
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """Returns the OpenAPI 3.1 document."""
+    # Each feature's blueprint module documents its own routes (the ceremony relay: issue 4).
+    components = {
+        **COMPONENTS,
+        "securitySchemes": {**COMPONENTS["securitySchemes"], **ceremony.OPENAPI_SECURITY_SCHEMES},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "escrow",
+            "version": "1",
+            "description": (
+                "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
+            ),
+        },
+        "paths": {**PATHS, **ceremony.OPENAPI_PATHS},
+        "components": components,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> ResponseReturnValue:
+    """The OpenAPI document."""
+    return jsonify(openapi_document())
