@@ -243,3 +243,152 @@ def cancel(ceremony_id: int) -> Response:
         now=_now(),
     )
     return jsonify({"id": ceremony_id, "status": "cancelled"})
+
+
+def _json_schema(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
+
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_HOLDER: list[dict[str, list[str]]] = [{"holderSignature": []}]
+_STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
+_CEREMONY_ID = {
+    "name": "ceremony_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+OPENAPI_SECURITY_SCHEMES: dict[str, Any] = {
+    "holderSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": (
+            "`Escrow-Holder key=<b64u Ed25519 key>, ts=<unix ms>, sig=<b64u>`: Ed25519 over (method, path, "
+            "timestamp, SHA-256 of the body); 5-minute window, timestamps strictly increasing "
+            "(docs/protocol.md)"
+        ),
+    }
+}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/keyholders/enrol": {
+        "post": {
+            "summary": "Register a key-holder's public keys with a one-time invitation code",
+            "tags": ["ceremony"],
+            "requestBody": _json_schema("invitation, signing_key, exchange_key, signature (base64url)"),
+            "responses": {
+                "201": _json_schema("The enrolled key-holder"),
+                "401": _PROBLEM,
+                "409": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    },
+    "/api/keyholders/me": {
+        "get": {
+            "summary": "The signed-in key-holder and its ceremonies",
+            "tags": ["ceremony"],
+            "security": _HOLDER,
+            "responses": {"200": _json_schema("Key-holder and ceremonies"), "401": _PROBLEM},
+        }
+    },
+    "/api/ceremonies": {
+        "get": {
+            "summary": "Every ceremony, newest first",
+            "tags": ["ceremony"],
+            "responses": {
+                "200": _json_schema("Ceremony summaries", {"type": "array", "items": {"type": "object"}})
+            },
+        }
+    },
+    "/api/ceremonies/{ceremony_id}": {
+        "get": {
+            "summary": "A ceremony's public transcript (what `escrow ceremony verify` checks)",
+            "tags": ["ceremony"],
+            "parameters": [_CEREMONY_ID],
+            "responses": {"200": _json_schema("Transcript"), "404": _PROBLEM},
+        }
+    },
+    "/api/ceremonies/{ceremony_id}/messages": {
+        "post": {
+            "summary": "Relay one signed ceremony message (round1, round2, confirm, drill)",
+            "tags": ["ceremony"],
+            "security": _HOLDER,
+            "parameters": [_CEREMONY_ID],
+            "requestBody": _json_schema("{body, signature}"),
+            "responses": {
+                "200": _json_schema("The ceremony status after the message"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "404": _PROBLEM,
+                "409": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    },
+    "/api/v1/admin/keyholders": {
+        "post": {
+            "summary": "Invite a key-holder (admin); the answer carries the one-time code",
+            "tags": ["ceremony"],
+            "security": _STAFF,
+            "requestBody": _json_schema("name, organisation, contact"),
+            "responses": {
+                "201": _json_schema("Invitation"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    },
+    "/api/v1/admin/ceremonies": {
+        "post": {
+            "summary": "Open a ceremony for a new escrow key (admin)",
+            "tags": ["ceremony"],
+            "security": _STAFF,
+            "requestBody": _json_schema("threshold, holders (ids in order)"),
+            "responses": {
+                "201": _json_schema("Ceremony id"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "409": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    },
+    "/api/v1/admin/reshares": {
+        "post": {
+            "summary": "Open a reshare of the active key to a new key-holder set (admin)",
+            "tags": ["ceremony"],
+            "security": _STAFF,
+            "requestBody": _json_schema("threshold, dealers (current holder ids), holders (new ids)"),
+            "responses": {
+                "201": _json_schema("Ceremony id"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "409": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    },
+    "/api/v1/admin/ceremonies/{ceremony_id}/cancel": {
+        "post": {
+            "summary": "Cancel an open ceremony (admin)",
+            "tags": ["ceremony"],
+            "security": _STAFF,
+            "parameters": [_CEREMONY_ID],
+            "requestBody": _json_schema("reason"),
+            "responses": {
+                "200": _json_schema("Cancelled"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "404": _PROBLEM,
+                "409": _PROBLEM,
+            },
+        }
+    },
+}

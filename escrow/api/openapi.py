@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from escrow.api import ceremony
 from escrow.api import openapi_credentials as credential_openapi
 
 bp = Blueprint("openapi", __name__)
@@ -229,6 +230,17 @@ COMPONENTS: dict[str, Any] = {
 
 def openapi_document() -> dict[str, Any]:
     """Returns the OpenAPI 3.1 document."""
+    # Each feature documents its own routes: the ceremony relay in escrow/api/ceremony.py, credentials
+    # and platforms in escrow/api/openapi_credentials.py.
+    components = {
+        **COMPONENTS,
+        "schemas": {**COMPONENTS["schemas"], **credential_openapi.SCHEMAS},
+        "securitySchemes": {
+            **COMPONENTS["securitySchemes"],
+            **ceremony.OPENAPI_SECURITY_SCHEMES,
+            **credential_openapi.SECURITY_SCHEMES,
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -238,12 +250,8 @@ def openapi_document() -> dict[str, Any]:
                 "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
             ),
         },
-        "paths": {**PATHS, **credential_openapi.PATHS},
-        "components": {
-            **COMPONENTS,
-            "schemas": {**COMPONENTS["schemas"], **credential_openapi.SCHEMAS},
-            "securitySchemes": {**COMPONENTS["securitySchemes"], **credential_openapi.SECURITY_SCHEMES},
-        },
+        "paths": {**PATHS, **ceremony.OPENAPI_PATHS, **credential_openapi.PATHS},
+        "components": components,
     }
 
 

@@ -162,7 +162,13 @@ def enrol_keyholder(
         session,
         log,
         kind="keyholder.enrolled",
-        data={"holder": row.id, "signing_fingerprint": fingerprint(signing_key)},
+        # Key-holders are public trustees: the transparency report lists them by name and organisation.
+        data={
+            "holder": row.id,
+            "name": row.name,
+            "organisation": row.organisation,
+            "signing_fingerprint": fingerprint(signing_key),
+        },
         now=now,
     )
     session.commit()

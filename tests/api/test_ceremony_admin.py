@@ -225,3 +225,13 @@ def test_admin_api_rejects_malformed_fields(client: FlaskClient, login_as) -> No
     )
 
     assert [r.status_code for r in (not_json, bad_list, bad_int)] == [422, 422, 422]
+
+
+def test_enrolled_key_holders_appear_in_the_transparency_report(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    enrol_holders(app, client, db_session, 2)
+
+    report = client.get("/api/v1/transparency/report").get_json()
+
+    assert {h["name"] for h in report["keyholders"]} == {"Holder 1", "Holder 2"}
