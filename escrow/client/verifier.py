@@ -324,4 +324,5 @@ def _urllib_post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
             return response.status, response.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        with e:  # an HTTPError holds the connection open until closed
+            return e.code, e.read()

@@ -268,7 +268,8 @@ def _redeem(issuer: Issuer, token: str, api_key: str | None = None) -> tuple[int
         with urllib.request.urlopen(request) as response:  # noqa: S310
             return response.status, json.load(response)
     except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+        with e:
+            return e.code, json.load(e)
 
 
 def test_online_verification_redeems_once_then_refuses_the_replay(issuer: Issuer) -> None:

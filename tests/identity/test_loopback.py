@@ -59,7 +59,8 @@ def test_code_flow_over_loopback_http(served_idp: DevIdentityProvider) -> None:
     opener = urllib.request.build_opener(_NoRedirect)
     with pytest.raises(urllib.error.HTTPError) as redirect:  # 303 is not followed
         opener.open(served_idp.issuer + "/authorize", data=urllib.parse.urlencode(form).encode())
-    back = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(redirect.value.headers["Location"]).query))
+    with redirect.value:
+        back = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(redirect.value.headers["Location"]).query))
 
     # Then the code exchange and ID token checks succeed over HTTP
     identity = provider.finish(code=back["code"], state=back["state"], request=request, now=datetime.now(UTC))
