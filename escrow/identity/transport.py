@@ -57,7 +57,8 @@ class UrllibHttp:
                     response.status, response.read(MAX_BODY_BYTES), dict(response.headers.items())
                 )
         except urllib.error.HTTPError as e:
-            return HttpResponse(e.code, e.read(MAX_BODY_BYTES), dict(e.headers.items()))
+            with e:  # an HTTPError holds the connection open until closed
+                return HttpResponse(e.code, e.read(MAX_BODY_BYTES), dict(e.headers.items()))
 
 
 class WsgiHttp:
