@@ -32,7 +32,7 @@ from escrow.errors import (
 from escrow.keystore import Keyring
 from escrow.models import Credential, Person, Platform
 from escrow.services.escrow_keys import active_escrow_key
-from escrow.services.platforms import PlatformInfo
+from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
 from escrow.services.transparency import LogSigner, append_event
 
@@ -165,6 +165,24 @@ def list_person_credentials(
         .order_by(Credential.issued_at.desc(), Credential.jti)
     )
     return [_info(r, now) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonOverview:
+    """What the person's credentials page shows: their credentials and the platforms to ask for."""
+
+    credentials: list[CredentialInfo]
+    platforms: list[PlatformInfo]
+
+
+def person_overview(
+    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime
+) -> PersonOverview:
+    """Returns the person's credentials (as list_person_credentials) and every platform."""
+    return PersonOverview(
+        credentials=list_person_credentials(session, person_id=person_id, deriver=deriver, now=now),
+        platforms=list_platforms(session),
+    )
 
 
 def revoke_as_person(

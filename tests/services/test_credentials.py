@@ -375,3 +375,40 @@ def test_concurrent_redemptions_of_one_credential_redeem_it_once(
     # Then exactly one succeeds
     assert sorted(outcomes) == ["redeemed", "replay", "replay", "replay"]
     engine.dispose()
+
+
+def test_concurrent_issuances_for_one_person_all_succeed_with_one_pseudonym(
+    fresh_database_url: str, keyring: Keyring
+) -> None:
+    import threading
+
+    from escrow.db import make_engine
+    from tests.credentials_support import install_key
+
+    engine = make_engine(fresh_database_url)
+    with Session(engine) as session:
+        install_key(session)
+        add_platform(session)
+        person = _person(session, "a")
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def issue() -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            try:
+                outcomes.append(_issue(session, keyring, person).pseudonym)
+            except Exception as e:  # noqa: BLE001 - recorded so the assertion names it
+                outcomes.append(repr(e)[:200])
+
+    threads = [threading.Thread(target=issue) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(outcomes) == 4
+    assert len(set(outcomes)) == 1, outcomes
+    with Session(engine) as session:
+        assert len(session.scalars(select(Credential)).all()) == 4
+    engine.dispose()
