@@ -14,6 +14,7 @@ from escrow.client.verifier import CredentialVerifier, StaticKeys
 from escrow.config import Settings
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.seal import Envelope, combine_and_open, partial_decrypt
+from escrow.crypto.transcript import b64u_decode
 from escrow.errors import (
     InvalidStateError,
     NotFoundError,
@@ -305,7 +306,7 @@ def test_rotation_keeps_the_old_key_published_until_its_last_credential_expires(
     platform = add_platform(db_session, credential_lifetime_s=3600)
     person = _person(db_session, "a")
     old = _issue(db_session, keyring, person)
-    old_kid = json.loads(__import__("base64").urlsafe_b64decode(old.token.split(".")[0] + "==="))["kid"]
+    old_kid = json.loads(b64u_decode(old.token.split(".")[0]))["kid"]
 
     # When the signing key rotates
     new_kid = rotate_signing_key(db_session, keyring, log=make_log(), now=NOW)
