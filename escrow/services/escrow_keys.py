@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -18,9 +19,16 @@ from escrow.services.transparency import LogSigner, append_event
 
 def _to_key(row: EscrowKey) -> ThresholdPublicKey:
     try:
-        return ThresholdPublicKey.from_dict(json.loads(row.key_record))
+        return _parse_key_record(row.key_record)
     except (ValueError, CryptoError) as e:
         raise InvalidStateError(f"escrow key {row.key_id} has a damaged record") from e
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_key_record(record: str) -> ThresholdPublicKey:
+    # Validating each point costs a scalar multiplication; a record's text fully determines the
+    # (immutable) key, so every issuance after the first reuses the parsed, validated value.
+    return ThresholdPublicKey.from_dict(json.loads(record))
 
 
 def active_escrow_key(session: Session) -> ThresholdPublicKey:

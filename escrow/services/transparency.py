@@ -13,10 +13,10 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import nacl.signing
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.merkle import (
@@ -75,6 +75,24 @@ def _timestamp(now: datetime) -> str:
     return now.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Statements built once: an append runs on the path of every logged use case, and building and
+# cache-keying SQLAlchemy constructs per call cost more than executing them (docs/benchmarks.md).
+# They run on the session's connection (same transaction) as plain Core, outside the ORM unit of work.
+_STATE = cast(Table, LogState.__table__)
+_NODES = cast(Table, LogNode.__table__)
+_RESERVE_INDEX = (
+    update(_STATE).where(_STATE.c.id == 1).values(size=_STATE.c.size + 1).returning(_STATE.c.size)
+)
+_INSERT_ENTRY = cast(Table, LogEntry.__table__).insert()
+_INSERT_OPENING = cast(Table, LogCommitmentOpening.__table__).insert()
+_INSERT_NODE = _NODES.insert()
+_INSERT_CHECKPOINT = cast(Table, LogCheckpoint.__table__).insert()
+_SELECT_NODES = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
+    _NODES.c.level.in_(bindparam("levels", expanding=True)),
+    _NODES.c.idx.in_(bindparam("indices", expanding=True)),
+)
+
+
 class _RecordingReader:
     """A NodeReader that records which nodes a computation asks for (answering placeholder hashes).
 
@@ -107,16 +125,16 @@ def _run_on_stored_nodes(
     nodes = dict(known or {})
     wanted = recorder.keys - nodes.keys()
     if wanted:
-        # A superset query (levels x indices) with expanding IN lists: its SQL shape is the same every
-        # time, so SQLAlchemy's statement cache applies, and both engines answer it from the
-        # primary-key index. Extra rows are dropped below.
-        levels = sorted({level for level, _ in wanted})
-        indices = sorted({idx for _, idx in wanted})
-        rows = session.execute(
-            select(LogNode.level, LogNode.idx, LogNode.hash).where(
-                LogNode.level.in_(levels), LogNode.idx.in_(indices)
+        # A superset query (levels x indices) with expanding IN lists: one statement shape, served
+        # from the primary-key index on both engines. Extra rows are dropped below.
+        rows = (
+            session.connection()
+            .execute(
+                _SELECT_NODES,
+                {"levels": sorted({lv for lv, _ in wanted}), "indices": sorted({ix for _, ix in wanted})},
             )
-        ).all()
+            .all()
+        )
         nodes.update({(level, idx): h for level, idx, h in rows if (level, idx) in wanted})
     return compute(_DictReader(nodes))
 
@@ -155,25 +173,23 @@ def append_event(
         raise ValidationError("log event data must be canonical JSON (no floats or bytes)") from e
 
     # Reserve the next index atomically; this row lock orders all appenders (docs/transparency.md).
-    size = session.execute(
-        update(LogState).where(LogState.id == 1).values(size=LogState.size + 1).returning(LogState.size)
-    ).scalar_one()
+    connection = session.connection()
+    size = int(connection.execute(_RESERVE_INDEX).scalar_one())
     index = size - 1
-    session.add(LogEntry(idx=index, kind=kind, body=body, created_at=now))
+    connection.execute(_INSERT_ENTRY, {"idx": index, "kind": kind, "body": body, "created_at": now})
     if openings:
-        session.flush()  # the openings' foreign key needs the entry row first
-    for name, salt in openings.items():
-        session.add(
-            LogCommitmentOpening(entry_idx=index, name=name, salt=salt, value=(sensitive or {})[name])
+        connection.execute(
+            _INSERT_OPENING,
+            [
+                {"entry_idx": index, "name": name, "salt": salt, "value": (sensitive or {})[name]}
+                for name, salt in openings.items()
+            ],
         )
-
     created = _run_on_stored_nodes(session, lambda r: nodes_to_store_after_append(index, leaf_hash(body), r))
-    for level, node_index, value in created:
-        session.add(LogNode(level=level, idx=node_index, hash=value))
+    connection.execute(_INSERT_NODE, [{"level": lv, "idx": ix, "hash": v} for lv, ix, v in created])
     root = _run_on_stored_nodes(session, lambda r: root_hash(r, size), {(lv, ix): v for lv, ix, v in created})
     note = sign_note(format_checkpoint(log.origin, size, root), log.origin, log.signing_key)
-    session.add(LogCheckpoint(size=size, root_hash=root, note=note, created_at=now))
-    session.flush()
+    connection.execute(_INSERT_CHECKPOINT, {"size": size, "root_hash": root, "note": note, "created_at": now})
     return index
 
 
