@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 ESCROW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+CHROMIUM := /usr/bin/chromium
 PYTEST_COV := --cov=escrow --cov-branch --cov-report=term
 
-.PHONY: help .venv run test test-pg lint bench clean
+.PHONY: help .venv run test test-browser screenshots test-pg lint bench clean
 
 help: ## show this help
-	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 
 .venv: $(STAMP) ## create the virtualenv and install escrow with its dev tools
 
@@ -25,13 +26,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## initialise (keys, migrations, a DEVELOPMENT escrow key) and serve on 127.0.0.1:PORT
 	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} $(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP) ## run the whole suite on SQLite with branch coverage; crypto/ must reach 95%
+test: $(STAMP) ## run the whole suite on SQLite with branch coverage (browser tests too if Chromium is installed); crypto/ must reach 95%
 	ESCROW_TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_COV)
+	@test -x $(CHROMIUM) || echo "make test: SKIPPED the browser tests (tests/browser): $(CHROMIUM) is missing; apt-get install -y chromium"
 	@if compgen -G 'escrow/crypto/*.py' >/dev/null; then \
 		$(BIN)/coverage report --include='escrow/crypto/*' --fail-under=95; \
 	else \
 		echo "escrow/crypto/ has no files yet: skipping its coverage gate"; \
 	fi
+
+test-browser: $(STAMP) ## run only the browser tests (tests/browser) in Debian's Chromium, headless
+	@test -x $(CHROMIUM) || { echo "make test-browser: $(CHROMIUM) is missing; apt-get install -y chromium" >&2; exit 1; }
+	ESCROW_TEST_DATABASE_URL= $(BIN)/pytest tests/browser
+
+screenshots: $(STAMP) ## write PNGs of each role's main page into docs/screenshots/ (needs Chromium)
+	@test -x $(CHROMIUM) || { echo "make screenshots: $(CHROMIUM) is missing; apt-get install -y chromium" >&2; exit 1; }
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 test-pg: $(STAMP) ## run the whole suite on PostgreSQL (ESCROW_TEST_DATABASE_URL)
 	ESCROW_TEST_DATABASE_URL='$(ESCROW_TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_COV)

@@ -1,0 +1,177 @@
+"""Each role's pages in a real browser (Debian's Chromium): what a person, a staff member, an admin, a
+key-holder and the public see, driven as they would drive it, keyboard included."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import check_page
+from tests.browser.support import Portal
+from tests.conftest import STAFF_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def _sign_in(page: Any, visit: Any, username: str) -> None:
+    visit("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {username.title()}.")).to_be_visible()
+
+
+def _register_with_identity_provider(page: Any, visit: Any, username: str) -> None:
+    visit("/account/register")
+    page.get_by_role("link", name="Register with your identity provider").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in to the development identity provider")
+    check_page(page)
+    page.get_by_label("User").select_option(username)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/account/credentials$"))
+    check_page(page)
+
+
+def test_person_registers_through_the_identity_provider_and_gets_a_credential(
+    page: Any, visit: Any, portal: Portal
+) -> None:
+    # Given: an admin registered a platform on the admin page
+    portal.add_staff("ada", "admin")
+    _sign_in(page, visit, "ada")
+    visit("/admin/platforms")
+    page.get_by_label("Id (a-z, 0-9, -)").fill("forum")
+    page.get_by_label("Name").fill("Example Forum")
+    page.get_by_label("Contact (abuse desk)").fill("abuse@forum.example")
+    page.get_by_role("button", name="Register").click()
+    expect(page).to_have_url(re.compile(r"/admin/platforms/forum$"))
+    check_page(page)
+    page.get_by_role("button", name="Sign out").click()
+
+    # When: a person registers through the development identity provider and asks for a credential
+    _register_with_identity_provider(page, visit, "alice")
+    page.get_by_label("Platform").select_option("forum")
+    page.get_by_role("button", name="Issue credential").click()
+
+    # Then: the credential is shown once, and listed with its pseudonym
+    expect(page.get_by_text("it is shown only once")).to_be_visible()
+    check_page(page)
+    token = page.locator("textarea").input_value()
+    assert token.count(".") == 2  # a compact JWT
+    row = page.get_by_role("row").filter(has_text="forum")
+    expect(row.get_by_role("cell", name="active")).to_be_visible()
+
+
+def test_staff_member_signs_in_and_out(page: Any, visit: Any, portal: Portal) -> None:
+    portal.add_staff("vera", "verification_officer")
+
+    _sign_in(page, visit, "vera")
+    check_page(page)
+    page.get_by_role("button", name="Sign out").click()
+
+    expect(page.get_by_text("Signed out.")).to_be_visible()
+    expect(page.get_by_role("link", name="Staff sign-in")).to_be_visible()
+
+
+def test_wrong_password_is_refused_with_an_announced_message(
+    page: Any, visit: Any, portal: Portal, browser_problems: list[str]
+) -> None:
+    portal.add_staff("vera", "verification_officer")
+    visit("/login")
+
+    page.get_by_label("Username").fill("vera")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page.get_by_role("status")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    # The refused login answers 401 on purpose; Chromium logs that status as a console error.
+    expected = (
+        "console error: Failed to load resource: the server responded with a status of 401 (UNAUTHORIZED)"
+    )
+    browser_problems.remove(expected)
+
+
+def test_login_form_works_with_the_keyboard_alone(page: Any, visit: Any, portal: Portal) -> None:
+    portal.add_staff("kim", "admin")
+    visit("/login")
+
+    # Tab from the top of the page until the username field has focus (bounded: a few links first)
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement && document.activeElement.name") == "username":
+            break
+    else:
+        pytest.fail("Tab never reached the username field")
+    page.keyboard.type("kim")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.name") == "password"
+    page.keyboard.type(STAFF_PASSWORD)
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text("Signed in as Kim.")).to_be_visible()
+
+
+def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Portal) -> None:
+    portal.add_staff("ada", "admin")
+    portal.invite_keyholder("Hana Holder")
+    _sign_in(page, visit, "ada")
+
+    visit("/admin/keyholders")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Key-holders")
+    expect(page.get_by_role("cell", name="Hana Holder")).to_be_visible()
+    page.get_by_role("link", name="Ceremonies").click()
+    check_page(page)
+
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Ceremonies", re.IGNORECASE))
+    expect(page.get_by_label(re.compile("Threshold"))).to_be_visible()
+
+
+def test_admin_invites_a_key_holder_and_sees_the_command_once(page: Any, visit: Any, portal: Portal) -> None:
+    portal.add_staff("ada", "admin")
+    _sign_in(page, visit, "ada")
+    visit("/admin/keyholders")
+
+    page.get_by_label("Name").fill("Ines Holder")
+    page.get_by_label("Organisation").fill("Example Trustees")
+    page.get_by_label("Contact (e-mail or phone)").fill("ines@example.org")
+    page.get_by_role("button", name="Invite").click()
+
+    check_page(page)
+    notice = page.locator(".notice")
+    expect(notice).to_contain_text(f"escrow keyholder init --server {portal.url} --invite ")
+
+
+def test_key_holder_page_shows_the_exact_command_to_run_next(page: Any, visit: Any, portal: Portal) -> None:
+    invitation = portal.invite_keyholder("Hana Holder")
+
+    visit(f"/keyholders/{invitation.holder_id}")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Key-holder Hana Holder")
+    expect(page.locator("code").first).to_have_text(
+        f"escrow keyholder init --server {portal.url} --invite CODE --out holder.escrow"
+    )
+
+
+def test_public_transparency_report_renders_its_chart(page: Any, visit: Any, portal: Portal) -> None:
+    # Given: some activity to chart (a registration and a credential, this quarter)
+    portal.add_platform("forum", "Example Forum")
+    _register_with_identity_provider(page, visit, "bob")
+    page.get_by_label("Platform").select_option("forum")
+    page.get_by_role("button", name="Issue credential").click()
+
+    visit("/transparency")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Transparency report")
+    chart = page.locator("figure svg[role=img]")
+    expect(chart).to_be_visible()
+    expect(chart).to_have_accessible_name("Escrow activity per quarter")
+    expect(chart.locator("rect").first).to_be_visible()
+    expect(page.get_by_text("any 3 of its 5 key-holders")).to_be_visible()
+
+
+@pytest.mark.parametrize("path", ["/", "/account/register", "/account/login", "/login", "/transparency"])
+def test_public_pages_have_a_title_a_heading_and_labelled_controls(visit: Any, path: str) -> None:
+    visit(path)
