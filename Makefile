@@ -41,7 +41,7 @@ test-browser: $(STAMP) ## run only the browser tests (tests/browser) in Debian's
 
 screenshots: $(STAMP) ## write PNGs of each role's main page into docs/screenshots/ (needs Chromium)
 	@test -x $(CHROMIUM) || { echo "make screenshots: $(CHROMIUM) is missing; apt-get install -y chromium" >&2; exit 1; }
-	$(BIN)/python -m tests.browser.screenshots docs/screenshots
+	ESCROW_TEST_DATABASE_URL= $(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 test-pg: $(STAMP) ## run the whole suite on PostgreSQL (ESCROW_TEST_DATABASE_URL)
 	ESCROW_TEST_DATABASE_URL='$(ESCROW_TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_COV)

@@ -104,6 +104,7 @@ class Portal:
 @contextlib.contextmanager
 def running_portal(directory: Path) -> Iterator[Portal]:
     """Serves the app on 127.0.0.1 (port chosen by the OS) until the block ends."""
+    directory.mkdir(parents=True, exist_ok=True)
     with _migrated_database(directory) as database_url:
         # Bind first: the issuer URL (and so the OIDC redirect) must name the real port.
         server = make_server("127.0.0.1", 0, _not_ready, threaded=True)
