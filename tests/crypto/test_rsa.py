@@ -66,7 +66,7 @@ def test_wrong_key_does_not_verify() -> None:
         b"-----BEGIN PRIVATE KEY-----\ntruncated",
         "not bytes",
         _pem_of(ec.generate_private_key(ec.SECP256R1())),
-        _pem_of(rsa.generate_private_key(public_exponent=65537, key_size=1024)),
+        _pem_of(rsa.generate_private_key(public_exponent=65537, key_size=1024)),  # noqa: S505 - the refusal under test
     ],
     ids=["empty", "truncated", "wrong type", "ec key", "short rsa key"],
 )
