@@ -83,7 +83,8 @@ def add_client(
         now=now,
     )
     if alg != "EdDSA":
-        set_id_token_algorithm(session, platform_id=platform_id, alg=alg, log=log, now=now)
+        keyring = get_extension(app).keyring
+        set_id_token_algorithm(session, platform_id=platform_id, alg=alg, keyring=keyring, log=log, now=now)
     if not confidential:
         return None
     return create_client_secret(session, platform_id=platform_id, log=log, now=now).client_secret

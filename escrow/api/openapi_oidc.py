@@ -12,6 +12,10 @@ from typing import Any
 
 _CLIENT: list[dict[str, list[str]]] = [{"oidcClientBasic": []}, {}]
 _BEARER: list[dict[str, list[str]]] = [{"oidcAccessToken": []}]
+_STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_ADMIN_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}
+_PLATFORM_ID = {"name": "platform_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -77,6 +81,58 @@ PATHS: dict[str, Any] = {
         }
     },
     "/api/v1/oidc/userinfo": {"get": _USERINFO, "post": _USERINFO},
+    "/api/v1/admin/platforms/{platform_id}/oidc/client-secret": {
+        "post": {
+            "summary": "Give the platform a new OIDC client secret (replacing any); shown once",
+            "tags": ["admin"],
+            "security": _STAFF,
+            "parameters": [_PLATFORM_ID],
+            "responses": {
+                "201": _json(
+                    {
+                        "type": "object",
+                        "required": ["platform_id", "client_secret"],
+                        "properties": {
+                            "platform_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                        },
+                    },
+                    "The new secret (stored only as its SHA-256)",
+                ),
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
+    "/api/v1/admin/platforms/{platform_id}/oidc/id-token-alg": {
+        "post": {
+            "summary": "Set the algorithm of the platform's ID tokens (EdDSA default, or RS256)",
+            "tags": ["admin"],
+            "security": _STAFF,
+            "parameters": [_PLATFORM_ID],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["alg"],
+                            "properties": {"alg": {"enum": ["EdDSA", "RS256"]}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"platform_id": {"type": "string"}, "id_token_alg": {"type": "string"}},
+                    },
+                    "Set",
+                ),
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
 }
 
 SCHEMAS: dict[str, Any] = {

@@ -154,9 +154,10 @@ def create_client_secret(
 
 
 def set_id_token_algorithm(
-    session: Session, *, platform_id: str, alg: str, log: LogSigner, now: datetime
+    session: Session, *, platform_id: str, alg: str, keyring: Keyring, log: LogSigner, now: datetime
 ) -> None:
-    """Sets the algorithm of the platform's ID tokens (EdDSA or RS256) and commits.
+    """Sets the algorithm of the platform's ID tokens (EdDSA or RS256) and commits; RS256 creates the
+    RSA key (under keys/) if this is its first client, so the JWKS publishes it before it is used.
 
     Raises NotFoundError, ValidationError for another algorithm.
     """
@@ -165,6 +166,8 @@ def set_id_token_algorithm(
     platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
     if platform is None:
         raise NotFoundError("no platform with this id")
+    if alg == ALG_RS256:
+        rs256_private_pem(keyring)
     platform.id_token_alg = alg
     append_event(
         session, log, kind="oidc.id_token_alg_set", data={"platform": platform.id, "alg": alg}, now=now
@@ -475,7 +478,10 @@ def rs256_private_pem(keyring: Keyring) -> bytes:
 
 
 def oidc_public_jwks(keyring: Keyring) -> list[dict[str, str]]:
-    """Returns the public JWKs of the ID-token keys that are not credential keys (the RS256 key)."""
+    """Returns the public JWKs of the ID-token keys that are not credential keys: the RS256 key once
+    it exists (made when the first platform is registered for RS256), else none."""
+    if keyring.keys_dir is None or not (keyring.keys_dir / RS256_KEY_NAME).exists():
+        return []
     return [rsa_public_jwk(rs256_private_pem(keyring))]
 
 

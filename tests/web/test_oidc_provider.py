@@ -113,7 +113,12 @@ def test_discovery_announces_pairwise_subjects_pkce_s256_and_both_algorithms(cli
     }
 
 
-def test_jwks_publishes_the_rs256_key_and_its_file_is_private(app: Flask, client: FlaskClient) -> None:
+def test_jwks_publishes_the_rs256_key_once_a_platform_uses_it_and_its_file_is_private(
+    app: Flask, client: FlaskClient, setup: Session
+) -> None:
+    assert [k for k in client.get("/.well-known/jwks.json").get_json()["keys"] if k["kty"] == "RSA"] == []
+    add_client(setup, app, "forum", alg="RS256")
+
     keys = client.get("/.well-known/jwks.json").get_json()["keys"]
 
     rsa = [k for k in keys if k["kty"] == "RSA"]
