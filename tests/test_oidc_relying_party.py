@@ -7,6 +7,7 @@ browser is a ``requests`` session that logs in and consents.
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -181,3 +182,27 @@ def test_id_token_verifies_with_pyjwt_against_the_published_jwks(provider: Any, 
     key = jwt.PyJWKClient(base + "/.well-known/jwks.json").get_signing_key(header["kid"])
     claims = jwt.decode(id_token, key, algorithms=[alg], audience="forum", issuer=base)
     assert claims["verified_unique"] is True
+
+
+def test_sign_in_leaves_no_identity_at_rest_in_logs_or_in_the_id_token(
+    provider: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a person registered in person (name, birthdate and document number typed by an officer)
+    from tests.test_privacy import _every_stored_byte
+
+    base, app, run = provider
+    person = run(register_person)
+    rp = _relying_party(base, "forum", run(add_client, "forum"))
+
+    # When they sign in to a platform with escrow
+    with caplog.at_level("DEBUG"):
+        result = _sign_in(rp, _browser(base, person), base)
+
+    # Then neither the database, the log lines nor the ID token holds any of it, nor the client secret
+    stored = _every_stored_byte(app)
+    for secret in ("Olga Example", "1990-01-02", "P1234567"):
+        assert secret.encode() not in stored
+        assert secret not in caplog.text
+        assert secret not in json.dumps(result["claims"])
+    assert result["claims"]["sub"] not in caplog.text
+    assert result["id_token"] not in caplog.text

@@ -13,6 +13,7 @@ to the platform's redirect URI as ``error=``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from authlib.oidc.core.util import create_half_hash
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import (
@@ -86,8 +88,9 @@ class _Client(ClientMixin):  # type: ignore[misc]
     def get_default_redirect_uri(self) -> None:
         return None  # OIDC Core 3.1.2.1: redirect_uri is required; a missing one is an HTML error
 
-    def get_allowed_scope(self, scope: str) -> str:
-        return SCOPE if scope and SCOPE in scope.split() else ""
+    def get_allowed_scope(self, scope: str) -> str | None:
+        # An OpenID provider only: a request without "openid" is invalid_scope (sent back).
+        return SCOPE if scope and SCOPE in scope.split() else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.info.redirect_uris  # exact match (RFC 9700 section 4.1.3)
@@ -292,6 +295,8 @@ def _save_token(token: dict[str, Any], request: OAuth2Request) -> None:
 
 def init_oidc_provider(app: Flask) -> None:
     """Builds the Authlib authorization server for ``app`` (called by create_app)."""
+    # Authlib logs every issued token at DEBUG: tokens never go to a log (STYLE.md section 6).
+    logging.getLogger("authlib").setLevel(logging.INFO)
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": service.ACCESS_TOKEN_TTL_S}
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(_CodeGrant, [_S256Only(required=True), _OpenIDCode(require_nonce=False)])
@@ -361,16 +366,21 @@ def authorize() -> WerkzeugResponse | str | tuple[str, int]:
     elif not service.has_consent(
         session, person_id=person.id, platform_id=client.client_id, deriver=extension.deriver
     ):
+        if grant.request.payload.data.get("prompt") == "none":  # OIDC Core 3.1.2.6
+            return _error_response(_consent_required(grant))
         return render_template("oidc/consent.html", platform=client.info, action=request.full_path, form=form)
     return server.create_authorization_response(grant=grant, grant_user=person)  # type: ignore[no-any-return]
 
 
 def _login_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
-    from authlib.oidc.core.errors import LoginRequiredError
+    # Only reached after get_consent_grant validated the client and its exact redirect URI.
+    payload = grant.request.payload
+    return LoginRequiredError(redirect_uri=payload.redirect_uri, state=payload.state)
 
-    return LoginRequiredError(
-        redirect_uri=grant.request.payload.redirect_uri, state=grant.request.payload.state
-    )
+
+def _consent_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
+    payload = grant.request.payload
+    return ConsentRequiredError(redirect_uri=payload.redirect_uri, state=payload.state)
 
 
 @bp.get("/account/connections")

@@ -237,6 +237,18 @@ def test_prompt_none_without_login_goes_back_as_login_required(client: FlaskClie
     assert query_of(response.headers["Location"])["error"] == "login_required"
 
 
+def test_prompt_none_without_consent_goes_back_as_consent_required(person: FlaskClient, secret: str) -> None:
+    response = person.get(f"/oidc/authorize?{authorize_query('forum', prompt='none')}")
+
+    assert query_of(response.headers["Location"])["error"] == "consent_required"
+
+
+def test_request_without_openid_scope_goes_back_as_invalid_scope(person: FlaskClient, secret: str) -> None:
+    response = person.get(f"/oidc/authorize?{authorize_query('forum', scope='profile')}")
+
+    assert query_of(response.headers["Location"])["error"] == "invalid_scope"
+
+
 # --- the token endpoint ---------------------------------------------------------------------------
 
 
