@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escrow.client.verifier import ENVELOPE_DIGEST_CLAIM
@@ -216,7 +217,11 @@ def grant_consent(
         sensitive={"pseudonym": pseudonym},
         now=now,
     )
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # pragma: no cover - a concurrent request (another tab) won the race
+        session.rollback()
+        return
     _log.info("oidc.consent_granted platform_id=%s", platform_id)
 
 
