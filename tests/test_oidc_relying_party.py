@@ -34,17 +34,21 @@ from tests.oidc_support import (
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 
 
-def _relying_party(issuer: str, client_id: str, client_secret: str) -> Flask:
-    """A platform's web app: stock Authlib Flask client, configured from discovery."""
+def _relying_party(issuer: str, client_id: str, client_secret: str | None) -> Flask:
+    """A platform's web app: stock Authlib Flask client, configured from discovery (no secret: a
+    public client, authenticating at the token endpoint with PKCE only)."""
     rp = Flask("relying_party")
     rp.config["SECRET_KEY"] = "relying-party-test-secret"
     oauth = OAuth(rp)
+    client_kwargs = {"scope": "openid", "code_challenge_method": "S256"}
+    if client_secret is None:
+        client_kwargs["token_endpoint_auth_method"] = "none"
     oauth.register(
         "escrow",
         client_id=client_id,
         client_secret=client_secret,
         server_metadata_url=issuer + "/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid", "code_challenge_method": "S256"},
+        client_kwargs=client_kwargs,
     )
 
     @rp.get("/login")
@@ -138,6 +142,18 @@ def test_stock_oidc_client_signs_in_and_receives_the_pseudonym_only(provider: An
         "iss", "sub", "aud", "exp", "iat", "nonce", "auth_time", "acr", "at_hash", "envelope_digest",
         "verified_unique",
     }  # fmt: skip
+
+
+def test_public_client_signs_in_with_pkce_and_no_secret(provider: Any) -> None:
+    base, _app, run = provider
+    person = run(register_person)
+    assert run(add_client, "app", confidential=False) is None
+    rp = _relying_party(base, "app", None)
+
+    claims = _sign_in(rp, _browser(base, person), base)["claims"]
+
+    assert claims["aud"] == "app"
+    assert claims["verified_unique"] is True
 
 
 def test_same_person_gets_the_same_sub_twice_and_consent_is_remembered(provider: Any) -> None:
