@@ -11,8 +11,7 @@ from werkzeug.wrappers.response import Response
 
 from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
 from escrow.identity.oidc import AuthorizationRequest
-from escrow.services.credentials import issue_credential, list_person_credentials, revoke_as_person
-from escrow.services.platforms import list_platforms
+from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
 from escrow.services.registration import (
     PersonAccount,
     get_account,
@@ -142,12 +141,10 @@ def logout() -> Response:
 def credentials() -> str:
     """My credentials, and a form to ask for a new one."""
     person = current_person()
-    extension = get_extension()
-    now = datetime.now(UTC)
-    items = list_person_credentials(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
-    return render_template(
-        "account/credentials.html", credentials=items, platforms=list_platforms(get_session()), issued=None
+    overview = person_overview(
+        get_session(), person_id=person.id, deriver=get_extension().deriver, now=datetime.now(UTC)
     )
+    return render_template("account/credentials.html", overview=overview, issued=None)
 
 
 @bp.post("/credentials")
@@ -166,10 +163,9 @@ def request_credential() -> str:
         log=extension.log,
         now=now,
     )
-    items = list_person_credentials(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
-    return render_template(
-        "account/credentials.html", credentials=items, platforms=list_platforms(get_session()), issued=issued
-    )
+    # Rendering the page needs the overview too: a second, read-only service call.
+    overview = person_overview(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    return render_template("account/credentials.html", overview=overview, issued=issued)
 
 
 @bp.post("/credentials/<credential_id>/revoke")
