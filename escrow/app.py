@@ -42,6 +42,9 @@ from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
 from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.officers import bp as officers_bp
+from escrow.web.oidc import api_bp as oidc_api_bp
+from escrow.web.oidc import bp as oidc_bp
+from escrow.web.oidc import init_oidc_provider
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
@@ -101,6 +104,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
     csrf.exempt(ceremony_api_bp)
     csrf.exempt(platform_api_bp)
+    # OIDC token and userinfo: client credentials or bearer tokens, never a cookie (issue 7).
+    csrf.exempt(oidc_api_bp)
+    init_oidc_provider(app)
     if dev_idp is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
         _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
@@ -126,6 +132,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(officers_bp)
     app.register_blueprint(jwks_bp)
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(oidc_api_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

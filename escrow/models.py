@@ -306,6 +306,10 @@ class Platform(Base):
     credential_lifetime_s: Mapped[int]
     pseudonyms_per_person: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # OpenID Connect client (issue 7): SHA-256 of the client secret (None: a public client, PKCE only)
+    # and the algorithm of its ID tokens ("EdDSA" or "RS256").
+    client_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    id_token_alg: Mapped[str] = mapped_column(String(8), default="EdDSA", server_default="EdDSA")
 
 
 class PlatformApiKey(Base):
@@ -362,3 +366,57 @@ class Credential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(16))
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcConsent(Base):
+    """A person's standing consent to sign in to a platform (issue 7), until they withdraw it.
+
+    Keyed by (platform, pseudonym), never by account: like credentials, a person's consents are found
+    by re-deriving their pseudonyms, so no row joins one person's platforms.
+    """
+
+    __tablename__ = "oidc_consents"
+    __table_args__ = (UniqueConstraint("platform_id", "pseudonym"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"))
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OidcCode(Base):
+    """An OAuth 2.0 authorization code (stored as its SHA-256), single-use and short-lived.
+
+    It names the credential made for this sign-in (pseudonym + fresh envelope), not the person.
+    """
+
+    __tablename__ = "oidc_codes"
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.jti"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(String(200))
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    acr: Mapped[str] = mapped_column(String(16))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcToken(Base):
+    """An access token for the userinfo endpoint (stored as its SHA-256); revoked if its code is reused."""
+
+    __tablename__ = "oidc_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(ForeignKey("oidc_codes.code_hash"), index=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"))
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.jti"))
+    scope: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -13,6 +13,7 @@ from escrow.api.auth import role_required
 from escrow.errors import ValidationError
 from escrow.identity.officer import DocumentCheck
 from escrow.services.credentials import revoke_as_admin
+from escrow.services.oidc import create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import (
     DEFAULT_CREDENTIAL_LIFETIME_S,
     ApiKeyInfo,
@@ -79,6 +80,33 @@ def revoke_key(platform_id: str, prefix: str) -> Response:
         get_session(), platform_id=platform_id, prefix=prefix, log=get_extension().log, now=datetime.now(UTC)
     )
     return jsonify(_key(info))
+
+
+@bp.post("/admin/platforms/<platform_id>/oidc/client-secret")
+@role_required("admin")
+def new_client_secret(platform_id: str) -> tuple[Response, int]:
+    """Gives the platform a new OIDC client secret (replacing any old one); shown in this response only."""
+    new = create_client_secret(
+        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+    )
+    return jsonify({"platform_id": new.platform_id, "client_secret": new.client_secret}), 201
+
+
+@bp.post("/admin/platforms/<platform_id>/oidc/id-token-alg")
+@role_required("admin")
+def id_token_alg(platform_id: str) -> Response:
+    """Sets the algorithm of the platform's ID tokens: EdDSA (default) or RS256."""
+    alg = _text(_json_body(), "alg")
+    extension = get_extension()
+    set_id_token_algorithm(
+        get_session(),
+        platform_id=platform_id,
+        alg=alg,
+        keyring=extension.keyring,
+        log=extension.log,
+        now=datetime.now(UTC),
+    )
+    return jsonify({"platform_id": platform_id, "id_token_alg": alg})
 
 
 @bp.post("/admin/credentials/<credential_id>/revoke")

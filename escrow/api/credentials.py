@@ -18,6 +18,7 @@ from escrow.services.credentials import (
     revoke_as_platform,
     verify_and_redeem,
 )
+from escrow.services.oidc import oidc_public_jwks
 from escrow.services.platforms import PlatformInfo, authenticate_platform
 from escrow.services.signing_keys import published_jwks
 from escrow.web.session import get_extension, get_session
@@ -34,8 +35,11 @@ bp = Blueprint("credentials_api", __name__, url_prefix="/api/v1")
 
 @jwks_bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    """The credential signing keys (OKP/Ed25519, kid = RFC 7638 thumbprint), cacheable."""
-    response = jsonify(published_jwks(get_session(), now=datetime.now(UTC)))
+    """The credential signing keys (OKP/Ed25519, kid = RFC 7638 thumbprint) and the RS256 ID-token
+    key of Sign in with escrow (issue 7), cacheable."""
+    keys = published_jwks(get_session(), now=datetime.now(UTC))
+    keys["keys"] += oidc_public_jwks(get_extension().keyring)
+    response = jsonify(keys)
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response

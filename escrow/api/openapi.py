@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from escrow.api import ceremony
 from escrow.api import openapi_credentials as credential_openapi
+from escrow.api import openapi_oidc as oidc_openapi
 
 bp = Blueprint("openapi", __name__)
 
@@ -234,11 +235,12 @@ def openapi_document() -> dict[str, Any]:
     # and platforms in escrow/api/openapi_credentials.py.
     components = {
         **COMPONENTS,
-        "schemas": {**COMPONENTS["schemas"], **credential_openapi.SCHEMAS},
+        "schemas": {**COMPONENTS["schemas"], **credential_openapi.SCHEMAS, **oidc_openapi.SCHEMAS},
         "securitySchemes": {
             **COMPONENTS["securitySchemes"],
             **ceremony.OPENAPI_SECURITY_SCHEMES,
             **credential_openapi.SECURITY_SCHEMES,
+            **oidc_openapi.SECURITY_SCHEMES,
         },
     }
     return {
@@ -250,7 +252,7 @@ def openapi_document() -> dict[str, Any]:
                 "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
             ),
         },
-        "paths": {**PATHS, **ceremony.OPENAPI_PATHS, **credential_openapi.PATHS},
+        "paths": {**PATHS, **ceremony.OPENAPI_PATHS, **credential_openapi.PATHS, **oidc_openapi.PATHS},
         "components": components,
     }
 

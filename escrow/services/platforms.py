@@ -41,6 +41,9 @@ class PlatformInfo:
     redirect_uris: tuple[str, ...]
     credential_lifetime_s: int
     pseudonyms_per_person: int
+    # As an OpenID Connect client (issue 7): confidential once it has a client secret, else public.
+    id_token_alg: str = "EdDSA"  # noqa: S105 - an algorithm name
+    has_client_secret: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +208,8 @@ def platform_info(platform: Platform) -> PlatformInfo:
         redirect_uris=tuple(json.loads(platform.redirect_uris)),
         credential_lifetime_s=platform.credential_lifetime_s,
         pseudonyms_per_person=platform.pseudonyms_per_person,
+        id_token_alg=platform.id_token_alg or "EdDSA",
+        has_client_secret=platform.client_secret_hash is not None,
     )
 
 

@@ -9,6 +9,7 @@ from werkzeug.wrappers.response import Response
 
 from escrow.errors import ValidationError
 from escrow.services.credentials import revoke_as_admin
+from escrow.services.oidc import create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import (
     create_api_key,
     get_platform,
@@ -58,6 +59,7 @@ def platform(platform_id: str) -> str:
         platform=get_platform(session, platform_id),
         api_keys=list_api_keys(session, platform_id),
         new_key=None,
+        new_secret=None,
     )
 
 
@@ -72,7 +74,39 @@ def add_api_key(platform_id: str) -> str:
         platform=get_platform(session, platform_id),
         api_keys=list_api_keys(session, platform_id),
         new_key=new_key,
+        new_secret=None,
     )
+
+
+@bp.post("/platforms/<platform_id>/oidc/client-secret")
+@role_required("admin")
+def add_client_secret(platform_id: str) -> str:
+    """Gives the platform a new OIDC client secret and shows it this once (issue 7)."""
+    session = get_session()
+    new_secret = create_client_secret(
+        session, platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+    )
+    return render_template(
+        "admin/platform.html",
+        platform=get_platform(session, platform_id),
+        api_keys=list_api_keys(session, platform_id),
+        new_key=None,
+        new_secret=new_secret,
+    )
+
+
+@bp.post("/platforms/<platform_id>/oidc/id-token-alg")
+@role_required("admin")
+def set_id_token_alg(platform_id: str) -> Response:
+    set_id_token_algorithm(
+        get_session(),
+        platform_id=platform_id,
+        alg=request.form.get("alg", ""),
+        keyring=get_extension().keyring,
+        log=get_extension().log,
+        now=datetime.now(UTC),
+    )
+    return redirect(url_for("admin.platform", platform_id=platform_id))
 
 
 @bp.post("/platforms/<platform_id>/api-keys/<prefix>/revoke")

@@ -23,6 +23,11 @@ from escrow.web.session import get_extension, get_session
 bp = Blueprint("users", __name__, url_prefix="/account")
 PERSON_ID_PREFIX = "person:"
 _PENDING_LOGIN = "escrow_oidc_pending"
+# Sign in with escrow (issue 7): when the person logged in (the ID token's auth_time), and the
+# authorization request to resume after logging in (only ever a local /oidc/authorize path).
+AUTH_TIME_KEY = "escrow_auth_time"
+NEXT_KEY = "escrow_next"
+_RESUMABLE_PREFIX = "/oidc/authorize?"
 
 
 class PersonUser(UserMixin):  # type: ignore[misc]
@@ -77,8 +82,7 @@ def login_password() -> Response:
         deriver=extension.deriver,
         hasher=extension.password_hasher,
     )
-    login_user(PersonUser(account))
-    return redirect(url_for("users.credentials"))
+    return _logged_in(account)
 
 
 @bp.get("/oidc/start")
@@ -115,7 +119,15 @@ def oidc_callback() -> Response:
         log=extension.log,
         now=datetime.now(UTC),
     )
+    return _logged_in(account)
+
+
+def _logged_in(account: PersonAccount) -> Response:
     login_user(PersonUser(account))
+    session[AUTH_TIME_KEY] = int(datetime.now(UTC).timestamp())
+    resume = session.pop(NEXT_KEY, None)
+    if isinstance(resume, str) and resume.startswith(_RESUMABLE_PREFIX):
+        return redirect(resume)
     return redirect(url_for("users.credentials"))
 
 

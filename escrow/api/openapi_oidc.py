@@ -1,0 +1,194 @@
+"""OpenAPI paths and schemas of Sign in with escrow's JSON endpoints (issue 7; merged by api/openapi.py).
+
+The authorization endpoint (/oidc/authorize) is an HTML page for the person's browser, not JSON:
+it is described by the discovery document, not here. The token endpoint answers errors in the
+RFC 6749 section 5.2 format (``error``, ``error_description``), as the spec requires, not as
+problem details; userinfo answers 401 with ``WWW-Authenticate: Bearer`` (RFC 6750 section 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CLIENT: list[dict[str, list[str]]] = [{"oidcClientBasic": []}, {}]
+_BEARER: list[dict[str, list[str]]] = [{"oidcAccessToken": []}]
+_STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_ADMIN_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}
+_PLATFORM_ID = {"name": "platform_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_USERINFO = {
+    "summary": "The signed-in person's pseudonym for the calling platform (sub) and verified_unique",
+    "tags": ["sign in with escrow"],
+    "security": _BEARER,
+    "responses": {
+        "200": _json(_ref("OidcUserInfo"), "Only sub and verified_unique"),
+        "401": _json(_ref("OAuthError"), "Missing, unknown, expired or revoked access token"),
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/.well-known/openid-configuration": {
+        "get": {
+            "summary": "OpenID Provider metadata (OpenID Connect Discovery 1.0); cacheable",
+            "tags": ["sign in with escrow"],
+            "responses": {"200": _json(_ref("OidcDiscovery"), "Provider metadata")},
+        }
+    },
+    "/api/v1/oidc/token": {
+        "post": {
+            "summary": "Exchange an authorization code (single-use, 60 s) for an ID token and access token",
+            "description": (
+                "Confidential platforms authenticate with client_secret_basic or client_secret_post; "
+                "public ones send client_id and the PKCE code_verifier (S256). A reused code is refused "
+                "and revokes the tokens issued from it."
+            ),
+            "tags": ["sign in with escrow"],
+            "security": _CLIENT,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["grant_type", "code", "redirect_uri"],
+                            "properties": {
+                                "grant_type": {"const": "authorization_code"},
+                                "code": {"type": "string"},
+                                "redirect_uri": {"type": "string"},
+                                "code_verifier": {"type": "string"},
+                                "client_id": {"type": "string"},
+                                "client_secret": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(_ref("OidcTokenResponse"), "Tokens"),
+                "400": _json(_ref("OAuthError"), "invalid_request, invalid_grant, unsupported_grant_type"),
+                "401": _json(_ref("OAuthError"), "invalid_client"),
+            },
+        }
+    },
+    "/api/v1/oidc/userinfo": {"get": _USERINFO, "post": _USERINFO},
+    "/api/v1/admin/platforms/{platform_id}/oidc/client-secret": {
+        "post": {
+            "summary": "Give the platform a new OIDC client secret (replacing any); shown once",
+            "tags": ["admin"],
+            "security": _STAFF,
+            "parameters": [_PLATFORM_ID],
+            "responses": {
+                "201": _json(
+                    {
+                        "type": "object",
+                        "required": ["platform_id", "client_secret"],
+                        "properties": {
+                            "platform_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                        },
+                    },
+                    "The new secret (stored only as its SHA-256)",
+                ),
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
+    "/api/v1/admin/platforms/{platform_id}/oidc/id-token-alg": {
+        "post": {
+            "summary": "Set the algorithm of the platform's ID tokens (EdDSA default, or RS256)",
+            "tags": ["admin"],
+            "security": _STAFF,
+            "parameters": [_PLATFORM_ID],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["alg"],
+                            "properties": {"alg": {"enum": ["EdDSA", "RS256"]}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"platform_id": {"type": "string"}, "id_token_alg": {"type": "string"}},
+                    },
+                    "Set",
+                ),
+                **_ADMIN_ERRORS,
+            },
+        }
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "OAuthError": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    },
+    "OidcTokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "id_token"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "expires_in": {"type": "integer"},
+            "scope": {"type": "string"},
+            "id_token": {
+                "type": "string",
+                "description": (
+                    "JWT signed EdDSA (default) or RS256: iss, sub (pairwise pseudonym), aud, exp, iat, "
+                    "nonce, auth_time, acr (assurance), at_hash, envelope_digest, verified_unique"
+                ),
+            },
+        },
+    },
+    "OidcUserInfo": {
+        "type": "object",
+        "required": ["sub", "verified_unique"],
+        "properties": {"sub": {"type": "string"}, "verified_unique": {"const": True}},
+    },
+    "OidcDiscovery": {
+        "type": "object",
+        "required": ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"],
+        "properties": {
+            "issuer": {"type": "string"},
+            "authorization_endpoint": {"type": "string"},
+            "token_endpoint": {"type": "string"},
+            "userinfo_endpoint": {"type": "string"},
+            "jwks_uri": {"type": "string"},
+            "subject_types_supported": {"type": "array", "items": {"type": "string"}},
+            "id_token_signing_alg_values_supported": {"type": "array", "items": {"type": "string"}},
+            "code_challenge_methods_supported": {"type": "array", "items": {"type": "string"}},
+            "token_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "oidcClientBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "client id (platform id) and client secret (client_secret_basic)",
+    },
+    "oidcAccessToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "access token from /api/v1/oidc/token",
+    },
+}

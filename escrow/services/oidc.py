@@ -1,0 +1,509 @@
+"""Sign in with escrow (issue 7): the OpenID Connect provider's use cases.
+
+Platforms are the OIDC clients. The protocol itself (request validation, PKCE, client
+authentication, error responses) is Authlib's, wired in escrow/web/oidc.py; this module keeps the
+state: client secrets, consents, authorization codes, access tokens and ID-token signing keys.
+
+No row here names a person's account. Consents are keyed by (platform, pseudonym) and found by
+re-deriving the person's pseudonym, as credentials are; a code names the credential made for that
+sign-in (pseudonym + fresh envelope), never the person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from escrow.client.verifier import ENVELOPE_DIGEST_CLAIM
+from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs256
+from escrow.crypto.tokens import sign_token
+from escrow.errors import InvalidStateError, NotFoundError, ValidationError
+from escrow.keystore import Keyring, ensure_keys_dir, read_secret_file, write_secret_file
+from escrow.models import Credential, OidcCode, OidcConsent, OidcToken, Person, Platform
+from escrow.services.credentials import issue_credential
+from escrow.services.signing_keys import active_signing_key, extend_publication
+from escrow.services.transparency import LogSigner, append_event
+
+ALG_EDDSA: Final = "EdDSA"
+ALG_RS256: Final = "RS256"
+ID_TOKEN_ALGORITHMS: Final = (ALG_EDDSA, ALG_RS256)
+# RFC 6749 section 4.1.2: codes "MUST expire shortly after" issue; 10 minutes at most. One minute is
+# plenty for a redirect and a back-channel call.
+CODE_TTL: Final = timedelta(seconds=60)
+ACCESS_TOKEN_TTL_S: Final = 3600  # the access token only reads userinfo (sub + verified_unique)
+ID_TOKEN_TTL_S: Final = 600
+CLIENT_SECRET_BYTES: Final = 32
+RS256_KEY_NAME: Final = "oidc-rs256-signing-key"  # PEM under keys/, mode 0600
+VERIFIED_UNIQUE_CLAIM: Final = "verified_unique"
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OidcClient:
+    """A platform as an OIDC client: public (no secret: PKCE S256 required) or confidential."""
+
+    platform_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    id_token_alg: str
+    is_public: bool
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class NewClientSecret:
+    """A new client secret: shown to the admin once, stored only as its SHA-256."""
+
+    platform_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"NewClientSecret(platform_id={self.platform_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentInfo:
+    platform_id: str
+    platform_name: str
+    granted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CodeGrant:
+    """A live authorization code and what the ID token will say (no person, only the pseudonym)."""
+
+    code_hash: bytes
+    platform_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    acr: str
+    auth_time: datetime
+    credential_id: str
+    pseudonym: str
+    envelope_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenInfo:
+    platform_id: str
+    credential_id: str
+    pseudonym: str
+    scope: str
+    expires_at: datetime
+    is_revoked: bool
+
+
+def _hash(secret: str) -> bytes:
+    # Codes, tokens and client secrets carry >= 256 random bits: SHA-256 is enough (no dictionary).
+    return hashlib.sha256(secret.encode()).digest()
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+
+def get_client(session: Session, client_id: object) -> OidcClient | None:
+    """Returns the platform ``client_id`` as an OIDC client, or None if there is none."""
+    platform = session.get(Platform, client_id) if isinstance(client_id, str) else None
+    if platform is None:
+        return None
+    return OidcClient(
+        platform_id=platform.id,
+        name=platform.name,
+        redirect_uris=tuple(json.loads(platform.redirect_uris)),
+        id_token_alg=platform.id_token_alg,
+        is_public=platform.client_secret_hash is None,
+    )
+
+
+def check_client_secret(session: Session, *, platform_id: str, client_secret: object) -> bool:
+    """Returns True if ``client_secret`` is the platform's client secret (constant-time compare)."""
+    platform = session.get(Platform, platform_id)
+    if platform is None or platform.client_secret_hash is None or not isinstance(client_secret, str):
+        return False
+    return hmac.compare_digest(platform.client_secret_hash, _hash(client_secret))
+
+
+def create_client_secret(
+    session: Session, *, platform_id: str, log: LogSigner, now: datetime
+) -> NewClientSecret:
+    """Gives the platform a new client secret (replacing any old one: it becomes confidential) and
+    commits. The returned secret is never stored. Raises NotFoundError."""
+    platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
+    if platform is None:
+        raise NotFoundError("no platform with this id")
+    client_secret = secrets.token_urlsafe(CLIENT_SECRET_BYTES)
+    platform.client_secret_hash = _hash(client_secret)
+    append_event(session, log, kind="oidc.client_secret_created", data={"platform": platform.id}, now=now)
+    session.commit()
+    _log.info("oidc.client_secret_created platform_id=%s", platform.id)
+    return NewClientSecret(platform.id, client_secret)
+
+
+def set_id_token_algorithm(
+    session: Session, *, platform_id: str, alg: str, keyring: Keyring, log: LogSigner, now: datetime
+) -> None:
+    """Sets the algorithm of the platform's ID tokens (EdDSA or RS256) and commits; RS256 creates the
+    RSA key (under keys/) if this is its first client, so the JWKS publishes it before it is used.
+
+    Raises NotFoundError, ValidationError for another algorithm.
+    """
+    if alg not in ID_TOKEN_ALGORITHMS:
+        raise ValidationError(f"the ID token algorithm must be one of {', '.join(ID_TOKEN_ALGORITHMS)}")
+    platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
+    if platform is None:
+        raise NotFoundError("no platform with this id")
+    if alg == ALG_RS256:
+        rs256_private_pem(keyring)
+    platform.id_token_alg = alg
+    append_event(
+        session, log, kind="oidc.id_token_alg_set", data={"platform": platform.id, "alg": alg}, now=now
+    )
+    session.commit()
+
+
+# --- consent -------------------------------------------------------------------------------------
+
+
+def _pseudonym(session: Session, person_id: int, platform_id: str, deriver: PseudonymDeriver) -> str:
+    person = session.get(Person, person_id)
+    if person is None or session.get(Platform, platform_id) is None:
+        raise NotFoundError("no such person or platform")
+    return deriver.pseudonym(person.person_key, platform_id)
+
+
+def has_consent(session: Session, *, person_id: int, platform_id: str, deriver: PseudonymDeriver) -> bool:
+    """Returns True if the person consented to sign in to the platform and has not withdrawn it."""
+    pseudonym = _pseudonym(session, person_id, platform_id, deriver)
+    row = session.scalars(
+        select(OidcConsent).where(OidcConsent.platform_id == platform_id, OidcConsent.pseudonym == pseudonym)
+    ).first()
+    return row is not None
+
+
+def grant_consent(
+    session: Session,
+    *,
+    person_id: int,
+    platform_id: str,
+    deriver: PseudonymDeriver,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    """Records the person's consent for the platform (idempotent) and commits. Raises NotFoundError."""
+    pseudonym = _pseudonym(session, person_id, platform_id, deriver)
+    if has_consent(session, person_id=person_id, platform_id=platform_id, deriver=deriver):
+        return
+    session.add(OidcConsent(platform_id=platform_id, pseudonym=pseudonym, granted_at=now))
+    append_event(
+        session,
+        log,
+        kind="oidc.consent_granted",
+        data={"platform": platform_id},
+        sensitive={"pseudonym": pseudonym},
+        now=now,
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # pragma: no cover - a concurrent request (another tab) won the race
+        session.rollback()
+        return
+    _log.info("oidc.consent_granted platform_id=%s", platform_id)
+
+
+def withdraw_consent(
+    session: Session,
+    *,
+    person_id: int,
+    platform_id: str,
+    deriver: PseudonymDeriver,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    """Withdraws the person's consent for the platform and commits. Raises NotFoundError if there is
+    no such consent."""
+    pseudonym = _pseudonym(session, person_id, platform_id, deriver)
+    result = session.execute(
+        delete(OidcConsent)
+        .where(OidcConsent.platform_id == platform_id, OidcConsent.pseudonym == pseudonym)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise NotFoundError("you have not signed in to this platform with escrow")
+    append_event(
+        session,
+        log,
+        kind="oidc.consent_withdrawn",
+        data={"platform": platform_id},
+        sensitive={"pseudonym": pseudonym},
+        now=now,
+    )
+    session.commit()
+    _log.info("oidc.consent_withdrawn platform_id=%s", platform_id)
+
+
+def list_consents(session: Session, *, person_id: int, deriver: PseudonymDeriver) -> list[ConsentInfo]:
+    """Returns the person's standing consents, by platform id (found by re-deriving pseudonyms)."""
+    person = session.get(Person, person_id)
+    if person is None:
+        return []
+    result = []
+    for platform in session.scalars(select(Platform).order_by(Platform.id)):
+        pseudonym = deriver.pseudonym(person.person_key, platform.id)
+        row = session.scalars(
+            select(OidcConsent).where(
+                OidcConsent.platform_id == platform.id, OidcConsent.pseudonym == pseudonym
+            )
+        ).first()
+        if row is not None:
+            result.append(ConsentInfo(platform.id, platform.name, row.granted_at))
+    return result
+
+
+# --- codes and tokens ----------------------------------------------------------------------------
+
+
+def create_authorization_code(
+    session: Session,
+    *,
+    code: str,
+    person_id: int,
+    platform_id: str,
+    redirect_uri: str,
+    scope: str,
+    nonce: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+    auth_time: datetime,
+    deriver: PseudonymDeriver,
+    keyring: Keyring,
+    issuer: str,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    """Stores the authorization code of a sign-in and commits.
+
+    Makes a fresh sealed envelope bound to the person's pseudonym on the platform through the
+    credentials service (so the platform can name its digest in a disclosure request), and logs
+    ``oidc.signin`` (platform public, pseudonym only as a commitment). Raises what issue_credential
+    raises (NotFoundError, InvalidStateError when no escrow key is active).
+    """
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFoundError("no such person")
+    acr = person.assurance
+    issued = issue_credential(
+        session,
+        person_id=person_id,
+        platform_id=platform_id,
+        deriver=deriver,
+        keyring=keyring,
+        issuer=issuer,
+        log=log,
+        now=now,
+    )
+    session.add(
+        OidcCode(
+            code_hash=_hash(code),
+            platform_id=platform_id,
+            credential_id=issued.credential_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            nonce=nonce or None,
+            code_challenge=code_challenge or None,
+            code_challenge_method=code_challenge_method or None,
+            acr=acr,
+            auth_time=auth_time,
+            created_at=now,
+            expires_at=now + CODE_TTL,
+        )
+    )
+    append_event(
+        session,
+        log,
+        kind="oidc.signin",
+        data={"platform": platform_id},
+        sensitive={"pseudonym": issued.pseudonym},
+        now=now,
+    )
+    session.commit()
+    _log.info("oidc.signin platform_id=%s credential_id=%s", platform_id, issued.credential_id)
+
+
+def is_nonce_used(session: Session, *, platform_id: str, nonce: str) -> bool:
+    """Returns True if an earlier authorization request of this platform carried ``nonce``."""
+    row = session.scalars(
+        select(OidcCode.code_hash).where(OidcCode.platform_id == platform_id, OidcCode.nonce == nonce)
+    ).first()
+    return row is not None
+
+
+def find_code(session: Session, *, code: object, platform_id: str, now: datetime) -> CodeGrant | None:
+    """Returns the live code ``code`` of the platform, or None if unknown, expired or already used.
+
+    A used code presented again revokes every access token issued from it and commits
+    (RFC 6749 section 4.1.2: the server "SHOULD revoke ... all tokens previously issued").
+    """
+    if not isinstance(code, str) or not code:
+        return None
+    row = session.get(OidcCode, _hash(code))
+    if row is None or row.platform_id != platform_id:
+        return None
+    if row.used_at is not None:
+        revoked = session.execute(
+            update(OidcToken)
+            .where(OidcToken.code_hash == row.code_hash, OidcToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        _log.warning(
+            "oidc.code_reused platform_id=%s tokens_revoked=%d",
+            platform_id,
+            revoked.rowcount,  # type: ignore[attr-defined]
+        )
+        return None
+    if row.expires_at <= now:
+        return None
+    credential = session.get(Credential, row.credential_id)
+    if credential is None:  # pragma: no cover - foreign key
+        return None
+    return CodeGrant(
+        code_hash=row.code_hash,
+        platform_id=row.platform_id,
+        redirect_uri=row.redirect_uri,
+        scope=row.scope,
+        nonce=row.nonce,
+        code_challenge=row.code_challenge,
+        code_challenge_method=row.code_challenge_method,
+        acr=row.acr,
+        auth_time=row.auth_time,
+        credential_id=row.credential_id,
+        pseudonym=credential.pseudonym,
+        envelope_digest=credential.envelope_digest,
+    )
+
+
+def redeem_code(session: Session, *, code_hash: bytes, now: datetime) -> bool:
+    """Marks the code used and commits. Returns False if it was used already (a concurrent redemption
+    won): one atomic UPDATE, so exactly one of two racing token requests gets tokens."""
+    result = session.execute(
+        update(OidcCode)
+        .where(OidcCode.code_hash == code_hash, OidcCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    session.commit()
+    return True
+
+
+def save_access_token(
+    session: Session, *, access_token: str, grant: CodeGrant, expires_in: int, now: datetime
+) -> None:
+    """Stores the access token issued from ``grant`` (as its SHA-256) and commits."""
+    session.add(
+        OidcToken(
+            token_hash=_hash(access_token),
+            code_hash=grant.code_hash,
+            platform_id=grant.platform_id,
+            credential_id=grant.credential_id,
+            scope=grant.scope,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=expires_in),
+        )
+    )
+    session.commit()
+
+
+def find_access_token(session: Session, *, access_token: object) -> AccessTokenInfo | None:
+    """Returns the access token ``access_token`` (expired or revoked ones too), or None if unknown."""
+    if not isinstance(access_token, str) or not access_token:
+        return None
+    row = session.get(OidcToken, _hash(access_token))
+    if row is None:
+        return None
+    credential = session.get(Credential, row.credential_id)
+    if credential is None:  # pragma: no cover - foreign key
+        return None
+    return AccessTokenInfo(
+        platform_id=row.platform_id,
+        credential_id=row.credential_id,
+        pseudonym=credential.pseudonym,
+        scope=row.scope,
+        expires_at=row.expires_at,
+        is_revoked=row.revoked_at is not None,
+    )
+
+
+# --- ID tokens -----------------------------------------------------------------------------------
+
+
+def id_token_claims(grant: CodeGrant) -> dict[str, Any]:
+    """Returns what an ID token says about the person: the pseudonym, the assurance (acr), the
+    envelope digest, and that they are a verified unique person. Nothing else (issue 7 rules)."""
+    return {
+        "sub": grant.pseudonym,
+        "acr": grant.acr,
+        ENVELOPE_DIGEST_CLAIM: grant.envelope_digest,
+        VERIFIED_UNIQUE_CLAIM: True,
+    }
+
+
+def rs256_private_pem(keyring: Keyring) -> bytes:
+    """Returns the RS256 ID-token key (PEM under keys/, mode 0600), creating it on first use.
+
+    Raises InvalidStateError without a keys directory, KeyFileError if the file is unsafe.
+    """
+    if keyring.keys_dir is None:
+        raise InvalidStateError("the keyring has no keys directory for the RS256 key")
+    ensure_keys_dir(keyring.keys_dir)
+    path = keyring.keys_dir / RS256_KEY_NAME
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process won the race: use theirs
+            write_secret_file(path, generate_rsa_private_pem())
+    return read_secret_file(path)
+
+
+def oidc_public_jwks(keyring: Keyring) -> list[dict[str, str]]:
+    """Returns the public JWKs of the ID-token keys that are not credential keys: the RS256 key once
+    it exists (made when the first platform is registered for RS256), else none."""
+    if keyring.keys_dir is None or not (keyring.keys_dir / RS256_KEY_NAME).exists():
+        return []
+    return [rsa_public_jwk(rs256_private_pem(keyring))]
+
+
+def sign_id_token(
+    session: Session, *, keyring: Keyring, alg: str, claims: dict[str, Any], now: datetime
+) -> str:
+    """Returns the ID token: EdDSA with the active credential signing key, or RS256. Commits (the
+    EdDSA key's publication is extended past the token's expiry).
+
+    Raises ValidationError for another algorithm.
+    """
+    if alg == ALG_RS256:
+        return sign_rs256(rs256_private_pem(keyring), claims)
+    if alg != ALG_EDDSA:
+        raise ValidationError("unsupported ID token algorithm")
+    key = active_signing_key(session, keyring, now=now)
+    token = sign_token(key.seed, claims)
+    extend_publication(session, key.kid, datetime.fromtimestamp(int(claims["exp"]), now.tzinfo))
+    session.commit()
+    return token

@@ -1,0 +1,464 @@
+"""Sign in with escrow (issue 7): the OpenID Connect provider, built on Authlib's Flask server.
+
+Authlib validates requests, authenticates clients, checks PKCE and nonces and formats every
+OAuth error; the classes below only adapt it to escrow's services (escrow/services/oidc.py).
+Routes: the authorization endpoint with its consent screen (HTML, /oidc/authorize), the person's
+page to withdraw consents (/account/connections), and the JSON endpoints: discovery, token and
+userinfo.
+
+Errors follow RFC 6749 section 4.1.2.1: an unknown client or a redirect URI that does not match
+exactly is shown to the person on an HTML page and never redirected; every other error goes back
+to the platform's redirect URI as ``error=``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    ClientMixin,
+    InvalidRequestError,
+    TokenMixin,
+    grants,
+)
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.util import create_half_hash
+from authlib.oidc.discovery import OpenIDProviderMetadata
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+from wtforms import SubmitField
+
+from escrow.services import oidc as service
+from escrow.services.registration import PersonAccount
+from escrow.web import render_error_page
+from escrow.web.session import get_extension, get_session
+from escrow.web.users import AUTH_TIME_KEY, NEXT_KEY, PersonUser, current_person
+
+SCOPE: str = "openid"
+SERVER_EXTENSION = "escrow_oidc_server"
+AUTHORIZE_PATH = "/oidc/authorize"
+TOKEN_PATH = "/api/v1/oidc/token"  # noqa: S105 - a URL path
+USERINFO_PATH = "/api/v1/oidc/userinfo"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+bp = Blueprint("oidc", __name__)
+# Token and userinfo are called by platforms with client credentials or a bearer token, never with
+# a person's cookie: app.py exempts this blueprint from CSRF.
+api_bp = Blueprint("oidc_api", __name__)
+
+
+# --- Authlib adapters ----------------------------------------------------------------------------
+
+
+class _Client(ClientMixin):  # type: ignore[misc]
+    def __init__(self, client: service.OidcClient) -> None:
+        self.info = client
+        self.client_id = client.platform_id
+        self.client_metadata: dict[str, Any] = {}
+        self.id_token_signed_response_alg = client.id_token_alg
+        self.token_endpoint_auth_method = "none" if client.is_public else "client_secret_basic"
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None  # OIDC Core 3.1.2.1: redirect_uri is required; a missing one is an HTML error
+
+    def get_allowed_scope(self, scope: str) -> str | None:
+        # An OpenID provider only: a request without "openid" is invalid_scope (sent back).
+        return SCOPE if scope and SCOPE in scope.split() else None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.info.redirect_uris  # exact match (RFC 9700 section 4.1.3)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return service.check_client_secret(
+            get_session(), platform_id=self.client_id, client_secret=client_secret
+        )
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.info.is_public:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "authorization_code"
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """The "user" Authlib carries from a code to its tokens: the pseudonym, not the person."""
+
+    grant: service.CodeGrant
+
+
+class _Code(AuthorizationCodeMixin):  # type: ignore[misc]
+    def __init__(self, grant: service.CodeGrant) -> None:
+        self.grant = grant
+        self.code_challenge = grant.code_challenge
+        self.code_challenge_method = grant.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.grant.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.grant.scope
+
+    def get_nonce(self) -> str | None:
+        return self.grant.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.grant.auth_time.timestamp())
+
+    def get_acr(self) -> str:
+        return self.grant.acr
+
+    def get_amr(self) -> None:
+        return None
+
+
+class _AccessToken(TokenMixin):  # type: ignore[misc]
+    def __init__(self, info: service.AccessTokenInfo, client: _Client) -> None:
+        self.info = info
+        self.client = client
+        self.scope = info.scope
+
+    def check_client(self, client: _Client) -> bool:
+        return client.client_id == self.info.platform_id
+
+    def get_scope(self) -> str:
+        return self.info.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, int((self.info.expires_at - datetime.now(UTC)).total_seconds()))
+
+    def is_expired(self) -> bool:
+        return self.info.expires_at <= datetime.now(UTC)
+
+    def is_revoked(self) -> bool:
+        return self.info.is_revoked
+
+    def get_user(self) -> service.AccessTokenInfo:
+        return self.info
+
+    def get_client(self) -> _Client:
+        return self.client
+
+
+class _S256Only(CodeChallenge):  # type: ignore[misc]
+    """PKCE (RFC 7636) with S256 only: required for public clients, allowed for confidential ones."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 - Authlib's class attribute
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: grants.AuthorizationCodeGrant, redirect_uri: str) -> None:
+        payload = grant.request.payload.data
+        if payload.get("code_challenge") and payload.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
+        if grant.request.client.info.is_public and not payload.get("code_challenge"):
+            raise InvalidRequestError("public clients must use PKCE (S256)", redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS  # noqa: RUF012
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        person: PersonAccount = request.user
+        extension = get_extension()
+        now = datetime.now(UTC)
+        auth_time = cookie_session.get(AUTH_TIME_KEY)
+        payload = request.payload.data
+        service.create_authorization_code(
+            get_session(),
+            code=code,
+            person_id=person.id,
+            platform_id=request.client.client_id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            nonce=payload.get("nonce"),
+            code_challenge=payload.get("code_challenge"),
+            code_challenge_method=payload.get("code_challenge_method"),
+            auth_time=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else now,
+            deriver=extension.deriver,
+            keyring=extension.keyring,
+            issuer=extension.settings.issuer_url,
+            log=extension.log,
+            now=now,
+        )
+
+    def query_authorization_code(self, code: str, client: _Client) -> _Code | None:
+        grant = service.find_code(
+            get_session(), code=code, platform_id=client.client_id, now=datetime.now(UTC)
+        )
+        return None if grant is None else _Code(grant)
+
+    def delete_authorization_code(self, authorization_code: _Code) -> None:
+        """Kept (marked used by authenticate_user) so that a reused code can be recognised."""
+
+    def authenticate_user(self, authorization_code: _Code) -> _Subject | None:
+        grant = authorization_code.grant
+        if not service.redeem_code(get_session(), code_hash=grant.code_hash, now=datetime.now(UTC)):
+            return None
+        return _Subject(grant)
+
+
+class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return service.is_nonce_used(get_session(), platform_id=request.payload.client_id, nonce=nonce)
+
+    def generate_user_info(self, user: _Subject, scope: str) -> UserInfo:
+        return UserInfo(service.id_token_claims(user.grant))
+
+    def get_client_claims(self, client: _Client) -> dict[str, Any]:
+        now = int(datetime.now(UTC).timestamp())
+        return {
+            "iss": get_extension().settings.issuer_url,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + service.ID_TOKEN_TTL_S,
+        }
+
+    def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
+        # Authlib assembles the claims; escrow signs them: EdDSA with the credential key (joserfc
+        # warns on EdDSA, RFC 9864) or RS256 with the key under keys/.
+        alg = request.client.id_token_signed_response_alg
+        claims = self.get_compatible_claims(request)
+        claims.update(self.get_authorization_code_claims(request.authorization_code))
+        at_hash = create_half_hash(token["access_token"], alg)
+        claims["at_hash"] = at_hash.decode("ascii")
+        claims.update(self.generate_user_info(request.user, token["scope"]))
+        extension = get_extension()
+        return service.sign_id_token(
+            get_session(), keyring=extension.keyring, alg=alg, claims=claims, now=datetime.now(UTC)
+        )
+
+
+class _BearerValidator(BearerTokenValidator):  # type: ignore[misc]
+    def authenticate_token(self, token_string: str) -> _AccessToken | None:
+        session = get_session()
+        info = service.find_access_token(session, access_token=token_string)
+        client = None if info is None else service.get_client(session, info.platform_id)
+        return None if info is None or client is None else _AccessToken(info, _Client(client))
+
+
+class _UserInfo(UserInfoEndpoint):  # type: ignore[misc]
+    def generate_user_info(self, user: service.AccessTokenInfo, scope: str) -> UserInfo:
+        # Only the pseudonym and the verified-unique claim (issue 7): nothing else about the person.
+        return UserInfo(sub=user.pseudonym, **{service.VERIFIED_UNIQUE_CLAIM: True})
+
+    def get_issuer(self) -> str:
+        return str(get_extension().settings.issuer_url)
+
+
+def _query_client(client_id: str) -> _Client | None:
+    client = service.get_client(get_session(), client_id)
+    return None if client is None else _Client(client)
+
+
+def _save_token(token: dict[str, Any], request: OAuth2Request) -> None:
+    service.save_access_token(
+        get_session(),
+        access_token=token["access_token"],
+        grant=request.user.grant,
+        expires_in=int(token["expires_in"]),
+        now=datetime.now(UTC),
+    )
+
+
+def init_oidc_provider(app: Flask) -> None:
+    """Builds the Authlib authorization server for ``app`` (called by create_app)."""
+    # Authlib logs every issued token at DEBUG: tokens never go to a log (STYLE.md section 6).
+    logging.getLogger("authlib").setLevel(logging.INFO)
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": service.ACCESS_TOKEN_TTL_S}
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(_CodeGrant, [_S256Only(required=True), _OpenIDCode(require_nonce=False)])
+    protector = ResourceProtector()
+    protector.register_token_validator(_BearerValidator())
+    server.register_endpoint(_UserInfo(resource_protector=protector))
+    app.extensions[SERVER_EXTENSION] = server
+
+
+def _server() -> AuthorizationServer:
+    server = current_app.extensions[SERVER_EXTENSION]
+    assert isinstance(server, AuthorizationServer)  # noqa: S101 - set only by init_oidc_provider
+    return server
+
+
+class ConsentForm(FlaskForm):  # type: ignore[misc]
+    """Allow or deny (plain HTML form with a CSRF token: works without JavaScript)."""
+
+    allow = SubmitField("Allow")
+    deny = SubmitField("Deny")
+
+
+# --- views ---------------------------------------------------------------------------------------
+
+
+def _current_person() -> PersonAccount | None:
+    user = current_user._get_current_object()  # noqa: SLF001 - unwrap the LocalProxy
+    return user.account if isinstance(user, PersonUser) else None
+
+
+def _error_response(error: OAuth2Error) -> WerkzeugResponse | tuple[str, int]:
+    # Only errors Authlib tied to a validated redirect URI go back to the platform (RFC 6749 4.1.2.1).
+    if error.redirect_uri:
+        return _server().handle_error_response(None, error)  # type: ignore[no-any-return]
+    return render_error_page(400, f"This sign-in request is invalid: {error.description or error.error}")
+
+
+@bp.route(AUTHORIZE_PATH, methods=["GET", "POST"])
+def authorize() -> WerkzeugResponse | str | tuple[str, int]:
+    """The authorization endpoint: log in, then the consent screen (remembered per platform)."""
+    person = _current_person()
+    server = _server()
+    try:
+        grant = server.get_consent_grant(end_user=person)
+    except OAuth2Error as error:
+        return _error_response(error)
+    if person is None:
+        if grant.request.payload.data.get("prompt") == "none":
+            return _error_response(_login_required(grant))
+        cookie_session[NEXT_KEY] = request.full_path
+        return redirect(url_for("users.login"))
+    extension = get_extension()
+    client: _Client = grant.request.client
+    session = get_session()
+    form = ConsentForm()
+    if request.method == "POST":
+        if not (form.validate_on_submit() and form.allow.data):
+            return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
+        service.grant_consent(
+            session,
+            person_id=person.id,
+            platform_id=client.client_id,
+            deriver=extension.deriver,
+            log=extension.log,
+            now=datetime.now(UTC),
+        )
+    elif not service.has_consent(
+        session, person_id=person.id, platform_id=client.client_id, deriver=extension.deriver
+    ):
+        if grant.request.payload.data.get("prompt") == "none":  # OIDC Core 3.1.2.6
+            return _error_response(_consent_required(grant))
+        return render_template("oidc/consent.html", platform=client.info, action=request.full_path, form=form)
+    return server.create_authorization_response(grant=grant, grant_user=person)  # type: ignore[no-any-return]
+
+
+def _login_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
+    # Only reached after get_consent_grant validated the client and its exact redirect URI.
+    payload = grant.request.payload
+    return LoginRequiredError(redirect_uri=payload.redirect_uri, state=payload.state)
+
+
+def _consent_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
+    payload = grant.request.payload
+    return ConsentRequiredError(redirect_uri=payload.redirect_uri, state=payload.state)
+
+
+@bp.get("/account/connections")
+def connections() -> str:
+    """The platforms the person signs in to with escrow, each with a button to withdraw consent."""
+    person = current_person()
+    items = service.list_consents(get_session(), person_id=person.id, deriver=get_extension().deriver)
+    return render_template("oidc/connections.html", consents=items)
+
+
+@bp.post("/account/connections/<platform_id>/withdraw")
+def withdraw(platform_id: str) -> WerkzeugResponse:
+    person = current_person()
+    extension = get_extension()
+    service.withdraw_consent(
+        get_session(),
+        person_id=person.id,
+        platform_id=platform_id,
+        deriver=extension.deriver,
+        log=extension.log,
+        now=datetime.now(UTC),
+    )
+    return redirect(url_for("oidc.connections"))
+
+
+@api_bp.get(DISCOVERY_PATH)
+def discovery() -> Response:
+    """OpenID Provider metadata (OpenID Connect Discovery 1.0 section 3)."""
+    issuer = get_extension().settings.issuer_url
+    metadata = OpenIDProviderMetadata(
+        issuer=issuer,
+        authorization_endpoint=issuer + AUTHORIZE_PATH,
+        token_endpoint=issuer + TOKEN_PATH,
+        userinfo_endpoint=issuer + USERINFO_PATH,
+        jwks_uri=issuer + "/.well-known/jwks.json",
+        scopes_supported=[SCOPE],
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=["authorization_code"],
+        subject_types_supported=["pairwise"],
+        id_token_signing_alg_values_supported=list(service.ID_TOKEN_ALGORITHMS),
+        token_endpoint_auth_methods_supported=TOKEN_AUTH_METHODS,
+        code_challenge_methods_supported=["S256"],
+        claims_supported=[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nonce",
+            "auth_time",
+            "acr",
+            "at_hash",
+            "envelope_digest",
+            service.VERIFIED_UNIQUE_CLAIM,
+        ],
+        acr_values_supported=["low", "substantial", "high"],
+        request_parameter_supported=False,
+        request_uri_parameter_supported=False,
+        claims_parameter_supported=False,
+    )
+    # Not metadata.validate(): RFC 8414 requires an https issuer; development runs on loopback http.
+    response = jsonify(dict(metadata))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@api_bp.post(TOKEN_PATH)
+def token() -> WerkzeugResponse:
+    """The token endpoint (RFC 6749 section 4.1.3): Authlib answers errors in the spec's JSON form."""
+    return _server().create_token_response()  # type: ignore[no-any-return]
+
+
+@api_bp.route(USERINFO_PATH, methods=["GET", "POST"])
+def userinfo() -> WerkzeugResponse:
+    """The userinfo endpoint: ``sub`` and ``verified_unique`` for a valid bearer token."""
+    try:
+        return _server().create_endpoint_response("userinfo")  # type: ignore[no-any-return]
+    except HTTPException as error:  # Authlib's 401 with WWW-Authenticate (RFC 6750 section 3)
+        return error.get_response()
