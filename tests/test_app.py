@@ -75,12 +75,13 @@ def test_healthz_reports_degraded_when_postgres_port_is_closed(tmp_path: Path) -
     get_extension(app).engine.dispose()
 
 
-def test_landing_page_is_html_and_says_under_construction(client: FlaskClient) -> None:
+def test_landing_page_explains_what_is_sealed_and_links_only_to_this_site(client: FlaskClient) -> None:
     response = client.get("/")
 
     assert response.status_code == 200
     assert response.mimetype == "text/html"
-    assert b"under construction" in response.data
+    assert b"What is sealed, who can open it, how you can check" in response.data
+    assert b'href="/transparency"' in response.data
     assert b"http://" not in response.data
     assert b"https://" not in response.data
 
