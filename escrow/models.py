@@ -452,7 +452,6 @@ class DisclosureRequest(Base):
     view_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     partials_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DisclosureScope(Base):
@@ -468,6 +467,8 @@ class DisclosureScope(Base):
     pseudonym: Mapped[str] = mapped_column(String(64), index=True)
     envelope_digest: Mapped[str] = mapped_column(String(64))
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the person behind this pseudonym first saw the notice (found by re-deriving pseudonyms).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DisclosureCosignature(Base):

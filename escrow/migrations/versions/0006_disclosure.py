@@ -61,7 +61,6 @@ def upgrade() -> None:
         sa.Column("view_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("partials_deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "court_verdict IN ('verified', 'unsigned', 'signature-invalid')",
             name=op.f("ck_disclosure_requests_court_verdict_valid"),
@@ -162,6 +161,7 @@ def upgrade() -> None:
         sa.Column("pseudonym", sa.String(length=64), nullable=False),
         sa.Column("envelope_digest", sa.String(length=64), nullable=False),
         sa.Column("envelope", sa.LargeBinary(), nullable=False),
+        sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["request_id"],
             ["disclosure_requests.id"],
