@@ -600,11 +600,11 @@ def _expire_if_due(session: Session, row: DisclosureRequest, *, log: LogSigner, 
 
 
 def _close_window_if_over(session: Session, row: DisclosureRequest, *, log: LogSigner, now: datetime) -> None:
-    if row.status == "disclosed" and row.view_until is not None and now >= row.view_until:
-        if row.partials_deleted_at is None:
-            _delete_partials(session, row, now)
-            append_event(session, log, kind="disclosure.window_closed", data={"request": row.id}, now=now)
-            session.commit()
+    is_over = row.view_until is not None and now >= row.view_until
+    if row.status == "disclosed" and is_over and row.partials_deleted_at is None:
+        _delete_partials(session, row, now)
+        append_event(session, log, kind="disclosure.window_closed", data={"request": row.id}, now=now)
+        session.commit()
 
 
 def sweep_disclosures(session: Session, *, log: LogSigner, now: datetime) -> int:
@@ -782,7 +782,8 @@ def decide_request(
         raise ValidationError("decision must be approve or reject")
     index = _holder_index(session, row, holder_id)
     holder = session.get(KeyHolder, holder_id)
-    assert holder is not None and holder.signing_key is not None  # noqa: S101 - authenticated holder
+    assert holder is not None  # noqa: S101 - authenticated holder
+    assert holder.signing_key is not None  # noqa: S101
     if session.scalars(
         select(DisclosureDecision).where(
             DisclosureDecision.request_id == row.id, DisclosureDecision.holder_id == holder_id
