@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from escrow.api import ceremony
+from escrow.api import ceremony, disclosures
 from escrow.api import openapi_credentials as credential_openapi
 
 bp = Blueprint("openapi", __name__)
@@ -250,7 +250,12 @@ def openapi_document() -> dict[str, Any]:
                 "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
             ),
         },
-        "paths": {**PATHS, **ceremony.OPENAPI_PATHS, **credential_openapi.PATHS},
+        "paths": {
+            **PATHS,
+            **ceremony.OPENAPI_PATHS,
+            **credential_openapi.PATHS,
+            **disclosures.OPENAPI_PATHS,
+        },
         "components": components,
     }
 
