@@ -211,6 +211,10 @@ def _add_ceremony_commands() -> None:
 
     cli.add_command(keyholder)
     cli.add_command(ceremony)
+    # Issue 6: `escrow officer ...`; importing it also adds `keyholder review|approve|reject`.
+    from escrow.cli.disclosure import officer
+
+    cli.add_command(officer)
 
 
 _add_ceremony_commands()
