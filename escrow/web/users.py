@@ -12,6 +12,7 @@ from werkzeug.wrappers.response import Response
 from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
 from escrow.identity.oidc import AuthorizationRequest
 from escrow.services.credentials import issue_credential, list_person_credentials, revoke_as_person
+from escrow.services.disclosures import person_notices
 from escrow.services.platforms import list_platforms
 from escrow.services.registration import (
     PersonAccount,
@@ -133,8 +134,16 @@ def credentials() -> str:
     extension = get_extension()
     now = datetime.now(UTC)
     items = list_person_credentials(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    # Issue 6: disclosures of this person's identity whose notification delay is over.
+    notices = person_notices(
+        get_session(), person_id=person.id, deriver=extension.deriver, log=extension.log, now=now
+    )
     return render_template(
-        "account/credentials.html", credentials=items, platforms=list_platforms(get_session()), issued=None
+        "account/credentials.html",
+        credentials=items,
+        platforms=list_platforms(get_session()),
+        issued=None,
+        notices=notices,
     )
 
 
