@@ -116,7 +116,7 @@ def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
     document.write_text(json.dumps(world.document(request_id)))
 
     # When alice submits and bob co-signs with the tool
-    for username, key, command in (("alice", alice_key, "submit"), ("bob", bob_key, "cosign")):
+    for key, command in ((alice_key, "submit"), (bob_key, "cosign")):
         result = CliRunner().invoke(
             cli,
             [
