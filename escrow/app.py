@@ -42,6 +42,7 @@ from escrow.web import render_error_page
 from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
+from escrow.web.disclosures import bp as disclosures_web_bp
 from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.officers import bp as officers_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(jwks_bp)
     app.register_blueprint(disclosures_api_bp)
     app.register_blueprint(disclosures_signed_api_bp)
+    app.register_blueprint(disclosures_web_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

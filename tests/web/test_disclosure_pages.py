@@ -1,0 +1,68 @@
+"""Disclosure pages (issue 6): officers draft and follow requests; holders see details and the command."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+
+from escrow.client.disclosure import officer_summary
+from tests.conftest import csrf_token_from
+from tests.disclosure_support import PDF, PERSON_NAME, build_world
+
+
+def test_officer_drafts_through_the_form_and_the_holder_page_shows_the_command(app: Flask) -> None:
+    # Given a world and alice on the new-request page
+    world = build_world(app)
+    alice = world.client("alice")
+    form_page = alice.get("/officer/disclosures/new").get_data(as_text=True)
+    assert "District Court of Example" in form_page
+    c = world.credential
+    # When she drafts a request with the form
+    response = alice.post(
+        "/officer/disclosures",
+        data={
+            "csrf_token": csrf_token_from(form_page),
+            "court_id": str(world.court_id),
+            "case_number": "2026/WEB/1",
+            "legal_basis": "art. 1",
+            "scope": f"{c.platform_id} {c.pseudonym} {c.envelope_digest}\n",
+            "expires_at": (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "notify_delay_days": "0",
+            "order": (io.BytesIO(PDF), "order.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    # Then she lands on the detail page with the command and a signable request file
+    assert response.status_code == 302, response.get_data(as_text=True)
+    detail = alice.get(response.headers["Location"]).get_data(as_text=True)
+    assert "escrow officer submit request-1.json" in detail
+    request_id, _, lines = officer_summary(alice.get("/officer/disclosures/1/request.json").get_json())
+    assert request_id == 1
+    assert any("2026/WEB/1" in line for line in lines)
+    assert "2026/WEB/1" in alice.get("/officer/disclosures").get_data(as_text=True)
+    # and once submitted, holders see the public details and the command, never the pseudonym
+    assert world.app.test_client().get("/keyholder/disclosures/1").status_code == 404
+    world.sign(1, "alice", "submit")
+    holder_page = world.app.test_client().get("/keyholder/disclosures/1").get_data(as_text=True)
+    assert "escrow keyholder approve 1" in holder_page
+    assert c.pseudonym not in holder_page
+    assert "share" in holder_page
+    assert "passphrase" in holder_page
+    assert 'type="password"' not in holder_page
+
+
+def test_identity_page_is_for_granted_officers_only_and_not_cached(app: Flask) -> None:
+    world = build_world(app)
+    request_id = world.cosigned_request()
+    for h in world.holders[:3]:
+        world.approve(h, request_id)
+
+    page = world.client("bob").get(f"/officer/disclosures/{request_id}/identity")
+
+    assert page.status_code == 200
+    assert PERSON_NAME in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert world.client("dave").get(f"/officer/disclosures/{request_id}/identity").status_code == 403
+    assert app.test_client().get(f"/officer/disclosures/{request_id}/identity").status_code == 302
