@@ -796,7 +796,10 @@ def decide_request(
         scope = _scope(session, row)
         if not isinstance(partials, list) or len(partials) != len(scope):
             raise ValidationError(f"send one partial decryption for each of the {len(scope)} envelopes")
-        detail = partials_bytes(partials)
+        try:
+            detail = partials_bytes(partials)
+        except CryptoError as e:
+            raise ValidationError(f"malformed partial decryptions from key-holder {holder.name}") from e
         for item, entry in zip(scope, partials, strict=True):
             envelope = _envelope(item)
             try:

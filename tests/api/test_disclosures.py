@@ -351,3 +351,31 @@ def test_pages_and_json_need_a_legal_officer(world: World) -> None:
     response = world.app.test_client().get("/api/v1/holder/disclosures")
     assert response.status_code == 401
     assert world.client("root").post("/api/v1/disclosures", headers=world.csrf("root")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"partials": [1.5], "signature": "AA"},
+        {"partials": ["x"], "signature": b64u_encode(b"\x00" * 64)},
+        {
+            "partials": [{"holder": 1, "d1": "!", "d2": "!", "proof": "!"}],
+            "signature": b64u_encode(b"\x00" * 64),
+        },
+        {"partials": [], "signature": b64u_encode(b"\x00" * 64)},
+        {"partials": "nope", "signature": 5},
+    ],
+)
+def test_malformed_approvals_are_422_problems_not_errors(world: World, payload: dict[str, object]) -> None:
+    request_id = world.cosigned_request()
+    with pytest.raises(HolderClientError, match=r"\(4\d\d\)"):
+        world.holders[0].client.request("POST", f"/api/v1/holder/disclosures/{request_id}/approve", payload)
+
+
+def test_unsigned_holder_requests_and_unknown_requests_are_refused(world: World) -> None:
+    client = world.app.test_client()
+    assert client.post("/api/v1/holder/disclosures/1/approve", json={}).status_code == 401
+    assert client.post("/api/v1/disclosures/99/submit", json={"signature": "AA"}).status_code == 404
+    assert client.post("/api/v1/disclosures/99/cosign", json={}).status_code == 422
+    with pytest.raises(HolderClientError, match="404"):
+        world.holders[0].client.request("GET", "/api/v1/holder/disclosures/99")
