@@ -261,3 +261,12 @@ def test_t_holders_approving_at_the_same_moment_give_one_reveal_and_keep_every_a
     assert kinds.count("disclosure.disclosed") == 1
     assert kinds.count("disclosure.approved") == 3
     assert len(approvals) == 3
+
+
+def test_sweep_command_runs_on_the_server(runner: CliRunner) -> None:
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+
+    result = runner.invoke(cli, ["disclosures", "sweep"])
+
+    assert result.exit_code == 0, result.output
+    assert "0 disclosure request(s) closed or cleared" in result.output

@@ -216,3 +216,23 @@ def keyholder_reject(
     checked = fetch_checked(client, _fetch(server), request_id, log_key=log_key)
     result = reject(client, secrets, checked, reason)
     click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")
+
+
+@click.group("disclosures")
+def disclosures() -> None:
+    """Disclosure housekeeping (run on the server)."""
+
+
+@disclosures.command("sweep")
+@_clean_errors
+def disclosures_sweep() -> None:
+    """Expire overdue requests and delete partial decryptions of closed viewing windows (run from cron)."""
+    from datetime import UTC, datetime
+
+    from escrow.cli.main import _server_context
+    from escrow.services.disclosures import sweep_disclosures
+
+    extension = _server_context()
+    with extension.session_factory() as session:
+        count = sweep_disclosures(session, log=extension.log, now=datetime.now(UTC))
+    click.echo(f"{count} disclosure request(s) closed or cleared")

@@ -51,6 +51,7 @@ from escrow.models import (
     DisclosureRequest,
     DisclosureScope,
     KeyHolder,
+    LogState,
     OfficerKey,
     OrderDocument,
     Person,
@@ -460,6 +461,9 @@ def submit_request(
         verify_officer(_officer_key(session, staff), ROLE_SUBMIT, row.digest, _signature(signature_b64))
     except (DisclosureSignatureError, CryptoError) as e:
         raise PermissionDeniedError("the signature is not the submitter's over this request digest") from e
+    if policy.monthly_cap is not None:
+        # Submissions queue on the log head's row lock, so two at once cannot both pass the cap.
+        claim_row(session, update(LogState).where(LogState.id == 1).values(size=LogState.size))
     status = policy_status(session, policy, now=now)
     if status.is_blocked:
         append_event(

@@ -379,3 +379,18 @@ def test_unsigned_holder_requests_and_unknown_requests_are_refused(world: World)
     assert client.post("/api/v1/disclosures/99/cosign", json={}).status_code == 422
     with pytest.raises(HolderClientError, match="404"):
         world.holders[0].client.request("GET", "/api/v1/holder/disclosures/99")
+
+
+def test_listing_closes_expired_requests_and_clears_closed_windows(world: World) -> None:
+    expired = world.cosigned_request()
+    disclosed = world.cosigned_request()
+    for h in world.holders[:3]:
+        world.approve(h, disclosed)
+    _update(world, expired, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    _update(world, disclosed, view_until=datetime.now(UTC) - timedelta(seconds=1))
+
+    listed = world.client("alice").get("/api/v1/disclosures").get_json()
+
+    assert {r["id"]: r["status"] for r in listed} == {expired: "expired", disclosed: "disclosed"}
+    assert _row(world, disclosed).partials_deleted_at is not None
+    assert "disclosure.window_closed" in _kinds(world)
