@@ -123,3 +123,46 @@ def holder_page(request_id: int) -> str:
     if view.status == "draft":
         raise NotFoundError("no such disclosure request")
     return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
+
+
+@bp.get("/admin/courts")
+@role_required("admin")
+def courts_page() -> str:
+    return render_template("disclosure/courts.html", courts=service.list_courts(get_session()))
+
+
+@bp.post("/admin/courts")
+@role_required("admin")
+def add_court() -> ResponseReturnValue:
+    form = request.form
+    service.add_court(
+        get_session(),
+        name=form.get("name", ""),
+        jurisdiction=form.get("jurisdiction", ""),
+        public_key_b64=form.get("public_key") or None,
+        log=get_extension().log,
+        now=_now(),
+    )
+    return redirect(url_for("disclosures.courts_page"))
+
+
+@bp.get("/officer/key")
+@role_required(OFFICER, "admin")
+def key_page() -> str:
+    return render_template("disclosure/key.html", fingerprint=None)
+
+
+@bp.post("/officer/key")
+@role_required(OFFICER, "admin")
+def register_key() -> ResponseReturnValue:
+    """Registers the public key printed by `escrow officer init` (an admin may name another officer)."""
+    staff = _staff()
+    fingerprint = service.register_officer_key(
+        get_session(),
+        actor=staff,
+        username=request.form.get("username") or staff.username,
+        public_key_b64=request.form.get("public_key", "").strip(),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return render_template("disclosure/key.html", fingerprint=fingerprint), 201

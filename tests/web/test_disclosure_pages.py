@@ -66,3 +66,39 @@ def test_identity_page_is_for_granted_officers_only_and_not_cached(app: Flask) -
     assert page.headers["Cache-Control"] == "no-store"
     assert world.client("dave").get(f"/officer/disclosures/{request_id}/identity").status_code == 403
     assert app.test_client().get(f"/officer/disclosures/{request_id}/identity").status_code == 302
+
+
+def test_admin_registers_a_court_and_an_officer_registers_their_key_on_pages(app: Flask) -> None:
+    from escrow.crypto.disclosure import new_officer_secrets
+    from escrow.crypto.transcript import b64u_encode
+
+    world = build_world(app)
+    root = world.client("root")
+    page = root.get("/admin/courts").get_data(as_text=True)
+    assert "District Court of Example" in page
+    added = root.post(
+        "/admin/courts",
+        data={"csrf_token": csrf_token_from(page), "name": "Court of Appeal", "jurisdiction": "EX"},
+    )
+    assert added.status_code == 302
+    assert "Court of Appeal" in root.get("/admin/courts").get_data(as_text=True)
+    assert world.client("alice").get("/admin/courts").status_code == 403
+
+    carol = world.client("carol")
+    key_page = carol.get("/officer/key").get_data(as_text=True)
+    secrets = new_officer_secrets("carol")
+    done = carol.post(
+        "/officer/key",
+        data={"csrf_token": csrf_token_from(key_page), "public_key": b64u_encode(secrets.public_key)},
+    )
+    assert done.status_code == 201
+    assert "Fingerprint" in done.get_data(as_text=True)
+    refused = carol.post(
+        "/officer/key",
+        data={
+            "csrf_token": csrf_token_from(key_page),
+            "public_key": b64u_encode(secrets.public_key),
+            "username": "alice",
+        },
+    )
+    assert refused.status_code == 403
