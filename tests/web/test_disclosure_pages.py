@@ -36,17 +36,20 @@ def test_officer_drafts_through_the_form_and_the_holder_page_shows_the_command(a
     )
     # Then she lands on the detail page with the command and a signable request file
     assert response.status_code == 302, response.get_data(as_text=True)
-    detail = alice.get(response.headers["Location"]).get_data(as_text=True)
-    assert "escrow officer submit request-1.json" in detail
-    request_id, _, lines = officer_summary(alice.get("/officer/disclosures/1/request.json").get_json())
-    assert request_id == 1
+    location = response.headers["Location"]
+    draft_id = int(location.rstrip("/").rsplit("/", 1)[1])
+    detail = alice.get(location).get_data(as_text=True)
+    assert f"escrow officer submit request-{draft_id}.json" in detail
+    document = alice.get(f"/officer/disclosures/{draft_id}/request.json").get_json()
+    request_id, _, lines = officer_summary(document)
+    assert request_id == draft_id
     assert any("2026/WEB/1" in line for line in lines)
     assert "2026/WEB/1" in alice.get("/officer/disclosures").get_data(as_text=True)
     # and once submitted, holders see the public details and the command, never the pseudonym
-    assert world.app.test_client().get("/keyholder/disclosures/1").status_code == 404
-    world.sign(1, "alice", "submit")
-    holder_page = world.app.test_client().get("/keyholder/disclosures/1").get_data(as_text=True)
-    assert "escrow keyholder approve 1" in holder_page
+    assert world.app.test_client().get(f"/keyholder/disclosures/{draft_id}").status_code == 404
+    world.sign(draft_id, "alice", "submit")
+    holder_page = world.app.test_client().get(f"/keyholder/disclosures/{draft_id}").get_data(as_text=True)
+    assert f"escrow keyholder approve {draft_id}" in holder_page
     assert c.pseudonym not in holder_page
     assert "share" in holder_page
     assert "passphrase" in holder_page
