@@ -4,6 +4,7 @@ reject` against a live server on loopback (issue 6)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -13,7 +14,7 @@ import nacl.pwhash
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import MetaData, select
 
 from escrow.cli.main import cli
 from escrow.client.disclosure import approve, fetch_checked
@@ -85,8 +86,9 @@ def _status(world: World, request_id: int) -> str:
 
 
 def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
-    live_server: tuple[str, Flask], tmp_path: Path, passphrase_file: Path
+    live_server: tuple[str, Flask], tmp_path: Path, passphrase_file: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     url, app = live_server
     world = build_world(app)
     # Given alice made her key with `escrow officer init` and registered it; an admin registered bob's
@@ -155,6 +157,16 @@ def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
     assert "is disclosed" in outputs[2]
     shown = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity").get_json()
     assert shown[0]["identity"]["name"] == PERSON_NAME
+    # and after the reveal no table row and no log line holds the name or the document number
+    with get_extension(app).engine.connect() as connection:
+        metadata = MetaData()
+        metadata.reflect(connection)
+        dump = "".join(
+            repr(row) for table in metadata.sorted_tables for row in connection.execute(select(table))
+        )
+    for secret in (PERSON_NAME, "XR1234567"):
+        assert secret not in dump
+        assert secret not in caplog.text
 
 
 def test_holder_tool_refuses_a_request_missing_from_the_log(
