@@ -414,3 +414,16 @@ def test_holder_stops_before_dealing_when_a_fingerprint_was_not_confirmed(
     assert "fingerprints not confirmed" in refused.output
     with live_server.extension.session_factory() as session:
         assert ceremony_service.ceremony_state(session, ceremony_id).messages == ()
+
+
+def test_short_passphrase_is_refused_for_a_new_holder_file(tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_text("hunter2\n")
+
+    result = CliRunner().invoke(
+        cli, ["ceremony", "simulate", "--out", str(tmp_path / "dev"), "--passphrase-file", str(short)]
+    )
+
+    assert result.exit_code == 1
+    assert "at least 12 characters" in result.output
+    assert not (tmp_path / "dev").exists()

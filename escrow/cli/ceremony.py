@@ -67,10 +67,20 @@ def _clean_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+MIN_PASSPHRASE_LENGTH = 12  # docs/operations.md asks for five random words; this refuses the obviously weak
+
+
 def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
+    """Returns the passphrase from the file or a prompt; a new one (`confirm`) must be long enough."""
     if passphrase_file is not None:
-        return passphrase_file.read_text().rstrip("\n")
-    return str(click.prompt("Holder file passphrase", hide_input=True, confirmation_prompt=confirm))
+        passphrase = passphrase_file.read_text().rstrip("\n")
+    else:
+        passphrase = str(click.prompt("Holder file passphrase", hide_input=True, confirmation_prompt=confirm))
+    if confirm and len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise click.ClickException(
+            f"choose a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters (five random words is good)"
+        )
+    return passphrase
 
 
 def _kdf_limits(data: bytes) -> tuple[int, int]:

@@ -7,6 +7,11 @@
 The JWKS is fetched from ``<issuer>/.well-known/jwks.json``, cached for the response's
 ``Cache-Control: max-age`` (default 5 minutes), and refetched at most once per verification when a
 token names an unknown ``kid`` (key rotation). Verification itself needs no network.
+
+Revocation and single use are online checks (PlatformClient, with the platform's API key):
+
+    client = PlatformClient(issuer="https://escrow.example", api_key=API_KEY)
+    client.redeem(token)      # TokenRevokedError, TokenAlreadyRedeemedError (replay), ...
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import json
 import re
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -29,10 +36,14 @@ from escrow.crypto.tokens import (
     verify_token,
 )
 from escrow.errors import (
+    AuthenticationError,
     BadSignatureError,
+    EscrowError,
     MalformedTokenError,
+    TokenAlreadyRedeemedError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownSigningKeyError,
     UnsupportedAlgorithmError,
     WrongAudienceError,
@@ -240,3 +251,78 @@ def _urllib_fetch(url: str) -> tuple[bytes, Mapping[str, str]]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
         return response.read(), dict(response.headers.items())
+
+
+# Online checks: revocation and single use need the issuer (offline verification cannot know).
+
+_ONLINE_ERRORS: dict[str, type[EscrowError]] = {
+    cls.code: cls
+    for cls in (
+        MalformedTokenError,
+        UnsupportedAlgorithmError,
+        UnknownSigningKeyError,
+        BadSignatureError,
+        WrongIssuerError,
+        WrongAudienceError,
+        TokenExpiredError,
+        TokenNotYetValidError,
+        TokenRevokedError,
+        TokenAlreadyRedeemedError,
+        AuthenticationError,
+    )
+}
+
+Post = Callable[[str, bytes, Mapping[str, str]], tuple[int, bytes]]
+"""POSTs a JSON body with headers; returns status and body. Raises OSError if unreachable."""
+
+
+class PlatformClient:
+    """The issuer's online API for one platform: redeem once, status, revoke (API key auth)."""
+
+    def __init__(self, *, issuer: str, api_key: str, post: Post | None = None) -> None:
+        self.issuer = issuer.rstrip("/")
+        self._api_key = api_key
+        self._post = post or _urllib_post
+
+    def redeem(self, token: str) -> dict[str, Any]:
+        """Verifies ``token`` at the issuer and redeems it; returns the verified claims as JSON.
+
+        Raises TokenRevokedError, TokenAlreadyRedeemedError (a replay), AuthenticationError (bad API
+        key), or the offline verifier's errors; EscrowError for an unexpected answer.
+        """
+        return self._call("/api/v1/credentials/verify", {"credential": token})
+
+    def status(self, credential_ids: list[str]) -> dict[str, str]:
+        """Returns {credential id: active|redeemed|revoked|expired|unknown}."""
+        statuses = self._call("/api/v1/credentials/status", {"credential_ids": credential_ids})["statuses"]
+        return dict(statuses)
+
+    def revoke(self, credential_id: str) -> None:
+        """Revokes one of this platform's credentials (abuse)."""
+        self._call(f"/api/v1/credentials/{urllib.parse.quote(credential_id, safe='')}/revoke", {})
+
+    def _call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self._api_key}"}
+        try:
+            status, raw = self._post(self.issuer + path, json.dumps(body).encode(), headers)
+            answer = json.loads(raw)
+        except (OSError, ValueError) as e:
+            raise EscrowError("the issuer cannot be reached or sent no JSON") from e
+        if not isinstance(answer, dict):
+            raise EscrowError("the issuer sent an unexpected answer")
+        if status >= 400:
+            error = _ONLINE_ERRORS.get(str(answer.get("code")), EscrowError)
+            raise error(str(answer.get("detail", "the issuer refused the request")))
+        return answer
+
+
+def _urllib_post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    if not url.startswith(("https://", "http://")):
+        raise OSError("issuer URL must be http(s)")
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        with e:  # an HTTPError holds the connection open until closed
+            return e.code, e.read()

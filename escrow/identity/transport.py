@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from werkzeug.test import Client
-
 TIMEOUT_S = 10
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -57,13 +55,17 @@ class UrllibHttp:
                     response.status, response.read(MAX_BODY_BYTES), dict(response.headers.items())
                 )
         except urllib.error.HTTPError as e:
-            return HttpResponse(e.code, e.read(MAX_BODY_BYTES), dict(e.headers.items()))
+            with e:  # an HTTPError holds the connection open until closed
+                return HttpResponse(e.code, e.read(MAX_BODY_BYTES), dict(e.headers.items()))
 
 
 class WsgiHttp:
     """HTTP to in-process WSGI apps, each mounted at a base URL (e.g. the dev IdP's issuer URL)."""
 
     def __init__(self, apps: Mapping[str, Any]) -> None:
+        # Imported here: only the in-process transport needs werkzeug, not the OIDC client itself.
+        from werkzeug.test import Client
+
         self._clients = {base.rstrip("/"): Client(app) for base, app in apps.items()}
 
     def get(self, url: str) -> HttpResponse:
@@ -76,7 +78,7 @@ class WsgiHttp:
         response = client.post(path, data=dict(data), headers={"Accept": "application/json"})
         return HttpResponse(response.status_code, response.get_data(), dict(response.headers.items()))
 
-    def _route(self, url: str) -> tuple[Client, str]:
+    def _route(self, url: str) -> tuple[Any, str]:
         for base, client in self._clients.items():
             if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
                 return client, url[len(base) :] or "/"

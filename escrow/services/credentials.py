@@ -32,7 +32,7 @@ from escrow.errors import (
 from escrow.keystore import Keyring
 from escrow.models import Credential, Person, Platform
 from escrow.services.escrow_keys import active_escrow_key
-from escrow.services.platforms import PlatformInfo
+from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
 from escrow.services.transparency import LogSigner, append_event
 
@@ -98,26 +98,25 @@ def issue_credential(
         raise ValidationError(
             f"this platform allows {platform.pseudonyms_per_person} pseudonym(s) per person"
         )
-    pseudonym = deriver.pseudonym(person.person_key, platform.id, slot=slot)
+    platform_id, lifetime_s = platform.id, platform.credential_lifetime_s  # no ORM access after commit
+    pseudonym = deriver.pseudonym(person.person_key, platform_id, slot=slot)
     jti = b64u_encode(secrets.token_bytes(JTI_BYTES))
     identity_seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
     envelope = reseal(
         active_escrow_key(session),
         identity_seal,
-        {"platform": platform.id, "pseudonym": pseudonym, "envelope_id": jti},
+        {"platform": platform_id, "pseudonym": pseudonym, "envelope_id": jti},
     )
     digest = b64u_encode(envelope.digest())
     signing_key = active_signing_key(session, keyring, now=now)
     issued = int(now.timestamp())
-    expires_at = datetime.fromtimestamp(issued, now.tzinfo) + timedelta(
-        seconds=platform.credential_lifetime_s
-    )
+    expires_at = datetime.fromtimestamp(issued, now.tzinfo) + timedelta(seconds=lifetime_s)
     token = sign_token(
         signing_key.seed,
         {
             "iss": issuer,
             "sub": pseudonym,
-            "aud": platform.id,
+            "aud": platform_id,
             "iat": issued,
             "nbf": issued,
             "exp": int(expires_at.timestamp()),
@@ -125,10 +124,13 @@ def issue_credential(
             ENVELOPE_DIGEST_CLAIM: digest,
         },
     )
+    # End the read transaction before writing (see verify_and_redeem): concurrent issuances on
+    # SQLite then queue for the write lock instead of failing.
+    session.commit()
     session.add(
         Credential(
             jti=jti,
-            platform_id=platform.id,
+            platform_id=platform_id,
             pseudonym=pseudonym,
             signing_key_id=signing_key.kid,
             envelope=envelope.to_bytes(),
@@ -143,14 +145,14 @@ def issue_credential(
         session,
         log,
         kind="credential.issued",
-        data={"platform": platform.id},
+        data={"platform": platform_id},
         sensitive={"pseudonym": pseudonym, "credential_id": jti},
         now=now,
     )
     session.commit()
     # No person id here: a log line joining person and credential would be the link we avoid.
-    _log.info("credential.issued platform_id=%s credential_id=%s", platform.id, jti)
-    return IssuedCredential(token, jti, platform.id, pseudonym, digest, expires_at)
+    _log.info("credential.issued platform_id=%s credential_id=%s", platform_id, jti)
+    return IssuedCredential(token, jti, platform_id, pseudonym, digest, expires_at)
 
 
 def list_person_credentials(
@@ -163,6 +165,24 @@ def list_person_credentials(
         .order_by(Credential.issued_at.desc(), Credential.jti)
     )
     return [_info(r, now) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonOverview:
+    """What the person's credentials page shows: their credentials and the platforms to ask for."""
+
+    credentials: list[CredentialInfo]
+    platforms: list[PlatformInfo]
+
+
+def person_overview(
+    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime
+) -> PersonOverview:
+    """Returns the person's credentials (as list_person_credentials) and every platform."""
+    return PersonOverview(
+        credentials=list_person_credentials(session, person_id=person_id, deriver=deriver, now=now),
+        platforms=list_platforms(session),
+    )
 
 
 def revoke_as_person(
@@ -238,18 +258,25 @@ def verify_and_redeem(
         raise InvalidTokenError("this credential is not on record")
     if row.revoked_at is not None:
         raise TokenRevokedError("this credential was revoked")
-    # One atomic UPDATE: of two concurrent redemptions exactly one changes a row.
+    jti = row.jti
+    # End the read transaction before writing (SQLite WAL would refuse the upgrade to a write lock
+    # with "database is locked" if another redemption wrote in between, instead of waiting).
+    session.commit()
+    # One atomic UPDATE: of concurrent redemptions (or a redemption racing a revocation) exactly one
+    # changes the row.
     result = session.execute(
         update(Credential)
-        .where(Credential.jti == row.jti, Credential.redeemed_at.is_(None))
+        .where(Credential.jti == jti, Credential.redeemed_at.is_(None), Credential.revoked_at.is_(None))
         .values(redeemed_at=now)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
+        if session.scalar(select(Credential.revoked_at).where(Credential.jti == jti)) is not None:
+            raise TokenRevokedError("this credential was revoked")
         raise TokenAlreadyRedeemedError("this credential was already redeemed")
     session.commit()
-    _log.info("credential.redeemed platform_id=%s credential_id=%s", platform.id, row.jti)
+    _log.info("credential.redeemed platform_id=%s credential_id=%s", platform.id, jti)
     return credential
 
 

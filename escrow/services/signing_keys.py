@@ -41,9 +41,13 @@ def active_signing_key(session: Session, keyring: Keyring, *, now: datetime) -> 
     """
     row = _active_row(session)
     if row is None:
+        # End the read transaction first (SQLite: see services/credentials.py). Two first issuances
+        # racing here each create a key; both are valid and published, the newer one is used after.
+        session.commit()
         row = _create(session, keyring, now=now)
         session.commit()
-    return ActiveSigningKey(kid=row.kid, seed=keyring.signing_seed(row.kid))
+    kid = row.kid
+    return ActiveSigningKey(kid=kid, seed=keyring.signing_seed(kid))
 
 
 def rotate_signing_key(session: Session, keyring: Keyring, *, log: LogSigner, now: datetime) -> str:

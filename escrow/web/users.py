@@ -11,9 +11,8 @@ from werkzeug.wrappers.response import Response
 
 from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
 from escrow.identity.oidc import AuthorizationRequest
-from escrow.services.credentials import issue_credential, list_person_credentials, revoke_as_person
+from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
 from escrow.services.disclosures import person_notices
-from escrow.services.platforms import list_platforms
 from escrow.services.registration import (
     PersonAccount,
     get_account,
@@ -133,18 +132,12 @@ def credentials() -> str:
     person = current_person()
     extension = get_extension()
     now = datetime.now(UTC)
-    items = list_person_credentials(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
-    # Issue 6: disclosures of this person's identity whose notification delay is over.
+    overview = person_overview(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    # Issue 6: disclosures of this person's identity whose notification delay is over (logged once).
     notices = person_notices(
         get_session(), person_id=person.id, deriver=extension.deriver, log=extension.log, now=now
     )
-    return render_template(
-        "account/credentials.html",
-        credentials=items,
-        platforms=list_platforms(get_session()),
-        issued=None,
-        notices=notices,
-    )
+    return render_template("account/credentials.html", overview=overview, issued=None, notices=notices)
 
 
 @bp.post("/credentials")
@@ -163,10 +156,9 @@ def request_credential() -> str:
         log=extension.log,
         now=now,
     )
-    items = list_person_credentials(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
-    return render_template(
-        "account/credentials.html", credentials=items, platforms=list_platforms(get_session()), issued=issued
-    )
+    # Rendering the page needs the overview too: a second, read-only service call.
+    overview = person_overview(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    return render_template("account/credentials.html", overview=overview, issued=issued)
 
 
 @bp.post("/credentials/<credential_id>/revoke")

@@ -188,3 +188,24 @@ def test_admin_revokes_any_credential_by_id_and_unknown_ids_are_not_found(login_
     response = client.post("/api/v1/admin/credentials/nope/revoke", headers=_csrf(client))
 
     assert response.status_code == 404
+
+
+def test_admin_pages_revoke_an_api_key_and_a_credential(login_as: Any, db_session: Session) -> None:
+    from tests.credentials_support import add_api_key, add_platform
+
+    client = login_as("ada", "admin")
+    add_platform(db_session)
+    add_api_key(db_session, "forum")
+    page = client.get("/admin/platforms/forum").get_data(as_text=True)
+    prefix = page.split("<code>esk_")[1].split("</code>")[0]
+
+    revoked = client.post(
+        f"/admin/platforms/forum/api-keys/esk_{prefix}/revoke", data=_form(client, "/admin/platforms")
+    )
+    unknown = client.post(
+        "/admin/credentials/revoke", data=_form(client, "/admin/platforms", credential_id="nope")
+    )
+
+    assert revoked.status_code == 302
+    assert "revoked" in client.get("/admin/platforms/forum").get_data(as_text=True)
+    assert unknown.status_code == 404

@@ -235,3 +235,41 @@ def test_enrolled_key_holders_appear_in_the_transparency_report(
     report = client.get("/api/v1/transparency/report").get_json()
 
     assert {h["name"] for h in report["keyholders"]} == {"Holder 1", "Holder 2"}
+
+
+def test_admin_cancels_and_reshares_through_the_pages(
+    app: Flask,
+    client: FlaskClient,
+    db_session: Session,
+    login_as,  # type: ignore[no-untyped-def]
+) -> None:
+    # Given an admin, an active 2-of-2 key and an open ceremony
+    login_as("ada", "admin")
+    holders = enrol_holders(app, client, db_session, 2)
+    log = get_extension(app).log
+    first = ceremony_service.open_ceremony(
+        db_session, threshold=2, holder_ids=[h.id for h in holders], log=log, now=datetime.now(UTC)
+    )
+    assert run_ceremony(client, holders, first) == "active"
+    page = client.get("/admin/ceremonies")
+    token = csrf_token_from(page.get_data(as_text=True))
+
+    # When it opens a reshare with the form, then cancels it with the cancel button
+    ids = f"{holders[0].id},{holders[1].id}"
+    opened = client.post(
+        "/admin/ceremonies", data={"threshold": "1", "holders": ids, "dealers": ids, "csrf_token": token}
+    )
+    reshare_id = int(opened.headers["Location"].rsplit("/", 1)[1])
+    cancelled = client.post(
+        f"/admin/ceremonies/{reshare_id}/cancel", data={"reason": "wrong threshold", "csrf_token": token}
+    )
+
+    # Then the reshare was opened and is now cancelled with the reason
+    assert opened.status_code == 302
+    assert cancelled.status_code == 302
+    state = client.get(f"/api/ceremonies/{reshare_id}").get_json()
+    assert (state["header"]["kind"], state["status"], state["outcome"]) == (
+        "reshare",
+        "cancelled",
+        "wrong threshold",
+    )

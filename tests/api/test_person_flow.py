@@ -218,3 +218,21 @@ def test_jwks_endpoint_answers_before_any_key_exists(client: FlaskClient) -> Non
 
     assert response.get_json() == {"keys": []}
     assert response.headers["Cache-Control"] == "public, max-age=300"
+
+
+def test_person_revokes_a_credential_from_the_page(person: FlaskClient) -> None:
+    credential_id = _issue(person).get_json()["credential_id"]
+    token = person.get("/api/v1/session").get_json()["csrf_token"]
+
+    response = person.post(f"/account/credentials/{credential_id}/revoke", data={"csrf_token": token})
+
+    assert response.status_code == 302
+    assert "revoked" in person.get("/account/credentials").get_data(as_text=True)
+
+
+def test_page_post_without_csrf_token_is_refused(person: FlaskClient) -> None:
+    assert person.post("/account/credentials", data={"platform_id": "forum"}).status_code == 400
+
+
+def test_anonymous_credentials_page_is_forbidden(client: FlaskClient) -> None:
+    assert client.get("/account/credentials").status_code == 403

@@ -25,7 +25,7 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from escrow import errors
-from escrow.client.verifier import JWKS_PATH, CredentialVerifier, RemoteJwks
+from escrow.client.verifier import JWKS_PATH, CredentialVerifier, PlatformClient, RemoteJwks
 from escrow.crypto.tokens import key_id, public_key_of, sign_token
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.identity.base import VerifiedIdentity
@@ -268,7 +268,8 @@ def _redeem(issuer: Issuer, token: str, api_key: str | None = None) -> tuple[int
         with urllib.request.urlopen(request) as response:  # noqa: S310
             return response.status, json.load(response)
     except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+        with e:
+            return e.code, json.load(e)
 
 
 def test_online_verification_redeems_once_then_refuses_the_replay(issuer: Issuer) -> None:
@@ -317,3 +318,48 @@ def test_jwks_is_cacheable_and_keyed_by_rfc7638_thumbprints(issuer: Issuer) -> N
     assert key["crv"] == "Ed25519"
     assert key["alg"] == "EdDSA"
     assert key["kid"] == key_id(b64u_decode(key["x"]))
+
+
+def test_sdk_platform_client_redeems_once_then_names_the_replay(issuer: Issuer) -> None:
+    client = PlatformClient(issuer=issuer.url, api_key=issuer.api_key)
+
+    assert client.redeem(issuer.issued.token)["pseudonym"] == issuer.issued.pseudonym
+    with pytest.raises(errors.TokenAlreadyRedeemedError):
+        client.redeem(issuer.issued.token)
+
+
+def test_sdk_platform_client_names_a_revoked_credential(issuer: Issuer) -> None:
+    with pytest.raises(errors.TokenRevokedError):
+        PlatformClient(issuer=issuer.url, api_key=issuer.api_key).redeem(issuer.revoked.token)
+
+
+def test_sdk_platform_client_reports_status_and_revokes(issuer: Issuer) -> None:
+    client = PlatformClient(issuer=issuer.url, api_key=issuer.api_key)
+
+    client.revoke(issuer.issued.credential_id)
+
+    assert client.status([issuer.issued.credential_id, issuer.revoked.credential_id, "nope"]) == {
+        issuer.issued.credential_id: "revoked",
+        issuer.revoked.credential_id: "revoked",
+        "nope": "unknown",
+    }
+
+
+def test_sdk_platform_client_refuses_a_wrong_api_key_and_an_unreachable_issuer(issuer: Issuer) -> None:
+    with pytest.raises(errors.AuthenticationError):
+        PlatformClient(issuer=issuer.url, api_key="esk_wrong").redeem(issuer.issued.token)
+    with pytest.raises(errors.EscrowError):
+        PlatformClient(issuer="http://127.0.0.1:9", api_key=issuer.api_key).redeem(issuer.issued.token)
+
+
+@pytest.mark.parametrize("library", ["pyjwt", "joserfc"])
+def test_third_party_libraries_cannot_see_revocation_offline_but_status_can(
+    issuer: Issuer, library: str
+) -> None:
+    # Revocation is not in the signed bytes: every offline verifier accepts a revoked credential, so a
+    # platform using PyJWT or joserfc asks the status endpoint (docs/platforms.md), which names it.
+    decode = _pyjwt if library == "pyjwt" else _joserfc
+
+    assert decode(issuer, issuer.revoked.token)["jti"] == issuer.revoked.credential_id
+    status = PlatformClient(issuer=issuer.url, api_key=issuer.api_key).status([issuer.revoked.credential_id])
+    assert status == {issuer.revoked.credential_id: "revoked"}

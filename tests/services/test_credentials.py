@@ -334,3 +334,81 @@ def test_issuing_without_an_escrow_key_is_refused(db_session: Session, keyring: 
 
     with pytest.raises(InvalidStateError):
         _issue(db_session, keyring, person)
+
+
+def test_concurrent_redemptions_of_one_credential_redeem_it_once(
+    fresh_database_url: str, keyring: Keyring
+) -> None:
+    # Given a credential in a really committed database
+    import threading
+
+    from escrow.db import make_engine
+    from escrow.errors import TokenAlreadyRedeemedError as Replay
+    from tests.credentials_support import install_key
+
+    engine = make_engine(fresh_database_url)
+    with Session(engine) as session:
+        install_key(session)
+        platform = add_platform(session)
+        issued = _issue(session, keyring, _person(session, "a"))
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def redeem() -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            try:
+                verify_and_redeem(session, platform=platform, token=issued.token, issuer=ISSUER, now=NOW)
+                outcomes.append("redeemed")
+            except Replay:
+                outcomes.append("replay")
+            except Exception as e:  # noqa: BLE001 - recorded so the assertion names it
+                outcomes.append(repr(e)[:200])
+
+    # When four platform workers redeem it at once
+    threads = [threading.Thread(target=redeem) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # Then exactly one succeeds
+    assert sorted(outcomes) == ["redeemed", "replay", "replay", "replay"]
+    engine.dispose()
+
+
+def test_concurrent_issuances_for_one_person_all_succeed_with_one_pseudonym(
+    fresh_database_url: str, keyring: Keyring
+) -> None:
+    import threading
+
+    from escrow.db import make_engine
+    from tests.credentials_support import install_key
+
+    engine = make_engine(fresh_database_url)
+    with Session(engine) as session:
+        install_key(session)
+        add_platform(session)
+        person = _person(session, "a")
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def issue() -> None:
+        with Session(engine) as session:
+            barrier.wait()
+            try:
+                outcomes.append(_issue(session, keyring, person).pseudonym)
+            except Exception as e:  # noqa: BLE001 - recorded so the assertion names it
+                outcomes.append(repr(e)[:200])
+
+    threads = [threading.Thread(target=issue) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(outcomes) == 4
+    assert len(set(outcomes)) == 1, outcomes
+    with Session(engine) as session:
+        assert len(session.scalars(select(Credential)).all()) == 4
+    engine.dispose()
