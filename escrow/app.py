@@ -21,6 +21,8 @@ from escrow.api.ceremony import bp as ceremony_api_bp
 from escrow.api.credentials import bp as credentials_api_bp
 from escrow.api.credentials import jwks_bp
 from escrow.api.credentials import platform_bp as platform_api_bp
+from escrow.api.disclosures import bp as disclosures_api_bp
+from escrow.api.disclosures import signed_bp as disclosures_signed_api_bp
 from escrow.api.health import bp as health_bp
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
@@ -40,6 +42,7 @@ from escrow.web import render_error_page
 from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import load_principal
+from escrow.web.disclosures import bp as disclosures_web_bp
 from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.officers import bp as officers_bp
 from escrow.web.oidc import api_bp as oidc_api_bp
@@ -49,7 +52,8 @@ from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
 
-MAX_CONTENT_LENGTH = 1024 * 1024  # 1 MiB: court orders will be uploaded elsewhere (later issue)
+# Court orders (issue 6) are at most 4 MiB (escrow.services.disclosures.MAX_ORDER_BYTES) plus form fields.
+MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 REQUEST_ID_BYTES = 8
 
 # Sent with every response; the pages use no inline script or style and no external assets.
@@ -107,6 +111,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # OIDC token and userinfo: client credentials or bearer tokens, never a cookie (issue 7).
     csrf.exempt(oidc_api_bp)
     init_oidc_provider(app)
+    # Officer and key-holder disclosure steps are Ed25519 signatures over the request digest (issue 6).
+    csrf.exempt(disclosures_signed_api_bp)
     if dev_idp is not None:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
         _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
@@ -134,6 +140,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(jwks_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_api_bp)
+    app.register_blueprint(disclosures_api_bp)
+    app.register_blueprint(disclosures_signed_api_bp)
+    app.register_blueprint(disclosures_web_bp)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

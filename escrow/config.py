@@ -49,6 +49,12 @@ class Settings:
     # Development only: on first start with no active escrow key, `escrow init`/`escrow run` simulate a
     # 3-of-5 ceremony into <keys>/dev-holders/ and activate that key (issue 4). Never on in production.
     dev_mode: bool = False
+    # Issue 6: disclosure policy (docs/disclosure.md#policy).
+    disclosure_cosigners: int = 1  # co-signing legal officers required besides the submitter
+    disclosure_cosigner_other_org: bool = True  # a co-signer must belong to another organisation
+    disclosure_min_organisations: int = 2  # an approval quorum must span this many organisations
+    disclosure_monthly_cap: int | None = None  # submissions per calendar month (None: no cap)
+    disclosure_view_hours: int = 72  # how long the granted officers may view a revealed identity
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -101,7 +107,13 @@ class Settings:
                 raise ConfigError(
                     "ESCROW_OIDC_ISSUER needs ESCROW_OIDC_CLIENT_ID and ESCROW_OIDC_CLIENT_SECRET"
                 )
+        policy = _DisclosurePolicyEnv.read(env)
         return cls(
+            disclosure_cosigners=policy.cosigners,
+            disclosure_cosigner_other_org=policy.cosigner_other_org,
+            disclosure_min_organisations=policy.min_organisations,
+            disclosure_monthly_cap=policy.monthly_cap,
+            disclosure_view_hours=policy.view_hours,
             database_url=database_url,
             keys_dir=keys_dir.resolve(),
             instance_path=instance_path.resolve(),
@@ -199,4 +211,33 @@ def _check_log_origin(origin: str) -> None:
     if not origin or any(c.isspace() or c == "+" or not c.isprintable() for c in origin):
         raise ConfigError(
             "ESCROW_LOG_ORIGIN must be non-empty, without spaces or '+' (e.g. escrow.example/log)"
+        )
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = _get(env, name, str(default)).strip()
+    if not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name} must be a whole number of at least {minimum}")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class _DisclosurePolicyEnv:
+    cosigners: int
+    cosigner_other_org: bool
+    min_organisations: int
+    monthly_cap: int | None
+    view_hours: int
+
+    @classmethod
+    def read(cls, env: Mapping[str, str]) -> _DisclosurePolicyEnv:
+        """Returns the disclosure policy in ESCROW_DISCLOSURE_* (README, Configuration)."""
+        has_cap = bool(env.get("ESCROW_DISCLOSURE_MONTHLY_CAP"))
+        return cls(
+            cosigners=_int_setting(env, "ESCROW_DISCLOSURE_COSIGNERS", 1, 1),
+            cosigner_other_org=not env.get("ESCROW_DISCLOSURE_COSIGNER_OTHER_ORG")
+            or _parse_flag(env, "ESCROW_DISCLOSURE_COSIGNER_OTHER_ORG"),
+            min_organisations=_int_setting(env, "ESCROW_DISCLOSURE_MIN_ORGANISATIONS", 2, 1),
+            monthly_cap=_int_setting(env, "ESCROW_DISCLOSURE_MONTHLY_CAP", 0, 0) if has_cap else None,
+            view_hours=_int_setting(env, "ESCROW_DISCLOSURE_VIEW_HOURS", 72, 1),
         )

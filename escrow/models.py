@@ -420,3 +420,146 @@ class OidcToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Issue 6: disclosure requests. No column holds an identity: revealed identities exist only in memory
+# while a granted officer views them (docs/disclosure.md).
+
+DISCLOSURE_STATUSES: Final = (
+    "draft",
+    "submitted",
+    "cosigned",
+    "disclosed",
+    "rejected",
+    "expired",
+    "withdrawn",
+)
+COURT_VERDICTS: Final = ("verified", "unsigned", "signature-invalid")
+
+
+class OfficerKey(Base):
+    """A legal officer's Ed25519 public key; the private key lives only in the officer's key file."""
+
+    __tablename__ = "officer_keys"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Court(Base):
+    """A court whose orders may open a disclosure; optionally the key with which it signs orders."""
+
+    __tablename__ = "courts"
+    __table_args__ = (UniqueConstraint("name", "jurisdiction"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    jurisdiction: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrderDocument(Base):
+    """An uploaded court order (PDF), stored once by its SHA-256 (hex)."""
+
+    __tablename__ = "order_documents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DisclosureRequest(Base):
+    """A disclosure request. ``body`` is its canonical JSON and ``digest`` the SHA-256 every party signs.
+
+    Neither changes after the draft is made; the submitter's signature over ``digest`` submits it.
+    """
+
+    __tablename__ = "disclosure_requests"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'submitted', 'cosigned', 'disclosed', 'rejected', 'expired', 'withdrawn')",
+            name="status_valid",
+        ),
+        CheckConstraint(
+            "court_verdict IN ('verified', 'unsigned', 'signature-invalid')", name="court_verdict_valid"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    court_id: Mapped[int] = mapped_column(ForeignKey("courts.id"))
+    case_number: Mapped[str] = mapped_column(String(200))
+    order_sha256: Mapped[str] = mapped_column(ForeignKey("order_documents.sha256"))
+    court_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    court_verdict: Mapped[str] = mapped_column(String(24))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    is_emergency: Mapped[bool] = mapped_column(Boolean)
+    key_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    notify_delay_s: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    submitter_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    submit_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disclosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    view_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    partials_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DisclosureScope(Base):
+    """One pseudonym in a request's scope, with the envelope copied from its credential at drafting."""
+
+    __tablename__ = "disclosure_scope"
+    __table_args__ = (UniqueConstraint("request_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    position: Mapped[int]
+    platform_id: Mapped[str] = mapped_column(String(64), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    envelope_digest: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the person behind this pseudonym first saw the notice (found by re-deriving pseudonyms).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DisclosureCosignature(Base):
+    """A co-signing legal officer's Ed25519 signature over a request digest."""
+
+    __tablename__ = "disclosure_cosignatures"
+    __table_args__ = (UniqueConstraint("request_id", "officer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DisclosureDecision(Base):
+    """A key-holder's signed approval (with partial decryptions) or rejection of one request.
+
+    ``partials`` (JSON) is deleted when the viewing window ends, the request expires or is rejected.
+    """
+
+    __tablename__ = "disclosure_decisions"
+    __table_args__ = (
+        UniqueConstraint("request_id", "holder_id"),
+        CheckConstraint("decision IN ('approve', 'reject')", name="decision_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("key_holders.id"))
+    holder_index: Mapped[int]
+    decision: Mapped[str] = mapped_column(String(8))
+    partials: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 
 from escrow.api.problems import PROBLEM_STATUS
-from escrow.app import create_app
+from escrow.app import MAX_CONTENT_LENGTH, create_app
 from escrow.config import Settings
 from escrow.errors import (
     AuthenticationError,
@@ -146,7 +146,7 @@ def test_oversized_body_is_413_problem(app: Flask) -> None:
         return str(len(request.get_data()))
 
     app.add_url_rule("/api/test/upload", view_func=upload, methods=["POST"])
-    response = app.test_client().post("/api/test/upload", data=b"x" * (1024 * 1024 + 1))
+    response = app.test_client().post("/api/test/upload", data=b"x" * (MAX_CONTENT_LENGTH + 1))
 
     assert response.status_code == 413
     assert response.get_json()["code"] == "content-too-large"
@@ -263,7 +263,7 @@ def test_request_session_is_shared_within_a_request_and_closed_after(app: Flask)
 def test_cookies_are_httponly_and_samesite_lax(app: Flask) -> None:
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    assert app.config["MAX_CONTENT_LENGTH"] == MAX_CONTENT_LENGTH
 
 
 def test_secret_key_is_generated_into_keys_dir(app: Flask, settings: Settings) -> None:

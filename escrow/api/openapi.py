@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from escrow.api import ceremony
+from escrow.api import ceremony, disclosures
 from escrow.api import openapi_credentials as credential_openapi
 from escrow.api import openapi_oidc as oidc_openapi
 
@@ -252,7 +252,13 @@ def openapi_document() -> dict[str, Any]:
                 "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
             ),
         },
-        "paths": {**PATHS, **ceremony.OPENAPI_PATHS, **credential_openapi.PATHS, **oidc_openapi.PATHS},
+        "paths": {
+            **PATHS,
+            **ceremony.OPENAPI_PATHS,
+            **credential_openapi.PATHS,
+            **oidc_openapi.PATHS,
+            **disclosures.OPENAPI_PATHS,
+        },
         "components": components,
     }
 

@@ -211,6 +211,11 @@ def _add_ceremony_commands() -> None:
 
     cli.add_command(keyholder)
     cli.add_command(ceremony)
+    # Issue 6: `escrow officer ...`; importing it also adds `keyholder review|approve|reject`.
+    from escrow.cli.disclosure import disclosures, officer
+
+    cli.add_command(officer)
+    cli.add_command(disclosures)
 
 
 _add_ceremony_commands()

@@ -169,6 +169,14 @@ def open_ceremony(
     return row.id
 
 
+def holder_indices(session: Session, key_id: str) -> dict[int, int]:
+    """Returns holder id -> share index for the holders of escrow key `key_id` (issue 6: disclosures).
+
+    Raises InvalidStateError for a key not made by a ceremony through this service.
+    """
+    return _current_indices(session, key_id)
+
+
 def _current_indices(session: Session, key_id: str) -> dict[int, int]:
     """Returns holder id -> index for the holders of `key_id` (from the ceremony that last set its shares)."""
     last = session.execute(

@@ -12,6 +12,7 @@ from werkzeug.wrappers.response import Response
 from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
 from escrow.identity.oidc import AuthorizationRequest
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
+from escrow.services.disclosures import person_notices
 from escrow.services.registration import (
     PersonAccount,
     get_account,
@@ -141,10 +142,14 @@ def logout() -> Response:
 def credentials() -> str:
     """My credentials, and a form to ask for a new one."""
     person = current_person()
-    overview = person_overview(
-        get_session(), person_id=person.id, deriver=get_extension().deriver, now=datetime.now(UTC)
+    extension = get_extension()
+    now = datetime.now(UTC)
+    overview = person_overview(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    # Issue 6: disclosures of this person's identity whose notification delay is over (logged once).
+    notices = person_notices(
+        get_session(), person_id=person.id, deriver=extension.deriver, log=extension.log, now=now
     )
-    return render_template("account/credentials.html", overview=overview, issued=None)
+    return render_template("account/credentials.html", overview=overview, issued=None, notices=notices)
 
 
 @bp.post("/credentials")

@@ -2,7 +2,7 @@
 authorization codes and access tokens.
 
 Revision ID: 0007_oidc
-Revises: 0005_identity
+Revises: 0006_disclosure
 Create Date: 2026-11-29
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_oidc"
-down_revision: str | None = "0005_identity"
+down_revision: str | None = "0006_disclosure"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,241 @@
+"""Disclosure signatures and legal officers' key files: Ed25519 (RFC 8032) over domain-separated digests.
+
+- Request digest: SHA-256 of the request's canonical JSON (escrow.crypto.transcript.canonical_json).
+- Officer signatures: Ed25519 over `"escrow/v1/disclosure/<role>\\0" || digest`, role `submit` or
+  `cosign`, so a submission can never be replayed as a co-signature (or for another request).
+- Holder decisions: Ed25519 over `"escrow/v1/disclosure/decision\\0" || canonical JSON of {request
+  digest, decision, SHA-256 of the partial decryptions or of the reason}`.
+- Court orders: a detached Ed25519 signature by the court's key over the order document's bytes.
+- Officer key file (version 1): the holder-file construction (Argon2id, RFC 9106, then
+  XChaCha20-Poly1305 with the header as associated data) under its own format name
+  `escrow-officer-key`; the plaintext is the canonical JSON {username, signing_seed}. No I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import nacl.bindings as _sodium
+import nacl.exceptions
+import nacl.pwhash
+
+from escrow.crypto.errors import CryptoError, EncodingError, HolderFileError
+from escrow.crypto.group import RandomSource
+from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, sha256
+
+KEY_BYTES: Final = 32
+SIGNATURE_BYTES: Final = 64
+DIGEST_BYTES: Final = 32
+ROLE_SUBMIT: Final = "submit"
+ROLE_COSIGN: Final = "cosign"
+_ROLES: Final = (ROLE_SUBMIT, ROLE_COSIGN)
+_DECISION_DOMAIN: Final = b"escrow/v1/disclosure/decision\x00"
+KEY_FILE_FORMAT: Final = "escrow-officer-key"
+KEY_FILE_VERSION: Final = 1
+_KDF_ALG: Final = "argon2id13"
+_AEAD: Final = "xchacha20poly1305-ietf"
+_SALT_BYTES: Final = nacl.pwhash.argon2id.SALTBYTES
+_NONCE_BYTES: Final = 24
+_OPSLIMIT_RANGE: Final = (nacl.pwhash.argon2id.OPSLIMIT_MIN, 32)
+_MEMLIMIT_RANGE: Final = (nacl.pwhash.argon2id.MEMLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE * 2)
+
+
+class DisclosureSignatureError(CryptoError):
+    """A disclosure signature (officer, holder decision or court order) does not verify."""
+
+
+class OfficerKeyFileError(HolderFileError):
+    """An officer key file could not be read: wrong passphrase, damaged file, or bad format."""
+
+
+def request_digest(body: Mapping[str, Any]) -> bytes:
+    """Returns SHA-256 of the canonical JSON of a request body. Raises EncodingError if not canonical."""
+    return sha256(canonical_json(dict(body)))
+
+
+def _check_lengths(key: bytes, signature: bytes | None = None) -> None:
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        raise EncodingError("an Ed25519 key or seed is 32 bytes")
+    if signature is not None and (not isinstance(signature, bytes) or len(signature) != SIGNATURE_BYTES):
+        raise EncodingError("an Ed25519 signature is 64 bytes")
+
+
+def _sign(seed: bytes, message: bytes) -> bytes:
+    _check_lengths(seed)
+    _, secret = _sodium.crypto_sign_seed_keypair(seed)
+    return _sodium.crypto_sign(message, secret)[:SIGNATURE_BYTES]
+
+
+def _verify(public_key: bytes, message: bytes, signature: bytes) -> None:
+    _check_lengths(public_key, signature)
+    try:
+        _sodium.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError, ValueError) as e:
+        raise DisclosureSignatureError("signature does not verify") from e
+
+
+def public_key(seed: bytes) -> bytes:
+    """Returns the Ed25519 public key of a 32-byte seed. Raises EncodingError for a wrong length."""
+    _check_lengths(seed)
+    return bytes(_sodium.crypto_sign_seed_keypair(seed)[0])
+
+
+def _officer_message(role: str, digest: bytes) -> bytes:
+    if role not in _ROLES:
+        raise EncodingError("unknown officer signature role")
+    if not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES:
+        raise EncodingError("a request digest is 32 bytes")
+    return b"escrow/v1/disclosure/" + role.encode() + b"\x00" + digest
+
+
+def sign_officer(seed: bytes, role: str, digest: bytes) -> bytes:
+    """Returns the officer's signature over a request digest in `role` (submit or cosign)."""
+    return _sign(seed, _officer_message(role, digest))
+
+
+def verify_officer(public: bytes, role: str, digest: bytes, signature: bytes) -> None:
+    """Checks an officer signature. Raises DisclosureSignatureError (EncodingError for bad lengths)."""
+    _verify(public, _officer_message(role, digest), signature)
+
+
+def decision_message(digest: bytes, decision: str, detail: bytes) -> bytes:
+    """Returns what a holder signs: the request digest, `approve`/`reject`, SHA-256 of partials or reason."""
+    if decision not in ("approve", "reject") or len(digest) != DIGEST_BYTES:
+        raise EncodingError("malformed decision")
+    body = {"request": b64u_encode(digest), "decision": decision, "detail": b64u_encode(sha256(detail))}
+    return _DECISION_DOMAIN + canonical_json(body)
+
+
+def sign_decision(seed: bytes, digest: bytes, decision: str, detail: bytes) -> bytes:
+    """Returns a key-holder's signature over its decision on the request with `digest`."""
+    return _sign(seed, decision_message(digest, decision, detail))
+
+
+def verify_decision(public: bytes, digest: bytes, decision: str, detail: bytes, signature: bytes) -> None:
+    """Checks a key-holder's decision signature. Raises DisclosureSignatureError."""
+    _verify(public, decision_message(digest, decision, detail), signature)
+
+
+def verify_court_order(court_key: bytes, document: bytes, signature: bytes) -> None:
+    """Checks a court's detached signature over an order document. Raises DisclosureSignatureError."""
+    _verify(court_key, document, signature)
+
+
+def sign_court_order(court_seed: bytes, document: bytes) -> bytes:
+    """Returns a court's detached signature over `document` (what a court's own tooling would do)."""
+    return _sign(court_seed, document)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class OfficerSecrets:
+    """What an officer's key file holds: their username and Ed25519 seed."""
+
+    username: str
+    signing_seed: bytes
+
+    def __post_init__(self) -> None:
+        _check_lengths(self.signing_seed)
+
+    @property
+    def public_key(self) -> bytes:
+        return public_key(self.signing_seed)
+
+    def __repr__(self) -> str:
+        return f"OfficerSecrets(username={self.username!r}, <hidden>)"
+
+
+def new_officer_secrets(username: str, *, rand: RandomSource = os.urandom) -> OfficerSecrets:
+    """Returns a fresh officer key for `username`."""
+    return OfficerSecrets(username, rand(KEY_BYTES))
+
+
+def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
+    return nacl.pwhash.argon2id.kdf(
+        _sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+        passphrase.encode(),
+        salt,
+        opslimit=opslimit,
+        memlimit=memlimit,
+    )
+
+
+def _check_limits(opslimit: int, memlimit: int) -> None:
+    if not (_OPSLIMIT_RANGE[0] <= opslimit <= _OPSLIMIT_RANGE[1]) or not (
+        _MEMLIMIT_RANGE[0] <= memlimit <= _MEMLIMIT_RANGE[1]
+    ):
+        raise OfficerKeyFileError("Argon2id limits out of range")
+
+
+def encrypt_officer_key(
+    secrets: OfficerSecrets,
+    passphrase: str,
+    *,
+    opslimit: int = nacl.pwhash.argon2id.OPSLIMIT_MODERATE,
+    memlimit: int = nacl.pwhash.argon2id.MEMLIMIT_MODERATE,
+    rand: RandomSource = os.urandom,
+) -> bytes:
+    """Returns the key file bytes for `secrets` under `passphrase`. Raises OfficerKeyFileError."""
+    if not isinstance(passphrase, str) or not passphrase:
+        raise OfficerKeyFileError("a passphrase is required")
+    _check_limits(opslimit, memlimit)
+    salt, nonce = rand(_SALT_BYTES), rand(_NONCE_BYTES)
+    header = {
+        "format": KEY_FILE_FORMAT,
+        "version": KEY_FILE_VERSION,
+        "kdf": {"alg": _KDF_ALG, "opslimit": opslimit, "memlimit": memlimit, "salt": b64u_encode(salt)},
+        "aead": _AEAD,
+        "nonce": b64u_encode(nonce),
+        "public_key": b64u_encode(secrets.public_key),
+    }
+    plaintext = canonical_json(
+        {"username": secrets.username, "signing_seed": b64u_encode(secrets.signing_seed)}
+    )
+    ciphertext = _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, canonical_json(header), nonce, _derive(passphrase, salt, opslimit, memlimit)
+    )
+    return canonical_json({**header, "ciphertext": b64u_encode(ciphertext)}) + b"\n"
+
+
+def decrypt_officer_key(data: bytes, passphrase: str) -> OfficerSecrets:
+    """Returns the secrets in an officer key file.
+
+    Raises OfficerKeyFileError for another kind of file or version, a damaged header, and "wrong
+    passphrase or damaged file" when authentication fails (the two cannot be told apart).
+    """
+    if not isinstance(passphrase, str) or not passphrase:
+        raise OfficerKeyFileError("a passphrase is required")
+    try:
+        document = json.loads(data)
+    except (ValueError, TypeError) as e:
+        raise OfficerKeyFileError("not an officer key file (not JSON)") from e
+    if not isinstance(document, dict) or document.get("format") != KEY_FILE_FORMAT:
+        raise OfficerKeyFileError("not an officer key file")
+    if document.get("version") != KEY_FILE_VERSION:
+        raise OfficerKeyFileError("unsupported officer key file version")
+    try:
+        header = {k: v for k, v in document.items() if k != "ciphertext"}
+        kdf = header["kdf"]
+        if kdf["alg"] != _KDF_ALG or header["aead"] != _AEAD:
+            raise OfficerKeyFileError("unsupported officer key file algorithms")
+        opslimit, memlimit = int(kdf["opslimit"]), int(kdf["memlimit"])
+        _check_limits(opslimit, memlimit)
+        salt = b64u_decode(kdf["salt"], length=_SALT_BYTES)
+        nonce = b64u_decode(header["nonce"], length=_NONCE_BYTES)
+        ciphertext = b64u_decode(document["ciphertext"])
+        aad = canonical_json(header)
+    except OfficerKeyFileError:
+        raise
+    except (KeyError, TypeError, ValueError, CryptoError) as e:
+        raise OfficerKeyFileError("damaged officer key file (bad header)") from e
+    try:
+        plaintext = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            ciphertext, aad, nonce, _derive(passphrase, salt, opslimit, memlimit)
+        )
+    except nacl.exceptions.CryptoError as e:
+        raise OfficerKeyFileError("wrong passphrase or damaged file") from e
+    record = json.loads(plaintext)
+    return OfficerSecrets(str(record["username"]), b64u_decode(record["signing_seed"], length=KEY_BYTES))

@@ -1,0 +1,1057 @@
+"""Disclosure requests (issue 6): officer keys, courts, draft, submit, co-sign, holder decisions, reveal.
+
+The state machine and who signs what are in docs/disclosure.md. Every step is authenticated by an
+Ed25519 signature over the request digest (officers with keys from `escrow officer init`, key-holders
+with their holder keys), checked here, and appended to the transparency log in the same transaction.
+A revealed identity is never stored: each view re-opens the envelopes from the stored partial
+decryptions, which are deleted when the viewing window ends, the request expires or is rejected.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from escrow.config import Settings
+from escrow.crypto.ceremony_messages import fingerprint
+from escrow.crypto.disclosure import (
+    ROLE_COSIGN,
+    ROLE_SUBMIT,
+    DisclosureSignatureError,
+    request_digest,
+    verify_court_order,
+    verify_decision,
+    verify_officer,
+)
+from escrow.crypto.errors import CryptoError, InvalidProofError
+from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.seal import Envelope, PartialDecryption, combine_and_open, verify_partial
+from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, sha256
+from escrow.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from escrow.models import (
+    Court,
+    Credential,
+    DisclosureCosignature,
+    DisclosureDecision,
+    DisclosureRequest,
+    DisclosureScope,
+    KeyHolder,
+    LogState,
+    OfficerKey,
+    OrderDocument,
+    Person,
+    Platform,
+    StaffAccount,
+)
+from escrow.services.ceremony import holder_indices
+from escrow.services.escrow_keys import active_escrow_key, escrow_key
+from escrow.services.keyholders import claim_row
+from escrow.services.staff import StaffView
+from escrow.services.transparency import LogSigner, append_event
+
+MAX_ORDER_BYTES: Final = 4 * 1024 * 1024  # court orders are a few pages; bounded so uploads stay cheap
+PDF_MAGIC: Final = b"%PDF-"
+MAX_SCOPE: Final = 50
+MAX_TEXT: Final = 200
+MAX_LEGAL_BASIS: Final = 4000
+MAX_NOTIFY_DELAY_DAYS: Final = 3650
+BODY_VERSION: Final = 1
+LEGAL_OFFICER: Final = "legal_officer"
+ADMIN: Final = "admin"
+OPEN_STATUSES: Final = ("submitted", "cosigned")
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosurePolicy:
+    """The configurable rules (Settings.disclosure_*; docs/disclosure.md#policy)."""
+
+    cosigners: int = 1
+    cosigner_other_org: bool = True
+    min_organisations: int = 2
+    monthly_cap: int | None = None
+    view_window: timedelta = timedelta(hours=72)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DisclosurePolicy:
+        return cls(
+            cosigners=settings.disclosure_cosigners,
+            cosigner_other_org=settings.disclosure_cosigner_other_org,
+            min_organisations=settings.disclosure_min_organisations,
+            monthly_cap=settings.disclosure_monthly_cap,
+            view_window=timedelta(hours=settings.disclosure_view_hours),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CourtView:
+    id: int
+    name: str
+    jurisdiction: str
+    public_key_b64: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureView:
+    """A request as shown to legal officers and admins (no identity, ever)."""
+
+    id: int
+    status: str
+    body: dict[str, Any]
+    digest_b64: str
+    submitter: str
+    cosigners: tuple[str, ...]
+    approvals: int
+    rejections: int
+    threshold: int
+    log_index: int | None
+    disclosed_at: datetime | None
+    view_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class RevealedIdentity:
+    """One opened envelope, in memory only while a granted officer views it."""
+
+    platform: str
+    pseudonym: str
+    identity: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"RevealedIdentity(platform={self.platform!r}, <hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureNotice:
+    """What a person sees about a disclosure of their identity, once the delay is over."""
+
+    request_id: int
+    disclosed_at: datetime
+    court: str
+    case_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyStatus:
+    monthly_cap: int | None
+    submitted_this_month: int
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.monthly_cap is not None and self.submitted_this_month >= self.monthly_cap
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: object, field: str, limit: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+        raise ValidationError(f"{field} must be 1 to {limit} characters")
+    return value.strip()
+
+
+def _key_bytes(value: str, field: str, length: int) -> bytes:
+    try:
+        return b64u_decode(value, length=length)
+    except (CryptoError, TypeError) as e:
+        raise ValidationError(f"{field} must be base64url of {length} bytes") from e
+
+
+def _staff(session: Session, username: str) -> StaffAccount:
+    row = session.scalars(select(StaffAccount).where(StaffAccount.username == username)).first()
+    if row is None or not row.is_active:
+        raise NotFoundError("no such active member of staff")
+    return row
+
+
+def _officer_key(session: Session, staff: StaffAccount) -> bytes:
+    row = session.get(OfficerKey, staff.id)
+    if row is None:
+        raise InvalidStateError(f"officer {staff.username} has no registered signing key")
+    return row.public_key
+
+
+# --- officer keys and courts -------------------------------------------------------------------
+
+
+def register_officer_key(
+    session: Session, *, actor: StaffView, username: str, public_key_b64: str, log: LogSigner, now: datetime
+) -> str:
+    """Registers (or replaces) a legal officer's Ed25519 public key and commits; returns its fingerprint.
+
+    The officer registers their own key; an admin may register anyone's. Raises PermissionDeniedError,
+    NotFoundError (no such officer), ValidationError (malformed key), ConflictError (key in use).
+    """
+    if actor.username != username and ADMIN not in actor.roles:
+        raise PermissionDeniedError("officers register their own key; an admin may register any")
+    staff = _staff(session, username)
+    if LEGAL_OFFICER not in staff.role_set:
+        raise ValidationError("only legal officers have disclosure signing keys")
+    key = _key_bytes(public_key_b64, "public_key", 32)
+    other = session.scalars(select(OfficerKey).where(OfficerKey.public_key == key)).first()
+    if other is not None and other.staff_id != staff.id:
+        raise ConflictError("this key is registered to another officer")
+    row = session.get(OfficerKey, staff.id)
+    if row is None:
+        session.add(OfficerKey(staff_id=staff.id, public_key=key, registered_at=now))
+    else:
+        row.public_key, row.registered_at = key, now
+    append_event(
+        session,
+        log,
+        kind="officer.key_registered",
+        data={"officer": staff.username, "organisation": staff.organisation, "fingerprint": fingerprint(key)},
+        now=now,
+    )
+    session.commit()
+    return fingerprint(key)
+
+
+def add_court(
+    session: Session,
+    *,
+    name: str,
+    jurisdiction: str,
+    public_key_b64: str | None,
+    log: LogSigner,
+    now: datetime,
+) -> CourtView:
+    """Adds a court to the registry and commits. Raises ValidationError, ConflictError (duplicate)."""
+    row = Court(
+        name=_text(name, "name"),
+        jurisdiction=_text(jurisdiction, "jurisdiction"),
+        public_key=_key_bytes(public_key_b64, "public_key", 32) if public_key_b64 else None,
+        created_at=now,
+    )
+    if session.scalars(
+        select(Court).where(Court.name == row.name, Court.jurisdiction == row.jurisdiction)
+    ).first():
+        raise ConflictError("this court is already registered")
+    session.add(row)
+    session.flush()
+    append_event(
+        session,
+        log,
+        kind="court.registered",
+        data={
+            "court": row.id,
+            "name": row.name,
+            "jurisdiction": row.jurisdiction,
+            "fingerprint": fingerprint(row.public_key) if row.public_key else None,
+        },
+        now=now,
+    )
+    session.commit()
+    return _court_view(row)
+
+
+def _court_view(row: Court) -> CourtView:
+    return CourtView(
+        row.id, row.name, row.jurisdiction, b64u_encode(row.public_key) if row.public_key else None
+    )
+
+
+def list_courts(session: Session) -> list[CourtView]:
+    """Returns every registered court, by name."""
+    return [_court_view(r) for r in session.scalars(select(Court).order_by(Court.name, Court.id))]
+
+
+# --- drafting, submission, co-signing ----------------------------------------------------------
+
+
+def _court_verdict(court: Court, document: bytes, signature: bytes | None) -> str:
+    if signature is None:
+        return "unsigned"
+    if court.public_key is None:
+        return "signature-invalid"  # a signature we cannot check proves nothing
+    try:
+        verify_court_order(court.public_key, document, signature)
+    except (DisclosureSignatureError, CryptoError):
+        return "signature-invalid"
+    return "verified"
+
+
+def _scope_items(session: Session, scope: Sequence[object]) -> list[tuple[str, str, str, bytes]]:
+    if not isinstance(scope, list | tuple) or not 1 <= len(scope) <= MAX_SCOPE:
+        raise ValidationError(f"the scope must list 1 to {MAX_SCOPE} pseudonyms")
+    items = []
+    for entry in scope:
+        if not isinstance(entry, dict):
+            raise ValidationError("each scope entry names platform, pseudonym and envelope_digest")
+        platform = _text(entry.get("platform"), "platform", 64)
+        pseudonym = _text(entry.get("pseudonym"), "pseudonym", 64)
+        digest = _text(entry.get("envelope_digest"), "envelope_digest", 64)
+        credential = session.scalars(
+            select(Credential).where(Credential.platform_id == platform, Credential.pseudonym == pseudonym)
+        ).all()
+        match = [c for c in credential if hmac.compare_digest(c.envelope_digest, digest)]
+        # Refused without saying whether the pseudonym exists: the digest is what the platform holds.
+        if not match or not hmac.compare_digest(b64u_encode(sha256(match[0].envelope)), digest):
+            raise ValidationError("an envelope digest does not match a stored envelope for that pseudonym")
+        items.append((platform, pseudonym, digest, match[0].envelope))
+    if len({(p, s, d) for p, s, d, _ in items}) != len(items):
+        raise ValidationError("the scope names one envelope twice")
+    return items
+
+
+def create_draft(
+    session: Session,
+    *,
+    officer: StaffView,
+    court_id: int,
+    case_number: str,
+    order: bytes | None,
+    court_signature_b64: str | None,
+    legal_basis: str,
+    scope: Sequence[object],
+    expires_at: datetime,
+    notify_delay_days: int,
+    is_emergency: bool,
+    now: datetime,
+) -> DisclosureView:
+    """Creates a draft request: stores the order by SHA-256, copies the envelopes in scope, fixes the
+    canonical body and its digest, and commits. Nothing can change after this; the submitter then signs
+    the digest (submit_request).
+
+    Raises PermissionDeniedError (not a legal officer), ValidationError (no or bad order document, bad
+    scope, digest not matching a stored envelope, expiry in the past), NotFoundError (court),
+    InvalidStateError (no active escrow key).
+    """
+    if LEGAL_OFFICER not in officer.roles:
+        raise PermissionDeniedError("only legal officers submit disclosure requests")
+    if not order:
+        raise ValidationError("a disclosure request needs the court order document (PDF)")
+    if len(order) > MAX_ORDER_BYTES:
+        raise ValidationError(f"the order document is larger than {MAX_ORDER_BYTES // (1024 * 1024)} MiB")
+    if not order.startswith(PDF_MAGIC):
+        raise ValidationError("the order document must be a PDF")
+    court = session.get(Court, court_id) if isinstance(court_id, int) else None
+    if court is None:
+        raise NotFoundError("no such court")
+    signature = _key_bytes(court_signature_b64, "court_signature", 64) if court_signature_b64 else None
+    if expires_at.tzinfo is None or expires_at <= now:
+        raise ValidationError("the expiry must be in the future")
+    if type(notify_delay_days) is not int or not 0 <= notify_delay_days <= MAX_NOTIFY_DELAY_DAYS:
+        raise ValidationError(f"the notification delay is 0 to {MAX_NOTIFY_DELAY_DAYS} days")
+    items = _scope_items(session, scope)
+    key = active_escrow_key(session)
+    order_sha = sha256(order).hex()
+    if session.get(OrderDocument, order_sha) is None:
+        session.add(OrderDocument(sha256=order_sha, content=order, uploaded_at=now))
+    staff = _staff(session, officer.username)
+    body: dict[str, Any] = {
+        "v": BODY_VERSION,
+        "nonce": secrets.token_hex(16),
+        "court": {"id": court.id, "name": court.name, "jurisdiction": court.jurisdiction},
+        "case_number": _text(case_number, "case_number"),
+        "order_sha256": order_sha,
+        "court_signature": _court_verdict(court, order, signature),
+        "legal_basis": _text(legal_basis, "legal_basis", MAX_LEGAL_BASIS),
+        "emergency": bool(is_emergency),
+        "scope": [{"platform": p, "pseudonym": s, "envelope_digest": d} for p, s, d, _ in items],
+        "expires_at": _iso(expires_at),
+        "notify_delay_days": notify_delay_days,
+        "key_id": key.key_id,
+        "submitter": {"username": staff.username, "organisation": staff.organisation},
+    }
+    row = DisclosureRequest(
+        status="draft",
+        court_id=court.id,
+        case_number=body["case_number"],
+        order_sha256=order_sha,
+        court_signature=signature,
+        court_verdict=body["court_signature"],
+        legal_basis=body["legal_basis"],
+        is_emergency=body["emergency"],
+        key_id=key.key_id,
+        expires_at=expires_at,
+        notify_delay_s=notify_delay_days * 86400,
+        body=canonical_json(body).decode(),
+        digest=request_digest(body),
+        submitter_id=staff.id,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    for position, (platform, pseudonym, digest, envelope) in enumerate(items):
+        session.add(
+            DisclosureScope(
+                request_id=row.id,
+                position=position,
+                platform_id=platform,
+                pseudonym=pseudonym,
+                envelope_digest=digest,
+                envelope=envelope,
+            )
+        )
+    session.commit()
+    _log.info("disclosure.drafted request_id=%d", row.id)
+    return _view(session, row)
+
+
+def _get(session: Session, request_id: int, *, lock: bool = False) -> DisclosureRequest:
+    if lock:
+        claim_row(
+            session,
+            update(DisclosureRequest)
+            .where(DisclosureRequest.id == request_id)
+            .values(status=DisclosureRequest.status),
+        )
+    row = session.get(DisclosureRequest, request_id) if isinstance(request_id, int) else None
+    if row is None:
+        raise NotFoundError("no such disclosure request")
+    return row
+
+
+def _month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def policy_status(session: Session, policy: DisclosurePolicy, *, now: datetime) -> PolicyStatus:
+    """Returns the monthly cap and how many requests were submitted this calendar month (UTC)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(DisclosureRequest)
+        .where(DisclosureRequest.submitted_at >= _month_start(now))
+    )
+    return PolicyStatus(policy.monthly_cap, int(count or 0))
+
+
+def _signature(value: str) -> bytes:
+    return _key_bytes(value, "signature", 64)
+
+
+def submit_request(
+    session: Session,
+    *,
+    request_id: int,
+    signature_b64: str,
+    policy: DisclosurePolicy,
+    log: LogSigner,
+    now: datetime,
+) -> DisclosureView:
+    """Submits a draft with the submitter's signature over its digest, logs it and commits.
+
+    Raises NotFoundError, InvalidStateError (not a draft, or the monthly cap is reached: that refusal is
+    itself logged publicly), PermissionDeniedError (the signature is not the submitter's registered key).
+    """
+    row = _get(session, request_id, lock=True)
+    if row.status != "draft":
+        raise InvalidStateError("this request was already submitted; nothing in it can change")
+    staff = session.get(StaffAccount, row.submitter_id)
+    assert staff is not None  # noqa: S101 - foreign key
+    try:
+        verify_officer(_officer_key(session, staff), ROLE_SUBMIT, row.digest, _signature(signature_b64))
+    except (DisclosureSignatureError, CryptoError) as e:
+        raise PermissionDeniedError("the signature is not the submitter's over this request digest") from e
+    if policy.monthly_cap is not None:
+        # Submissions queue on the log head's row lock, so two at once cannot both pass the cap.
+        claim_row(session, update(LogState).where(LogState.id == 1).values(size=LogState.size))
+    status = policy_status(session, policy, now=now)
+    if status.is_blocked:
+        append_event(
+            session,
+            log,
+            kind="disclosure.blocked",
+            data={"reason": "monthly-cap", "month": _iso(_month_start(now))[:7], "cap": status.monthly_cap},
+            now=now,
+        )
+        session.commit()
+        raise InvalidStateError(
+            f"the monthly cap of {status.monthly_cap} disclosure requests is reached; this is published"
+        )
+    body = json.loads(row.body)
+    row.status = "submitted"
+    row.submit_signature = _signature(signature_b64)
+    row.submitted_at = now
+    # The court and case are public; who is in scope and which document, only as commitments.
+    row.log_index = append_event(
+        session,
+        log,
+        kind="disclosure.submitted",
+        data={
+            "request": row.id,
+            "request_digest": b64u_encode(row.digest),
+            "court": body["court"]["name"],
+            "jurisdiction": body["court"]["jurisdiction"],
+            "case_number": row.case_number,
+            "court_signature": row.court_verdict,
+            "emergency": row.is_emergency,
+            "scope_size": len(body["scope"]),
+            "submitter_organisation": staff.organisation,
+        },
+        sensitive={
+            "scope": canonical_json(body["scope"]).decode(),
+            "order_sha256": row.order_sha256,
+        },
+        now=now,
+    )
+    session.commit()
+    _log.info("disclosure.submitted request_id=%d", row.id)
+    return _view(session, row)
+
+
+def cosign_request(
+    session: Session,
+    *,
+    request_id: int,
+    username: str,
+    signature_b64: str,
+    policy: DisclosurePolicy,
+    log: LogSigner,
+    now: datetime,
+) -> DisclosureView:
+    """Adds a co-signature by legal officer `username` over the request digest, logs it and commits.
+
+    Raises NotFoundError, InvalidStateError (not awaiting co-signatures, expired), PermissionDeniedError
+    (the submitter, not a legal officer, same organisation when policy forbids it, bad signature),
+    ConflictError (already co-signed by this officer).
+    """
+    row = _get(session, request_id, lock=True)
+    _expire_if_due(session, row, log=log, now=now)
+    if row.status != "submitted":
+        raise InvalidStateError(f"this request is {row.status}, not awaiting co-signatures")
+    staff = _staff(session, username)
+    if LEGAL_OFFICER not in staff.role_set:
+        raise PermissionDeniedError("only legal officers co-sign disclosure requests")
+    if staff.id == row.submitter_id:
+        raise PermissionDeniedError("the submitter cannot co-sign their own request")
+    submitter = session.get(StaffAccount, row.submitter_id)
+    assert submitter is not None  # noqa: S101 - foreign key
+    if policy.cosigner_other_org and staff.organisation == submitter.organisation:
+        raise PermissionDeniedError("a co-signer must belong to another organisation than the submitter")
+    try:
+        verify_officer(_officer_key(session, staff), ROLE_COSIGN, row.digest, _signature(signature_b64))
+    except (DisclosureSignatureError, CryptoError) as e:
+        raise PermissionDeniedError("the signature is not this officer's over this request digest") from e
+    if session.scalars(
+        select(DisclosureCosignature).where(
+            DisclosureCosignature.request_id == row.id, DisclosureCosignature.officer_id == staff.id
+        )
+    ).first():
+        raise ConflictError("this officer already co-signed this request")
+    session.add(
+        DisclosureCosignature(
+            request_id=row.id, officer_id=staff.id, signature=_signature(signature_b64), created_at=now
+        )
+    )
+    session.flush()
+    count = len(_cosigners(session, row))
+    if count >= policy.cosigners:
+        row.status = "cosigned"
+    append_event(
+        session,
+        log,
+        kind="disclosure.cosigned",
+        data={"request": row.id, "organisation": staff.organisation, "cosignatures": count},
+        now=now,
+    )
+    session.commit()
+    _log.info("disclosure.cosigned request_id=%d", row.id)
+    return _view(session, row)
+
+
+def _cosigners(session: Session, row: DisclosureRequest) -> list[tuple[StaffAccount, DisclosureCosignature]]:
+    return [
+        (staff, sig)
+        for sig, staff in session.execute(
+            select(DisclosureCosignature, StaffAccount)
+            .join(StaffAccount, StaffAccount.id == DisclosureCosignature.officer_id)
+            .where(DisclosureCosignature.request_id == row.id)
+            .order_by(DisclosureCosignature.id)
+        ).all()
+    ]
+
+
+# --- expiry and deletion of partial decryptions ------------------------------------------------
+
+
+def _delete_partials(session: Session, row: DisclosureRequest, now: datetime) -> None:
+    session.execute(
+        update(DisclosureDecision)
+        .where(DisclosureDecision.request_id == row.id)
+        .values(partials=None)
+        .execution_options(synchronize_session=False)
+    )
+    row.partials_deleted_at = now
+
+
+def _expire_if_due(session: Session, row: DisclosureRequest, *, log: LogSigner, now: datetime) -> None:
+    """Expires an open request past its expiry (deleting any partial decryptions) and commits."""
+    if row.status in (*OPEN_STATUSES, "draft") and now >= row.expires_at:
+        row.status = "expired"
+        row.closed_at = now
+        _delete_partials(session, row, now)
+        append_event(session, log, kind="disclosure.expired", data={"request": row.id}, now=now)
+        session.commit()
+
+
+def _close_window_if_over(session: Session, row: DisclosureRequest, *, log: LogSigner, now: datetime) -> None:
+    is_over = row.view_until is not None and now >= row.view_until
+    if row.status == "disclosed" and is_over and row.partials_deleted_at is None:
+        _delete_partials(session, row, now)
+        append_event(session, log, kind="disclosure.window_closed", data={"request": row.id}, now=now)
+        session.commit()
+
+
+def sweep_disclosures(session: Session, *, log: LogSigner, now: datetime) -> int:
+    """Expires overdue requests and deletes the partials of closed viewing windows; returns how many."""
+    rows = session.scalars(
+        select(DisclosureRequest).where(
+            or_(
+                and_(DisclosureRequest.status.in_(OPEN_STATUSES), DisclosureRequest.expires_at <= now),
+                and_(
+                    DisclosureRequest.status == "disclosed",
+                    DisclosureRequest.view_until <= now,
+                    DisclosureRequest.partials_deleted_at.is_(None),
+                ),
+            )
+        )
+    ).all()
+    for row in rows:
+        _expire_if_due(session, row, log=log, now=now)
+        _close_window_if_over(session, row, log=log, now=now)
+    return len(rows)
+
+
+# --- key-holder decisions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HolderPackage:
+    """Everything a key-holder's tool needs to check a request on its own machine."""
+
+    request_id: int
+    status: str
+    body: dict[str, Any]
+    digest_b64: str
+    log_index: int | None
+    officers: list[dict[str, str]]
+    envelopes: list[dict[str, Any]]
+    holder_index: int
+    decided: bool
+
+
+def _holder_index(session: Session, row: DisclosureRequest, holder_id: int) -> int:
+    try:
+        indices = holder_indices(session, row.key_id)
+    except InvalidStateError as e:
+        raise InvalidStateError("the escrow key of this request has no key-holders on record") from e
+    if holder_id not in indices:
+        raise PermissionDeniedError("you hold no share of the escrow key this request needs")
+    return indices[holder_id]
+
+
+def holder_requests(
+    session: Session, *, holder_id: int, log: LogSigner, now: datetime
+) -> list[DisclosureView]:
+    """Returns the co-signed requests awaiting this holder's decision (expired ones are closed first)."""
+    sweep_disclosures(session, log=log, now=now)
+    decided = select(DisclosureDecision.request_id).where(DisclosureDecision.holder_id == holder_id)
+    rows = session.scalars(
+        select(DisclosureRequest)
+        .where(DisclosureRequest.status == "cosigned", DisclosureRequest.id.not_in(decided))
+        .order_by(DisclosureRequest.id)
+    ).all()
+    result = []
+    for row in rows:
+        try:
+            _holder_index(session, row, holder_id)
+        except (PermissionDeniedError, InvalidStateError):
+            continue
+        result.append(_view(session, row))
+    return result
+
+
+def holder_package(session: Session, *, request_id: int, holder_id: int) -> HolderPackage:
+    """Returns the request, its signatures and envelopes for holder `holder_id` to check.
+
+    Raises NotFoundError, PermissionDeniedError (not a holder of the request's key),
+    InvalidStateError (still a draft).
+    """
+    row = _get(session, request_id)
+    if row.status == "draft":
+        raise InvalidStateError("this request has not been submitted")
+    index = _holder_index(session, row, holder_id)
+    submitter = session.get(StaffAccount, row.submitter_id)
+    assert submitter is not None  # noqa: S101 - foreign key
+    officers = [_officer_entry(session, submitter, ROLE_SUBMIT, row.submit_signature)]
+    officers += [
+        _officer_entry(session, s, ROLE_COSIGN, sig.signature) for s, sig in _cosigners(session, row)
+    ]
+    envelopes = [
+        {"envelope_digest": s.envelope_digest, "envelope": json.loads(s.envelope)}
+        for s in _scope(session, row)
+    ]
+    decided = session.scalars(
+        select(DisclosureDecision.id).where(
+            DisclosureDecision.request_id == row.id, DisclosureDecision.holder_id == holder_id
+        )
+    ).first()
+    return HolderPackage(
+        row.id,
+        row.status,
+        json.loads(row.body),
+        b64u_encode(row.digest),
+        row.log_index,
+        officers,
+        envelopes,
+        index,
+        decided is not None,
+    )
+
+
+def _officer_entry(
+    session: Session, staff: StaffAccount, role: str, signature: bytes | None
+) -> dict[str, str]:
+    key = session.get(OfficerKey, staff.id)
+    return {
+        "role": role,
+        "username": staff.username,
+        "organisation": staff.organisation,
+        "public_key": b64u_encode(key.public_key) if key else "",
+        "signature": b64u_encode(signature) if signature else "",
+    }
+
+
+def _scope(session: Session, row: DisclosureRequest) -> list[DisclosureScope]:
+    return list(
+        session.scalars(
+            select(DisclosureScope)
+            .where(DisclosureScope.request_id == row.id)
+            .order_by(DisclosureScope.position)
+        )
+    )
+
+
+def _envelope(scope: DisclosureScope) -> Envelope:
+    # The stored copy must still hash to the digest the officers signed (a tampered row is refused).
+    if not hmac.compare_digest(b64u_encode(sha256(scope.envelope)), scope.envelope_digest):
+        raise InvalidStateError(f"the stored envelope {scope.position + 1} does not match its digest")
+    try:
+        return Envelope.from_bytes(scope.envelope)
+    except CryptoError as e:
+        raise InvalidStateError(f"the stored envelope {scope.position + 1} is malformed") from e
+
+
+def partials_bytes(partials: Sequence[dict[str, Any]]) -> bytes:
+    """Returns the canonical bytes of a list of partial decryptions (what a holder's signature covers)."""
+    return canonical_json(list(partials))
+
+
+def decide_request(
+    session: Session,
+    *,
+    request_id: int,
+    holder_id: int,
+    decision: str,
+    partials: object,
+    reason: str,
+    signature_b64: str,
+    policy: DisclosurePolicy,
+    log: LogSigner,
+    now: datetime,
+) -> DisclosureView:
+    """Records key-holder `holder_id`'s signed approval (with one partial decryption per envelope in
+    scope, each verified) or rejection, logs it, reveals when the quorum is met, and commits.
+
+    Raises NotFoundError; InvalidStateError (not co-signed yet, expired, closed); PermissionDeniedError
+    (no share of the key); ConflictError (this holder already decided); ValidationError (malformed input,
+    a bad signature, or a partial decryption whose proof fails: the message names the holder).
+    """
+    row = _get(session, request_id, lock=True)
+    _expire_if_due(session, row, log=log, now=now)
+    if row.status in ("draft", "submitted"):
+        raise InvalidStateError("this request is not co-signed yet; key-holders cannot decide on it")
+    if row.status != "cosigned":
+        raise InvalidStateError(f"this request is {row.status}; no more decisions are accepted")
+    if decision not in ("approve", "reject"):
+        raise ValidationError("decision must be approve or reject")
+    index = _holder_index(session, row, holder_id)
+    holder = session.get(KeyHolder, holder_id)
+    assert holder is not None  # noqa: S101 - authenticated holder
+    assert holder.signing_key is not None  # noqa: S101
+    if session.scalars(
+        select(DisclosureDecision).where(
+            DisclosureDecision.request_id == row.id, DisclosureDecision.holder_id == holder_id
+        )
+    ).first():
+        raise ConflictError(f"key-holder {holder.name} already decided on this request")
+    key = escrow_key(session, row.key_id)
+    stored_partials: str | None = None
+    if decision == "approve":
+        scope = _scope(session, row)
+        if not isinstance(partials, list) or len(partials) != len(scope):
+            raise ValidationError(f"send one partial decryption for each of the {len(scope)} envelopes")
+        try:
+            detail = partials_bytes(partials)
+        except CryptoError as e:
+            raise ValidationError(f"malformed partial decryptions from key-holder {holder.name}") from e
+        for item, entry in zip(scope, partials, strict=True):
+            envelope = _envelope(item)
+            try:
+                partial = PartialDecryption.from_dict(entry)
+            except (CryptoError, TypeError, AttributeError) as e:
+                raise ValidationError(f"malformed partial decryption from key-holder {holder.name}") from e
+            if partial.holder != index:
+                raise ValidationError(f"key-holder {holder.name} sent a partial for another share index")
+            try:
+                verify_partial(key, envelope, row.digest, partial)
+            except InvalidProofError as e:
+                raise ValidationError(
+                    f"the partial decryption of key-holder {holder.name} (index {index}) does not verify "
+                    f"for envelope {item.position + 1} of this request; it was refused"
+                ) from e
+        stored_partials = detail.decode()
+    else:
+        reason = _text(reason, "reason", MAX_LEGAL_BASIS)
+        detail = reason.encode()
+    try:
+        verify_decision(holder.signing_key, row.digest, decision, detail, _signature(signature_b64))
+    except (DisclosureSignatureError, CryptoError) as e:
+        raise ValidationError(f"the decision is not signed by key-holder {holder.name}") from e
+    session.add(
+        DisclosureDecision(
+            request_id=row.id,
+            holder_id=holder_id,
+            holder_index=index,
+            decision=decision,
+            partials=stored_partials,
+            reason=None if decision == "approve" else reason,
+            signature=_signature(signature_b64),
+            created_at=now,
+        )
+    )
+    session.flush()
+    if decision == "approve":
+        append_event(
+            session,
+            log,
+            kind="disclosure.approved",
+            data={
+                "request": row.id,
+                "holder": holder.id,
+                "name": holder.name,
+                "organisation": holder.organisation,
+            },
+            now=now,
+        )
+        _reveal_if_quorum(session, row, key_threshold=key.threshold, policy=policy, log=log, now=now)
+    else:
+        rejections = _count(session, row, "reject")
+        is_final = rejections >= len(key.verification_keys) - key.threshold + 1
+        if is_final:
+            row.status = "rejected"
+            row.closed_at = now
+            _delete_partials(session, row, now)
+        append_event(
+            session,
+            log,
+            kind="disclosure.rejected",
+            data={"request": row.id, "holder": holder.id, "name": holder.name, "is_final": is_final},
+            sensitive={"reason": reason},
+            now=now,
+        )
+    session.commit()
+    _log.info("disclosure.%s request_id=%d holder_id=%d", decision, row.id, holder_id)
+    return _view(session, row)
+
+
+def _count(session: Session, row: DisclosureRequest, decision: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(DisclosureDecision)
+            .where(DisclosureDecision.request_id == row.id, DisclosureDecision.decision == decision)
+        )
+        or 0
+    )
+
+
+def _approvals(session: Session, row: DisclosureRequest) -> list[tuple[DisclosureDecision, KeyHolder]]:
+    return [
+        (d, h)
+        for d, h in session.execute(
+            select(DisclosureDecision, KeyHolder)
+            .join(KeyHolder, KeyHolder.id == DisclosureDecision.holder_id)
+            .where(DisclosureDecision.request_id == row.id, DisclosureDecision.decision == "approve")
+            .order_by(DisclosureDecision.id)
+        ).all()
+    ]
+
+
+def _open_all(session: Session, row: DisclosureRequest) -> list[RevealedIdentity]:
+    """Re-opens every envelope in scope from the stored partials (memory only)."""
+    key = escrow_key(session, row.key_id)
+    approvals = [d for d, _ in _approvals(session, row) if d.partials is not None]
+    per_holder = [json.loads(d.partials) for d in approvals if d.partials is not None]
+    result = []
+    for position, item in enumerate(_scope(session, row)):
+        partials = [PartialDecryption.from_dict(p[position]) for p in per_holder]
+        try:
+            opened = combine_and_open(key, _envelope(item), row.digest, partials)
+        except CryptoError as e:
+            raise InvalidStateError(f"envelope {position + 1} did not open") from e
+        result.append(RevealedIdentity(item.platform_id, item.pseudonym, json.loads(opened.identity)))
+    return result
+
+
+def _reveal_if_quorum(
+    session: Session,
+    row: DisclosureRequest,
+    *,
+    key_threshold: int,
+    policy: DisclosurePolicy,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    approvals = _approvals(session, row)
+    organisations = {h.organisation for _, h in approvals}
+    if len(approvals) < key_threshold or len(organisations) < policy.min_organisations:
+        return
+    _open_all(session, row)  # proves the envelopes open; the identities are dropped at once
+    row.status = "disclosed"
+    row.disclosed_at = now
+    row.view_until = now + policy.view_window
+    append_event(
+        session,
+        log,
+        kind="disclosure.disclosed",
+        data={"request": row.id, "approvals": len(approvals), "organisations": len(organisations)},
+        now=now,
+    )
+
+
+# --- reveal, views, notifications --------------------------------------------------------------
+
+
+def view_identities(
+    session: Session, *, request_id: int, officer: StaffView, log: LogSigner, now: datetime
+) -> list[RevealedIdentity]:
+    """Returns the identities in a disclosed request to its submitter or a co-signer, within the viewing
+    window; logs the viewing and commits. Nothing revealed is stored.
+
+    Raises NotFoundError, PermissionDeniedError (any other officer), InvalidStateError (not disclosed,
+    or the window is over: the partials are then deleted).
+    """
+    row = _get(session, request_id)
+    granted = {row.submitter_id} | {s.id for s, _ in _cosigners(session, row)}
+    if officer.id not in granted:
+        raise PermissionDeniedError("only the submitting and co-signing officers may view this disclosure")
+    _close_window_if_over(session, row, log=log, now=now)
+    if row.status != "disclosed":
+        raise InvalidStateError(f"this request is {row.status}; there is nothing to view")
+    if row.view_until is None or now >= row.view_until or row.partials_deleted_at is not None:
+        raise InvalidStateError("the viewing window is over; a new request is needed")
+    identities = _open_all(session, row)
+    append_event(
+        session,
+        log,
+        kind="disclosure.viewed",
+        data={"request": row.id, "officer": officer.username},
+        now=now,
+    )
+    session.commit()
+    return identities
+
+
+def _view(session: Session, row: DisclosureRequest) -> DisclosureView:
+    submitter = session.get(StaffAccount, row.submitter_id)
+    key = escrow_key(session, row.key_id)
+    return DisclosureView(
+        id=row.id,
+        status=row.status,
+        body=json.loads(row.body),
+        digest_b64=b64u_encode(row.digest),
+        submitter=submitter.username if submitter else "",
+        cosigners=tuple(s.username for s, _ in _cosigners(session, row)),
+        approvals=_count(session, row, "approve"),
+        rejections=_count(session, row, "reject"),
+        threshold=key.threshold,
+        log_index=row.log_index,
+        disclosed_at=row.disclosed_at,
+        view_until=row.view_until,
+    )
+
+
+def get_request(session: Session, *, request_id: int, log: LogSigner, now: datetime) -> DisclosureView:
+    """Returns one request (closing it first if it expired). Raises NotFoundError."""
+    row = _get(session, request_id)
+    _expire_if_due(session, row, log=log, now=now)
+    _close_window_if_over(session, row, log=log, now=now)
+    return _view(session, row)
+
+
+def list_requests(session: Session, *, log: LogSigner, now: datetime) -> list[DisclosureView]:
+    """Returns every request, newest first (after closing expired ones)."""
+    sweep_disclosures(session, log=log, now=now)
+    rows = session.scalars(select(DisclosureRequest).order_by(DisclosureRequest.id.desc())).all()
+    return [_view(session, r) for r in rows]
+
+
+def person_notices(
+    session: Session, *, person_id: int, deriver: PseudonymDeriver, log: LogSigner, now: datetime
+) -> list[DisclosureNotice]:
+    """Returns the disclosures of this person's identity whose notification delay is over; the first
+    time each is shown it is logged (disclosure.user_notified) and committed.
+
+    The person is found by re-deriving their pseudonyms (as for credentials), so no new link between a
+    person and a request is stored.
+    """
+    person = session.get(Person, person_id)
+    if person is None:
+        raise PermissionDeniedError("log in first")
+    pairs = [
+        and_(
+            DisclosureScope.platform_id == p.id,
+            DisclosureScope.pseudonym == deriver.pseudonym(person.person_key, p.id, slot=s),
+        )
+        for p in session.scalars(select(Platform))
+        for s in range(p.pseudonyms_per_person)
+    ]
+    rows = session.execute(
+        select(DisclosureScope, DisclosureRequest, Court)
+        .join(DisclosureRequest, DisclosureRequest.id == DisclosureScope.request_id)
+        .join(Court, Court.id == DisclosureRequest.court_id)
+        .where(or_(*pairs) if pairs else false(), DisclosureRequest.status == "disclosed")
+        .order_by(DisclosureRequest.id)
+    ).all()
+    notices: dict[int, DisclosureNotice] = {}
+    for scope, request, court in rows:
+        assert request.disclosed_at is not None  # noqa: S101 - status disclosed
+        if now < request.disclosed_at + timedelta(seconds=request.notify_delay_s):
+            continue
+        if scope.notified_at is None:
+            scope.notified_at = now
+            append_event(session, log, kind="disclosure.user_notified", data={"request": request.id}, now=now)
+        notices[request.id] = DisclosureNotice(
+            request.id, request.disclosed_at, court.name, request.case_number
+        )
+    session.commit()
+    return list(notices.values())
+
+
+def order_document(session: Session, *, request_id: int) -> bytes:
+    """Returns a request's order document. Raises NotFoundError."""
+    row = _get(session, request_id)
+    document = session.get(OrderDocument, row.order_sha256)
+    if document is None:  # pragma: no cover - foreign key
+        raise NotFoundError("no order document")
+    return document.content

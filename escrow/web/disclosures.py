@@ -1,0 +1,168 @@
+"""Disclosure pages (issue 6): legal officers' requests, new request, detail (sign with the tool), the
+revealed identity for granted officers, and the public key-holder page with the exact command.
+
+No page ever asks for a share, a passphrase or an officer's private key: signing happens in the tools.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from escrow.api.disclosures import view_json
+from escrow.errors import NotFoundError, ValidationError
+from escrow.services import disclosures as service
+from escrow.services.staff import StaffView
+from escrow.web.auth import current_staff, role_required
+from escrow.web.session import get_extension, get_session
+
+bp = Blueprint("disclosures", __name__)
+OFFICER = "legal_officer"
+DEFAULT_EXPIRY = timedelta(days=30)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _staff() -> StaffView:
+    staff = current_staff()
+    assert staff is not None  # noqa: S101 - role_required ran first
+    return staff.staff
+
+
+@bp.get("/officer/disclosures")
+@role_required(OFFICER, "admin")
+def requests_page() -> str:
+    views = service.list_requests(get_session(), log=get_extension().log, now=_now())
+    return render_template("disclosure/list.html", requests=views)
+
+
+@bp.get("/officer/disclosures/new")
+@role_required(OFFICER)
+def new_page() -> str:
+    return render_template(
+        "disclosure/new.html",
+        courts=service.list_courts(get_session()),
+        default_expiry=(_now() + DEFAULT_EXPIRY).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@bp.post("/officer/disclosures")
+@role_required(OFFICER)
+def create() -> ResponseReturnValue:
+    """The draft form: one scope line per pseudonym, `platform pseudonym envelope-digest`."""
+    form = request.form
+    scope = []
+    for line in form.get("scope", "").splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            if parts:
+                raise ValidationError("each scope line is: platform pseudonym envelope-digest")
+            continue
+        scope.append({"platform": parts[0], "pseudonym": parts[1], "envelope_digest": parts[2]})
+    try:
+        expires_at = datetime.fromisoformat(form.get("expires_at", "")).replace(tzinfo=UTC)
+        court_id, delay = int(form.get("court_id", "")), int(form.get("notify_delay_days", "30"))
+    except ValueError as e:
+        raise ValidationError("court, expiry and notification delay must be filled in") from e
+    upload = request.files.get("order")
+    view = service.create_draft(
+        get_session(),
+        officer=_staff(),
+        court_id=court_id,
+        case_number=form.get("case_number", ""),
+        order=upload.read(service.MAX_ORDER_BYTES + 1) if upload else None,
+        court_signature_b64=form.get("court_signature") or None,
+        legal_basis=form.get("legal_basis", ""),
+        scope=scope,
+        expires_at=expires_at,
+        notify_delay_days=delay,
+        is_emergency=form.get("emergency") == "on",
+        now=_now(),
+    )
+    return redirect(url_for("disclosures.detail_page", request_id=view.id))
+
+
+@bp.get("/officer/disclosures/<int:request_id>")
+@role_required(OFFICER, "admin")
+def detail_page(request_id: int) -> str:
+    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    return render_template(
+        "disclosure/detail.html", r=view, server=request.host_url.rstrip("/"), me=_staff().username
+    )
+
+
+@bp.get("/officer/disclosures/<int:request_id>/request.json")
+@role_required(OFFICER, "admin")
+def request_file(request_id: int) -> Response:
+    """The request document the officer tool signs (`escrow officer submit|cosign request.json`)."""
+    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    response = Response(json.dumps(view_json(view), indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="request-{request_id}.json"'
+    return response
+
+
+@bp.get("/officer/disclosures/<int:request_id>/identity")
+@role_required(OFFICER)
+def identity_page(request_id: int) -> ResponseReturnValue:
+    revealed = service.view_identities(
+        get_session(), request_id=request_id, officer=_staff(), log=get_extension().log, now=_now()
+    )
+    html = render_template("disclosure/identity.html", request_id=request_id, revealed=revealed)
+    return html, 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/keyholder/disclosures/<int:request_id>")
+def holder_page(request_id: int) -> str:
+    """Public: what the transparency log already says about a request, and the command to decide."""
+    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    if view.status == "draft":
+        raise NotFoundError("no such disclosure request")
+    return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
+
+
+@bp.get("/admin/courts")
+@role_required("admin")
+def courts_page() -> str:
+    return render_template("disclosure/courts.html", courts=service.list_courts(get_session()))
+
+
+@bp.post("/admin/courts")
+@role_required("admin")
+def add_court() -> ResponseReturnValue:
+    form = request.form
+    service.add_court(
+        get_session(),
+        name=form.get("name", ""),
+        jurisdiction=form.get("jurisdiction", ""),
+        public_key_b64=form.get("public_key") or None,
+        log=get_extension().log,
+        now=_now(),
+    )
+    return redirect(url_for("disclosures.courts_page"))
+
+
+@bp.get("/officer/key")
+@role_required(OFFICER, "admin")
+def key_page() -> str:
+    return render_template("disclosure/key.html", fingerprint=None)
+
+
+@bp.post("/officer/key")
+@role_required(OFFICER, "admin")
+def register_key() -> ResponseReturnValue:
+    """Registers the public key printed by `escrow officer init` (an admin may name another officer)."""
+    staff = _staff()
+    fingerprint = service.register_officer_key(
+        get_session(),
+        actor=staff,
+        username=request.form.get("username") or staff.username,
+        public_key_b64=request.form.get("public_key", "").strip(),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return render_template("disclosure/key.html", fingerprint=fingerprint), 201

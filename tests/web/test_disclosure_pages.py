@@ -1,0 +1,107 @@
+"""Disclosure pages (issue 6): officers draft and follow requests; holders see details and the command."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+
+from escrow.client.disclosure import officer_summary
+from tests.conftest import csrf_token_from
+from tests.disclosure_support import PDF, PERSON_NAME, build_world
+
+
+def test_officer_drafts_through_the_form_and_the_holder_page_shows_the_command(app: Flask) -> None:
+    # Given a world and alice on the new-request page
+    world = build_world(app)
+    alice = world.client("alice")
+    form_page = alice.get("/officer/disclosures/new").get_data(as_text=True)
+    assert "District Court of Example" in form_page
+    c = world.credential
+    # When she drafts a request with the form
+    response = alice.post(
+        "/officer/disclosures",
+        data={
+            "csrf_token": csrf_token_from(form_page),
+            "court_id": str(world.court_id),
+            "case_number": "2026/WEB/1",
+            "legal_basis": "art. 1",
+            "scope": f"{c.platform_id} {c.pseudonym} {c.envelope_digest}\n",
+            "expires_at": (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "notify_delay_days": "0",
+            "order": (io.BytesIO(PDF), "order.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
+    # Then she lands on the detail page with the command and a signable request file
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    draft_id = int(location.rstrip("/").rsplit("/", 1)[1])
+    detail = alice.get(location).get_data(as_text=True)
+    assert f"escrow officer submit request-{draft_id}.json" in detail
+    document = alice.get(f"/officer/disclosures/{draft_id}/request.json").get_json()
+    request_id, _, lines = officer_summary(document)
+    assert request_id == draft_id
+    assert any("2026/WEB/1" in line for line in lines)
+    assert "2026/WEB/1" in alice.get("/officer/disclosures").get_data(as_text=True)
+    # and once submitted, holders see the public details and the command, never the pseudonym
+    assert world.app.test_client().get(f"/keyholder/disclosures/{draft_id}").status_code == 404
+    world.sign(draft_id, "alice", "submit")
+    holder_page = world.app.test_client().get(f"/keyholder/disclosures/{draft_id}").get_data(as_text=True)
+    assert f"escrow keyholder approve {draft_id}" in holder_page
+    assert c.pseudonym not in holder_page
+    assert "share" in holder_page
+    assert "passphrase" in holder_page
+    assert 'type="password"' not in holder_page
+
+
+def test_identity_page_is_for_granted_officers_only_and_not_cached(app: Flask) -> None:
+    world = build_world(app)
+    request_id = world.cosigned_request()
+    for h in world.holders[:3]:
+        world.approve(h, request_id)
+
+    page = world.client("bob").get(f"/officer/disclosures/{request_id}/identity")
+
+    assert page.status_code == 200
+    assert PERSON_NAME in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert world.client("dave").get(f"/officer/disclosures/{request_id}/identity").status_code == 403
+    assert app.test_client().get(f"/officer/disclosures/{request_id}/identity").status_code == 302
+
+
+def test_admin_registers_a_court_and_an_officer_registers_their_key_on_pages(app: Flask) -> None:
+    from escrow.crypto.disclosure import new_officer_secrets
+    from escrow.crypto.transcript import b64u_encode
+
+    world = build_world(app)
+    root = world.client("root")
+    page = root.get("/admin/courts").get_data(as_text=True)
+    assert "District Court of Example" in page
+    added = root.post(
+        "/admin/courts",
+        data={"csrf_token": csrf_token_from(page), "name": "Court of Appeal", "jurisdiction": "EX"},
+    )
+    assert added.status_code == 302
+    assert "Court of Appeal" in root.get("/admin/courts").get_data(as_text=True)
+    assert world.client("alice").get("/admin/courts").status_code == 403
+
+    carol = world.client("carol")
+    key_page = carol.get("/officer/key").get_data(as_text=True)
+    secrets = new_officer_secrets("carol")
+    done = carol.post(
+        "/officer/key",
+        data={"csrf_token": csrf_token_from(key_page), "public_key": b64u_encode(secrets.public_key)},
+    )
+    assert done.status_code == 201
+    assert "Fingerprint" in done.get_data(as_text=True)
+    refused = carol.post(
+        "/officer/key",
+        data={
+            "csrf_token": csrf_token_from(key_page),
+            "public_key": b64u_encode(secrets.public_key),
+            "username": "alice",
+        },
+    )
+    assert refused.status_code == 403
