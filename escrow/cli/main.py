@@ -250,6 +250,9 @@ def _add_ceremony_commands() -> None:
 
     cli.add_command(officer)
     cli.add_command(disclosures)
+    from escrow.cli.demo import demo
+
+    cli.add_command(demo)
 
 
 _add_ceremony_commands()
