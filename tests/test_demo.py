@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -46,9 +47,10 @@ def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, P
         get_extension(app).engine.dispose()
 
 
-def test_demo_reveals_the_registered_identity_and_writes_the_report(
-    dev_server: tuple[str, Path], tmp_path: Path
+def test_demo_reveals_the_registered_identity_and_writes_the_report_and_the_server_never_logs_it(
+    dev_server: tuple[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     url, keys_dir = dev_server
     report = tmp_path / "report.json"
     result = CliRunner().invoke(
@@ -72,6 +74,8 @@ def test_demo_reveals_the_registered_identity_and_writes_the_report(
     # A second run against the same server logs the person in again and still passes
     again = CliRunner().invoke(cli, ["demo", "--url", url, "--keys-dir", str(keys_dir)])
     assert again.exit_code == 0, again.output
+    assert data["revealed_identity"]["name"] not in caplog.text
+    assert data["revealed_identity"]["birthdate"] not in caplog.text
 
 
 def test_demo_without_seeded_logins_fails_with_a_message(tmp_path: Path) -> None:
