@@ -23,8 +23,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
-run: $(STAMP) ## initialise (keys, migrations, a DEVELOPMENT escrow key) and serve on 127.0.0.1:PORT
-	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} $(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
+run: $(STAMP) ## initialise (keys, migrations, DEVELOPMENT key, dev IdP, seeded demo accounts) and serve on 127.0.0.1:PORT
+	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} ESCROW_DEV_IDP=$${ESCROW_DEV_IDP:-1} \
+	ESCROW_ISSUER_URL=$${ESCROW_ISSUER_URL:-http://127.0.0.1:$(PORT)} \
+	$(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
 
 demo: $(STAMP) ## start a throwaway dev server on a free port, run `escrow demo` against it, stop it
 	@set -e; tmp=$$(mktemp -d); \

@@ -89,3 +89,18 @@ def test_demo_refuses_a_malformed_url(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--url", "ftp://x", "--keys-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "http" in result.output
+
+
+def test_demo_against_a_server_without_the_identity_provider_says_how_to_start_it(
+    live_server: tuple[str, object], tmp_path: Path
+) -> None:
+    url, _ = live_server
+    keys = tmp_path / "demo-keys"
+    keys.mkdir()
+    logins = keys / "dev-logins.json"
+    logins.write_text(json.dumps({"staff": [], "platform": {"id": "demo-forum"}}))
+    logins.chmod(0o600)
+    result = CliRunner().invoke(cli, ["demo", "--url", url, "--keys-dir", str(keys)])
+    assert result.exit_code == 1
+    assert "ESCROW_DEV_IDP=1" in result.output
+    assert "Traceback" not in result.output

@@ -121,6 +121,8 @@ def _local(location: str) -> str:
 def _person_signs_in(browser: Browser, username: str) -> None:
     for intent in ("register", "login"):
         status, headers, _ = browser.request("GET", f"/account/oidc/start?intent={intent}")
+        if status == 404:
+            raise DemoError("the server has no identity provider; start it with ESCROW_DEV_IDP=1 (make run)")
         _expect(status, 302, "starting sign-in with the identity provider")
         authorize = urllib.parse.urlsplit(headers["Location"])
         form = dict(urllib.parse.parse_qsl(authorize.query))

@@ -24,6 +24,7 @@ from escrow.crypto.transcript import sha256
 from escrow.errors import InvalidStateError
 from escrow.keystore import ensure_keys_dir, write_secret_file
 from escrow.models import Ceremony, CeremonyParticipant, KeyHolder
+from escrow.services.ceremony import DEV_CONTEXT_PREFIX
 from escrow.services.escrow_keys import active_escrow_key, install_escrow_key
 from escrow.services.transparency import LogSigner
 
@@ -103,7 +104,7 @@ def _record_holders(session: Session, ceremony: SimulatedCeremony, *, now: datet
         kind="create",
         status="active",
         threshold=ceremony.key.threshold,
-        context="dev-" + secrets.token_hex(16),
+        context=DEV_CONTEXT_PREFIX + secrets.token_hex(16),
         key_id=ceremony.key.key_id,
         created_at=now,
         finished_at=now,
