@@ -10,7 +10,7 @@ ESCROW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 CHROMIUM := /usr/bin/chromium
 PYTEST_COV := --cov=escrow --cov-branch --cov-report=term
 
-.PHONY: help .venv run test test-browser screenshots test-pg lint bench clean
+.PHONY: help .venv run demo test test-browser screenshots test-pg lint bench clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -23,8 +23,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
-run: $(STAMP) ## initialise (keys, migrations, a DEVELOPMENT escrow key) and serve on 127.0.0.1:PORT
-	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} $(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
+run: $(STAMP) ## initialise (keys, migrations, DEVELOPMENT key, dev IdP, seeded demo accounts) and serve on 127.0.0.1:PORT
+	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} ESCROW_DEV_IDP=$${ESCROW_DEV_IDP:-1} \
+	ESCROW_ISSUER_URL=$${ESCROW_ISSUER_URL:-http://127.0.0.1:$(PORT)} \
+	$(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
+
+demo: $(STAMP) ## start a throwaway dev server on a free port, run `escrow demo` against it, stop it
+	@set -e; tmp=$$(mktemp -d); \
+	port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	url="http://127.0.0.1:$$port"; \
+	export ESCROW_DEV_MODE=1 ESCROW_DEV_IDP=1 ESCROW_ISSUER_URL="$$url" ESCROW_INSTANCE_PATH="$$tmp/instance" \
+		ESCROW_KEYS_DIR="$$tmp/keys" ESCROW_DATABASE_URL="sqlite:///$$tmp/demo.sqlite3"; \
+	$(BIN)/escrow run --host 127.0.0.1 --port $$port >"$$tmp/server.log" 2>&1 & pid=$$!; \
+	trap 'rc=$$?; kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf "$$tmp"; exit $$rc' EXIT; \
+	echo "make demo: starting a development server on $$url (throwaway instance in $$tmp)"; \
+	for i in $$(seq 1 240); do \
+		curl -fsS "$$url/healthz" >/dev/null 2>&1 && break; \
+		kill -0 $$pid 2>/dev/null || { cat "$$tmp/server.log" >&2; exit 1; }; sleep 0.5; \
+	done; \
+	$(BIN)/escrow demo --url "$$url" --keys-dir "$$tmp/keys" --report "$${DEMO_REPORT:-demo-report.json}"
 
 test: $(STAMP) ## run the whole suite on SQLite with branch coverage (browser tests too if Chromium is installed); crypto/ must reach 95%
 	ESCROW_TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_COV)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from escrow.api import ceremony, disclosures
@@ -267,3 +267,51 @@ def openapi_document() -> dict[str, Any]:
 def openapi_json() -> ResponseReturnValue:
     """The OpenAPI document."""
     return jsonify(openapi_document())
+
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flattens the document's paths into rows for the HTML page: path, method, summary, parameters."""
+    rows = []
+    for path in sorted(document["paths"]):
+        item = document["paths"][path]
+        shared = item.get("parameters", [])
+        for method in _METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, dict):
+                continue
+            parameters = [*shared, *operation.get("parameters", [])]
+            rows.append(
+                {
+                    "path": path,
+                    "method": method.upper(),
+                    "summary": operation.get("summary") or operation.get("description", ""),
+                    "parameters": [
+                        {
+                            "name": p.get("name", ""),
+                            "in": p.get("in", ""),
+                            "required": bool(p.get("required")),
+                            "description": p.get("description", ""),
+                        }
+                        for p in parameters
+                        if isinstance(p, dict) and "name" in p
+                    ],
+                    "request_body": "requestBody" in operation,
+                    "responses": sorted(str(code) for code in operation.get("responses", {})),
+                }
+            )
+    return rows
+
+
+@bp.get("/docs/api")
+def openapi_page() -> ResponseReturnValue:
+    """The OpenAPI document as an HTML page, rendered on the server from the same data."""
+    document = openapi_document()
+    return render_template(
+        "api_docs.html",
+        info=document["info"],
+        operations=_operations(document),
+        schemes=sorted(document["components"]["securitySchemes"]),
+    )

@@ -19,6 +19,7 @@ from escrow.errors import EscrowError
 from escrow.models import STAFF_ROLES
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
+from escrow.services.dev_seed import seed_demo_instance
 from escrow.services.instance import InitReport, init_instance
 from escrow.services.signing_keys import published_jwks, rotate_signing_key
 from escrow.services.staff import create_staff, disable_staff
@@ -135,12 +136,45 @@ def _ensure_dev_key(settings: Settings) -> None:
             report = ensure_dev_escrow_key(session, settings, log=extension.log, now=datetime.now(UTC))
     finally:
         extension.engine.dispose()
-    if report is None:
+    if report is not None:
+        click.secho(DEV_WARNING, fg="red", bold=True, err=True)
+        click.echo(f"activated development escrow key {report.key_id} (3 of 5)")
+        click.echo(f"holder files: {report.directory}/holder-1.escrow ... holder-5.escrow")
+        click.echo(
+            f"their passphrase (shown once; also in {report.directory}/PASSPHRASE): {report.passphrase}"
+        )
+    _seed_demo(settings)
+
+
+def _seed_demo(settings: Settings) -> None:
+    """Development mode only: seed the demonstration accounts on first start (issue 8)."""
+    from escrow.app import create_app
+    from escrow.web.session import get_extension
+
+    extension = get_extension(create_app(settings))
+    try:
+        with extension.session_factory() as session:
+            seeded = seed_demo_instance(
+                session,
+                settings,
+                hasher=extension.password_hasher,
+                log=extension.log,
+                now=datetime.now(UTC),
+            )
+    finally:
+        extension.engine.dispose()
+    if seeded is None:
         return
-    click.secho(DEV_WARNING, fg="red", bold=True, err=True)
-    click.echo(f"activated development escrow key {report.key_id} (3 of 5)")
-    click.echo(f"holder files: {report.directory}/holder-1.escrow ... holder-5.escrow")
-    click.echo(f"their passphrase (shown once; also in {report.directory}/PASSPHRASE): {report.passphrase}")
+    click.echo(f"seeded a demonstration instance at {settings.issuer_url}/ (DEVELOPMENT ONLY)")
+    click.echo("staff logins (shown once; also in " + str(seeded.logins_file) + ", mode 0600):")
+    for username, password in seeded.logins.items():
+        click.echo(f"  {username}: {password}")
+    click.echo(f"platform: {seeded.platform} (API key in {seeded.logins_file})")
+    click.echo(
+        f"legal officer key files: {seeded.officers_dir}/alice.key, bob.key (passphrase in PASSPHRASE)"
+    )
+    click.echo(f"court signing key: {seeded.court_seed_file}")
+    click.echo(f"run the whole story: escrow demo --url {settings.issuer_url}")
 
 
 def _server_context() -> EscrowExtension:
@@ -216,6 +250,9 @@ def _add_ceremony_commands() -> None:
 
     cli.add_command(officer)
     cli.add_command(disclosures)
+    from escrow.cli.demo import demo
+
+    cli.add_command(demo)
 
 
 _add_ceremony_commands()

@@ -169,6 +169,10 @@ def open_ceremony(
     return row.id
 
 
+DEV_CONTEXT_PREFIX = "dev-"
+"""Context of the record escrow.services.dev_ceremony keeps of a simulated key's holders (no reshare)."""
+
+
 def holder_indices(session: Session, key_id: str) -> dict[int, int]:
     """Returns holder id -> share index for the holders of escrow key `key_id` (issue 6: disclosures).
 
@@ -215,6 +219,15 @@ def open_reshare(
     """
     key = active_escrow_key(session)
     old_indices = _current_indices(session, key.key_id)
+    if session.scalars(
+        select(Ceremony.id).where(
+            Ceremony.key_id == key.key_id, Ceremony.context.startswith(DEV_CONTEXT_PREFIX)
+        )
+    ).first():
+        raise InvalidStateError(
+            f"key {key.key_id} was not made by a ceremony through this service (a development key); "
+            "it cannot be reshared"
+        )
     dealers = _enrolled(session, dealer_ids)
     recipients = _enrolled(session, holder_ids)
     _check_threshold(threshold, len(recipients))

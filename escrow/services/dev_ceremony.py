@@ -23,6 +23,8 @@ from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.crypto.transcript import sha256
 from escrow.errors import InvalidStateError
 from escrow.keystore import ensure_keys_dir, write_secret_file
+from escrow.models import Ceremony, CeremonyParticipant, KeyHolder
+from escrow.services.ceremony import DEV_CONTEXT_PREFIX
 from escrow.services.escrow_keys import active_escrow_key, install_escrow_key
 from escrow.services.transparency import LogSigner
 
@@ -95,6 +97,44 @@ def write_holder_files(
     return paths
 
 
+def _record_holders(session: Session, ceremony: SimulatedCeremony, *, now: datetime) -> None:
+    """Records the simulated holders as enrolled key-holders of the key, with their share indices, so
+    that they can sign in to the holder API and approve disclosures with their files (issue 8: demo)."""
+    record = Ceremony(
+        kind="create",
+        status="active",
+        threshold=ceremony.key.threshold,
+        context=DEV_CONTEXT_PREFIX + secrets.token_hex(16),
+        key_id=ceremony.key.key_id,
+        created_at=now,
+        finished_at=now,
+    )
+    session.add(record)
+    session.flush()
+    for holder in ceremony.holders:
+        keys = public_keys(holder.signing_seed, holder.exchange_secret)
+        row = KeyHolder(
+            name=holder.name,
+            organisation=f"Development trustee {holder.shares[0].share.index} (simulated)",
+            contact="dev@localhost",
+            status="enrolled",
+            invite_digest=None,
+            invited_at=now,
+            invite_expires_at=now,
+            enrolled_at=now,
+            signing_key=keys.signing_key,
+            exchange_key=keys.exchange_key,
+        )
+        session.add(row)
+        session.flush()
+        index = holder.shares[0].share.index
+        session.add(
+            CeremonyParticipant(
+                ceremony_id=record.id, holder_id=row.id, dealer_index=index, recipient_index=index
+            )
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class DevKeyReport:
     """What ensure_dev_escrow_key did: the key id, where the files are, and the one-time passphrase."""
@@ -132,5 +172,6 @@ def ensure_dev_escrow_key(
     )
     write_secret_file(directory / PASSPHRASE_FILE, (passphrase + "\n").encode())
     install_escrow_key(session, ceremony.key, log=log, now=now)
+    _record_holders(session, ceremony, now=now)
     session.commit()
     return DevKeyReport(ceremony.key.key_id, directory, passphrase)

@@ -1,0 +1,152 @@
+"""DEVELOPMENT ONLY: seed a demonstration instance once (issue 8).
+
+In development mode, on first start, `seed_demo_instance` creates one platform (with an API key), an
+administrator, a verification officer, two legal officers in different organisations (each with an
+officer signing key file under <keys>/dev-officers/, registered by the administrator) and a court with a
+signing key. Every password is generated; the logins, API key and passphrase go into 0600 files under
+<keys>/ and are never written to the repository or the log. Outside development mode it does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import argon2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escrow.config import Settings
+from escrow.crypto.disclosure import encrypt_officer_key, new_officer_secrets, public_key
+from escrow.crypto.transcript import b64u_encode
+from escrow.keystore import ensure_keys_dir, write_secret_file
+from escrow.models import StaffAccount
+from escrow.services.disclosures import add_court, register_officer_key
+from escrow.services.platforms import create_api_key, register_platform
+from escrow.services.staff import create_staff
+from escrow.services.transparency import LogSigner
+
+LOGINS_FILE = "dev-logins.json"
+OFFICERS_DIR = "dev-officers"
+PASSPHRASE_FILE = "PASSPHRASE"  # noqa: S105 - a file name
+COURT_SEED_FILE = "dev-court.seed"
+DEMO_PLATFORM = "demo-forum"
+DEMO_REDIRECT_URI = "http://127.0.0.1:8000/callback"
+COURT_NAME = "District Court of Demonstration"
+COURT_JURISDICTION = "DEMO"
+# username, display name, organisation, role
+STAFF = (
+    ("admin", "Demo Administrator", "Escrow Operator", "admin"),
+    ("verifier", "Demo Verification Officer", "Escrow Operator", "verification_officer"),
+    ("alice", "Alice Officer", "Demo Forum Legal", "legal_officer"),
+    ("bob", "Bob Prosecutor", "Public Prosecution Service", "legal_officer"),
+)
+OFFICERS = ("alice", "bob")
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    """What seed_demo_instance made: the logins (shown once) and where its files are."""
+
+    logins: dict[str, str]
+    platform: str
+    logins_file: Path
+    officers_dir: Path
+    court_seed_file: Path
+
+
+def seed_demo_instance(
+    session: Session,
+    settings: Settings,
+    *,
+    hasher: argon2.PasswordHasher,
+    log: LogSigner,
+    now: datetime,
+) -> SeedReport | None:
+    """Seeds the demonstration accounts once, in development mode only, and commits.
+
+    Returns None (and does nothing) outside development mode, when the logins file exists, or when the
+    instance already has staff accounts (it is not a fresh instance). Raises FileExistsError if an old
+    officer key file is in the way.
+    """
+    if not settings.dev_mode:
+        return None
+    keys_dir = settings.keys_dir
+    logins_file = keys_dir / LOGINS_FILE
+    if logins_file.exists() or session.scalars(select(StaffAccount.id)).first() is not None:
+        return None
+    ensure_keys_dir(keys_dir)
+    officers_dir = keys_dir / OFFICERS_DIR
+    ensure_keys_dir(officers_dir)
+    logins = {username: secrets.token_urlsafe(18) for username, *_ in STAFF}
+    views = {}
+    for username, display_name, organisation, role in STAFF:
+        views[username] = create_staff(
+            session,
+            hasher,
+            log,
+            username=username,
+            display_name=display_name,
+            organisation=organisation,
+            roles=(role,),
+            password=logins[username],
+            now=now,
+        )
+    passphrase = secrets.token_urlsafe(18)
+    write_secret_file(officers_dir / PASSPHRASE_FILE, (passphrase + "\n").encode())
+    for username in OFFICERS:
+        officer = new_officer_secrets(username)
+        write_secret_file(
+            officers_dir / f"{username}.key",
+            encrypt_officer_key(
+                officer,
+                passphrase,
+                opslimit=settings.holderfile_opslimit,
+                memlimit=settings.holderfile_memlimit,
+            ),
+        )
+        register_officer_key(
+            session,
+            actor=views["admin"],
+            username=username,
+            public_key_b64=b64u_encode(officer.public_key),
+            log=log,
+            now=now,
+        )
+    court_seed = secrets.token_bytes(32)
+    court_seed_file = keys_dir / COURT_SEED_FILE
+    write_secret_file(court_seed_file, court_seed)
+    court = add_court(
+        session,
+        name=COURT_NAME,
+        jurisdiction=COURT_JURISDICTION,
+        public_key_b64=b64u_encode(public_key(court_seed)),
+        log=log,
+        now=now,
+    )
+    register_platform(
+        session,
+        platform_id=DEMO_PLATFORM,
+        name="Demo Forum",
+        contact="abuse@demo-forum.example",
+        redirect_uris=[DEMO_REDIRECT_URI],
+        log=log,
+        now=now,
+    )
+    api_key = create_api_key(session, platform_id=DEMO_PLATFORM, log=log, now=now).api_key
+    session.commit()
+    record = {
+        "staff": [
+            {"username": u, "password": logins[u], "organisation": org, "role": role}
+            for u, _, org, role in STAFF
+        ],
+        "platform": {"id": DEMO_PLATFORM, "api_key": api_key, "redirect_uri": DEMO_REDIRECT_URI},
+        "court": {"id": court.id, "name": COURT_NAME, "seed_file": COURT_SEED_FILE},
+        "officers": {u: f"{OFFICERS_DIR}/{u}.key" for u in OFFICERS},
+        "officer_passphrase_file": f"{OFFICERS_DIR}/{PASSPHRASE_FILE}",
+    }
+    write_secret_file(logins_file, (json.dumps(record, indent=2) + "\n").encode())
+    return SeedReport(logins, DEMO_PLATFORM, logins_file, officers_dir, court_seed_file)

@@ -1,0 +1,106 @@
+"""`escrow demo` carries the whole story through a running development server over HTTP (issue 8)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from escrow.app import create_app
+from escrow.cli.main import _ensure_dev_key, cli
+from escrow.config import Settings
+from escrow.web.session import get_extension
+
+
+@pytest.fixture
+def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A development-mode server (dev IdP, simulated key, seeded accounts) on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    keys_dir = tmp_path / "keys"
+    settings = dataclasses.replace(
+        Settings.for_tests(fresh_database_url, keys_dir, instance_path=tmp_path),
+        dev_mode=True,
+        dev_idp_enabled=True,
+        issuer_url=url,
+    )
+    _ensure_dev_key(settings)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield url, keys_dir
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        get_extension(app).engine.dispose()
+
+
+def test_demo_reveals_the_registered_identity_and_writes_the_report_and_the_server_never_logs_it(
+    dev_server: tuple[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url, keys_dir = dev_server
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        cli, ["demo", "--url", url, "--report", str(report), "--keys-dir", str(keys_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "demo passed" in result.output
+    data = json.loads(report.read_text())
+    for key in (
+        "url",
+        "platform",
+        "credential",
+        "pseudonym",
+        "request_id",
+        "registered_identity",
+        "revealed_identity",
+        "checkpoint",
+    ):
+        assert key in data, key
+    assert data["revealed_identity"]["name"] == data["registered_identity"]["name"]
+    # A second run against the same server logs the person in again and still passes
+    again = CliRunner().invoke(cli, ["demo", "--url", url, "--keys-dir", str(keys_dir)])
+    assert again.exit_code == 0, again.output
+    assert data["revealed_identity"]["name"] not in caplog.text
+    assert data["revealed_identity"]["birthdate"] not in caplog.text
+
+
+def test_demo_without_seeded_logins_fails_with_a_message(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--url", "http://127.0.0.1:9", "--keys-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no seeded logins" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_demo_refuses_a_malformed_url(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--url", "ftp://x", "--keys-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "http" in result.output
+
+
+def test_demo_against_a_server_without_the_identity_provider_says_how_to_start_it(
+    live_server: tuple[str, object], tmp_path: Path
+) -> None:
+    url, _ = live_server
+    keys = tmp_path / "demo-keys"
+    keys.mkdir()
+    logins = keys / "dev-logins.json"
+    logins.write_text(json.dumps({"staff": [], "platform": {"id": "demo-forum"}}))
+    logins.chmod(0o600)
+    result = CliRunner().invoke(cli, ["demo", "--url", url, "--keys-dir", str(keys)])
+    assert result.exit_code == 1
+    assert "ESCROW_DEV_IDP=1" in result.output
+    assert "Traceback" not in result.output
