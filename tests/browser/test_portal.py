@@ -122,7 +122,7 @@ def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Po
     visit("/admin/keyholders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Key-holders")
     expect(page.get_by_role("cell", name="Hana Holder")).to_be_visible()
-    page.get_by_role("link", name="Ceremonies").click()
+    page.get_by_role("main").get_by_role("link", name="Ceremonies").click()
     check_page(page)
 
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Ceremonies", re.IGNORECASE))
