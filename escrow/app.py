@@ -8,6 +8,8 @@ import traceback
 
 import nacl.signing
 from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_api_bp)
     app.register_blueprint(disclosures_signed_api_bp)
     app.register_blueprint(disclosures_web_bp)
+    _limit_logins(app, settings)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
@@ -151,6 +154,31 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(Exception, _handle_unexpected_error)
     _log.info("app.created testing=%s", settings.testing)
     return app
+
+
+# Every form that checks a password or a one-time code (staff and persons).
+LOGIN_ENDPOINTS = ("auth.login", "auth.login_code", "auth.totp_setup", "users.login_password")
+
+
+def _limit_logins(app: Flask, settings: Settings) -> None:
+    """Rate-limits login POSTs per client address (Flask-Limiter; 429 problem when exceeded).
+
+    Counts live in settings.ratelimit_storage_uri: memory:// for one process, Redis when several
+    workers must share them; if Redis is unreachable the limiter falls back to per-process memory
+    rather than failing logins. Behind a reverse proxy, set up ProxyFix so the address is the client's.
+    """
+    limiter = Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=settings.ratelimit_storage_uri,
+        strategy="fixed-window",
+        in_memory_fallback_enabled=True,
+        headers_enabled=True,
+    )
+    limit = limiter.limit(settings.login_rate_limit, methods=["POST"])
+    for endpoint in LOGIN_ENDPOINTS:
+        # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
 
 
 def _load_user(user_id: str) -> object | None:
