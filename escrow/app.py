@@ -178,7 +178,7 @@ def _limit_logins(app: Flask, settings: Settings) -> None:
     limit = limiter.limit(settings.login_rate_limit, methods=["POST"])
     for endpoint in LOGIN_ENDPOINTS:
         # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
 
 
 def _load_user(user_id: str) -> object | None:
