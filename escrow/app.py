@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
+from http import HTTPStatus
 
 import nacl.signing
 from flask import Flask, Response, g, request
@@ -43,7 +44,7 @@ from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
-from escrow.web.auth import load_principal
+from escrow.web.auth import load_principal, pending_account_key
 from escrow.web.disclosures import bp as disclosures_web_bp
 from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.officers import bp as officers_bp
@@ -158,6 +159,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 # Every form that checks a password or a one-time code (staff and persons).
 LOGIN_ENDPOINTS = ("auth.login", "auth.login_code", "auth.totp_setup", "users.login_password")
+CODE_ENDPOINTS = ("auth.login_code", "auth.totp_setup")
+TOTP_FAILURES_PER_ACCOUNT = "5 per 5 minutes"
 
 
 def _limit_logins(app: Flask, settings: Settings) -> None:
@@ -175,10 +178,21 @@ def _limit_logins(app: Flask, settings: Settings) -> None:
         in_memory_fallback_enabled=True,
         headers_enabled=True,
     )
-    limit = limiter.limit(settings.login_rate_limit, methods=["POST"])
+    per_address = limiter.limit(settings.login_rate_limit, methods=["POST"])
+    # Wrong codes per ACCOUNT, whatever the address: someone who has the password cannot spread a
+    # guessing run over many addresses or fresh password steps.
+    per_account = limiter.limit(
+        TOTP_FAILURES_PER_ACCOUNT,
+        key_func=pending_account_key,
+        methods=["POST"],
+        deduct_when=lambda response: response.status_code == HTTPStatus.UNAUTHORIZED,
+    )
     for endpoint in LOGIN_ENDPOINTS:
+        view = per_address(app.view_functions[endpoint])
+        if endpoint in CODE_ENDPOINTS:
+            view = per_account(view)
         # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
-        app.view_functions[endpoint] = limit(app.view_functions[endpoint])  # type: ignore[assignment]
+        app.view_functions[endpoint] = view  # type: ignore[assignment]
 
 
 def _load_user(user_id: str) -> object | None:

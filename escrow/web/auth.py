@@ -144,6 +144,14 @@ def login() -> ResponseReturnValue:
     return render_template("login.html", form=form, now=datetime.now(UTC)), status
 
 
+def pending_account_key() -> str:
+    """Flask-Limiter key for the code forms: the account that passed the password step."""
+    pending = session.get(PENDING_LOGIN)
+    if isinstance(pending, dict) and "staff" in pending:
+        return f"staff:{pending['staff']}"
+    return f"address:{request.remote_addr}"
+
+
 def _pending_staff() -> tuple[dict[str, Any], StaffView] | None:
     """The account that passed step 1 in this browser and still may send a code, or None."""
     pending = session.get(PENDING_LOGIN)

@@ -326,3 +326,26 @@ def test_the_shared_helper_signs_an_officer_in_twice_in_one_half_minute(app: Fla
 
     assert _signed_in_as(first) == "olga"
     assert _signed_in_as(second) == "olga"
+
+
+def test_wrong_codes_are_limited_per_account_across_addresses_and_password_steps(
+    app: Flask, make_staff
+) -> None:  # type: ignore[no-untyped-def]
+    make_staff("olga", "legal_officer")
+    secret, step = _enrol(app.test_client(), "olga")
+    wrong = next(
+        f"{n:06d}"
+        for n in range(10**6)
+        if all(f"{n:06d}" != totp.code_at(secret, step + d) for d in range(-2, 4))
+    )
+    statuses = []
+    for attempt in range(6):
+        # Each attempt from a fresh browser at a different address, after a fresh password step
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"192.0.2.{attempt + 1}"
+        _password_step(client, "olga")
+        statuses.append(_post_code(client, "/login/code", wrong)[0])
+    right = _post_code(client, "/login/code", totp.code_at(secret, step + 1))[0]
+
+    assert statuses == [401, 401, 401, 401, 401, 429]
+    assert right == 429  # the account is paused, even for the right code
