@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 ESCROW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Database 15 of the local Redis: the production rate-limit store, shared between app instances.
+ESCROW_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CHROMIUM := /usr/bin/chromium
 PYTEST_COV := --cov=escrow --cov-branch --cov-report=term
 
@@ -60,8 +62,9 @@ screenshots: $(STAMP) ## write PNGs of each role's main page into docs/screensho
 	@test -x $(CHROMIUM) || { echo "make screenshots: $(CHROMIUM) is missing; apt-get install -y chromium" >&2; exit 1; }
 	ESCROW_TEST_DATABASE_URL= $(BIN)/python -m tests.browser.screenshots docs/screenshots
 
-test-pg: $(STAMP) ## run the whole suite on PostgreSQL (ESCROW_TEST_DATABASE_URL)
-	ESCROW_TEST_DATABASE_URL='$(ESCROW_TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_COV)
+test-pg: $(STAMP) ## run the whole suite on PostgreSQL (ESCROW_TEST_DATABASE_URL) with Redis (ESCROW_TEST_REDIS_URL)
+	ESCROW_TEST_DATABASE_URL='$(ESCROW_TEST_DATABASE_URL)' ESCROW_TEST_REDIS_URL='$(ESCROW_TEST_REDIS_URL)' \
+		$(BIN)/pytest $(PYTEST_COV)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy, alembic check (models vs migrations)
 	$(BIN)/ruff check escrow tests

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
+from http import HTTPStatus
 
 import nacl.signing
 from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -41,7 +44,7 @@ from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
-from escrow.web.auth import load_principal
+from escrow.web.auth import load_principal, pending_account_key
 from escrow.web.disclosures import bp as disclosures_web_bp
 from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.officers import bp as officers_bp
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_api_bp)
     app.register_blueprint(disclosures_signed_api_bp)
     app.register_blueprint(disclosures_web_bp)
+    _limit_logins(app, settings)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
@@ -151,6 +155,44 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(Exception, _handle_unexpected_error)
     _log.info("app.created testing=%s", settings.testing)
     return app
+
+
+# Every form that checks a password or a one-time code (staff and persons).
+LOGIN_ENDPOINTS = ("auth.login", "auth.login_code", "auth.totp_setup", "users.login_password")
+CODE_ENDPOINTS = ("auth.login_code", "auth.totp_setup")
+TOTP_FAILURES_PER_ACCOUNT = "5 per 5 minutes"
+
+
+def _limit_logins(app: Flask, settings: Settings) -> None:
+    """Rate-limits login POSTs per client address (Flask-Limiter; 429 problem when exceeded).
+
+    Counts live in settings.ratelimit_storage_uri: memory:// for one process, Redis when several
+    workers must share them; if Redis is unreachable the limiter falls back to per-process memory
+    rather than failing logins. Behind a reverse proxy, set up ProxyFix so the address is the client's.
+    """
+    limiter = Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=settings.ratelimit_storage_uri,
+        strategy="fixed-window",
+        in_memory_fallback_enabled=True,
+        headers_enabled=True,
+    )
+    per_address = limiter.limit(settings.login_rate_limit, methods=["POST"])
+    # Wrong codes per ACCOUNT, whatever the address: someone who has the password cannot spread a
+    # guessing run over many addresses or fresh password steps.
+    per_account = limiter.limit(
+        TOTP_FAILURES_PER_ACCOUNT,
+        key_func=pending_account_key,
+        methods=["POST"],
+        deduct_when=lambda response: response.status_code == HTTPStatus.UNAUTHORIZED,
+    )
+    for endpoint in LOGIN_ENDPOINTS:
+        view = per_address(app.view_functions[endpoint])
+        if endpoint in CODE_ENDPOINTS:
+            view = per_account(view)
+        # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
+        app.view_functions[endpoint] = view  # type: ignore[assignment]
 
 
 def _load_user(user_id: str) -> object | None:

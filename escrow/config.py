@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nacl.pwhash.argon2id
+from limits import parse_many
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -55,6 +56,13 @@ class Settings:
     disclosure_min_organisations: int = 2  # an approval quorum must span this many organisations
     disclosure_monthly_cap: int | None = None  # submissions per calendar month (None: no cap)
     disclosure_view_hours: int = 72  # how long the granted officers may view a revealed identity
+    # Staff login (docs/operations.md#staff-logins): TOTP is mandatory for legal officers; this flag
+    # makes it mandatory for every member of staff.
+    totp_all_staff: bool = False
+    # Flask-Limiter: failed and successful password/code POSTs per client address. memory:// counts per
+    # process; with several workers use a shared store (redis://host:6379).
+    login_rate_limit: str = "10 per minute"
+    ratelimit_storage_uri: str = "memory://"
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -65,8 +73,7 @@ class Settings:
             f"instance_path={self.instance_path!r}, secret_key={secret}, testing={self.testing}, "
             f"holderfile_opslimit={self.holderfile_opslimit}, "
             f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
-            f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode})"
-            f"log_origin={self.log_origin!r}, "
+            f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode}, "
             f"issuer_url={self.issuer_url!r}, dev_idp_enabled={self.dev_idp_enabled}, "
             f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r})"
         )
@@ -108,7 +115,14 @@ class Settings:
                     "ESCROW_OIDC_ISSUER needs ESCROW_OIDC_CLIENT_ID and ESCROW_OIDC_CLIENT_SECRET"
                 )
         policy = _DisclosurePolicyEnv.read(env)
+        login_rate_limit = _get(env, "ESCROW_LOGIN_RATE_LIMIT", "10 per minute")
+        _check_rate_limit(login_rate_limit)
+        ratelimit_storage_uri = _get(env, "ESCROW_RATELIMIT_STORAGE_URI", "memory://")
+        _check_storage_uri(ratelimit_storage_uri)
         return cls(
+            totp_all_staff=_parse_flag(env, "ESCROW_TOTP_ALL_STAFF"),
+            login_rate_limit=login_rate_limit,
+            ratelimit_storage_uri=ratelimit_storage_uri,
             disclosure_cosigners=policy.cosigners,
             disclosure_cosigner_other_org=policy.cosigner_other_org,
             disclosure_min_organisations=policy.min_organisations,
@@ -153,7 +167,21 @@ class Settings:
             password_time_cost=1,
             password_memory_kib=8,
             password_parallelism=1,
+            # Tests log in many times from one address; tests/web/test_totp.py sets a low limit.
+            login_rate_limit="1000 per minute",
         )
+
+
+def _check_rate_limit(value: str) -> None:
+    try:
+        parse_many(value)
+    except ValueError as e:
+        raise ConfigError(f"ESCROW_LOGIN_RATE_LIMIT: {e} (example: '10 per minute')") from e
+
+
+def _check_storage_uri(value: str) -> None:
+    if value.partition("://")[0] not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
+        raise ConfigError("ESCROW_RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
 
 
 def _get(env: Mapping[str, str], name: str, default: str) -> str:

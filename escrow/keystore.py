@@ -30,6 +30,10 @@ SIGNING_KEY_PREFIX = "credential-signing-"
 SIGNING_SEED_BYTES = 32
 LOG_SIGNING_KEY_NAME = "log-signing-key"
 LOG_SIGNING_KEY_BYTES = 32  # an Ed25519 seed (RFC 8032) for transparency-log checkpoints
+# Seals staff TOTP secrets at rest (XChaCha20-Poly1305, escrow.services.totp): a database copy alone
+# yields no second factor.
+TOTP_KEY_NAME = "totp-key"
+TOTP_KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class Keyring:
     log_signing_seed: bytes = field(repr=False)
     person_key: bytes = field(repr=False)
     pseudonym_key: bytes = field(repr=False)
+    totp_key: bytes = field(repr=False)
     keys_dir: Path | None = None
 
     def signing_seed(self, kid: str) -> bytes:
@@ -72,6 +77,7 @@ def load_keyring(settings: Settings) -> Keyring:
         log_signing_seed=log_signing_seed,
         person_key=load_or_create_secret(settings.keys_dir, PERSON_KEY_NAME, PRF_KEY_BYTES),
         pseudonym_key=load_or_create_secret(settings.keys_dir, PSEUDONYM_KEY_NAME, PRF_KEY_BYTES),
+        totp_key=load_or_create_secret(settings.keys_dir, TOTP_KEY_NAME, TOTP_KEY_BYTES),
         keys_dir=settings.keys_dir,
     )
 

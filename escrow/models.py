@@ -253,6 +253,11 @@ class StaffAccount(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=expression.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Second factor (RFC 6238), mandatory for legal officers: the shared secret sealed with
+    # keys/totp-key (escrow.services.totp), and the last accepted time step (a code is used once).
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def role_set(self) -> frozenset[str]:

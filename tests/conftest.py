@@ -27,6 +27,9 @@ from escrow.app import create_app
 from escrow.config import Settings
 from escrow.db import make_engine, upgrade_database
 from escrow.web.session import EXTENSION_NAME, get_extension
+from tests.staff_support import csrf_token_from, sign_in_staff
+
+__all__ = ["STAFF_PASSWORD", "csrf_token_from", "sign_in_staff"]
 
 TEST_DATABASE_URL_ENV = "ESCROW_TEST_DATABASE_URL"
 
@@ -163,27 +166,13 @@ def make_staff(app: Flask):  # type: ignore[no-untyped-def]
     return make
 
 
-def csrf_token_from(html: str) -> str:
-    """Returns the CSRF token in a rendered form (the hidden csrf_token input)."""
-    import re
-
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
 @pytest.fixture
 def login_as(client: FlaskClient, make_staff):  # type: ignore[no-untyped-def]
     """Creates a staff account with `roles` and signs the test client in through the real form."""
 
     def login(username: str, *roles: str, organisation: str = "Escrow Operator") -> FlaskClient:
         make_staff(username, *roles, organisation=organisation)
-        token = csrf_token_from(client.get("/login").get_data(as_text=True))
-        response = client.post(
-            "/login", data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token}
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
+        return sign_in_staff(client, username, STAFF_PASSWORD)
 
     return login
 

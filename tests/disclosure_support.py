@@ -31,7 +31,7 @@ from escrow.services.registration import register_in_person
 from escrow.services.staff import create_staff
 from escrow.web.session import get_extension
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
-from tests.conftest import STAFF_PASSWORD, csrf_token_from
+from tests.conftest import STAFF_PASSWORD, csrf_token_from, sign_in_staff
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PERSON_PASSWORD = "a long person passphrase"
@@ -61,14 +61,7 @@ class World:
     def client(self, username: str) -> FlaskClient:
         """A test client logged in as staff member `username` (one cookie jar each)."""
         if username not in self.clients:
-            client = self.app.test_client()
-            login = client.get("/login").get_data(as_text=True)
-            token = login.split('name="csrf_token"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
-            response = client.post(
-                "/login", data={"username": username, "password": STAFF_PASSWORD, "csrf_token": token}
-            )
-            assert response.status_code == 302, response.get_data(as_text=True)
-            self.clients[username] = client
+            self.clients[username] = sign_in_staff(self.app.test_client(), username, STAFF_PASSWORD)
         return self.clients[username]
 
     def person_client(self) -> FlaskClient:

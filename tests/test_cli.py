@@ -154,3 +154,66 @@ def test_staff_disable_names_unknown_accounts(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["staff", "disable", "--username", "ghost"])
     assert result.exit_code == 1
     assert "no active staff account 'ghost'" in result.output
+
+
+def _create_officer(runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "staff",
+            "create",
+            "--username",
+            "olga",
+            "--display-name",
+            "Olga",
+            "--organisation",
+            "Forum Legal",
+            "--role",
+            "legal_officer",
+            "--password-stdin",
+        ],
+        input="a very long password\n",
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_staff_reset_totp_refuses_an_account_without_one_and_names_unknown_accounts(
+    runner: CliRunner,
+) -> None:
+    _create_officer(runner)
+
+    without = runner.invoke(cli, ["staff", "reset-totp", "--username", "olga"])
+    unknown = runner.invoke(cli, ["staff", "reset-totp", "--username", "ghost"])
+
+    assert without.exit_code == 1
+    assert "'olga' has no authenticator app to reset" in without.output
+    assert unknown.exit_code == 1
+    assert "no active staff account 'ghost'" in unknown.output
+    assert "Traceback" not in without.output + unknown.output
+
+
+def test_dev_code_prints_the_current_code_of_a_seeded_officer_in_development_mode_only(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from escrow.keystore import read_secret_file
+    from escrow.services import totp
+
+    refused = runner.invoke(cli, ["dev-code", "alice"])
+    assert refused.exit_code == 1
+    assert "only in development mode" in refused.output
+
+    assert runner.invoke(cli, ["init"], env={"ESCROW_DEV_MODE": "1"}).exit_code == 0
+    seeded = json.loads(read_secret_file(tmp_path / "keys" / "dev-logins.json"))
+    secret = next(s["totp_secret"] for s in seeded["staff"] if s["username"] == "alice")
+
+    result = runner.invoke(cli, ["dev-code", "alice"], env={"ESCROW_DEV_MODE": "1"})
+    admin = runner.invoke(cli, ["dev-code", "admin"], env={"ESCROW_DEV_MODE": "1"})
+
+    step = totp.current_step(datetime.now(UTC))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() in {totp.code_at(secret, step - 1), totp.code_at(secret, step)}
+    assert admin.exit_code == 1
+    assert "only legal officers need one" in admin.output

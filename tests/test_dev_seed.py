@@ -15,6 +15,7 @@ from escrow.cli.main import cli
 from escrow.crypto.disclosure import decrypt_officer_key
 from escrow.keystore import read_secret_file
 from escrow.models import StaffAccount
+from escrow.services import totp
 from escrow.services.dev_seed import LOGINS_FILE, OFFICERS_DIR, seed_demo_instance
 from escrow.services.disclosures import list_courts
 from escrow.services.platforms import get_platform
@@ -27,7 +28,12 @@ def _seed(app: Flask, *, dev_mode: bool):  # type: ignore[no-untyped-def]
     settings = dataclasses.replace(extension.settings, dev_mode=dev_mode)
     with extension.session_factory() as session:
         return settings, seed_demo_instance(
-            session, settings, hasher=extension.password_hasher, log=extension.log, now=datetime.now(UTC)
+            session,
+            settings,
+            hasher=extension.password_hasher,
+            log=extension.log,
+            totp_key=extension.keyring.totp_key,
+            now=datetime.now(UTC),
         )
 
 
@@ -53,13 +59,21 @@ def test_development_mode_seeds_accounts_keys_and_a_court_once_with_secrets_in_0
     with extension.session_factory() as session:
         assert get_platform(session, record["platform"]["id"]).name == "Demo Forum"
         assert [c.name for c in list_courts(session)] == [record["court"]["name"]]
-    # The generated password signs the legal officer in
+    # The generated password and a code from the seeded authenticator key sign the legal officer in
+    secrets_by_user = {s["username"]: s.get("totp_secret") for s in record["staff"]}
+    assert set(report.totp_secrets) == {"alice", "bob"}
+    assert secrets_by_user["admin"] is None
     client = app.test_client()
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     response = client.post(
         "/login", data={"username": "alice", "password": report.logins["alice"], "csrf_token": token}
     )
+    assert response.headers["Location"].endswith("/login/code")
+    token = csrf_token_from(client.get("/login/code").get_data(as_text=True))
+    code = totp.code_at(str(secrets_by_user["alice"]), totp.current_step(datetime.now(UTC)))
+    response = client.post("/login/code", data={"code": code, "csrf_token": token})
     assert response.status_code == 302
+    assert client.get("/api/v1/session").get_json()["staff"]["username"] == "alice"
     # A second start seeds nothing more
     assert _seed(app, dev_mode=True)[1] is None
 

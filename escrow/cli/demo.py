@@ -36,6 +36,7 @@ from escrow.crypto.transcript import b64u_encode
 from escrow.errors import EscrowError
 from escrow.identity.devidp import DEMO_USERS
 from escrow.keystore import read_secret_file
+from escrow.services import totp
 from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, DEV_THRESHOLD
 from escrow.services.dev_ceremony import PASSPHRASE_FILE as HOLDER_PASSPHRASE_FILE
 from escrow.services.dev_seed import COURT_SEED_FILE, LOGINS_FILE
@@ -137,11 +138,29 @@ def _person_signs_in(browser: Browser, username: str) -> None:
     raise DemoError("the person could neither register nor log in")
 
 
-def _staff_logs_in(browser: Browser, username: str, password: str) -> None:
+def _csrf_token(page: bytes) -> str:
+    return page.decode().split('name="csrf_token"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
+
+
+def _staff_logs_in(browser: Browser, username: str, password: str, totp_secret: str | None) -> None:
+    """Password, then (legal officers) the code an authenticator app with the seeded key would show."""
     _, _, page = browser.request("GET", "/login")
-    token = page.decode().split('name="csrf_token"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
-    status, _, _ = browser.form("/login", {"username": username, "password": password, "csrf_token": token})
+    form = {"username": username, "password": password, "csrf_token": _csrf_token(page)}
+    status, headers, _ = browser.form("/login", form)
     _expect(status, 302, f"staff login of {username}")
+    if not headers.get("Location", "").endswith("/login/code"):
+        return
+    if totp_secret is None:
+        raise DemoError(f"{username} needs a TOTP code but {LOGINS_FILE} holds no key for them")
+    _, _, page = browser.request("GET", "/login/code")
+    # The current step's code, or the next one's if an earlier run this half-minute used it.
+    step = totp.current_step(datetime.now(UTC))
+    for candidate in (step, step + 1):
+        code = totp.code_at(totp_secret, candidate)
+        status, _, page = browser.form("/login/code", {"code": code, "csrf_token": _csrf_token(page)})
+        if status == 302:
+            return
+    _expect(status, 302, f"TOTP code of {username}")
 
 
 def _multipart(fields: dict[str, str], file_field: str, filename: str, content: bytes) -> tuple[bytes, str]:
@@ -178,6 +197,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     except ValueError as e:
         raise DemoError(f"{keys_dir / LOGINS_FILE} is not JSON") from e
     logins = {s["username"]: s["password"] for s in seeded["staff"]}
+    totp_secrets = {s["username"]: s.get("totp_secret") for s in seeded["staff"]}
     platform = str(seeded["platform"]["id"])
     dev_user = DEMO_USERS[0]
     registered = {"name": dev_user.name, "birthdate": dev_user.birthdate}
@@ -195,7 +215,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
 
     echo("3. legal officer alice drafts and submits a court order naming that pseudonym")
     alice = Browser(url)
-    _staff_logs_in(alice, "alice", logins["alice"])
+    _staff_logs_in(alice, "alice", logins["alice"], totp_secrets["alice"])
     court_seed = read_secret_file(keys_dir / COURT_SEED_FILE)
     fields = {
         "court_id": str(seeded["court"]["id"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -15,14 +16,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from escrow.cli.audit import audit
 from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
-from escrow.errors import EscrowError
+from escrow.errors import ConfigError, EscrowError
+from escrow.keystore import read_secret_file
 from escrow.models import STAFF_ROLES
+from escrow.services import totp
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
-from escrow.services.dev_seed import seed_demo_instance
+from escrow.services.dev_seed import LOGINS_FILE, seed_demo_instance
 from escrow.services.instance import InitReport, init_instance
 from escrow.services.signing_keys import published_jwks, rotate_signing_key
-from escrow.services.staff import create_staff, disable_staff
+from escrow.services.staff import create_staff, disable_staff, reset_totp
 from escrow.web.session import EscrowExtension
 
 P = ParamSpec("P")
@@ -159,6 +162,7 @@ def _seed_demo(settings: Settings) -> None:
                 settings,
                 hasher=extension.password_hasher,
                 log=extension.log,
+                totp_key=extension.keyring.totp_key,
                 now=datetime.now(UTC),
             )
     finally:
@@ -169,6 +173,11 @@ def _seed_demo(settings: Settings) -> None:
     click.echo("staff logins (shown once; also in " + str(seeded.logins_file) + ", mode 0600):")
     for username, password in seeded.logins.items():
         click.echo(f"  {username}: {password}")
+    click.echo(
+        f"legal officers {', '.join(seeded.totp_secrets)} also need a TOTP code: add their keys from "
+        f"{seeded.logins_file} to an authenticator app, or print the current code with "
+        "`escrow dev-code USERNAME`"
+    )
     click.echo(f"platform: {seeded.platform} (API key in {seeded.logins_file})")
     click.echo(
         f"legal officer key files: {seeded.officers_dir}/alice.key, bob.key (passphrase in PASSPHRASE)"
@@ -237,6 +246,36 @@ def staff_disable(username: str) -> None:
     with extension.session_factory() as session:
         view = disable_staff(session, extension.log, username=username, now=datetime.now(UTC))
     click.echo(f"disabled staff account {view.username}")
+
+
+@staff.command("reset-totp")
+@click.option("--username", required=True)
+@_fail_cleanly
+def staff_reset_totp(username: str) -> None:
+    """Remove a member of staff's authenticator app (lost phone); they enrol a new one at next sign-in."""
+    extension = _server_context()
+    with extension.session_factory() as session:
+        view = reset_totp(session, extension.log, username=username, now=datetime.now(UTC))
+    click.echo(f"reset the authenticator of {view.username}: they enrol a new one at their next sign-in")
+
+
+@cli.command("dev-code")
+@click.argument("username")
+@_fail_cleanly
+def dev_code(username: str) -> None:
+    """DEVELOPMENT ONLY: print the current TOTP code of a seeded legal officer (keys/dev-logins.json)."""
+    settings = Settings.from_env()
+    if not settings.dev_mode:
+        raise ConfigError("escrow dev-code works only in development mode (ESCROW_DEV_MODE=1)")
+    path = settings.keys_dir / LOGINS_FILE
+    try:
+        seeded = json.loads(read_secret_file(path))
+        secret = next(s.get("totp_secret") for s in seeded["staff"] if s["username"] == username)
+    except (ValueError, KeyError, TypeError, StopIteration) as e:
+        raise ConfigError(f"no seeded login {username!r} in {path}") from e
+    if not secret:
+        raise ConfigError(f"{username!r} has no authenticator (only legal officers need one)")
+    click.echo(totp.code_at(secret, totp.current_step(datetime.now(UTC))))
 
 
 def _add_ceremony_commands() -> None:

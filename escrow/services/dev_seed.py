@@ -3,8 +3,10 @@
 In development mode, on first start, `seed_demo_instance` creates one platform (with an API key), an
 administrator, a verification officer, two legal officers in different organisations (each with an
 officer signing key file under <keys>/dev-officers/, registered by the administrator) and a court with a
-signing key. Every password is generated; the logins, API key and passphrase go into 0600 files under
-<keys>/ and are never written to the repository or the log. Outside development mode it does nothing.
+signing key. The legal officers are enrolled with generated TOTP secrets (the second factor a real
+officer enrols at first sign-in). Every password and TOTP secret is generated; the logins, API key and
+passphrase go into 0600 files under <keys>/ and are never written to the repository or the log.
+Outside development mode it does nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from escrow.crypto.disclosure import encrypt_officer_key, new_officer_secrets, p
 from escrow.crypto.transcript import b64u_encode
 from escrow.keystore import ensure_keys_dir, write_secret_file
 from escrow.models import StaffAccount
+from escrow.services import totp
 from escrow.services.disclosures import add_court, register_officer_key
 from escrow.services.platforms import create_api_key, register_platform
-from escrow.services.staff import create_staff
+from escrow.services.staff import create_staff, enrol_totp
 from escrow.services.transparency import LogSigner
 
 LOGINS_FILE = "dev-logins.json"
@@ -52,6 +55,7 @@ class SeedReport:
     """What seed_demo_instance made: the logins (shown once) and where its files are."""
 
     logins: dict[str, str]
+    totp_secrets: dict[str, str]
     platform: str
     logins_file: Path
     officers_dir: Path
@@ -64,6 +68,7 @@ def seed_demo_instance(
     *,
     hasher: argon2.PasswordHasher,
     log: LogSigner,
+    totp_key: bytes,
     now: datetime,
 ) -> SeedReport | None:
     """Seeds the demonstration accounts once, in development mode only, and commits.
@@ -93,6 +98,19 @@ def seed_demo_instance(
             organisation=organisation,
             roles=(role,),
             password=logins[username],
+            now=now,
+        )
+    totp_secrets = {username: totp.new_secret() for username in OFFICERS}
+    previous_step = totp.current_step(now) - 1
+    for username, secret in totp_secrets.items():
+        # Enrolled with the previous step's code, so a demo run right after start can use the current one.
+        enrol_totp(
+            session,
+            log,
+            totp_key,
+            staff_id=views[username].id,
+            secret=secret,
+            code=totp.code_at(secret, previous_step),
             now=now,
         )
     passphrase = secrets.token_urlsafe(18)
@@ -141,6 +159,7 @@ def seed_demo_instance(
     record = {
         "staff": [
             {"username": u, "password": logins[u], "organisation": org, "role": role}
+            | ({"totp_secret": totp_secrets[u]} if u in totp_secrets else {})
             for u, _, org, role in STAFF
         ],
         "platform": {"id": DEMO_PLATFORM, "api_key": api_key, "redirect_uri": DEMO_REDIRECT_URI},
@@ -149,4 +168,4 @@ def seed_demo_instance(
         "officer_passphrase_file": f"{OFFICERS_DIR}/{PASSPHRASE_FILE}",
     }
     write_secret_file(logins_file, (json.dumps(record, indent=2) + "\n").encode())
-    return SeedReport(logins, DEMO_PLATFORM, logins_file, officers_dir, court_seed_file)
+    return SeedReport(logins, totp_secrets, DEMO_PLATFORM, logins_file, officers_dir, court_seed_file)

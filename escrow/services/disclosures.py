@@ -191,6 +191,13 @@ def _officer_key(session: Session, staff: StaffAccount) -> bytes:
 # --- officer keys and courts -------------------------------------------------------------------
 
 
+def registered_officer_key(session: Session, username: str) -> str | None:
+    """Returns the base64url public key registered for officer `username`, or None if they have none."""
+    staff = session.scalars(select(StaffAccount).where(StaffAccount.username == username)).first()
+    row = None if staff is None else session.get(OfficerKey, staff.id)
+    return None if row is None else b64u_encode(row.public_key)
+
+
 def register_officer_key(
     session: Session, *, actor: StaffView, username: str, public_key_b64: str, log: LogSigner, now: datetime
 ) -> str:

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import argon2
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.models import STAFF_ROLES, StaffAccount
+from escrow.services import totp
 from escrow.services.passwords import MIN_PASSWORD_LENGTH, hash_password, password_matches
 from escrow.services.transparency import LogSigner, append_event
 
+# Legal officers always need a second factor (issue 6); Settings.totp_all_staff extends it to all.
+TOTP_ROLES = frozenset({"legal_officer"})
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 # A valid hash of a random password: verifying against it when the username is unknown costs the
 # same time as a real check, so response time does not reveal which usernames exist.
@@ -40,12 +43,29 @@ class StaffView:
     display_name: str
     organisation: str
     roles: frozenset[str]
+    has_totp: bool = False
+
+    def needs_totp(self, *, all_staff: bool) -> bool:
+        """Whether this account must pass a TOTP code to log in (enrolling first if it has none)."""
+        return all_staff or bool(self.roles & TOTP_ROLES)
 
 
 def _view(account: StaffAccount) -> StaffView:
     return StaffView(
-        account.id, account.username, account.display_name, account.organisation, account.role_set
+        account.id,
+        account.username,
+        account.display_name,
+        account.organisation,
+        account.role_set,
+        account.totp_secret is not None,
     )
+
+
+def _active_account(session: Session, staff_id: int) -> StaffAccount:
+    account = session.get(StaffAccount, staff_id)
+    if account is None or not account.is_active:
+        raise NotFoundError("no such staff account")
+    return account
 
 
 def _check_roles(roles: Iterable[str]) -> list[str]:
@@ -126,9 +146,76 @@ def authenticate_staff(
 
 def get_staff(session: Session, staff_id: int) -> StaffView:
     """Returns the active account `staff_id`. Raises NotFoundError if missing or disabled."""
-    account = session.get(StaffAccount, staff_id)
-    if account is None or not account.is_active:
-        raise NotFoundError("no such staff account")
+    return _view(_active_account(session, staff_id))
+
+
+def enrol_totp(
+    session: Session, log: LogSigner, totp_key: bytes, *, staff_id: int, secret: str, code: str, now: datetime
+) -> StaffView:
+    """Stores ``secret`` (sealed) as the account's second factor once ``code`` proves the app has it.
+
+    The matching step counts as used. Logs `staff.totp_enrolled` (username) and commits. Raises
+    NotFoundError (no active account), ConflictError (already enrolled: an admin must reset it
+    first) or AuthenticationError (malformed or wrong code).
+    """
+    account = _active_account(session, staff_id)
+    if account.totp_secret is not None:
+        raise ConflictError("this account already has an authenticator app; ask an administrator to reset it")
+    step = totp.matching_step(secret, code, now, after=None)
+    account.totp_secret = totp.seal_secret(totp_key, staff_id, secret)
+    account.totp_last_step = step
+    account.totp_enrolled_at = now
+    append_event(session, log, kind="staff.totp_enrolled", data={"username": account.username}, now=now)
+    session.commit()
+    return _view(account)
+
+
+def check_totp(session: Session, totp_key: bytes, *, staff_id: int, code: str, now: datetime) -> StaffView:
+    """Accepts ``code`` once for the enrolled account ``staff_id``; returns the account.
+
+    The accepted step is recorded by a conditional UPDATE, so two logins racing with one code
+    cannot both pass, on SQLite or PostgreSQL. Raises AuthenticationError (malformed, wrong or
+    already used code; account without TOTP) or NotFoundError (no active account).
+    """
+    account = _active_account(session, staff_id)
+    if account.totp_secret is None:
+        raise AuthenticationError("this account has no authenticator app enrolled")
+    secret = totp.open_secret(totp_key, staff_id, account.totp_secret)
+    step = totp.matching_step(secret, code, now, after=account.totp_last_step)
+    view = _view(account)
+    session.commit()  # end the read before writing (SQLite cannot upgrade a read lock under load)
+    used = session.execute(
+        update(StaffAccount)
+        .where(
+            StaffAccount.id == staff_id,
+            or_(StaffAccount.totp_last_step.is_(None), StaffAccount.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+    )
+    session.commit()
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuthenticationError("wrong or already used code")
+    return view
+
+
+def reset_totp(session: Session, log: LogSigner, *, username: str, now: datetime) -> StaffView:
+    """Removes an account's authenticator (a lost phone): it must enrol again at its next login.
+
+    Logs `staff.totp_reset` (username) and commits. Raises NotFoundError if no active account has
+    this username, ConflictError if it has no authenticator.
+    """
+    account = session.execute(
+        select(StaffAccount).where(StaffAccount.username == username, StaffAccount.is_active)
+    ).scalar_one_or_none()
+    if account is None:
+        raise NotFoundError(f"no active staff account {username!r}")
+    if account.totp_secret is None:
+        raise ConflictError(f"{username!r} has no authenticator app to reset")
+    account.totp_secret = None
+    account.totp_last_step = None
+    account.totp_enrolled_at = None
+    append_event(session, log, kind="staff.totp_reset", data={"username": username}, now=now)
+    session.commit()
     return _view(account)
 
 

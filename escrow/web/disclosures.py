@@ -1,7 +1,8 @@
 """Disclosure pages (issue 6): legal officers' requests, new request, detail (sign with the tool), the
 revealed identity for granted officers, and the public key-holder page with the exact command.
 
-No page ever asks for a share, a passphrase or an officer's private key: signing happens in the tools.
+No page ever asks for a share, a passphrase or an officer's private key: signing happens in the tools,
+or in the officer's browser with a non-extractable WebCrypto key (static/officer-key.js).
 """
 
 from __future__ import annotations
@@ -91,9 +92,24 @@ def create() -> ResponseReturnValue:
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
     view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    me = _staff().username
     return render_template(
-        "disclosure/detail.html", r=view, server=request.host_url.rstrip("/"), me=_staff().username
+        "disclosure/detail.html",
+        r=view,
+        server=request.host_url.rstrip("/"),
+        me=me,
+        my_key=service.registered_officer_key(get_session(), me),
+        my_role=_signing_role(view, me),
     )
+
+
+def _signing_role(view: service.DisclosureView, username: str) -> str | None:
+    """The signature this officer can add to the request now: submit their draft, or co-sign another's."""
+    if view.status == "draft" and view.submitter == username:
+        return "submit"
+    if view.status == "submitted" and username != view.submitter and username not in view.cosigners:
+        return "cosign"
+    return None
 
 
 @bp.get("/officer/disclosures/<int:request_id>/request.json")
@@ -149,7 +165,19 @@ def add_court() -> ResponseReturnValue:
 @bp.get("/officer/key")
 @role_required(OFFICER, "admin")
 def key_page() -> str:
-    return render_template("disclosure/key.html", fingerprint=None)
+    return _key_page(None)
+
+
+def _key_page(fingerprint: str | None) -> str:
+    me = _staff()
+    registered = service.registered_officer_key(get_session(), me.username)
+    return render_template(
+        "disclosure/key.html",
+        fingerprint=fingerprint,
+        registered=registered,
+        is_officer=OFFICER in me.roles,
+        me=me.username,
+    )
 
 
 @bp.post("/officer/key")
@@ -165,4 +193,4 @@ def register_key() -> ResponseReturnValue:
         log=get_extension().log,
         now=_now(),
     )
-    return render_template("disclosure/key.html", fingerprint=fingerprint), 201
+    return _key_page(fingerprint), 201
