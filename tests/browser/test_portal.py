@@ -10,29 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import check_page
-from tests.browser.support import Portal
+from tests.browser.support import Portal, finish_sign_in, register_person, sign_in
 from tests.conftest import STAFF_PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Any, visit: Any, username: str) -> None:
-    visit("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {username.title()}.")).to_be_visible()
-
-
-def _register_with_identity_provider(page: Any, visit: Any, username: str) -> None:
-    visit("/account/register")
-    page.get_by_role("link", name="Register with your identity provider").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Log in to the development identity provider")
-    check_page(page)
-    page.get_by_label("User").select_option(username)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/account/credentials$"))
-    check_page(page)
 
 
 def test_person_registers_through_the_identity_provider_and_gets_a_credential(
@@ -40,7 +21,7 @@ def test_person_registers_through_the_identity_provider_and_gets_a_credential(
 ) -> None:
     # Given: an admin registered a platform on the admin page
     portal.add_staff("ada", "admin")
-    _sign_in(page, visit, "ada")
+    sign_in(page, portal, "ada")
     visit("/admin/platforms")
     page.get_by_label("Id (a-z, 0-9, -)").fill("forum")
     page.get_by_label("Name").fill("Example Forum")
@@ -51,7 +32,7 @@ def test_person_registers_through_the_identity_provider_and_gets_a_credential(
     page.get_by_role("button", name="Sign out").click()
 
     # When: a person registers through the development identity provider and asks for a credential
-    _register_with_identity_provider(page, visit, "alice")
+    register_person(page, portal, "alice")
     page.get_by_label("Platform").select_option("forum")
     page.get_by_role("button", name="Issue credential").click()
 
@@ -67,7 +48,7 @@ def test_person_registers_through_the_identity_provider_and_gets_a_credential(
 def test_staff_member_signs_in_and_out(page: Any, visit: Any, portal: Portal) -> None:
     portal.add_staff("vera", "verification_officer")
 
-    _sign_in(page, visit, "vera")
+    sign_in(page, portal, "vera")
     check_page(page)
     page.get_by_role("button", name="Sign out").click()
 
@@ -111,13 +92,13 @@ def test_login_form_works_with_the_keyboard_alone(page: Any, visit: Any, portal:
     page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
 
-    expect(page.get_by_text("Signed in as Kim.")).to_be_visible()
+    finish_sign_in(page, "kim")
 
 
 def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Portal) -> None:
     portal.add_staff("ada", "admin")
     portal.invite_keyholder("Hana Holder")
-    _sign_in(page, visit, "ada")
+    sign_in(page, portal, "ada")
 
     visit("/admin/keyholders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Key-holders")
@@ -131,7 +112,7 @@ def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Po
 
 def test_admin_invites_a_key_holder_and_sees_the_command_once(page: Any, visit: Any, portal: Portal) -> None:
     portal.add_staff("ada", "admin")
-    _sign_in(page, visit, "ada")
+    sign_in(page, portal, "ada")
     visit("/admin/keyholders")
 
     page.get_by_label("Name").fill("Ines Holder")
@@ -158,7 +139,7 @@ def test_key_holder_page_shows_the_exact_command_to_run_next(page: Any, visit: A
 def test_public_transparency_report_renders_its_chart(page: Any, visit: Any, portal: Portal) -> None:
     # Given: some activity to chart (a registration and a credential, this quarter)
     portal.add_platform("forum", "Example Forum")
-    _register_with_identity_provider(page, visit, "bob")
+    register_person(page, portal, "bob")
     page.get_by_label("Platform").select_option("forum")
     page.get_by_role("button", name="Issue credential").click()
 
