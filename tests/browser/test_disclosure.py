@@ -93,20 +93,25 @@ def _officer_signs_in_with_key(new_page: Callable[[], Any], portal: Portal, user
     return page
 
 
-def _draft(page: Any, portal: Portal, court_seed: bytes, credential: VerifiedCredential, order: Path) -> int:
-    """The officer fills /officer/disclosures/new; returns the new request's id from the page's URL."""
+def _fill_draft(page: Any, portal: Portal, court_seed: bytes, scope: str, order: Path) -> None:
+    """The officer fills /officer/disclosures/new (delay 0 days) and sends it."""
     open_page(page, portal.url + "/officer/disclosures/new")
     page.get_by_role("combobox", name=re.compile(r"^Court\b")).select_option(label=f"{COURT} (EX)")
     page.get_by_label("Case number").fill(CASE)
     page.get_by_label("Court order (PDF, at most 4 MiB)").set_input_files(str(order))
     page.get_by_label("Court's detached signature").fill(b64u_encode(sign_court_order(court_seed, PDF)))
     page.get_by_label("Legal basis").fill("Criminal procedure code art. 126nd (threats)")
-    scope = f"{credential.platform_id} {credential.pseudonym} {credential.envelope_digest}"
     page.get_by_label("Pseudonyms in scope").fill(scope)
     expires = datetime.now(UTC) + timedelta(days=14)
     page.get_by_label("Expires (UTC)").fill(expires.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Tell the person after (days)").fill("0")
     page.get_by_role("button", name="Draft request").click()
+
+
+def _draft(page: Any, portal: Portal, court_seed: bytes, credential: VerifiedCredential, order: Path) -> int:
+    """Drafts a request for `credential`; returns the new request's id from the page's URL."""
+    scope = f"{credential.platform_id} {credential.pseudonym} {credential.envelope_digest}"
+    _fill_draft(page, portal, court_seed, scope, order)
     expect(page).to_have_url(re.compile(r"/officer/disclosures/\d+$"))
     check_page(page)
     return int(page.url.rsplit("/", 1)[1])
@@ -232,3 +237,36 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     open_page(page, portal.url + "/account/credentials")
     notice = page.get_by_role("region", name="Your identity was disclosed")
     expect(notice).to_contain_text(f"for {COURT}, case {CASE}.")
+
+
+def test_draft_form_says_why_it_refuses_an_envelope_digest(
+    page: Any,
+    new_page: Callable[[], Any],
+    portal: Portal,
+    court_seed: bytes,
+    tmp_path: Path,
+    browser_problems: list[str],
+) -> None:
+    # Given: a person's credential, and an officer with a digest that is not its envelope's
+    credential = _person_gets_a_credential(page, portal)
+    order = tmp_path / "order.pdf"
+    order.write_bytes(PDF)
+    olga = new_page()
+    sign_in(olga, portal, "olga")
+
+    # When: she drafts the request with it
+    wrong_digest = b64u_encode(bytes(32))
+    _fill_draft(olga, portal, court_seed, f"{PLATFORM} {credential.pseudonym} {wrong_digest}", order)
+
+    # Then: the page says what is wrong, and no request was drafted
+    check_page(olga)
+    expect(olga.get_by_role("heading", level=1)).to_have_text("422 Validation failed")
+    expect(olga.get_by_role("alert")).to_have_text(
+        "an envelope digest does not match a stored envelope for that pseudonym"
+    )
+    open_page(olga, portal.url + "/officer/disclosures")
+    expect(olga.get_by_role("cell", name="None yet.")).to_be_visible()
+    browser_problems.remove(
+        "console error: Failed to load resource: the server responded with a status of 422 "
+        "(UNPROCESSABLE ENTITY)"
+    )

@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.browser.conftest import check_page
-from tests.browser.support import Portal, finish_sign_in, register_person, sign_in
+from tests.browser.support import Portal, finish_sign_in, open_page, register_person, sign_in
 from tests.conftest import STAFF_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -151,6 +152,22 @@ def test_public_transparency_report_renders_its_chart(page: Any, visit: Any, por
     expect(chart).to_have_accessible_name("Escrow activity per quarter")
     expect(chart.locator("rect").first).to_be_visible()
     expect(page.get_by_text("any 3 of its 5 key-holders")).to_be_visible()
+
+
+def test_a_second_browser_is_guarded_like_the_first(
+    new_page: Any, portal: Portal, browser_problems: list[str]
+) -> None:
+    other = new_page()
+    open_page(other, portal.url + "/")
+
+    # A script's outside request (refused by our CSP: a console error) and a navigation outside
+    other.evaluate("() => fetch('https://example.org/script').catch(() => null)")
+    with pytest.raises(PlaywrightError):
+        other.goto("https://example.org/page")
+
+    assert any("example.org/script" in p and p.startswith("console error") for p in browser_problems)
+    assert "request left localhost: https://example.org/page" in browser_problems
+    browser_problems[:] = [p for p in browser_problems if "example.org" not in p]
 
 
 @pytest.mark.parametrize("path", ["/", "/account/register", "/account/login", "/login", "/transparency"])
