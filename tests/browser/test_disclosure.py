@@ -155,6 +155,8 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     olga.reload()
     check_page(olga)
     expect(heading).to_have_text(f"Disclosure request {request_id}: submitted")
+    expect(olga.get_by_text("Waiting for another legal officer to co-sign")).to_be_visible()
+    expect(olga.locator("pre")).to_have_count(0)  # she cannot co-sign her own request
 
     # 2. Officer pavel (another organisation) finds it in the list and co-signs with the shown command
     pavel = _officer_signs_in_with_key(new_page, portal, "pavel", pavel_home)
@@ -170,10 +172,15 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     check_page(pavel)
     expect(pavel.get_by_role("heading", level=1)).to_have_text(f"Disclosure request {request_id}: cosigned")
     expect(pavel.locator("dd").filter(has_text="pavel")).to_have_count(1)
+    expect(pavel.locator("pre")).to_have_count(0)
 
-    # 3. A key-holder's page shows the request and the exact command, and asks for no secret
+    # 3. The key-holders' page, linked from the officers' page, shows the request and the exact
+    # command, and asks for no secret
+    link = pavel.get_by_role("link", name="the key-holders' page of this request")
+    holders_url = portal.url + str(link.get_attribute("href"))
+    assert holders_url == f"{portal.url}/keyholder/disclosures/{request_id}"
     holder_page = new_page()
-    open_page(holder_page, f"{portal.url}/keyholder/disclosures/{request_id}")
+    open_page(holder_page, holders_url)
     main = holder_page.get_by_role("main")
     expect(main).to_contain_text(f"{COURT} (EX)")
     expect(main).to_contain_text(CASE)
