@@ -18,7 +18,7 @@ import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +297,42 @@ def make_officer_key(directory: Path, username: str) -> str:
     match = re.search(r"public key: (\S+)", output)
     assert match is not None, output
     return match.group(1)
+
+
+def fill_disclosure_form(
+    page: Any,
+    portal: Portal,
+    *,
+    court: str,
+    case_number: str,
+    scope: str,
+    order: Path,
+    court_signature_b64: str,
+    notify_delay_days: int = 0,
+) -> None:
+    """A legal officer fills /officer/disclosures/new (expiry in 14 days) and sends it.
+
+    `court` is the option's label, `scope` the text of the scope field, `order` the PDF to upload.
+    """
+    open_page(page, portal.url + "/officer/disclosures/new")
+    page.get_by_role("combobox", name=re.compile(r"^Court\b")).select_option(label=court)
+    page.get_by_label("Case number").fill(case_number)
+    page.get_by_label("Court order (PDF, at most 4 MiB)").set_input_files(str(order))
+    page.get_by_label("Court's detached signature").fill(court_signature_b64)
+    page.get_by_label("Legal basis").fill("Criminal procedure code art. 126nd (threats)")
+    page.get_by_label("Pseudonyms in scope").fill(scope)
+    expires = datetime.now(UTC) + timedelta(days=14)
+    page.get_by_label("Expires (UTC)").fill(expires.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Tell the person after (days)").fill(str(notify_delay_days))
+    page.get_by_role("button", name="Draft request").click()
+
+
+def sign_as_shown(page: Any, request_id: int, home: Path) -> str:
+    """On an officer's request page: downloads request-<id>.json into `home` (where officer.key and
+    passphrase are, see make_officer_key) and runs the command the page shows; returns its output."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=f"request-{request_id}.json").click()
+    assert download.value.suggested_filename == f"request-{request_id}.json"
+    download.value.save_as(home / download.value.suggested_filename)
+    command = page.locator("pre").inner_text()
+    return run_shown_command(command, cwd=home, passphrase_file=home / "passphrase")

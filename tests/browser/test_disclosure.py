@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,13 @@ from escrow.services.dev_ceremony import PASSPHRASE_FILE as HOLDER_PASSPHRASE_FI
 from tests.browser.conftest import check_page
 from tests.browser.support import (
     Portal,
+    fill_disclosure_form,
     make_officer_key,
     open_page,
     register_person,
     run_shown_command,
     running_portal,
+    sign_as_shown,
     sign_in,
 )
 from tests.disclosure_support import PDF
@@ -94,18 +95,15 @@ def _officer_signs_in_with_key(new_page: Callable[[], Any], portal: Portal, user
 
 
 def _fill_draft(page: Any, portal: Portal, court_seed: bytes, scope: str, order: Path) -> None:
-    """The officer fills /officer/disclosures/new (delay 0 days) and sends it."""
-    open_page(page, portal.url + "/officer/disclosures/new")
-    page.get_by_role("combobox", name=re.compile(r"^Court\b")).select_option(label=f"{COURT} (EX)")
-    page.get_by_label("Case number").fill(CASE)
-    page.get_by_label("Court order (PDF, at most 4 MiB)").set_input_files(str(order))
-    page.get_by_label("Court's detached signature").fill(b64u_encode(sign_court_order(court_seed, PDF)))
-    page.get_by_label("Legal basis").fill("Criminal procedure code art. 126nd (threats)")
-    page.get_by_label("Pseudonyms in scope").fill(scope)
-    expires = datetime.now(UTC) + timedelta(days=14)
-    page.get_by_label("Expires (UTC)").fill(expires.strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Tell the person after (days)").fill("0")
-    page.get_by_role("button", name="Draft request").click()
+    fill_disclosure_form(
+        page,
+        portal,
+        court=f"{COURT} (EX)",
+        case_number=CASE,
+        scope=scope,
+        order=order,
+        court_signature_b64=b64u_encode(sign_court_order(court_seed, PDF)),
+    )
 
 
 def _draft(page: Any, portal: Portal, court_seed: bytes, credential: VerifiedCredential, order: Path) -> int:
@@ -115,16 +113,6 @@ def _draft(page: Any, portal: Portal, court_seed: bytes, credential: VerifiedCre
     expect(page).to_have_url(re.compile(r"/officer/disclosures/\d+$"))
     check_page(page)
     return int(page.url.rsplit("/", 1)[1])
-
-
-def _sign_as_shown(page: Any, request_id: int, home: Path) -> str:
-    """Downloads request-<id>.json from the request page and runs the command it shows, in `home`."""
-    with page.expect_download() as download:
-        page.get_by_role("link", name=f"request-{request_id}.json").click()
-    assert download.value.suggested_filename == f"request-{request_id}.json"
-    download.value.save_as(home / download.value.suggested_filename)
-    command = page.locator("pre").inner_text()
-    return run_shown_command(command, cwd=home, passphrase_file=home / "passphrase")
 
 
 def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
@@ -150,7 +138,7 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     expect(olga.locator("pre")).to_have_text(
         f"escrow officer submit request-{request_id}.json --server {portal.url} --key-file officer.key"
     )
-    output = _sign_as_shown(olga, request_id, olga_home)
+    output = sign_as_shown(olga, request_id, olga_home)
     assert f"request {request_id} is now submitted" in output
     olga.reload()
     check_page(olga)
@@ -166,7 +154,7 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     expect(pavel.locator("pre")).to_have_text(
         f"escrow officer cosign request-{request_id}.json --server {portal.url} --key-file officer.key"
     )
-    output = _sign_as_shown(pavel, request_id, pavel_home)
+    output = sign_as_shown(pavel, request_id, pavel_home)
     assert f"request {request_id} is now cosigned" in output
     pavel.reload()
     check_page(pavel)
