@@ -75,8 +75,10 @@ def _person_gets_a_credential(page: Any, portal: Portal) -> VerifiedCredential:
     register_person(page, portal, PERSON.username)
     page.get_by_label("Platform").select_option(PLATFORM)
     page.get_by_role("button", name="Issue credential").click()
+    token_field = page.get_by_label("Your new credential (JWT)")
+    expect(token_field).to_be_visible()  # the new page, before checking it
     check_page(page)
-    token = page.get_by_label("Your new credential (JWT)").input_value()
+    token = token_field.input_value()
     return CredentialVerifier(issuer=portal.url, platform_id=PLATFORM).verify(token)
 
 
@@ -86,6 +88,7 @@ def _officer_signs_in_with_key(new_page: Callable[[], Any], portal: Portal, user
     page = new_page()
     sign_in(page, portal, username)
     page.get_by_role("link", name="My signing key").click()
+    expect(page).to_have_url(re.compile(r"/officer/key$"))
     check_page(page)
     page.get_by_label("Public key (base64url)").fill(public_key)
     page.get_by_role("button", name="Register").click()
@@ -150,6 +153,7 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     pavel = _officer_signs_in_with_key(new_page, portal, "pavel", pavel_home)
     open_page(pavel, portal.url + "/officer/disclosures")
     pavel.get_by_role("link", name=str(request_id), exact=True).click()
+    expect(pavel).to_have_url(re.compile(rf"/officer/disclosures/{request_id}$"))
     check_page(pavel)
     expect(pavel.locator("pre")).to_have_text(
         f"escrow officer cosign request-{request_id}.json --server {portal.url} --key-file officer.key"
@@ -209,6 +213,7 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     olga.reload()
     check_page(olga)
     olga.get_by_role("link", name="View the disclosed identity").click()
+    expect(olga).to_have_url(re.compile(rf"/officer/disclosures/{request_id}/identity$"))
     check_page(olga)
     expect(olga.get_by_role("heading", level=1)).to_have_text(
         f"Disclosure request {request_id}: disclosed identity"
@@ -254,8 +259,8 @@ def test_draft_form_says_why_it_refuses_an_envelope_digest(
     _fill_draft(olga, portal, court_seed, f"{PLATFORM} {credential.pseudonym} {wrong_digest}", order)
 
     # Then: the page says what is wrong, and no request was drafted
-    check_page(olga)
     expect(olga.get_by_role("heading", level=1)).to_have_text("422 Validation failed")
+    check_page(olga)
     expect(olga.get_by_role("alert")).to_have_text(
         "an envelope digest does not match a stored envelope for that pseudonym"
     )

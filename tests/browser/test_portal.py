@@ -105,6 +105,7 @@ def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Po
     expect(page.get_by_role("heading", level=1)).to_have_text("Key-holders")
     expect(page.get_by_role("cell", name="Hana Holder")).to_be_visible()
     page.get_by_role("main").get_by_role("link", name="Ceremonies").click()
+    expect(page).to_have_url(re.compile(r"/admin/ceremonies$"))  # the new page, before checking it
     check_page(page)
 
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Ceremonies", re.IGNORECASE))
@@ -121,9 +122,9 @@ def test_admin_invites_a_key_holder_and_sees_the_command_once(page: Any, visit: 
     page.get_by_label("Contact (e-mail or phone)").fill("ines@example.org")
     page.get_by_role("button", name="Invite").click()
 
-    check_page(page)
     notice = page.locator(".notice")
     expect(notice).to_contain_text(f"escrow keyholder init --server {portal.url} --invite ")
+    check_page(page)
 
 
 def test_key_holder_page_shows_the_exact_command_to_run_next(page: Any, visit: Any, portal: Portal) -> None:
