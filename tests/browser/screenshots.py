@@ -8,11 +8,12 @@ photographs each page in Debian's Chromium. Usage: python -m tests.browser.scree
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from escrow.client.verifier import CredentialVerifier, VerifiedCredential
 from escrow.crypto.disclosure import sign_court_order
@@ -128,6 +129,7 @@ def _disclosure_request(
         page.goto(portal.url + "/officer/key")
         page.get_by_label("Public key (base64url)").fill(public_key)
         page.get_by_role("button", name="Register").click()
+        expect(page.get_by_role("status")).to_contain_text("Registered")
         if not request_id:
             fill_disclosure_form(
                 page,
@@ -139,12 +141,14 @@ def _disclosure_request(
                 court_signature_b64=b64u_encode(sign_court_order(court_seed, PDF)),
                 notify_delay_days=30,
             )
+            page.wait_for_url(re.compile(r"/officer/disclosures/\d+$"))
             request_id = int(page.url.rsplit("/", 1)[1])
             shoot("officer-request")
         else:
             page.goto(f"{portal.url}/officer/disclosures/{request_id}")
         sign_as_shown(page, request_id, tmp / username)
         page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_text("Signed out.")).to_be_visible()
     return request_id
 
 
