@@ -267,7 +267,10 @@ def _handle_escrow_error(error: EscrowError) -> Response | tuple[str, int]:
         return _handle_unexpected_error(error)
     if problems.wants_problem_json(request):
         return problems.problem_for_escrow_error(error, request_id=_request_id())
-    return render_error_page(status, error.title)
+    # The detail says what to fix (e.g. which field of the disclosure form); it is client-safe, as in
+    # problem_for_escrow_error, and a form refused without it left the officer guessing (issue 8).
+    detail = error.detail if error.detail != error.title else None
+    return render_error_page(status, error.title, detail)
 
 
 def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

@@ -15,8 +15,9 @@ from flask.testing import FlaskClient
 
 from escrow.services import totp
 
-# (id of the app, username) -> (TOTP secret, last step used): what the person's phone would know.
-_AUTHENTICATORS: dict[tuple[int, str], tuple[str, int]] = {}
+# (the server: id of the app or a portal's URL, username) -> (TOTP secret, last step used): what the
+# person's phone would know.
+_AUTHENTICATORS: dict[tuple[object, str], tuple[str, int]] = {}
 
 
 def csrf_token_from(page: str) -> str:
@@ -33,7 +34,7 @@ def secret_on_page(page: str) -> str:
     return "".join(html.unescape(match.group(1)).split())
 
 
-def next_code(app_id: int, username: str, secret: str | None = None) -> str:
+def next_code(app_id: object, username: str, secret: str | None = None) -> str:
     """The code a phone would show now, moved one step on if the current one was already used."""
     known_secret, last = _AUTHENTICATORS.get((app_id, username), ("", -1))
     secret = secret or known_secret
@@ -43,7 +44,7 @@ def next_code(app_id: int, username: str, secret: str | None = None) -> str:
     return totp.code_at(secret, step)
 
 
-def forget_authenticator(app_id: int, username: str) -> None:
+def forget_authenticator(app_id: object, username: str) -> None:
     _AUTHENTICATORS.pop((app_id, username), None)
 
 

@@ -208,6 +208,16 @@ def test_escrow_error_on_html_page_renders_error_page(app: Flask) -> None:
 
     assert response.status_code == 403
     assert response.mimetype == "text/html"
+    assert '<p role="alert">only officers</p>' in response.get_data(as_text=True)
+
+
+def test_escrow_error_without_detail_on_html_page_shows_its_title_once(app: Flask) -> None:
+    _add_route(app, "/test/raise", PermissionDeniedError())
+
+    page = app.test_client().get("/test/raise", headers={"Accept": "text/html"}).get_data(as_text=True)
+
+    assert page.count("Permission denied") == 2  # <title> and <h1>
+    assert 'role="alert"' not in page
 
 
 def test_unmapped_escrow_error_is_500_without_detail(app: Flask) -> None:

@@ -17,9 +17,10 @@ def index() -> str:
     return render_template("index.html")
 
 
-def render_error_page(status: int, title: str) -> tuple[str, int]:
-    """Returns an HTML error page for ``status``; shows the title only, never exception details."""
-    return render_template("error.html", status=status, title=title), status
+def render_error_page(status: int, title: str, detail: str | None = None) -> tuple[str, int]:
+    """Returns an HTML error page for ``status`` with its title and, when given, a client-safe
+    ``detail`` (a domain error's, as in the JSON problem); never an exception's text otherwise."""
+    return render_template("error.html", status=status, title=title, detail=detail), status
 
 
 @bp.get("/transparency")

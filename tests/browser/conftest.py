@@ -7,7 +7,7 @@ browser downloads are never used (`playwright install` cannot download anything 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,38 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
 def browser_problems(page: Any) -> Iterator[list[str]]:
     """Every test: a short timeout per step, and afterwards no console error and no outside request.
 
-    Yields the list of problems seen so far; a test that provokes one on purpose (an error status)
-    removes exactly that entry.
+    Yields the list of problems seen so far (on `page` and on every page from `new_page`); a test that
+    provokes one on purpose (an error status) removes exactly that entry.
     """
+    problems: list[str] = []
+    guard(page, problems)
+    yield problems
+    assert problems == []
+
+
+@pytest.fixture
+def new_page(browser: Any, browser_problems: list[str]) -> Iterator[Callable[[], Any]]:
+    """Opens a page in a new browser context (another person's browser: its own cookies), under the
+    same guards as `page`; its problems land in browser_problems."""
+    contexts: list[Any] = []
+
+    def open_new() -> Any:
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        guard(page, browser_problems)
+        return page
+
+    yield open_new
+    for context in contexts:
+        context.close()
+
+
+def guard(page: Any, problems: list[str]) -> None:
+    """Sets the step timeouts on `page` and records into `problems` every console error, page error and
+    request leaving localhost (that request is aborted) in its browser context."""
     page.set_default_timeout(STEP_TIMEOUT_MS)
     page.set_default_navigation_timeout(STEP_TIMEOUT_MS)
-    problems: list[str] = []
     page.on(
         "console",
         lambda message: (
@@ -75,8 +101,6 @@ def browser_problems(page: Any) -> Iterator[list[str]]:
             route.abort()
 
     page.context.route("**/*", _route)
-    yield problems
-    assert problems == []
 
 
 @pytest.fixture

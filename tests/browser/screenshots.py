@@ -1,29 +1,38 @@
 """`make screenshots`: PNGs of the main page of each role, written into docs/screenshots/.
 
 Starts the same portal as the browser tests (its own database, the development identity provider, an
-active escrow key), fills it with a little example data through the real services and pages, and
+active escrow key), fills it with a little example data through the real services, pages and command-line
+tools (a disclosure request drafted in the form, submitted and co-signed with `escrow officer`), and
 photographs each page in Debian's Chromium. Usage: python -m tests.browser.screenshots OUT_DIR
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
+from escrow.client.verifier import CredentialVerifier, VerifiedCredential
+from escrow.crypto.disclosure import sign_court_order
+from escrow.crypto.transcript import b64u_encode
 from tests.browser.support import (
     CHROMIUM,
     STEP_TIMEOUT_MS,
     Portal,
     chromium_args,
+    fill_disclosure_form,
     is_loopback,
+    make_officer_key,
     page_problems,
     running_portal,
+    sign_as_shown,
+    sign_in,
     temporary_directory,
 )
-from tests.conftest import STAFF_PASSWORD
+from tests.disclosure_support import PDF
 
 VIEWPORT = {"width": 1100, "height": 800}
 
@@ -34,7 +43,7 @@ def main(argv: list[str]) -> int:
     with temporary_directory() as tmp, running_portal(tmp / "portal") as portal, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=chromium_args())
         try:
-            problems = _photograph(browser, portal, out)
+            problems = _photograph(browser, portal, out, tmp)
         finally:
             browser.close()
     for problem in problems:
@@ -42,7 +51,7 @@ def main(argv: list[str]) -> int:
     return 1 if problems else 0
 
 
-def _photograph(browser: Any, portal: Portal, out: Path) -> list[str]:
+def _photograph(browser: Any, portal: Portal, out: Path, tmp: Path) -> list[str]:
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(STEP_TIMEOUT_MS)
@@ -71,14 +80,12 @@ def _photograph(browser: Any, portal: Portal, out: Path) -> list[str]:
 
     shoot("public-landing", "/")
     shoot("staff-login", "/login")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, portal, "ada")
     page.goto(portal.url + "/admin/platforms")
     page.get_by_label("Id (a-z, 0-9, -)").fill("forum")
     page.get_by_label("Name").fill("Example Forum")
     page.get_by_label("Contact (abuse desk)").fill("abuse@forum.example")
-    page.get_by_role("button", name="Register").click()
+    page.get_by_role("button", name="Register", exact=True).click()
     shoot("admin-platforms", "/admin/platforms")
     shoot("admin-keyholders", "/admin/keyholders")
     shoot("admin-ceremonies", "/admin/ceremonies")
@@ -92,13 +99,57 @@ def _photograph(browser: Any, portal: Portal, out: Path) -> list[str]:
     page.get_by_role("button", name="Log in").click()
     page.get_by_label("Platform").select_option("forum")
     page.get_by_role("button", name="Issue credential").click()
+    token = page.get_by_label("Your new credential (JWT)").input_value()
+    credential = CredentialVerifier(issuer=portal.url, platform_id="forum").verify(token)
     # The page as the person finds it later: the credential listed, its token no longer shown.
     shoot("person-credentials", "/account/credentials")
     page.get_by_role("button", name="Sign out").click()
+
+    request_id = _disclosure_request(page, portal, tmp, credential, shoot)
+    shoot("keyholder-request", f"/keyholder/disclosures/{request_id}")
     # Last, so that the report has activity (a registration, a credential) to chart.
     shoot("public-transparency-report", "/transparency")
     context.close()
     return problems
+
+
+def _disclosure_request(
+    page: Any, portal: Portal, tmp: Path, credential: VerifiedCredential, shoot: Any
+) -> int:
+    """Officer olga drafts a request for `credential` (photographed with its submit command) and
+    submits it; pavel, of another organisation, co-signs. Returns the request's id."""
+    court_seed = portal.add_court("District Court of Example", "EX")
+    order = tmp / "order.pdf"
+    order.write_bytes(PDF)
+    request_id = 0
+    for username, organisation in (("olga", "Forum Legal"), ("pavel", "Public Prosecution Service")):
+        portal.add_staff(username, "legal_officer", organisation=organisation)
+        public_key = make_officer_key(tmp / username, username)
+        sign_in(page, portal, username)
+        page.goto(portal.url + "/officer/key")
+        page.get_by_label("Public key (base64url)").fill(public_key)
+        page.get_by_role("button", name="Register", exact=True).click()
+        expect(page.get_by_text("Registered. Fingerprint:")).to_be_visible()
+        if not request_id:
+            fill_disclosure_form(
+                page,
+                portal,
+                court="District Court of Example (EX)",
+                case_number="2026/CR/0042",
+                scope=f"{credential.platform_id} {credential.pseudonym} {credential.envelope_digest}",
+                order=order,
+                court_signature_b64=b64u_encode(sign_court_order(court_seed, PDF)),
+                notify_delay_days=30,
+            )
+            page.wait_for_url(re.compile(r"/officer/disclosures/\d+$"))
+            request_id = int(page.url.rsplit("/", 1)[1])
+            shoot("officer-request")
+        else:
+            page.goto(f"{portal.url}/officer/disclosures/{request_id}")
+        sign_as_shown(page, request_id, tmp / username)
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_text("Signed out.")).to_be_visible()
+    return request_id
 
 
 if __name__ == "__main__":

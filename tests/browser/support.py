@@ -1,5 +1,7 @@
 """A portal to drive in a browser: the real app on 127.0.0.1 over its own committed database, with the
-development identity provider mounted and an active escrow key; plus the checks every page must pass.
+development identity provider mounted and an active escrow key; plus the checks every page must pass,
+the one staff sign-in every browser test and `make screenshots` go through, and the officers' and
+key-holders' command-line tools run as the pages tell them to.
 
 Shared by the browser tests (conftest.py) and `make screenshots` (screenshots.py). Nothing is mocked:
 the escrow key comes from a real in-process ceremony, identities from the development OIDC provider.
@@ -9,25 +11,36 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
+import re
+import shlex
 import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from escrow.app import create_app
+from escrow.cli.main import cli
 from escrow.config import Settings
+from escrow.crypto.disclosure import public_key
+from escrow.crypto.transcript import b64u_encode
 from escrow.services import keyholders as keyholder_service
+from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, ensure_dev_escrow_key
+from escrow.services.disclosures import add_court
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import register_platform
 from escrow.services.staff import create_staff
 from escrow.web.session import EscrowExtension, get_extension
 from tests.conftest import STAFF_PASSWORD, _migrated_database
 from tests.credentials_support import threshold_key
+from tests.staff_support import forget_authenticator, next_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 SKIP_REASON = (
@@ -57,12 +70,18 @@ def chromium_args() -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Portal:
-    """A running server: its base URL and the app's extension (services are called through it)."""
+    """A running server: its base URL and the app's extension (services are called through it).
+
+    `holders_dir` holds holder-1..5.escrow and their PASSPHRASE file when the portal was started with
+    holder files (a 3-of-5 key whose key-holders can approve disclosures); else it is None.
+    """
 
     url: str
     extension: EscrowExtension
+    holders_dir: Path | None = None
 
-    def add_staff(self, username: str, *roles: str) -> None:
+    def add_staff(self, username: str, *roles: str, organisation: str = "Escrow Operator") -> None:
+        """A staff member whose display name is `username.title()` and password STAFF_PASSWORD."""
         with self.extension.session_factory() as session:
             create_staff(
                 session,
@@ -70,7 +89,7 @@ class Portal:
                 self.extension.log,
                 username=username,
                 display_name=username.title(),
-                organisation="Escrow Operator",
+                organisation=organisation,
                 roles=roles,
                 password=STAFF_PASSWORD,
                 now=datetime.now(UTC),
@@ -89,6 +108,20 @@ class Portal:
             )
             session.commit()
 
+    def add_court(self, name: str, jurisdiction: str) -> bytes:
+        """Registers a court with a fresh signing key; returns its seed (to sign orders with)."""
+        seed = os.urandom(32)
+        with self.extension.session_factory() as session:
+            add_court(
+                session,
+                name=name,
+                jurisdiction=jurisdiction,
+                public_key_b64=b64u_encode(public_key(seed)),
+                log=self.extension.log,
+                now=datetime.now(UTC),
+            )
+        return seed
+
     def invite_keyholder(self, name: str) -> keyholder_service.Invitation:
         with self.extension.session_factory() as session:
             return keyholder_service.invite_keyholder(
@@ -102,8 +135,12 @@ class Portal:
 
 
 @contextlib.contextmanager
-def running_portal(directory: Path) -> Iterator[Portal]:
-    """Serves the app on 127.0.0.1 (port chosen by the OS) until the block ends."""
+def running_portal(directory: Path, *, holder_files: bool = False) -> Iterator[Portal]:
+    """Serves the app on 127.0.0.1 (port chosen by the OS) until the block ends.
+
+    With `holder_files`, the active key comes from the development ceremony (escrow/services/
+    dev_ceremony.py, as `make run` does): five key-holders on record, their files in Portal.holders_dir.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     with _migrated_database(directory) as database_url:
         # Bind first: the issuer URL (and so the OIDC redirect) must name the real port.
@@ -117,14 +154,20 @@ def running_portal(directory: Path) -> Iterator[Portal]:
         app = create_app(settings)
         server.app = app
         extension = get_extension(app)
+        holders_dir = None
         with extension.session_factory() as session:
-            key, _ = threshold_key()
-            install_escrow_key(session, key, log=extension.log, now=datetime.now(UTC))
-            session.commit()
+            if holder_files:
+                dev = dataclasses.replace(settings, dev_mode=True)
+                ensure_dev_escrow_key(session, dev, log=extension.log, now=datetime.now(UTC))
+                holders_dir = settings.keys_dir / DEV_HOLDERS_DIR
+            else:
+                key, _ = threshold_key()
+                install_escrow_key(session, key, log=extension.log, now=datetime.now(UTC))
+                session.commit()
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield Portal(url, extension)
+            yield Portal(url, extension, holders_dir)
         finally:
             server.shutdown()
             server.server_close()
@@ -172,3 +215,142 @@ def page_problems(page: Any) -> list[str]:
     """Returns the accessibility basics this page misses: <title>, <h1>, a label for every control."""
     problems: list[str] = page.evaluate(PAGE_PROBLEMS_JS)
     return problems
+
+
+def open_page(page: Any, url: str) -> Any:
+    """Opens `url`, which must answer below 400 and pass page_problems; returns the response."""
+    response = page.goto(url)
+    assert response is not None
+    assert response.status < 400, f"{url}: {response.status}"
+    assert page_problems(page) == [], page.url
+    return response
+
+
+def sign_in(page: Any, portal: Portal, username: str) -> None:
+    """Signs staff member `username` (made by Portal.add_staff) in on /login.
+
+    Every browser staff login goes through here (or finish_sign_in), so a second login step (TOTP for
+    legal officers, issue 6) is added in one place.
+    """
+    open_page(page, portal.url + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    finish_sign_in(page, username)
+
+
+def finish_sign_in(page: Any, username: str) -> None:
+    """What follows a correct password, up to the signed-in page (for tests that type it themselves).
+
+    Legal officers answer the second step as a person with an authenticator app would: at the first
+    sign-in they type the key the enrolment page shows into the "phone" (tests.staff_support) and
+    enter its code; later sign-ins enter a fresh code from it.
+    """
+    expect(page.locator("h1")).not_to_have_text("Staff sign-in")
+    server = page.url.split("/login", 1)[0]
+    if re.search(r"/login/authenticator$", page.url):
+        assert page_problems(page) == [], page.url
+        secret = "".join(page.locator("#totp-secret").inner_text().split())
+        forget_authenticator(server, username)
+        page.get_by_label("Six-digit code").fill(next_code(server, username, secret))
+        page.get_by_role("button", name="Confirm and sign in").click()
+    elif re.search(r"/login/code$", page.url):
+        assert page_problems(page) == [], page.url
+        page.get_by_label("Six-digit code").fill(next_code(server, username))
+        page.get_by_role("button", name="Verify and sign in").click()
+    expect(page.get_by_text(f"Signed in as {username.title()}.")).to_be_visible()
+    assert page_problems(page) == [], page.url
+
+
+def register_person(page: Any, portal: Portal, username: str) -> None:
+    """A person registers through the development identity provider as its user `username`."""
+    open_page(page, portal.url + "/account/register")
+    page.get_by_role("link", name="Register with your identity provider").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in to the development identity provider")
+    assert page_problems(page) == [], page.url
+    page.get_by_label("User").select_option(username)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/account/credentials$"))
+    assert page_problems(page) == [], page.url
+
+
+def run_escrow(args: list[str], *, cwd: Path) -> str:
+    """Runs the `escrow` command line (in this process, through click) in `cwd`; returns its output.
+
+    Fails the test, with the output, unless it exits 0.
+    """
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, f"escrow {shlex.join(args)}:\n{result.output}"
+    return result.output
+
+
+def run_shown_command(command: str, *, cwd: Path, passphrase_file: Path) -> str:
+    """Runs a command exactly as a page shows it (`escrow ...`), in `cwd`, adding only what a person
+    would type themselves: the passphrase (from a file) and --yes for the confirmation question."""
+    argv = shlex.split(command)
+    assert argv[0] == "escrow", command
+    return run_escrow([*argv[1:], "--passphrase-file", str(passphrase_file), "--yes"], cwd=cwd)
+
+
+def make_officer_key(directory: Path, username: str) -> str:
+    """`escrow officer init` in `directory`: writes officer.key and passphrase there (cheap KDF, tests
+    only); returns the printed public key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "passphrase").write_text(f"passphrase of {username}, long enough\n")
+    output = run_escrow(
+        [
+            "officer",
+            "init",
+            "--username",
+            username,
+            "--out",
+            "officer.key",
+            "--passphrase-file",
+            "passphrase",
+            "--insecure-fast-kdf",
+        ],
+        cwd=directory,
+    )
+    match = re.search(r"public key: (\S+)", output)
+    assert match is not None, output
+    return match.group(1)
+
+
+def fill_disclosure_form(
+    page: Any,
+    portal: Portal,
+    *,
+    court: str,
+    case_number: str,
+    scope: str,
+    order: Path,
+    court_signature_b64: str,
+    notify_delay_days: int = 0,
+) -> None:
+    """A legal officer fills /officer/disclosures/new (expiry in 14 days) and sends it.
+
+    `court` is the option's label, `scope` the text of the scope field, `order` the PDF to upload.
+    """
+    open_page(page, portal.url + "/officer/disclosures/new")
+    page.get_by_role("combobox", name=re.compile(r"^Court\b")).select_option(label=court)
+    page.get_by_label("Case number").fill(case_number)
+    page.get_by_label("Court order (PDF, at most 4 MiB)").set_input_files(str(order))
+    page.get_by_label("Court's detached signature").fill(court_signature_b64)
+    page.get_by_label("Legal basis").fill("Criminal procedure code art. 126nd (threats)")
+    page.get_by_label("Pseudonyms in scope").fill(scope)
+    expires = datetime.now(UTC) + timedelta(days=14)
+    page.get_by_label("Expires (UTC)").fill(expires.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Tell the person after (days)").fill(str(notify_delay_days))
+    page.get_by_role("button", name="Draft request").click()
+
+
+def sign_as_shown(page: Any, request_id: int, home: Path) -> str:
+    """On an officer's request page: downloads request-<id>.json into `home` (where officer.key and
+    passphrase are, see make_officer_key) and runs the command the page shows; returns its output."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=f"request-{request_id}.json").click()
+    assert download.value.suggested_filename == f"request-{request_id}.json"
+    download.value.save_as(home / download.value.suggested_filename)
+    command = page.locator("pre").inner_text()
+    return run_shown_command(command, cwd=home, passphrase_file=home / "passphrase")

@@ -1,65 +1,134 @@
-"""A legal officer's signing key held by the browser (WebCrypto Ed25519, non-extractable)."""
+"""A legal officer's signing key held by the browser (WebCrypto Ed25519, non-extractable): made and
+registered on /officer/key, then used from the request page to submit and to co-sign, verified by the
+server exactly like a key file's signature."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from escrow.services import totp
+from escrow.crypto.disclosure import sign_court_order
+from escrow.crypto.transcript import b64u_encode
 from escrow.services.disclosures import registered_officer_key
 from tests.browser.conftest import check_page
-from tests.browser.support import Portal
-from tests.conftest import STAFF_PASSWORD
+from tests.browser.support import Portal, fill_disclosure_form, register_person, running_portal, sign_in
+from tests.browser.test_disclosure import COURT, PERSON, PLATFORM
+from tests.disclosure_support import PDF
 
 pytestmark = pytest.mark.browser
 
+_PRIVATE_KEY_EXPORT = """async (username) => {
+  const db = await new Promise((ok) => {
+    const r = indexedDB.open("escrow-officer-keys", 1);
+    r.onsuccess = () => ok(r.result);
+  });
+  const pair = await new Promise((ok) => {
+    const r = db.transaction("keys").objectStore("keys").get(location.origin + " " + username);
+    r.onsuccess = () => ok(r.result);
+  });
+  try { await crypto.subtle.exportKey("pkcs8", pair.privateKey); return "exported"; }
+  catch (e) { return pair.privateKey.extractable ? "extractable" : "refused"; }
+}"""
 
-def sign_in_officer(page: Any, portal: Portal, username: str) -> None:
-    """Password, then the authenticator enrolment a first sign-in asks for (the code typed from the key)."""
-    page.goto(portal.url + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/login/authenticator$"))
-    secret = "".join(page.locator("#totp-secret").inner_text().split())
-    page.get_by_label("Six-digit code").fill(totp.code_at(secret, totp.current_step(datetime.now(UTC))))
-    page.get_by_role("button", name="Confirm and sign in").click()
-    expect(page.get_by_text(f"Signed in as {username.title()}.")).to_be_visible()
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    with running_portal(tmp_path / "portal", holder_files=True) as portal:
+        yield portal
 
 
-def test_officer_makes_a_non_extractable_key_in_the_browser_and_registers_it(
-    page: Any, portal: Portal
-) -> None:
-    portal.add_staff("olga", "legal_officer")
-    sign_in_officer(page, portal, "olga")
-
+def _make_browser_key(page: Any, portal: Portal, username: str) -> str:
+    """The officer makes a key in this browser on /officer/key; returns the public key registered."""
     page.goto(portal.url + "/officer/key")
     check_page(page)
     page.get_by_role("button", name="Make a key in this browser and register it").click()
     expect(page.get_by_text("Registered. Fingerprint:")).to_be_visible()
-
     with portal.extension.session_factory() as session:
-        registered = registered_officer_key(session, "olga")
+        registered = registered_officer_key(session, username)
     assert registered is not None
     expect(page.locator("#registered-key")).to_have_text(registered)
-    # The browser says it holds that very key, and its private half cannot be exported
     expect(page.get_by_text(f"public key {registered}")).to_be_visible()
-    extractable = page.evaluate(
-        """async () => {
-          const db = await new Promise((ok) => {
-            const r = indexedDB.open("escrow-officer-keys", 1);
-            r.onsuccess = () => ok(r.result);
-          });
-          const pair = await new Promise((ok) => {
-            const r = db.transaction("keys").objectStore("keys").get(location.origin + " olga");
-            r.onsuccess = () => ok(r.result);
-          });
-          try { await crypto.subtle.exportKey("pkcs8", pair.privateKey); return "exported"; }
-          catch (e) { return pair.privateKey.extractable ? "extractable" : "refused"; }
-        }"""
+    return registered
+
+
+def test_officer_makes_a_non_extractable_browser_key_and_registers_it(page: Any, portal: Portal) -> None:
+    portal.add_staff("olga", "legal_officer")
+    sign_in(page, portal, "olga")
+
+    _make_browser_key(page, portal, "olga")
+
+    assert page.evaluate(_PRIVATE_KEY_EXPORT, "olga") == "refused"
+
+
+def test_officers_submit_and_cosign_with_browser_keys(
+    page: Any, new_page: Callable[[], Any], portal: Portal, tmp_path: Path
+) -> None:
+    # Given: a person's credential, a court, two officers of different organisations with browser keys
+    portal.add_platform(PLATFORM, "Example Forum")
+    court_seed = portal.add_court(COURT, "EX")
+    portal.add_staff("olga", "legal_officer", organisation="Forum Legal")
+    portal.add_staff("pavel", "legal_officer", organisation="Public Prosecution Service")
+    register_person(page, portal, PERSON.username)
+    page.get_by_label("Platform").select_option(PLATFORM)
+    page.get_by_role("button", name="Issue credential").click()
+    token = page.get_by_label("Your new credential (JWT)")
+    expect(token).to_be_visible()
+    from escrow.client.verifier import CredentialVerifier
+
+    credential = CredentialVerifier(issuer=portal.url, platform_id=PLATFORM).verify(token.input_value())
+    order = tmp_path / "order.pdf"
+    order.write_bytes(PDF)
+    olga, pavel = new_page(), new_page()
+    sign_in(olga, portal, "olga")
+    _make_browser_key(olga, portal, "olga")
+    sign_in(pavel, portal, "pavel")
+    _make_browser_key(pavel, portal, "pavel")
+
+    # When: olga drafts and submits with her browser key
+    fill_disclosure_form(
+        olga,
+        portal,
+        court=f"{COURT} (EX)",
+        case_number="2026/CR/0099",
+        scope=f"{credential.platform_id} {credential.pseudonym} {credential.envelope_digest}",
+        order=order,
+        court_signature_b64=b64u_encode(sign_court_order(court_seed, PDF)),
     )
-    assert extractable == "refused"
+    expect(olga).to_have_url(re.compile(r"/officer/disclosures/\d+$"))
+    request_path = olga.url.removeprefix(portal.url)
+    olga.get_by_role("button", name="Submit with this browser's key").click()
+    heading = olga.get_by_role("heading", level=1)
+    expect(heading).to_have_text(re.compile(r": submitted$"))
+    check_page(olga)
+    # The submitter is offered no browser co-signature on her own request
+    expect(olga.get_by_role("button", name="Co-sign with this browser's key")).to_have_count(0)
+
+    # Then: pavel co-signs from his browser, and the request waits for the key-holders
+    pavel.goto(portal.url + request_path)
+    pavel.get_by_role("button", name="Co-sign with this browser's key").click()
+    expect(pavel.get_by_role("heading", level=1)).to_have_text(re.compile(r": cosigned$"))
+    check_page(pavel)
+    expect(pavel.get_by_role("link", name="the key-holders' page of this request")).to_be_visible()
+
+
+def test_a_browser_whose_key_is_not_the_registered_one_does_not_offer_to_sign(
+    page: Any, new_page: Callable[[], Any], portal: Portal, tmp_path: Path
+) -> None:
+    portal.add_staff("olga", "legal_officer")
+    sign_in(page, portal, "olga")
+    _make_browser_key(page, portal, "olga")
+    # The same officer then makes a key in a second browser: it replaces the first one's registration
+    other = new_page()
+    sign_in(other, portal, "olga")
+    _make_browser_key(other, portal, "olga")
+
+    page.goto(portal.url + "/officer/key")
+
+    expect(page.get_by_text("This browser holds a signing key for olga")).to_be_visible()
+    registered = page.locator("#registered-key").inner_text()
+    assert page.get_by_text(f"public key {registered}").count() == 0

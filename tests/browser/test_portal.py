@@ -7,32 +7,14 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.browser.conftest import check_page
-from tests.browser.support import Portal
+from tests.browser.support import Portal, finish_sign_in, open_page, register_person, sign_in
 from tests.conftest import STAFF_PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page: Any, visit: Any, username: str) -> None:
-    visit("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text(f"Signed in as {username.title()}.")).to_be_visible()
-
-
-def _register_with_identity_provider(page: Any, visit: Any, username: str) -> None:
-    visit("/account/register")
-    page.get_by_role("link", name="Register with your identity provider").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Log in to the development identity provider")
-    check_page(page)
-    page.get_by_label("User").select_option(username)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/account/credentials$"))
-    check_page(page)
 
 
 def test_person_registers_through_the_identity_provider_and_gets_a_credential(
@@ -40,7 +22,7 @@ def test_person_registers_through_the_identity_provider_and_gets_a_credential(
 ) -> None:
     # Given: an admin registered a platform on the admin page
     portal.add_staff("ada", "admin")
-    _sign_in(page, visit, "ada")
+    sign_in(page, portal, "ada")
     visit("/admin/platforms")
     page.get_by_label("Id (a-z, 0-9, -)").fill("forum")
     page.get_by_label("Name").fill("Example Forum")
@@ -51,7 +33,7 @@ def test_person_registers_through_the_identity_provider_and_gets_a_credential(
     page.get_by_role("button", name="Sign out").click()
 
     # When: a person registers through the development identity provider and asks for a credential
-    _register_with_identity_provider(page, visit, "alice")
+    register_person(page, portal, "alice")
     page.get_by_label("Platform").select_option("forum")
     page.get_by_role("button", name="Issue credential").click()
 
@@ -67,7 +49,7 @@ def test_person_registers_through_the_identity_provider_and_gets_a_credential(
 def test_staff_member_signs_in_and_out(page: Any, visit: Any, portal: Portal) -> None:
     portal.add_staff("vera", "verification_officer")
 
-    _sign_in(page, visit, "vera")
+    sign_in(page, portal, "vera")
     check_page(page)
     page.get_by_role("button", name="Sign out").click()
 
@@ -111,18 +93,19 @@ def test_login_form_works_with_the_keyboard_alone(page: Any, visit: Any, portal:
     page.keyboard.type(STAFF_PASSWORD)
     page.keyboard.press("Enter")
 
-    expect(page.get_by_text("Signed in as Kim.")).to_be_visible()
+    finish_sign_in(page, "kim")
 
 
 def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Portal) -> None:
     portal.add_staff("ada", "admin")
     portal.invite_keyholder("Hana Holder")
-    _sign_in(page, visit, "ada")
+    sign_in(page, portal, "ada")
 
     visit("/admin/keyholders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Key-holders")
     expect(page.get_by_role("cell", name="Hana Holder")).to_be_visible()
     page.get_by_role("main").get_by_role("link", name="Ceremonies").click()
+    expect(page).to_have_url(re.compile(r"/admin/ceremonies$"))  # the new page, before checking it
     check_page(page)
 
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Ceremonies", re.IGNORECASE))
@@ -131,7 +114,7 @@ def test_admin_sees_key_holders_and_ceremonies(page: Any, visit: Any, portal: Po
 
 def test_admin_invites_a_key_holder_and_sees_the_command_once(page: Any, visit: Any, portal: Portal) -> None:
     portal.add_staff("ada", "admin")
-    _sign_in(page, visit, "ada")
+    sign_in(page, portal, "ada")
     visit("/admin/keyholders")
 
     page.get_by_label("Name").fill("Ines Holder")
@@ -139,9 +122,9 @@ def test_admin_invites_a_key_holder_and_sees_the_command_once(page: Any, visit: 
     page.get_by_label("Contact (e-mail or phone)").fill("ines@example.org")
     page.get_by_role("button", name="Invite").click()
 
-    check_page(page)
     notice = page.locator(".notice")
     expect(notice).to_contain_text(f"escrow keyholder init --server {portal.url} --invite ")
+    check_page(page)
 
 
 def test_key_holder_page_shows_the_exact_command_to_run_next(page: Any, visit: Any, portal: Portal) -> None:
@@ -158,7 +141,7 @@ def test_key_holder_page_shows_the_exact_command_to_run_next(page: Any, visit: A
 def test_public_transparency_report_renders_its_chart(page: Any, visit: Any, portal: Portal) -> None:
     # Given: some activity to chart (a registration and a credential, this quarter)
     portal.add_platform("forum", "Example Forum")
-    _register_with_identity_provider(page, visit, "bob")
+    register_person(page, portal, "bob")
     page.get_by_label("Platform").select_option("forum")
     page.get_by_role("button", name="Issue credential").click()
 
@@ -170,6 +153,22 @@ def test_public_transparency_report_renders_its_chart(page: Any, visit: Any, por
     expect(chart).to_have_accessible_name("Escrow activity per quarter")
     expect(chart.locator("rect").first).to_be_visible()
     expect(page.get_by_text("any 3 of its 5 key-holders")).to_be_visible()
+
+
+def test_a_second_browser_is_guarded_like_the_first(
+    new_page: Any, portal: Portal, browser_problems: list[str]
+) -> None:
+    other = new_page()
+    open_page(other, portal.url + "/")
+
+    # A script's outside request (refused by our CSP: a console error) and a navigation outside
+    other.evaluate("() => fetch('https://example.org/script').catch(() => null)")
+    with pytest.raises(PlaywrightError):
+        other.goto("https://example.org/page")
+
+    assert any("example.org/script" in p and p.startswith("console error") for p in browser_problems)
+    assert "request left localhost: https://example.org/page" in browser_problems
+    browser_problems[:] = [p for p in browser_problems if "example.org" not in p]
 
 
 @pytest.mark.parametrize("path", ["/", "/account/register", "/account/login", "/login", "/transparency"])

@@ -56,6 +56,33 @@ def test_officer_drafts_through_the_form_and_the_holder_page_shows_the_command(a
     assert 'type="password"' not in holder_page
 
 
+def test_request_page_shows_each_officer_only_the_command_they_can_run(app: Flask) -> None:
+    # Given alice's draft
+    world = build_world(app)
+    draft = world.draft()
+    assert draft.status_code == 201, draft.get_json()
+    request_id = int(draft.get_json()["id"])
+    path = f"/officer/disclosures/{request_id}"
+
+    def page(username: str) -> str:
+        return world.client(username).get(path).get_data(as_text=True)
+
+    # Then only alice is told to submit it
+    assert f"escrow officer submit request-{request_id}.json" in page("alice")
+    assert "escrow officer" not in page("bob")
+    assert "Only alice, who drafted this request, can submit it." in page("bob")
+    # and once submitted, bob is told to co-sign, alice that she waits for him
+    world.sign(request_id, "alice", "submit")
+    assert f"escrow officer cosign request-{request_id}.json" in page("bob")
+    assert "escrow officer" not in page("alice")
+    assert "Waiting for another legal officer to co-sign" in page("alice")
+    # and once co-signed, nobody has a command left; the page links the key-holders' page
+    world.sign(request_id, "bob", "cosign")
+    for username in ("alice", "bob"):
+        assert "escrow officer" not in page(username)
+        assert f'href="/keyholder/disclosures/{request_id}"' in page(username)
+
+
 def test_identity_page_is_for_granted_officers_only_and_not_cached(app: Flask) -> None:
     world = build_world(app)
     request_id = world.cosigned_request()
