@@ -3,7 +3,8 @@
 // and kept in this browser's IndexedDB, so neither the page, nor the server, nor this script can read
 // it out; it can only be asked to sign. What it signs is exactly what the command-line tool signs:
 //   "escrow/v1/disclosure/" || role || 0x00 || request digest (32 bytes)   (escrow/crypto/disclosure.py)
-// Pages work without this script: it only reveals the buttons when WebCrypto Ed25519 is available.
+// Pages work without this script: it only reveals the buttons when WebCrypto Ed25519 is available (and,
+// on a request page, when this browser holds the officer's key).
 
 const DB_NAME = "escrow-officer-keys";
 const STORE = "keys";
@@ -96,11 +97,8 @@ async function setUpSigning(section) {
   const { username, role, requestId, digest, registeredKey } = section.dataset;
   const pair = await loadPair(username);
   const button = section.querySelector("button");
-  if (!pair) {
-    say(section, "This browser holds no signing key for you; make one on the signing key page, or use the command below.");
-    button.disabled = true;
-    return;
-  }
+  if (!pair) return; // this officer signs with a key file: the section stays hidden
+  section.hidden = false;
   if ((await publicKeyOf(pair)) !== registeredKey) {
     say(section, "The key in this browser is not the one registered for you; use your key file, or register this browser's key.");
     button.disabled = true;
@@ -130,9 +128,12 @@ async function main() {
   const sections = document.querySelectorAll("[data-browser-key]");
   if (sections.length === 0 || !(await ed25519Available())) return;
   for (const section of sections) {
-    section.hidden = false;
-    if (section.dataset.browserKey === "register") await setUpRegistration(section);
-    else await setUpSigning(section);
+    if (section.dataset.browserKey === "register") {
+      section.hidden = false;
+      await setUpRegistration(section);
+    } else {
+      await setUpSigning(section);
+    }
   }
 }
 
