@@ -765,7 +765,12 @@ def _cosign_index(session: Session, row: DisclosureRequest, username: str) -> in
     if row.log_index is None:
         return None
     found = _last_logged(
-        session, "disclosure.cosigned", before=_END_OF_LOG, after=row.log_index, request=row.id, officer=username
+        session,
+        "disclosure.cosigned",
+        before=_END_OF_LOG,
+        after=row.log_index,
+        request=row.id,
+        officer=username,
     )
     return found[0] if found else None
 
