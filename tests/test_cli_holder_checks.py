@@ -34,7 +34,7 @@ from escrow.crypto.note import format_checkpoint, parse_checkpoint, sign_note
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.models import DisclosureRequest, OfficerKey, OrderDocument, StaffAccount
 from escrow.services.disclosures import register_officer_key
-from escrow.services.staff import StaffView
+from escrow.services.staff import StaffView, disable_staff
 from escrow.services.transparency import append_event
 from escrow.web.session import get_extension
 from tests.disclosure_support import PDF, World, build_world
@@ -178,6 +178,25 @@ def test_replaced_officer_key_the_latest_before_the_signature_wins(
 
 def _served_key(package: dict[str, Any], username: str) -> bytes:
     return b64u_decode(next(o for o in package["officers"] if o["username"] == username)["public_key"])
+
+
+def test_officer_removed_in_the_log_but_reenabled_in_the_database_is_refused(
+    world_url: tuple[World, str], holder_file: Path
+) -> None:
+    world, url = world_url
+    # Given bob was removed (logged), and an insider quietly re-enables him in the database
+    extension = get_extension(world.app)
+    with extension.session_factory() as session:
+        disable_staff(session, extension.log, username="bob", now=world.now())
+        staff = session.scalars(select(StaffAccount).where(StaffAccount.username == "bob")).one()
+        staff.is_active = True
+        session.commit()
+    request_id = world.cosigned_request()
+
+    result = _approve(url, holder_file, request_id)
+
+    assert result.exit_code == 1, result.output
+    assert "officer 'bob': the log records that this officer was removed before signing" in result.output
 
 
 # --- 2. the court signature re-verified -----------------------------------------------------------

@@ -249,12 +249,21 @@ def _check_officer(
         )
     if type(signed_index) is not int or not key_index < signed_index:
         raise _fail(f"{what}: the key was registered after the signature; refusing")
+    is_removed = False
     for later in log.events(key_index + 1, signed_index, f"{what}'s key history"):
-        if later.get("kind") == "officer.key_registered" and later.get("data", {}).get("officer") == name:
+        kind = later.get("kind") if isinstance(later, dict) else None
+        later_data = later.get("data") if isinstance(later, dict) else None
+        if not isinstance(later_data, dict):
+            continue
+        if kind == "officer.key_registered" and later_data.get("officer") == name:
             raise _fail(
                 f"{what}: the log records a newer key for this officer before the signature than the one "
                 "the server serves (a replaced key); refusing"
             )
+        if kind in ("staff.removed", "staff.added") and later_data.get("username") == name:
+            is_removed = kind == "staff.removed"
+    if is_removed:
+        raise _fail(f"{what}: the log records that this officer was removed before signing; refusing")
     try:
         verify_officer(key, str(role), digest, b64u_decode(str(officer["signature"]), length=64))
     except (CryptoError, KeyError, TypeError) as e:
