@@ -307,6 +307,7 @@ def test_log_growth_is_accepted_and_the_state_moves_forward(
     assert "first run, trusting the checkpoint" in first.output
     state_path = holder_file.with_name(holder_file.name + ".log-state.json")
     assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in holder_file.parent.iterdir() if "log-state" in p.name) == [state_path.name]
     seen = parse_checkpoint(_state(holder_file).checkpoint.split("\n\n")[0] + "\n").size  # type: ignore[union-attr]
     # When the log grows (a request is filed and co-signed) and the holder approves
     request_id = world.cosigned_request()
@@ -385,3 +386,15 @@ def test_growth_with_an_appended_event_keeps_old_requests_provable(
 
     assert result.exit_code == 0, result.output
     assert "proven in the signed checkpoint" in result.output
+
+
+def test_damaged_state_file_is_refused_not_replaced(world_url: tuple[World, str], holder_file: Path) -> None:
+    _, url = world_url
+    state = holder_file.parent / "state.json"
+    state.write_text("not a state")
+
+    result = _run("review", url, holder_file, "--state", str(state))
+
+    assert result.exit_code == 1, result.output
+    assert "damaged" in result.output
+    assert state.read_text() == "not a state"
