@@ -130,7 +130,7 @@ class World:
         return bytes(self.app.test_client().get(path).data)
 
     def check(self, holder: Holder, request_id: int) -> CheckedRequest:
-        return fetch_checked(holder.client, self.fetch, request_id)
+        return fetch_checked(holder.client, self.fetch, request_id)[0]
 
     def approve(self, holder: Holder, request_id: int) -> dict[str, Any]:
         return approve(holder.client, holder.secrets, self.check(holder, request_id))

@@ -245,7 +245,7 @@ def test_t_holders_approving_at_the_same_moment_give_one_reveal_and_keep_every_a
     request_id = world.cosigned_request()
     http = HttpClient(url)
     clients = [HolderClient(UrllibTransport(url), h.secrets.signing_seed) for h in world.holders[:3]]
-    checked = [fetch_checked(c, http.get_bytes, request_id) for c in clients]
+    checked = [fetch_checked(c, http.get_bytes, request_id)[0] for c in clients]
     barrier = threading.Barrier(3)
     results: list[Any] = [None] * 3
 

@@ -272,6 +272,8 @@ def holder_get(request_id: int) -> Response:
             "envelopes": package.envelopes,
             "holder_index": package.holder_index,
             "decided": package.decided,
+            "court": package.court,
+            "order_document": package.order_document_b64,
         }
     )
 
@@ -429,7 +431,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
     "/api/v1/holder/disclosures/{request_id}": {
         "get": {
-            "summary": "A request with officers' signatures and keys, envelopes and log index",
+            "summary": "A request with officers' signatures and keys (and the log entries of both), "
+            "envelopes, log index, the order document and the court's signature and key (and its log entry)",
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_ID],

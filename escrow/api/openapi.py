@@ -111,6 +111,32 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/log/proof/range": {
+        "get": {
+            "summary": "Range proof: the hashes that, with entries [start, end), rebuild the root of size",
+            "description": "MTH of every maximal subtree outside [start, end), in RFC 9162 recursion order, "
+            "left to right (docs/transparency.md#range-proofs). Used by the key-holder's tool to prove that "
+            "no officer key was replaced between two entries.",
+            "tags": ["transparency"],
+            "parameters": [_int_param("start"), _int_param("end"), _int_param("size")],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["start", "end", "tree_size", "proof"],
+                        "properties": {
+                            "start": {"type": "integer"},
+                            "end": {"type": "integer"},
+                            "tree_size": {"type": "integer"},
+                            "proof": _HASHES,
+                        },
+                    },
+                    "Range proof",
+                ),
+                "422": PROBLEM,
+            },
+        }
+    },
     "/api/v1/log/proof/consistency": {
         "get": {
             "summary": "RFC 9162 consistency proof",

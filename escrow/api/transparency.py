@@ -71,6 +71,14 @@ def inclusion_proof() -> ResponseReturnValue:
     return jsonify({"index": index, "tree_size": size, "proof": [b64u_encode(h) for h in proof]})
 
 
+@bp.get("/log/proof/range")
+def range_proof() -> ResponseReturnValue:
+    """The hashes that, with entries [start, end), rebuild the root of the tree of `size` entries."""
+    start, end, size = int_arg("start"), int_arg("end"), int_arg("size", minimum=1)
+    proof = transparency.prove_range(get_session(), start, end, size)
+    return jsonify({"start": start, "end": end, "tree_size": size, "proof": [b64u_encode(h) for h in proof]})
+
+
 @bp.get("/log/proof/consistency")
 def consistency_proof() -> ResponseReturnValue:
     """RFC 9162 consistency proof between tree sizes `first` and `second`."""

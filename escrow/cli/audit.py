@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from escrow.client.audit import AuditFailure, AuditState, audit_log
+from escrow.client.audit import AuditFailure, audit_log, read_state, write_state
 from escrow.client.http import HttpClient, RemoteError
 
 DEFAULT_STATE = ".escrow-audit.json"
@@ -50,7 +50,7 @@ def verify(
     or a file cannot be read.
     """
     try:
-        state = AuditState.from_json(state_file.read_text()) if state_file.exists() else None
+        state = read_state(state_file)
         since = since_file.read_text() if since_file else None
         report, new_state = audit_log(HttpClient(server), state=state, verifier_key=verifier_key, since=since)
     except AuditFailure as e:
@@ -62,7 +62,7 @@ def verify(
         sys.exit(2)
     for line in report.lines:
         click.echo(line)
-    state_file.write_text(new_state.to_json())
+    write_state(state_file, new_state)
     if save_file is not None and new_state.checkpoint is not None:
         save_file.write_text(new_state.checkpoint)
     click.echo(f"OK: log {report.origin} verified at size {report.size}; state saved to {state_file}")

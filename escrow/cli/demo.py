@@ -269,7 +269,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     for j in range(1, DEV_THRESHOLD + 1):
         holder = decrypt_holder_file(read_secret_file(holders_dir / f"holder-{j}.escrow"), holder_passphrase)
         client = HolderClient(UrllibTransport(url), holder.signing_seed)
-        checked = fetch_checked(client, public.get_bytes, request_id)
+        checked, _ = fetch_checked(client, public.get_bytes, request_id)
         outcome = approve(client, holder, checked)
         echo(f"   holder {j} approved: {outcome['approvals']} of {outcome['threshold']}, {outcome['status']}")
 

@@ -16,8 +16,10 @@ import click
 import nacl.pwhash
 
 from escrow.cli.ceremony import _clean_errors, _passphrase, keyholder, passphrase_option
+from escrow.client.audit import AuditState, read_state, write_state
 from escrow.client.disclosure import (
     approve,
+    establish_checkpoint,
     fetch_checked,
     officer_sign,
     officer_summary,
@@ -138,11 +140,38 @@ def _fetch(server: str):  # type: ignore[no-untyped-def]
     return fetch
 
 
+STATE_SUFFIX = ".log-state.json"
+
 _holder_options = [
     click.option("--server", required=True, help="The escrow service URL."),
     click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path)),
     passphrase_option,
+    click.option(
+        "--log-key", help="The log's verifier key, pinned out of band (default: the state's, else first use)."
+    ),
+    click.option(
+        "--state",
+        "state_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"The last log checkpoint you verified (default: the holder file's name + {STATE_SUFFIX}).",
+    ),
 ]
+
+
+def _state_path(holder_file: Path, state_file: Path | None) -> Path:
+    return state_file or holder_file.with_name(holder_file.name + STATE_SUFFIX)
+
+
+def _load_state(path: Path) -> AuditState | None:
+    state = read_state(path)
+    if state is None:
+        click.echo(f"no log state at {path} yet: this first run trusts the log on first use")
+    return state
+
+
+def _save_state(path: Path, state: AuditState) -> None:
+    write_state(path, state)
+    click.echo(f"log state saved to {path}")
 
 
 def _with_holder_options(func: F) -> F:
@@ -154,8 +183,15 @@ def _with_holder_options(func: F) -> F:
 @keyholder.command("review")
 @_with_holder_options
 @_clean_errors
-def keyholder_review(server: str, holder_file: Path, passphrase_file: Path | None) -> None:
-    """List the co-signed disclosure requests awaiting your decision."""
+def keyholder_review(
+    server: str, holder_file: Path, passphrase_file: Path | None, log_key: str | None, state_file: Path | None
+) -> None:
+    """Check that the log only grew since you last looked, then list the requests awaiting you."""
+    path = _state_path(holder_file, state_file)
+    _, new_state, lines = establish_checkpoint(_fetch(server), log_key=log_key, state=_load_state(path))
+    for line in lines:
+        click.echo(line)
+    _save_state(path, new_state)
     _, client = _holder(server, holder_file, passphrase_file)
     requests = client.request("GET", "/api/v1/holder/disclosures")
     if not requests:
@@ -172,7 +208,6 @@ def keyholder_review(server: str, holder_file: Path, passphrase_file: Path | Non
 @keyholder.command("approve")
 @click.argument("request_id", type=int)
 @_with_holder_options
-@click.option("--log-key", help="The log's verifier key, pinned out of band (default: as the server says).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (tests).")
 @_clean_errors
 def keyholder_approve(
@@ -181,13 +216,17 @@ def keyholder_approve(
     holder_file: Path,
     passphrase_file: Path | None,
     log_key: str | None,
+    state_file: Path | None,
     yes: bool,
 ) -> None:
     """Check a request yourself, then approve it with partial decryptions bound to its digest."""
+    path = _state_path(holder_file, state_file)
+    state = _load_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked = fetch_checked(client, _fetch(server), request_id, log_key=log_key)
+    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
     for line in checked.summary:
         click.echo(line)
+    _save_state(path, new_state)
     if not yes:
         click.confirm("Approve this disclosure with your share?", abort=True)
     result = approve(client, secrets, checked)
@@ -199,7 +238,6 @@ def keyholder_approve(
 @click.argument("request_id", type=int)
 @click.option("--reason", required=True)
 @_with_holder_options
-@click.option("--log-key", help="The log's verifier key, pinned out of band.")
 @_clean_errors
 def keyholder_reject(
     request_id: int,
@@ -208,12 +246,18 @@ def keyholder_reject(
     holder_file: Path,
     passphrase_file: Path | None,
     log_key: str | None,
+    state_file: Path | None,
 ) -> None:
     """Reject a request, with a reason (signed with your holder key)."""
     if not reason.strip():
         raise HolderClientError("give a reason")
+    path = _state_path(holder_file, state_file)
+    state = _load_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked = fetch_checked(client, _fetch(server), request_id, log_key=log_key)
+    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    for line in checked.summary:
+        click.echo(line)
+    _save_state(path, new_state)
     result = reject(client, secrets, checked, reason)
     click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")
 

@@ -8,8 +8,13 @@ reordering or truncation is reported with the first index that differs.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from escrow.client.http import HttpClient
@@ -27,6 +32,10 @@ from escrow.errors import EscrowError
 
 STATE_VERSION = 1
 PAGE = 1000
+STATE_FILE_MODE = 0o600  # the state is not secret, but it is the pin that stops a forked log
+
+JsonFetch = Callable[[str], Any]
+"""GETs a public path (with its query string) of the server and returns the parsed JSON."""
 
 
 class AuditFailure(EscrowError):
@@ -74,6 +83,29 @@ class AuditState:
             raise AuditFailure("the audit state file is damaged or not an audit state") from e
 
 
+def read_state(path: Path) -> AuditState | None:
+    """Returns the state saved at `path`, or None if there is none yet. Raises AuditFailure, OSError."""
+    return AuditState.from_json(path.read_text()) if path.exists() else None
+
+
+def write_state(path: Path, state: AuditState) -> None:
+    """Saves `state` at `path` atomically (a temporary file in the same folder, mode 0600, fsynced,
+    then renamed over the old one), so a crash never leaves a half-written pin. Raises OSError."""
+    path = path.absolute()
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            os.fchmod(file.fileno(), STATE_FILE_MODE)
+            file.write(state.to_json())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 @dataclass(slots=True)
 class AuditReport:
     """What a successful run verified, in words an auditor can read."""
@@ -89,6 +121,70 @@ def _open_checkpoint(note: str, verifier: NoteVerifier, what: str) -> Checkpoint
         return parse_checkpoint(open_note(note, verifier))
     except CryptoError as e:
         raise AuditFailure(f"{what}: signature or format invalid ({e})") from e
+
+
+def open_checkpoint(note: str, verifier: NoteVerifier, what: str) -> Checkpoint:
+    """Returns the checkpoint in a signed note after checking its signature and origin.
+
+    Raises AuditFailure if the signature, the format or the origin is wrong.
+    """
+    checkpoint = _open_checkpoint(note, verifier, what)
+    if checkpoint.origin != verifier.name:
+        raise AuditFailure(
+            f"{what}: origin {checkpoint.origin!r} does not match the key name {verifier.name!r}"
+        )
+    return checkpoint
+
+
+def pin_log_key(
+    fetch_json: JsonFetch, verifier_key: str | None, state: AuditState | None, lines: list[str]
+) -> tuple[str, NoteVerifier]:
+    """Returns the log key to trust: `verifier_key` (pinned out of band), else the state's, else the
+    server's on first use (said in `lines`, so it can be compared out of band).
+
+    Raises AuditFailure if it differs from the state's pin or is malformed.
+    """
+    key = verifier_key or (state.verifier_key if state else None)
+    if key is None:
+        try:
+            key = str(fetch_json("/api/v1/log/key")["verifier_key"])
+        except (KeyError, TypeError) as e:
+            raise AuditFailure("the server did not send its log key") from e
+        lines.append(f"trusting the log key on first use: {key} (compare it out of band)")
+    elif state is not None and key != state.verifier_key:
+        raise AuditFailure("the log key differs from the one pinned in the state file")
+    try:
+        return key, parse_verifier_key(key)
+    except CryptoError as e:
+        raise AuditFailure(f"malformed verifier key: {e}") from e
+
+
+def check_extends(fetch_json: JsonFetch, previous: Checkpoint, latest: Checkpoint) -> None:
+    """Checks that `latest` extends `previous` (both already verified): the log only grew.
+
+    Fetches the RFC 9162 consistency proof between the two sizes and verifies it. Raises AuditFailure
+    if the log shrank (truncation) or the proof does not verify (a rewrite or a fork).
+    """
+    if previous.size > latest.size:
+        raise AuditFailure(
+            f"the log was truncated: a checkpoint for {previous.size} entries was signed, the server now "
+            f"has {latest.size}",
+            index=latest.size,
+        )
+    try:
+        proof = fetch_json(f"/api/v1/log/proof/consistency?first={previous.size}&second={latest.size}")
+        verify_consistency(
+            previous.size,
+            latest.size,
+            previous.root_hash,
+            latest.root_hash,
+            [b64u_decode(h) for h in proof["proof"]],
+        )
+    except (CryptoError, KeyError, TypeError) as e:
+        raise AuditFailure(
+            f"the log is not an extension of the checkpoint of size {previous.size}: the server's "
+            "consistency proof does not verify (the log was rewritten or forked)"
+        ) from e
 
 
 def _fetch_leaves(client: HttpClient, size: int) -> list[bytes]:
@@ -144,23 +240,10 @@ def audit_log(
     when the server cannot be reached.
     """
     lines: list[str] = []
-    key = verifier_key or (state.verifier_key if state else None)
-    if key is None:
-        key = str(client.get_json("/api/v1/log/key")["verifier_key"])
-        lines.append(f"trusting the log key on first use: {key} (compare it out of band)")
-    elif state is not None and key != state.verifier_key:
-        raise AuditFailure("the log key differs from the one pinned in the audit state")
-    try:
-        verifier = parse_verifier_key(key)
-    except CryptoError as e:
-        raise AuditFailure(f"malformed verifier key: {e}") from e
+    key, verifier = pin_log_key(client.get_json, verifier_key, state, lines)
 
     latest_note = client.get_text("/api/v1/log/checkpoint")
-    latest = _open_checkpoint(latest_note, verifier, "latest checkpoint")
-    if latest.origin != verifier.name:
-        raise AuditFailure(
-            f"checkpoint origin {latest.origin!r} does not match the key name {verifier.name!r}"
-        )
+    latest = open_checkpoint(latest_note, verifier, "latest checkpoint")
     leaves = _fetch_leaves(client, latest.size)
     store = MemoryNodeStore()
     for h in leaves:
@@ -192,19 +275,7 @@ def audit_log(
                 f"the log is not an extension of the saved checkpoint (size {previous.size}){where}",
                 index=index,
             )
-        proof = client.get_json(
-            "/api/v1/log/proof/consistency", {"first": previous.size, "second": latest.size}
-        )
-        try:
-            verify_consistency(
-                previous.size,
-                latest.size,
-                previous.root_hash,
-                latest.root_hash,
-                [b64u_decode(h) for h in proof["proof"]],
-            )
-        except (CryptoError, KeyError, TypeError) as e:
-            raise AuditFailure("the server's consistency proof does not verify") from e
+        check_extends(client.get_json, previous, latest)
         lines.append(f"consistent with the saved checkpoint of size {previous.size} (append-only)")
     return (
         AuditReport(latest.origin, latest.size, latest.root_hash, lines),

@@ -125,6 +125,30 @@ def verify_court_order(court_key: bytes, document: bytes, signature: bytes) -> N
     _verify(court_key, document, signature)
 
 
+VERDICT_VERIFIED: Final = "verified"
+VERDICT_UNSIGNED: Final = "unsigned"
+VERDICT_INVALID: Final = "signature-invalid"
+
+
+def court_verdict(court_key: bytes | None, document: bytes, signature: bytes | None) -> str:
+    """Returns the verdict on a court order's detached signature: `verified`, `unsigned` (no signature)
+    or `signature-invalid` (it does not verify, is malformed, or the court has no key to check it with:
+    a signature nobody can check proves nothing).
+
+    The one function the server (when a request is drafted) and the key-holder's tool (before it
+    approves) both use, so they cannot disagree on what counts as signed.
+    """
+    if signature is None:
+        return VERDICT_UNSIGNED
+    if court_key is None:
+        return VERDICT_INVALID
+    try:
+        verify_court_order(court_key, document, signature)
+    except CryptoError:
+        return VERDICT_INVALID
+    return VERDICT_VERIFIED
+
+
 def sign_court_order(court_seed: bytes, document: bytes) -> bytes:
     """Returns a court's detached signature over `document` (what a court's own tooling would do)."""
     return _sign(court_seed, document)

@@ -25,10 +25,12 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "nodes_to_store_after_append",
+    "range_proof",
     "root_hash",
     "subtree_hash",
     "verify_consistency",
     "verify_inclusion",
+    "verify_range",
 ]
 
 HASH_SIZE = 32  # SHA-256 output; RFC 9162 §2.1.1 with the log's hash algorithm fixed to SHA-256
@@ -338,6 +340,80 @@ def verify_consistency(
         raise InvalidConsistencyProofError("computed old root does not match")
     if not _equal(new_root, sr):
         raise InvalidConsistencyProofError("computed new root does not match")
+
+
+def _check_range_args(start: int, end: int, size: int) -> None:
+    _check_count(start, "start")
+    _check_count(end, "end")
+    _check_count(size, "size")
+    if not start < end <= size:
+        raise InvalidTreeRangeError("the range must satisfy start < end <= size")
+
+
+def range_proof(reader: NodeReader, start: int, end: int, size: int) -> list[bytes]:
+    """Return the hashes that, with leaves [start, end), rebuild the root of the tree of `size` leaves.
+
+    Walks RFC 9162's recursion (MTH splits at the largest power of two below the width) left to
+    right and emits MTH of every maximal subtree that lies wholly outside [start, end): at most two
+    per level, so O(log size). Subtrees inside the range are rebuilt by the verifier from the leaves.
+    (The same idea as a Certificate Transparency "compact range".)
+
+    Raises InvalidTreeRangeError unless 0 <= start < end <= size, MissingNodeError if the store is
+    shorter than size.
+    """
+    _check_range_args(start, end, size)
+    proof: list[bytes] = []
+
+    def walk(lo: int, hi: int) -> None:
+        if hi <= start or lo >= end:
+            proof.append(subtree_hash(reader, lo, hi))
+        elif not (start <= lo and hi <= end):
+            k = _split_point(hi - lo)
+            walk(lo, lo + k)
+            walk(lo + k, hi)
+
+    walk(0, size)
+    return proof
+
+
+def verify_range(
+    start: int, leaf_hashes: Sequence[bytes], size: int, proof: Sequence[bytes], root: bytes
+) -> None:
+    """Check that `leaf_hashes` are exactly leaves [start, start + len) of the tree (size, root).
+
+    `proof` is what range_proof returns. Returns None on success. This proves a contiguous run of
+    entries (none left out, none added) with O(log size) hashes besides the leaves.
+
+    Raises InvalidInclusionProofError if the proof does not verify (wrong or missing hashes, extra
+    hashes, wrong-length leaves or root); InvalidTreeRangeError for an empty or out-of-tree range.
+    """
+    leaves = list(leaf_hashes)
+    end = start + len(leaves) if isinstance(start, int) and not isinstance(start, bool) else -1
+    _check_range_args(start, end, size)
+    path = _check_proof(proof, InvalidInclusionProofError)
+    for leaf in leaves:
+        if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
+            raise InvalidInclusionProofError(f"every leaf hash must be {HASH_SIZE} bytes")
+    position = 0
+
+    def fold(lo: int, hi: int) -> bytes:
+        nonlocal position
+        if hi <= start or lo >= end:
+            if position >= len(path):
+                raise InvalidInclusionProofError("range proof is too short")
+            position += 1
+            return path[position - 1]
+        if hi - lo == 1:
+            return leaves[lo - start]
+        k = _split_point(hi - lo)
+        left = fold(lo, lo + k)
+        return _hash_children(left, fold(lo + k, hi))
+
+    computed = fold(0, size)
+    if position != len(path):
+        raise InvalidInclusionProofError("range proof is too long")
+    if not _equal(root, computed):
+        raise InvalidInclusionProofError("computed root does not match")
 
 
 class MemoryNodeStore:

@@ -27,8 +27,8 @@ from escrow.crypto.disclosure import (
     ROLE_COSIGN,
     ROLE_SUBMIT,
     DisclosureSignatureError,
+    court_verdict,
     request_digest,
-    verify_court_order,
     verify_decision,
     verify_officer,
 )
@@ -51,6 +51,7 @@ from escrow.models import (
     DisclosureRequest,
     DisclosureScope,
     KeyHolder,
+    LogEntry,
     LogState,
     OfficerKey,
     OrderDocument,
@@ -74,6 +75,7 @@ BODY_VERSION: Final = 1
 LEGAL_OFFICER: Final = "legal_officer"
 ADMIN: Final = "admin"
 OPEN_STATUSES: Final = ("submitted", "cosigned")
+_END_OF_LOG: Final = 2**62  # an index beyond any log (indices are BigInteger)
 
 _log = logging.getLogger(__name__)
 
@@ -224,7 +226,14 @@ def register_officer_key(
         session,
         log,
         kind="officer.key_registered",
-        data={"officer": staff.username, "organisation": staff.organisation, "fingerprint": fingerprint(key)},
+        # The whole public key, so a key-holder's tool can take it from the log rather than from us
+        # (docs/disclosure.md#the-key-holders-checks); officers are staff, named in the log already.
+        data={
+            "officer": staff.username,
+            "organisation": staff.organisation,
+            "fingerprint": fingerprint(key),
+            "public_key": b64u_encode(key),
+        },
         now=now,
     )
     session.commit()
@@ -262,6 +271,7 @@ def add_court(
             "name": row.name,
             "jurisdiction": row.jurisdiction,
             "fingerprint": fingerprint(row.public_key) if row.public_key else None,
+            "public_key": b64u_encode(row.public_key) if row.public_key else None,
         },
         now=now,
     )
@@ -281,18 +291,6 @@ def list_courts(session: Session) -> list[CourtView]:
 
 
 # --- drafting, submission, co-signing ----------------------------------------------------------
-
-
-def _court_verdict(court: Court, document: bytes, signature: bytes | None) -> str:
-    if signature is None:
-        return "unsigned"
-    if court.public_key is None:
-        return "signature-invalid"  # a signature we cannot check proves nothing
-    try:
-        verify_court_order(court.public_key, document, signature)
-    except (DisclosureSignatureError, CryptoError):
-        return "signature-invalid"
-    return "verified"
 
 
 def _scope_items(session: Session, scope: Sequence[object]) -> list[tuple[str, str, str, bytes]]:
@@ -369,7 +367,7 @@ def create_draft(
         "court": {"id": court.id, "name": court.name, "jurisdiction": court.jurisdiction},
         "case_number": _text(case_number, "case_number"),
         "order_sha256": order_sha,
-        "court_signature": _court_verdict(court, order, signature),
+        "court_signature": court_verdict(court.public_key, order, signature),
         "legal_basis": _text(legal_basis, "legal_basis", MAX_LEGAL_BASIS),
         "emergency": bool(is_emergency),
         "scope": [{"platform": p, "pseudonym": s, "envelope_digest": d} for p, s, d, _ in items],
@@ -567,7 +565,12 @@ def cosign_request(
         session,
         log,
         kind="disclosure.cosigned",
-        data={"request": row.id, "organisation": staff.organisation, "cosignatures": count},
+        data={
+            "request": row.id,
+            "officer": staff.username,
+            "organisation": staff.organisation,
+            "cosignatures": count,
+        },
         now=now,
     )
     session.commit()
@@ -650,10 +653,12 @@ class HolderPackage:
     body: dict[str, Any]
     digest_b64: str
     log_index: int | None
-    officers: list[dict[str, str]]
+    officers: list[dict[str, Any]]
     envelopes: list[dict[str, Any]]
     holder_index: int
     decided: bool
+    court: dict[str, Any]
+    order_document_b64: str
 
 
 def _holder_index(session: Session, row: DisclosureRequest, holder_id: int) -> int:
@@ -699,9 +704,14 @@ def holder_package(session: Session, *, request_id: int, holder_id: int) -> Hold
     index = _holder_index(session, row, holder_id)
     submitter = session.get(StaffAccount, row.submitter_id)
     assert submitter is not None  # noqa: S101 - foreign key
-    officers = [_officer_entry(session, submitter, ROLE_SUBMIT, row.submit_signature)]
+    officers = [
+        _officer_entry(session, submitter, ROLE_SUBMIT, row.submit_signature, signed_index=row.log_index)
+    ]
     officers += [
-        _officer_entry(session, s, ROLE_COSIGN, sig.signature) for s, sig in _cosigners(session, row)
+        _officer_entry(
+            session, s, ROLE_COSIGN, sig.signature, signed_index=_cosign_index(session, row, s.username)
+        )
+        for s, sig in _cosigners(session, row)
     ]
     envelopes = [
         {"envelope_digest": s.envelope_digest, "envelope": json.loads(s.envelope)}
@@ -712,6 +722,11 @@ def holder_package(session: Session, *, request_id: int, holder_id: int) -> Hold
             DisclosureDecision.request_id == row.id, DisclosureDecision.holder_id == holder_id
         )
     ).first()
+    court = session.get(Court, row.court_id)
+    assert court is not None  # noqa: S101 - foreign key
+    court_entry = _last_logged(session, "court.registered", before=row.log_index, court=court.id)
+    document = session.get(OrderDocument, row.order_sha256)
+    assert document is not None  # noqa: S101 - foreign key
     return HolderPackage(
         row.id,
         row.status,
@@ -722,19 +737,70 @@ def holder_package(session: Session, *, request_id: int, holder_id: int) -> Hold
         envelopes,
         index,
         decided is not None,
+        {
+            "id": court.id,
+            "log_index": court_entry[0] if court_entry else None,
+            "public_key": b64u_encode(court.public_key) if court.public_key else None,
+            "signature": b64u_encode(row.court_signature) if row.court_signature else None,
+        },
+        b64u_encode(document.content),
     )
 
 
+def _last_logged(
+    session: Session, kind: str, *, before: int | None, after: int = -1, **match: object
+) -> tuple[int, dict[str, Any]] | None:
+    """Returns (index, data) of the latest `kind` entry in (after, before) whose data has `match`.
+
+    Few entries have these kinds (officer keys, courts, co-signatures), and `kind` is indexed.
+    """
+    if before is None:
+        return None
+    rows = session.execute(
+        select(LogEntry.idx, LogEntry.body)
+        .where(LogEntry.kind == kind, LogEntry.idx < before, LogEntry.idx > after)
+        .order_by(LogEntry.idx.desc())
+    )
+    for idx, body in rows:
+        data = json.loads(body).get("data", {})
+        if all(data.get(k) == v for k, v in match.items()):
+            return int(idx), dict(data)
+    return None
+
+
+def _cosign_index(session: Session, row: DisclosureRequest, username: str) -> int | None:
+    if row.log_index is None:
+        return None
+    found = _last_logged(
+        session,
+        "disclosure.cosigned",
+        before=_END_OF_LOG,
+        after=row.log_index,
+        request=row.id,
+        officer=username,
+    )
+    return found[0] if found else None
+
+
 def _officer_entry(
-    session: Session, staff: StaffAccount, role: str, signature: bytes | None
-) -> dict[str, str]:
-    key = session.get(OfficerKey, staff.id)
+    session: Session, staff: StaffAccount, role: str, signature: bytes | None, *, signed_index: int | None
+) -> dict[str, Any]:
+    """One officer's signature, with the log entries that let the holder's tool check their key: the
+    entry recording the signature, and the last `officer.key_registered` for them before it (the key in
+    force when they signed; docs/disclosure.md#the-key-holders-checks)."""
+    registered = _last_logged(session, "officer.key_registered", before=signed_index, officer=staff.username)
+    row = session.get(OfficerKey, staff.id)
+    key = row.public_key if row else None
+    if registered is not None and registered[1].get("public_key"):
+        key = b64u_decode(str(registered[1]["public_key"]))  # a key replaced since: the one it signed with
     return {
         "role": role,
         "username": staff.username,
         "organisation": staff.organisation,
-        "public_key": b64u_encode(key.public_key) if key else "",
+        "public_key": b64u_encode(key) if key else "",
         "signature": b64u_encode(signature) if signature else "",
+        "key_log_index": registered[0] if registered else None,
+        "signed_log_index": signed_index,
     }
 
 

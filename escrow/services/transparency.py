@@ -26,6 +26,7 @@ from escrow.crypto.merkle import (
     inclusion_proof,
     leaf_hash,
     nodes_to_store_after_append,
+    range_proof,
     root_hash,
 )
 from escrow.crypto.note import format_checkpoint, sign_note, verifier_key_string
@@ -241,6 +242,17 @@ def prove_inclusion(session: Session, index: int, size: int) -> list[bytes]:
     if not 0 <= index < size:
         raise ValidationError(f"index {index} is not in a tree of size {size}")
     return _run_on_stored_nodes(session, lambda r: inclusion_proof(r, index, size))
+
+
+def prove_range(session: Session, start: int, end: int, size: int) -> list[bytes]:
+    """Returns the range proof of entries [start, end) in the tree of `size` entries (merkle.range_proof).
+
+    Raises ValidationError unless start < end <= size <= the tree size.
+    """
+    _check_range(tree_size(session), size)
+    if not start < end <= size:
+        raise ValidationError(f"the range [{start}, {end}) is not a non-empty part of a tree of size {size}")
+    return _run_on_stored_nodes(session, lambda r: range_proof(r, start, end, size))
 
 
 def prove_consistency(session: Session, first: int, second: int) -> list[bytes]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Flask
 from flask.testing import FlaskClient
 
-from escrow.crypto.merkle import leaf_hash, verify_consistency, verify_inclusion
+from escrow.crypto.merkle import leaf_hash, verify_consistency, verify_inclusion, verify_range
 from escrow.crypto.note import open_note, parse_checkpoint, parse_verifier_key
 from escrow.crypto.transcript import b64u_decode
 from escrow.services.transparency import append_event
@@ -57,6 +57,11 @@ def test_entries_and_proofs_verify_against_the_checkpoint(app: Flask, client: Fl
     )
     proof = client.get("/api/v1/log/proof/consistency?first=4&second=6").get_json()["proof"]
     verify_consistency(4, 6, old.root_hash, root, [b64u_decode(h) for h in proof])
+    # a run of entries is proven whole by a range proof (issue 6: the holder tool's key history)
+    run = [leaf_hash(b64u_decode(e["body"])) for e in page["entries"][1:5]]
+    answer = client.get("/api/v1/log/proof/range?start=1&end=5&size=6").get_json()
+    assert (answer["start"], answer["end"], answer["tree_size"]) == (1, 5, 6)
+    verify_range(1, run, 6, [b64u_decode(h) for h in answer["proof"]], root)
 
 
 def test_bad_parameters_are_problems_not_errors(app: Flask, client: FlaskClient) -> None:
@@ -69,6 +74,10 @@ def test_bad_parameters_are_problems_not_errors(app: Flask, client: FlaskClient)
         ("/api/v1/log/proof/inclusion?index=2&size=2", 422),
         ("/api/v1/log/proof/inclusion?index=0&size=0", 422),
         ("/api/v1/log/proof/consistency?first=2&second=1", 422),
+        ("/api/v1/log/proof/range?start=1&end=1&size=2", 422),
+        ("/api/v1/log/proof/range?start=0&end=3&size=2", 422),
+        ("/api/v1/log/proof/range?start=0&end=1&size=9", 422),
+        ("/api/v1/log/proof/range?start=0&end=1", 422),
         ("/api/v1/log/checkpoints/99", 404),
         ("/api/v1/log/entries?start=0&end=99999999999999999999999", 422),
     ]:

@@ -13,6 +13,7 @@ from escrow.crypto.disclosure import (
     DisclosureSignatureError,
     OfficerKeyFileError,
     OfficerSecrets,
+    court_verdict,
     decrypt_officer_key,
     encrypt_officer_key,
     new_officer_secrets,
@@ -84,6 +85,18 @@ def test_court_order_signature_covers_the_document() -> None:
     verify_court_order(public_key(SEED), b"%PDF-order", signature)
     with pytest.raises(DisclosureSignatureError):
         verify_court_order(public_key(SEED), b"%PDF-other", signature)
+
+
+def test_court_verdict_is_one_function_for_server_and_holder_tool() -> None:
+    key, signature = public_key(SEED), sign_court_order(SEED, b"%PDF-order")
+    assert court_verdict(key, b"%PDF-order", signature) == "verified"
+    assert court_verdict(key, b"%PDF-order", None) == "unsigned"
+    assert court_verdict(key, b"%PDF-other", signature) == "signature-invalid"
+    assert court_verdict(public_key(b"\x08" * 32), b"%PDF-order", signature) == "signature-invalid"
+    assert court_verdict(None, b"%PDF-order", signature) == "signature-invalid"
+    assert court_verdict(key, b"%PDF-order", signature[:-1]) == "signature-invalid"
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    assert court_verdict(key, b"%PDF-order", flipped) == "signature-invalid"
 
 
 def test_request_digest_refuses_non_canonical_bodies() -> None:

@@ -559,3 +559,57 @@ def test_hash_length_is_checked(bad: object) -> None:
 def test_memory_store_missing_node_raises_key_error() -> None:
     with pytest.raises(KeyError):
         MemoryNodeStore().node(0, 0)
+
+
+# --- range proofs (issue 6: the holder tool proves a run of entries has no hidden event) ----------
+
+
+def _store_of(size: int) -> tuple[MemoryNodeStore, list[bytes]]:
+    store, leaves = MemoryNodeStore(), [leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    for h in leaves:
+        store.append(h)
+    return store, leaves
+
+
+def test_every_range_up_to_20_leaves_round_trips_in_o_log_n_hashes() -> None:
+    for size in range(1, 21):
+        store, leaves = _store_of(size)
+        root = root_hash(store, size)
+        for start in range(size):
+            for end in range(start + 1, size + 1):
+                proof = merkle.range_proof(store, start, end, size)
+                assert len(proof) <= 2 * max(1, size.bit_length())
+                merkle.verify_range(start, leaves[start:end], size, proof, root)
+
+
+def test_range_rejects_a_changed_dropped_or_added_leaf_and_a_bad_proof() -> None:
+    # Given a proven run of leaves [5, 11) of a 23-leaf tree
+    store, leaves = _store_of(23)
+    root, proof = root_hash(store, 23), merkle.range_proof(store, 5, 11, 23)
+    run = leaves[5:11]
+    merkle.verify_range(5, run, 23, proof, root)
+    # Then every change of the run, its position, the proof or the root is refused
+    changed = [*run[:2], leaf_hash(b"hidden"), *run[3:]]
+    for start, items, path, top in (
+        (5, changed, proof, root),
+        (5, run[:-1], proof, root),
+        (5, [*run, leaves[11]], proof, root),
+        (5, [*run[:2], *run[3:]], proof, root),
+        (6, run, proof, root),
+        (5, run, proof[:-1], root),
+        (5, run, [*proof, proof[0]], root),
+        (5, run, [bytes(32), *proof[1:]], root),
+        (5, run, proof, bytes(32)),
+        (5, [b"short"], proof, root),
+    ):
+        with pytest.raises(InvalidInclusionProofError):
+            merkle.verify_range(start, items, 23, path, top)
+
+
+@pytest.mark.parametrize(("start", "count", "size"), [(0, 0, 4), (3, 2, 4), (-1, 1, 4), (True, 1, 4)])
+def test_range_rejects_ranges_outside_the_tree(start: int, count: int, size: int) -> None:
+    store, leaves = _store_of(4)
+    with pytest.raises(InvalidTreeRangeError):
+        merkle.verify_range(start, leaves[:count], size, [], root_hash(store, 4))
+    with pytest.raises(InvalidTreeRangeError):
+        merkle.range_proof(store, start, start + count, size)

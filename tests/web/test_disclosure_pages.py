@@ -50,6 +50,8 @@ def test_officer_drafts_through_the_form_and_the_holder_page_shows_the_command(a
     world.sign(draft_id, "alice", "submit")
     holder_page = world.app.test_client().get(f"/keyholder/disclosures/{draft_id}").get_data(as_text=True)
     assert f"escrow keyholder approve {draft_id}" in holder_page
+    assert "What your tool checks" in holder_page
+    assert "officer.key_registered" in holder_page
     assert c.pseudonym not in holder_page
     assert "share" in holder_page
     assert "passphrase" in holder_page
