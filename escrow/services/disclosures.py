@@ -61,6 +61,7 @@ from escrow.models import (
 from escrow.services.ceremony import holder_indices
 from escrow.services.escrow_keys import active_escrow_key, escrow_key
 from escrow.services.keyholders import claim_row
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.staff import StaffView
 from escrow.services.transparency import LogSigner, append_event
 
@@ -1004,6 +1005,16 @@ def list_requests(session: Session, *, log: LogSigner, now: datetime) -> list[Di
     sweep_disclosures(session, log=log, now=now)
     rows = session.scalars(select(DisclosureRequest).order_by(DisclosureRequest.id.desc())).all()
     return [_view(session, r) for r in rows]
+
+
+def page_requests(session: Session, *, log: LogSigner, now: datetime, page: int) -> Page[DisclosureView]:
+    """Returns one page of the requests, newest first (after closing expired ones).
+
+    Raises InvalidPageError, PageNotFoundError.
+    """
+    sweep_disclosures(session, log=log, now=now)
+    statement = select(DisclosureRequest).order_by(DisclosureRequest.id.desc())
+    return fetch_page(session, statement, number=page).map(lambda row: _view(session, row))
 
 
 def person_notices(
