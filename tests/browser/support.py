@@ -62,7 +62,7 @@ class Portal:
     url: str
     extension: EscrowExtension
 
-    def add_staff(self, username: str, *roles: str) -> None:
+    def add_staff(self, username: str, *roles: str, platform: str | None = None) -> None:
         with self.extension.session_factory() as session:
             create_staff(
                 session,
@@ -74,6 +74,7 @@ class Portal:
                 roles=roles,
                 password=STAFF_PASSWORD,
                 now=datetime.now(UTC),
+                platform_id=platform,
             )
 
     def add_platform(self, platform_id: str, name: str) -> None:
