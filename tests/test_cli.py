@@ -154,3 +154,15 @@ def test_staff_disable_names_unknown_accounts(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["staff", "disable", "--username", "ghost"])
     assert result.exit_code == 1
     assert "no active staff account 'ghost'" in result.output
+
+
+def test_staff_create_platform_login_needs_an_existing_platform(runner: CliRunner) -> None:
+    args = ["staff", "create", "--username", "forum-ops", "--display-name", "F", "--organisation", "Forum"]
+    result = runner.invoke(
+        cli,
+        [*args, "--role", "platform", "--platform", "no-such", "--password-stdin"],
+        input="a very long password\n",
+    )
+    assert result.exit_code == 1
+    assert "a platform login must name an existing platform" in result.output
+    assert "Traceback" not in result.output
