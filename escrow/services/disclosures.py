@@ -274,6 +274,11 @@ def list_courts(session: Session) -> list[CourtView]:
     return [_court_view(r) for r in session.scalars(select(Court).order_by(Court.name, Court.id))]
 
 
+def page_courts(session: Session, *, page: int) -> Page[CourtView]:
+    """Returns one page of the courts, by name. Raises InvalidPageError, PageNotFoundError."""
+    return fetch_page(session, select(Court).order_by(Court.name, Court.id), number=page).map(_court_view)
+
+
 # --- drafting, submission, co-signing ----------------------------------------------------------
 
 

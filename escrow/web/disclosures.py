@@ -129,7 +129,9 @@ def holder_page(request_id: int) -> str:
 @bp.get("/admin/courts")
 @role_required("admin")
 def courts_page() -> str:
-    return render_template("disclosure/courts.html", courts=service.list_courts(get_session()))
+    return render_template(
+        "disclosure/courts.html", courts=service.page_courts(get_session(), page=requested_page())
+    )
 
 
 @bp.post("/admin/courts")

@@ -23,6 +23,7 @@ STAFF_LISTS = [
     ("admin", "/admin/officers"),
     ("admin", "/admin/keyholders"),
     ("admin", "/admin/ceremonies"),
+    ("admin", "/admin/courts"),
     ("legal_officer", "/officer/disclosures"),
 ]
 
