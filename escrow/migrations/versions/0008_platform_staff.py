@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.schema import SchemaItem
 
 revision: str = "0008_platform_staff"
 down_revision: str | None = "0007_oidc"
@@ -23,8 +24,35 @@ _PLATFORM_BINDING = (
 )
 
 
+def _staff_accounts(*, bound: bool) -> sa.Table:
+    """staff_accounts as it stands before (bound=False) or after this revision: SQLite's batch mode
+    copies the table from it instead of reflecting it, so `alembic upgrade --sql` works offline too."""
+    columns: list[SchemaItem] = [
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("display_name", sa.String(length=128), nullable=False),
+        sa.Column("organisation", sa.String(length=128), nullable=False),
+        sa.Column("roles", sa.String(length=128), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=False),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_staff_accounts"),
+        sa.UniqueConstraint("username", name="uq_staff_accounts_username"),
+    ]
+    if bound:
+        columns += [
+            sa.Column("platform_id", sa.String(length=64), nullable=True),
+            sa.ForeignKeyConstraint(
+                ["platform_id"], ["platforms.id"], name="fk_staff_accounts_platform_id_platforms"
+            ),
+            sa.CheckConstraint(_PLATFORM_BINDING, name="ck_staff_accounts_platform_binding"),
+            sa.Index("ix_staff_accounts_platform_id", "platform_id"),
+        ]
+    return sa.Table("staff_accounts", sa.MetaData(), *columns)
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("staff_accounts", schema=None) as batch_op:
+    with op.batch_alter_table("staff_accounts", copy_from=_staff_accounts(bound=False)) as batch_op:
         batch_op.add_column(sa.Column("platform_id", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_staff_accounts_platform_id"), ["platform_id"], unique=False)
         batch_op.create_foreign_key(
@@ -34,7 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("staff_accounts", schema=None) as batch_op:
+    with op.batch_alter_table("staff_accounts", copy_from=_staff_accounts(bound=True)) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_staff_accounts_platform_binding"), type_="check")
         batch_op.drop_constraint(batch_op.f("fk_staff_accounts_platform_id_platforms"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_staff_accounts_platform_id"))
