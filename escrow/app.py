@@ -51,6 +51,7 @@ from escrow.web.officers import bp as officers_bp
 from escrow.web.oidc import api_bp as oidc_api_bp
 from escrow.web.oidc import bp as oidc_bp
 from escrow.web.oidc import init_oidc_provider
+from escrow.web.platform import bp as platform_bp
 from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(officers_bp)
+    app.register_blueprint(platform_bp)
     app.register_blueprint(jwks_bp)
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_api_bp)

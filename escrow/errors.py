@@ -58,6 +58,20 @@ class ValidationError(EscrowError):
     title = "Validation failed"
 
 
+class InvalidPageError(ValidationError):
+    """A list page was asked for with a page number that is not a whole number from 1 (issue 8)."""
+
+    code = "invalid-page"
+    title = "Invalid page number"
+
+
+class PageNotFoundError(NotFoundError):
+    """A list page past the last one was asked for (issue 8)."""
+
+    code = "page-not-found"
+    title = "No such page"
+
+
 class ConflictError(EscrowError):
     """The request conflicts with existing data (duplicate, concurrent change)."""
 

@@ -237,13 +237,25 @@ class CeremonyMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer")
+STAFF_ROLE_PLATFORM: Final = "platform"
+STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer", STAFF_ROLE_PLATFORM)
 
 
 class StaffAccount(Base):
-    """A member of staff: admin, verification officer or legal officer (roles, comma-separated)."""
+    """A member of staff: admin, verification officer, legal officer (roles, comma-separated), or a
+    platform's own staff (issue 8: role ``platform`` alone, bound to exactly one platform).
+    """
 
     __tablename__ = "staff_accounts"
+    __table_args__ = (
+        # A platform login manages only its own platform: bound iff it has the platform role, and the
+        # role is never combined with another (an admin bound to a platform would be ambiguous).
+        CheckConstraint(
+            "(roles = 'platform' AND platform_id IS NOT NULL)"
+            " OR (roles NOT LIKE '%platform%' AND platform_id IS NULL)",
+            name="platform_binding",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -258,6 +270,7 @@ class StaffAccount(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary(128))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    platform_id: Mapped[str | None] = mapped_column(ForeignKey("platforms.id"), index=True)
 
     @property
     def role_set(self) -> frozenset[str]:

@@ -148,7 +148,9 @@ def make_staff(app: Flask):  # type: ignore[no-untyped-def]
 
     from escrow.services.staff import create_staff
 
-    def make(username: str, *roles: str, organisation: str = "Escrow Operator") -> object:
+    def make(
+        username: str, *roles: str, organisation: str = "Escrow Operator", platform: str | None = None
+    ) -> object:
         extension = get_extension(app)
         with extension.session_factory() as session:
             return create_staff(
@@ -161,6 +163,7 @@ def make_staff(app: Flask):  # type: ignore[no-untyped-def]
                 roles=roles,
                 password=STAFF_PASSWORD,
                 now=datetime.now(UTC),
+                platform_id=platform,
             )
 
     return make

@@ -17,6 +17,7 @@ from escrow.errors import (
     ConfigError,
     ConflictError,
     EscrowError,
+    InvalidPageError,
     InvalidStateError,
     InvalidTokenError,
     NotFoundError,
@@ -190,6 +191,7 @@ def test_error_table_covers_every_client_error_class() -> None:
         InvalidTokenError,
         AuthenticationError,
         ValidationError,
+        InvalidPageError,  # a malformed ?page= is a 400, not a 422 (issue 8)
     }
 
 

@@ -217,3 +217,15 @@ def test_dev_code_prints_the_current_code_of_a_seeded_officer_in_development_mod
     assert result.output.strip() in {totp.code_at(secret, step - 1), totp.code_at(secret, step)}
     assert admin.exit_code == 1
     assert "only legal officers need one" in admin.output
+
+
+def test_staff_create_platform_login_needs_an_existing_platform(runner: CliRunner) -> None:
+    args = ["staff", "create", "--username", "forum-ops", "--display-name", "F", "--organisation", "Forum"]
+    result = runner.invoke(
+        cli,
+        [*args, "--role", "platform", "--platform", "no-such", "--password-stdin"],
+        input="a very long password\n",
+    )
+    assert result.exit_code == 1
+    assert "a platform login must name an existing platform" in result.output
+    assert "Traceback" not in result.output

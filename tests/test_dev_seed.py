@@ -40,7 +40,7 @@ def _seed(app: Flask, *, dev_mode: bool):  # type: ignore[no-untyped-def]
 def test_development_mode_seeds_accounts_keys_and_a_court_once_with_secrets_in_0600_files(app: Flask) -> None:
     settings, report = _seed(app, dev_mode=True)
     assert report is not None
-    assert set(report.logins) == {"admin", "verifier", "alice", "bob"}
+    assert set(report.logins) == {"admin", "verifier", "alice", "bob", "forum"}
     record = json.loads(read_secret_file(settings.keys_dir / LOGINS_FILE))
     for path in (
         settings.keys_dir / LOGINS_FILE,
@@ -74,6 +74,16 @@ def test_development_mode_seeds_accounts_keys_and_a_court_once_with_secrets_in_0
     response = client.post("/login/code", data={"code": code, "csrf_token": token})
     assert response.status_code == 302
     assert client.get("/api/v1/session").get_json()["staff"]["username"] == "alice"
+    # and the platform login manages the seeded platform (issue 8)
+    assert {"username": "forum", "platform": record["platform"]["id"]}.items() <= next(
+        s for s in record["staff"] if s["username"] == "forum"
+    ).items()
+    platform_staff = app.test_client()
+    token = csrf_token_from(platform_staff.get("/login").get_data(as_text=True))
+    platform_staff.post(
+        "/login", data={"username": "forum", "password": report.logins["forum"], "csrf_token": token}
+    )
+    assert "Demo Forum" in platform_staff.get("/platform/").get_data(as_text=True)
     # A second start seeds nothing more
     assert _seed(app, dev_mode=True)[1] is None
 

@@ -16,6 +16,7 @@ from escrow.errors import (
     AuthenticationError,
     ConflictError,
     EscrowError,
+    InvalidPageError,
     InvalidStateError,
     InvalidTokenError,
     NotFoundError,
@@ -38,6 +39,8 @@ PROBLEM_STATUS: Mapping[type[EscrowError], int] = {
     AuthenticationError: 401,
     # Well-formed but semantically wrong input (RFC 9110 section 15.5.21).
     ValidationError: 422,
+    # A malformed ?page= is a malformed request, not a rule broken by a well-formed one (issue 8).
+    InvalidPageError: 400,
 }
 
 # Stable codes for the HTTP-level errors werkzeug raises before our code runs.

@@ -22,7 +22,7 @@ from escrow.models import STAFF_ROLES
 from escrow.services import totp
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
-from escrow.services.dev_seed import LOGINS_FILE, seed_demo_instance
+from escrow.services.dev_seed import DEMO_PLATFORM_LOGIN, LOGINS_FILE, seed_demo_instance
 from escrow.services.instance import InitReport, init_instance
 from escrow.services.signing_keys import published_jwks, rotate_signing_key
 from escrow.services.staff import create_staff, disable_staff, reset_totp
@@ -178,7 +178,10 @@ def _seed_demo(settings: Settings) -> None:
         f"{seeded.logins_file} to an authenticator app, or print the current code with "
         "`escrow dev-code USERNAME`"
     )
-    click.echo(f"platform: {seeded.platform} (API key in {seeded.logins_file})")
+    click.echo(
+        f"platform: {seeded.platform} (API key in {seeded.logins_file}; "
+        f"its own staff sign in as {DEMO_PLATFORM_LOGIN} and manage it at /platform/)"
+    )
     click.echo(
         f"legal officer key files: {seeded.officers_dir}/alice.key, bob.key (passphrase in PASSPHRASE)"
     )
@@ -208,10 +211,16 @@ def staff() -> None:
 @click.option(
     "--role", "roles", multiple=True, required=True, type=click.Choice(STAFF_ROLES), help="Repeatable."
 )
+@click.option("--platform", "platform_id", help="With --role platform: the one platform this login manages.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @_fail_cleanly
 def staff_create(
-    username: str, display_name: str, organisation: str, roles: tuple[str, ...], password_stdin: bool
+    username: str,
+    display_name: str,
+    organisation: str,
+    roles: tuple[str, ...],
+    platform_id: str | None,
+    password_stdin: bool,
 ) -> None:
     """Create a staff account; the password is prompted for (never an argument)."""
     if password_stdin:
@@ -230,8 +239,10 @@ def staff_create(
             roles=roles,
             password=password,
             now=datetime.now(UTC),
+            platform_id=platform_id,
         )
-    click.echo(f"created staff account {view.username} ({', '.join(sorted(view.roles))})")
+    bound = f", platform {view.platform_id}" if view.platform_id else ""
+    click.echo(f"created staff account {view.username} ({', '.join(sorted(view.roles))}{bound})")
 
 
 cli.add_command(audit)

@@ -45,6 +45,7 @@ from escrow.services.ceremony_protocol import (
 )
 from escrow.services.escrow_keys import active_escrow_key, escrow_key, install_escrow_key
 from escrow.services.keyholders import claim_row
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.transparency import LogSigner, append_event
 
 OPEN_STATUSES = ("round1", "round2", "confirm")
@@ -350,6 +351,12 @@ def list_ceremonies(session: Session) -> list[CeremonyState]:
     """Returns every ceremony, newest first."""
     ids = session.execute(select(Ceremony.id).order_by(Ceremony.id.desc())).scalars().all()
     return [ceremony_state(session, i) for i in ids]
+
+
+def page_ceremonies(session: Session, *, page: int) -> Page[CeremonyState]:
+    """Returns one page of the ceremonies, newest first. Raises InvalidPageError, PageNotFoundError."""
+    ids = fetch_page(session, select(Ceremony.id).order_by(Ceremony.id.desc()), number=page)
+    return ids.map(lambda ceremony_id: ceremony_state(session, ceremony_id))
 
 
 def holder_ceremonies(session: Session, holder_id: int) -> list[CeremonyState]:

@@ -32,6 +32,7 @@ from escrow.errors import (
 from escrow.keystore import Keyring
 from escrow.models import Credential, Person, Platform
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
 from escrow.services.transparency import LogSigner, append_event
@@ -171,16 +172,22 @@ def list_person_credentials(
 class PersonOverview:
     """What the person's credentials page shows: their credentials and the platforms to ask for."""
 
-    credentials: list[CredentialInfo]
+    credentials: Page[CredentialInfo]
     platforms: list[PlatformInfo]
 
 
 def person_overview(
-    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime
+    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime, page: int = 1
 ) -> PersonOverview:
-    """Returns the person's credentials (as list_person_credentials) and every platform."""
+    """Returns one page of the person's credentials (newest first, as list_person_credentials) and
+    every platform. Raises InvalidPageError, PageNotFoundError."""
+    statement = (
+        select(Credential)
+        .where(_owned_by(session, person_id, deriver))
+        .order_by(Credential.issued_at.desc(), Credential.jti)
+    )
     return PersonOverview(
-        credentials=list_person_credentials(session, person_id=person_id, deriver=deriver, now=now),
+        credentials=fetch_page(session, statement, number=page).map(lambda row: _info(row, now)),
         platforms=list_platforms(session),
     )
 

@@ -1,12 +1,12 @@
 """DEVELOPMENT ONLY: seed a demonstration instance once (issue 8).
 
-In development mode, on first start, `seed_demo_instance` creates one platform (with an API key), an
-administrator, a verification officer, two legal officers in different organisations (each with an
-officer signing key file under <keys>/dev-officers/, registered by the administrator) and a court with a
-signing key. The legal officers are enrolled with generated TOTP secrets (the second factor a real
-officer enrols at first sign-in). Every password and TOTP secret is generated; the logins, API key and
-passphrase go into 0600 files under <keys>/ and are never written to the repository or the log.
-Outside development mode it does nothing.
+In development mode, on first start, `seed_demo_instance` creates one platform (with an API key and a
+login for the platform's own staff), an administrator, a verification officer, two legal officers in
+different organisations (each with an officer signing key file under <keys>/dev-officers/, registered by
+the administrator) and a court with a signing key. The legal officers are enrolled with generated TOTP
+secrets (the second factor a real officer enrols at first sign-in). Every password and TOTP secret is
+generated; the logins, API key and passphrase go into 0600 files under <keys>/ and are never written to
+the repository or the log. Outside development mode it does nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from escrow.config import Settings
 from escrow.crypto.disclosure import encrypt_officer_key, new_officer_secrets, public_key
 from escrow.crypto.transcript import b64u_encode
 from escrow.keystore import ensure_keys_dir, write_secret_file
-from escrow.models import StaffAccount
+from escrow.models import STAFF_ROLE_PLATFORM, StaffAccount
 from escrow.services import totp
 from escrow.services.disclosures import add_court, register_officer_key
 from escrow.services.platforms import create_api_key, register_platform
@@ -37,6 +37,7 @@ OFFICERS_DIR = "dev-officers"
 PASSPHRASE_FILE = "PASSPHRASE"  # noqa: S105 - a file name
 COURT_SEED_FILE = "dev-court.seed"
 DEMO_PLATFORM = "demo-forum"
+DEMO_PLATFORM_LOGIN = "forum"  # the platform's own staff (issue 8)
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/callback"
 COURT_NAME = "District Court of Demonstration"
 COURT_JURISDICTION = "DEMO"
@@ -46,6 +47,7 @@ STAFF = (
     ("verifier", "Demo Verification Officer", "Escrow Operator", "verification_officer"),
     ("alice", "Alice Officer", "Demo Forum Legal", "legal_officer"),
     ("bob", "Bob Prosecutor", "Public Prosecution Service", "legal_officer"),
+    (DEMO_PLATFORM_LOGIN, "Demo Forum Staff", "Demo Forum", "platform"),  # manages DEMO_PLATFORM only
 )
 OFFICERS = ("alice", "bob")
 
@@ -87,6 +89,16 @@ def seed_demo_instance(
     officers_dir = keys_dir / OFFICERS_DIR
     ensure_keys_dir(officers_dir)
     logins = {username: secrets.token_urlsafe(18) for username, *_ in STAFF}
+    # The platform first: its staff login is bound to it.
+    register_platform(
+        session,
+        platform_id=DEMO_PLATFORM,
+        name="Demo Forum",
+        contact="abuse@demo-forum.example",
+        redirect_uris=[DEMO_REDIRECT_URI],
+        log=log,
+        now=now,
+    )
     views = {}
     for username, display_name, organisation, role in STAFF:
         views[username] = create_staff(
@@ -99,6 +111,7 @@ def seed_demo_instance(
             roles=(role,),
             password=logins[username],
             now=now,
+            platform_id=DEMO_PLATFORM if role == STAFF_ROLE_PLATFORM else None,
         )
     totp_secrets = {username: totp.new_secret() for username in OFFICERS}
     previous_step = totp.current_step(now) - 1
@@ -145,21 +158,13 @@ def seed_demo_instance(
         log=log,
         now=now,
     )
-    register_platform(
-        session,
-        platform_id=DEMO_PLATFORM,
-        name="Demo Forum",
-        contact="abuse@demo-forum.example",
-        redirect_uris=[DEMO_REDIRECT_URI],
-        log=log,
-        now=now,
-    )
     api_key = create_api_key(session, platform_id=DEMO_PLATFORM, log=log, now=now).api_key
     session.commit()
     record = {
         "staff": [
             {"username": u, "password": logins[u], "organisation": org, "role": role}
             | ({"totp_secret": totp_secrets[u]} if u in totp_secrets else {})
+            | ({"platform": DEMO_PLATFORM} if role == STAFF_ROLE_PLATFORM else {})
             for u, _, org, role in STAFF
         ],
         "platform": {"id": DEMO_PLATFORM, "api_key": api_key, "redirect_uri": DEMO_REDIRECT_URI},

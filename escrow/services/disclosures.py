@@ -62,6 +62,7 @@ from escrow.models import (
 from escrow.services.ceremony import holder_indices
 from escrow.services.escrow_keys import active_escrow_key, escrow_key
 from escrow.services.keyholders import claim_row
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.staff import StaffView
 from escrow.services.transparency import LogSigner, append_event
 
@@ -288,6 +289,11 @@ def _court_view(row: Court) -> CourtView:
 def list_courts(session: Session) -> list[CourtView]:
     """Returns every registered court, by name."""
     return [_court_view(r) for r in session.scalars(select(Court).order_by(Court.name, Court.id))]
+
+
+def page_courts(session: Session, *, page: int) -> Page[CourtView]:
+    """Returns one page of the courts, by name. Raises InvalidPageError, PageNotFoundError."""
+    return fetch_page(session, select(Court).order_by(Court.name, Court.id), number=page).map(_court_view)
 
 
 # --- drafting, submission, co-signing ----------------------------------------------------------
@@ -1077,6 +1083,16 @@ def list_requests(session: Session, *, log: LogSigner, now: datetime) -> list[Di
     sweep_disclosures(session, log=log, now=now)
     rows = session.scalars(select(DisclosureRequest).order_by(DisclosureRequest.id.desc())).all()
     return [_view(session, r) for r in rows]
+
+
+def page_requests(session: Session, *, log: LogSigner, now: datetime, page: int) -> Page[DisclosureView]:
+    """Returns one page of the requests, newest first (after closing expired ones).
+
+    Raises InvalidPageError, PageNotFoundError.
+    """
+    sweep_disclosures(session, log=log, now=now)
+    statement = select(DisclosureRequest).order_by(DisclosureRequest.id.desc())
+    return fetch_page(session, statement, number=page).map(lambda row: _view(session, row))
 
 
 def person_notices(

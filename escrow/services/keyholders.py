@@ -21,6 +21,7 @@ from escrow.crypto.errors import CryptoError
 from escrow.errors import ConflictError, InvalidTokenError, NotFoundError, ValidationError
 from escrow.models import HOLDER_STATUS_ENROLLED, HOLDER_STATUS_INVITED, KeyHolder
 from escrow.services.ceremony_protocol import enrolment_body, invitation_digest
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.transparency import LogSigner, append_event
 
 INVITATION_TTL = timedelta(days=7)  # long enough to reach a trustee by post or phone, short enough to expire
@@ -226,6 +227,11 @@ def authenticate_holder(
 def list_keyholders(session: Session) -> list[KeyHolderView]:
     """Returns every key-holder, oldest first."""
     return [_view(r) for r in session.execute(select(KeyHolder).order_by(KeyHolder.id)).scalars()]
+
+
+def page_keyholders(session: Session, *, page: int) -> Page[KeyHolderView]:
+    """Returns one page of the key-holders, oldest first. Raises InvalidPageError, PageNotFoundError."""
+    return fetch_page(session, select(KeyHolder).order_by(KeyHolder.id), number=page).map(_view)
 
 
 def get_keyholder(session: Session, holder_id: int) -> KeyHolderView:

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
-from escrow.models import Platform, PlatformApiKey
+from escrow.models import Platform, PlatformApiKey, StaffAccount
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.transparency import LogSigner, append_event
 
 DEFAULT_CREDENTIAL_LIFETIME_S = 30 * 24 * 3600  # 30 days; platforms choose their own (issue 3)
@@ -118,6 +119,51 @@ def list_platforms(session: Session) -> list[PlatformInfo]:
     return [platform_info(p) for p in session.scalars(select(Platform).order_by(Platform.id))]
 
 
+def page_platforms(session: Session, *, page: int) -> Page[PlatformInfo]:
+    """Returns one page of the platforms, by id. Raises InvalidPageError, PageNotFoundError."""
+    return fetch_page(session, select(Platform).order_by(Platform.id), number=page).map(platform_info)
+
+
+def update_platform(
+    session: Session,
+    *,
+    platform_id: str,
+    name: str,
+    contact: str,
+    redirect_uris: Sequence[str],
+    log: LogSigner,
+    now: datetime,
+) -> PlatformInfo:
+    """Changes the platform's name, abuse contact and OIDC redirect URIs, logs `platform.updated` and
+    commits. Returns it. Policy (credential lifetime, pseudonyms per person) stays the admin's.
+
+    Raises NotFoundError, ValidationError as register_platform.
+    """
+    platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
+    if platform is None:
+        raise NotFoundError("no platform with this id")
+    platform.name = _text(name, "name", 200)
+    platform.contact = _text(contact, "contact", 320)
+    platform.redirect_uris = json.dumps([_redirect_uri(u) for u in redirect_uris])
+    append_event(
+        session, log, kind="platform.updated", data={"platform": platform_id, "name": platform.name}, now=now
+    )
+    session.commit()
+    _log.info("platform.updated platform_id=%s", platform_id)
+    return platform_info(platform)
+
+
+def list_platform_logins(session: Session, platform_id: str) -> list[str]:
+    """Returns the usernames of the active staff logins bound to the platform (issue 8), sorted."""
+    return list(
+        session.scalars(
+            select(StaffAccount.username)
+            .where(StaffAccount.platform_id == platform_id, StaffAccount.is_active)
+            .order_by(StaffAccount.username)
+        )
+    )
+
+
 def get_platform(session: Session, platform_id: str) -> PlatformInfo:
     """Returns the platform. Raises NotFoundError if there is none with this id."""
     platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
@@ -151,12 +197,21 @@ def create_api_key(session: Session, *, platform_id: str, log: LogSigner, now: d
 
 def list_api_keys(session: Session, platform_id: str) -> list[ApiKeyInfo]:
     """Returns the platform's API keys (prefixes only), newest first."""
-    rows = session.scalars(
+    return [_key_info(r) for r in session.scalars(_api_keys(platform_id))]
+
+
+def page_api_keys(session: Session, platform_id: str, *, page: int) -> Page[ApiKeyInfo]:
+    """Returns one page of the platform's API keys, newest first. Raises InvalidPageError,
+    PageNotFoundError."""
+    return fetch_page(session, _api_keys(platform_id), number=page).map(_key_info)
+
+
+def _api_keys(platform_id: str) -> Select[PlatformApiKey]:
+    return (
         select(PlatformApiKey)
         .where(PlatformApiKey.platform_id == platform_id)
         .order_by(PlatformApiKey.id.desc())
     )
-    return [_key_info(r) for r in rows]
 
 
 def revoke_api_key(

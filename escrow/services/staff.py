@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
-from escrow.models import STAFF_ROLES, StaffAccount
+from escrow.models import STAFF_ROLE_PLATFORM, STAFF_ROLES, Platform, StaffAccount
 from escrow.services import totp
+from escrow.services.pagination import Page, fetch_page
 from escrow.services.passwords import MIN_PASSWORD_LENGTH, hash_password, password_matches
 from escrow.services.transparency import LogSigner, append_event
 
@@ -44,6 +45,8 @@ class StaffView:
     organisation: str
     roles: frozenset[str]
     has_totp: bool = False
+    # Issue 8: the one platform a `platform` login manages (None for every other role).
+    platform_id: str | None = None
 
     def needs_totp(self, *, all_staff: bool) -> bool:
         """Whether this account must pass a TOTP code to log in (enrolling first if it has none)."""
@@ -58,6 +61,7 @@ def _view(account: StaffAccount) -> StaffView:
         account.organisation,
         account.role_set,
         account.totp_secret is not None,
+        account.platform_id,
     )
 
 
@@ -87,11 +91,15 @@ def create_staff(
     roles: Iterable[str],
     password: str,
     now: datetime,
+    platform_id: str | None = None,
 ) -> StaffView:
-    """Creates a staff account, logs `staff.added` (username, organisation, roles) and commits.
+    """Creates a staff account, logs `staff.added` (username, organisation, roles, platform) and commits.
 
-    Raises ValidationError for a malformed username, unknown role or short password, ConflictError if
-    the username is taken.
+    A `platform` login (issue 8) has that role alone and names the existing platform it manages;
+    every other account names none.
+
+    Raises ValidationError for a malformed username, unknown role, short password or a wrong platform
+    binding, ConflictError if the username is taken.
     """
     if not _USERNAME.match(username):
         raise ValidationError("username: 2-63 characters of a-z, 0-9, '.', '_' or '-'")
@@ -100,6 +108,7 @@ def create_staff(
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     chosen = _check_roles(roles)
+    _check_platform_binding(session, chosen, platform_id)
     account = StaffAccount(
         username=username,
         display_name=display_name.strip(),
@@ -108,6 +117,7 @@ def create_staff(
         password_hash=hash_password(hasher, password),
         is_active=True,
         created_at=now,
+        platform_id=platform_id,
     )
     session.add(account)
     try:
@@ -115,15 +125,23 @@ def create_staff(
     except IntegrityError as e:
         session.rollback()
         raise ConflictError(f"username {username!r} is taken") from e
-    append_event(
-        session,
-        log,
-        kind="staff.added",
-        data={"username": username, "organisation": account.organisation, "roles": chosen},
-        now=now,
-    )
+    data: dict[str, object] = {"username": username, "organisation": account.organisation, "roles": chosen}
+    if platform_id is not None:
+        data["platform"] = platform_id
+    append_event(session, log, kind="staff.added", data=data, now=now)
     session.commit()
     return _view(account)
+
+
+def _check_platform_binding(session: Session, roles: list[str], platform_id: str | None) -> None:
+    if STAFF_ROLE_PLATFORM not in roles:
+        if platform_id is not None:
+            raise ValidationError("only a platform login is bound to a platform")
+        return
+    if roles != [STAFF_ROLE_PLATFORM]:
+        raise ValidationError("the platform role cannot be combined with another role")
+    if not isinstance(platform_id, str) or session.get(Platform, platform_id) is None:
+        raise ValidationError("a platform login must name an existing platform")
 
 
 def authenticate_staff(
@@ -222,6 +240,18 @@ def reset_totp(session: Session, log: LogSigner, *, username: str, now: datetime
 def list_staff(session: Session) -> list[StaffView]:
     """Returns every staff account, by username."""
     return [_view(a) for a in session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars()]
+
+
+def page_staff(session: Session, *, role: str, page: int) -> Page[StaffView]:
+    """Returns one page of the active and disabled accounts with ``role``, by username.
+
+    Raises ValidationError for an unknown role, InvalidPageError, PageNotFoundError.
+    """
+    _check_roles([role])
+    roles = StaffAccount.roles
+    has_role = or_(roles == role, roles.like(f"{role},%"), roles.like(f"%,{role}"), roles.like(f"%,{role},%"))
+    statement = select(StaffAccount).where(has_role).order_by(StaffAccount.username)
+    return fetch_page(session, statement, number=page).map(_view)
 
 
 def disable_staff(session: Session, log: LogSigner, *, username: str, now: datetime) -> StaffView:

@@ -1,4 +1,5 @@
-"""Admin pages: platforms, their API keys, verification officers, and revoking any credential."""
+"""Admin pages: platforms, their API keys and staff logins, verification officers, and revoking any
+credential."""
 
 from __future__ import annotations
 
@@ -8,28 +9,35 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
 from escrow.errors import ValidationError
+from escrow.models import STAFF_ROLE_PLATFORM
 from escrow.services.credentials import revoke_as_admin
-from escrow.services.oidc import create_client_secret, set_id_token_algorithm
+from escrow.services.oidc import NewClientSecret, create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import (
+    NewApiKey,
     create_api_key,
     get_platform,
-    list_api_keys,
-    list_platforms,
+    list_platform_logins,
+    page_api_keys,
+    page_platforms,
     register_platform,
     revoke_api_key,
 )
-from escrow.services.staff import create_staff, list_staff
+from escrow.services.staff import create_staff, page_staff
 from escrow.web.auth import role_required
+from escrow.web.pagination import requested_page
 from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 OFFICER_ROLE = "verification_officer"
+PLATFORM_ROLE = STAFF_ROLE_PLATFORM
 
 
 @bp.get("/platforms")
 @role_required("admin")
 def platforms() -> str:
-    return render_template("admin/platforms.html", platforms=list_platforms(get_session()))
+    return render_template(
+        "admin/platforms.html", platforms=page_platforms(get_session(), page=requested_page())
+    )
 
 
 @bp.post("/platforms")
@@ -53,13 +61,24 @@ def add_platform() -> Response:
 @bp.get("/platforms/<platform_id>")
 @role_required("admin")
 def platform(platform_id: str) -> str:
+    return _platform_page(platform_id, page=requested_page())
+
+
+def _platform_page(
+    platform_id: str,
+    *,
+    page: int = 1,
+    new_key: NewApiKey | None = None,
+    new_secret: NewClientSecret | None = None,
+) -> str:
     session = get_session()
     return render_template(
         "admin/platform.html",
         platform=get_platform(session, platform_id),
-        api_keys=list_api_keys(session, platform_id),
-        new_key=None,
-        new_secret=None,
+        api_keys=page_api_keys(session, platform_id, page=page),
+        logins=list_platform_logins(session, platform_id),
+        new_key=new_key,
+        new_secret=new_secret,
     )
 
 
@@ -67,32 +86,20 @@ def platform(platform_id: str) -> str:
 @role_required("admin")
 def add_api_key(platform_id: str) -> str:
     """Creates an API key and shows it this once."""
-    session = get_session()
-    new_key = create_api_key(session, platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC))
-    return render_template(
-        "admin/platform.html",
-        platform=get_platform(session, platform_id),
-        api_keys=list_api_keys(session, platform_id),
-        new_key=new_key,
-        new_secret=None,
+    new_key = create_api_key(
+        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
     )
+    return _platform_page(platform_id, new_key=new_key)
 
 
 @bp.post("/platforms/<platform_id>/oidc/client-secret")
 @role_required("admin")
 def add_client_secret(platform_id: str) -> str:
     """Gives the platform a new OIDC client secret and shows it this once (issue 7)."""
-    session = get_session()
     new_secret = create_client_secret(
-        session, platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
     )
-    return render_template(
-        "admin/platform.html",
-        platform=get_platform(session, platform_id),
-        api_keys=list_api_keys(session, platform_id),
-        new_key=None,
-        new_secret=new_secret,
-    )
+    return _platform_page(platform_id, new_secret=new_secret)
 
 
 @bp.post("/platforms/<platform_id>/oidc/id-token-alg")
@@ -121,7 +128,7 @@ def revoke_key(platform_id: str, prefix: str) -> Response:
 @bp.get("/officers")
 @role_required("admin")
 def officers() -> str:
-    staff = [s for s in list_staff(get_session()) if OFFICER_ROLE in s.roles]
+    staff = page_staff(get_session(), role=OFFICER_ROLE, page=requested_page())
     return render_template("admin/officers.html", officers=staff)
 
 
@@ -142,6 +149,27 @@ def add_officer() -> Response:
         now=datetime.now(UTC),
     )
     return redirect(url_for("admin.officers"))
+
+
+@bp.post("/platforms/<platform_id>/logins")
+@role_required("admin")
+def add_platform_login(platform_id: str) -> Response:
+    """Creates a login for the platform's own staff (issue 8): it manages only this platform."""
+    extension = get_extension()
+    form = request.form
+    create_staff(
+        get_session(),
+        extension.password_hasher,
+        extension.log,
+        username=form.get("username", ""),
+        display_name=form.get("display_name", ""),
+        organisation=form.get("organisation", ""),
+        roles=[PLATFORM_ROLE],
+        password=form.get("password", ""),
+        platform_id=platform_id,
+        now=datetime.now(UTC),
+    )
+    return redirect(url_for("admin.platform", platform_id=platform_id))
 
 
 @bp.post("/credentials/revoke")

@@ -18,6 +18,7 @@ from escrow.errors import NotFoundError, ValidationError
 from escrow.services import disclosures as service
 from escrow.services.staff import StaffView
 from escrow.web.auth import current_staff, role_required
+from escrow.web.pagination import requested_page
 from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("disclosures", __name__)
@@ -38,7 +39,7 @@ def _staff() -> StaffView:
 @bp.get("/officer/disclosures")
 @role_required(OFFICER, "admin")
 def requests_page() -> str:
-    views = service.list_requests(get_session(), log=get_extension().log, now=_now())
+    views = service.page_requests(get_session(), log=get_extension().log, now=_now(), page=requested_page())
     return render_template("disclosure/list.html", requests=views)
 
 
@@ -144,7 +145,9 @@ def holder_page(request_id: int) -> str:
 @bp.get("/admin/courts")
 @role_required("admin")
 def courts_page() -> str:
-    return render_template("disclosure/courts.html", courts=service.list_courts(get_session()))
+    return render_template(
+        "disclosure/courts.html", courts=service.page_courts(get_session(), page=requested_page())
+    )
 
 
 @bp.post("/admin/courts")

@@ -15,6 +15,7 @@ from escrow.errors import ValidationError
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.web.auth import role_required
+from escrow.web.pagination import requested_page
 from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("keyholders", __name__)
@@ -62,7 +63,7 @@ def admin_keyholders() -> ResponseReturnValue:
             log=get_extension().log,
             now=_now(),
         )
-    holders = keyholder_service.list_keyholders(get_session())
+    holders = keyholder_service.page_keyholders(get_session(), page=requested_page())
     return render_template("admin_keyholders.html", form=form, holders=holders, invitation=invitation)
 
 
@@ -92,7 +93,7 @@ def admin_ceremonies() -> ResponseReturnValue:
             )
         flash(f"Ceremony {ceremony_id} opened. Tell each key-holder to run the command on its page.", "info")
         return redirect(url_for("keyholders.ceremony_page", ceremony_id=ceremony_id))
-    ceremonies = ceremony_service.list_ceremonies(get_session())
+    ceremonies = ceremony_service.page_ceremonies(get_session(), page=requested_page())
     return render_template(
         "admin_ceremonies.html", form=form, ceremonies=ceremonies, cancel_form=CancelForm()
     )

@@ -19,6 +19,7 @@ from escrow.services.registration import (
     login_with_password,
     sign_in_with_oidc,
 )
+from escrow.web.pagination import requested_page
 from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("users", __name__, url_prefix="/account")
@@ -144,7 +145,9 @@ def credentials() -> str:
     person = current_person()
     extension = get_extension()
     now = datetime.now(UTC)
-    overview = person_overview(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    overview = person_overview(
+        get_session(), person_id=person.id, deriver=extension.deriver, now=now, page=requested_page()
+    )
     # Issue 6: disclosures of this person's identity whose notification delay is over (logged once).
     notices = person_notices(
         get_session(), person_id=person.id, deriver=extension.deriver, log=extension.log, now=now

@@ -90,6 +90,14 @@ def _photograph(browser: Any, portal: Portal, out: Path, tmp: Path) -> list[str]
     shoot("admin-keyholders", "/admin/keyholders")
     shoot("admin-ceremonies", "/admin/ceremonies")
     page.get_by_role("button", name="Sign out").click()
+    # The platform's own staff: their API keys (one just created, shown once) and integration help.
+    portal.add_staff("forum-staff", "platform", platform="forum")
+    sign_in(page, portal, "forum-staff")
+    page.goto(portal.url + "/platform/api-keys")
+    page.get_by_role("button", name="Create an API key").click()
+    shoot("platform-api-keys")
+    shoot("platform-integration", "/platform/integration")
+    page.get_by_role("button", name="Sign out").click()
     shoot("keyholder-page", f"/keyholders/{holder.holder_id}")
 
     page.goto(portal.url + "/account/register")

@@ -80,7 +80,9 @@ class Portal:
     extension: EscrowExtension
     holders_dir: Path | None = None
 
-    def add_staff(self, username: str, *roles: str, organisation: str = "Escrow Operator") -> None:
+    def add_staff(
+        self, username: str, *roles: str, organisation: str = "Escrow Operator", platform: str | None = None
+    ) -> None:
         """A staff member whose display name is `username.title()` and password STAFF_PASSWORD."""
         with self.extension.session_factory() as session:
             create_staff(
@@ -93,6 +95,7 @@ class Portal:
                 roles=roles,
                 password=STAFF_PASSWORD,
                 now=datetime.now(UTC),
+                platform_id=platform,
             )
 
     def add_platform(self, platform_id: str, name: str) -> None:

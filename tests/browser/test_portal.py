@@ -174,3 +174,37 @@ def test_a_second_browser_is_guarded_like_the_first(
 @pytest.mark.parametrize("path", ["/", "/account/register", "/account/login", "/login", "/transparency"])
 def test_public_pages_have_a_title_a_heading_and_labelled_controls(visit: Any, path: str) -> None:
     visit(path)
+
+
+def test_platform_staff_create_an_api_key_and_revoke_it(page: Any, visit: Any, portal: Portal) -> None:
+    # Given: a platform and a login of its own staff (issue 8)
+    portal.add_platform("forum", "Example Forum")
+    portal.add_staff("forum-staff", "platform", platform="forum")
+    sign_in(page, portal, "forum-staff")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Platforms")).to_have_count(0)  # no admin links
+    expect(nav.get_by_role("link", name="Integration help")).to_be_visible()
+
+    # When: they open their API keys from the navigation and create one
+    nav.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("API keys of Example Forum")
+    check_page(page)
+    page.get_by_role("button", name="Create an API key").click()
+
+    # Then: the key is shown once, and listed by its prefix as active
+    expect(page.get_by_text("it is shown only once")).to_be_visible()
+    check_page(page)
+    api_key = page.locator("#new-api-key").inner_text()
+    assert re.fullmatch(r"esk_[A-Za-z0-9]{10}_[A-Za-z0-9_-]{43}", api_key)
+    prefix = api_key[:14]
+    row = page.get_by_role("row").filter(has_text=prefix)
+    expect(row.get_by_role("cell", name="active")).to_be_visible()
+
+    # and revoking it (keyboard: focus the button, press Enter) marks it revoked
+    row.get_by_role("button", name=f"Revoke API key {prefix}").press("Enter")
+    expect(page.get_by_text(f"API key {prefix} revoked.")).to_be_visible()
+    expect(
+        page.get_by_role("row").filter(has_text=prefix).get_by_role("cell", name="revoked")
+    ).to_be_visible()
+    visit("/platform/integration")
+    expect(page.locator("#client-id")).to_have_text("forum")
