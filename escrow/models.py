@@ -510,6 +510,11 @@ class DisclosureRequest(Base):
     view_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     partials_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Withdrawal (issue 6): the officer of the request who withdrew it, their reason and their Ed25519
+    # signature over the withdrawal digest (escrow.crypto.disclosure.withdrawal_digest).
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    withdrawal_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
 
 
 class DisclosureScope(Base):
@@ -537,6 +542,47 @@ class DisclosureCosignature(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DisclosureExtension(Base):
+    """A proposed extension of a request's notification delay, signed by its proposer (an officer of the
+    request). ``body`` is its canonical JSON and ``digest`` the domain-separated SHA-256 every officer
+    signs; it takes effect (``status`` effective) once co-signed, and is superseded when another
+    extension of the same request takes effect first.
+    """
+
+    __tablename__ = "disclosure_extensions"
+    __table_args__ = (
+        UniqueConstraint("request_id", "sequence"),
+        CheckConstraint("status IN ('proposed', 'effective', 'superseded')", name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    sequence: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    old_delay_s: Mapped[int] = mapped_column(BigInteger)
+    new_delay_s: Mapped[int] = mapped_column(BigInteger)
+    order_sha256: Mapped[str | None] = mapped_column(ForeignKey("order_documents.sha256"))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    proposer_signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DisclosureExtensionCosignature(Base):
+    """A co-signing legal officer's Ed25519 signature over an extension digest."""
+
+    __tablename__ = "disclosure_extension_cosignatures"
+    __table_args__ = (UniqueConstraint("extension_id", "officer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("disclosure_extensions.id"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
