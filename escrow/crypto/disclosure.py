@@ -78,6 +78,54 @@ def _bound_digest(domain: bytes, body: Mapping[str, Any], request_digest_b64: ob
     return sha256(domain + canonical_json(dict(body)))
 
 
+EXTENSION_VERSION: Final = 1
+WITHDRAWAL_VERSION: Final = 1
+
+
+def extension_body(
+    *,
+    request_id: int,
+    request_digest: bytes,
+    sequence: int,
+    old_delay_days: int,
+    new_delay_days: int,
+    reason: str,
+    order_reference: str,
+    order_sha256: str | None,
+    proposer: str,
+) -> dict[str, Any]:
+    """Returns the canonical body of a notification-delay extension (what extension_digest hashes)."""
+    if not isinstance(request_digest, bytes) or len(request_digest) != DIGEST_BYTES:
+        raise EncodingError("a request digest is 32 bytes")
+    return {
+        "v": EXTENSION_VERSION,
+        "kind": "notification-extension",
+        "request": request_id,
+        "request_digest": b64u_encode(request_digest),
+        "sequence": sequence,
+        "old_delay_days": old_delay_days,
+        "new_delay_days": new_delay_days,
+        "reason": reason,
+        "order_reference": order_reference,
+        "order_sha256": order_sha256,
+        "proposer": proposer,
+    }
+
+
+def withdrawal_body(*, request_id: int, request_digest: bytes, officer: str, reason: str) -> dict[str, Any]:
+    """Returns the canonical body of a withdrawal (what withdrawal_digest hashes)."""
+    if not isinstance(request_digest, bytes) or len(request_digest) != DIGEST_BYTES:
+        raise EncodingError("a request digest is 32 bytes")
+    return {
+        "v": WITHDRAWAL_VERSION,
+        "kind": "withdrawal",
+        "request": request_id,
+        "request_digest": b64u_encode(request_digest),
+        "officer": officer,
+        "reason": reason,
+    }
+
+
 def extension_digest(body: Mapping[str, Any]) -> bytes:
     """Returns SHA-256("escrow/v1/disclosure/extension\\0" || canonical JSON of an extension body).
 
