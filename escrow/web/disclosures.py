@@ -92,7 +92,11 @@ def create() -> ResponseReturnValue:
 def detail_page(request_id: int) -> str:
     view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
     return render_template(
-        "disclosure/detail.html", r=view, server=request.host_url.rstrip("/"), me=_staff().username
+        "disclosure/detail.html",
+        r=view,
+        server=request.host_url.rstrip("/"),
+        me=_staff().username,
+        extendable=view.is_extendable(_now()),
     )
 
 
