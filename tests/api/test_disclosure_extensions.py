@@ -506,3 +506,14 @@ def test_reason_of_a_withdrawal_is_kept_for_auditors_only(world: World) -> None:
     with get_extension(world.app).session_factory() as session:
         assert session.scalars(select(LogCommitmentOpening)).first() is not None
         assert session.scalars(select(DisclosureExtension)).first() is None
+
+
+def test_public_report_counts_withdrawals_and_extensions(world: World) -> None:
+    withdrawn = world.cosigned_request()
+    world.withdraw(withdrawn, "alice")
+    extended = _disclosed(world)
+    world.extend(extended, "alice", 30)
+    world.cosign_extension(extended, 1, "dave")
+    counts = world.app.test_client().get("/api/v1/transparency/report").get_json()["counts"]
+    assert sum(counts["requests_withdrawn"].values()) == 1
+    assert sum(counts["notification_delays_extended"].values()) == 1
