@@ -510,11 +510,6 @@ class DisclosureRequest(Base):
     view_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     partials_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Withdrawal (issue 6): the officer of the request who withdrew it, their reason and their Ed25519
-    # signature over the withdrawal digest (escrow.crypto.disclosure.withdrawal_digest).
-    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
-    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
-    withdrawal_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
 
 
 class DisclosureScope(Base):
@@ -543,6 +538,19 @@ class DisclosureCosignature(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DisclosureWithdrawal(Base):
+    """Who withdrew a request (an officer of it), why, and their Ed25519 signature over the withdrawal
+    digest (escrow.crypto.disclosure.withdrawal_digest). At most one per request."""
+
+    __tablename__ = "disclosure_withdrawals"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    reason: Mapped[str] = mapped_column(Text)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -59,6 +59,7 @@ from escrow.models import (
     DisclosureExtensionCosignature,
     DisclosureRequest,
     DisclosureScope,
+    DisclosureWithdrawal,
     KeyHolder,
     LogState,
     OfficerKey,
@@ -1021,7 +1022,8 @@ def view_identities(
 
 def _view(session: Session, row: DisclosureRequest) -> DisclosureView:
     submitter = session.get(StaffAccount, row.submitter_id)
-    withdrawn_by = session.get(StaffAccount, row.withdrawn_by_id) if row.withdrawn_by_id else None
+    withdrawal = session.get(DisclosureWithdrawal, row.id) if row.status == "withdrawn" else None
+    withdrawn_by = session.get(StaffAccount, withdrawal.officer_id) if withdrawal else None
     key = escrow_key(session, row.key_id)
     return DisclosureView(
         id=row.id,
@@ -1443,9 +1445,15 @@ def withdraw_request(
     was = row.status
     row.status = "withdrawn"
     row.closed_at = now
-    row.withdrawn_by_id = staff.id
-    row.withdrawal_reason = body["reason"]
-    row.withdrawal_signature = _signature(signature_b64)
+    session.add(
+        DisclosureWithdrawal(
+            request_id=row.id,
+            officer_id=staff.id,
+            reason=body["reason"],
+            signature=_signature(signature_b64),
+            created_at=now,
+        )
+    )
     _delete_partials(session, row, now)
     append_event(
         session,

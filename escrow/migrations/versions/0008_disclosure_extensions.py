@@ -1,5 +1,5 @@
 """Disclosure notification-delay extensions and withdrawal (issue 6): extension and extension
-co-signature tables; who withdrew a request, why, and their signature.
+co-signature tables; withdrawals (who withdrew a request, why, and their signature).
 
 Revision ID: 0008_disclosure_extensions
 Revises: 0007_oidc
@@ -88,26 +88,29 @@ def upgrade() -> None:
             batch_op.f("ix_disclosure_extension_cosignatures_extension_id"), ["extension_id"], unique=False
         )
 
-    with op.batch_alter_table("disclosure_requests", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("withdrawn_by_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("withdrawal_reason", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("withdrawal_signature", sa.LargeBinary(length=64), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_disclosure_requests_withdrawn_by_id_staff_accounts"),
-            "staff_accounts",
-            ["withdrawn_by_id"],
-            ["id"],
-        )
+    op.create_table(
+        "disclosure_withdrawals",
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("officer_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["officer_id"],
+            ["staff_accounts.id"],
+            name=op.f("fk_disclosure_withdrawals_officer_id_staff_accounts"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["disclosure_requests.id"],
+            name=op.f("fk_disclosure_withdrawals_request_id_disclosure_requests"),
+        ),
+        sa.PrimaryKeyConstraint("request_id", name=op.f("pk_disclosure_withdrawals")),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("disclosure_requests", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("fk_disclosure_requests_withdrawn_by_id_staff_accounts"), type_="foreignkey"
-        )
-        batch_op.drop_column("withdrawal_signature")
-        batch_op.drop_column("withdrawal_reason")
-        batch_op.drop_column("withdrawn_by_id")
+    op.drop_table("disclosure_withdrawals")
     with op.batch_alter_table("disclosure_extension_cosignatures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_disclosure_extension_cosignatures_extension_id"))
     op.drop_table("disclosure_extension_cosignatures")
