@@ -560,6 +560,60 @@ class DisclosureCosignature(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class DisclosureWithdrawal(Base):
+    """Who withdrew a request (an officer of it), why, and their Ed25519 signature over the withdrawal
+    digest (escrow.crypto.disclosure.withdrawal_digest). At most one per request."""
+
+    __tablename__ = "disclosure_withdrawals"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DisclosureExtension(Base):
+    """A proposed extension of a request's notification delay, signed by its proposer (an officer of the
+    request). ``body`` is its canonical JSON and ``digest`` the domain-separated SHA-256 every officer
+    signs; it takes effect (``status`` effective) once co-signed, and is superseded when another
+    extension of the same request takes effect first.
+    """
+
+    __tablename__ = "disclosure_extensions"
+    __table_args__ = (
+        UniqueConstraint("request_id", "sequence"),
+        CheckConstraint("status IN ('proposed', 'effective', 'superseded')", name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    sequence: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    old_delay_s: Mapped[int] = mapped_column(BigInteger)
+    new_delay_s: Mapped[int] = mapped_column(BigInteger)
+    order_sha256: Mapped[str | None] = mapped_column(ForeignKey("order_documents.sha256"))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    proposer_signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    effective_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DisclosureExtensionCosignature(Base):
+    """A co-signing legal officer's Ed25519 signature over an extension digest."""
+
+    __tablename__ = "disclosure_extension_cosignatures"
+    __table_args__ = (UniqueConstraint("extension_id", "officer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("disclosure_extensions.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class DisclosureDecision(Base):
     """A key-holder's signed approval (with partial decryptions) or rejection of one request.
 

@@ -17,7 +17,18 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from escrow.client.disclosure import CheckedRequest, approve, fetch_checked, officer_sign, officer_summary
+from escrow.client.disclosure import (
+    CheckedRequest,
+    approve,
+    extension_summary,
+    fetch_checked,
+    officer_cosign_extension,
+    officer_propose_extension,
+    officer_sign,
+    officer_summary,
+    officer_withdraw,
+    prepare_extension,
+)
 from escrow.client.holder import HolderClient, enrol, new_holder_secrets
 from escrow.crypto.disclosure import OfficerSecrets, new_officer_secrets, public_key, sign_court_order
 from escrow.crypto.transcript import b64u_encode
@@ -117,6 +128,33 @@ class World:
         _, digest, _ = officer_summary(self.document(request_id))
         transport = FlaskTransport(self.app.test_client())
         return officer_sign(transport, self.officers[username], request_id, digest, role)
+
+    def extend(
+        self, request_id: int, username: str, days: int, *, order: bytes | None = None
+    ) -> dict[str, Any]:
+        """The officer tool's code: build the next extension from the document, sign it, send it."""
+        prepared = prepare_extension(
+            self.document(request_id),
+            username,
+            new_delay_days=days,
+            reason="the investigation is ongoing (art. 126bb)",
+            order_reference="2026/CR/0042-EXT",
+            order=order,
+        )
+        transport = FlaskTransport(self.app.test_client())
+        return officer_propose_extension(transport, self.officers[username], prepared)
+
+    def cosign_extension(self, request_id: int, sequence: int, username: str) -> dict[str, Any]:
+        """The officer tool's code: check extension `sequence` in the document, co-sign its digest."""
+        _, digest, _ = extension_summary(self.document(request_id), sequence)
+        transport = FlaskTransport(self.app.test_client())
+        return officer_cosign_extension(transport, self.officers[username], request_id, sequence, digest)
+
+    def withdraw(self, request_id: int, username: str, reason: str = "order set aside") -> dict[str, Any]:
+        """The officer tool's code: sign the withdrawal of the request and send it."""
+        _, digest, _ = officer_summary(self.document(request_id))
+        transport = FlaskTransport(self.app.test_client())
+        return officer_withdraw(transport, self.officers[username], request_id, digest, reason)
 
     def cosigned_request(self, cosigner: str = "bob") -> int:
         response = self.draft()

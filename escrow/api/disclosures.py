@@ -1,8 +1,9 @@
 """Disclosure JSON API (issue 6): courts, officer keys, requests, signatures, key-holder decisions, reveal.
 
 Three ways in: staff sessions (legal officers and admins, X-CSRFToken on writes); officer signatures
-(submit and co-sign carry an Ed25519 signature over the request digest by the officer's registered key,
-which is the authorisation, so no cookie is used); key-holder signatures (Escrow-Holder, as for the
+(submit, co-sign, extension proposal and co-signature, and withdrawal carry an Ed25519 signature by the
+officer's registered key over the request, extension or withdrawal digest, which is the authorisation,
+so no cookie is used); key-holder signatures (Escrow-Holder, as for the
 ceremony relay). docs/disclosure.md describes the state machine.
 """
 
@@ -16,6 +17,8 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from escrow.api.auth import role_required
 from escrow.api.ceremony import holder_required
+from escrow.crypto.errors import CryptoError
+from escrow.crypto.transcript import b64u_decode
 from escrow.errors import AuthenticationError, ValidationError
 from escrow.services import disclosures as service
 from escrow.services.disclosures import DisclosurePolicy, DisclosureView
@@ -73,6 +76,22 @@ def view_json(view: DisclosureView) -> dict[str, Any]:
         "log_index": view.log_index,
         "disclosed_at": view.disclosed_at.isoformat() if view.disclosed_at else None,
         "view_until": view.view_until.isoformat() if view.view_until else None,
+        "notify_delay_days": view.notify_delay_days,
+        "notify_at": view.notify_at.isoformat() if view.notify_at else None,
+        "extensions": [
+            {
+                "sequence": e.sequence,
+                "status": e.status,
+                "body": e.body,
+                "digest": e.digest_b64,
+                "proposer": e.proposer,
+                "cosigners": list(e.cosigners),
+                "created_at": e.created_at.isoformat(),
+                "effective_at": e.effective_at.isoformat() if e.effective_at else None,
+            }
+            for e in view.extensions
+        ],
+        "withdrawn_by": view.withdrawn_by,
     }
 
 
@@ -248,6 +267,72 @@ def cosign(request_id: int) -> Response:
     return jsonify(view_json(view))
 
 
+def _optional_order(data: dict[str, Any]) -> bytes | None:
+    value = data.get("order")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > (service.MAX_EXTENSION_ORDER_BYTES * 4) // 3 + 4:
+        raise ValidationError("order must be the base64url of a PDF of at most 3 MiB")
+    try:
+        return b64u_decode(value)
+    except CryptoError as e:
+        raise ValidationError("order must be the base64url of a PDF") from e
+
+
+@signed_bp.post("/disclosures/<int:request_id>/extensions")
+def propose_extension(request_id: int) -> tuple[Response, int]:
+    """Proposes a longer notification delay: one of the request's officers signs the extension digest."""
+    data = _json_object()
+    view = service.propose_extension(
+        get_session(),
+        request_id=request_id,
+        username=_field(data, "username"),
+        sequence=data.get("sequence"),
+        old_delay_days=data.get("old_delay_days"),
+        new_delay_days=data.get("new_delay_days"),
+        reason=_field(data, "reason"),
+        order_reference=_field(data, "order_reference"),
+        order=_optional_order(data),
+        signature_b64=_field(data, "signature"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify(view_json(view)), 201
+
+
+@signed_bp.post("/disclosures/<int:request_id>/extensions/<int:sequence>/cosign")
+def cosign_extension(request_id: int, sequence: int) -> Response:
+    """Co-signs an extension: another legal officer's signature over the extension digest."""
+    data = _json_object()
+    view = service.cosign_extension(
+        get_session(),
+        request_id=request_id,
+        sequence=sequence,
+        username=_field(data, "username"),
+        signature_b64=_field(data, "signature"),
+        policy=_policy(),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify(view_json(view))
+
+
+@signed_bp.post("/disclosures/<int:request_id>/withdraw")
+def withdraw(request_id: int) -> Response:
+    """Withdraws a request not yet disclosed: one of its officers signs the withdrawal digest."""
+    data = _json_object()
+    view = service.withdraw_request(
+        get_session(),
+        request_id=request_id,
+        username=_field(data, "username"),
+        reason=_field(data, "reason"),
+        signature_b64=_field(data, "signature"),
+        log=get_extension().log,
+        now=_now(),
+    )
+    return jsonify(view_json(view))
+
+
 @signed_bp.get("/holder/disclosures")
 @holder_required
 def holder_list() -> Response:
@@ -416,6 +501,69 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [_ID],
             "requestBody": _schema("username, signature (base64url)"),
             "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/extensions": {
+        "post": {
+            "summary": "Propose a longer notification delay: an officer of the request signs the extension "
+            "digest (role extend); nothing changes until it is co-signed",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema(
+                "username, sequence, old_delay_days, new_delay_days, reason, order_reference, "
+                "order (base64url PDF, optional), signature (base64url)",
+                {
+                    "type": "object",
+                    "required": [
+                        "username",
+                        "sequence",
+                        "old_delay_days",
+                        "new_delay_days",
+                        "reason",
+                        "order_reference",
+                        "signature",
+                    ],
+                    "properties": {
+                        "username": {"type": "string"},
+                        "sequence": {"type": "integer", "minimum": 1},
+                        "old_delay_days": {"type": "integer", "minimum": 0},
+                        "new_delay_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+                        "reason": {"type": "string"},
+                        "order_reference": {"type": "string"},
+                        "order": {"type": "string"},
+                        "signature": {"type": "string"},
+                    },
+                },
+            ),
+            "responses": {"201": _schema("The request with its extensions"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign": {
+        "post": {
+            "summary": "Co-sign an extension (role extend-cosign): never the proposer, by default from "
+            "another organisation; with enough co-signatures the new delay takes effect",
+            "tags": ["disclosure"],
+            "parameters": [
+                _ID,
+                {
+                    "name": "sequence",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "requestBody": _schema("username, signature (base64url)"),
+            "responses": {"200": _schema("The request with its extensions"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/withdraw": {
+        "post": {
+            "summary": "Withdraw a request not yet disclosed or closed: an officer of the request signs "
+            "the withdrawal digest (role withdraw); partial decryptions are deleted",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema("username, reason, signature (base64url)"),
+            "responses": {"200": _schema("The withdrawn request"), **_ERRORS},
         }
     },
     "/api/v1/holder/disclosures": {

@@ -20,9 +20,14 @@ from escrow.client.audit import AuditState, read_state, write_state
 from escrow.client.disclosure import (
     approve,
     establish_checkpoint,
+    extension_summary,
     fetch_checked,
+    officer_cosign_extension,
+    officer_propose_extension,
     officer_sign,
     officer_summary,
+    officer_withdraw,
+    prepare_extension,
     reject,
 )
 from escrow.client.holder import HolderClient, HolderClientError, UrllibTransport
@@ -32,6 +37,7 @@ from escrow.crypto.disclosure import (
     ROLE_COSIGN,
     ROLE_SUBMIT,
     OfficerKeyFileError,
+    OfficerSecrets,
     decrypt_officer_key,
     encrypt_officer_key,
     new_officer_secrets,
@@ -71,22 +77,30 @@ def officer_init(username: str, out: Path, passphrase_file: Path | None, insecur
     click.echo("register it: POST /api/v1/officers/key while logged in, or ask an administrator")
 
 
+def _request_document(request_file: Path) -> Any:
+    try:
+        return json.loads(request_file.read_text())
+    except ValueError as e:
+        raise click.ClickException("the request file is not JSON") from e
+
+
+def _officer_secrets(key_file: Path, passphrase_file: Path | None) -> OfficerSecrets:
+    try:
+        return decrypt_officer_key(read_secret_file(key_file), _passphrase(passphrase_file, confirm=False))
+    except OfficerKeyFileError as e:
+        raise click.ClickException(f"cannot open the officer key file: {e}") from e
+
+
 def _officer_sign(
     request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool, role: str
 ) -> None:
-    try:
-        document = json.loads(request_file.read_text())
-    except ValueError as e:
-        raise click.ClickException("the request file is not JSON") from e
+    document = _request_document(request_file)
     request_id, digest, lines = officer_summary(document)
     for line in lines:
         click.echo(line)
     if not yes:
         click.confirm(f"Sign this request digest ({role})?", abort=True)
-    try:
-        secrets = decrypt_officer_key(read_secret_file(key_file), _passphrase(passphrase_file, confirm=False))
-    except OfficerKeyFileError as e:
-        raise click.ClickException(f"cannot open the officer key file: {e}") from e
+    secrets = _officer_secrets(key_file, passphrase_file)
     result = officer_sign(UrllibTransport(server), secrets, request_id, digest, role)
     click.echo(f"signed as {secrets.username}; request {request_id} is now {result.get('status')}")
 
@@ -124,6 +138,95 @@ def officer_cosign(
 ) -> None:
     """Co-sign another officer's request: check REQUEST_FILE and sign its digest."""
     _officer_sign(request_file, server, key_file, passphrase_file, yes, ROLE_COSIGN)
+
+
+@officer.command("extend")
+@_with_officer_options
+@click.option(
+    "--days", "new_delay_days", required=True, type=click.IntRange(1, 3650), help="New total delay."
+)
+@click.option("--reason", required=True, help="The reason and legal basis of the extension.")
+@click.option("--order-reference", required=True, help="The court decision allowing it (case / order no.).")
+@click.option("--order", "order_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@_clean_errors
+def officer_extend(
+    request_file: Path,
+    server: str,
+    key_file: Path,
+    passphrase_file: Path | None,
+    yes: bool,
+    new_delay_days: int,
+    reason: str,
+    order_reference: str,
+    order_file: Path | None,
+) -> None:
+    """Propose a longer notification delay for a request you submitted or co-signed: sign the extension
+    built from REQUEST_FILE (download it fresh); it takes effect once another officer co-signs it."""
+    if not reason.strip() or not order_reference.strip():
+        raise click.ClickException("give a reason and the court decision's reference")
+    document = _request_document(request_file)
+    secrets = _officer_secrets(key_file, passphrase_file)
+    prepared = prepare_extension(
+        document,
+        secrets.username,
+        new_delay_days=new_delay_days,
+        reason=reason,
+        order_reference=order_reference,
+        order=order_file.read_bytes() if order_file else None,
+    )
+    for line in prepared.summary:
+        click.echo(line)
+    if not yes:
+        click.confirm("Sign this extension (extend)?", abort=True)
+    officer_propose_extension(UrllibTransport(server), secrets, prepared)
+    sequence = prepared.body["sequence"]
+    click.echo(
+        f"extension {sequence} of request {prepared.request_id} proposed by {secrets.username}; "
+        "another officer co-signs it with: escrow officer cosign-extension "
+        f"request-{prepared.request_id}.json --extension {sequence} --server {server} --key-file officer.key"
+    )
+
+
+@officer.command("cosign-extension")
+@_with_officer_options
+@click.option("--extension", "sequence", required=True, type=click.IntRange(1), help="Its sequence number.")
+@_clean_errors
+def officer_cosign_extension_command(
+    request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool, sequence: int
+) -> None:
+    """Co-sign another officer's extension of the notification delay: check it in REQUEST_FILE and sign."""
+    request_id, ext_digest, lines = extension_summary(_request_document(request_file), sequence)
+    for line in lines:
+        click.echo(line)
+    if not yes:
+        click.confirm("Co-sign this extension (extend-cosign)?", abort=True)
+    secrets = _officer_secrets(key_file, passphrase_file)
+    result = officer_cosign_extension(UrllibTransport(server), secrets, request_id, sequence, ext_digest)
+    click.echo(
+        f"co-signed extension {sequence} as {secrets.username}; the notification delay of request "
+        f"{request_id} is {result.get('notify_delay_days')} day(s)"
+    )
+
+
+@officer.command("withdraw")
+@_with_officer_options
+@click.option("--reason", required=True, help="Why the request is withdrawn.")
+@_clean_errors
+def officer_withdraw_command(
+    request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool, reason: str
+) -> None:
+    """Withdraw a request you submitted or co-signed that is not yet disclosed (signed with your key)."""
+    if not reason.strip():
+        raise click.ClickException("give a reason")
+    request_id, digest, lines = officer_summary(_request_document(request_file))
+    for line in lines:
+        click.echo(line)
+    click.echo(f"reason: {reason.strip()}")
+    if not yes:
+        click.confirm("Withdraw this request (nothing more is accepted on it)?", abort=True)
+    secrets = _officer_secrets(key_file, passphrase_file)
+    result = officer_withdraw(UrllibTransport(server), secrets, request_id, digest, reason)
+    click.echo(f"request {request_id} is {result.get('status')}")
 
 
 def _holder(server: str, holder_file: Path, passphrase_file: Path | None):  # type: ignore[no-untyped-def]

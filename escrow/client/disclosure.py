@@ -22,13 +22,20 @@ from escrow.client.holder import HolderClient, HolderClientError, Transport, _ch
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
+    ROLE_EXTEND,
+    ROLE_EXTEND_COSIGN,
     ROLE_SUBMIT,
+    ROLE_WITHDRAW,
     OfficerSecrets,
     court_verdict,
+    extension_body,
+    extension_digest,
     request_digest,
     sign_decision,
     sign_officer,
     verify_officer,
+    withdrawal_body,
+    withdrawal_digest,
 )
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.holderfile import HolderSecrets
@@ -489,3 +496,141 @@ def officer_sign(
     body = json.dumps(payload).encode()
     path = f"/api/v1/disclosures/{request_id}/{role}"
     return dict(_check(*transport("POST", path, body, {"Content-Type": "application/json"})))
+
+
+def _post(transport: Transport, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(payload).encode()
+    return dict(_check(*transport("POST", path, body, {"Content-Type": "application/json"})))
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedExtension:
+    """An extension built from a checked request document, ready for the officer to read and sign."""
+
+    request_id: int
+    body: dict[str, Any]
+    digest: bytes
+    order: bytes | None
+    summary: tuple[str, ...]
+
+
+def prepare_extension(
+    document: Any,
+    proposer: str,
+    *,
+    new_delay_days: int,
+    reason: str,
+    order_reference: str,
+    order: bytes | None = None,
+) -> PreparedExtension:
+    """Builds the next extension of the request in `document` (checked with officer_summary).
+
+    The sequence number and current delay come from the document, so a stale document is refused by
+    the server (409). Raises HolderClientError.
+    """
+    request_id, digest, _ = officer_summary(document)
+    extensions = document.get("extensions") or []
+    current = document.get("notify_delay_days", document["body"]["notify_delay_days"])
+    if not isinstance(extensions, list) or type(current) is not int:
+        raise _fail("not a disclosure request document (extensions)")
+    body = extension_body(
+        request_id=request_id,
+        request_digest=digest,
+        sequence=len(extensions) + 1,
+        old_delay_days=current,
+        new_delay_days=new_delay_days,
+        reason=reason.strip(),
+        order_reference=order_reference.strip(),
+        order_sha256=sha256(order).hex() if order else None,
+        proposer=proposer,
+    )
+    ext_digest = extension_digest(body)
+    lines = (
+        f"request {request_id}  digest {b64u_encode(digest)}",
+        f"court: {document['body']['court']['name']}, case {document['body']['case_number']}",
+        f"extension {body['sequence']}: notification delay {current} -> {new_delay_days} day(s)",
+        f"court decision: {body['order_reference']}"
+        + (f"  order SHA-256: {body['order_sha256']}" if order else ""),
+        f"reason: {body['reason']}",
+        f"extension digest {b64u_encode(ext_digest)}",
+    )
+    return PreparedExtension(request_id, body, ext_digest, order, lines)
+
+
+def officer_propose_extension(
+    transport: Transport, secrets: OfficerSecrets, prepared: PreparedExtension
+) -> dict[str, Any]:
+    """Signs a prepared extension's digest as `extend` and sends it. Returns the request."""
+    if prepared.body["proposer"] != secrets.username:
+        raise _fail("the extension names another proposer than the owner of this key")
+    payload: dict[str, Any] = {
+        key: prepared.body[key]
+        for key in ("sequence", "old_delay_days", "new_delay_days", "reason", "order_reference")
+    }
+    payload["username"] = secrets.username
+    payload["signature"] = b64u_encode(sign_officer(secrets.signing_seed, ROLE_EXTEND, prepared.digest))
+    if prepared.order:
+        payload["order"] = b64u_encode(prepared.order)
+    return _post(transport, f"/api/v1/disclosures/{prepared.request_id}/extensions", payload)
+
+
+def extension_summary(document: Any, sequence: int) -> tuple[int, bytes, list[str]]:
+    """Checks extension `sequence` of the request in `document`: the request digest is recomputed from
+    its body, and the extension body must name this request and digest and hash to the digest shown.
+    Returns (request id, extension digest, summary lines). Raises HolderClientError.
+    """
+    request_id, digest, lines = officer_summary(document)
+    found = [
+        e for e in document.get("extensions") or [] if isinstance(e, dict) and e.get("sequence") == sequence
+    ]
+    if not found or not isinstance(found[0].get("body"), dict):
+        raise _fail(f"the document has no extension {sequence}; download it again")
+    body = found[0]["body"]
+    try:
+        ext_digest = extension_digest(body)
+    except CryptoError as e:
+        raise _fail("the extension body is malformed; refusing to sign") from e
+    if (
+        body.get("request") != request_id
+        or not hmac.compare_digest(str(body.get("request_digest", "")), b64u_encode(digest))
+        or body.get("sequence") != sequence
+    ):
+        raise _fail("the extension does not name this request and its digest; refusing to sign")
+    if not hmac.compare_digest(b64u_encode(ext_digest), str(found[0].get("digest", ""))):
+        raise _fail("the extension digest does not match its body; refusing to sign")
+    lines += [
+        f"extension {sequence} by {body['proposer']} ({found[0].get('status')}): notification delay "
+        f"{body['old_delay_days']} -> {body['new_delay_days']} day(s)",
+        f"court decision: {body['order_reference']}"
+        + (f"  order SHA-256: {body['order_sha256']}" if body.get("order_sha256") else ""),
+        f"reason: {body['reason']}",
+        f"extension digest {b64u_encode(ext_digest)}",
+    ]
+    return request_id, ext_digest, lines
+
+
+def officer_cosign_extension(
+    transport: Transport, secrets: OfficerSecrets, request_id: int, sequence: int, ext_digest: bytes
+) -> dict[str, Any]:
+    """Signs an extension digest as `extend-cosign` and sends it. Returns the request."""
+    signature = b64u_encode(sign_officer(secrets.signing_seed, ROLE_EXTEND_COSIGN, ext_digest))
+    return _post(
+        transport,
+        f"/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign",
+        {"username": secrets.username, "signature": signature},
+    )
+
+
+def officer_withdraw(
+    transport: Transport, secrets: OfficerSecrets, request_id: int, digest: bytes, reason: str
+) -> dict[str, Any]:
+    """Signs the withdrawal of the request with `digest` as `withdraw` and sends it. Returns the request."""
+    body = withdrawal_body(
+        request_id=request_id, request_digest=digest, officer=secrets.username, reason=reason.strip()
+    )
+    signature = b64u_encode(sign_officer(secrets.signing_seed, ROLE_WITHDRAW, withdrawal_digest(body)))
+    return _post(
+        transport,
+        f"/api/v1/disclosures/{request_id}/withdraw",
+        {"username": secrets.username, "reason": body["reason"], "signature": signature},
+    )

@@ -1,8 +1,12 @@
 """Disclosure signatures and legal officers' key files: Ed25519 (RFC 8032) over domain-separated digests.
 
 - Request digest: SHA-256 of the request's canonical JSON (escrow.crypto.transcript.canonical_json).
-- Officer signatures: Ed25519 over `"escrow/v1/disclosure/<role>\\0" || digest`, role `submit` or
-  `cosign`, so a submission can never be replayed as a co-signature (or for another request).
+- Officer signatures: Ed25519 over `"escrow/v1/disclosure/<role>\\0" || digest`, role `submit`,
+  `cosign` (request digest), `extend`, `extend-cosign` (extension digest) or `withdraw` (withdrawal
+  digest), so a signature for one role or one request can never be replayed as another.
+- Extension and withdrawal digests: SHA-256 of `"escrow/v1/disclosure/<kind>\\0" || canonical JSON`,
+  kind `extension` or `withdrawal`; each body names the request id and the request digest. The prefix
+  is not JSON, so neither can equal a request digest (SHA-256 of bare canonical JSON) or each other.
 - Holder decisions: Ed25519 over `"escrow/v1/disclosure/decision\\0" || canonical JSON of {request
   digest, decision, SHA-256 of the partial decryptions or of the reason}`.
 - Court orders: a detached Ed25519 signature by the court's key over the order document's bytes.
@@ -32,7 +36,12 @@ SIGNATURE_BYTES: Final = 64
 DIGEST_BYTES: Final = 32
 ROLE_SUBMIT: Final = "submit"
 ROLE_COSIGN: Final = "cosign"
-_ROLES: Final = (ROLE_SUBMIT, ROLE_COSIGN)
+ROLE_EXTEND: Final = "extend"
+ROLE_EXTEND_COSIGN: Final = "extend-cosign"
+ROLE_WITHDRAW: Final = "withdraw"
+_ROLES: Final = (ROLE_SUBMIT, ROLE_COSIGN, ROLE_EXTEND, ROLE_EXTEND_COSIGN, ROLE_WITHDRAW)
+_EXTENSION_DOMAIN: Final = b"escrow/v1/disclosure/extension\x00"
+_WITHDRAWAL_DOMAIN: Final = b"escrow/v1/disclosure/withdrawal\x00"
 _DECISION_DOMAIN: Final = b"escrow/v1/disclosure/decision\x00"
 KEY_FILE_FORMAT: Final = "escrow-officer-key"
 KEY_FILE_VERSION: Final = 1
@@ -55,6 +64,83 @@ class OfficerKeyFileError(HolderFileError):
 def request_digest(body: Mapping[str, Any]) -> bytes:
     """Returns SHA-256 of the canonical JSON of a request body. Raises EncodingError if not canonical."""
     return sha256(canonical_json(dict(body)))
+
+
+def _bound_digest(domain: bytes, body: Mapping[str, Any], request_digest_b64: object) -> bytes:
+    # Every such body must name the request it is about, by id and digest (docs/disclosure.md).
+    if type(body.get("request")) is not int or not isinstance(request_digest_b64, str):
+        raise EncodingError("the body must name the request id and digest")
+    try:
+        if len(b64u_decode(request_digest_b64)) != DIGEST_BYTES:
+            raise EncodingError("a request digest is 32 bytes")
+    except CryptoError as e:
+        raise EncodingError("the request digest must be base64url of 32 bytes") from e
+    return sha256(domain + canonical_json(dict(body)))
+
+
+EXTENSION_VERSION: Final = 1
+WITHDRAWAL_VERSION: Final = 1
+
+
+def extension_body(
+    *,
+    request_id: int,
+    request_digest: bytes,
+    sequence: int,
+    old_delay_days: int,
+    new_delay_days: int,
+    reason: str,
+    order_reference: str,
+    order_sha256: str | None,
+    proposer: str,
+) -> dict[str, Any]:
+    """Returns the canonical body of a notification-delay extension (what extension_digest hashes)."""
+    if not isinstance(request_digest, bytes) or len(request_digest) != DIGEST_BYTES:
+        raise EncodingError("a request digest is 32 bytes")
+    return {
+        "v": EXTENSION_VERSION,
+        "kind": "notification-extension",
+        "request": request_id,
+        "request_digest": b64u_encode(request_digest),
+        "sequence": sequence,
+        "old_delay_days": old_delay_days,
+        "new_delay_days": new_delay_days,
+        "reason": reason,
+        "order_reference": order_reference,
+        "order_sha256": order_sha256,
+        "proposer": proposer,
+    }
+
+
+def withdrawal_body(*, request_id: int, request_digest: bytes, officer: str, reason: str) -> dict[str, Any]:
+    """Returns the canonical body of a withdrawal (what withdrawal_digest hashes)."""
+    if not isinstance(request_digest, bytes) or len(request_digest) != DIGEST_BYTES:
+        raise EncodingError("a request digest is 32 bytes")
+    return {
+        "v": WITHDRAWAL_VERSION,
+        "kind": "withdrawal",
+        "request": request_id,
+        "request_digest": b64u_encode(request_digest),
+        "officer": officer,
+        "reason": reason,
+    }
+
+
+def extension_digest(body: Mapping[str, Any]) -> bytes:
+    """Returns SHA-256("escrow/v1/disclosure/extension\\0" || canonical JSON of an extension body).
+
+    The body binds the request id and digest, sequence number, old and new delay and the reason.
+    Raises EncodingError if it is not canonical or names no request.
+    """
+    return _bound_digest(_EXTENSION_DOMAIN, body, body.get("request_digest"))
+
+
+def withdrawal_digest(body: Mapping[str, Any]) -> bytes:
+    """Returns SHA-256("escrow/v1/disclosure/withdrawal\\0" || canonical JSON of a withdrawal body).
+
+    Raises EncodingError if it is not canonical or names no request.
+    """
+    return _bound_digest(_WITHDRAWAL_DOMAIN, body, body.get("request_digest"))
 
 
 def _check_lengths(key: bytes, signature: bytes | None = None) -> None:
@@ -88,12 +174,13 @@ def _officer_message(role: str, digest: bytes) -> bytes:
     if role not in _ROLES:
         raise EncodingError("unknown officer signature role")
     if not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES:
-        raise EncodingError("a request digest is 32 bytes")
+        raise EncodingError("a digest is 32 bytes")
     return b"escrow/v1/disclosure/" + role.encode() + b"\x00" + digest
 
 
 def sign_officer(seed: bytes, role: str, digest: bytes) -> bytes:
-    """Returns the officer's signature over a request digest in `role` (submit or cosign)."""
+    """Returns the officer's signature over a digest in `role` (submit, cosign, extend, extend-cosign,
+    withdraw). Raises EncodingError for an unknown role or a digest that is not 32 bytes."""
     return _sign(seed, _officer_message(role, digest))
 
 

@@ -25,12 +25,19 @@ from escrow.config import Settings
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
+    ROLE_EXTEND,
+    ROLE_EXTEND_COSIGN,
     ROLE_SUBMIT,
+    ROLE_WITHDRAW,
     DisclosureSignatureError,
     court_verdict,
+    extension_body,
+    extension_digest,
     request_digest,
     verify_decision,
     verify_officer,
+    withdrawal_body,
+    withdrawal_digest,
 )
 from escrow.crypto.errors import CryptoError, InvalidProofError
 from escrow.crypto.pseudonym import PseudonymDeriver
@@ -48,8 +55,11 @@ from escrow.models import (
     Credential,
     DisclosureCosignature,
     DisclosureDecision,
+    DisclosureExtension,
+    DisclosureExtensionCosignature,
     DisclosureRequest,
     DisclosureScope,
+    DisclosureWithdrawal,
     KeyHolder,
     LogEntry,
     LogState,
@@ -77,6 +87,11 @@ LEGAL_OFFICER: Final = "legal_officer"
 ADMIN: Final = "admin"
 OPEN_STATUSES: Final = ("submitted", "cosigned")
 _END_OF_LOG: Final = 2**62  # an index beyond any log (indices are BigInteger)
+WITHDRAWABLE_STATUSES: Final = ("draft", "submitted", "cosigned")
+EXTENDABLE_STATUSES: Final = ("submitted", "cosigned", "disclosed")
+# An extension's optional order travels base64url inside JSON; 3 MiB stays under MAX_CONTENT_LENGTH.
+MAX_EXTENSION_ORDER_BYTES: Final = 3 * 1024 * 1024
+DAY_S: Final = 86400
 
 _log = logging.getLogger(__name__)
 
@@ -111,6 +126,20 @@ class CourtView:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtensionView:
+    """A notification-delay extension of a request, with its signers."""
+
+    sequence: int
+    status: str
+    body: dict[str, Any]
+    digest_b64: str
+    proposer: str
+    cosigners: tuple[str, ...]
+    created_at: datetime
+    effective_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class DisclosureView:
     """A request as shown to legal officers and admins (no identity, ever)."""
 
@@ -126,6 +155,23 @@ class DisclosureView:
     log_index: int | None
     disclosed_at: datetime | None
     view_until: datetime | None
+    notify_delay_days: int = 0
+    notify_at: datetime | None = None
+    extensions: tuple[ExtensionView, ...] = ()
+    withdrawn_by: str | None = None
+
+    @property
+    def officers(self) -> tuple[str, ...]:
+        """The officers of the request: its submitter and co-signers (who may extend or withdraw)."""
+        return (self.submitter, *self.cosigners)
+
+    @property
+    def is_withdrawable(self) -> bool:
+        return self.status in WITHDRAWABLE_STATUSES
+
+    def is_extendable(self, now: datetime) -> bool:
+        """Whether an extension may still be proposed or co-signed at `now` (the person is not told yet)."""
+        return self.status in EXTENDABLE_STATUSES and (self.notify_at is None or now < self.notify_at)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -464,6 +510,8 @@ def submit_request(
     itself logged publicly), PermissionDeniedError (the signature is not the submitter's registered key).
     """
     row = _get(session, request_id, lock=True)
+    if row.status == "withdrawn":
+        raise InvalidStateError("this request was withdrawn; it can no longer be submitted")
     if row.status != "draft":
         raise InvalidStateError("this request was already submitted; nothing in it can change")
     staff = session.get(StaffAccount, row.submitter_id)
@@ -1053,6 +1101,8 @@ def view_identities(
 
 def _view(session: Session, row: DisclosureRequest) -> DisclosureView:
     submitter = session.get(StaffAccount, row.submitter_id)
+    withdrawal = session.get(DisclosureWithdrawal, row.id) if row.status == "withdrawn" else None
+    withdrawn_by = session.get(StaffAccount, withdrawal.officer_id) if withdrawal else None
     key = escrow_key(session, row.key_id)
     return DisclosureView(
         id=row.id,
@@ -1067,6 +1117,10 @@ def _view(session: Session, row: DisclosureRequest) -> DisclosureView:
         log_index=row.log_index,
         disclosed_at=row.disclosed_at,
         view_until=row.view_until,
+        notify_delay_days=row.notify_delay_s // DAY_S,
+        notify_at=_notify_at(row),
+        extensions=tuple(_extension_view(session, e) for e in _extensions(session, row)),
+        withdrawn_by=withdrawn_by.username if withdrawn_by else None,
     )
 
 
@@ -1144,3 +1198,365 @@ def order_document(session: Session, *, request_id: int) -> bytes:
     if document is None:  # pragma: no cover - foreign key
         raise NotFoundError("no order document")
     return document.content
+
+
+# --- notification-delay extensions and withdrawal ----------------------------------------------
+
+
+def _notify_at(row: DisclosureRequest) -> datetime | None:
+    """When the person is told: the reveal plus the (possibly extended) delay; None before a reveal."""
+    if row.disclosed_at is None:
+        return None
+    return row.disclosed_at + timedelta(seconds=row.notify_delay_s)
+
+
+def _extensions(session: Session, row: DisclosureRequest) -> list[DisclosureExtension]:
+    return list(
+        session.scalars(
+            select(DisclosureExtension)
+            .where(DisclosureExtension.request_id == row.id)
+            .order_by(DisclosureExtension.sequence)
+        )
+    )
+
+
+def _extension_cosigners(session: Session, extension: DisclosureExtension) -> list[StaffAccount]:
+    return list(
+        session.scalars(
+            select(StaffAccount)
+            .join(
+                DisclosureExtensionCosignature, DisclosureExtensionCosignature.officer_id == StaffAccount.id
+            )
+            .where(DisclosureExtensionCosignature.extension_id == extension.id)
+            .order_by(DisclosureExtensionCosignature.id)
+        )
+    )
+
+
+def _extension_view(session: Session, extension: DisclosureExtension) -> ExtensionView:
+    proposer = session.get(StaffAccount, extension.proposer_id)
+    return ExtensionView(
+        sequence=extension.sequence,
+        status=extension.status,
+        body=json.loads(extension.body),
+        digest_b64=b64u_encode(extension.digest),
+        proposer=proposer.username if proposer else "",
+        cosigners=tuple(s.username for s in _extension_cosigners(session, extension)),
+        created_at=extension.created_at,
+        effective_at=extension.effective_at,
+    )
+
+
+def _request_officer(session: Session, row: DisclosureRequest, username: object, action: str) -> StaffAccount:
+    """Returns the active legal officer `username` if they submitted or co-signed `row`.
+
+    Raises ValidationError (no username), PermissionDeniedError (anyone else).
+    """
+    staff = _staff(session, _text(username, "username", 64))
+    officers = {row.submitter_id} | {s.id for s, _ in _cosigners(session, row)}
+    if LEGAL_OFFICER not in staff.role_set or staff.id not in officers:
+        raise PermissionDeniedError(
+            f"only an officer of this request (its submitter or a co-signer) may {action}"
+        )
+    return staff
+
+
+def _check_extendable(session: Session, row: DisclosureRequest, now: datetime) -> None:
+    if row.status not in EXTENDABLE_STATUSES:
+        raise InvalidStateError(f"this request is {row.status}; its notification delay cannot be extended")
+    notify_at = _notify_at(row)
+    is_told = session.scalars(
+        select(DisclosureScope.id).where(
+            DisclosureScope.request_id == row.id, DisclosureScope.notified_at.is_not(None)
+        )
+    ).first()
+    if (notify_at is not None and now >= notify_at) or is_told is not None:
+        # Once the person may have seen the notice it cannot be taken back (docs/disclosure.md).
+        raise InvalidStateError(
+            "the notification date of this request has passed; the person may already have been told, "
+            "and that cannot be undone"
+        )
+
+
+def _order_document(session: Session, order: bytes | None, now: datetime) -> str | None:
+    if not order:
+        return None
+    if len(order) > MAX_EXTENSION_ORDER_BYTES:
+        raise ValidationError(
+            f"the order document is larger than {MAX_EXTENSION_ORDER_BYTES // (1024 * 1024)} MiB"
+        )
+    if not order.startswith(PDF_MAGIC):
+        raise ValidationError("the order document must be a PDF")
+    order_sha = sha256(order).hex()
+    if session.get(OrderDocument, order_sha) is None:
+        session.add(OrderDocument(sha256=order_sha, content=order, uploaded_at=now))
+    return order_sha
+
+
+def _days(value: object, field: str) -> int:
+    if type(value) is not int:
+        raise ValidationError(f"{field} must be a whole number of days")
+    return value
+
+
+def propose_extension(
+    session: Session,
+    *,
+    request_id: int,
+    username: str,
+    sequence: object,
+    old_delay_days: object,
+    new_delay_days: object,
+    reason: str,
+    order_reference: str,
+    order: bytes | None,
+    signature_b64: str,
+    log: LogSigner,
+    now: datetime,
+) -> DisclosureView:
+    """Records an officer's signed proposal to extend the notification delay, logs it and commits.
+
+    The proposer is the request's submitter or a co-signer; the signature (role `extend`) is over the
+    extension digest, which binds the request id and digest, `sequence` (the next number), the current
+    and the new delay, the reason, the order reference and the optional order's SHA-256. It changes
+    nothing until co-signed (cosign_extension).
+
+    Raises NotFoundError; InvalidStateError (not submitted/co-signed/disclosed, or the notification
+    date has passed); PermissionDeniedError (not an officer of the request, or a bad signature);
+    ValidationError (malformed fields, a new delay not longer than the current one or above the
+    maximum); ConflictError (sequence or old delay no longer current: the document is stale).
+    """
+    row = _get(session, request_id, lock=True)
+    _expire_if_due(session, row, log=log, now=now)
+    _check_extendable(session, row, now)
+    staff = _request_officer(session, row, username, "propose an extension")
+    new_days = _days(new_delay_days, "new_delay_days")
+    current_days = row.notify_delay_s // DAY_S
+    if not current_days < new_days <= MAX_NOTIFY_DELAY_DAYS:
+        raise ValidationError(
+            f"the new notification delay must be longer than the current {current_days} day(s) and at "
+            f"most {MAX_NOTIFY_DELAY_DAYS} days"
+        )
+    next_sequence = len(_extensions(session, row)) + 1
+    if (
+        _days(sequence, "sequence") != next_sequence
+        or _days(old_delay_days, "old_delay_days") != current_days
+    ):
+        raise ConflictError(
+            f"the request changed since your document (next extension {next_sequence}, current delay "
+            f"{current_days} day(s)); download it again and sign anew"
+        )
+    body = extension_body(
+        request_id=row.id,
+        request_digest=row.digest,
+        sequence=next_sequence,
+        old_delay_days=current_days,
+        new_delay_days=new_days,
+        reason=_text(reason, "reason", MAX_LEGAL_BASIS),
+        order_reference=_text(order_reference, "order_reference"),
+        order_sha256=_order_document(session, order, now),
+        proposer=staff.username,
+    )
+    digest = extension_digest(body)
+    try:
+        verify_officer(_officer_key(session, staff), ROLE_EXTEND, digest, _signature(signature_b64))
+    except (DisclosureSignatureError, CryptoError) as e:
+        raise PermissionDeniedError("the signature is not this officer's over this extension digest") from e
+    session.add(
+        DisclosureExtension(
+            request_id=row.id,
+            sequence=next_sequence,
+            status="proposed",
+            body=canonical_json(body).decode(),
+            digest=digest,
+            old_delay_s=row.notify_delay_s,
+            new_delay_s=new_days * DAY_S,
+            order_sha256=body["order_sha256"],
+            proposer_id=staff.id,
+            proposer_signature=_signature(signature_b64),
+            created_at=now,
+        )
+    )
+    session.flush()
+    append_event(
+        session,
+        log,
+        kind="disclosure.extension_proposed",
+        data={
+            "request": row.id,
+            "sequence": next_sequence,
+            "extension_digest": b64u_encode(digest),
+            "old_delay_days": current_days,
+            "new_delay_days": new_days,
+            "order_reference": body["order_reference"],
+            "organisation": staff.organisation,
+        },
+        sensitive={"reason": body["reason"], **({"order_sha256": body["order_sha256"]} if order else {})},
+        now=now,
+    )
+    session.commit()
+    _log.info("disclosure.extension_proposed request_id=%d sequence=%d", row.id, next_sequence)
+    return _view(session, row)
+
+
+def cosign_extension(
+    session: Session,
+    *,
+    request_id: int,
+    sequence: int,
+    username: str,
+    signature_b64: str,
+    policy: DisclosurePolicy,
+    log: LogSigner,
+    now: datetime,
+) -> DisclosureView:
+    """Adds a co-signature (role `extend-cosign`) over an extension digest, logs it and commits; with
+    `policy.cosigners` of them the new delay takes effect (disclosure.notification_extended) and every
+    other pending extension of the request is superseded.
+
+    The rules are those of request co-signing: a legal officer, never the proposer, by default from
+    another organisation than the proposer. Raises NotFoundError (request or extension); InvalidStateError
+    (the request or extension no longer accepts it, the notification date has passed);
+    PermissionDeniedError (rules above, bad signature); ConflictError (already co-signed by this officer).
+    """
+    row = _get(session, request_id, lock=True)
+    _expire_if_due(session, row, log=log, now=now)
+    extension = session.scalars(
+        select(DisclosureExtension).where(
+            DisclosureExtension.request_id == row.id, DisclosureExtension.sequence == sequence
+        )
+    ).first()
+    if extension is None:
+        raise NotFoundError("no such extension of this request")
+    _check_extendable(session, row, now)
+    if extension.status != "proposed" or extension.old_delay_s != row.notify_delay_s:
+        raise InvalidStateError(f"extension {sequence} is {extension.status}; it takes no more co-signatures")
+    staff = _staff(session, _text(username, "username", 64))
+    if LEGAL_OFFICER not in staff.role_set:
+        raise PermissionDeniedError("only legal officers co-sign extensions")
+    if staff.id == extension.proposer_id:
+        raise PermissionDeniedError("the proposer cannot co-sign their own extension")
+    proposer = session.get(StaffAccount, extension.proposer_id)
+    assert proposer is not None  # noqa: S101 - foreign key
+    if policy.cosigner_other_org and staff.organisation == proposer.organisation:
+        raise PermissionDeniedError("a co-signer must belong to another organisation than the proposer")
+    try:
+        verify_officer(
+            _officer_key(session, staff), ROLE_EXTEND_COSIGN, extension.digest, _signature(signature_b64)
+        )
+    except (DisclosureSignatureError, CryptoError) as e:
+        raise PermissionDeniedError("the signature is not this officer's over this extension digest") from e
+    if staff.id in {s.id for s in _extension_cosigners(session, extension)}:
+        raise ConflictError("this officer already co-signed this extension")
+    session.add(
+        DisclosureExtensionCosignature(
+            extension_id=extension.id,
+            officer_id=staff.id,
+            signature=_signature(signature_b64),
+            created_at=now,
+        )
+    )
+    session.flush()
+    count = len(_extension_cosigners(session, extension))
+    append_event(
+        session,
+        log,
+        kind="disclosure.extension_cosigned",
+        data={
+            "request": row.id,
+            "sequence": sequence,
+            "organisation": staff.organisation,
+            "cosignatures": count,
+        },
+        now=now,
+    )
+    if count >= policy.cosigners:
+        extension.status, extension.effective_at = "effective", now
+        row.notify_delay_s = extension.new_delay_s
+        for other in _extensions(session, row):
+            if other.status == "proposed":
+                other.status = "superseded"
+        notify_at = _notify_at(row)
+        append_event(
+            session,
+            log,
+            kind="disclosure.notification_extended",
+            data={
+                "request": row.id,
+                "sequence": sequence,
+                "notify_delay_days": row.notify_delay_s // DAY_S,
+                "notify_at": _iso(notify_at) if notify_at else None,
+            },
+            now=now,
+        )
+    session.commit()
+    _log.info("disclosure.extension_cosigned request_id=%d sequence=%d", row.id, sequence)
+    return _view(session, row)
+
+
+def withdraw_request(
+    session: Session,
+    *,
+    request_id: int,
+    username: str,
+    reason: str,
+    signature_b64: str,
+    log: LogSigner,
+    now: datetime,
+) -> DisclosureView:
+    """Withdraws a request that is not yet disclosed or closed, on the signature (role `withdraw`) of
+    one of its officers (the submitter or a co-signer) over the withdrawal digest; deletes any stored
+    partial decryptions, logs disclosure.withdrawn and commits. Nothing is accepted on it afterwards.
+
+    One officer suffices: withdrawing only ever reduces what is disclosed (docs/disclosure.md).
+    Raises NotFoundError; InvalidStateError (disclosed, rejected, expired or already withdrawn);
+    PermissionDeniedError (not an officer of the request, bad signature); ValidationError (no reason).
+    """
+    row = _get(session, request_id, lock=True)
+    _expire_if_due(session, row, log=log, now=now)
+    if row.status not in WITHDRAWABLE_STATUSES:
+        raise InvalidStateError(
+            f"this request is {row.status}; only a request not yet disclosed or closed can be withdrawn"
+        )
+    staff = _request_officer(session, row, username, "withdraw it")
+    body = withdrawal_body(
+        request_id=row.id,
+        request_digest=row.digest,
+        officer=staff.username,
+        reason=_text(reason, "reason", MAX_LEGAL_BASIS),
+    )
+    try:
+        verify_officer(
+            _officer_key(session, staff), ROLE_WITHDRAW, withdrawal_digest(body), _signature(signature_b64)
+        )
+    except (DisclosureSignatureError, CryptoError) as e:
+        raise PermissionDeniedError("the signature is not this officer's over this withdrawal") from e
+    was = row.status
+    row.status = "withdrawn"
+    row.closed_at = now
+    session.add(
+        DisclosureWithdrawal(
+            request_id=row.id,
+            officer_id=staff.id,
+            reason=body["reason"],
+            signature=_signature(signature_b64),
+            created_at=now,
+        )
+    )
+    _delete_partials(session, row, now)
+    append_event(
+        session,
+        log,
+        kind="disclosure.withdrawn",
+        data={
+            "request": row.id,
+            "was": was,
+            "by": "submitter" if staff.id == row.submitter_id else "co-signer",
+            "organisation": staff.organisation,
+        },
+        sensitive={"reason": body["reason"]},
+        now=now,
+    )
+    session.commit()
+    _log.info("disclosure.withdrawn request_id=%d", row.id)
+    return _view(session, row)

@@ -24,6 +24,8 @@ METRICS: dict[str, str] = {
     "requests_approved": "disclosure.approved",
     "requests_rejected": "disclosure.rejected",
     "requests_expired": "disclosure.expired",
+    "requests_withdrawn": "disclosure.withdrawn",
+    "notification_delays_extended": "disclosure.notification_extended",
     "identities_disclosed": "disclosure.disclosed",
 }
 _DISCLOSURE_KINDS = {k for k in METRICS.values() if k.startswith("disclosure.")}

@@ -101,6 +101,7 @@ def detail_page(request_id: int) -> str:
         me=me,
         my_key=service.registered_officer_key(get_session(), me),
         my_role=_signing_role(view, me),
+        extendable=view.is_extendable(_now()),
     )
 
 

@@ -134,3 +134,18 @@ def test_admin_registers_a_court_and_an_officer_registers_their_key_on_pages(app
         },
     )
     assert refused.status_code == 403
+
+
+def test_officer_page_shows_a_pending_extension_with_the_cosign_command(app: Flask) -> None:
+    world = build_world(app)
+    request_id = world.cosigned_request()
+    world.extend(request_id, "alice", 30)
+    page = world.client("dave").get(f"/officer/disclosures/{request_id}").get_data(as_text=True)
+    assert "proposed" in page
+    assert "0 &rarr; 30 day(s)" in page
+    assert f"escrow officer cosign-extension request-{request_id}.json --extension 1" in page
+    # dave is no officer of this request: he may co-sign the extension but is not offered extend/withdraw
+    assert "escrow officer extend " not in page
+    assert "escrow officer withdraw" not in page
+    document = world.client("dave").get(f"/officer/disclosures/{request_id}/request.json").get_json()
+    assert document["extensions"][0]["status"] == "proposed"
