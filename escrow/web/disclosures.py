@@ -99,6 +99,7 @@ def detail_page(request_id: int) -> str:
         r=view,
         server=request.host_url.rstrip("/"),
         me=me,
+        is_officer=OFFICER in _staff().roles,
         my_key=service.registered_officer_key(get_session(), me),
         my_role=_signing_role(view, me),
         extendable=view.is_extendable(_now()),

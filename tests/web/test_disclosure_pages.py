@@ -76,12 +76,19 @@ def test_request_page_shows_each_officer_only_the_command_they_can_run(app: Flas
     # and once submitted, bob is told to co-sign, alice that she waits for him
     world.sign(request_id, "alice", "submit")
     assert f"escrow officer cosign request-{request_id}.json" in page("bob")
-    assert "escrow officer" not in page("alice")
+    assert "escrow officer cosign " not in page("alice")
+    assert "escrow officer submit" not in page("alice")
+    assert f"escrow officer withdraw request-{request_id}.json" in page("alice")  # hers to withdraw
     assert "Waiting for another legal officer to co-sign" in page("alice")
-    # and once co-signed, nobody has a command left; the page links the key-holders' page
+    # and an administrator, who signs nothing, is given no command
+    assert "escrow officer" not in page("root")
+    assert "Only legal officers sign requests" in page("root")
+    # and once co-signed, nobody has a signing command left (only extend and withdraw); the page
+    # links the key-holders' page
     world.sign(request_id, "bob", "cosign")
     for username in ("alice", "bob"):
-        assert "escrow officer" not in page(username)
+        assert "escrow officer submit" not in page(username)
+        assert "escrow officer cosign " not in page(username)
         assert f'href="/keyholder/disclosures/{request_id}"' in page(username)
 
 
