@@ -355,5 +355,10 @@ def sign_as_shown(page: Any, request_id: int, home: Path) -> str:
         page.get_by_role("link", name=f"request-{request_id}.json").click()
     assert download.value.suggested_filename == f"request-{request_id}.json"
     download.value.save_as(home / download.value.suggested_filename)
-    command = page.locator("pre").inner_text()
+    command = signing_command(page).inner_text()
     return run_shown_command(command, cwd=home, passphrase_file=home / "passphrase")
+
+
+def signing_command(page: Any) -> Any:
+    """The request page's submit or co-sign command (extend and withdraw commands are shown too)."""
+    return page.locator("pre").filter(has_text=re.compile(r"^escrow officer (submit|cosign) "))
