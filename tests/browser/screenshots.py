@@ -24,6 +24,7 @@ from tests.browser.support import (
     Portal,
     chromium_args,
     fill_disclosure_form,
+    finish_sign_in,
     is_loopback,
     make_officer_key,
     page_problems,
@@ -32,6 +33,7 @@ from tests.browser.support import (
     sign_in,
     temporary_directory,
 )
+from tests.conftest import STAFF_PASSWORD
 from tests.disclosure_support import PDF
 
 VIEWPORT = {"width": 1100, "height": 800}
@@ -133,7 +135,16 @@ def _disclosure_request(
     for username, organisation in (("olga", "Forum Legal"), ("pavel", "Public Prosecution Service")):
         portal.add_staff(username, "legal_officer", organisation=organisation)
         public_key = make_officer_key(tmp / username, username)
-        sign_in(page, portal, username)
+        if username == "olga":  # her first sign-in: enrolling the authenticator app (TOTP)
+            page.goto(portal.url + "/login")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(STAFF_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.locator("figure.qr svg")).to_be_visible()
+            shoot("officer-authenticator")
+            finish_sign_in(page, username)
+        else:
+            sign_in(page, portal, username)
         page.goto(portal.url + "/officer/key")
         page.get_by_label("Public key (base64url)").fill(public_key)
         page.get_by_role("button", name="Register", exact=True).click()
