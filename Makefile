@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
+OFFICER ?= alice
 ESCROW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Database 15 of the local Redis: the production rate-limit store, shared between app instances.
 ESCROW_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CHROMIUM := /usr/bin/chromium
 PYTEST_COV := --cov=escrow --cov-branch --cov-report=term
 
-.PHONY: help .venv run demo test test-browser screenshots test-pg lint bench clean
+.PHONY: help .venv run dev-code demo test test-browser screenshots test-pg lint bench clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +30,9 @@ run: $(STAMP) ## initialise (keys, migrations, DEVELOPMENT key, dev IdP, seeded 
 	ESCROW_DEV_MODE=$${ESCROW_DEV_MODE:-1} ESCROW_DEV_IDP=$${ESCROW_DEV_IDP:-1} \
 	ESCROW_ISSUER_URL=$${ESCROW_ISSUER_URL:-http://127.0.0.1:$(PORT)} \
 	$(BIN)/escrow run --host 127.0.0.1 --port $(PORT)
+
+dev-code: $(STAMP) ## print the current TOTP code of a legal officer seeded by make run (OFFICER=alice or bob)
+	@ESCROW_DEV_MODE=1 $(BIN)/escrow dev-code $(OFFICER)
 
 demo: $(STAMP) ## start a throwaway dev server on a free port, run `escrow demo` against it, stop it
 	@set -e; tmp=$$(mktemp -d); \

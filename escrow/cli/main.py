@@ -176,7 +176,7 @@ def _seed_demo(settings: Settings) -> None:
     click.echo(
         f"legal officers {', '.join(seeded.totp_secrets)} also need a TOTP code: add their keys from "
         f"{seeded.logins_file} to an authenticator app, or print the current code with "
-        "`escrow dev-code USERNAME`"
+        "`make dev-code OFFICER=alice` (or `ESCROW_DEV_MODE=1 escrow dev-code alice`)"
     )
     click.echo(
         f"platform: {seeded.platform} (API key in {seeded.logins_file}; "
