@@ -580,10 +580,45 @@ def _activate(
             session, row, holder=None, reason="the drill envelope opened to another payload", log=log, now=now
         )
         return
+    if row.kind == KIND_RESHARE:
+        _log_holder_changes(session, row, key.key_id, log=log, now=now)
     install_escrow_key(session, key, log=log, now=now)
     row.status = STATUS_ACTIVE
     row.finished_at = now
     row.outcome = f"key {key.key_id} active: {key.threshold} of {len(key.verification_keys)} key-holders"
+
+
+def _log_holder_changes(
+    session: Session, row: Ceremony, key_id: str, *, log: LogSigner, now: datetime
+) -> None:
+    """Logs who leaves the key (`keyholder.removed`) and who joins it (`keyholder.joined`) as reshare
+    `row` completes, so the public report, computed from the log alone, lists the holders in force."""
+    before = set(_current_indices(session, key_id))  # `row` is not active yet: the previous holders
+    after = {
+        p.holder_id
+        for p in session.execute(
+            select(CeremonyParticipant).where(
+                CeremonyParticipant.ceremony_id == row.id, CeremonyParticipant.recipient_index.is_not(None)
+            )
+        ).scalars()
+    }
+    for kind, holder_ids in (("keyholder.removed", before - after), ("keyholder.joined", after - before)):
+        for holder_id in sorted(holder_ids):
+            holder = session.get(KeyHolder, holder_id)
+            assert holder is not None  # noqa: S101 - participants reference enrolled holders
+            append_event(
+                session,
+                log,
+                kind=kind,
+                data={
+                    "holder": holder.id,
+                    "name": holder.name,
+                    "organisation": holder.organisation,
+                    "key_id": key_id,
+                    "ceremony": row.id,
+                },
+                now=now,
+            )
 
 
 def cancel_ceremony(

@@ -29,7 +29,8 @@ METRICS: dict[str, str] = {
     "identities_disclosed": "disclosure.disclosed",
 }
 _DISCLOSURE_KINDS = {k for k in METRICS.values() if k.startswith("disclosure.")}
-_HOLDER_KINDS = ("keyholder.enrolled", "keyholder.removed")
+# A holder is listed from enrolment (or from joining a key in a reshare) until a reshare leaves them out.
+_HOLDER_KINDS = ("keyholder.enrolled", "keyholder.joined", "keyholder.removed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +68,18 @@ def build_report(session: Session) -> Report:
     ).all()
     per_kind: dict[str, Counter[str]] = defaultdict(Counter)
     by_court: dict[str, Counter[str]] = defaultdict(Counter)
-    holders: dict[str, dict[str, str]] = {}
+    holders: dict[str, dict[str, str]] = {}  # holder id -> name and organisation
     quarters: set[str] = set()
     metric_of = {kind: metric for metric, kind in METRICS.items()}
     for kind, created_at, body in rows:
         data = json.loads(body).get("data", {})
         if kind in _HOLDER_KINDS:
             name = str(data.get("name", ""))
-            if kind == "keyholder.enrolled":
-                holders[name] = {"name": name, "organisation": str(data.get("organisation", ""))}
+            who = str(data.get("holder", name))  # the holder's id; two holders may share a name
+            if kind != "keyholder.removed":
+                holders[who] = {"name": name, "organisation": str(data.get("organisation", ""))}
             else:
-                holders.pop(name, None)
+                holders.pop(who, None)
             continue
         quarter = quarter_of(created_at)
         quarters.add(quarter)

@@ -278,6 +278,28 @@ def test_reshare_3_of_5_to_2_of_3_keeps_the_key_and_old_envelopes_open(
     report = verify_transcript(client.get(f"/api/ceremonies/{reshare_id}").get_json())
     assert report.is_complete
     assert report.key == new_key
+    # and the log says who left and who joined, so the public report lists the holders in force
+    changes = [
+        (e["kind"], e["data"]["holder"])
+        for e in _log_events(db_session)
+        if e["kind"] in ("keyholder.removed", "keyholder.joined")
+    ]
+    assert changes == [("keyholder.removed", h.id) for h in holders[1:4]] + [
+        ("keyholder.joined", newcomers[0].id)
+    ]
+    public = client.get("/api/v1/transparency/report").get_json()["keyholders"]
+    assert sorted(h["name"] for h in public) == ["Holder 1", "Holder 1", "Holder 5"]  # 1, 5, newcomer
+
+
+def _log_events(session: Session) -> list[dict[str, Any]]:
+    import json
+
+    from sqlalchemy import select
+
+    from escrow.models import LogEntry
+
+    rows = session.execute(select(LogEntry.kind, LogEntry.body).order_by(LogEntry.idx)).all()
+    return [{"kind": kind, "data": json.loads(body).get("data", {})} for kind, body in rows]
 
 
 def test_database_after_a_ceremony_holds_no_share_or_holder_secret(
