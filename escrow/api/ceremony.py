@@ -23,7 +23,7 @@ from escrow.services.ceremony_protocol import SignedMessage
 from escrow.services.keyholders import InvalidHolderSignatureError, KeyHolderView
 from escrow.web.session import get_extension, get_session
 
-bp = Blueprint("ceremony_api", __name__, url_prefix="/api")
+bp = Blueprint("ceremony_api", __name__, url_prefix="/api/v1")
 
 AUTH_SCHEME = "Escrow-Holder"
 P = ParamSpec("P")
@@ -276,7 +276,7 @@ OPENAPI_SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/api/keyholders/enrol": {
+    "/api/v1/keyholders/enrol": {
         "post": {
             "summary": "Register a key-holder's public keys with a one-time invitation code",
             "tags": ["ceremony"],
@@ -289,7 +289,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             },
         }
     },
-    "/api/keyholders/me": {
+    "/api/v1/keyholders/me": {
         "get": {
             "summary": "The signed-in key-holder and its ceremonies",
             "tags": ["ceremony"],
@@ -297,7 +297,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _json_schema("Key-holder and ceremonies"), "401": _PROBLEM},
         }
     },
-    "/api/ceremonies": {
+    "/api/v1/ceremonies": {
         "get": {
             "summary": "Every ceremony, newest first",
             "tags": ["ceremony"],
@@ -306,7 +306,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             },
         }
     },
-    "/api/ceremonies/{ceremony_id}": {
+    "/api/v1/ceremonies/{ceremony_id}": {
         "get": {
             "summary": "A ceremony's public transcript (what `escrow ceremony verify` checks)",
             "tags": ["ceremony"],
@@ -314,7 +314,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _json_schema("Transcript"), "404": _PROBLEM},
         }
     },
-    "/api/ceremonies/{ceremony_id}/messages": {
+    "/api/v1/ceremonies/{ceremony_id}/messages": {
         "post": {
             "summary": "Relay one signed ceremony message (round1, round2, confirm, drill)",
             "tags": ["ceremony"],

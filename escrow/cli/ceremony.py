@@ -251,7 +251,7 @@ def _run_ceremony(
             )
         time.sleep(poll)
     if status != "active":
-        state = client.public(f"/api/ceremonies/{ceremony_id}")
+        state = client.public(f"/api/v1/ceremonies/{ceremony_id}")
         raise click.ClickException(
             f"ceremony {ceremony_id} {status}: {state.get('outcome') or 'no reason given'}"
         )
@@ -354,11 +354,11 @@ def ceremony_verify(
         transport = UrllibTransport(str(server))
         client = HolderClient(transport, bytes(32))
         if ceremony_id is None:
-            listing = client.public("/api/ceremonies")
+            listing = client.public("/api/v1/ceremonies")
             if not listing:
                 raise click.ClickException("the service has no ceremonies yet")
             ceremony_id = int(listing[0]["id"])
-        data = client.public(f"/api/ceremonies/{ceremony_id}")
+        data = client.public(f"/api/v1/ceremonies/{ceremony_id}")
         if save is not None:
             save.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     if not isinstance(data, dict):

@@ -161,7 +161,8 @@ def enrol(transport: Transport, code: str, secrets: HolderSecrets) -> dict[str, 
         "signature": b64(signature),
     }
     body = json.dumps(payload).encode()
-    result = _check(*transport("POST", "/api/keyholders/enrol", body, {"Content-Type": "application/json"}))
+    headers = {"Content-Type": "application/json"}
+    result = _check(*transport("POST", "/api/v1/keyholders/enrol", body, headers))
     if not isinstance(result, dict):
         raise HolderClientError("unexpected answer from the server")
     return result
@@ -198,7 +199,7 @@ class CeremonyRunner:
         self._signing_key = public_keys(secrets.signing_seed, secrets.exchange_secret).signing_key
 
     def _state(self) -> tuple[dict[str, Any], CeremonyHeader, Participant, list[SignedMessage]]:
-        state = self.client.public(f"/api/ceremonies/{self.ceremony_id}")
+        state = self.client.public(f"/api/v1/ceremonies/{self.ceremony_id}")
         header = CeremonyHeader.from_dict(state["header"])
         me = next((p for p in header.participants if p.signing_key == self._signing_key), None)
         if me is None:
@@ -210,7 +211,7 @@ class CeremonyRunner:
         body = message_body(header, me, kind, **fields)
         message = SignedMessage(body, sign_message(self.secrets.signing_seed, body))
         result = self.client.request(
-            "POST", f"/api/ceremonies/{self.ceremony_id}/messages", message.to_dict()
+            "POST", f"/api/v1/ceremonies/{self.ceremony_id}/messages", message.to_dict()
         )
         self.report(f"sent {kind}; ceremony is now {result['status']}")
         return str(result["status"])
@@ -352,7 +353,7 @@ class CeremonyRunner:
 
 def find_open_ceremony(client: HolderClient) -> int:
     """Returns the id of the open ceremony this holder takes part in. Raises HolderClientError if none."""
-    me = client.request("GET", "/api/keyholders/me")
+    me = client.request("GET", "/api/v1/keyholders/me")
     open_ids = [c["id"] for c in me["ceremonies"] if c["status"] not in TERMINAL]
     if not open_ids:
         raise HolderClientError("you are not part of any open ceremony; ask the admin to open one")

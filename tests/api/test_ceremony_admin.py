@@ -208,7 +208,7 @@ def test_admin_reshare_through_the_api_keeps_the_key(
     assert before.status_code == 409
     assert reshare.status_code == 201
     assert run_ceremony(client, holders[:2], reshare.get_json()["id"]) == "active"
-    listing = client.get("/api/ceremonies").get_json()
+    listing = client.get("/api/v1/ceremonies").get_json()
     assert listing[0]["kind"] == "reshare"
     assert listing[0]["key_id"] == listing[1]["key_id"] == listing[0]["old_key_id"]
 
@@ -267,7 +267,7 @@ def test_admin_cancels_and_reshares_through_the_pages(
     # Then the reshare was opened and is now cancelled with the reason
     assert opened.status_code == 302
     assert cancelled.status_code == 302
-    state = client.get(f"/api/ceremonies/{reshare_id}").get_json()
+    state = client.get(f"/api/v1/ceremonies/{reshare_id}").get_json()
     assert (state["header"]["kind"], state["status"], state["outcome"]) == (
         "reshare",
         "cancelled",

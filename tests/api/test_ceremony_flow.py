@@ -89,7 +89,7 @@ def test_cheating_dealer_is_named_by_a_public_complaint_and_no_key_activates(
 
     # Then it aborts naming holder 4, no key is active, and the public transcript proves it offline
     assert status == "aborted"
-    state = client.get(f"/api/ceremonies/{ceremony_id}").get_json()
+    state = client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()
     assert state["blamed_holder"] == holders[3].id
     with pytest.raises(InvalidStateError):
         active_escrow_key(db_session)
@@ -105,7 +105,7 @@ def test_false_complaint_names_the_accuser(app: Flask, client: FlaskClient, db_s
     for h in holders:
         h.runner(ceremony_id).step()
     liar = holders[0]
-    state = client.get(f"/api/ceremonies/{ceremony_id}").get_json()
+    state = client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()
     header = CeremonyHeader.from_dict(state["header"])
     me = header.participant(liar.id)
     sealed = unb64(state["messages"][1]["body"]["shares"]["1"])
@@ -126,13 +126,13 @@ def test_false_complaint_names_the_accuser(app: Flask, client: FlaskClient, db_s
     # When it files the complaint
     result = liar.client.request(
         "POST",
-        f"/api/ceremonies/{ceremony_id}/messages",
+        f"/api/v1/ceremonies/{ceremony_id}/messages",
         SignedMessage(body, sign_message(liar.secrets.signing_seed, body)).to_dict(),
     )
 
     # Then the ceremony aborts naming the accuser, not the dealer
     assert result["status"] == "aborted"
-    assert client.get(f"/api/ceremonies/{ceremony_id}").get_json()["blamed_holder"] == liar.id
+    assert client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()["blamed_holder"] == liar.id
 
 
 def test_complaint_with_a_box_key_that_opens_nothing_aborts_without_naming_anyone(
@@ -144,16 +144,16 @@ def test_complaint_with_a_box_key_that_opens_nothing_aborts_without_naming_anyon
     for h in holders:
         h.runner(ceremony_id).step()
     accuser = holders[0]
-    header = CeremonyHeader.from_dict(client.get(f"/api/ceremonies/{ceremony_id}").get_json()["header"])
+    header = CeremonyHeader.from_dict(client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()["header"])
     complaint = {"dealer": 2, "share": b64(bytes(Scalar.from_int(7))), "box_key": b64(b"\x01" * 32)}
     body = message_body(header, header.participant(accuser.id), "round2", complaints=[complaint], key=None)
     message = SignedMessage(body, sign_message(accuser.secrets.signing_seed, body))
 
     # When it is filed
-    result = accuser.client.request("POST", f"/api/ceremonies/{ceremony_id}/messages", message.to_dict())
+    result = accuser.client.request("POST", f"/api/v1/ceremonies/{ceremony_id}/messages", message.to_dict())
 
     # Then the ceremony aborts, blames no one, and the transcript says the complaint cannot be decided
-    state = client.get(f"/api/ceremonies/{ceremony_id}").get_json()
+    state = client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()
     assert result["status"] == "aborted"
     assert state["blamed_holder"] is None
     report = verify_transcript(state)
@@ -166,7 +166,7 @@ def test_message_signed_by_another_holder_is_refused(
     # Given holder 2 signs a round 1 message claiming to be holder 1, sent over holder 1's session
     holders = enrol_holders(app, client, db_session, 2)
     ceremony_id = _open(app, db_session, holders, 2)
-    header = CeremonyHeader.from_dict(client.get(f"/api/ceremonies/{ceremony_id}").get_json()["header"])
+    header = CeremonyHeader.from_dict(client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()["header"])
     body = message_body(
         header, header.participant(holders[0].id), "round1", dealer=1, broadcast={}, shares={}
     )
@@ -174,10 +174,10 @@ def test_message_signed_by_another_holder_is_refused(
 
     # When it is posted
     with pytest.raises(HolderClientError, match="403.*not signed by key-holder"):
-        holders[0].client.request("POST", f"/api/ceremonies/{ceremony_id}/messages", forged.to_dict())
+        holders[0].client.request("POST", f"/api/v1/ceremonies/{ceremony_id}/messages", forged.to_dict())
 
     # Then nothing was relayed
-    assert client.get(f"/api/ceremonies/{ceremony_id}").get_json()["messages"] == []
+    assert client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()["messages"] == []
 
 
 def test_unsigned_and_replayed_requests_are_refused(
@@ -186,10 +186,10 @@ def test_unsigned_and_replayed_requests_are_refused(
     holders = enrol_holders(app, client, db_session, 1)
     fixed = HolderClient(FlaskTransport(client), holders[0].secrets.signing_seed, clock_ms=lambda: 1)
 
-    unsigned = client.get("/api/keyholders/me")
-    holders[0].client.request("GET", "/api/keyholders/me")
+    unsigned = client.get("/api/v1/keyholders/me")
+    holders[0].client.request("GET", "/api/v1/keyholders/me")
     with pytest.raises(HolderClientError, match="401"):
-        fixed.request("GET", "/api/keyholders/me")
+        fixed.request("GET", "/api/v1/keyholders/me")
 
     assert unsigned.status_code == 401
     assert unsigned.get_json()["code"] == "invalid-holder-signature"
@@ -213,7 +213,7 @@ def test_malformed_message_is_a_problem_not_a_server_error(
 
     with pytest.raises(HolderClientError, match="422"):
         holders[0].client.request(
-            "POST", f"/api/ceremonies/{ceremony_id}/messages", {"body": [], "signature": 3}
+            "POST", f"/api/v1/ceremonies/{ceremony_id}/messages", {"body": [], "signature": 3}
         )
 
 
@@ -228,13 +228,13 @@ def test_cancelled_ceremony_accepts_no_more_messages(
     )
 
     assert holders[0].runner(ceremony_id).step() == "cancelled"
-    header = CeremonyHeader.from_dict(client.get(f"/api/ceremonies/{ceremony_id}").get_json()["header"])
+    header = CeremonyHeader.from_dict(client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()["header"])
     body = message_body(
         header, header.participant(holders[0].id), "round1", dealer=1, broadcast={}, shares={}
     )
     message = SignedMessage(body, sign_message(holders[0].secrets.signing_seed, body))
     with pytest.raises(HolderClientError, match="409.*cancelled"):
-        holders[0].client.request("POST", f"/api/ceremonies/{ceremony_id}/messages", message.to_dict())
+        holders[0].client.request("POST", f"/api/v1/ceremonies/{ceremony_id}/messages", message.to_dict())
 
 
 def test_reshare_3_of_5_to_2_of_3_keeps_the_key_and_old_envelopes_open(
@@ -275,7 +275,7 @@ def test_reshare_3_of_5_to_2_of_3_keeps_the_key_and_old_envelopes_open(
     # and the dealer who left has no share any more; the reshare transcript verifies offline
     with pytest.raises(HolderFileError):
         holders[1].secrets.share_for(key.key_id)
-    report = verify_transcript(client.get(f"/api/ceremonies/{reshare_id}").get_json())
+    report = verify_transcript(client.get(f"/api/v1/ceremonies/{reshare_id}").get_json())
     assert report.is_complete
     assert report.key == new_key
     # and the log says who left and who joined, so the public report lists the holders in force
@@ -370,7 +370,7 @@ def test_dealer_leaving_in_a_reshare_cannot_sign_the_new_key(
     for _ in range(2):
         for h in holders:
             runners[h.id].step()
-    state = client.get(f"/api/ceremonies/{reshare_id}").get_json()
+    state = client.get(f"/api/v1/ceremonies/{reshare_id}").get_json()
     assert state["status"] == "confirm"
     leaving = holders[1]
     header = CeremonyHeader.from_dict(state["header"])
@@ -380,7 +380,7 @@ def test_dealer_leaving_in_a_reshare_cannot_sign_the_new_key(
     with pytest.raises(HolderClientError, match="422.*receives no share"):
         leaving.client.request(
             "POST",
-            f"/api/ceremonies/{reshare_id}/messages",
+            f"/api/v1/ceremonies/{reshare_id}/messages",
             SignedMessage(body, sign_message(leaving.secrets.signing_seed, body)).to_dict(),
         )
 

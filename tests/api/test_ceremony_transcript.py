@@ -30,7 +30,7 @@ def transcript(app: Flask, client: FlaskClient, db_session: Session) -> dict[str
         now=datetime.now(UTC),
     )
     assert run_ceremony(client, holders, ceremony_id) == "active"
-    data: dict[str, Any] = client.get(f"/api/ceremonies/{ceremony_id}").get_json()
+    data: dict[str, Any] = client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()
     return data
 
 

@@ -192,7 +192,7 @@ def test_a_signing_key_enrols_only_once(db_session: Session) -> None:
 def test_request_outside_the_time_window_is_refused(db_session: Session) -> None:
     ((_, seed),) = _enrolled(db_session, 1)
     ts = int((NOW - timedelta(minutes=10)).timestamp() * 1000)
-    signature = sign_request(seed, "GET", "/api/keyholders/me", ts, b"")
+    signature = sign_request(seed, "GET", "/api/v1/keyholders/me", ts, b"")
 
     with pytest.raises(InvalidHolderSignatureError, match="window"):
         keyholder_service.authenticate_holder(
@@ -201,7 +201,7 @@ def test_request_outside_the_time_window_is_refused(db_session: Session) -> None
             timestamp_ms=ts,
             signature_b64=b64(signature),
             method="GET",
-            path="/api/keyholders/me",
+            path="/api/v1/keyholders/me",
             body=b"",
             now=NOW,
         )
@@ -210,7 +210,7 @@ def test_request_outside_the_time_window_is_refused(db_session: Session) -> None
 def test_request_for_another_path_is_refused(db_session: Session) -> None:
     ((_, seed),) = _enrolled(db_session, 1)
     ts = int(NOW.timestamp() * 1000)
-    signature = sign_request(seed, "GET", "/api/keyholders/me", ts, b"")
+    signature = sign_request(seed, "GET", "/api/v1/keyholders/me", ts, b"")
 
     with pytest.raises(InvalidHolderSignatureError, match="does not verify"):
         keyholder_service.authenticate_holder(
@@ -219,7 +219,7 @@ def test_request_for_another_path_is_refused(db_session: Session) -> None:
             timestamp_ms=ts,
             signature_b64=b64(signature),
             method="GET",
-            path="/api/ceremonies",
+            path="/api/v1/ceremonies",
             body=b"",
             now=NOW,
         )
