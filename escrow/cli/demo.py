@@ -39,7 +39,7 @@ from escrow.keystore import read_secret_file
 from escrow.services import totp
 from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, DEV_THRESHOLD
 from escrow.services.dev_ceremony import PASSPHRASE_FILE as HOLDER_PASSPHRASE_FILE
-from escrow.services.dev_seed import COURT_SEED_FILE, LOGINS_FILE
+from escrow.services.dev_seed import COURT_SEED_FILE, LOGINS_FILE, read_seed_record
 
 ORDER = (
     b"%PDF-1.7\n% escrow demo court order\n1 0 obj << /Type /Catalog >> endobj\n"
@@ -187,15 +187,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     EscrowError) naming the failed step."""
     url = url.rstrip("/")
     HttpClient(url)  # checks the URL's form
-    if not (keys_dir / LOGINS_FILE).is_file():
-        raise DemoError(
-            f"no seeded logins in {keys_dir / LOGINS_FILE}; start the server with ESCROW_DEV_MODE=1 "
-            "(make run) and pass its keys directory with --keys-dir"
-        )
-    try:
-        seeded = json.loads(read_secret_file(keys_dir / LOGINS_FILE))
-    except ValueError as e:
-        raise DemoError(f"{keys_dir / LOGINS_FILE} is not JSON") from e
+    seeded = read_seed_record(keys_dir)
     logins = {s["username"]: s["password"] for s in seeded["staff"]}
     totp_secrets = {s["username"]: s.get("totp_secret") for s in seeded["staff"]}
     platform = str(seeded["platform"]["id"])

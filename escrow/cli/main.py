@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -17,12 +16,11 @@ from escrow.cli.audit import audit
 from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import ConfigError, EscrowError
-from escrow.keystore import read_secret_file
 from escrow.models import STAFF_ROLES
 from escrow.services import totp
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_ceremony import ensure_dev_escrow_key
-from escrow.services.dev_seed import DEMO_PLATFORM_LOGIN, LOGINS_FILE, seed_demo_instance
+from escrow.services.dev_seed import DEMO_PLATFORM_LOGIN, LOGINS_FILE, read_seed_record, seed_demo_instance
 from escrow.services.instance import InitReport, init_instance
 from escrow.services.signing_keys import published_jwks, rotate_signing_key
 from escrow.services.staff import create_staff, disable_staff, reset_totp
@@ -278,12 +276,11 @@ def dev_code(username: str) -> None:
     settings = Settings.from_env()
     if not settings.dev_mode:
         raise ConfigError("escrow dev-code works only in development mode (ESCROW_DEV_MODE=1)")
-    path = settings.keys_dir / LOGINS_FILE
+    staff = read_seed_record(settings.keys_dir)["staff"]
     try:
-        seeded = json.loads(read_secret_file(path))
-        secret = next(s.get("totp_secret") for s in seeded["staff"] if s["username"] == username)
-    except (ValueError, KeyError, TypeError, StopIteration) as e:
-        raise ConfigError(f"no seeded login {username!r} in {path}") from e
+        secret = next(s.get("totp_secret") for s in staff if s["username"] == username)
+    except (KeyError, TypeError, StopIteration) as e:
+        raise ConfigError(f"no seeded login {username!r} in {settings.keys_dir / LOGINS_FILE}") from e
     if not secret:
         raise ConfigError(f"{username!r} has no authenticator (only legal officers need one)")
     click.echo(totp.code_at(secret, totp.current_step(datetime.now(UTC))))

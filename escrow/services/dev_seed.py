@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import argon2
 from sqlalchemy import select
@@ -24,7 +25,8 @@ from sqlalchemy.orm import Session
 from escrow.config import Settings
 from escrow.crypto.disclosure import encrypt_officer_key, new_officer_secrets, public_key
 from escrow.crypto.transcript import b64u_encode
-from escrow.keystore import ensure_keys_dir, write_secret_file
+from escrow.errors import ConfigError
+from escrow.keystore import ensure_keys_dir, read_secret_file, write_secret_file
 from escrow.models import STAFF_ROLE_PLATFORM, StaffAccount
 from escrow.services import totp
 from escrow.services.disclosures import add_court, register_officer_key
@@ -50,6 +52,24 @@ STAFF = (
     (DEMO_PLATFORM_LOGIN, "Demo Forum Staff", "Demo Forum", "platform"),  # manages DEMO_PLATFORM only
 )
 OFFICERS = ("alice", "bob")
+
+
+def read_seed_record(keys_dir: Path) -> dict[str, Any]:
+    """Returns what seed_demo_instance wrote to <keys_dir>/dev-logins.json (the demo and `escrow
+    dev-code` read it). Raises ConfigError if the file is missing, unsafe or not the seed's JSON."""
+    path = keys_dir / LOGINS_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"no seeded logins in {path}; start the server with ESCROW_DEV_MODE=1 "
+            "(make run) and pass its keys directory with --keys-dir"
+        )
+    try:
+        record = json.loads(read_secret_file(path))
+    except ValueError as e:
+        raise ConfigError(f"{path} is not JSON") from e
+    if not isinstance(record, dict) or not isinstance(record.get("staff"), list):
+        raise ConfigError(f"{path} is not a record of seeded logins")
+    return record
 
 
 @dataclass(frozen=True, slots=True)

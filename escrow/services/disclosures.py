@@ -241,9 +241,11 @@ def _officer_key(session: Session, staff: StaffAccount) -> bytes:
 
 
 def registered_officer_key(session: Session, username: str) -> str | None:
-    """Returns the base64url public key registered for officer `username`, or None if they have none."""
-    staff = session.scalars(select(StaffAccount).where(StaffAccount.username == username)).first()
-    row = None if staff is None else session.get(OfficerKey, staff.id)
+    """Returns the base64url public key registered for officer `username`, or None if they have none.
+
+    Raises NotFoundError if no active member of staff has this username.
+    """
+    row = session.get(OfficerKey, _staff(session, username).id)
     return None if row is None else b64u_encode(row.public_key)
 
 

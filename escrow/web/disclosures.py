@@ -93,21 +93,23 @@ def create() -> ResponseReturnValue:
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
     view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
-    me = _staff().username
+    staff = _staff()
+    is_officer = OFFICER in staff.roles
     return render_template(
         "disclosure/detail.html",
         r=view,
         server=request.host_url.rstrip("/"),
-        me=me,
-        is_officer=OFFICER in _staff().roles,
-        my_key=service.registered_officer_key(get_session(), me),
-        my_role=_signing_role(view, me),
+        me=staff.username,
+        is_officer=is_officer,
+        my_key=service.registered_officer_key(get_session(), staff.username),
+        my_role=_signing_role(view, staff.username) if is_officer else None,
         extendable=view.is_extendable(_now()),
     )
 
 
 def _signing_role(view: service.DisclosureView, username: str) -> str | None:
-    """The signature this officer can add to the request now: submit their draft, or co-sign another's."""
+    """The signature this officer can add to the request now: submit their draft, or co-sign another's
+    (the page shows the command for it, and the browser-key button)."""
     if view.status == "draft" and view.submitter == username:
         return "submit"
     if view.status == "submitted" and username != view.submitter and username not in view.cosigners:

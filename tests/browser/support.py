@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 
 from escrow.app import create_app
 from escrow.cli.main import cli
+from escrow.client.verifier import CredentialVerifier, VerifiedCredential
 from escrow.config import Settings
 from escrow.crypto.disclosure import public_key
 from escrow.crypto.transcript import b64u_encode
@@ -275,6 +276,18 @@ def register_person(page: Any, portal: Portal, username: str) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/account/credentials$"))
     assert page_problems(page) == [], page.url
+
+
+def person_gets_a_credential(page: Any, portal: Portal, username: str, platform: str) -> VerifiedCredential:
+    """The person registers and asks for a credential; the platform verifies it with the SDK (which is
+    where an officer gets the pseudonym and envelope digest from)."""
+    register_person(page, portal, username)
+    page.get_by_label("Platform").select_option(platform)
+    page.get_by_role("button", name="Issue credential").click()
+    token_field = page.get_by_label("Your new credential (JWT)")
+    expect(token_field).to_be_visible()  # the new page, before checking it
+    assert page_problems(page) == [], page.url
+    return CredentialVerifier(issuer=portal.url, platform_id=platform).verify(token_field.input_value())
 
 
 def run_escrow(args: list[str], *, cwd: Path) -> str:

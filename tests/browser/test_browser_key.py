@@ -16,7 +16,13 @@ from escrow.crypto.disclosure import sign_court_order
 from escrow.crypto.transcript import b64u_encode
 from escrow.services.disclosures import registered_officer_key
 from tests.browser.conftest import check_page
-from tests.browser.support import Portal, fill_disclosure_form, register_person, running_portal, sign_in
+from tests.browser.support import (
+    Portal,
+    fill_disclosure_form,
+    person_gets_a_credential,
+    running_portal,
+    sign_in,
+)
 from tests.browser.test_disclosure import COURT, PERSON, PLATFORM
 from tests.disclosure_support import PDF
 
@@ -73,14 +79,7 @@ def test_officers_submit_and_cosign_with_browser_keys(
     court_seed = portal.add_court(COURT, "EX")
     portal.add_staff("olga", "legal_officer", organisation="Forum Legal")
     portal.add_staff("pavel", "legal_officer", organisation="Public Prosecution Service")
-    register_person(page, portal, PERSON.username)
-    page.get_by_label("Platform").select_option(PLATFORM)
-    page.get_by_role("button", name="Issue credential").click()
-    token = page.get_by_label("Your new credential (JWT)")
-    expect(token).to_be_visible()
-    from escrow.client.verifier import CredentialVerifier
-
-    credential = CredentialVerifier(issuer=portal.url, platform_id=PLATFORM).verify(token.input_value())
+    credential = person_gets_a_credential(page, portal, PERSON.username, PLATFORM)
     order = tmp_path / "order.pdf"
     order.write_bytes(PDF)
     olga, pavel = new_page(), new_page()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from escrow.client.verifier import CredentialVerifier, VerifiedCredential
+from escrow.client.verifier import VerifiedCredential
 from escrow.crypto.disclosure import sign_court_order
 from escrow.crypto.transcript import b64u_encode
 from escrow.identity.devidp import DEMO_USERS
@@ -31,7 +31,7 @@ from tests.browser.support import (
     fill_disclosure_form,
     make_officer_key,
     open_page,
-    register_person,
+    person_gets_a_credential,
     run_shown_command,
     running_portal,
     sign_as_shown,
@@ -68,19 +68,6 @@ def court_seed(portal: Portal) -> bytes:
     for username, organisation in OFFICERS.items():
         portal.add_staff(username, "legal_officer", organisation=organisation)
     return portal.add_court(COURT, "EX")
-
-
-def _person_gets_a_credential(page: Any, portal: Portal) -> VerifiedCredential:
-    """The person registers and asks for a credential; the platform verifies it with the SDK (which is
-    where an officer gets the pseudonym and envelope digest from)."""
-    register_person(page, portal, PERSON.username)
-    page.get_by_label("Platform").select_option(PLATFORM)
-    page.get_by_role("button", name="Issue credential").click()
-    token_field = page.get_by_label("Your new credential (JWT)")
-    expect(token_field).to_be_visible()  # the new page, before checking it
-    check_page(page)
-    token = token_field.input_value()
-    return CredentialVerifier(issuer=portal.url, platform_id=PLATFORM).verify(token)
 
 
 def _officer_signs_in_with_key(new_page: Callable[[], Any], portal: Portal, username: str, home: Path) -> Any:
@@ -128,7 +115,7 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     browser_problems: list[str],
 ) -> None:
     # Given: a person with a credential the platform verified, and the court's order as a PDF file
-    credential = _person_gets_a_credential(page, portal)
+    credential = person_gets_a_credential(page, portal, PERSON.username, PLATFORM)
     order = tmp_path / "order.pdf"
     order.write_bytes(PDF)
     olga_home, pavel_home = tmp_path / "olga", tmp_path / "pavel"
@@ -249,7 +236,7 @@ def test_draft_form_says_why_it_refuses_an_envelope_digest(
     browser_problems: list[str],
 ) -> None:
     # Given: a person's credential, and an officer with a digest that is not its envelope's
-    credential = _person_gets_a_credential(page, portal)
+    credential = person_gets_a_credential(page, portal, PERSON.username, PLATFORM)
     order = tmp_path / "order.pdf"
     order.write_bytes(PDF)
     olga = new_page()
