@@ -6,6 +6,6 @@ from tests.test_layers import DATABASE_LIBRARIES, WEB_FRAMEWORKS, _files, _viola
 
 
 def test_holder_tool_and_protocol_import_no_database_or_web_framework() -> None:
-    files = _files("client/holder.py", "services/ceremony_protocol.py", "crypto/ceremony_messages.py")
+    files = _files("client/holder.py", "protocol/ceremony.py", "crypto/ceremony_messages.py")
 
     assert _violations(files, DATABASE_LIBRARIES + WEB_FRAMEWORKS + ("escrow.models", "escrow.db")) == []

@@ -16,16 +16,16 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from escrow.api.auth import role_required
 from escrow.errors import ValidationError
+from escrow.protocol.ceremony import SignedMessage
+from escrow.protocol.signed_request import HolderAuthorization
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.ceremony import CeremonyState
-from escrow.services.ceremony_protocol import SignedMessage
-from escrow.services.keyholders import InvalidHolderSignatureError, KeyHolderView
+from escrow.services.keyholders import KeyHolderView
 from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("ceremony_api", __name__, url_prefix="/api/v1")
 
-AUTH_SCHEME = "Escrow-Holder"
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -48,30 +48,14 @@ def _text(data: dict[str, Any], name: str) -> str:
     return value
 
 
-def parse_authorization(header: str | None) -> tuple[str, int, str]:
-    """Returns (key, timestamp ms, signature) of an Escrow-Holder header (or InvalidHolderSignatureError)."""
-    if not header or not header.startswith(AUTH_SCHEME + " "):
-        raise InvalidHolderSignatureError("this endpoint needs a key-holder signature (Escrow-Holder)")
-    fields = dict(
-        part.strip().split("=", 1) for part in header[len(AUTH_SCHEME) + 1 :].split(",") if "=" in part
-    )
-    try:
-        return fields["key"], int(fields["ts"]), fields["sig"]
-    except (KeyError, ValueError) as e:
-        raise InvalidHolderSignatureError("malformed Escrow-Holder authorization") from e
-
-
 def holder_required(view: Callable[P, R]) -> Callable[P, R]:
     """Authenticates the key-holder who signed this request; its id is then in ``g.holder_id``."""
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        key, timestamp_ms, signature = parse_authorization(request.headers.get("Authorization"))
         g.holder_id = keyholder_service.authenticate_holder(
             get_session(),
-            signing_key_b64=key,
-            timestamp_ms=timestamp_ms,
-            signature_b64=signature,
+            authorization=HolderAuthorization.parse(request.headers.get("Authorization")),
             method=request.method,
             path=request.path,
             body=request.get_data(cache=True),

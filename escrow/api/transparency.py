@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
 from escrow.api.params import int_arg
-from escrow.crypto.transcript import b64u_encode
+from escrow.protocol.transparency import ConsistencyProof, EntriesPage, InclusionProof, LogEntry, RangeProof
 from escrow.services import transparency
 from escrow.services.report import build_report
 from escrow.web.session import get_extension, get_session
@@ -53,14 +51,8 @@ def entries() -> ResponseReturnValue:
     end = int_arg("end")
     session = get_session()
     rows = transparency.entries(session, start, end)
-    return jsonify(
-        {
-            "tree_size": transparency.tree_size(session),
-            "entries": [
-                {"index": e.index, "body": b64u_encode(e.body), "event": json.loads(e.body)} for e in rows
-            ],
-        }
-    )
+    page = EntriesPage(transparency.tree_size(session), tuple(LogEntry(e.index, e.body) for e in rows))
+    return jsonify(page.to_dict())
 
 
 @bp.get("/log/proof/inclusion")
@@ -68,7 +60,7 @@ def inclusion_proof() -> ResponseReturnValue:
     """RFC 9162 inclusion proof of entry `index` in the tree of `size` entries."""
     index, size = int_arg("index"), int_arg("size", minimum=1)
     proof = transparency.prove_inclusion(get_session(), index, size)
-    return jsonify({"index": index, "tree_size": size, "proof": [b64u_encode(h) for h in proof]})
+    return jsonify(InclusionProof(index, size, tuple(proof)).to_dict())
 
 
 @bp.get("/log/proof/range")
@@ -76,7 +68,7 @@ def range_proof() -> ResponseReturnValue:
     """The hashes that, with entries [start, end), rebuild the root of the tree of `size` entries."""
     start, end, size = int_arg("start"), int_arg("end"), int_arg("size", minimum=1)
     proof = transparency.prove_range(get_session(), start, end, size)
-    return jsonify({"start": start, "end": end, "tree_size": size, "proof": [b64u_encode(h) for h in proof]})
+    return jsonify(RangeProof(start, end, size, tuple(proof)).to_dict())
 
 
 @bp.get("/log/proof/consistency")
@@ -84,7 +76,7 @@ def consistency_proof() -> ResponseReturnValue:
     """RFC 9162 consistency proof between tree sizes `first` and `second`."""
     first, second = int_arg("first"), int_arg("second")
     proof = transparency.prove_consistency(get_session(), first, second)
-    return jsonify({"first": first, "second": second, "proof": [b64u_encode(h) for h in proof]})
+    return jsonify(ConsistencyProof(first, second, tuple(proof)).to_dict())
 
 
 @bp.get("/transparency/report")

@@ -34,9 +34,9 @@ from escrow.crypto.errors import CryptoError, HolderFileError
 from escrow.crypto.holderfile import HolderSecrets, decrypt_holder_file, encrypt_holder_file
 from escrow.errors import EscrowError
 from escrow.keystore import read_secret_file, write_secret_file
+from escrow.protocol.ceremony import CeremonyHeader, TranscriptReport, verify_transcript
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
-from escrow.services.ceremony_protocol import CeremonyHeader, TranscriptReport, verify_transcript
 from escrow.services.dev_ceremony import WARNING, simulate_ceremony, write_holder_files
 
 P = ParamSpec("P")

@@ -29,6 +29,8 @@ from escrow.crypto.merkle import (
 from escrow.crypto.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint, parse_verifier_key
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import EscrowError
+from escrow.protocol.errors import ProtocolError
+from escrow.protocol.transparency import ConsistencyProof, EntriesPage
 
 STATE_VERSION = 1
 PAGE = 1000
@@ -178,9 +180,9 @@ def check_extends(fetch_json: JsonFetch, previous: Checkpoint, latest: Checkpoin
             latest.size,
             previous.root_hash,
             latest.root_hash,
-            [b64u_decode(h) for h in proof["proof"]],
+            list(ConsistencyProof.from_dict(proof).hashes),
         )
-    except (CryptoError, KeyError, TypeError) as e:
+    except (CryptoError, ProtocolError) as e:
         raise AuditFailure(
             f"the log is not an extension of the checkpoint of size {previous.size}: the server's "
             "consistency proof does not verify (the log was rewritten or forked)"
@@ -190,23 +192,18 @@ def check_extends(fetch_json: JsonFetch, previous: Checkpoint, latest: Checkpoin
 def _fetch_leaves(client: HttpClient, size: int) -> list[bytes]:
     leaves: list[bytes] = []
     while len(leaves) < size:
-        page: dict[str, Any] = client.get_json("/api/v1/log/entries", {"start": len(leaves), "end": size})
-        rows = page.get("entries", [])
-        if not rows:
-            raise AuditFailure(
-                f"entry {len(leaves)} is missing: the server has fewer entries than it signed",
-                index=len(leaves),
+        start = len(leaves)
+        try:
+            page = EntriesPage.from_dict(
+                client.get_json("/api/v1/log/entries", {"start": start, "end": size}), start=start
             )
-        for row in rows:
-            expected = len(leaves)
-            if row.get("index") != expected:
-                raise AuditFailure(
-                    f"entry {expected} is missing (the server sent index {row.get('index')})", index=expected
-                )
-            try:
-                leaves.append(leaf_hash(b64u_decode(row["body"])))
-            except (CryptoError, KeyError, TypeError) as e:
-                raise AuditFailure(f"entry {expected} is malformed", index=expected) from e
+        except ProtocolError as e:
+            raise AuditFailure(str(e), index=start) from e
+        if not page.entries:
+            raise AuditFailure(
+                f"entry {start} is missing: the server has fewer entries than it signed", index=start
+            )
+        leaves.extend(leaf_hash(entry.body) for entry in page.entries)
     return leaves
 
 

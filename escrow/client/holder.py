@@ -24,7 +24,6 @@ from escrow.crypto.ceremony_messages import (
     public_keys,
     seal_share,
     sign_message,
-    sign_request,
 )
 from escrow.crypto.dkg import (
     KeyShare,
@@ -40,7 +39,7 @@ from escrow.crypto.group import Scalar
 from escrow.crypto.holderfile import HolderSecrets, ShareRecord
 from escrow.crypto.seal import partial_decrypt
 from escrow.errors import EscrowError
-from escrow.services.ceremony_protocol import (
+from escrow.protocol.ceremony import (
     CONFIRM,
     DRILL,
     KIND_RESHARE,
@@ -55,6 +54,7 @@ from escrow.services.ceremony_protocol import (
     message_body,
     parse_round1,
 )
+from escrow.protocol.signed_request import sign_holder_request
 
 TERMINAL = ("active", "aborted", "cancelled")
 
@@ -133,9 +133,10 @@ class HolderClient:
     def request(self, method: str, path: str, payload: Any = None) -> Any:
         body = b"" if payload is None else json.dumps(payload).encode()
         ts = self._timestamp()
-        signature = sign_request(self.signing_seed, method, path, ts, body)
-        key = public_keys(self.signing_seed, bytes(32)).signing_key
-        headers = {"Authorization": f"Escrow-Holder key={b64(key)}, ts={ts}, sig={b64(signature)}"}
+        authorization = sign_holder_request(
+            self.signing_seed, method=method, path=path, timestamp_ms=ts, body=body
+        )
+        headers = {"Authorization": authorization.to_header()}
         if payload is not None:
             headers["Content-Type"] = "application/json"
         return _check(*self.transport(method, path, body if payload is not None else None, headers))

@@ -6,7 +6,8 @@
 
 The JWKS is fetched from ``<issuer>/.well-known/jwks.json``, cached for the response's
 ``Cache-Control: max-age`` (default 5 minutes), and refetched at most once per verification when a
-token names an unknown ``kid`` (key rotation). Verification itself needs no network.
+token names an unknown ``kid`` (key rotation). Verification itself needs no network: it is
+escrow.protocol.credentials, the same code the issuer runs.
 
 Revocation and single use are online checks (PlatformClient, with the platform's API key):
 
@@ -25,16 +26,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
-from escrow.crypto.errors import CryptoError, EncodingError
-from escrow.crypto.tokens import (
-    TokenAlgorithmError,
-    TokenKeyUnknownError,
-    TokenSignatureError,
-    public_key_from_jwk,
-    verify_token,
-)
+from escrow.crypto.errors import EncodingError
 from escrow.errors import (
     AuthenticationError,
     BadSignatureError,
@@ -49,63 +43,36 @@ from escrow.errors import (
     WrongAudienceError,
     WrongIssuerError,
 )
+from escrow.protocol.credentials import (
+    DEFAULT_LEEWAY,
+    ENVELOPE_DIGEST_CLAIM,
+    JWKS_PATH,
+    KeySource,
+    StaticKeys,
+    VerifiedCredential,
+    parse_jwks,
+    verify_credential,
+)
 
-JWKS_PATH = "/.well-known/jwks.json"
+# The SDK's public names (platforms import them from here).
+__all__ = [
+    "ENVELOPE_DIGEST_CLAIM",
+    "JWKS_PATH",
+    "CredentialVerifier",
+    "KeySource",
+    "PlatformClient",
+    "RemoteJwks",
+    "StaticKeys",
+    "VerifiedCredential",
+]
+
 DEFAULT_MAX_AGE_S = 300
 MIN_REFETCH_INTERVAL_S = 10.0  # an attacker spraying random kids must not turn us into a fetch loop
 FETCH_TIMEOUT_S = 10
-DEFAULT_LEEWAY = timedelta(seconds=30)  # clock skew between issuer and platform
-ENVELOPE_DIGEST_CLAIM = "envelope_digest"
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
 
 Fetch = Callable[[str], tuple[bytes, Mapping[str, str]]]
 """Returns the body and headers of a GET on the URL; raises OSError if it cannot."""
-
-
-class VerifiedCredential(NamedTuple):
-    """What a platform learns from a valid credential: a pseudonym, never an identity.
-
-    Immutable (a NamedTuple: as safe as a frozen dataclass and cheaper to build per verification)."""
-
-    pseudonym: str
-    platform_id: str
-    issuer: str
-    credential_id: str
-    envelope_digest: str
-    key_id: str
-    # NumericDate claims (RFC 7519 section 2), as signed; the properties below give datetimes.
-    iat: int
-    nbf: int
-    exp: int
-
-    @property
-    def issued_at(self) -> datetime:
-        return datetime.fromtimestamp(self.iat, UTC)
-
-    @property
-    def not_before(self) -> datetime:
-        return datetime.fromtimestamp(self.nbf, UTC)
-
-    @property
-    def expires_at(self) -> datetime:
-        return datetime.fromtimestamp(self.exp, UTC)
-
-
-class KeySource(Protocol):
-    """Where a verifier finds Ed25519 public keys by kid."""
-
-    def find_key(self, kid: str) -> bytes | None:
-        """Returns the raw public key for ``kid``, or None if unknown."""
-
-
-class StaticKeys:
-    """A fixed JWKS (e.g. the issuer's own published keys, or a pinned copy)."""
-
-    def __init__(self, jwks: Mapping[str, Any]) -> None:
-        self._keys = parse_jwks(jwks)
-
-    def find_key(self, kid: str) -> bytes | None:
-        return self._keys.get(kid)
 
 
 class RemoteJwks:
@@ -164,7 +131,7 @@ class CredentialVerifier:
         self.issuer = issuer.rstrip("/")
         self.platform_id = platform_id
         self._keys = keys if keys is not None else RemoteJwks(self.issuer + JWKS_PATH, fetch=fetch)
-        self._leeway = leeway.total_seconds()
+        self._leeway = leeway
 
     def verify(self, token: str, *, now: datetime | None = None) -> VerifiedCredential:
         """Returns the verified credential in ``token``.
@@ -174,66 +141,14 @@ class CredentialVerifier:
         TokenExpiredError, TokenNotYetValidError. Revocation and redemption need the issuer's
         online endpoint (POST /api/v1/credentials/verify).
         """
-        try:
-            jws = verify_token(token, self._keys.find_key)
-        except TokenAlgorithmError as e:
-            raise UnsupportedAlgorithmError("credential algorithm must be EdDSA") from e
-        except TokenKeyUnknownError as e:
-            raise UnknownSigningKeyError("credential is signed by an unknown key") from e
-        except TokenSignatureError as e:
-            raise BadSignatureError("credential signature does not verify") from e
-        except CryptoError as e:
-            raise MalformedTokenError("credential is not a well-formed token") from e
-        moment = (now if now is not None else datetime.now(UTC)).timestamp()
-        return check_claims(
-            jws.claims, jws.header["kid"], self.issuer, self.platform_id, moment, self._leeway
+        return verify_credential(
+            token,
+            self._keys,
+            issuer=self.issuer,
+            platform_id=self.platform_id,
+            now=now if now is not None else datetime.now(UTC),
+            leeway=self._leeway,
         )
-
-
-def check_claims(
-    claims: Mapping[str, Any], kid: str, issuer: str, audience: str, now: float, leeway: float
-) -> VerifiedCredential:
-    """Returns the credential if its claims fit issuer, audience and time; raises as verify() does."""
-    try:
-        iss, sub, aud, jti = claims["iss"], claims["sub"], claims["aud"], claims["jti"]
-        digest = claims[ENVELOPE_DIGEST_CLAIM]
-        iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
-    except KeyError as e:
-        raise MalformedTokenError(f"credential lacks the {e.args[0]} claim") from None
-    if type(iat) is not int or type(nbf) is not int or type(exp) is not int:
-        raise MalformedTokenError("credential times must be integers")
-    if type(iss) is not str or type(sub) is not str or type(aud) is not str or type(jti) is not str:
-        raise MalformedTokenError("credential claims have the wrong type")
-    if type(digest) is not str:
-        raise MalformedTokenError("credential claims have the wrong type")
-    if iss != issuer:
-        raise WrongIssuerError("credential was issued by another issuer")
-    if aud != audience:
-        raise WrongAudienceError("credential was issued for another platform")
-    if now >= exp + leeway:
-        raise TokenExpiredError("credential has expired")
-    if now + leeway < nbf or now + leeway < iat:
-        raise TokenNotYetValidError("credential is not valid yet")
-    return VerifiedCredential(sub, aud, iss, jti, digest, kid, iat, nbf, exp)
-
-
-def parse_jwks(jwks: Mapping[str, Any]) -> dict[str, bytes]:
-    """Returns {kid: raw public key} for the Ed25519 keys in a JWKS; other keys are skipped.
-
-    Raises EncodingError if ``jwks`` is not a JWKS object.
-    """
-    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
-    if not isinstance(keys, list):
-        raise EncodingError("not a JWKS")
-    found: dict[str, bytes] = {}
-    for jwk in keys:
-        if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kid"), str):
-            continue
-        try:
-            found[jwk["kid"]] = public_key_from_jwk(jwk)
-        except EncodingError:
-            continue
-    return found
 
 
 def _max_age(headers: Mapping[str, str]) -> float:

@@ -1,7 +1,7 @@
 """Key ceremony use cases: open, relay signed messages, abort on a proven cheat, activate, cancel, reshare.
 
 The service is a relay and a referee: it stores the signed messages holders send (shares inside are
-sealed to their recipients, so it cannot read them), checks each one with escrow.services.ceremony_protocol,
+sealed to their recipients, so it cannot read them), checks each one with escrow.protocol.ceremony,
 and activates the key only when every recipient has signed the transcript hash and passed the drill.
 """
 
@@ -30,8 +30,8 @@ from escrow.models import (
     CeremonyParticipant,
     KeyHolder,
 )
-from escrow.services import ceremony_protocol as protocol
-from escrow.services.ceremony_protocol import (
+from escrow.protocol import ceremony as protocol
+from escrow.protocol.ceremony import (
     CONFIRM,
     DRILL,
     KIND_CREATE,

@@ -16,7 +16,6 @@ from typing import Final
 from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from escrow.client.verifier import ENVELOPE_DIGEST_CLAIM, CredentialVerifier, StaticKeys, VerifiedCredential
 from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.crypto.seal import IdentitySeal, reseal
 from escrow.crypto.tokens import sign_token
@@ -31,6 +30,12 @@ from escrow.errors import (
 )
 from escrow.keystore import Keyring
 from escrow.models import Credential, Person, Platform
+from escrow.protocol.credentials import (
+    ENVELOPE_DIGEST_CLAIM,
+    StaticKeys,
+    VerifiedCredential,
+    verify_credential,
+)
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
@@ -256,10 +261,8 @@ def verify_and_redeem(
     Raises the InvalidTokenError family (bad signature, wrong audience or issuer, expired, not yet
     valid, unknown key, TokenRevokedError) and TokenAlreadyRedeemedError on a second redemption.
     """
-    verifier = CredentialVerifier(
-        issuer=issuer, platform_id=platform.id, keys=StaticKeys(published_jwks(session, now=now))
-    )
-    credential = verifier.verify(token, now=now)
+    keys = StaticKeys(published_jwks(session, now=now))
+    credential = verify_credential(token, keys, issuer=issuer, platform_id=platform.id, now=now)
     row = session.get(Credential, credential.credential_id)
     if row is None or row.pseudonym != credential.pseudonym or row.platform_id != platform.id:
         raise InvalidTokenError("this credential is not on record")

@@ -15,12 +15,12 @@ from escrow.crypto.ceremony_messages import (
     fingerprint,
     unb64,
     verify_message,
-    verify_request,
 )
 from escrow.crypto.errors import CryptoError
 from escrow.errors import ConflictError, InvalidTokenError, NotFoundError, ValidationError
 from escrow.models import HOLDER_STATUS_ENROLLED, HOLDER_STATUS_INVITED, KeyHolder
-from escrow.services.ceremony_protocol import enrolment_body, invitation_digest
+from escrow.protocol.ceremony import enrolment_body, invitation_digest
+from escrow.protocol.signed_request import HolderAuthorization, InvalidHolderSignatureError
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.transparency import LogSigner, append_event
 
@@ -28,13 +28,6 @@ INVITATION_TTL = timedelta(days=7)  # long enough to reach a trustee by post or 
 INVITATION_CODE_BYTES = 16  # 128 bits: a one-time bearer secret
 REQUEST_WINDOW = timedelta(minutes=5)  # clock skew allowed between a holder's machine and the service
 MAX_FIELD_LENGTH = 200
-
-
-class InvalidHolderSignatureError(InvalidTokenError):
-    """A holder request's signature, timestamp or key is not acceptable."""
-
-    code = "invalid-holder-signature"
-    title = "Invalid key-holder signature"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +172,7 @@ def enrol_keyholder(
 def authenticate_holder(
     session: Session,
     *,
-    signing_key_b64: str,
-    timestamp_ms: int,
-    signature_b64: str,
+    authorization: HolderAuthorization,
     method: str,
     path: str,
     body: bytes,
@@ -192,11 +183,7 @@ def authenticate_holder(
     The timestamp must be within REQUEST_WINDOW of `now` and newer than the holder's last accepted
     request (a replayed request is refused). Raises InvalidHolderSignatureError otherwise.
     """
-    try:
-        signing_key = unb64(signing_key_b64, length=32)
-        signature = unb64(signature_b64, length=64)
-    except CryptoError as e:
-        raise InvalidHolderSignatureError("malformed key-holder authorization") from e
+    signing_key, timestamp_ms = authorization.signing_key, authorization.timestamp_ms
     claim_row(
         session,
         update(KeyHolder)
@@ -215,10 +202,7 @@ def authenticate_holder(
         )
     if timestamp_ms <= row.last_request_ms:
         raise InvalidHolderSignatureError("replayed or out-of-order request")
-    try:
-        verify_request(signing_key, method, path, timestamp_ms, body, signature)
-    except InvalidSignatureError as e:
-        raise InvalidHolderSignatureError("the request signature does not verify") from e
+    authorization.verify(method, path, body)
     row.last_request_ms = timestamp_ms
     session.commit()
     return row.id

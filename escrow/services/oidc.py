@@ -25,13 +25,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from escrow.client.verifier import ENVELOPE_DIGEST_CLAIM
 from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs256
 from escrow.crypto.tokens import sign_token
 from escrow.errors import InvalidStateError, NotFoundError, ValidationError
 from escrow.keystore import Keyring, ensure_keys_dir, read_secret_file, write_secret_file
 from escrow.models import Credential, OidcCode, OidcConsent, OidcToken, Person, Platform
+from escrow.protocol.credentials import ENVELOPE_DIGEST_CLAIM
 from escrow.services.credentials import issue_credential
 from escrow.services.signing_keys import active_signing_key, extend_publication
 from escrow.services.transparency import LogSigner, append_event

@@ -20,15 +20,15 @@ from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.db import Base
 from escrow.errors import InvalidStateError
 from escrow.models import Ceremony
-from escrow.services import ceremony as ceremony_service
-from escrow.services import keyholders as keyholder_service
-from escrow.services.ceremony_protocol import (
+from escrow.protocol.ceremony import (
     CeremonyHeader,
     Participant,
     SignedMessage,
     message_body,
     verify_transcript,
 )
+from escrow.services import ceremony as ceremony_service
+from escrow.services import keyholders as keyholder_service
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.web.session import get_extension
 from tests.api.holders import FlaskTransport, Holder, enrol_holders, run_ceremony

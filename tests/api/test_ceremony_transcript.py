@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from escrow.errors import EscrowError
+from escrow.protocol.ceremony import CheatingHolderError, WrongSignerError, verify_transcript
 from escrow.services import ceremony as ceremony_service
-from escrow.services.ceremony_protocol import CheatingHolderError, WrongSignerError, verify_transcript
 from escrow.web.session import get_extension
 from tests.api.holders import enrol_holders, run_ceremony
 

@@ -13,12 +13,12 @@ from escrow.config import Settings
 from escrow.crypto.ceremony_messages import b64, public_keys, sign_message, sign_request
 from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.errors import ConflictError, InvalidStateError, InvalidTokenError, NotFoundError, ValidationError
+from escrow.protocol.ceremony import enrolment_body
+from escrow.protocol.signed_request import HolderAuthorization, InvalidHolderSignatureError
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
-from escrow.services.ceremony_protocol import enrolment_body
 from escrow.services.dev_ceremony import PASSPHRASE_FILE, ensure_dev_escrow_key
 from escrow.services.escrow_keys import active_escrow_key
-from escrow.services.keyholders import InvalidHolderSignatureError
 from escrow.services.transparency import LogSigner
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -197,9 +197,9 @@ def test_request_outside_the_time_window_is_refused(db_session: Session) -> None
     with pytest.raises(InvalidHolderSignatureError, match="window"):
         keyholder_service.authenticate_holder(
             db_session,
-            signing_key_b64=b64(public_keys(seed, bytes(32)).signing_key),
-            timestamp_ms=ts,
-            signature_b64=b64(signature),
+            authorization=HolderAuthorization(
+                signing_key=public_keys(seed, bytes(32)).signing_key, timestamp_ms=ts, signature=signature
+            ),
             method="GET",
             path="/api/v1/keyholders/me",
             body=b"",
@@ -215,9 +215,9 @@ def test_request_for_another_path_is_refused(db_session: Session) -> None:
     with pytest.raises(InvalidHolderSignatureError, match="does not verify"):
         keyholder_service.authenticate_holder(
             db_session,
-            signing_key_b64=b64(public_keys(seed, bytes(32)).signing_key),
-            timestamp_ms=ts,
-            signature_b64=b64(signature),
+            authorization=HolderAuthorization(
+                signing_key=public_keys(seed, bytes(32)).signing_key, timestamp_ms=ts, signature=signature
+            ),
             method="GET",
             path="/api/v1/ceremonies",
             body=b"",
