@@ -7,7 +7,6 @@ import secrets
 import traceback
 from http import HTTPStatus
 
-import nacl.signing
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -29,22 +28,17 @@ from escrow.api.disclosures import signed_bp as disclosures_signed_api_bp
 from escrow.api.health import bp as health_bp
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
+from escrow.bootstrap import build_components
 from escrow.config import Settings
-from escrow.crypto.pseudonym import HmacPseudonymDeriver
-from escrow.db import make_engine, make_session_factory
 from escrow.errors import EscrowError
-from escrow.identity.base import ASSURANCE_LOW
-from escrow.identity.devidp import DEV_LABEL, DevClient, DevIdentityProvider
-from escrow.identity.oidc import OidcProvider
-from escrow.identity.transport import UrllibHttp, WsgiHttp
-from escrow.keystore import load_keyring
-from escrow.services.passwords import make_password_hasher
-from escrow.services.transparency import LogSigner
+from escrow.httpkit import COMPONENTS_KEY, close_session, load_user
+from escrow.identity.devidp import DEV_LABEL
+from escrow.identity.registry import DEV_IDP_MOUNT
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
-from escrow.web.auth import load_principal, pending_account_key
+from escrow.web.auth import pending_account_key
 from escrow.web.disclosures import bp as disclosures_web_bp
 from escrow.web.keyholders import bp as keyholders_web_bp
 from escrow.web.officers import bp as officers_bp
@@ -52,8 +46,6 @@ from escrow.web.oidc import api_bp as oidc_api_bp
 from escrow.web.oidc import bp as oidc_bp
 from escrow.web.oidc import init_oidc_provider
 from escrow.web.platform import bp as platform_bp
-from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
-from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
 
 # Court orders (issue 6) are at most 4 MiB (escrow.services.disclosures.MAX_ORDER_BYTES) plus form fields.
@@ -84,11 +76,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings = Settings.from_env()
     logging.getLogger("escrow").setLevel(settings.log_level)
 
-    keyring = load_keyring(settings)
-    engine = make_engine(settings.database_url)
+    components = build_components(settings)
     app = Flask("escrow", instance_path=str(settings.instance_path))
     app.config.update(
-        SECRET_KEY=keyring.flask_secret_key,
+        SECRET_KEY=components.keyring.flask_secret_key,
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         SESSION_COOKIE_HTTPONLY=True,
@@ -96,18 +87,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
-    oidc, dev_idp = _identity_providers(settings)
-    app.extensions[EXTENSION_NAME] = EscrowExtension(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        keyring=keyring,
-        log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
-        password_hasher=make_password_hasher(settings),
-        deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
-        oidc=oidc,
-        dev_idp=dev_idp,
-    )
+    app.extensions[COMPONENTS_KEY] = components
+    dev_idp = components.dev_idp
     csrf = CSRFProtect(app)
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
     csrf.exempt(ceremony_api_bp)
@@ -123,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     login_manager = LoginManager()
     login_manager.init_app(app)
-    login_manager.user_loader(_load_user)
+    login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"
 
     app.register_blueprint(web_bp)
@@ -195,46 +176,6 @@ def _limit_logins(app: Flask, settings: Settings) -> None:
             view = per_account(view)
         # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
         app.view_functions[endpoint] = view  # type: ignore[assignment]
-
-
-def _load_user(user_id: str) -> object | None:
-    # Session ids carry their kind: "person:<id>" (issue 3) or "staff:<id>" (escrow.web.auth).
-    if user_id.startswith(PERSON_ID_PREFIX):
-        return load_person(user_id)
-    return load_principal(user_id)
-
-
-DEV_IDP_MOUNT = "/dev-idp"
-OIDC_CALLBACK_PATH = "/account/oidc/callback"
-
-
-def _identity_providers(settings: Settings) -> tuple[OidcProvider | None, DevIdentityProvider | None]:
-    """Returns the OIDC provider the escrow trusts and, in development, the dev IdP it talks to."""
-    redirect_uri = settings.issuer_url + OIDC_CALLBACK_PATH
-    if settings.dev_idp_enabled:
-        dev_idp = DevIdentityProvider(issuer=settings.issuer_url + DEV_IDP_MOUNT)
-        client_secret = secrets.token_urlsafe(32)
-        dev_idp.register_client(DevClient("escrow-dev", client_secret, (redirect_uri,)))
-        # Same OIDC client as for a real provider; only the HTTP hop stays in process.
-        oidc = OidcProvider(
-            issuer=dev_idp.issuer,
-            client_id="escrow-dev",
-            client_secret=client_secret,
-            redirect_uri=redirect_uri,
-            http=WsgiHttp({dev_idp.issuer: dev_idp.wsgi_app}),
-            assurance=ASSURANCE_LOW,
-        )
-        return oidc, dev_idp
-    if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
-        oidc = OidcProvider(
-            issuer=settings.oidc_issuer,
-            client_id=settings.oidc_client_id,
-            client_secret=settings.oidc_client_secret,
-            redirect_uri=redirect_uri,
-            http=UrllibHttp(),
-        )
-        return oidc, None
-    return None, None
 
 
 def _assign_request_id() -> None:

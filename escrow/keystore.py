@@ -13,9 +13,12 @@ import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from escrow.config import Settings
 from escrow.errors import KeyFileError
+
+if TYPE_CHECKING:
+    from escrow.config import Settings
 
 KEYS_DIR_MODE = 0o700
 SECRET_FILE_MODE = 0o600

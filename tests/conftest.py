@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from escrow.app import create_app
 from escrow.config import Settings
 from escrow.db import make_engine, upgrade_database
-from escrow.web.session import EXTENSION_NAME, get_extension
+from escrow.httpkit import COMPONENTS_KEY, get_components
 from tests.staff_support import csrf_token_from, sign_in_staff
 
 __all__ = ["STAFF_PASSWORD", "csrf_token_from", "sign_in_staff"]
@@ -107,8 +107,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def app(settings: Settings, connection: Connection) -> Iterator[Flask]:
     """The app, with request sessions bound to the test's rolled-back connection."""
     app = create_app(settings)
-    extension = get_extension(app)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(
+    extension = get_components(app)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
         extension,
         session_factory=sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
     )
@@ -151,7 +151,7 @@ def make_staff(app: Flask):  # type: ignore[no-untyped-def]
     def make(
         username: str, *roles: str, organisation: str = "Escrow Operator", platform: str | None = None
     ) -> object:
-        extension = get_extension(app)
+        extension = get_components(app)
         with extension.session_factory() as session:
             return create_staff(
                 session,
@@ -196,4 +196,4 @@ def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
     finally:
         server.shutdown()
         thread.join(timeout=5)
-        get_extension(app).engine.dispose()
+        get_components(app).engine.dispose()

@@ -22,13 +22,13 @@ from werkzeug.test import Client
 
 from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
 from escrow.crypto.pseudonym import HmacPseudonymDeriver
+from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
 from escrow.identity.transport import WsgiHttp
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
 from escrow.services.transparency import LogSigner
-from escrow.web.session import EXTENSION_NAME, get_extension
 from tests.crypto.support import run_dkg
 
 IDP_ISSUER = "http://idp.test"
@@ -102,7 +102,7 @@ def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
 def oidc_app(app: Flask, dev_idp: DevIdentityProvider, db_session: Session) -> Flask:
     """The app trusting the test's development identity provider, with an escrow key installed."""
     install_key(db_session)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(get_extension(app), oidc=make_oidc(dev_idp))
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(get_components(app), oidc=make_oidc(dev_idp))
     return app
 
 

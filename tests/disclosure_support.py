@@ -32,6 +32,7 @@ from escrow.client.disclosure import (
 from escrow.client.holder import HolderClient, enrol, new_holder_secrets
 from escrow.crypto.disclosure import OfficerSecrets, new_officer_secrets, public_key, sign_court_order
 from escrow.crypto.transcript import b64u_encode
+from escrow.httpkit import get_components
 from escrow.identity.officer import DocumentCheck
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
@@ -40,7 +41,6 @@ from escrow.services.disclosures import add_court, register_officer_key
 from escrow.services.platforms import register_platform
 from escrow.services.registration import register_in_person
 from escrow.services.staff import create_staff
-from escrow.web.session import get_extension
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
 from tests.conftest import STAFF_PASSWORD, csrf_token_from, sign_in_staff
 
@@ -178,7 +178,7 @@ def build_world(
     app: Flask, *, holder_orgs: list[str] | None = None, threshold: int = 3, holder_count: int = 5
 ) -> World:
     """Makes everything a disclosure needs (see the module docstring) and returns it."""
-    extension = get_extension(app)
+    extension = get_components(app)
     log, now = extension.log, datetime.now(UTC)
     client = app.test_client()
     orgs = holder_orgs or [f"Trustee Org {i + 1}" for i in range(holder_count)]

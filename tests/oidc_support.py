@@ -20,12 +20,12 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from escrow.httpkit import get_components
 from escrow.identity.officer import DocumentCheck
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.oidc import create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import register_platform
 from escrow.services.registration import register_in_person
-from escrow.web.session import get_extension
 from tests.credentials_support import threshold_key
 
 PASSWORD = "a long enough password for tests"
@@ -43,12 +43,12 @@ def setup_provider(session: Session, app: Flask, *, install_key: bool = True) ->
     """Installs a real (in-process DKG) escrow key through the app's own log signer."""
     if install_key:
         key, _ = threshold_key()
-        install_escrow_key(session, key, log=get_extension(app).log, now=datetime.now(UTC))
+        install_escrow_key(session, key, log=get_components(app).log, now=datetime.now(UTC))
         session.commit()
 
 
 def register_person(session: Session, app: Flask, number: str = "P1234567") -> Person:
-    extension = get_extension(app)
+    extension = get_components(app)
     register_in_person(
         session,
         check=DocumentCheck("id_card", "BEL", number, "Olga Example", "1990-01-02"),
@@ -71,7 +71,7 @@ def add_client(
     alg: str = "EdDSA",
 ) -> str | None:
     """Registers a platform as an OIDC client; returns its client secret (None: public client)."""
-    log = get_extension(app).log
+    log = get_components(app).log
     now = datetime.now(UTC)
     register_platform(
         session,
@@ -83,7 +83,7 @@ def add_client(
         now=now,
     )
     if alg != "EdDSA":
-        keyring = get_extension(app).keyring
+        keyring = get_components(app).keyring
         set_id_token_algorithm(session, platform_id=platform_id, alg=alg, keyring=keyring, log=log, now=now)
     if not confidential:
         return None

@@ -24,7 +24,7 @@ from escrow.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from escrow.web.session import get_extension, get_session
+from escrow.httpkit import get_components, get_session
 
 PROBLEM_JSON = "application/problem+json"
 SECRET_MESSAGE = "identity of Alice Example, passport X1234567"
@@ -62,7 +62,7 @@ def test_healthz_reports_degraded_when_database_cannot_be_opened(tmp_path: Path)
     # Then
     assert response.status_code == 503
     assert response.get_json() == {"status": "degraded", "database": "unreachable"}
-    get_extension(app).engine.dispose()
+    get_components(app).engine.dispose()
 
 
 def test_healthz_reports_degraded_when_postgres_port_is_closed(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_healthz_reports_degraded_when_postgres_port_is_closed(tmp_path: Path) -
 
     assert response.status_code == 503
     assert response.get_json() == {"status": "degraded", "database": "unreachable"}
-    get_extension(app).engine.dispose()
+    get_components(app).engine.dispose()
 
 
 def test_landing_page_explains_what_is_sealed_and_links_only_to_this_site(client: FlaskClient) -> None:
@@ -297,7 +297,7 @@ def test_create_app_without_settings_reads_environment(
     assert app.config["SECRET_KEY"] == b"s" * 40
     # The secret key came from the environment, so no Flask key file was generated.
     assert not (tmp_path / "keys" / "flask-secret-key").exists()
-    get_extension(app).engine.dispose()
+    get_components(app).engine.dispose()
 
 
 def test_flask_can_find_the_factory_on_the_package() -> None:

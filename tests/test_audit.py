@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from escrow.cli.main import cli
 from escrow.crypto.note import verifier_key_string
+from escrow.httpkit import get_components
 from escrow.services.transparency import append_event
-from escrow.web.session import get_extension
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ENTRIES = 12
@@ -25,7 +25,7 @@ ENTRIES = 12
 @pytest.fixture
 def server(live_server: tuple[str, Flask]) -> tuple[str, Flask]:
     url, app = live_server
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         for i in range(ENTRIES):
             append_event(session, extension.log, kind="test.event", data={"i": i}, now=NOW)
@@ -38,7 +38,7 @@ def _verify(url: str, state: Path, *extra: str):  # type: ignore[no-untyped-def]
 
 
 def _sql(app: Flask, statement: str, **params: object) -> None:
-    with get_extension(app).engine.begin() as connection:
+    with get_components(app).engine.begin() as connection:
         connection.execute(text(statement), params)
 
 
@@ -48,7 +48,7 @@ def test_honest_log_verifies_and_a_second_run_checks_append_only(server, tmp_pat
     assert first.exit_code == 0, first.output
     assert "trusting the log key on first use" in first.output
     assert f"verified at size {ENTRIES}" in first.output
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         append_event(session, extension.log, kind="test.event", data={"i": "new"}, now=NOW)
         session.commit()
@@ -111,7 +111,7 @@ def test_rewrite_resigned_with_the_log_key_is_caught_by_the_saved_state(server, 
     from escrow.crypto.merkle import MemoryNodeStore, leaf_hash
     from escrow.crypto.note import format_checkpoint, sign_note
 
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.engine.begin() as connection:
         connection.execute(text("UPDATE log_entries SET body = :b WHERE idx = 2"), {"b": b'{"rewritten":1}'})
         bodies = [row[0] for row in connection.execute(text("SELECT body FROM log_entries ORDER BY idx"))]
@@ -135,7 +135,7 @@ def test_rewrite_resigned_with_the_log_key_is_caught_by_the_saved_state(server, 
 def test_wrong_pinned_key_fails_and_unreachable_server_exits_2(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, app = server
     other = verifier_key_string(
-        get_extension(app).log.origin, nacl.signing.SigningKey(b"\x09" * 32).verify_key
+        get_components(app).log.origin, nacl.signing.SigningKey(b"\x09" * 32).verify_key
     )
     result = _verify(url, tmp_path / "s.json", "--key", other)
     assert result.exit_code == 1

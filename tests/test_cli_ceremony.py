@@ -17,16 +17,17 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from escrow.app import create_app
+from escrow.bootstrap import Components
 from escrow.cli.main import cli
 from escrow.config import Settings
 from escrow.crypto.ceremony_messages import fingerprint, public_keys
 from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.db import upgrade_database
+from escrow.httpkit import get_components
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.escrow_keys import active_escrow_key
-from escrow.web.session import EscrowExtension, get_extension
 
 ESCROW = str(Path(sys.executable).parent / "escrow")
 PASSPHRASE = "correct horse battery staple"
@@ -35,7 +36,7 @@ PASSPHRASE = "correct horse battery staple"
 @dataclass
 class LiveServer:
     url: str
-    extension: EscrowExtension
+    extension: Components
 
 
 @pytest.fixture
@@ -48,11 +49,11 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", get_extension(app))
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", get_components(app))
     finally:
         server.shutdown()
         thread.join()
-        get_extension(app).engine.dispose()
+        get_components(app).engine.dispose()
 
 
 @pytest.fixture
@@ -295,6 +296,7 @@ def test_simulate_writes_protected_holder_files_and_warns(tmp_path: Path, passph
     result = CliRunner().invoke(
         cli,
         [
+            "admin",
             "ceremony",
             "simulate",
             "--threshold",
@@ -369,16 +371,16 @@ def test_holders_reshare_with_the_cli_and_keep_the_key(
 def test_server_side_commands_invite_open_and_cancel(runner: CliRunner) -> None:
     # Given a fresh instance with one invitation
     invited = runner.invoke(
-        cli, ["keyholder", "invite", "--name", "A", "--organisation", "O", "--contact", "c"]
+        cli, ["admin", "keyholder", "invite", "--name", "A", "--organisation", "O", "--contact", "c"]
     )
     assert invited.exit_code == 0, invited.output
     assert "one-time code (shown once)" in invited.output
 
     # When an admin opens a ceremony with a holder who has not enrolled, or cancels an unknown one
-    opened = runner.invoke(cli, ["ceremony", "open", "--threshold", "1", "--holders", "1,2"])
-    cancelled = runner.invoke(cli, ["ceremony", "cancel", "7"])
+    opened = runner.invoke(cli, ["admin", "ceremony", "open", "--threshold", "1", "--holders", "1,2"])
+    cancelled = runner.invoke(cli, ["admin", "ceremony", "cancel", "7"])
     reshared = runner.invoke(
-        cli, ["ceremony", "reshare", "--threshold", "1", "--dealers", "1", "--holders", "x"]
+        cli, ["admin", "ceremony", "reshare", "--threshold", "1", "--dealers", "1", "--holders", "x"]
     )
 
     # Then each is refused with a message and status 1 (2 for a usage error)
@@ -421,7 +423,8 @@ def test_short_passphrase_is_refused_for_a_new_holder_file(tmp_path: Path) -> No
     short.write_text("hunter2\n")
 
     result = CliRunner().invoke(
-        cli, ["ceremony", "simulate", "--out", str(tmp_path / "dev"), "--passphrase-file", str(short)]
+        cli,
+        ["admin", "ceremony", "simulate", "--out", str(tmp_path / "dev"), "--passphrase-file", str(short)],
     )
 
     assert result.exit_code == 1

@@ -21,8 +21,8 @@ from escrow.client.disclosure import approve, fetch_checked
 from escrow.client.holder import HolderClient, UrllibTransport
 from escrow.client.http import HttpClient
 from escrow.crypto.holderfile import encrypt_holder_file
+from escrow.httpkit import get_components
 from escrow.models import DisclosureDecision, DisclosureRequest, LogEntry
-from escrow.web.session import get_extension
 from tests.disclosure_support import PERSON_NAME, World, build_world
 
 PASSPHRASE = "correct horse battery staple"
@@ -79,7 +79,7 @@ def _holder_args(url: str, holder_file: Path, passphrase_file: Path) -> list[str
 
 
 def _status(world: World, request_id: int) -> str:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         return row.status
@@ -158,7 +158,7 @@ def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
     shown = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity").get_json()
     assert shown[0]["identity"]["name"] == PERSON_NAME
     # and after the reveal no table row and no log line holds the name or the document number
-    with get_extension(app).engine.connect() as connection:
+    with get_components(app).engine.connect() as connection:
         metadata = MetaData()
         metadata.reflect(connection)
         dump = "".join(
@@ -175,7 +175,7 @@ def test_holder_tool_refuses_a_request_missing_from_the_log(
     url, app = live_server
     world = build_world(app)
     request_id = world.cosigned_request()
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         row.log_index = 0  # a compromised server hides the request from the log
@@ -265,7 +265,7 @@ def test_t_holders_approving_at_the_same_moment_give_one_reveal_and_keep_every_a
     assert results.count("disclosed") == 1, results
     assert results.count("cosigned") == 2, results
     assert _status(world, request_id) == "disclosed"
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         kinds = list(session.scalars(select(LogEntry.kind)))
         approvals = session.scalars(
             select(DisclosureDecision).where(DisclosureDecision.request_id == request_id)

@@ -32,11 +32,11 @@ from escrow.crypto.holderfile import encrypt_holder_file
 from escrow.crypto.merkle import MemoryNodeStore, leaf_hash, nodes_to_store_after_append
 from escrow.crypto.note import format_checkpoint, parse_checkpoint, sign_note
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
+from escrow.httpkit import get_components
 from escrow.models import DisclosureRequest, OfficerKey, OrderDocument, StaffAccount
 from escrow.services.disclosures import register_officer_key
 from escrow.services.staff import StaffView, disable_staff
 from escrow.services.transparency import append_event
-from escrow.web.session import get_extension
 from tests.disclosure_support import PDF, World, build_world
 
 PASSPHRASE = "correct horse battery staple"
@@ -86,7 +86,7 @@ def _package(world: World, url: str, request_id: int) -> dict[str, Any]:
 
 
 def _officer_view(app: Flask, username: str) -> StaffView:
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         staff = session.scalars(select(StaffAccount).where(StaffAccount.username == username)).one()
         return StaffView(
             staff.id, staff.username, staff.display_name, staff.organisation, frozenset({"admin"})
@@ -102,7 +102,7 @@ def test_officer_key_substituted_on_the_server_is_refused_naming_the_officer(
     world, url = world_url
     # Given an insider who swaps bob's registered key for their own in the database (not in the log)
     attacker = new_officer_secrets("bob")
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         staff = session.scalars(select(StaffAccount).where(StaffAccount.username == "bob")).one()
         row = session.get(OfficerKey, staff.id)
         assert row is not None
@@ -142,13 +142,13 @@ def test_replaced_officer_key_the_latest_before_the_signature_wins(
     old_key_index = bob["key_log_index"]
     # Given bob replaces his key after co-signing (an honest rotation, logged)
     new_bob = new_officer_secrets("bob")
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         register_officer_key(
             session,
             actor=_officer_view(world.app, "root"),
             username="bob",
             public_key_b64=b64u_encode(new_bob.public_key),
-            log=get_extension(world.app).log,
+            log=get_components(world.app).log,
             now=world.now(),
         )
     # Then the request he signed before still checks with the key in force when he signed
@@ -185,7 +185,7 @@ def test_officer_removed_in_the_log_but_reenabled_in_the_database_is_refused(
 ) -> None:
     world, url = world_url
     # Given bob was removed (logged), and an insider quietly re-enables him in the database
-    extension = get_extension(world.app)
+    extension = get_components(world.app)
     with extension.session_factory() as session:
         disable_staff(session, extension.log, username="bob", now=world.now())
         staff = session.scalars(select(StaffAccount).where(StaffAccount.username == "bob")).one()
@@ -209,7 +209,7 @@ def test_court_verdict_lie_is_refused(world_url: tuple[World, str], holder_file:
     request_id = world.draft(court_signature=bad).get_json()["id"]
     # and a compromised server that rewrites the verdict in the body to "verified" before the officers
     # sign (they read the body the server shows them)
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         body = json.loads(row.body)
@@ -237,7 +237,7 @@ def test_court_verdict_lie_is_refused(world_url: tuple[World, str], holder_file:
 def test_swapped_order_document_is_refused(world_url: tuple[World, str], holder_file: Path) -> None:
     world, url = world_url
     request_id = world.cosigned_request()
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         document = session.scalars(select(OrderDocument)).one()
         document.content = PDF + b"% an order for someone else\n"
         session.commit()
@@ -265,7 +265,7 @@ def test_honest_court_signature_is_verified_by_the_tool_itself(
 def _rewrite_log(app: Flask, *, entry: int, keep: int | None = None) -> None:
     """An insider with the log key rewrites entry `entry` (or truncates to `keep` entries) and rebuilds
     the stored tree and every checkpoint, re-signed, so the server's own proofs are self-consistent."""
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.engine.begin() as connection:
         if keep is not None:
             connection.execute(text("DELETE FROM log_entries WHERE idx >= :k"), {"k": keep})
@@ -347,7 +347,7 @@ def test_log_truncated_between_two_runs_is_refused(world_url: tuple[World, str],
     request_id = world.cosigned_request()
     first = _run("review", url, holder_file)
     assert first.exit_code == 0, first.output
-    extension = get_extension(world.app)
+    extension = get_components(world.app)
     with extension.session_factory() as session:
         size = int(session.execute(text("SELECT size FROM log_state")).scalar_one())
     _rewrite_log(world.app, entry=0, keep=size - 1)
@@ -377,7 +377,7 @@ def test_growth_with_an_appended_event_keeps_old_requests_provable(
     world, url = world_url
     request_id = world.cosigned_request()
     assert _run("review", url, holder_file).exit_code == 0
-    extension = get_extension(world.app)
+    extension = get_components(world.app)
     with extension.session_factory() as session:
         append_event(session, extension.log, kind="test.event", data={"i": 1}, now=world.now())
         session.commit()

@@ -15,9 +15,10 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from escrow.app import create_app
-from escrow.cli.main import _ensure_dev_key, cli
+from escrow.cli.main import cli
+from escrow.cli.server import _ensure_dev_key
 from escrow.config import Settings
-from escrow.web.session import get_extension
+from escrow.httpkit import get_components
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, P
     finally:
         server.shutdown()
         thread.join(timeout=5)
-        get_extension(app).engine.dispose()
+        get_components(app).engine.dispose()
 
 
 def test_demo_reveals_the_registered_identity_and_writes_the_report_and_the_server_never_logs_it(

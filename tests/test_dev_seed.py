@@ -13,18 +13,18 @@ from sqlalchemy import func, select
 
 from escrow.cli.main import cli
 from escrow.crypto.disclosure import decrypt_officer_key
+from escrow.httpkit import get_components
 from escrow.keystore import read_secret_file
 from escrow.models import StaffAccount
 from escrow.services import totp
 from escrow.services.dev_seed import LOGINS_FILE, OFFICERS_DIR, seed_demo_instance
 from escrow.services.disclosures import list_courts
 from escrow.services.platforms import get_platform
-from escrow.web.session import get_extension
 from tests.conftest import csrf_token_from
 
 
 def _seed(app: Flask, *, dev_mode: bool):  # type: ignore[no-untyped-def]
-    extension = get_extension(app)
+    extension = get_components(app)
     settings = dataclasses.replace(extension.settings, dev_mode=dev_mode)
     with extension.session_factory() as session:
         return settings, seed_demo_instance(
@@ -55,7 +55,7 @@ def test_development_mode_seeds_accounts_keys_and_a_court_once_with_secrets_in_0
     assert alice.username == "alice"
     organisations = {s["username"]: s["organisation"] for s in record["staff"]}
     assert organisations["alice"] != organisations["bob"]
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         assert get_platform(session, record["platform"]["id"]).name == "Demo Forum"
         assert [c.name for c in list_courts(session)] == [record["court"]["name"]]
@@ -93,7 +93,7 @@ def test_seeding_never_happens_outside_development_mode(app: Flask) -> None:
     assert report is None
     assert not (settings.keys_dir / LOGINS_FILE).exists()
     assert not (settings.keys_dir / OFFICERS_DIR).exists()
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         assert session.scalar(select(func.count()).select_from(StaffAccount)) == 0
 
 

@@ -18,7 +18,7 @@ import requests
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, jsonify, url_for
 
-from escrow.web.session import get_extension
+from escrow.httpkit import get_components
 from tests.oidc_support import (
     PASSWORD,
     RP_CALLBACK,
@@ -107,10 +107,10 @@ def provider(live_server: tuple[str, Flask]) -> tuple[str, Flask, Callable[..., 
     # The live server's issuer setting is the default; point it at the loopback URL.
     import dataclasses
 
-    from escrow.web.session import EXTENSION_NAME
+    from escrow.httpkit import COMPONENTS_KEY
 
-    extension = get_extension(app)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(
+    extension = get_components(app)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
         extension, settings=dataclasses.replace(extension.settings, issuer_url=base)
     )
     session = extension.session_factory()

@@ -26,12 +26,12 @@ from escrow.crypto.group import Point, Scalar
 from escrow.crypto.seal import Envelope, IdentitySeal, combine_and_open, partial_decrypt, reseal
 from escrow.crypto.transcript import b64u_decode
 from escrow.db import upgrade_database
+from escrow.httpkit import get_components
 from escrow.identity.devidp import DevUser
 from escrow.models import Credential, Person
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import create_api_key, register_platform
 from escrow.services.staff import create_staff
-from escrow.web.session import get_extension
 from tests.conftest import csrf_token_from
 from tests.crypto.support import run_dkg
 
@@ -60,7 +60,7 @@ def escrow_app(tmp_path: Path) -> Iterator[tuple[Flask, str, Path]]:
     )
     app = create_app(settings)
     yield app, url, tmp_path
-    get_extension(app).engine.dispose()
+    get_components(app).engine.dispose()
 
 
 def _register_by_provider(client: FlaskClient, user: DevUser) -> None:
@@ -80,7 +80,7 @@ def _csrf(client: FlaskClient) -> dict[str, str]:
 
 def _every_stored_byte(app: Flask) -> bytes:
     """Every value of every column of every table, as bytes."""
-    extension = get_extension(app)
+    extension = get_components(app)
     metadata = MetaData()
     metadata.reflect(extension.engine)
     chunks: list[bytes] = []
@@ -102,7 +102,7 @@ def test_no_identity_at_rest_or_in_logs_and_server_keys_open_no_envelope(
 ) -> None:
     app, _url, tmp_path = escrow_app
     caplog.set_level(logging.DEBUG)
-    extension = get_extension(app)
+    extension = get_components(app)
     assert extension.dev_idp is not None
     now = datetime.now(UTC)
     key, _shares = run_dkg(3, 5, context=b"privacy test")

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from escrow.api.auth import role_required
 from escrow.errors import ValidationError
+from escrow.httpkit import current_time, get_components, get_session, json_object, text_field
 from escrow.identity.officer import DocumentCheck
 from escrow.services.credentials import revoke_as_admin
 from escrow.services.oidc import create_client_secret, set_id_token_algorithm
@@ -25,7 +25,6 @@ from escrow.services.platforms import (
     revoke_api_key,
 )
 from escrow.services.registration import register_in_person
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 
@@ -39,20 +38,20 @@ def platforms() -> Response:
 @bp.post("/admin/platforms")
 @role_required("admin")
 def add_platform() -> tuple[Response, int]:
-    body = _json_body()
+    body = json_object()
     uris = body.get("redirect_uris", [])
     if not isinstance(uris, list):
         raise ValidationError("redirect_uris must be a list of URLs")
     platform = register_platform(
         get_session(),
-        platform_id=_text(body, "id"),
-        name=_text(body, "name"),
-        contact=_text(body, "contact"),
+        platform_id=text_field(body, "id"),
+        name=text_field(body, "name"),
+        contact=text_field(body, "contact"),
         redirect_uris=uris,
         credential_lifetime_s=body.get("credential_lifetime_s", DEFAULT_CREDENTIAL_LIFETIME_S),
         pseudonyms_per_person=body.get("pseudonyms_per_person", 1),
-        log=get_extension().log,
-        now=datetime.now(UTC),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify(_platform(platform)), 201
 
@@ -67,9 +66,7 @@ def api_keys(platform_id: str) -> Response:
 @role_required("admin")
 def add_api_key(platform_id: str) -> tuple[Response, int]:
     """Creates an API key; ``api_key`` is in this response only."""
-    new = create_api_key(
-        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
-    )
+    new = create_api_key(get_session(), platform_id=platform_id, log=get_components().log, now=current_time())
     return jsonify({**_key(new.info), "api_key": new.api_key}), 201
 
 
@@ -77,7 +74,7 @@ def add_api_key(platform_id: str) -> tuple[Response, int]:
 @role_required("admin")
 def revoke_key(platform_id: str, prefix: str) -> Response:
     info = revoke_api_key(
-        get_session(), platform_id=platform_id, prefix=prefix, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), platform_id=platform_id, prefix=prefix, log=get_components().log, now=current_time()
     )
     return jsonify(_key(info))
 
@@ -87,7 +84,7 @@ def revoke_key(platform_id: str, prefix: str) -> Response:
 def new_client_secret(platform_id: str) -> tuple[Response, int]:
     """Gives the platform a new OIDC client secret (replacing any old one); shown in this response only."""
     new = create_client_secret(
-        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), platform_id=platform_id, log=get_components().log, now=current_time()
     )
     return jsonify({"platform_id": new.platform_id, "client_secret": new.client_secret}), 201
 
@@ -96,15 +93,15 @@ def new_client_secret(platform_id: str) -> tuple[Response, int]:
 @role_required("admin")
 def id_token_alg(platform_id: str) -> Response:
     """Sets the algorithm of the platform's ID tokens: EdDSA (default) or RS256."""
-    alg = _text(_json_body(), "alg")
-    extension = get_extension()
+    alg = text_field(json_object(), "alg")
+    extension = get_components()
     set_id_token_algorithm(
         get_session(),
         platform_id=platform_id,
         alg=alg,
         keyring=extension.keyring,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return jsonify({"platform_id": platform_id, "id_token_alg": alg})
 
@@ -113,7 +110,7 @@ def id_token_alg(platform_id: str) -> Response:
 @role_required("admin")
 def revoke_credential(credential_id: str) -> Response:
     info = revoke_as_admin(
-        get_session(), credential_id=credential_id, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), credential_id=credential_id, log=get_components().log, now=current_time()
     )
     return jsonify({"credential_id": info.credential_id, "status": info.status})
 
@@ -122,38 +119,24 @@ def revoke_credential(credential_id: str) -> Response:
 @role_required("verification_officer")
 def register_person_in_person() -> tuple[Response, int]:
     """Registers a person from a checked document; answers with the account id only."""
-    body = _json_body()
-    extension = get_extension()
+    body = json_object()
+    extension = get_components()
     account = register_in_person(
         get_session(),
         check=DocumentCheck(
-            document_type=_text(body, "document_type"),
-            issuing_country=_text(body, "issuing_country"),
-            document_number=_text(body, "document_number"),
-            name=_text(body, "name"),
-            birthdate=_text(body, "birthdate"),
+            document_type=text_field(body, "document_type"),
+            issuing_country=text_field(body, "issuing_country"),
+            document_number=text_field(body, "document_number"),
+            name=text_field(body, "name"),
+            birthdate=text_field(body, "birthdate"),
         ),
-        password=_text(body, "password"),
+        password=text_field(body, "password"),
         deriver=extension.deriver,
         hasher=extension.password_hasher,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return jsonify({"person_id": account.id, "assurance": account.assurance}), 201
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json()
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{name} must be a non-empty string")
-    return value
 
 
 def _platform(platform: PlatformInfo) -> dict[str, Any]:

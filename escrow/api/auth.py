@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from escrow.errors import AuthenticationError, PermissionDeniedError
-from escrow.web.auth import current_staff
+from escrow.httpkit import current_staff
 
 bp = Blueprint("api_session", __name__, url_prefix="/api/v1")
 

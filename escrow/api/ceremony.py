@@ -9,43 +9,24 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from escrow.api.auth import role_required
 from escrow.errors import ValidationError
+from escrow.httpkit import current_time, get_components, get_session, int_field, json_object, text_field
 from escrow.protocol.ceremony import SignedMessage
 from escrow.protocol.signed_request import HolderAuthorization
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.ceremony import CeremonyState
 from escrow.services.keyholders import KeyHolderView
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("ceremony_api", __name__, url_prefix="/api/v1")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _json_object() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return data
-
-
-def _text(data: dict[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str):
-        raise ValidationError(f"field {name!r} must be text")
-    return value
 
 
 def holder_required(view: Callable[P, R]) -> Callable[P, R]:
@@ -59,7 +40,7 @@ def holder_required(view: Callable[P, R]) -> Callable[P, R]:
             method=request.method,
             path=request.path,
             body=request.get_data(cache=True),
-            now=_now(),
+            now=current_time(),
         )
         return view(*args, **kwargs)
 
@@ -95,15 +76,15 @@ def ceremony_summary(state: CeremonyState) -> dict[str, Any]:
 @bp.post("/keyholders/enrol")
 def enrol() -> tuple[Response, int]:
     """Registers a new key-holder's public keys against its one-time invitation code."""
-    data = _json_object()
+    data = json_object()
     holder = keyholder_service.enrol_keyholder(
         get_session(),
-        code=_text(data, "invitation"),
-        signing_key_b64=_text(data, "signing_key"),
-        exchange_key_b64=_text(data, "exchange_key"),
-        signature_b64=_text(data, "signature"),
-        log=get_extension().log,
-        now=_now(),
+        code=text_field(data, "invitation", allow_empty=True),
+        signing_key_b64=text_field(data, "signing_key", allow_empty=True),
+        exchange_key_b64=text_field(data, "exchange_key", allow_empty=True),
+        signature_b64=text_field(data, "signature", allow_empty=True),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify(holder_json(holder)), 201
 
@@ -138,9 +119,9 @@ def post_message(ceremony_id: int) -> Response:
         get_session(),
         ceremony_id=ceremony_id,
         holder_id=g.holder_id,
-        message=SignedMessage.from_dict(_json_object()),
-        log=get_extension().log,
-        now=_now(),
+        message=SignedMessage.from_dict(json_object()),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify({"ceremony": ceremony_id, "status": status})
 
@@ -155,25 +136,18 @@ def _int_list(data: dict[str, Any], name: str) -> list[int]:
     return value
 
 
-def _int(data: dict[str, Any], name: str) -> int:
-    value = data.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(f"field {name!r} must be an integer")
-    return value
-
-
 @admin_bp.post("/keyholders")
 @role_required("admin")
 def invite() -> tuple[Response, int]:
     """Invites a key-holder; the answer carries the one-time invitation code (shown once)."""
-    data = _json_object()
+    data = json_object()
     invitation = keyholder_service.invite_keyholder(
         get_session(),
-        name=_text(data, "name"),
-        organisation=_text(data, "organisation"),
-        contact=_text(data, "contact"),
-        log=get_extension().log,
-        now=_now(),
+        name=text_field(data, "name", allow_empty=True),
+        organisation=text_field(data, "organisation", allow_empty=True),
+        contact=text_field(data, "contact", allow_empty=True),
+        log=get_components().log,
+        now=current_time(),
     )
     body = {
         "id": invitation.holder_id,
@@ -187,13 +161,13 @@ def invite() -> tuple[Response, int]:
 @role_required("admin")
 def open_ceremony() -> tuple[Response, int]:
     """Opens a ceremony for a new escrow key: {threshold, holders: [ids]}."""
-    data = _json_object()
+    data = json_object()
     ceremony_id = ceremony_service.open_ceremony(
         get_session(),
-        threshold=_int(data, "threshold"),
+        threshold=int_field(data, "threshold"),
         holder_ids=_int_list(data, "holders"),
-        log=get_extension().log,
-        now=_now(),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify({"id": ceremony_id}), 201
 
@@ -202,14 +176,14 @@ def open_ceremony() -> tuple[Response, int]:
 @role_required("admin")
 def open_reshare() -> tuple[Response, int]:
     """Opens a reshare of the active key: {threshold, dealers: [current holder ids], holders: [new ids]}."""
-    data = _json_object()
+    data = json_object()
     ceremony_id = ceremony_service.open_reshare(
         get_session(),
-        threshold=_int(data, "threshold"),
+        threshold=int_field(data, "threshold"),
         dealer_ids=_int_list(data, "dealers"),
         holder_ids=_int_list(data, "holders"),
-        log=get_extension().log,
-        now=_now(),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify({"id": ceremony_id}), 201
 
@@ -218,13 +192,13 @@ def open_reshare() -> tuple[Response, int]:
 @role_required("admin")
 def cancel(ceremony_id: int) -> Response:
     """Cancels an open ceremony: {reason}."""
-    data = _json_object()
+    data = json_object()
     ceremony_service.cancel_ceremony(
         get_session(),
         ceremony_id=ceremony_id,
         reason=str(data.get("reason", "")),
-        log=get_extension().log,
-        now=_now(),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify({"id": ceremony_id, "status": "cancelled"})
 

@@ -3,12 +3,12 @@ person's own credentials. Platforms authenticate with ``Authorization: Bearer <A
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from escrow.errors import ValidationError
+from escrow.httpkit import current_person, current_time, get_components, get_session, json_object, text_field
 from escrow.services.credentials import (
     CredentialInfo,
     credential_statuses,
@@ -21,8 +21,6 @@ from escrow.services.credentials import (
 from escrow.services.oidc import oidc_public_jwks
 from escrow.services.platforms import PlatformInfo, authenticate_platform
 from escrow.services.signing_keys import published_jwks
-from escrow.web.session import get_extension, get_session
-from escrow.web.users import current_person
 
 JWKS_MAX_AGE_S = 300  # platforms refetch on an unknown kid anyway (escrow.client.verifier)
 
@@ -37,8 +35,8 @@ bp = Blueprint("credentials_api", __name__, url_prefix="/api/v1")
 def jwks() -> Response:
     """The credential signing keys (OKP/Ed25519, kid = RFC 7638 thumbprint) and the RS256 ID-token
     key of Sign in with escrow (issue 7), cacheable."""
-    keys = published_jwks(get_session(), now=datetime.now(UTC))
-    keys["keys"] += oidc_public_jwks(get_extension().keyring)
+    keys = published_jwks(get_session(), now=current_time())
+    keys["keys"] += oidc_public_jwks(get_components().keyring)
     response = jsonify(keys)
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
     response.headers["Access-Control-Allow-Origin"] = "*"
@@ -52,9 +50,9 @@ def verify() -> Response:
     credential = verify_and_redeem(
         get_session(),
         platform=platform,
-        token=_text_field(_json_body(), "credential"),
-        issuer=get_extension().settings.issuer_url,
-        now=datetime.now(UTC),
+        token=text_field(json_object(), "credential"),
+        issuer=get_components().settings.issuer_url,
+        now=current_time(),
     )
     body: dict[str, Any] = {k: v for k, v in credential._asdict().items() if k not in ("iat", "nbf", "exp")}
     for name in ("issued_at", "not_before", "expires_at"):
@@ -66,12 +64,10 @@ def verify() -> Response:
 def status() -> Response:
     """Returns {credential id: active|redeemed|revoked|expired|unknown} for the platform's ids."""
     platform = _platform()
-    ids = _json_body().get("credential_ids")
+    ids = json_object().get("credential_ids")
     if not isinstance(ids, list) or not ids:
         raise ValidationError("credential_ids must be a non-empty list")
-    statuses = credential_statuses(
-        get_session(), platform=platform, credential_ids=ids, now=datetime.now(UTC)
-    )
+    statuses = credential_statuses(get_session(), platform=platform, credential_ids=ids, now=current_time())
     return jsonify({"statuses": statuses})
 
 
@@ -82,8 +78,8 @@ def platform_revoke(credential_id: str) -> Response:
         get_session(),
         platform=_platform(),
         credential_id=credential_id,
-        log=get_extension().log,
-        now=datetime.now(UTC),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify(_credential_json(info))
 
@@ -92,7 +88,7 @@ def platform_revoke(credential_id: str) -> Response:
 def my_credentials() -> Response:
     person = current_person()
     items = list_person_credentials(
-        get_session(), person_id=person.id, deriver=get_extension().deriver, now=datetime.now(UTC)
+        get_session(), person_id=person.id, deriver=get_components().deriver, now=current_time()
     )
     return jsonify({"credentials": [_credential_json(i) for i in items]})
 
@@ -101,18 +97,18 @@ def my_credentials() -> Response:
 def issue() -> tuple[Response, int]:
     """Issues a credential for ``platform_id`` to the logged-in person; the token is returned once."""
     person = current_person()
-    body = _json_body()
+    body = json_object()
     slot = body.get("slot", 0)
-    extension = get_extension()
+    extension = get_components()
     issued = issue_credential(
         get_session(),
         person_id=person.id,
-        platform_id=_text_field(body, "platform_id"),
+        platform_id=text_field(body, "platform_id"),
         deriver=extension.deriver,
         keyring=extension.keyring,
         issuer=extension.settings.issuer_url,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
         slot=slot if type(slot) is int else -1,
     )
     return jsonify(
@@ -130,14 +126,14 @@ def issue() -> tuple[Response, int]:
 @bp.post("/me/credentials/<credential_id>/revoke")
 def my_revoke(credential_id: str) -> Response:
     person = current_person()
-    extension = get_extension()
+    extension = get_components()
     info = revoke_as_person(
         get_session(),
         person_id=person.id,
         credential_id=credential_id,
         deriver=extension.deriver,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return jsonify(_credential_json(info))
 
@@ -146,21 +142,6 @@ def _platform() -> PlatformInfo:
     header = request.headers.get("Authorization", "")
     scheme, _, api_key = header.partition(" ")
     return authenticate_platform(get_session(), api_key.strip() if scheme.lower() == "bearer" else None)
-
-
-def _json_body() -> dict[str, Any]:
-    # get_json() answers 415 for another media type and 400 for broken JSON (problem JSON either way).
-    body = request.get_json()
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return body
-
-
-def _text_field(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{name} must be a non-empty string")
-    return value
 
 
 def _credential_json(info: CredentialInfo) -> dict[str, Any]:

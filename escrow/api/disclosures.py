@@ -20,10 +20,9 @@ from escrow.api.ceremony import holder_required
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_decode
 from escrow.errors import AuthenticationError, ValidationError
+from escrow.httpkit import current_staff, get_components, get_session
 from escrow.services import disclosures as service
 from escrow.services.disclosures import DisclosurePolicy, DisclosureView
-from escrow.web.auth import current_staff
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("disclosures_api", __name__, url_prefix="/api/v1")
 # Authenticated by Ed25519 signatures (officer or key-holder), never by cookie: app.py exempts CSRF.
@@ -38,7 +37,7 @@ def _now() -> datetime:
 
 
 def _policy() -> DisclosurePolicy:
-    return DisclosurePolicy.from_settings(get_extension().settings)
+    return DisclosurePolicy.from_settings(get_components().settings)
 
 
 def _json_object() -> dict[str, Any]:
@@ -106,7 +105,7 @@ def register_key() -> tuple[Response, int]:
         actor=staff,
         username=str(data.get("username") or staff.username),
         public_key_b64=_field(data, "public_key"),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify({"fingerprint": fingerprint}), 201
@@ -139,7 +138,7 @@ def add_court() -> tuple[Response, int]:
         name=_field(data, "name"),
         jurisdiction=_field(data, "jurisdiction"),
         public_key_b64=key if isinstance(key, str) and key else None,
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(_court(court)), 201
@@ -162,7 +161,7 @@ def policy() -> Response:
 @role_required(OFFICER, ADMIN)
 def list_requests() -> Response:
     """Every disclosure request, newest first."""
-    views = service.list_requests(get_session(), log=get_extension().log, now=_now())
+    views = service.list_requests(get_session(), log=get_components().log, now=_now())
     return jsonify([view_json(v) for v in views])
 
 
@@ -219,7 +218,7 @@ def create() -> tuple[Response, int]:
 @role_required(OFFICER, ADMIN)
 def get_request(request_id: int) -> Response:
     """One request: its canonical body, digest, signatures and progress (never an identity)."""
-    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
     return jsonify(view_json(view))
 
 
@@ -228,7 +227,7 @@ def get_request(request_id: int) -> Response:
 def identity(request_id: int) -> Response:
     """The revealed identities: only to the submitting and co-signing officers, within the window."""
     revealed = service.view_identities(
-        get_session(), request_id=request_id, officer=_staff(), log=get_extension().log, now=_now()
+        get_session(), request_id=request_id, officer=_staff(), log=get_components().log, now=_now()
     )
     response = jsonify(
         [{"platform": r.platform, "pseudonym": r.pseudonym, "identity": r.identity} for r in revealed]
@@ -245,7 +244,7 @@ def submit(request_id: int) -> Response:
         request_id=request_id,
         signature_b64=_field(_json_object(), "signature"),
         policy=_policy(),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(view_json(view))
@@ -261,7 +260,7 @@ def cosign(request_id: int) -> Response:
         username=_field(data, "username"),
         signature_b64=_field(data, "signature"),
         policy=_policy(),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(view_json(view))
@@ -294,7 +293,7 @@ def propose_extension(request_id: int) -> tuple[Response, int]:
         order_reference=_field(data, "order_reference"),
         order=_optional_order(data),
         signature_b64=_field(data, "signature"),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(view_json(view)), 201
@@ -311,7 +310,7 @@ def cosign_extension(request_id: int, sequence: int) -> Response:
         username=_field(data, "username"),
         signature_b64=_field(data, "signature"),
         policy=_policy(),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(view_json(view))
@@ -327,7 +326,7 @@ def withdraw(request_id: int) -> Response:
         username=_field(data, "username"),
         reason=_field(data, "reason"),
         signature_b64=_field(data, "signature"),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(view_json(view))
@@ -337,7 +336,9 @@ def withdraw(request_id: int) -> Response:
 @holder_required
 def holder_list() -> Response:
     """The co-signed requests awaiting the signed-in key-holder's decision."""
-    views = service.holder_requests(get_session(), holder_id=g.holder_id, log=get_extension().log, now=_now())
+    views = service.holder_requests(
+        get_session(), holder_id=g.holder_id, log=get_components().log, now=_now()
+    )
     return jsonify([view_json(v) for v in views])
 
 
@@ -374,7 +375,7 @@ def _decide(request_id: int, decision: str) -> Response:
         reason=str(data.get("reason", "")),
         signature_b64=_field(data, "signature"),
         policy=_policy(),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return jsonify(view_json(view))

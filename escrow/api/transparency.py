@@ -6,10 +6,10 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
 from escrow.api.params import int_arg
+from escrow.httpkit import get_components, get_session
 from escrow.protocol.transparency import ConsistencyProof, EntriesPage, InclusionProof, LogEntry, RangeProof
 from escrow.services import transparency
 from escrow.services.report import build_report
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("transparency_api", __name__, url_prefix="/api/v1")
 
@@ -28,14 +28,14 @@ def _note(text: str, cache: str) -> Response:
 @bp.get("/log/key")
 def log_key() -> ResponseReturnValue:
     """The log's origin and its verifier key string (pin it out of band)."""
-    log = get_extension().log
+    log = get_components().log
     return jsonify({"origin": log.origin, "verifier_key": log.verifier_key})
 
 
 @bp.get("/log/checkpoint")
 def latest_checkpoint() -> ResponseReturnValue:
     """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
-    return _note(transparency.latest_checkpoint(get_session(), get_extension().log), _SHORT_CACHE)
+    return _note(transparency.latest_checkpoint(get_session(), get_components().log), _SHORT_CACHE)
 
 
 @bp.get("/log/checkpoints/<int:size>")

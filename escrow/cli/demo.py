@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from escrow.cli.ceremony import _clean_errors
+from escrow.cli.common import clean_errors
 from escrow.client.audit import audit_log
 from escrow.client.disclosure import approve, fetch_checked, officer_sign, officer_summary
 from escrow.client.holder import HolderClient, UrllibTransport
@@ -305,7 +305,7 @@ def identity_matches(registered: dict[str, Any], revealed: Any) -> bool:
     type=click.Path(file_okay=False, path_type=Path),
     help="The server's keys directory (seeded logins, officer and holder files).",
 )
-@_clean_errors
+@clean_errors
 def demo(url: str, report: Path | None, keys_dir: Path) -> None:
     """DEVELOPMENT ONLY: run the whole story against a running dev server; exit 0 if the identity matches."""
     result = run_demo(url, keys_dir)

@@ -1,321 +1,72 @@
-"""``escrow`` commands: init, run, db upgrade, staff. Errors become a message and exit status 1."""
+"""The ``escrow`` command, one front door for every machine.
+
+Commands are grouped by the machine that runs them:
+
+- a key-holder's machine: ``escrow keyholder ...`` (escrow.cli.holder)
+- a legal officer's machine: ``escrow officer ...`` (escrow.cli.officer)
+- anyone (auditors, the public): ``escrow audit verify``, ``escrow ceremony verify`` (escrow.cli.auditor)
+- the server: ``init``, ``run``, ``db``, ``staff``, ``keys``, ``admin``, ``disclosures``, ``dev-code``,
+  ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
+
+The light install (``pip install escrow``) has the first three; the server's commands are loaded only
+when they are asked for, so a key-holder's tool never imports Flask or SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
-import sys
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import ParamSpec, TypeVar
+import importlib
+from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from escrow.cli.audit import audit
-from escrow.config import Settings
-from escrow.db import current_revision, make_engine, upgrade_database
-from escrow.errors import ConfigError, EscrowError
-from escrow.models import STAFF_ROLES
-from escrow.services import totp
-from escrow.services.dev_ceremony import WARNING as DEV_WARNING
-from escrow.services.dev_ceremony import ensure_dev_escrow_key
-from escrow.services.dev_seed import DEMO_PLATFORM_LOGIN, LOGINS_FILE, read_seed_record, seed_demo_instance
-from escrow.services.instance import InitReport, init_instance
-from escrow.services.signing_keys import published_jwks, rotate_signing_key
-from escrow.services.staff import create_staff, disable_staff, reset_totp
-from escrow.web.session import EscrowExtension
+from escrow.cli.auditor import audit, ceremony
+from escrow.cli.holder import keyholder
+from escrow.cli.officer import officer
 
-P = ParamSpec("P")
-R = TypeVar("R")
+SERVER_MODULE = "escrow.cli.server"
+SERVER_COMMANDS = ("init", "run", "db", "staff", "keys", "admin", "disclosures", "dev-code", "demo")
+SERVER_EXTRA_HINT = "pip install 'escrow[server]'"
 
 
-def _fail_cleanly(func: Callable[P, R]) -> Callable[P, R]:
-    """Turns expected failures into ``Error: <message>`` and exit status 1, with no traceback."""
+class _EscrowGroup(click.Group):
+    """The root group: client commands are always here; server commands load on first use."""
 
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *SERVER_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in SERVER_COMMANDS:
+            return command
         try:
-            return func(*args, **kwargs)
-        except EscrowError as e:  # includes ConfigError and KeyFileError
-            raise click.ClickException(str(e)) from e
-        except SQLAlchemyError as e:
-            # The driver message may quote host and user names; the class name is enough here.
-            raise click.ClickException(
-                f"the database cannot be reached or migrated ({type(e).__name__}); "
-                "check ESCROW_DATABASE_URL and that the database server is running"
-            ) from e
-        except OSError as e:
-            raise click.ClickException(f"{e.strerror}: {e.filename}") from e
-
-    return wrapper
+            server = importlib.import_module(SERVER_MODULE)
+        except ImportError as e:
+            return _needs_server_install(cmd_name, e)
+        found = server.server_commands.get_command(ctx, cmd_name)
+        return found if isinstance(found, click.Command) else None
 
 
-@click.group()
+def _needs_server_install(name: str, error: ImportError) -> click.Command:
+    missing = error.name or "a server dependency"
+
+    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def unavailable(**_: Any) -> None:
+        raise click.ClickException(
+            f"`escrow {name}` runs on the escrow server and needs its install ({missing} is missing): "
+            f"{SERVER_EXTRA_HINT}"
+        )
+
+    unavailable.help = f"(server; needs {SERVER_EXTRA_HINT})"
+    unavailable.short_help = unavailable.help
+    return unavailable
+
+
+@click.group(cls=_EscrowGroup)
 def cli() -> None:
     """escrow: pseudonymous identity escrow service."""
 
 
-@cli.command()
-@_fail_cleanly
-def init() -> None:
-    """Create the keys directory, secrets and instance folder; migrate the database. Idempotent."""
-    settings = Settings.from_env()
-    _echo_init_report(init_instance(settings))
-    _ensure_dev_key(settings)
-
-
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@_fail_cleanly
-def run(host: str, port: int) -> None:
-    """Initialise (as `escrow init`), then serve with Werkzeug's threaded server.
-
-    This is a single-process server for development and small installations. In production run
-    gunicorn in front of the same factory: gunicorn 'escrow:create_app()'.
-    """
-    from werkzeug.serving import run_simple
-
-    from escrow.app import create_app
-
-    settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
-    _echo_init_report(init_instance(settings))
-    _ensure_dev_key(settings)
-    app = create_app(settings)
-    click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-
-
-@cli.group()
-def db() -> None:
-    """Database commands."""
-
-
-@db.command("upgrade")
-@_fail_cleanly
-def db_upgrade() -> None:
-    """Migrate the database to the newest revision."""
-    settings = Settings.from_env()
-    # The default SQLite database lives in the instance folder, which may not exist yet.
-    settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    try:
-        before = current_revision(engine)
-        upgrade_database(settings.database_url)
-        after = current_revision(engine)
-    finally:
-        engine.dispose()
-    click.echo(_describe_migration(before, after))
-
-
-def _echo_init_report(report: InitReport) -> None:
-    for path in report.created_paths:
-        click.echo(f"created {path}")
-    if not report.created_paths:
-        click.echo("keys and instance folder already present")
-    click.echo(_describe_migration(report.revision_before, report.revision_after))
-
-
-def _describe_migration(before: str | None, after: str | None) -> str:
-    if before == after:
-        return f"database already at revision {after}"
-    return f"database migrated from {before or 'empty'} to revision {after}"
-
-
-def _ensure_dev_key(settings: Settings) -> None:
-    """Development mode only: simulate and activate a 3-of-5 escrow key if none is active (issue 4)."""
-    if not settings.dev_mode:
-        return
-    from escrow.app import create_app
-    from escrow.web.session import get_extension
-
-    extension = get_extension(create_app(settings))
-    try:
-        with extension.session_factory() as session:
-            report = ensure_dev_escrow_key(session, settings, log=extension.log, now=datetime.now(UTC))
-    finally:
-        extension.engine.dispose()
-    if report is not None:
-        click.secho(DEV_WARNING, fg="red", bold=True, err=True)
-        click.echo(f"activated development escrow key {report.key_id} (3 of 5)")
-        click.echo(f"holder files: {report.directory}/holder-1.escrow ... holder-5.escrow")
-        click.echo(
-            f"their passphrase (shown once; also in {report.directory}/PASSPHRASE): {report.passphrase}"
-        )
-    _seed_demo(settings)
-
-
-def _seed_demo(settings: Settings) -> None:
-    """Development mode only: seed the demonstration accounts on first start (issue 8)."""
-    from escrow.app import create_app
-    from escrow.web.session import get_extension
-
-    extension = get_extension(create_app(settings))
-    try:
-        with extension.session_factory() as session:
-            seeded = seed_demo_instance(
-                session,
-                settings,
-                hasher=extension.password_hasher,
-                log=extension.log,
-                totp_key=extension.keyring.totp_key,
-                now=datetime.now(UTC),
-            )
-    finally:
-        extension.engine.dispose()
-    if seeded is None:
-        return
-    click.echo(f"seeded a demonstration instance at {settings.issuer_url}/ (DEVELOPMENT ONLY)")
-    click.echo("staff logins (shown once; also in " + str(seeded.logins_file) + ", mode 0600):")
-    for username, password in seeded.logins.items():
-        click.echo(f"  {username}: {password}")
-    click.echo(
-        f"legal officers {', '.join(seeded.totp_secrets)} also need a TOTP code: add their keys from "
-        f"{seeded.logins_file} to an authenticator app, or print the current code with "
-        "`make dev-code OFFICER=alice` (or `ESCROW_DEV_MODE=1 escrow dev-code alice`)"
-    )
-    click.echo(
-        f"platform: {seeded.platform} (API key in {seeded.logins_file}; "
-        f"its own staff sign in as {DEMO_PLATFORM_LOGIN} and manage it at /platform/)"
-    )
-    click.echo(
-        f"legal officer key files: {seeded.officers_dir}/alice.key, bob.key (passphrase in PASSPHRASE)"
-    )
-    click.echo(f"court signing key: {seeded.court_seed_file}")
-    click.echo(f"run the whole story: escrow demo --url {settings.issuer_url}")
-
-
-def _server_context() -> EscrowExtension:
-    """Initialises the instance and returns the same wiring the web app uses (server-side commands)."""
-    from escrow.app import create_app
-    from escrow.web.session import get_extension
-
-    settings = Settings.from_env()
-    init_instance(settings)
-    return get_extension(create_app(settings))
-
-
-@cli.group()
-def staff() -> None:
-    """Staff accounts (run on the server: administrators, verification and legal officers)."""
-
-
-@staff.command("create")
-@click.option("--username", required=True)
-@click.option("--display-name", required=True)
-@click.option("--organisation", required=True)
-@click.option(
-    "--role", "roles", multiple=True, required=True, type=click.Choice(STAFF_ROLES), help="Repeatable."
-)
-@click.option("--platform", "platform_id", help="With --role platform: the one platform this login manages.")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@_fail_cleanly
-def staff_create(
-    username: str,
-    display_name: str,
-    organisation: str,
-    roles: tuple[str, ...],
-    platform_id: str | None,
-    password_stdin: bool,
-) -> None:
-    """Create a staff account; the password is prompted for (never an argument)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    extension = _server_context()
-    with extension.session_factory() as session:
-        view = create_staff(
-            session,
-            extension.password_hasher,
-            extension.log,
-            username=username,
-            display_name=display_name,
-            organisation=organisation,
-            roles=roles,
-            password=password,
-            now=datetime.now(UTC),
-            platform_id=platform_id,
-        )
-    bound = f", platform {view.platform_id}" if view.platform_id else ""
-    click.echo(f"created staff account {view.username} ({', '.join(sorted(view.roles))}{bound})")
-
-
+cli.add_command(keyholder)
+cli.add_command(officer)
 cli.add_command(audit)
-
-
-@staff.command("disable")
-@click.option("--username", required=True)
-@_fail_cleanly
-def staff_disable(username: str) -> None:
-    """Disable a staff account (kept for the record; it can no longer sign in)."""
-    extension = _server_context()
-    with extension.session_factory() as session:
-        view = disable_staff(session, extension.log, username=username, now=datetime.now(UTC))
-    click.echo(f"disabled staff account {view.username}")
-
-
-@staff.command("reset-totp")
-@click.option("--username", required=True)
-@_fail_cleanly
-def staff_reset_totp(username: str) -> None:
-    """Remove a member of staff's authenticator app (lost phone); they enrol a new one at next sign-in."""
-    extension = _server_context()
-    with extension.session_factory() as session:
-        view = reset_totp(session, extension.log, username=username, now=datetime.now(UTC))
-    click.echo(f"reset the authenticator of {view.username}: they enrol a new one at their next sign-in")
-
-
-@cli.command("dev-code")
-@click.argument("username")
-@_fail_cleanly
-def dev_code(username: str) -> None:
-    """DEVELOPMENT ONLY: print the current TOTP code of a seeded legal officer (keys/dev-logins.json)."""
-    settings = Settings.from_env()
-    if not settings.dev_mode:
-        raise ConfigError("escrow dev-code works only in development mode (ESCROW_DEV_MODE=1)")
-    staff = read_seed_record(settings.keys_dir)["staff"]
-    try:
-        secret = next(s.get("totp_secret") for s in staff if s["username"] == username)
-    except (KeyError, TypeError, StopIteration) as e:
-        raise ConfigError(f"no seeded login {username!r} in {settings.keys_dir / LOGINS_FILE}") from e
-    if not secret:
-        raise ConfigError(f"{username!r} has no authenticator (only legal officers need one)")
-    click.echo(totp.code_at(secret, totp.current_step(datetime.now(UTC))))
-
-
-def _add_ceremony_commands() -> None:
-    # Imported last: escrow.cli.ceremony uses _server_context from this module.
-    from escrow.cli.ceremony import ceremony, keyholder
-
-    cli.add_command(keyholder)
-    cli.add_command(ceremony)
-    # Issue 6: `escrow officer ...`; importing it also adds `keyholder review|approve|reject`.
-    from escrow.cli.disclosure import disclosures, officer
-
-    cli.add_command(officer)
-    cli.add_command(disclosures)
-    from escrow.cli.demo import demo
-
-    cli.add_command(demo)
-
-
-_add_ceremony_commands()
-
-
-@cli.group()
-def keys() -> None:
-    """Credential signing keys (run on the server)."""
-
-
-@keys.command("rotate")
-@_fail_cleanly
-def keys_rotate() -> None:
-    """Add a new credential signing key; the old one stays published until its credentials expire."""
-    extension = _server_context()
-    with extension.session_factory() as session:
-        kid = rotate_signing_key(session, extension.keyring, log=extension.log, now=datetime.now(UTC))
-        published = published_jwks(session, now=datetime.now(UTC))
-    click.echo(f"new signing key {kid}; {len(published['keys'])} key(s) published at /.well-known/jwks.json")
+cli.add_command(ceremony)

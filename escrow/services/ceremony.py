@@ -52,7 +52,7 @@ OPEN_STATUSES = ("round1", "round2", "confirm")
 STATUS_ACTIVE = "active"
 STATUS_ABORTED = "aborted"
 STATUS_CANCELLED = "cancelled"
-MIN_HOLDERS = 2  # one holder is a single point of trust: use `escrow ceremony simulate` for a toy key
+MIN_HOLDERS = 2  # one holder is a single point of trust: use `escrow admin ceremony simulate` for a toy key
 _EVENT_KINDS = {
     ROUND1: "ceremony.holder_dealt",
     ROUND2: "ceremony.holder_finalised",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from escrow.httpkit import get_session
 from escrow.services.report import METRICS, build_report
 from escrow.web.charts import PALETTE, grouped_bar_chart
-from escrow.web.session import get_session
 
 bp = Blueprint("web", __name__)
 

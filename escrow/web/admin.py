@@ -3,12 +3,11 @@ credential."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
 from escrow.errors import ValidationError
+from escrow.httpkit import current_time, get_components, get_session
 from escrow.models import STAFF_ROLE_PLATFORM
 from escrow.services.credentials import revoke_as_admin
 from escrow.services.oidc import NewClientSecret, create_client_secret, set_id_token_algorithm
@@ -25,7 +24,6 @@ from escrow.services.platforms import (
 from escrow.services.staff import create_staff, page_staff
 from escrow.web.auth import role_required
 from escrow.web.pagination import requested_page
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 OFFICER_ROLE = "verification_officer"
@@ -52,8 +50,8 @@ def add_platform() -> Response:
         redirect_uris=form.get("redirect_uris", "").split(),
         credential_lifetime_s=_int(form.get("credential_lifetime_days", "30"), "lifetime") * 86400,
         pseudonyms_per_person=_int(form.get("pseudonyms_per_person", "1"), "pseudonyms per person"),
-        log=get_extension().log,
-        now=datetime.now(UTC),
+        log=get_components().log,
+        now=current_time(),
     )
     return redirect(url_for("admin.platform", platform_id=platform.id))
 
@@ -87,7 +85,7 @@ def _platform_page(
 def add_api_key(platform_id: str) -> str:
     """Creates an API key and shows it this once."""
     new_key = create_api_key(
-        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), platform_id=platform_id, log=get_components().log, now=current_time()
     )
     return _platform_page(platform_id, new_key=new_key)
 
@@ -97,7 +95,7 @@ def add_api_key(platform_id: str) -> str:
 def add_client_secret(platform_id: str) -> str:
     """Gives the platform a new OIDC client secret and shows it this once (issue 7)."""
     new_secret = create_client_secret(
-        get_session(), platform_id=platform_id, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), platform_id=platform_id, log=get_components().log, now=current_time()
     )
     return _platform_page(platform_id, new_secret=new_secret)
 
@@ -109,9 +107,9 @@ def set_id_token_alg(platform_id: str) -> Response:
         get_session(),
         platform_id=platform_id,
         alg=request.form.get("alg", ""),
-        keyring=get_extension().keyring,
-        log=get_extension().log,
-        now=datetime.now(UTC),
+        keyring=get_components().keyring,
+        log=get_components().log,
+        now=current_time(),
     )
     return redirect(url_for("admin.platform", platform_id=platform_id))
 
@@ -120,7 +118,7 @@ def set_id_token_alg(platform_id: str) -> Response:
 @role_required("admin")
 def revoke_key(platform_id: str, prefix: str) -> Response:
     revoke_api_key(
-        get_session(), platform_id=platform_id, prefix=prefix, log=get_extension().log, now=datetime.now(UTC)
+        get_session(), platform_id=platform_id, prefix=prefix, log=get_components().log, now=current_time()
     )
     return redirect(url_for("admin.platform", platform_id=platform_id))
 
@@ -135,7 +133,7 @@ def officers() -> str:
 @bp.post("/officers")
 @role_required("admin")
 def add_officer() -> Response:
-    extension = get_extension()
+    extension = get_components()
     form = request.form
     create_staff(
         get_session(),
@@ -146,7 +144,7 @@ def add_officer() -> Response:
         organisation=form.get("organisation", ""),
         roles=[OFFICER_ROLE],
         password=form.get("password", ""),
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return redirect(url_for("admin.officers"))
 
@@ -155,7 +153,7 @@ def add_officer() -> Response:
 @role_required("admin")
 def add_platform_login(platform_id: str) -> Response:
     """Creates a login for the platform's own staff (issue 8): it manages only this platform."""
-    extension = get_extension()
+    extension = get_components()
     form = request.form
     create_staff(
         get_session(),
@@ -167,7 +165,7 @@ def add_platform_login(platform_id: str) -> Response:
         roles=[PLATFORM_ROLE],
         password=form.get("password", ""),
         platform_id=platform_id,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return redirect(url_for("admin.platform", platform_id=platform_id))
 
@@ -179,8 +177,8 @@ def revoke_credential() -> Response:
     revoke_as_admin(
         get_session(),
         credential_id=request.form.get("credential_id", ""),
-        log=get_extension().log,
-        now=datetime.now(UTC),
+        log=get_components().log,
+        now=current_time(),
     )
     return redirect(url_for("admin.platforms"))
 

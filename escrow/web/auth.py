@@ -6,15 +6,13 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user, logout_user
+from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import PasswordField, StringField
@@ -22,48 +20,15 @@ from wtforms.validators import DataRequired, Length
 
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import AuthenticationError, KeyFileError, NotFoundError
+from escrow.httpkit import StaffPrincipal, current_staff, current_time, get_components, get_session
 from escrow.services import totp
 from escrow.services.staff import StaffView, authenticate_staff, check_totp, enrol_totp, get_staff
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("auth", __name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-STAFF_ID_PREFIX = "staff:"
 _log = logging.getLogger("escrow.web.auth")
-
-
-@dataclass(frozen=True, slots=True)
-class StaffPrincipal:
-    """The Flask-Login user for a logged-in member of staff."""
-
-    staff: StaffView
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_anonymous: bool = False
-
-    def get_id(self) -> str:
-        return f"{STAFF_ID_PREFIX}{self.staff.id}"
-
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.staff.roles.intersection(roles))
-
-
-def load_principal(user_id: str) -> StaffPrincipal | None:
-    """Flask-Login's user_loader: `staff:<id>` ids; unknown kinds and stale ids load nobody."""
-    if not user_id.startswith(STAFF_ID_PREFIX):
-        return None
-    try:
-        return StaffPrincipal(get_staff(get_session(), int(user_id.removeprefix(STAFF_ID_PREFIX))))
-    except (ValueError, NotFoundError):
-        return None
-
-
-def current_staff() -> StaffPrincipal | None:
-    """Returns the logged-in member of staff, or None."""
-    user = current_user._get_current_object()  # noqa: SLF001 - unwrap werkzeug's LocalProxy
-    return user if isinstance(user, StaffPrincipal) else None
 
 
 def role_required(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -121,7 +86,7 @@ def login() -> ResponseReturnValue:
     """Staff login, step 1: username and password; then the code (or enrolment) if the account needs one."""
     form = LoginForm()
     if form.validate_on_submit():
-        extension = get_extension()
+        extension = get_components()
         try:
             staff = authenticate_staff(
                 get_session(), extension.password_hasher, form.username.data, form.password.data
@@ -141,7 +106,7 @@ def login() -> ResponseReturnValue:
         }
         return redirect(url_for("auth.login_code" if staff.has_totp else "auth.totp_setup"))
     status = 400 if request.method == "POST" else 200
-    return render_template("login.html", form=form, now=datetime.now(UTC)), status
+    return render_template("login.html", form=form, now=current_time()), status
 
 
 def pending_account_key() -> str:
@@ -193,14 +158,14 @@ def login_code() -> ResponseReturnValue:
         return redirect(url_for("auth.totp_setup"))
     form = CodeForm()
     if form.validate_on_submit():
-        extension = get_extension()
+        extension = get_components()
         try:
             staff = check_totp(
                 get_session(),
                 extension.keyring.totp_key,
                 staff_id=staff.id,
                 code=form.code.data,
-                now=datetime.now(UTC),
+                now=current_time(),
             )
         except AuthenticationError as e:
             _log.info("staff.totp_refused staff_id=%s", staff.id)
@@ -224,7 +189,7 @@ def totp_setup() -> ResponseReturnValue:
     pending, staff = found
     if staff.has_totp:
         return redirect(url_for("auth.login_code"))
-    extension = get_extension()
+    extension = get_components()
     key = extension.keyring.totp_key
     secret: str | None = None
     sealed = session.get(PENDING_ENROLMENT)
@@ -247,7 +212,7 @@ def totp_setup() -> ResponseReturnValue:
                 staff_id=staff.id,
                 secret=secret,
                 code=form.code.data,
-                now=datetime.now(UTC),
+                now=current_time(),
             )
         except AuthenticationError as e:
             restart = _wrong_code(pending, e.detail)

@@ -15,11 +15,11 @@ from flask.typing import ResponseReturnValue
 
 from escrow.api.disclosures import view_json
 from escrow.errors import NotFoundError, ValidationError
+from escrow.httpkit import current_staff, get_components, get_session
 from escrow.services import disclosures as service
 from escrow.services.staff import StaffView
-from escrow.web.auth import current_staff, role_required
+from escrow.web.auth import role_required
 from escrow.web.pagination import requested_page
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("disclosures", __name__)
 OFFICER = "legal_officer"
@@ -39,7 +39,7 @@ def _staff() -> StaffView:
 @bp.get("/officer/disclosures")
 @role_required(OFFICER, "admin")
 def requests_page() -> str:
-    views = service.page_requests(get_session(), log=get_extension().log, now=_now(), page=requested_page())
+    views = service.page_requests(get_session(), log=get_components().log, now=_now(), page=requested_page())
     return render_template("disclosure/list.html", requests=views)
 
 
@@ -92,7 +92,7 @@ def create() -> ResponseReturnValue:
 @bp.get("/officer/disclosures/<int:request_id>")
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
-    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
     staff = _staff()
     is_officer = OFFICER in staff.roles
     return render_template(
@@ -121,7 +121,7 @@ def _signing_role(view: service.DisclosureView, username: str) -> str | None:
 @role_required(OFFICER, "admin")
 def request_file(request_id: int) -> Response:
     """The request document the officer tool signs (`escrow officer submit|cosign request.json`)."""
-    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
     response = Response(json.dumps(view_json(view), indent=2), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="request-{request_id}.json"'
     return response
@@ -131,7 +131,7 @@ def request_file(request_id: int) -> Response:
 @role_required(OFFICER)
 def identity_page(request_id: int) -> ResponseReturnValue:
     revealed = service.view_identities(
-        get_session(), request_id=request_id, officer=_staff(), log=get_extension().log, now=_now()
+        get_session(), request_id=request_id, officer=_staff(), log=get_components().log, now=_now()
     )
     html = render_template("disclosure/identity.html", request_id=request_id, revealed=revealed)
     return html, 200, {"Cache-Control": "no-store"}
@@ -140,7 +140,7 @@ def identity_page(request_id: int) -> ResponseReturnValue:
 @bp.get("/keyholder/disclosures/<int:request_id>")
 def holder_page(request_id: int) -> str:
     """Public: what the transparency log already says about a request, and the command to decide."""
-    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
+    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
     if view.status == "draft":
         raise NotFoundError("no such disclosure request")
     return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
@@ -163,7 +163,7 @@ def add_court() -> ResponseReturnValue:
         name=form.get("name", ""),
         jurisdiction=form.get("jurisdiction", ""),
         public_key_b64=form.get("public_key") or None,
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return redirect(url_for("disclosures.courts_page"))
@@ -197,7 +197,7 @@ def register_key() -> ResponseReturnValue:
         actor=staff,
         username=request.form.get("username") or staff.username,
         public_key_b64=request.form.get("public_key", "").strip(),
-        log=get_extension().log,
+        log=get_components().log,
         now=_now(),
     )
     return _key_page(fingerprint), 201

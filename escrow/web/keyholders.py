@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
@@ -12,11 +10,11 @@ from wtforms.validators import DataRequired, Length, NumberRange
 
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.errors import ValidationError
+from escrow.httpkit import current_time, get_components, get_session
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.web.auth import role_required
 from escrow.web.pagination import requested_page
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("keyholders", __name__)
 
@@ -44,10 +42,6 @@ def _ids(text: str | None) -> list[int]:
         raise ValidationError("key-holder ids are numbers separated by commas") from e
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @bp.route("/admin/keyholders", methods=["GET", "POST"])
 @role_required("admin")
 def admin_keyholders() -> ResponseReturnValue:
@@ -60,8 +54,8 @@ def admin_keyholders() -> ResponseReturnValue:
             name=form.name.data,
             organisation=form.organisation.data,
             contact=form.contact.data,
-            log=get_extension().log,
-            now=_now(),
+            log=get_components().log,
+            now=current_time(),
         )
     holders = keyholder_service.page_keyholders(get_session(), page=requested_page())
     return render_template("admin_keyholders.html", form=form, holders=holders, invitation=invitation)
@@ -80,16 +74,16 @@ def admin_ceremonies() -> ResponseReturnValue:
                 threshold=form.threshold.data,
                 dealer_ids=dealers,
                 holder_ids=_ids(form.holders.data),
-                log=get_extension().log,
-                now=_now(),
+                log=get_components().log,
+                now=current_time(),
             )
         else:
             ceremony_id = ceremony_service.open_ceremony(
                 get_session(),
                 threshold=form.threshold.data,
                 holder_ids=_ids(form.holders.data),
-                log=get_extension().log,
-                now=_now(),
+                log=get_components().log,
+                now=current_time(),
             )
         flash(f"Ceremony {ceremony_id} opened. Tell each key-holder to run the command on its page.", "info")
         return redirect(url_for("keyholders.ceremony_page", ceremony_id=ceremony_id))
@@ -110,8 +104,8 @@ def admin_cancel(ceremony_id: int) -> ResponseReturnValue:
         get_session(),
         ceremony_id=ceremony_id,
         reason=form.reason.data or "",
-        log=get_extension().log,
-        now=_now(),
+        log=get_components().log,
+        now=current_time(),
     )
     flash(f"Ceremony {ceremony_id} cancelled.", "info")
     return redirect(url_for("keyholders.admin_ceremonies"))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, render_template, request
 
+from escrow.httpkit import current_time, get_components, get_session
 from escrow.identity.officer import DOCUMENT_TYPES, DocumentCheck
 from escrow.services.registration import register_in_person
 from escrow.web.auth import role_required
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("officers", __name__, url_prefix="/officer")
 
@@ -24,7 +22,7 @@ def register_form() -> str:
 @role_required("verification_officer")
 def register() -> tuple[str, int]:
     """The officer enters what the document says; the person types their own password."""
-    extension = get_extension()
+    extension = get_components()
     form = request.form
     account = register_in_person(
         get_session(),
@@ -39,6 +37,6 @@ def register() -> tuple[str, int]:
         deriver=extension.deriver,
         hasher=extension.password_hasher,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return render_template("officer/register.html", document_types=DOCUMENT_TYPES, account=account), 201

@@ -51,11 +51,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 from wtforms import SubmitField
 
+from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
 from escrow.services import oidc as service
 from escrow.services.registration import PersonAccount
 from escrow.web import render_error_page
-from escrow.web.session import get_extension, get_session
-from escrow.web.users import AUTH_TIME_KEY, NEXT_KEY, PersonUser, current_person
+from escrow.web.users import AUTH_TIME_KEY, NEXT_KEY
 
 SCOPE: str = "openid"
 SERVER_EXTENSION = "escrow_oidc_server"
@@ -157,10 +157,10 @@ class _AccessToken(TokenMixin):  # type: ignore[misc]
         return self.info.scope
 
     def get_expires_in(self) -> int:
-        return max(0, int((self.info.expires_at - datetime.now(UTC)).total_seconds()))
+        return max(0, int((self.info.expires_at - current_time()).total_seconds()))
 
     def is_expired(self) -> bool:
-        return self.info.expires_at <= datetime.now(UTC)
+        return self.info.expires_at <= current_time()
 
     def is_revoked(self) -> bool:
         return self.info.is_revoked
@@ -192,8 +192,8 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         person: PersonAccount = request.user
-        extension = get_extension()
-        now = datetime.now(UTC)
+        extension = get_components()
+        now = current_time()
         auth_time = cookie_session.get(AUTH_TIME_KEY)
         payload = request.payload.data
         service.create_authorization_code(
@@ -215,9 +215,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         )
 
     def query_authorization_code(self, code: str, client: _Client) -> _Code | None:
-        grant = service.find_code(
-            get_session(), code=code, platform_id=client.client_id, now=datetime.now(UTC)
-        )
+        grant = service.find_code(get_session(), code=code, platform_id=client.client_id, now=current_time())
         return None if grant is None else _Code(grant)
 
     def delete_authorization_code(self, authorization_code: _Code) -> None:
@@ -225,7 +223,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, authorization_code: _Code) -> _Subject | None:
         grant = authorization_code.grant
-        if not service.redeem_code(get_session(), code_hash=grant.code_hash, now=datetime.now(UTC)):
+        if not service.redeem_code(get_session(), code_hash=grant.code_hash, now=current_time()):
             return None
         return _Subject(grant)
 
@@ -238,9 +236,9 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
         return UserInfo(service.id_token_claims(user.grant))
 
     def get_client_claims(self, client: _Client) -> dict[str, Any]:
-        now = int(datetime.now(UTC).timestamp())
+        now = int(current_time().timestamp())
         return {
-            "iss": get_extension().settings.issuer_url,
+            "iss": get_components().settings.issuer_url,
             "aud": client.client_id,
             "iat": now,
             "exp": now + service.ID_TOKEN_TTL_S,
@@ -255,9 +253,9 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
         at_hash = create_half_hash(token["access_token"], alg)
         claims["at_hash"] = at_hash.decode("ascii")
         claims.update(self.generate_user_info(request.user, token["scope"]))
-        extension = get_extension()
+        extension = get_components()
         return service.sign_id_token(
-            get_session(), keyring=extension.keyring, alg=alg, claims=claims, now=datetime.now(UTC)
+            get_session(), keyring=extension.keyring, alg=alg, claims=claims, now=current_time()
         )
 
 
@@ -275,7 +273,7 @@ class _UserInfo(UserInfoEndpoint):  # type: ignore[misc]
         return UserInfo(sub=user.pseudonym, **{service.VERIFIED_UNIQUE_CLAIM: True})
 
     def get_issuer(self) -> str:
-        return str(get_extension().settings.issuer_url)
+        return str(get_components().settings.issuer_url)
 
 
 def _query_client(client_id: str) -> _Client | None:
@@ -289,7 +287,7 @@ def _save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         access_token=token["access_token"],
         grant=request.user.grant,
         expires_in=int(token["expires_in"]),
-        now=datetime.now(UTC),
+        now=current_time(),
     )
 
 
@@ -348,7 +346,7 @@ def authorize() -> WerkzeugResponse | str | tuple[str, int]:
             return _error_response(_login_required(grant))
         cookie_session[NEXT_KEY] = request.full_path
         return redirect(url_for("users.login"))
-    extension = get_extension()
+    extension = get_components()
     client: _Client = grant.request.client
     session = get_session()
     form = ConsentForm()
@@ -361,7 +359,7 @@ def authorize() -> WerkzeugResponse | str | tuple[str, int]:
             platform_id=client.client_id,
             deriver=extension.deriver,
             log=extension.log,
-            now=datetime.now(UTC),
+            now=current_time(),
         )
     elif not service.has_consent(
         session, person_id=person.id, platform_id=client.client_id, deriver=extension.deriver
@@ -387,21 +385,21 @@ def _consent_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
 def connections() -> str:
     """The platforms the person signs in to with escrow, each with a button to withdraw consent."""
     person = current_person()
-    items = service.list_consents(get_session(), person_id=person.id, deriver=get_extension().deriver)
+    items = service.list_consents(get_session(), person_id=person.id, deriver=get_components().deriver)
     return render_template("oidc/connections.html", consents=items)
 
 
 @bp.post("/account/connections/<platform_id>/withdraw")
 def withdraw(platform_id: str) -> WerkzeugResponse:
     person = current_person()
-    extension = get_extension()
+    extension = get_components()
     service.withdraw_consent(
         get_session(),
         person_id=person.id,
         platform_id=platform_id,
         deriver=extension.deriver,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return redirect(url_for("oidc.connections"))
 
@@ -409,7 +407,7 @@ def withdraw(platform_id: str) -> WerkzeugResponse:
 @api_bp.get(DISCOVERY_PATH)
 def discovery() -> Response:
     """OpenID Provider metadata (OpenID Connect Discovery 1.0 section 3)."""
-    issuer = get_extension().settings.issuer_url
+    issuer = get_components().settings.issuer_url
     metadata = OpenIDProviderMetadata(
         issuer=issuer,
         authorization_endpoint=issuer + AUTHORIZE_PATH,

@@ -8,12 +8,11 @@ is logged the same way.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
 from escrow.errors import PermissionDeniedError, ValidationError
+from escrow.httpkit import current_staff, current_time, get_components, get_session
 from escrow.models import STAFF_ROLE_PLATFORM
 from escrow.services.credentials import MAX_STATUS_QUERY, credential_statuses, revoke_as_platform
 from escrow.services.oidc import create_client_secret, set_id_token_algorithm
@@ -25,10 +24,9 @@ from escrow.services.platforms import (
     revoke_api_key,
     update_platform,
 )
-from escrow.web.auth import current_staff, role_required
+from escrow.web.auth import role_required
 from escrow.web.oidc import DISCOVERY_PATH
 from escrow.web.pagination import requested_page
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("platform", __name__, url_prefix="/platform")
 JWKS_PATH = "/.well-known/jwks.json"
@@ -43,10 +41,6 @@ def _platform_id() -> str:
     if platform_id is None:
         raise PermissionDeniedError("this login is not bound to a platform")
     return platform_id
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @bp.get("/")
@@ -66,8 +60,8 @@ def save_settings() -> Response:
         name=form.get("name", ""),
         contact=form.get("contact", ""),
         redirect_uris=form.get("redirect_uris", "").split(),
-        log=get_extension().log,
-        now=_now(),
+        log=get_components().log,
+        now=current_time(),
     )
     flash("Settings saved.", "info")
     return redirect(url_for("platform.settings"))
@@ -79,7 +73,7 @@ def add_client_secret() -> str:
     """Gives the platform a new OIDC client secret and shows it this once."""
     platform_id = _platform_id()
     new_secret = create_client_secret(
-        get_session(), platform_id=platform_id, log=get_extension().log, now=_now()
+        get_session(), platform_id=platform_id, log=get_components().log, now=current_time()
     )
     return render_template(
         "platform/settings.html", platform=get_platform(get_session(), platform_id), new_secret=new_secret
@@ -89,14 +83,14 @@ def add_client_secret() -> str:
 @bp.post("/oidc/id-token-alg")
 @role_required(STAFF_ROLE_PLATFORM)
 def set_id_token_alg() -> Response:
-    extension = get_extension()
+    extension = get_components()
     set_id_token_algorithm(
         get_session(),
         platform_id=_platform_id(),
         alg=request.form.get("alg", ""),
         keyring=extension.keyring,
         log=extension.log,
-        now=_now(),
+        now=current_time(),
     )
     flash("ID token algorithm set.", "info")
     return redirect(url_for("platform.settings"))
@@ -112,7 +106,9 @@ def api_keys() -> str:
 @role_required(STAFF_ROLE_PLATFORM)
 def add_api_key() -> str:
     """Creates an API key and shows it this once."""
-    new_key = create_api_key(get_session(), platform_id=_platform_id(), log=get_extension().log, now=_now())
+    new_key = create_api_key(
+        get_session(), platform_id=_platform_id(), log=get_components().log, now=current_time()
+    )
     return _api_keys_page(page=1, new_key=new_key)
 
 
@@ -120,7 +116,7 @@ def add_api_key() -> str:
 @role_required(STAFF_ROLE_PLATFORM)
 def revoke_key(prefix: str) -> Response:
     revoke_api_key(
-        get_session(), platform_id=_platform_id(), prefix=prefix, log=get_extension().log, now=_now()
+        get_session(), platform_id=_platform_id(), prefix=prefix, log=get_components().log, now=current_time()
     )
     flash(f"API key {prefix} revoked.", "info")
     return redirect(url_for("platform.api_keys"))
@@ -150,7 +146,7 @@ def credentials() -> str:
             get_session(),
             platform=get_platform(get_session(), _platform_id()),
             credential_ids=ids,
-            now=_now(),
+            now=current_time(),
         )
     return render_template("platform/credentials.html", statuses=statuses, max_ids=MAX_STATUS_QUERY)
 
@@ -163,8 +159,8 @@ def revoke_credential() -> Response:
         get_session(),
         platform=get_platform(get_session(), _platform_id()),
         credential_id=request.form.get("credential_id", ""),
-        log=get_extension().log,
-        now=_now(),
+        log=get_components().log,
+        now=current_time(),
     )
     flash(f"Credential {info.credential_id} revoked.", "info")
     return redirect(url_for("platform.credentials"))
@@ -174,7 +170,7 @@ def revoke_credential() -> Response:
 @role_required(STAFF_ROLE_PLATFORM)
 def integration() -> str:
     """Integration help: the URLs, the client id and code to verify a credential."""
-    issuer = get_extension().settings.issuer_url.rstrip("/")
+    issuer = get_components().settings.issuer_url.rstrip("/")
     return render_template(
         "platform/integration.html",
         platform=get_platform(get_session(), _platform_id()),

@@ -3,27 +3,23 @@ in-person check), see my credentials, ask for one, revoke one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_login import login_user, logout_user
 from werkzeug.wrappers.response import Response
 
-from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
+from escrow.errors import NotFoundError, ValidationError
+from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
 from escrow.identity.oidc import AuthorizationRequest
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
 from escrow.services.disclosures import person_notices
 from escrow.services.registration import (
     PersonAccount,
-    get_account,
     login_with_password,
     sign_in_with_oidc,
 )
 from escrow.web.pagination import requested_page
-from escrow.web.session import get_extension, get_session
 
 bp = Blueprint("users", __name__, url_prefix="/account")
-PERSON_ID_PREFIX = "person:"
 _PENDING_LOGIN = "escrow_oidc_pending"
 # Sign in with escrow (issue 7): when the person logged in (the ID token's auth_time), and the
 # authorization request to resume after logging in (only ever a local /oidc/authorize path).
@@ -32,50 +28,21 @@ NEXT_KEY = "escrow_next"
 _RESUMABLE_PREFIX = "/oidc/authorize?"
 
 
-class PersonUser(UserMixin):  # type: ignore[misc]
-    """A logged-in person for Flask-Login: an account id and how they were verified, no identity."""
-
-    is_person = True
-
-    def __init__(self, account: PersonAccount) -> None:
-        self.account = account
-
-    def get_id(self) -> str:
-        return f"{PERSON_ID_PREFIX}{self.account.id}"
-
-
-def load_person(user_id: str) -> PersonUser | None:
-    """Returns the person for a Flask-Login id ``person:<n>``, or None."""
-    number = user_id.removeprefix(PERSON_ID_PREFIX)
-    if not number.isdigit():
-        return None
-    account = get_account(get_session(), int(number))
-    return None if account is None else PersonUser(account)
-
-
-def current_person() -> PersonAccount:
-    """Returns the logged-in person. Raises PermissionDeniedError for anyone else."""
-    user = current_user._get_current_object()  # noqa: SLF001 - unwrap the LocalProxy
-    if not isinstance(user, PersonUser):
-        raise PermissionDeniedError("log in with your verified identity first")
-    return user.account
-
-
 @bp.get("/register")
 def register() -> str:
     """Explains the ways to prove one's identity."""
-    return render_template("account/register.html", has_oidc=get_extension().oidc is not None)
+    return render_template("account/register.html", has_oidc=get_components().oidc is not None)
 
 
 @bp.get("/login")
 def login() -> str:
-    return render_template("account/login.html", has_oidc=get_extension().oidc is not None)
+    return render_template("account/login.html", has_oidc=get_components().oidc is not None)
 
 
 @bp.post("/login")
 def login_password() -> Response:
     """Officer-verified persons: document (country + number) and password."""
-    extension = get_extension()
+    extension = get_components()
     account = login_with_password(
         get_session(),
         issuing_country=request.form.get("issuing_country", ""),
@@ -90,7 +57,7 @@ def login_password() -> Response:
 @bp.get("/oidc/start")
 def oidc_start() -> Response:
     """Sends the browser to the identity provider (intent=register or login)."""
-    provider = get_extension().oidc
+    provider = get_components().oidc
     if provider is None:
         raise NotFoundError("no identity provider is configured")
     pending = provider.begin()
@@ -106,7 +73,7 @@ def oidc_start() -> Response:
 @bp.get("/oidc/callback")
 def oidc_callback() -> Response:
     """The identity provider sends the browser back here with a code."""
-    extension = get_extension()
+    extension = get_components()
     pending = session.pop(_PENDING_LOGIN, None)
     if extension.oidc is None or not isinstance(pending, dict) or "error" in request.args:
         raise ValidationError("no login is in progress, or the identity provider refused it")
@@ -119,14 +86,14 @@ def oidc_callback() -> Response:
         is_registration=bool(pending["register"]),
         deriver=extension.deriver,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return _logged_in(account)
 
 
 def _logged_in(account: PersonAccount) -> Response:
     login_user(PersonUser(account))
-    session[AUTH_TIME_KEY] = int(datetime.now(UTC).timestamp())
+    session[AUTH_TIME_KEY] = int(current_time().timestamp())
     resume = session.pop(NEXT_KEY, None)
     if isinstance(resume, str) and resume.startswith(_RESUMABLE_PREFIX):
         return redirect(resume)
@@ -143,8 +110,8 @@ def logout() -> Response:
 def credentials() -> str:
     """My credentials, and a form to ask for a new one."""
     person = current_person()
-    extension = get_extension()
-    now = datetime.now(UTC)
+    extension = get_components()
+    now = current_time()
     overview = person_overview(
         get_session(), person_id=person.id, deriver=extension.deriver, now=now, page=requested_page()
     )
@@ -159,8 +126,8 @@ def credentials() -> str:
 def request_credential() -> str:
     """Issues a credential for the chosen platform and shows it once."""
     person = current_person()
-    extension = get_extension()
-    now = datetime.now(UTC)
+    extension = get_components()
+    now = current_time()
     issued = issue_credential(
         get_session(),
         person_id=person.id,
@@ -179,13 +146,13 @@ def request_credential() -> str:
 @bp.post("/credentials/<credential_id>/revoke")
 def revoke_credential(credential_id: str) -> Response:
     person = current_person()
-    extension = get_extension()
+    extension = get_components()
     revoke_as_person(
         get_session(),
         person_id=person.id,
         credential_id=credential_id,
         deriver=extension.deriver,
         log=extension.log,
-        now=datetime.now(UTC),
+        now=current_time(),
     )
     return redirect(url_for("users.credentials"))

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from escrow.client.holder import CeremonyRunner, HolderClient, enrol, new_holder_secrets
 from escrow.crypto.holderfile import HolderSecrets
+from escrow.httpkit import get_components
 from escrow.services import keyholders as keyholder_service
-from escrow.web.session import get_extension
 
 
 class FlaskTransport:
@@ -54,7 +54,7 @@ def enrol_holders(app: Flask, client: FlaskClient, session: Session, n: int) -> 
             name=f"Holder {i + 1}",
             organisation=f"Org {i + 1}",
             contact=f"h{i + 1}@example.org",
-            log=get_extension(app).log,
+            log=get_components(app).log,
             now=datetime.now(UTC),
         )
         secrets = new_holder_secrets(f"Holder {i + 1}")

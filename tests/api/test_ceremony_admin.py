@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escrow.httpkit import get_components
 from escrow.models import LogEntry
 from escrow.services import ceremony as ceremony_service
-from escrow.web.session import get_extension
 from tests.api.holders import enrol_holders, run_ceremony
 from tests.conftest import csrf_token_from
 
@@ -93,7 +93,7 @@ def test_admin_cancels_through_the_api(
         db_session,
         threshold=2,
         holder_ids=[h.id for h in holders],
-        log=get_extension(app).log,
+        log=get_components(app).log,
         now=datetime.now(UTC),
     )
 
@@ -156,7 +156,7 @@ def test_ceremony_page_is_public_and_shows_the_active_key(
         db_session,
         threshold=2,
         holder_ids=[h.id for h in holders],
-        log=get_extension(app).log,
+        log=get_components(app).log,
         now=datetime.now(UTC),
     )
     assert run_ceremony(client, holders, ceremony_id) == "active"
@@ -246,7 +246,7 @@ def test_admin_cancels_and_reshares_through_the_pages(
     # Given an admin, an active 2-of-2 key and an open ceremony
     login_as("ada", "admin")
     holders = enrol_holders(app, client, db_session, 2)
-    log = get_extension(app).log
+    log = get_components(app).log
     first = ceremony_service.open_ceremony(
         db_session, threshold=2, holder_ids=[h.id for h in holders], log=log, now=datetime.now(UTC)
     )

@@ -19,6 +19,7 @@ from escrow.crypto.group import Point, Scalar
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.db import Base
 from escrow.errors import InvalidStateError
+from escrow.httpkit import get_components
 from escrow.models import Ceremony
 from escrow.protocol.ceremony import (
     CeremonyHeader,
@@ -30,7 +31,6 @@ from escrow.protocol.ceremony import (
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.escrow_keys import active_escrow_key
-from escrow.web.session import get_extension
 from tests.api.holders import FlaskTransport, Holder, enrol_holders, run_ceremony
 
 NOW = datetime.now(UTC)
@@ -42,7 +42,7 @@ def test_full_3_of_5_ceremony_activates_a_key_every_holder_can_use(
     # Given five enrolled holders and an open 3-of-5 ceremony
     holders = enrol_holders(app, client, db_session, 5)
     ceremony_id = ceremony_service.open_ceremony(
-        db_session, threshold=3, holder_ids=[h.id for h in holders], log=get_extension(app).log, now=NOW
+        db_session, threshold=3, holder_ids=[h.id for h in holders], log=get_components(app).log, now=NOW
     )
 
     # When every holder runs the tool
@@ -72,7 +72,7 @@ class CheatingRunner(CeremonyRunner):
 
 def _open(app: Flask, session: Session, holders: list[Holder], threshold: int) -> int:
     return ceremony_service.open_ceremony(
-        session, threshold=threshold, holder_ids=[h.id for h in holders], log=get_extension(app).log, now=NOW
+        session, threshold=threshold, holder_ids=[h.id for h in holders], log=get_components(app).log, now=NOW
     )
 
 
@@ -197,7 +197,7 @@ def test_unsigned_and_replayed_requests_are_refused(
 
 def test_invitation_code_works_once(app: Flask, client: FlaskClient, db_session: Session) -> None:
     invitation = keyholder_service.invite_keyholder(
-        db_session, name="A", organisation="O", contact="c", log=get_extension(app).log, now=NOW
+        db_session, name="A", organisation="O", contact="c", log=get_components(app).log, now=NOW
     )
     enrol(FlaskTransport(client), invitation.code, new_holder_secrets("A"))
 
@@ -224,7 +224,7 @@ def test_cancelled_ceremony_accepts_no_more_messages(
     ceremony_id = _open(app, db_session, holders, 2)
 
     ceremony_service.cancel_ceremony(
-        db_session, ceremony_id=ceremony_id, reason="wrong holders", log=get_extension(app).log, now=NOW
+        db_session, ceremony_id=ceremony_id, reason="wrong holders", log=get_components(app).log, now=NOW
     )
 
     assert holders[0].runner(ceremony_id).step() == "cancelled"
@@ -254,7 +254,7 @@ def test_reshare_3_of_5_to_2_of_3_keeps_the_key_and_old_envelopes_open(
         threshold=2,
         dealer_ids=[h.id for h in holders[:3]],
         holder_ids=[h.id for h in new_set],
-        log=get_extension(app).log,
+        log=get_components(app).log,
         now=NOW,
     )
     status = run_ceremony(client, [*holders[:3], holders[4], newcomers[0]], reshare_id)
@@ -363,7 +363,7 @@ def test_dealer_leaving_in_a_reshare_cannot_sign_the_new_key(
         threshold=2,
         dealer_ids=[holders[0].id, holders[1].id],
         holder_ids=[holders[0].id, holders[2].id],
-        log=get_extension(app).log,
+        log=get_components(app).log,
         now=NOW,
     )
     runners = {h.id: h.runner(reshare_id) for h in holders}
@@ -401,7 +401,7 @@ def test_holder_refuses_a_drill_envelope_the_service_swapped_for_a_real_one(
         threshold=2,
         dealer_ids=[h.id for h in holders],
         holder_ids=[h.id for h in holders],
-        log=get_extension(app).log,
+        log=get_components(app).log,
         now=NOW,
     )
     runners = {h.id: h.runner(reshare_id) for h in holders}

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from escrow.errors import EscrowError
+from escrow.httpkit import get_components
 from escrow.protocol.ceremony import CheatingHolderError, WrongSignerError, verify_transcript
 from escrow.services import ceremony as ceremony_service
-from escrow.web.session import get_extension
 from tests.api.holders import enrol_holders, run_ceremony
 
 
@@ -26,7 +26,7 @@ def transcript(app: Flask, client: FlaskClient, db_session: Session) -> dict[str
         db_session,
         threshold=2,
         holder_ids=[h.id for h in holders],
-        log=get_extension(app).log,
+        log=get_components(app).log,
         now=datetime.now(UTC),
     )
     assert run_ceremony(client, holders, ceremony_id) == "active"

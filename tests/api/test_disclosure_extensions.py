@@ -24,6 +24,7 @@ from escrow.crypto.disclosure import (
     withdrawal_digest,
 )
 from escrow.crypto.transcript import b64u_decode, b64u_encode
+from escrow.httpkit import get_components
 from escrow.models import (
     DisclosureDecision,
     DisclosureExtension,
@@ -32,7 +33,6 @@ from escrow.models import (
     LogEntry,
     OrderDocument,
 )
-from escrow.web.session import get_extension
 from tests.disclosure_support import PDF, PERSON_NAME, World, build_world
 
 NOTICE = "Your identity was disclosed"
@@ -44,7 +44,7 @@ def world(app: Flask) -> World:
 
 
 def _update(world: World, request_id: int, **values: object) -> None:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         for name, value in values.items():
@@ -53,7 +53,7 @@ def _update(world: World, request_id: int, **values: object) -> None:
 
 
 def _row(world: World, request_id: int) -> DisclosureRequest:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         session.expunge(row)
@@ -61,7 +61,7 @@ def _row(world: World, request_id: int) -> DisclosureRequest:
 
 
 def _events(world: World) -> list[dict[str, Any]]:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         return [json.loads(b) for b in session.scalars(select(LogEntry.body).order_by(LogEntry.idx))]
 
 
@@ -147,7 +147,7 @@ def test_extension_with_an_order_document_stores_it_by_sha256(world: World) -> N
     result = world.extend(request_id, "bob", 60, order=order)
     body = result["extensions"][0]["body"]
     assert body["proposer"] == "bob"
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         stored = session.get(OrderDocument, body["order_sha256"])
         assert stored is not None
         assert stored.content == order
@@ -404,7 +404,7 @@ def test_withdrawn_request_refuses_everything_and_its_partials_are_deleted(world
     row = _row(world, request_id)
     assert row.partials_deleted_at is not None
     assert row.closed_at is not None
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         decisions = session.scalars(
             select(DisclosureDecision).where(DisclosureDecision.request_id == request_id)
         )
@@ -503,7 +503,7 @@ def test_reason_of_a_withdrawal_is_kept_for_auditors_only(world: World) -> None:
     request_id = world.cosigned_request()
     world.withdraw(request_id, "alice", reason="order set aside on appeal")
     assert "order set aside on appeal" not in json.dumps(_events(world))
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         assert session.scalars(select(LogCommitmentOpening)).first() is not None
         assert session.scalars(select(DisclosureExtension)).first() is None
 

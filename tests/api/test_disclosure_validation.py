@@ -77,10 +77,10 @@ def test_cosigning_twice_or_after_cosigned_is_refused(app: Flask) -> None:
     import dataclasses
 
     from escrow.client.holder import HolderClientError
-    from escrow.web.session import EXTENSION_NAME, get_extension
+    from escrow.httpkit import COMPONENTS_KEY, get_components
 
-    extension = get_extension(app)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(
+    extension = get_components(app)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
         extension, settings=dataclasses.replace(extension.settings, disclosure_cosigners=2)
     )
     world = build_world(app)
@@ -97,13 +97,13 @@ def test_cosigning_twice_or_after_cosigned_is_refused(app: Flask) -> None:
 def test_order_larger_than_the_limit_is_refused(world: World) -> None:
     # Called on the service: the test client would spool a body this large to an unclosed temp file.
     from escrow.errors import ValidationError
+    from escrow.httpkit import get_components
     from escrow.services.disclosures import MAX_ORDER_BYTES, create_draft
     from escrow.services.staff import StaffView
-    from escrow.web.session import get_extension
 
     officer = StaffView(0, "alice", "Alice", "Forum Legal", frozenset({"legal_officer"}))
     with (
-        get_extension(world.app).session_factory() as session,
+        get_components(world.app).session_factory() as session,
         pytest.raises(ValidationError, match="larger"),
     ):
         create_draft(

@@ -14,8 +14,8 @@ from escrow.client.holder import HolderClientError
 from escrow.crypto.disclosure import sign_decision
 from escrow.crypto.seal import partial_decrypt
 from escrow.crypto.transcript import b64u_encode, canonical_json
+from escrow.httpkit import get_components
 from escrow.models import DisclosureDecision, DisclosureRequest, DisclosureScope, KeyHolder, LogEntry
-from escrow.web.session import get_extension
 from tests.disclosure_support import PERSON_NAME, World, build_world
 
 
@@ -25,7 +25,7 @@ def world(app: Flask) -> World:
 
 
 def _row(world: World, request_id: int) -> DisclosureRequest:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         session.expunge(row)
@@ -33,7 +33,7 @@ def _row(world: World, request_id: int) -> DisclosureRequest:
 
 
 def _update(world: World, request_id: int, **values: object) -> None:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         for name, value in values.items():
@@ -42,7 +42,7 @@ def _update(world: World, request_id: int, **values: object) -> None:
 
 
 def _kinds(world: World) -> list[str]:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         return list(session.scalars(select(LogEntry.kind).order_by(LogEntry.idx)))
 
 
@@ -75,7 +75,7 @@ def test_court_order_goes_from_submission_to_reveal_and_notification(world: Worl
     ):
         assert kind in kinds
     assert kinds.count("disclosure.viewed") == 2
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         bodies = b"".join(session.scalars(select(LogEntry.body)))
         decisions = "".join(d.partials or "" for d in session.scalars(select(DisclosureDecision)))
     assert PERSON_NAME.encode() not in bodies
@@ -255,7 +255,7 @@ def test_expired_request_accepts_nothing_and_deletes_partials(world: World) -> N
     with pytest.raises(HolderClientError, match="expired"):
         world.approve(world.holders[1], request_id)
     assert _row(world, request_id).status == "expired"
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         assert all(d.partials is None for d in session.scalars(select(DisclosureDecision)))
     assert "disclosure.expired" in _kinds(world)
 
@@ -267,7 +267,7 @@ def test_rejections_by_n_minus_t_plus_1_holders_reject_the_request(world: World)
         reject(h.client, h.secrets, world.check(h, request_id), "order too broad") for h in world.holders[1:4]
     ]
     assert [r["status"] for r in results] == ["cosigned", "cosigned", "rejected"]
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         assert all(d.partials is None for d in session.scalars(select(DisclosureDecision)))
     with pytest.raises(HolderClientError, match="rejected"):
         world.approve(world.holders[4], request_id)
@@ -290,7 +290,7 @@ def test_viewing_after_the_window_is_refused_and_partials_are_deleted(world: Wor
     response = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity")
     assert response.status_code == 409
     assert "window is over" in response.get_json()["detail"]
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         assert all(d.partials is None for d in session.scalars(select(DisclosureDecision)))
 
 
@@ -306,7 +306,7 @@ def test_tampered_envelope_is_refused_by_the_holder_tool_and_the_server(world: W
     request_id = world.cosigned_request()
     holder = world.holders[0]
     checked = world.check(holder, request_id)
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         scope = session.scalars(select(DisclosureScope)).one()
         envelope = json.loads(scope.envelope)
         envelope["outer"] = envelope["outer"][:-2] + ("AA" if not envelope["outer"].endswith("AA") else "BA")
@@ -319,7 +319,7 @@ def test_tampered_envelope_is_refused_by_the_holder_tool_and_the_server(world: W
 
 
 def test_holder_page_of_another_key_is_refused(world: World) -> None:
-    with get_extension(world.app).session_factory() as session:
+    with get_components(world.app).session_factory() as session:
         holder = session.get(KeyHolder, world.holders[0].id)
         assert holder is not None
     request_id = world.cosigned_request()
@@ -329,10 +329,10 @@ def test_holder_page_of_another_key_is_refused(world: World) -> None:
 def test_monthly_cap_blocks_the_next_request_and_says_so_publicly(app: Flask) -> None:
     import dataclasses
 
-    from escrow.web.session import EXTENSION_NAME
+    from escrow.httpkit import COMPONENTS_KEY
 
-    extension = get_extension(app)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(
+    extension = get_components(app)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
         extension, settings=dataclasses.replace(extension.settings, disclosure_monthly_cap=1)
     )
     world = build_world(app)

@@ -10,14 +10,14 @@ from flask.testing import FlaskClient
 from escrow.crypto.merkle import leaf_hash, verify_consistency, verify_inclusion, verify_range
 from escrow.crypto.note import open_note, parse_checkpoint, parse_verifier_key
 from escrow.crypto.transcript import b64u_decode
+from escrow.httpkit import get_components
 from escrow.services.transparency import append_event
-from escrow.web.session import get_extension
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def _append(app: Flask, n: int, kind: str = "test.event") -> None:
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         for i in range(n):
             append_event(session, extension.log, kind=kind, data={"i": i}, now=NOW)
@@ -88,7 +88,7 @@ def test_bad_parameters_are_problems_not_errors(app: Flask, client: FlaskClient)
 
 
 def test_report_counts_events_per_quarter_and_lists_holders(app: Flask, client: FlaskClient) -> None:
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         append_event(
             session, extension.log, kind="person.registered", data={}, now=datetime(2026, 2, 1, tzinfo=UTC)

@@ -27,18 +27,19 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from escrow.app import create_app
+from escrow.bootstrap import Components
 from escrow.cli.main import cli
 from escrow.client.verifier import CredentialVerifier, VerifiedCredential
 from escrow.config import Settings
 from escrow.crypto.disclosure import public_key
 from escrow.crypto.transcript import b64u_encode
+from escrow.httpkit import get_components
 from escrow.services import keyholders as keyholder_service
 from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, ensure_dev_escrow_key
 from escrow.services.disclosures import add_court
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import register_platform
 from escrow.services.staff import create_staff
-from escrow.web.session import EscrowExtension, get_extension
 from tests.conftest import STAFF_PASSWORD, _migrated_database
 from tests.credentials_support import threshold_key
 from tests.staff_support import forget_authenticator, next_code
@@ -78,7 +79,7 @@ class Portal:
     """
 
     url: str
-    extension: EscrowExtension
+    extension: Components
     holders_dir: Path | None = None
 
     def add_staff(
@@ -157,7 +158,7 @@ def running_portal(directory: Path, *, holder_files: bool = False) -> Iterator[P
         )
         app = create_app(settings)
         server.app = app
-        extension = get_extension(app)
+        extension = get_components(app)
         holders_dir = None
         with extension.session_factory() as session:
             if holder_files:

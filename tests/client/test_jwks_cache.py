@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from escrow.client.verifier import CredentialVerifier, RemoteJwks, StaticKeys
-from escrow.protocol.credentials import check_claims, parse_jwks
 from escrow.crypto.errors import EncodingError
 from escrow.crypto.tokens import key_id, public_jwk, public_key_of, sign_token
 from escrow.errors import MalformedTokenError, UnknownSigningKeyError
+from escrow.protocol.credentials import check_claims, parse_jwks
 
 OLD, NEW = b"\x01" * 32, b"\x02" * 32
 CLAIMS = {

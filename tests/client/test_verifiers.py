@@ -28,12 +28,12 @@ from escrow import errors
 from escrow.client.verifier import JWKS_PATH, CredentialVerifier, PlatformClient, RemoteJwks
 from escrow.crypto.tokens import key_id, public_key_of, sign_token
 from escrow.crypto.transcript import b64u_decode, b64u_encode
+from escrow.httpkit import get_components
 from escrow.identity.base import VerifiedIdentity
 from escrow.services.credentials import IssuedCredential, issue_credential, revoke_as_admin
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import create_api_key, register_platform
 from escrow.services.registration import register_person
-from escrow.web.session import get_extension
 from tests.credentials_support import threshold_key
 
 PLATFORM = "forum"
@@ -60,7 +60,7 @@ class Issuer:
 def issuer(live_server: tuple[str, Flask]) -> Issuer:
     """A live escrow on loopback with one platform, one person and two credentials (one revoked)."""
     url, app = live_server
-    extension = get_extension(app)
+    extension = get_components(app)
     now = datetime.now(UTC)
     with extension.session_factory() as session:
         install_escrow_key(session, threshold_key()[0], log=extension.log, now=now)

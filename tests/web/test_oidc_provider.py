@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from escrow.httpkit import get_components
 from escrow.models import LogCommitmentOpening, LogEntry, OidcCode
-from escrow.web.session import get_extension
 from tests.oidc_support import (
     PASSWORD,
     RP_CALLBACK,
@@ -33,7 +33,7 @@ from tests.oidc_support import (
 
 @pytest.fixture
 def setup(app: Flask) -> Session:
-    session = get_extension(app).session_factory()
+    session = get_components(app).session_factory()
     setup_provider(session, app)
     register_person(session, app)
     return session
@@ -125,7 +125,7 @@ def test_jwks_publishes_the_rs256_key_once_a_platform_uses_it_and_its_file_is_pr
     assert len(rsa) == 1
     assert rsa[0]["alg"] == "RS256"
     assert "d" not in rsa[0]
-    path = get_extension(app).settings.keys_dir / "oidc-rs256-signing-key"
+    path = get_components(app).settings.keys_dir / "oidc-rs256-signing-key"
     assert path.stat().st_mode & 0o777 == 0o600
 
 

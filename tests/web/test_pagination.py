@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from escrow.httpkit import get_components
 from escrow.services.keyholders import invite_keyholder
 from escrow.services.pagination import PAGE_SIZE
 from escrow.services.platforms import create_api_key, register_platform
-from escrow.web.session import get_extension
 from tests.conftest import STAFF_PASSWORD, csrf_token_from
 from tests.oidc_support import PASSWORD, csrf_token_in, register_person, setup_provider
 
@@ -29,11 +29,11 @@ STAFF_LISTS = [
 
 
 def _session(app: Flask) -> Session:
-    return get_extension(app).session_factory()
+    return get_components(app).session_factory()
 
 
 def _platforms(app: Flask, count: int) -> None:
-    extension = get_extension(app)
+    extension = get_components(app)
     with _session(app) as session:
         for i in range(count):
             register_platform(
@@ -113,7 +113,7 @@ def test_bad_page_as_json_is_a_problem(client: FlaskClient, login_as) -> None:  
 
 
 def test_keyholders_and_officers_paginate(app: Flask, client: FlaskClient, login_as, make_staff) -> None:  # type: ignore[no-untyped-def]
-    extension = get_extension(app)
+    extension = get_components(app)
     with _session(app) as session:
         for i in range(PAGE_SIZE + 1):
             invite_keyholder(
@@ -138,7 +138,7 @@ def test_keyholders_and_officers_paginate(app: Flask, client: FlaskClient, login
 
 def test_platform_api_keys_paginate(app: Flask, client: FlaskClient, make_staff) -> None:  # type: ignore[no-untyped-def]
     _platforms(app, 1)
-    extension = get_extension(app)
+    extension = get_components(app)
     with _session(app) as session:
         prefixes = [
             create_api_key(session, platform_id="p000", log=extension.log, now=datetime.now(UTC)).info.prefix
@@ -159,7 +159,7 @@ def test_platform_api_keys_paginate(app: Flask, client: FlaskClient, make_staff)
 
 def test_admin_platform_page_paginates_its_api_keys(app: Flask, client: FlaskClient, login_as) -> None:  # type: ignore[no-untyped-def]
     _platforms(app, 1)
-    extension = get_extension(app)
+    extension = get_components(app)
     with _session(app) as session:
         for _ in range(PAGE_SIZE + 1):
             create_api_key(session, platform_id="p000", log=extension.log, now=datetime.now(UTC))

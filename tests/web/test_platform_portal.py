@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from escrow.errors import ValidationError
+from escrow.httpkit import get_components
 from escrow.models import LogEntry
 from escrow.services.platforms import create_api_key, register_platform
-from escrow.web.session import get_extension
 from tests.conftest import STAFF_PASSWORD, csrf_token_from
 
 PLATFORM_LINKS = ("/platform/", "/platform/api-keys", "/platform/credentials", "/platform/integration")
@@ -21,7 +21,7 @@ ADMIN_LINKS = ("/admin/platforms", "/admin/officers", "/admin/keyholders")
 
 
 def _register(app: Flask, platform_id: str) -> None:
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         register_platform(
             session,
@@ -35,7 +35,7 @@ def _register(app: Flask, platform_id: str) -> None:
 
 
 def _admin_key(app: Flask, platform_id: str) -> str:
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         return create_api_key(
             session, platform_id=platform_id, log=extension.log, now=datetime.now(UTC)
@@ -61,7 +61,7 @@ def forum(app: Flask, client: FlaskClient, make_staff) -> FlaskClient:  # type: 
 
 
 def _log_kinds(app: Flask) -> list[str]:
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         return list(session.scalars(select(LogEntry.kind).order_by(LogEntry.idx)))
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from escrow.app import create_app
 from escrow.config import Settings
 from escrow.errors import AuthenticationError
+from escrow.httpkit import get_components
 from escrow.models import LogEntry, StaffAccount
 from escrow.services import totp
 from escrow.services.staff import check_totp, reset_totp
 from escrow.web.auth import MAX_CODE_FAILURES, PENDING_LOGIN
-from escrow.web.session import get_extension
 from tests.conftest import STAFF_PASSWORD, csrf_token_from, sign_in_staff
 from tests.staff_support import secret_on_page
 
@@ -44,7 +44,7 @@ def _signed_in_as(client: FlaskClient) -> str | None:
 
 
 def _log_kinds(app: Flask) -> list[bytes]:
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         return list(session.scalars(select(LogEntry.body).order_by(LogEntry.idx)))
 
 
@@ -91,12 +91,12 @@ def test_the_stored_secret_is_sealed_and_never_in_the_clear(
     make_staff("olga", "legal_officer")
     secret, _ = _enrol(client, "olga")
 
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         account = session.scalars(select(StaffAccount).where(StaffAccount.username == "olga")).one()
         assert account.totp_secret is not None
         assert secret.encode() not in account.totp_secret
         assert (
-            totp.open_secret(get_extension(app).keyring.totp_key, account.id, account.totp_secret) == secret
+            totp.open_secret(get_components(app).keyring.totp_key, account.id, account.totp_secret) == secret
         )
     assert all(secret.encode() not in body for body in _log_kinds(app))
 
@@ -186,15 +186,15 @@ def test_staff_without_a_disclosure_role_sign_in_with_a_password_alone(
 def test_totp_all_staff_makes_every_role_enrol(settings: Settings, connection, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy.orm import sessionmaker
 
+    from escrow.httpkit import COMPONENTS_KEY
     from escrow.services.staff import create_staff
-    from escrow.web.session import EXTENSION_NAME
 
     app = create_app(dataclasses.replace(settings, totp_all_staff=True))
-    extension = get_extension(app)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(
+    extension = get_components(app)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
         extension, session_factory=sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
     )
-    with get_extension(app).session_factory() as session:
+    with get_components(app).session_factory() as session:
         create_staff(
             session,
             extension.password_hasher,
@@ -217,7 +217,7 @@ def test_an_administrator_reset_makes_the_officer_enrol_again(
 ) -> None:  # type: ignore[no-untyped-def]
     make_staff("olga", "legal_officer")
     first_secret, _ = _enrol(client, "olga")
-    extension = get_extension(app)
+    extension = get_components(app)
     with extension.session_factory() as session:
         reset_totp(session, extension.log, username="olga", now=datetime.now(UTC))
     other = app.test_client()
@@ -242,7 +242,7 @@ def test_login_posts_are_rate_limited_per_address(settings: Settings, connection
     assert person.status_code != 429  # each form has its own budget
     # GETs are not counted: the form still renders
     assert client.get("/login").status_code == 200
-    get_extension(app).engine.dispose()
+    get_components(app).engine.dispose()
 
 
 def test_the_rate_limit_is_shared_by_workers_through_redis(settings: Settings) -> None:
@@ -266,20 +266,20 @@ def test_the_rate_limit_is_shared_by_workers_through_redis(settings: Settings) -
 
     assert statuses == [401, 401, 429]
     for worker in workers:
-        get_extension(worker).engine.dispose()
+        get_components(worker).engine.dispose()
 
 
 @pytest.fixture
 def committed_app(fresh_database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(Settings.for_tests(fresh_database_url, tmp_path / "keys", instance_path=tmp_path))
     yield app
-    get_extension(app).engine.dispose()
+    get_components(app).engine.dispose()
 
 
 def test_two_sign_ins_racing_with_one_code_let_exactly_one_in(committed_app: Flask) -> None:
     from escrow.services.staff import create_staff
 
-    extension = get_extension(committed_app)
+    extension = get_components(committed_app)
     with extension.session_factory() as session:
         view = create_staff(
             session,

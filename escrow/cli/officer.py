@@ -1,8 +1,7 @@
-"""`escrow officer ...` and `escrow keyholder review|approve|reject` (issue 6): run on the signer's machine.
+"""``escrow officer ...``: the legal officer's tool, run on the officer's own machine.
 
-Officers sign request digests with the key from `escrow officer init`; key-holders check a request
-themselves (log inclusion, officer signatures, envelopes) before computing partial decryptions.
-Neither a share nor a passphrase ever leaves the machine.
+Officers sign request digests (submit, co-sign, extend, withdraw) with the key from ``escrow officer
+init``; the key file is passphrase-protected and never leaves the machine.
 """
 
 from __future__ import annotations
@@ -13,25 +12,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import nacl.pwhash
 
-from escrow.cli.ceremony import _clean_errors, _passphrase, keyholder, passphrase_option
-from escrow.client.audit import AuditState, read_state, write_state
+from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
 from escrow.client.disclosure import (
-    approve,
-    establish_checkpoint,
     extension_summary,
-    fetch_checked,
     officer_cosign_extension,
     officer_propose_extension,
     officer_sign,
     officer_summary,
     officer_withdraw,
     prepare_extension,
-    reject,
 )
-from escrow.client.holder import HolderClient, HolderClientError, UrllibTransport
-from escrow.client.http import HttpClient
+from escrow.client.holder import (
+    UrllibTransport,
+)
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
@@ -42,13 +36,9 @@ from escrow.crypto.disclosure import (
     encrypt_officer_key,
     new_officer_secrets,
 )
-from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.crypto.transcript import b64u_encode
 from escrow.keystore import read_secret_file, write_secret_file
 
-# Tests only, as Settings.for_tests: a key file written with this is cheap to brute-force.
-_FAST_KDF = (nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
-_DEFAULT_KDF = (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -62,14 +52,14 @@ def officer() -> None:
 @click.option("--out", default="officer.key", show_default=True, type=click.Path(path_type=Path))
 @passphrase_option
 @click.option("--insecure-fast-kdf", is_flag=True, hidden=True, help="Tests only: cheap Argon2id.")
-@_clean_errors
+@clean_errors
 def officer_init(username: str, out: Path, passphrase_file: Path | None, insecure_fast_kdf: bool) -> None:
     """Make a passphrase-protected Ed25519 signing key; prints the public key to register."""
     if out.exists():
         raise click.ClickException(f"{out} exists; refusing to overwrite a key file")
     secrets = new_officer_secrets(username)
-    passphrase = _passphrase(passphrase_file, confirm=True)
-    opslimit, memlimit = _FAST_KDF if insecure_fast_kdf else _DEFAULT_KDF
+    passphrase = read_passphrase(passphrase_file, confirm=True)
+    opslimit, memlimit = FAST_KDF if insecure_fast_kdf else DEFAULT_KDF
     write_secret_file(out, encrypt_officer_key(secrets, passphrase, opslimit=opslimit, memlimit=memlimit))
     click.echo(f"officer key written to {out} (mode 0600)")
     click.echo(f"public key: {b64u_encode(secrets.public_key)}")
@@ -86,7 +76,9 @@ def _request_document(request_file: Path) -> Any:
 
 def _officer_secrets(key_file: Path, passphrase_file: Path | None) -> OfficerSecrets:
     try:
-        return decrypt_officer_key(read_secret_file(key_file), _passphrase(passphrase_file, confirm=False))
+        return decrypt_officer_key(
+            read_secret_file(key_file), read_passphrase(passphrase_file, confirm=False)
+        )
     except OfficerKeyFileError as e:
         raise click.ClickException(f"cannot open the officer key file: {e}") from e
 
@@ -122,7 +114,7 @@ def _with_officer_options(func: F) -> F:
 
 @officer.command("submit")
 @_with_officer_options
-@_clean_errors
+@clean_errors
 def officer_submit(
     request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool
 ) -> None:
@@ -132,7 +124,7 @@ def officer_submit(
 
 @officer.command("cosign")
 @_with_officer_options
-@_clean_errors
+@clean_errors
 def officer_cosign(
     request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool
 ) -> None:
@@ -148,7 +140,7 @@ def officer_cosign(
 @click.option("--reason", required=True, help="The reason and legal basis of the extension.")
 @click.option("--order-reference", required=True, help="The court decision allowing it (case / order no.).")
 @click.option("--order", "order_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@_clean_errors
+@clean_errors
 def officer_extend(
     request_file: Path,
     server: str,
@@ -190,7 +182,7 @@ def officer_extend(
 @officer.command("cosign-extension")
 @_with_officer_options
 @click.option("--extension", "sequence", required=True, type=click.IntRange(1), help="Its sequence number.")
-@_clean_errors
+@clean_errors
 def officer_cosign_extension_command(
     request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool, sequence: int
 ) -> None:
@@ -211,7 +203,7 @@ def officer_cosign_extension_command(
 @officer.command("withdraw")
 @_with_officer_options
 @click.option("--reason", required=True, help="Why the request is withdrawn.")
-@_clean_errors
+@clean_errors
 def officer_withdraw_command(
     request_file: Path, server: str, key_file: Path, passphrase_file: Path | None, yes: bool, reason: str
 ) -> None:
@@ -227,159 +219,3 @@ def officer_withdraw_command(
     secrets = _officer_secrets(key_file, passphrase_file)
     result = officer_withdraw(UrllibTransport(server), secrets, request_id, digest, reason)
     click.echo(f"request {request_id} is {result.get('status')}")
-
-
-def _holder(server: str, holder_file: Path, passphrase_file: Path | None):  # type: ignore[no-untyped-def]
-    secrets = decrypt_holder_file(read_secret_file(holder_file), _passphrase(passphrase_file, confirm=False))
-    return secrets, HolderClient(UrllibTransport(server), secrets.signing_seed)
-
-
-def _fetch(server: str):  # type: ignore[no-untyped-def]
-    http = HttpClient(server)
-
-    def fetch(path: str) -> bytes:
-        return http.get_bytes(path)
-
-    return fetch
-
-
-STATE_SUFFIX = ".log-state.json"
-
-_holder_options = [
-    click.option("--server", required=True, help="The escrow service URL."),
-    click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path)),
-    passphrase_option,
-    click.option(
-        "--log-key", help="The log's verifier key, pinned out of band (default: the state's, else first use)."
-    ),
-    click.option(
-        "--state",
-        "state_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"The last log checkpoint you verified (default: the holder file's name + {STATE_SUFFIX}).",
-    ),
-]
-
-
-def _state_path(holder_file: Path, state_file: Path | None) -> Path:
-    return state_file or holder_file.with_name(holder_file.name + STATE_SUFFIX)
-
-
-def _load_state(path: Path) -> AuditState | None:
-    state = read_state(path)
-    if state is None:
-        click.echo(f"no log state at {path} yet: this first run trusts the log on first use")
-    return state
-
-
-def _save_state(path: Path, state: AuditState) -> None:
-    write_state(path, state)
-    click.echo(f"log state saved to {path}")
-
-
-def _with_holder_options(func: F) -> F:
-    for option in reversed(_holder_options):
-        func = option(func)
-    return func
-
-
-@keyholder.command("review")
-@_with_holder_options
-@_clean_errors
-def keyholder_review(
-    server: str, holder_file: Path, passphrase_file: Path | None, log_key: str | None, state_file: Path | None
-) -> None:
-    """Check that the log only grew since you last looked, then list the requests awaiting you."""
-    path = _state_path(holder_file, state_file)
-    _, new_state, lines = establish_checkpoint(_fetch(server), log_key=log_key, state=_load_state(path))
-    for line in lines:
-        click.echo(line)
-    _save_state(path, new_state)
-    _, client = _holder(server, holder_file, passphrase_file)
-    requests = client.request("GET", "/api/v1/holder/disclosures")
-    if not requests:
-        click.echo("no disclosure request awaits you")
-    for item in requests:
-        body = item["body"]
-        click.echo(
-            f"request {item['id']}: {body['court']['name']}, case {body['case_number']}, "
-            f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
-            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
-        )
-
-
-@keyholder.command("approve")
-@click.argument("request_id", type=int)
-@_with_holder_options
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (tests).")
-@_clean_errors
-def keyholder_approve(
-    request_id: int,
-    server: str,
-    holder_file: Path,
-    passphrase_file: Path | None,
-    log_key: str | None,
-    state_file: Path | None,
-    yes: bool,
-) -> None:
-    """Check a request yourself, then approve it with partial decryptions bound to its digest."""
-    path = _state_path(holder_file, state_file)
-    state = _load_state(path)
-    secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
-    for line in checked.summary:
-        click.echo(line)
-    _save_state(path, new_state)
-    if not yes:
-        click.confirm("Approve this disclosure with your share?", abort=True)
-    result = approve(client, secrets, checked)
-    progress = f"{result['approvals']} of {result['threshold']}"
-    click.echo(f"approved; request {request_id} is {result['status']} ({progress})")
-
-
-@keyholder.command("reject")
-@click.argument("request_id", type=int)
-@click.option("--reason", required=True)
-@_with_holder_options
-@_clean_errors
-def keyholder_reject(
-    request_id: int,
-    reason: str,
-    server: str,
-    holder_file: Path,
-    passphrase_file: Path | None,
-    log_key: str | None,
-    state_file: Path | None,
-) -> None:
-    """Reject a request, with a reason (signed with your holder key)."""
-    if not reason.strip():
-        raise HolderClientError("give a reason")
-    path = _state_path(holder_file, state_file)
-    state = _load_state(path)
-    secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
-    for line in checked.summary:
-        click.echo(line)
-    _save_state(path, new_state)
-    result = reject(client, secrets, checked, reason)
-    click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")
-
-
-@click.group("disclosures")
-def disclosures() -> None:
-    """Disclosure housekeeping (run on the server)."""
-
-
-@disclosures.command("sweep")
-@_clean_errors
-def disclosures_sweep() -> None:
-    """Expire overdue requests and delete partial decryptions of closed viewing windows (run from cron)."""
-    from datetime import UTC, datetime
-
-    from escrow.cli.main import _server_context
-    from escrow.services.disclosures import sweep_disclosures
-
-    extension = _server_context()
-    with extension.session_factory() as session:
-        count = sweep_disclosures(session, log=extension.log, now=datetime.now(UTC))
-    click.echo(f"{count} disclosure request(s) closed or cleared")

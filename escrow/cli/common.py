@@ -1,0 +1,67 @@
+"""What every ``escrow`` command shares: clean error messages and holder-file passphrases.
+
+Light: click, the crypto core and the key-file helpers only, so it runs on a key-holder's or a legal
+officer's machine without the server's dependencies.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+import nacl.pwhash.argon2id
+
+from escrow.crypto.errors import CryptoError, HolderFileError
+from escrow.errors import EscrowError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Test-only Argon2id cost (as Settings.for_tests): a holder file written with it is cheap to brute-force.
+FAST_KDF = (nacl.pwhash.argon2id.OPSLIMIT_MIN, nacl.pwhash.argon2id.MEMLIMIT_MIN)
+DEFAULT_KDF = (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE)
+
+
+def clean_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Crypto and holder-tool failures become ``Error: <message>`` and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except HolderFileError as e:
+            raise click.ClickException(f"cannot open the holder file: {e}") from e
+        except CryptoError as e:
+            raise click.ClickException(f"a cryptographic check failed: {e}") from e
+        except EscrowError as e:
+            raise click.ClickException(str(e)) from e
+        except OSError as e:
+            raise click.ClickException(f"{e.strerror}: {e.filename}") from e
+
+    return wrapper
+
+
+MIN_PASSPHRASE_LENGTH = 12  # docs/operations.md asks for five random words; this refuses the obviously weak
+
+
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
+    """Returns the passphrase from the file or a prompt; a new one (`confirm`) must be long enough."""
+    if passphrase_file is not None:
+        passphrase = passphrase_file.read_text().rstrip("\n")
+    else:
+        passphrase = str(click.prompt("Holder file passphrase", hide_input=True, confirmation_prompt=confirm))
+    if confirm and len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise click.ClickException(
+            f"choose a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters (five random words is good)"
+        )
+    return passphrase
+
+
+passphrase_option = click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the passphrase from this file (for scripts); otherwise it is prompted for.",
+)

@@ -1,0 +1,407 @@
+"""``escrow keyholder ...``: the key-holder's tool, run on the holder's own machine.
+
+Enrol, take part in ceremonies and reshares, then review, approve or reject disclosure requests. Every
+command talks to the service over HTTP and never sends a secret: the share and the signing key stay in
+the passphrase-protected holder file. Before approving, the tool checks the request itself (log
+inclusion, officer and court signatures, envelopes) and that the log only grew since it last looked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
+from escrow.client.audit import AuditState, read_state, write_state
+from escrow.client.disclosure import (
+    approve,
+    establish_checkpoint,
+    fetch_checked,
+    reject,
+)
+from escrow.client.holder import (
+    TERMINAL,
+    CeremonyRunner,
+    HolderClient,
+    HolderClientError,
+    UrllibTransport,
+    enrol,
+    find_open_ceremony,
+    new_holder_secrets,
+)
+from escrow.client.http import HttpClient
+from escrow.crypto.ceremony_messages import fingerprint, public_keys
+from escrow.crypto.holderfile import HolderSecrets, decrypt_holder_file, encrypt_holder_file
+from escrow.keystore import read_secret_file, write_secret_file
+from escrow.protocol.ceremony import CeremonyHeader
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_TRANSIENT_FAILURES = 10
+
+
+def _kdf_limits(data: bytes) -> tuple[int, int]:
+    # Re-encrypt with the cost the holder chose at init (the header is authenticated on decryption).
+    kdf = json.loads(data)["kdf"]
+    return int(kdf["opslimit"]), int(kdf["memlimit"])
+
+
+def _replace_holder_file(
+    path: Path, secrets: HolderSecrets, passphrase: str, limits: tuple[int, int]
+) -> None:
+    data = encrypt_holder_file(secrets, passphrase, opslimit=limits[0], memlimit=limits[1])
+    staging = path.with_name(path.name + ".new")
+    staging.unlink(missing_ok=True)
+    write_secret_file(staging, data)
+    os.replace(staging, path)
+
+
+@click.group()
+def keyholder() -> None:
+    """The key-holder tool: enrol, take part in ceremonies and reshares (run on your own machine)."""
+
+
+@keyholder.command("init")
+@click.option("--server", required=True, help="The escrow service URL, e.g. https://escrow.example.org")
+@click.option("--invite", "code", required=True, help="The one-time invitation code from the administrator.")
+@click.option("--out", "out", default="holder.escrow", show_default=True, type=click.Path(path_type=Path))
+@passphrase_option
+@click.option("--insecure-fast-kdf", is_flag=True, hidden=True, help="Tests only: cheap Argon2id.")
+@clean_errors
+def keyholder_init(
+    server: str, code: str, out: Path, passphrase_file: Path | None, insecure_fast_kdf: bool
+) -> None:
+    """Create your keys in a passphrase-protected holder file and register the public keys."""
+    if out.exists():
+        raise click.ClickException(
+            f"{out} already exists; choose another --out (a holder file is never overwritten)"
+        )
+    passphrase = read_passphrase(passphrase_file, confirm=True)
+    secrets = new_holder_secrets("")
+    record = enrol(UrllibTransport(server), code, secrets)
+    secrets = HolderSecrets(str(record["name"]), secrets.signing_seed, secrets.exchange_secret)
+    limits = FAST_KDF if insecure_fast_kdf else DEFAULT_KDF
+    write_secret_file(out, encrypt_holder_file(secrets, passphrase, opslimit=limits[0], memlimit=limits[1]))
+    keys = public_keys(secrets.signing_seed, secrets.exchange_secret)
+    click.echo(f"enrolled as key-holder {record['id']} ({record['name']}); holder file written to {out}")
+    click.echo(f"signing key fingerprint:  {fingerprint(keys.signing_key)}")
+    click.echo(f"exchange key fingerprint: {fingerprint(keys.exchange_key)}")
+    click.echo(
+        "Read both fingerprints to the administrator by phone; they must match what the service shows."
+    )
+    click.echo(
+        "Keep the holder file and its passphrase apart and backed up: without them your share is lost."
+    )
+
+
+@keyholder.command("show")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@passphrase_option
+@clean_errors
+def keyholder_show(holder_file: Path, passphrase_file: Path | None) -> None:
+    """Show your fingerprints and which escrow keys you hold a share of (never the share itself)."""
+    secrets = decrypt_holder_file(
+        read_secret_file(holder_file), read_passphrase(passphrase_file, confirm=False)
+    )
+    keys = public_keys(secrets.signing_seed, secrets.exchange_secret)
+    click.echo(f"key-holder: {secrets.name}")
+    click.echo(f"signing key fingerprint:  {fingerprint(keys.signing_key)}")
+    click.echo(f"exchange key fingerprint: {fingerprint(keys.exchange_key)}")
+    for record in secrets.shares:
+        click.echo(f"share {record.share.index} of key {record.key.key_id} ({record.key.threshold} needed)")
+    if not secrets.shares:
+        click.echo("no shares yet")
+
+
+def roster_lines(header: CeremonyHeader) -> list[str]:
+    """Returns one line per participant: name, both fingerprints and indices (what holders compare)."""
+    lines = []
+    for p in header.participants:
+        roles = [
+            f"{r} {i}" for r, i in (("deals as", p.dealer_index), ("receives as", p.recipient_index)) if i
+        ]
+        lines.append(
+            f"{p.name}: signing {fingerprint(p.signing_key)} / exchange {fingerprint(p.exchange_key)}"
+            f" ({', '.join(roles)})"
+        )
+    return lines
+
+
+def _roster_checker(roster: Path | None) -> Callable[[CeremonyHeader], None]:
+    def check(header: CeremonyHeader) -> None:
+        click.echo("The key-holders of this ceremony, as the service lists them:")
+        for line in roster_lines(header):
+            click.echo(f"  {line}")
+        if roster is not None:
+            confirmed = {" ".join(line.split()) for line in roster.read_text().splitlines()}
+            for p in header.participants:
+                for key in (p.signing_key, p.exchange_key):
+                    if fingerprint(key) not in confirmed:
+                        raise click.ClickException(
+                            f"{p.name}'s fingerprint {fingerprint(key)} is not in {roster}: the "
+                            "service may be substituting keys. Stop, and compare fingerprints with "
+                            "every key-holder by phone"
+                        )
+            click.echo(f"every fingerprint is in {roster}")
+        elif not click.confirm(
+            "Does every fingerprint match the list you confirmed with the other key-holders by phone?"
+        ):
+            raise click.ClickException("stopped before sending anything: fingerprints not confirmed")
+
+    return check
+
+
+def _run_ceremony(
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    ceremony_id: int | None,
+    poll: float,
+    timeout: float,
+    roster: Path | None,
+) -> None:
+    data = read_secret_file(holder_file)
+    passphrase = read_passphrase(passphrase_file, confirm=False)
+    secrets = decrypt_holder_file(data, passphrase)
+    limits = _kdf_limits(data)
+    client = HolderClient(UrllibTransport(server), secrets.signing_seed)
+    if ceremony_id is None:
+        ceremony_id = find_open_ceremony(client)
+    click.echo(f"taking part in ceremony {ceremony_id} as {secrets.name}")
+    runner = CeremonyRunner(
+        client,
+        secrets,
+        ceremony_id,
+        on_new_secrets=lambda new: _replace_holder_file(holder_file, new, passphrase, limits),
+        report=click.echo,
+        check_roster=_roster_checker(roster),
+    )
+    deadline = time.monotonic() + timeout
+    last = ""
+    failures = 0
+    while True:
+        try:
+            status = runner.step()
+            failures = 0
+        except HolderClientError as e:
+            # A network hiccup or a busy server must not end an hour-long ceremony: the runner
+            # re-reads the transcript on the next step and picks up where it stopped.
+            failures += 1
+            if not e.is_transient or failures > MAX_TRANSIENT_FAILURES:
+                raise
+            click.echo(f"warning: {e}; retrying")
+            time.sleep(poll)
+            continue
+        if status != last:
+            click.echo(f"ceremony {ceremony_id}: {status}")
+            last = status
+        if status in TERMINAL and (status != "active" or runner.is_saved):
+            break
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                "timed out waiting for the other key-holders; run the command again later"
+            )
+        time.sleep(poll)
+    if status != "active":
+        state = client.public(f"/api/v1/ceremonies/{ceremony_id}")
+        raise click.ClickException(
+            f"ceremony {ceremony_id} {status}: {state.get('outcome') or 'no reason given'}"
+        )
+    click.echo("done: the key is active and your holder file is updated. Back it up now.")
+
+
+def _ceremony_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--server", required=True, help="The escrow service URL."),
+            click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path)),
+            passphrase_option,
+            click.option("--ceremony", "ceremony_id", type=int, help="Ceremony id (default: your open one)."),
+            click.option("--poll", default=3.0, show_default=True, help="Seconds between checks."),
+            click.option(
+                "--timeout", default=3600.0, show_default=True, help="Give up after this many seconds."
+            ),
+            click.option(
+                "--roster",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="File of the fingerprints confirmed by phone (one per line); otherwise you are asked.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@keyholder.command("ceremony")
+@_ceremony_options
+@clean_errors
+def keyholder_ceremony(
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    ceremony_id: int | None,
+    poll: float,
+    timeout: float,
+    roster: Path | None,
+) -> None:
+    """Take part in a key ceremony: deal, check, sign the transcript and pass the drill."""
+    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster)
+
+
+@keyholder.command("reshare")
+@_ceremony_options
+@clean_errors
+def keyholder_reshare(
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    ceremony_id: int | None,
+    poll: float,
+    timeout: float,
+    roster: Path | None,
+) -> None:
+    """Take part in a reshare: hand your share to the new key-holders, or receive a new share."""
+    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster)
+
+
+def _holder(server: str, holder_file: Path, passphrase_file: Path | None):  # type: ignore[no-untyped-def]
+    secrets = decrypt_holder_file(
+        read_secret_file(holder_file), read_passphrase(passphrase_file, confirm=False)
+    )
+    return secrets, HolderClient(UrllibTransport(server), secrets.signing_seed)
+
+
+def _fetch(server: str):  # type: ignore[no-untyped-def]
+    http = HttpClient(server)
+
+    def fetch(path: str) -> bytes:
+        return http.get_bytes(path)
+
+    return fetch
+
+
+STATE_SUFFIX = ".log-state.json"
+
+_holder_options = [
+    click.option("--server", required=True, help="The escrow service URL."),
+    click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path)),
+    passphrase_option,
+    click.option(
+        "--log-key", help="The log's verifier key, pinned out of band (default: the state's, else first use)."
+    ),
+    click.option(
+        "--state",
+        "state_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"The last log checkpoint you verified (default: the holder file's name + {STATE_SUFFIX}).",
+    ),
+]
+
+
+def _state_path(holder_file: Path, state_file: Path | None) -> Path:
+    return state_file or holder_file.with_name(holder_file.name + STATE_SUFFIX)
+
+
+def _load_state(path: Path) -> AuditState | None:
+    state = read_state(path)
+    if state is None:
+        click.echo(f"no log state at {path} yet: this first run trusts the log on first use")
+    return state
+
+
+def _save_state(path: Path, state: AuditState) -> None:
+    write_state(path, state)
+    click.echo(f"log state saved to {path}")
+
+
+def _with_holder_options(func: F) -> F:
+    for option in reversed(_holder_options):
+        func = option(func)
+    return func
+
+
+@keyholder.command("review")
+@_with_holder_options
+@clean_errors
+def keyholder_review(
+    server: str, holder_file: Path, passphrase_file: Path | None, log_key: str | None, state_file: Path | None
+) -> None:
+    """Check that the log only grew since you last looked, then list the requests awaiting you."""
+    path = _state_path(holder_file, state_file)
+    _, new_state, lines = establish_checkpoint(_fetch(server), log_key=log_key, state=_load_state(path))
+    for line in lines:
+        click.echo(line)
+    _save_state(path, new_state)
+    _, client = _holder(server, holder_file, passphrase_file)
+    requests = client.request("GET", "/api/v1/holder/disclosures")
+    if not requests:
+        click.echo("no disclosure request awaits you")
+    for item in requests:
+        body = item["body"]
+        click.echo(
+            f"request {item['id']}: {body['court']['name']}, case {body['case_number']}, "
+            f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
+            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
+        )
+
+
+@keyholder.command("approve")
+@click.argument("request_id", type=int)
+@_with_holder_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (tests).")
+@clean_errors
+def keyholder_approve(
+    request_id: int,
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    log_key: str | None,
+    state_file: Path | None,
+    yes: bool,
+) -> None:
+    """Check a request yourself, then approve it with partial decryptions bound to its digest."""
+    path = _state_path(holder_file, state_file)
+    state = _load_state(path)
+    secrets, client = _holder(server, holder_file, passphrase_file)
+    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    for line in checked.summary:
+        click.echo(line)
+    _save_state(path, new_state)
+    if not yes:
+        click.confirm("Approve this disclosure with your share?", abort=True)
+    result = approve(client, secrets, checked)
+    progress = f"{result['approvals']} of {result['threshold']}"
+    click.echo(f"approved; request {request_id} is {result['status']} ({progress})")
+
+
+@keyholder.command("reject")
+@click.argument("request_id", type=int)
+@click.option("--reason", required=True)
+@_with_holder_options
+@clean_errors
+def keyholder_reject(
+    request_id: int,
+    reason: str,
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    log_key: str | None,
+    state_file: Path | None,
+) -> None:
+    """Reject a request, with a reason (signed with your holder key)."""
+    if not reason.strip():
+        raise HolderClientError("give a reason")
+    path = _state_path(holder_file, state_file)
+    state = _load_state(path)
+    secrets, client = _holder(server, holder_file, passphrase_file)
+    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    for line in checked.summary:
+        click.echo(line)
+    _save_state(path, new_state)
+    result = reject(client, secrets, checked, reason)
+    click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")

@@ -1,0 +1,145 @@
+"""What the JSON api/ and the HTML web/ share per request: components, the session, the clock, the
+signed-in principal, and strict readers of request bodies. api/ and web/ never import each other;
+both import this.
+
+One SQLAlchemy session per request, created on first use and closed at teardown; closing rolls back
+anything a service did not commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from flask_login import UserMixin, current_user
+from sqlalchemy.orm import Session
+
+from escrow.bootstrap import Components
+from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
+from escrow.services.registration import PersonAccount, get_account
+from escrow.services.staff import StaffView, get_staff
+
+COMPONENTS_KEY = "escrow"
+STAFF_ID_PREFIX = "staff:"
+PERSON_ID_PREFIX = "person:"
+
+
+def get_components(app: Flask | None = None) -> Components:
+    """Returns the components ``app`` (default: the current app) was built from."""
+    components = (app or current_app).extensions[COMPONENTS_KEY]
+    assert isinstance(components, Components)  # noqa: S101 - set only by create_app
+    return components
+
+
+def get_session() -> Session:
+    """Returns this request's session, creating it on first use."""
+    session = g.get("escrow_session")
+    if session is None:
+        session = get_components().session_factory()
+        g.escrow_session = session
+    assert isinstance(session, Session)  # noqa: S101
+    return session
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    """Closes this request's session, if any; uncommitted work is rolled back."""
+    session = g.pop("escrow_session", None)
+    if session is not None:
+        session.close()
+
+
+def current_time() -> datetime:
+    """Returns the time of the components' clock (the one clock every view passes to services)."""
+    return get_components().clock()
+
+
+# Request bodies. get_json() answers 415 for another media type and 400 for broken JSON (problem
+# JSON either way); a body that parses but is not an object is a 422 naming what was expected.
+
+
+def json_object() -> dict[str, Any]:
+    """Returns the JSON object in the request body. Raises ValidationError for any other JSON value."""
+    body = request.get_json()
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str, *, allow_empty: bool = False) -> str:
+    """Returns the text member ``name`` of a JSON object. Raises ValidationError if absent or not text."""
+    value = body.get(name)
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise ValidationError(f"field {name!r} must be {'text' if allow_empty else 'non-empty text'}")
+    return value
+
+
+def int_field(body: dict[str, Any], name: str) -> int:
+    """Returns the integer member ``name`` of a JSON object (not a boolean). Raises ValidationError."""
+    value = body.get(name)
+    if type(value) is not int:
+        raise ValidationError(f"field {name!r} must be an integer")
+    return value
+
+
+# Principals: who is signed in (Flask-Login). Session ids carry their kind: "staff:<id>" or
+# "person:<id>", so a staff id can never load a person or the reverse.
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPrincipal:
+    """The Flask-Login user for a logged-in member of staff."""
+
+    staff: StaffView
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return f"{STAFF_ID_PREFIX}{self.staff.id}"
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.staff.roles.intersection(roles))
+
+
+class PersonUser(UserMixin):  # type: ignore[misc]
+    """A logged-in person for Flask-Login: an account id and how they were verified, no identity."""
+
+    is_person = True
+
+    def __init__(self, account: PersonAccount) -> None:
+        self.account = account
+
+    def get_id(self) -> str:
+        return f"{PERSON_ID_PREFIX}{self.account.id}"
+
+
+def load_user(user_id: str) -> StaffPrincipal | PersonUser | None:
+    """Flask-Login's user_loader: unknown kinds, malformed and stale ids load nobody."""
+    if user_id.startswith(PERSON_ID_PREFIX):
+        number = user_id.removeprefix(PERSON_ID_PREFIX)
+        if not number.isdigit():
+            return None
+        account = get_account(get_session(), int(number))
+        return None if account is None else PersonUser(account)
+    if user_id.startswith(STAFF_ID_PREFIX):
+        try:
+            return StaffPrincipal(get_staff(get_session(), int(user_id.removeprefix(STAFF_ID_PREFIX))))
+        except (ValueError, NotFoundError):
+            return None
+    return None
+
+
+def current_staff() -> StaffPrincipal | None:
+    """Returns the logged-in member of staff, or None."""
+    user = current_user._get_current_object()  # noqa: SLF001 - unwrap werkzeug's LocalProxy
+    return user if isinstance(user, StaffPrincipal) else None
+
+
+def current_person() -> PersonAccount:
+    """Returns the logged-in person. Raises PermissionDeniedError for anyone else."""
+    user = current_user._get_current_object()  # noqa: SLF001 - unwrap the LocalProxy
+    if not isinstance(user, PersonUser):
+        raise PermissionDeniedError("log in with your verified identity first")
+    return user.account
