@@ -18,12 +18,12 @@ PYTEST_COV := --cov=escrow --cov-branch --cov-report=term
 help: ## show this help
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 
-.venv: $(STAMP) ## create the virtualenv and install escrow with its dev tools
+.venv: $(STAMP) ## create the virtualenv and install escrow with the server and its dev tools
 
 # Re-installs whenever pyproject.toml changes (the stamp is older than it).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[server,dev]'
 	touch $@
 
 run: $(STAMP) ## initialise (keys, migrations, DEVELOPMENT key, dev IdP, seeded demo accounts) and serve on 127.0.0.1:PORT
