@@ -29,6 +29,7 @@ import nacl.pwhash
 
 from escrow.crypto.errors import CryptoError, EncodingError, HolderFileError
 from escrow.crypto.group import RandomSource
+from escrow.crypto.holderfile import derive_file_key
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, sha256
 
 KEY_BYTES: Final = 32
@@ -264,16 +265,6 @@ def new_officer_secrets(username: str, *, rand: RandomSource = os.urandom) -> Of
     return OfficerSecrets(username, rand(KEY_BYTES))
 
 
-def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
-    return nacl.pwhash.argon2id.kdf(
-        _sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-        passphrase.encode(),
-        salt,
-        opslimit=opslimit,
-        memlimit=memlimit,
-    )
-
-
 def _check_limits(opslimit: int, memlimit: int) -> None:
     if not (_OPSLIMIT_RANGE[0] <= opslimit <= _OPSLIMIT_RANGE[1]) or not (
         _MEMLIMIT_RANGE[0] <= memlimit <= _MEMLIMIT_RANGE[1]
@@ -306,7 +297,7 @@ def encrypt_officer_key(
         {"username": secrets.username, "signing_seed": b64u_encode(secrets.signing_seed)}
     )
     ciphertext = _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, canonical_json(header), nonce, _derive(passphrase, salt, opslimit, memlimit)
+        plaintext, canonical_json(header), nonce, derive_file_key(passphrase, salt, opslimit, memlimit)
     )
     return canonical_json({**header, "ciphertext": b64u_encode(ciphertext)}) + b"\n"
 
@@ -344,7 +335,7 @@ def decrypt_officer_key(data: bytes, passphrase: str) -> OfficerSecrets:
         raise OfficerKeyFileError("damaged officer key file (bad header)") from e
     try:
         plaintext = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            ciphertext, aad, nonce, _derive(passphrase, salt, opslimit, memlimit)
+            ciphertext, aad, nonce, derive_file_key(passphrase, salt, opslimit, memlimit)
         )
     except nacl.exceptions.CryptoError as e:
         raise OfficerKeyFileError("wrong passphrase or damaged file") from e

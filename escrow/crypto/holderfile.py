@@ -105,7 +105,11 @@ class HolderSecrets:
         return f"HolderSecrets(name={self.name!r}, <hidden>)"
 
 
-def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
+def derive_file_key(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
+    """Returns the XChaCha20-Poly1305 key of a passphrase-protected file (Argon2id, RFC 9106).
+
+    Shared by holder files and officer key files, whose headers carry salt and limits.
+    """
     return nacl.pwhash.argon2id.kdf(
         _sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
         passphrase.encode(),
@@ -146,7 +150,7 @@ def encrypt_holder_file(
         "aead": _AEAD,
         "nonce": b64u_encode(rand(_NONCE_BYTES)),
     }
-    key = _derive(passphrase, b64u_decode(header["kdf"]["salt"]), opslimit, memlimit)
+    key = derive_file_key(passphrase, b64u_decode(header["kdf"]["salt"]), opslimit, memlimit)
     ciphertext = _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
         canonical_json(secrets.to_dict()), canonical_json(header), b64u_decode(header["nonce"]), key
     )
@@ -186,7 +190,7 @@ def decrypt_holder_file(data: bytes, passphrase: str) -> HolderSecrets:
         if isinstance(e, HolderFileError):
             raise
         raise HolderFileError("damaged holder file (bad header)") from e
-    key = _derive(passphrase, salt, opslimit, memlimit)
+    key = derive_file_key(passphrase, salt, opslimit, memlimit)
     try:
         plaintext = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, aad, nonce, key)
     except nacl.exceptions.CryptoError as e:
