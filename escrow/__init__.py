@@ -1,22 +1,30 @@
 """escrow: pseudonymous identity escrow. Verified once, pseudonymous everywhere, unmasked only by
 court order and a quorum of key-holders.
 
-Map of the package (imports only point down: web|api|cli -> services -> models, db, crypto):
+Map of the package (docs/architecture.md has the tour; tests/test_layers.py enforces the rule):
 
-- ``app``          create_app(settings=None): the only place that wires Flask (re-exported here,
-                   so ``flask --app escrow run`` works)
-- ``config``       Settings, a frozen dataclass filled from ESCROW_* environment variables
+Everywhere (the light install, ``pip install escrow``):
+- ``crypto/``      pure cryptography: group, proofs, VSS/DKG, sealing, holder and officer files, tokens
+- ``protocol/``    pure, typed, versioned wire formats: ceremony messages, disclosure bodies, the signed
+                   request, credential verification, log proofs
+- ``client/``      what runs on other machines: key-holder and officer tools, auditor, platform SDK
+- ``cli/``         the ``escrow`` command; holder, officer and auditor commands are light,
+                   ``cli/server.py`` needs the server install
 - ``errors``       EscrowError and the domain errors every layer may raise
 - ``keystore``     secret files under the keys directory (0600) and the Keyring built from them
-- ``db``           declarative Base, engine and session factory, Alembic upgrade, reachability
-- ``models``       SQLAlchemy models (escrow_keys so far)
-- ``migrations/``  Alembic environment and versions, shipped inside the package
-- ``services/``    use cases (health, instance setup); never import Flask
-- ``crypto/``      pure cryptography: group, proofs, VSS/DKG, sealing, holder files
-- ``api/``         JSON blueprints (/healthz) and problems.py, the error -> HTTP table
-- ``web/``         HTML blueprints (landing page) and the per-request session helper
-- ``cli/``         the ``escrow`` command: init, run, db upgrade
-- ``templates/``, ``static/``  Jinja templates and CSS for web/
+
+The service (``pip install 'escrow[server]'``):
+- ``bootstrap``    the composition root: settings, engine, keyring, log signer, providers, clock
+- ``app``          create_app(settings=None): the only place that wires Flask (re-exported here,
+                   so ``flask --app escrow run`` works)
+- ``httpkit``      what api/ and web/ share per request: components, session, clock, principals
+- ``api/``         JSON blueprints and problems.py, the error -> HTTP table
+- ``web/``         HTML blueprints
+- ``services/``    use cases; never import Flask; ``services/disclosure/`` is the disclosure feature
+- ``identity/``    identity providers behind one protocol, and their registry
+- ``config``       Settings, a frozen dataclass filled from ESCROW_* environment variables
+- ``db``, ``models``, ``migrations/``  SQLAlchemy engine and models, Alembic versions
+- ``templates/``, ``static/``  Jinja templates, CSS and scripts for web/
 """
 
 from __future__ import annotations
