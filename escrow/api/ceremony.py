@@ -76,7 +76,7 @@ def ceremony_summary(state: CeremonyState) -> dict[str, Any]:
 @bp.post("/keyholders/enrol")
 def enrol() -> tuple[Response, int]:
     """Registers a new key-holder's public keys against its one-time invitation code."""
-    data = json_object()
+    data = json_object(require_json_media_type=False)
     holder = keyholder_service.enrol_keyholder(
         get_session(),
         code=text_field(data, "invitation", allow_empty=True),
@@ -119,7 +119,7 @@ def post_message(ceremony_id: int) -> Response:
         get_session(),
         ceremony_id=ceremony_id,
         holder_id=g.holder_id,
-        message=SignedMessage.from_dict(json_object()),
+        message=SignedMessage.from_dict(json_object(require_json_media_type=False)),
         log=get_components().log,
         now=current_time(),
     )
@@ -140,7 +140,7 @@ def _int_list(data: dict[str, Any], name: str) -> list[int]:
 @role_required("admin")
 def invite() -> tuple[Response, int]:
     """Invites a key-holder; the answer carries the one-time invitation code (shown once)."""
-    data = json_object()
+    data = json_object(require_json_media_type=False)
     invitation = keyholder_service.invite_keyholder(
         get_session(),
         name=text_field(data, "name", allow_empty=True),
@@ -161,7 +161,7 @@ def invite() -> tuple[Response, int]:
 @role_required("admin")
 def open_ceremony() -> tuple[Response, int]:
     """Opens a ceremony for a new escrow key: {threshold, holders: [ids]}."""
-    data = json_object()
+    data = json_object(require_json_media_type=False)
     ceremony_id = ceremony_service.open_ceremony(
         get_session(),
         threshold=int_field(data, "threshold"),
@@ -176,7 +176,7 @@ def open_ceremony() -> tuple[Response, int]:
 @role_required("admin")
 def open_reshare() -> tuple[Response, int]:
     """Opens a reshare of the active key: {threshold, dealers: [current holder ids], holders: [new ids]}."""
-    data = json_object()
+    data = json_object(require_json_media_type=False)
     ceremony_id = ceremony_service.open_reshare(
         get_session(),
         threshold=int_field(data, "threshold"),
@@ -192,7 +192,7 @@ def open_reshare() -> tuple[Response, int]:
 @role_required("admin")
 def cancel(ceremony_id: int) -> Response:
     """Cancels an open ceremony: {reason}."""
-    data = json_object()
+    data = json_object(require_json_media_type=False)
     ceremony_service.cancel_ceremony(
         get_session(),
         ceremony_id=ceremony_id,
