@@ -33,10 +33,8 @@ from escrow.config import Settings
 from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.db import make_engine, make_session_factory
 from escrow.errors import EscrowError
-from escrow.identity.base import ASSURANCE_LOW
-from escrow.identity.devidp import DEV_LABEL, DevClient, DevIdentityProvider
-from escrow.identity.oidc import OidcProvider
-from escrow.identity.transport import UrllibHttp, WsgiHttp
+from escrow.identity.devidp import DEV_LABEL
+from escrow.identity.registry import build_identity_providers
 from escrow.keystore import load_keyring
 from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
@@ -96,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
-    oidc, dev_idp = _identity_providers(settings)
+    identity_providers = build_identity_providers(settings)
     app.extensions[EXTENSION_NAME] = EscrowExtension(
         settings=settings,
         engine=engine,
@@ -105,8 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
         deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
-        oidc=oidc,
-        dev_idp=dev_idp,
+        identity_providers=identity_providers,
     )
     csrf = CSRFProtect(app)
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
@@ -117,9 +114,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_oidc_provider(app)
     # Officer and key-holder disclosure steps are Ed25519 signatures over the request digest (issue 6).
     csrf.exempt(disclosures_signed_api_bp)
-    if dev_idp is not None:
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
-        _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
+    if identity_providers.mounts:  # DEVELOPMENT ONLY: the dev IdP (ESCROW_DEV_IDP=1)
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, dict(identity_providers.mounts))  # type: ignore[method-assign]
+        _log.warning("dev_idp.mounted paths=%s note=%s", ",".join(identity_providers.mounts), DEV_LABEL)
 
     login_manager = LoginManager()
     login_manager.init_app(app)
@@ -202,39 +199,6 @@ def _load_user(user_id: str) -> object | None:
     if user_id.startswith(PERSON_ID_PREFIX):
         return load_person(user_id)
     return load_principal(user_id)
-
-
-DEV_IDP_MOUNT = "/dev-idp"
-OIDC_CALLBACK_PATH = "/account/oidc/callback"
-
-
-def _identity_providers(settings: Settings) -> tuple[OidcProvider | None, DevIdentityProvider | None]:
-    """Returns the OIDC provider the escrow trusts and, in development, the dev IdP it talks to."""
-    redirect_uri = settings.issuer_url + OIDC_CALLBACK_PATH
-    if settings.dev_idp_enabled:
-        dev_idp = DevIdentityProvider(issuer=settings.issuer_url + DEV_IDP_MOUNT)
-        client_secret = secrets.token_urlsafe(32)
-        dev_idp.register_client(DevClient("escrow-dev", client_secret, (redirect_uri,)))
-        # Same OIDC client as for a real provider; only the HTTP hop stays in process.
-        oidc = OidcProvider(
-            issuer=dev_idp.issuer,
-            client_id="escrow-dev",
-            client_secret=client_secret,
-            redirect_uri=redirect_uri,
-            http=WsgiHttp({dev_idp.issuer: dev_idp.wsgi_app}),
-            assurance=ASSURANCE_LOW,
-        )
-        return oidc, dev_idp
-    if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
-        oidc = OidcProvider(
-            issuer=settings.oidc_issuer,
-            client_id=settings.oidc_client_id,
-            client_secret=settings.oidc_client_secret,
-            redirect_uri=redirect_uri,
-            http=UrllibHttp(),
-        )
-        return oidc, None
-    return None, None
 
 
 def _assign_request_id() -> None:

@@ -24,6 +24,7 @@ from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
 from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
+from escrow.identity.registry import IdentityProviders
 from escrow.identity.transport import WsgiHttp
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
@@ -90,6 +91,8 @@ def dev_idp() -> DevIdentityProvider:
 
 def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
     return OidcProvider(
+        provider_id="test-idp",
+        label="the test identity provider",
         issuer=IDP_ISSUER,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
@@ -102,7 +105,8 @@ def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
 def oidc_app(app: Flask, dev_idp: DevIdentityProvider, db_session: Session) -> Flask:
     """The app trusting the test's development identity provider, with an escrow key installed."""
     install_key(db_session)
-    app.extensions[EXTENSION_NAME] = dataclasses.replace(get_extension(app), oidc=make_oidc(dev_idp))
+    providers = IdentityProviders((make_oidc(dev_idp),))
+    app.extensions[EXTENSION_NAME] = dataclasses.replace(get_extension(app), identity_providers=providers)
     return app
 
 

@@ -20,8 +20,7 @@ from escrow.keystore import Keyring
 from escrow.services.transparency import LogSigner
 
 if TYPE_CHECKING:
-    from escrow.identity.devidp import DevIdentityProvider
-    from escrow.identity.oidc import OidcProvider
+    from escrow.identity.registry import IdentityProviders
 
 EXTENSION_NAME = "escrow"
 
@@ -37,10 +36,8 @@ class EscrowExtension:
     log: LogSigner
     deriver: PseudonymDeriver
     password_hasher: argon2.PasswordHasher
-    # The configured OpenID Connect identity provider (None: registration through a provider is off).
-    oidc: OidcProvider | None = None
-    # DEVELOPMENT ONLY (ESCROW_DEV_IDP=1): the development identity provider mounted at /dev-idp.
-    dev_idp: DevIdentityProvider | None = None
+    # Issue 12: every identity provider a person may sign in with (escrow.identity.registry).
+    identity_providers: IdentityProviders
 
 
 def get_extension(app: Flask | None = None) -> EscrowExtension:

@@ -46,6 +46,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def test_code_flow_over_loopback_http(served_idp: DevIdentityProvider) -> None:
     # Given a provider reached by urllib, as a real one would be
     provider = OidcProvider(
+        provider_id="loopback",
+        label="Loopback",
         issuer=served_idp.issuer,
         client_id="escrow",
         client_secret="secret",
@@ -63,12 +65,14 @@ def test_code_flow_over_loopback_http(served_idp: DevIdentityProvider) -> None:
         back = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(redirect.value.headers["Location"]).query))
 
     # Then the code exchange and ID token checks succeed over HTTP
-    identity = provider.finish(code=back["code"], state=back["state"], request=request, now=datetime.now(UTC))
+    identity = provider.finish(kept=request.kept, callback=back, now=datetime.now(UTC))
     assert identity.name == "Zoe Example"
 
 
 def test_token_endpoint_refusal_over_http_is_an_identity_proof_error(served_idp: DevIdentityProvider) -> None:
     provider = OidcProvider(
+        provider_id="loopback",
+        label="Loopback",
         issuer=served_idp.issuer,
         client_id="escrow",
         client_secret="wrong",
@@ -76,9 +80,10 @@ def test_token_endpoint_refusal_over_http_is_an_identity_proof_error(served_idp:
         http=UrllibHttp(),
     )
     request = provider.begin()
+    callback = {"code": "nope", "state": request.kept["state"]}
 
     with pytest.raises(IdentityProofError, match="refused"):
-        provider.finish(code="nope", state=request.state, request=request, now=datetime.now(UTC))
+        provider.finish(kept=request.kept, callback=callback, now=datetime.now(UTC))
 
 
 def test_urllib_transport_refuses_other_schemes() -> None:
