@@ -18,7 +18,7 @@ from escrow.errors import ConfigError, NotFoundError
 from escrow.identity.base import ASSURANCE_LOW, ASSURANCE_SUBSTANTIAL, PROVIDER_OIDC, IdentityProvider
 from escrow.identity.oidc import OidcProvider
 from escrow.identity.provider_config import ProviderConfig
-from escrow.identity.transport import UrllibHttp, WsgiHttp
+from escrow.identity.transport import HttpClient, UrllibHttp, WsgiHttp
 
 DEV_IDP_MOUNT: Final = "/dev-idp"
 DEV_PROVIDER_ID: Final = "dev"
@@ -106,7 +106,7 @@ def build_identity_providers(settings: Settings) -> IdentityProviders:
     return IdentityProviders(tuple(providers), mounts, dev_idp)
 
 
-def _oidc(config: ProviderConfig, redirect_uri: str) -> IdentityProvider:
+def _oidc(config: ProviderConfig, redirect_uri: str, http: HttpClient | None = None) -> IdentityProvider:
     return OidcProvider(
         provider_id=config.id,
         label=config.label,
@@ -114,7 +114,7 @@ def _oidc(config: ProviderConfig, redirect_uri: str) -> IdentityProvider:
         client_id=config.client_id,
         client_secret=config.client_secret,
         redirect_uri=redirect_uri,
-        http=UrllibHttp(),
+        http=http or UrllibHttp(),
         assurance=config.assurance,
     )
 
@@ -131,15 +131,8 @@ def _development_provider(settings: Settings) -> tuple[DevIdentityProvider, Iden
     # A fresh secret on every start: the dev provider forgets its clients when the process ends.
     client_secret = secrets.token_urlsafe(32)
     dev_idp.register_client(DevClient(_DEV_CLIENT_ID, client_secret, (redirect_uri,)))
-    # Same OIDC client as for a real provider; only the HTTP hop stays in process.
-    provider = OidcProvider(
-        provider_id=DEV_PROVIDER_ID,
-        label=DEV_PROVIDER_LABEL,
-        issuer=dev_idp.issuer,
-        client_id=_DEV_CLIENT_ID,
-        client_secret=client_secret,
-        redirect_uri=redirect_uri,
-        http=WsgiHttp({dev_idp.issuer: dev_idp.wsgi_app}),
-        assurance=ASSURANCE_LOW,
+    config = ProviderConfig(
+        DEV_PROVIDER_ID, DEV_PROVIDER_LABEL, dev_idp.issuer, _DEV_CLIENT_ID, client_secret, ASSURANCE_LOW
     )
-    return dev_idp, provider
+    # Same OIDC client as for a real provider; only the HTTP hop stays in process.
+    return dev_idp, _oidc(config, redirect_uri, WsgiHttp({dev_idp.issuer: dev_idp.wsgi_app}))
