@@ -33,7 +33,6 @@ from escrow.config import Settings
 from escrow.errors import EscrowError
 from escrow.httpkit import COMPONENTS_KEY, close_session, load_user
 from escrow.identity.devidp import DEV_LABEL
-from escrow.identity.registry import DEV_IDP_MOUNT
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page
 from escrow.web.admin import bp as admin_bp
@@ -88,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
     app.extensions[COMPONENTS_KEY] = components
-    dev_idp = components.dev_idp
+    identity_providers = components.identity_providers
     csrf = CSRFProtect(app)
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
     csrf.exempt(ceremony_api_bp)
@@ -98,9 +97,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_oidc_provider(app)
     # Officer and key-holder disclosure steps are Ed25519 signatures over the request digest (issue 6).
     csrf.exempt(disclosures_signed_api_bp)
-    if dev_idp is not None:
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {DEV_IDP_MOUNT: dev_idp.wsgi_app})  # type: ignore[method-assign]
-        _log.warning("dev_idp.mounted path=%s note=%s", DEV_IDP_MOUNT, DEV_LABEL)
+    if identity_providers.mounts:  # DEVELOPMENT ONLY: the dev IdP (ESCROW_DEV_IDP=1)
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, dict(identity_providers.mounts))  # type: ignore[method-assign]
+        _log.warning("dev_idp.mounted paths=%s note=%s", ",".join(identity_providers.mounts), DEV_LABEL)
 
     login_manager = LoginManager()
     login_manager.init_app(app)

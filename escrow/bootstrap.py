@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import argon2
 import nacl.signing
@@ -24,14 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from escrow.config import Settings
 from escrow.crypto.pseudonym import HmacPseudonymDeriver, PseudonymDeriver
 from escrow.db import make_engine, make_session_factory
-from escrow.identity.registry import build_identity_providers
+from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
 from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
-
-if TYPE_CHECKING:
-    from escrow.identity.devidp import DevIdentityProvider
-    from escrow.identity.oidc import OidcProvider
 
 
 def utc_now() -> datetime:
@@ -50,10 +45,8 @@ class Components:
     log: LogSigner
     deriver: PseudonymDeriver
     password_hasher: argon2.PasswordHasher
-    # The configured OpenID Connect identity provider (None: registration through a provider is off).
-    oidc: OidcProvider | None = None
-    # DEVELOPMENT ONLY (ESCROW_DEV_IDP=1): the development identity provider mounted at /dev-idp.
-    dev_idp: DevIdentityProvider | None = None
+    # Every identity provider a person may sign in with (escrow.identity.registry).
+    identity_providers: IdentityProviders = field(default_factory=IdentityProviders)
     # Read the time here, never deep inside: services take `now` as an argument (STYLE.md section 5).
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -70,7 +63,6 @@ def build_components(settings: Settings) -> Components:
     """
     keyring = load_keyring(settings)
     engine = make_engine(settings.database_url)
-    oidc, dev_idp = build_identity_providers(settings)
     return Components(
         settings=settings,
         engine=engine,
@@ -79,6 +71,5 @@ def build_components(settings: Settings) -> Components:
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
         deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
-        oidc=oidc,
-        dev_idp=dev_idp,
+        identity_providers=build_identity_providers(settings),
     )

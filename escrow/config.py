@@ -13,6 +13,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from escrow.errors import ConfigError
+from escrow.identity.provider_config import ENV_NAME as IDENTITY_PROVIDERS_ENV
+from escrow.identity.provider_config import ProviderConfig, parse_identity_providers
 
 DATABASE_FILENAME = "escrow.sqlite3"
 # Flask signs session cookies with this; shorter values are guessable (docs/architecture.md#config).
@@ -41,6 +43,8 @@ class Settings:
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = field(default=None, repr=False)
+    # Issue 12: more identity providers, by configuration only (ESCROW_IDENTITY_PROVIDERS, a JSON list).
+    identity_providers: tuple[ProviderConfig, ...] = ()
     # Origin line of the transparency log's checkpoints (C2SP tlog-checkpoint): a schema-less URL.
     log_origin: str = "escrow.localhost/log"
     # Argon2id cost for staff and person passwords (argon2-cffi; RFC 9106 second recommended option).
@@ -75,7 +79,8 @@ class Settings:
             f"holderfile_memlimit={self.holderfile_memlimit}, log_level={self.log_level!r}, "
             f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode}, "
             f"issuer_url={self.issuer_url!r}, dev_idp_enabled={self.dev_idp_enabled}, "
-            f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r})"
+            f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r}, "
+            f"identity_providers={[p.id for p in self.identity_providers]!r})"
         )
 
     @classmethod
@@ -114,6 +119,7 @@ class Settings:
                 raise ConfigError(
                     "ESCROW_OIDC_ISSUER needs ESCROW_OIDC_CLIENT_ID and ESCROW_OIDC_CLIENT_SECRET"
                 )
+        identity_providers = parse_identity_providers(env.get(IDENTITY_PROVIDERS_ENV), env)
         policy = _DisclosurePolicyEnv.read(env)
         login_rate_limit = _get(env, "ESCROW_LOGIN_RATE_LIMIT", "10 per minute")
         _check_rate_limit(login_rate_limit)
@@ -141,6 +147,7 @@ class Settings:
             oidc_issuer=oidc_issuer.rstrip("/") if oidc_issuer else None,
             oidc_client_id=oidc_client_id,
             oidc_client_secret=oidc_client_secret,
+            identity_providers=identity_providers,
             log_origin=log_origin,
             dev_mode=dev_mode,
         )

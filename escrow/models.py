@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     LargeBinary,
     String,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import expression
 
 from escrow.db import Base
@@ -239,29 +240,39 @@ class CeremonyMessage(Base):
 
 STAFF_ROLE_PLATFORM: Final = "platform"
 STAFF_ROLES: Final = ("admin", "verification_officer", "legal_officer", STAFF_ROLE_PLATFORM)
+_STAFF_ROLES_SQL: Final = ", ".join(f"'{role}'" for role in STAFF_ROLES)
 
 
 class StaffAccount(Base):
-    """A member of staff: admin, verification officer, legal officer (roles, comma-separated), or a
-    platform's own staff (issue 8: role ``platform`` alone, bound to exactly one platform).
+    """A member of staff: admin, verification officer, legal officer (one ``staff_roles`` row per
+    role), or a platform's own staff (issue 8: role ``platform`` alone, bound to exactly one platform).
+
+    The platform rule, and what enforces it (issue 12):
+    - ``is_platform_login`` is true exactly when ``platform_id`` is set: check ``platform_binding``.
+    - Each role row repeats its account's ``is_platform_login`` (a composite foreign key to
+      ``(id, is_platform_login)``, so it cannot disagree) and may be ``platform`` only where it is
+      true: check ``staff_roles.platform_role``. So a platform login holds no other role, and no
+      other account holds ``platform``; the primary key ``(staff_id, role)`` allows one row a role.
+    - That an account has at least one role, and a platform login the ``platform`` role, spans rows
+      of two tables, which a check constraint cannot express: services.staff.create_staff enforces
+      it (the only writer of both tables).
     """
 
     __tablename__ = "staff_accounts"
     __table_args__ = (
-        # A platform login manages only its own platform: bound iff it has the platform role, and the
-        # role is never combined with another (an admin bound to a platform would be ambiguous).
         CheckConstraint(
-            "(roles = 'platform' AND platform_id IS NOT NULL)"
-            " OR (roles NOT LIKE '%platform%' AND platform_id IS NULL)",
+            "(is_platform_login AND platform_id IS NOT NULL)"
+            " OR (NOT is_platform_login AND platform_id IS NULL)",
             name="platform_binding",
         ),
+        # The target of staff_roles' composite foreign key (id alone is already unique).
+        UniqueConstraint("id", "is_platform_login"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     organisation: Mapped[str] = mapped_column(String(128))
-    roles: Mapped[str] = mapped_column(String(128))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=expression.true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -271,10 +282,36 @@ class StaffAccount(Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     platform_id: Mapped[str | None] = mapped_column(ForeignKey("platforms.id"), index=True)
+    is_platform_login: Mapped[bool] = mapped_column(Boolean, server_default=expression.false())
+    role_rows: Mapped[list[StaffRole]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     @property
     def role_set(self) -> frozenset[str]:
-        return frozenset(r for r in self.roles.split(",") if r)
+        return frozenset(row.role for row in self.role_rows)
+
+
+class StaffRole(Base):
+    """One role of one staff account (issue 12: was a comma-separated column); see StaffAccount."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["staff_id", "is_platform_login"], ["staff_accounts.id", "staff_accounts.is_platform_login"]
+        ),
+        CheckConstraint(f"role IN ({_STAFF_ROLES_SQL})", name="role_valid"),
+        CheckConstraint(
+            f"(role = '{STAFF_ROLE_PLATFORM}' AND is_platform_login)"
+            f" OR (role <> '{STAFF_ROLE_PLATFORM}' AND NOT is_platform_login)",
+            name="platform_role",
+        ),
+    )
+
+    staff_id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    is_platform_login: Mapped[bool] = mapped_column(Boolean)
+    account: Mapped[StaffAccount] = relationship(back_populates="role_rows")
 
 
 # Issue 3: persons, platforms, credentials. No column holds a name, birthdate, document number or

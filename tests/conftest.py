@@ -35,12 +35,16 @@ TEST_DATABASE_URL_ENV = "ESCROW_TEST_DATABASE_URL"
 
 
 @contextlib.contextmanager
-def _migrated_database(directory: Path) -> Iterator[str]:
-    """Yields the URL of a new migrated database: SQLite in `directory`, or a fresh PostgreSQL database."""
+def _migrated_database(directory: Path, *, migrate: bool = True) -> Iterator[str]:
+    """Yields the URL of a new migrated database: SQLite in `directory`, or a fresh PostgreSQL database.
+
+    ``migrate=False``: left empty, for tests that migrate it step by step.
+    """
     server_url = os.environ.get(TEST_DATABASE_URL_ENV)
     if not server_url:
         url = f"sqlite:///{directory / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        upgrade_database(url)
+        if migrate:
+            upgrade_database(url)
         yield url
         return
 
@@ -51,7 +55,8 @@ def _migrated_database(directory: Path) -> Iterator[str]:
         with maintenance.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = server.set(database=name).render_as_string(hide_password=False)
-        upgrade_database(url)
+        if migrate:
+            upgrade_database(url)
         yield url
     finally:
         with maintenance.connect() as connection:
@@ -70,6 +75,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def fresh_database_url(tmp_path: Path) -> Iterator[str]:
     """A new migrated database for one test whose work must really commit (threads, live servers)."""
     with _migrated_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new database for one test that nothing has migrated yet (SQLite, or PostgreSQL when asked)."""
+    with _migrated_database(tmp_path, migrate=False) as url:
         yield url
 
 

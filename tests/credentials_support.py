@@ -7,9 +7,14 @@ escrow reaches through OIDC over an in-process WSGI transport.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import threading
+import urllib.error
 import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +23,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
@@ -25,6 +31,7 @@ from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
+from escrow.identity.registry import IdentityProviders
 from escrow.identity.transport import WsgiHttp
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
@@ -90,6 +97,8 @@ def dev_idp() -> DevIdentityProvider:
 
 def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
     return OidcProvider(
+        provider_id="test-idp",
+        label="the test identity provider",
         issuer=IDP_ISSUER,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
@@ -102,7 +111,8 @@ def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
 def oidc_app(app: Flask, dev_idp: DevIdentityProvider, db_session: Session) -> Flask:
     """The app trusting the test's development identity provider, with an escrow key installed."""
     install_key(db_session)
-    app.extensions[COMPONENTS_KEY] = dataclasses.replace(get_components(app), oidc=make_oidc(dev_idp))
+    providers = IdentityProviders((make_oidc(dev_idp),))
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(get_components(app), identity_providers=providers)
     return app
 
 
@@ -122,3 +132,43 @@ def sign_in(
     assert back.status_code == 303, back.status_code
     callback = urllib.parse.urlsplit(back.headers["Location"])
     return client.get(f"{callback.path}?{callback.query}")
+
+
+@contextlib.contextmanager
+def served_dev_idp(
+    *, users: tuple[DevUser, ...], clients: tuple[DevClient, ...]
+) -> Iterator[DevIdentityProvider]:
+    """A development provider served over real loopback HTTP on a free port, as an outside party is."""
+    # The issuer URL must name the port, so the server is bound first and the app mounted after.
+    holder: dict[str, DevIdentityProvider] = {}
+    server = make_server("127.0.0.1", 0, lambda env, start: holder["idp"].wsgi_app(env, start))
+    idp = DevIdentityProvider(issuer=f"http://127.0.0.1:{server.server_port}", users=users)
+    for client in clients:
+        idp.register_client(client)
+    holder["idp"] = idp
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield idp
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def log_in_over_http(authorize_url: str, username: str) -> str:
+    """Logs in as ``username`` on a served provider's form (a browser's POST); returns where the
+    provider redirects the browser back to (its 303 is not followed)."""
+    parts = urllib.parse.urlsplit(authorize_url)
+    form = dict(urllib.parse.parse_qsl(parts.query), username=username)
+    opener = urllib.request.build_opener(_NoRedirect)
+    endpoint = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    with pytest.raises(urllib.error.HTTPError) as redirect:  # the 303 back to the escrow
+        opener.open(endpoint, data=urllib.parse.urlencode(form).encode())
+    with redirect.value:
+        assert redirect.value.code == 303, redirect.value.code
+        return str(redirect.value.headers["Location"])

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 import escrow.models  # noqa: F401 - registers the tables on Base.metadata
-from escrow.db import Base, alembic_config, current_revision, head_revision, upgrade_database
+from escrow.db import Base, alembic_config, current_revision, head_revision, make_engine, upgrade_database
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def test_upgrade_head_creates_escrow_keys(engine: Engine) -> None:
@@ -41,8 +44,6 @@ def test_upgrade_is_idempotent_and_downgrade_removes_tables(tmp_path: Path) -> N
     command.downgrade(alembic_config(url), "base")
 
     # Then
-    from escrow.db import make_engine
-
     engine = make_engine(url)
     assert "escrow_keys" not in inspect(engine).get_table_names()
     assert current_revision(engine) is None
@@ -58,3 +59,88 @@ def test_offline_mode_writes_sql(tmp_path: Path) -> None:
 
     assert "CREATE TABLE escrow_keys" in buffer.getvalue()
     assert not (tmp_path / "offline.sqlite3").exists()
+
+
+_BEFORE_STAFF_ROLES = "0010_disclosure_extensions"
+
+
+def _insert_csv_staff(connection: Connection) -> None:
+    """Staff as 0010 stored them: roles comma-separated, one platform login."""
+    connection.execute(
+        text(
+            "INSERT INTO platforms (id, name, contact, redirect_uris, credential_lifetime_s,"
+            " pseudonyms_per_person, created_at) VALUES ('forum', 'Forum', 'abuse@example.org', '[]',"
+            " 86400, 1, :now)"
+        ),
+        {"now": NOW},
+    )
+    for staff_id, username, roles, platform_id in (
+        (1, "ada", "admin,legal_officer", None),
+        (2, "bob", "verification_officer", None),
+        (3, "fay", "platform", "forum"),
+    ):
+        connection.execute(
+            text(
+                "INSERT INTO staff_accounts (id, username, display_name, organisation, password_hash,"
+                " created_at, roles, platform_id) "
+                "VALUES (:id, :u, :u, 'Org', 'x', :now, :roles, :platform)"
+            ),
+            {"id": staff_id, "u": username, "now": NOW, "roles": roles, "platform": platform_id},
+        )
+    # A row elsewhere that references a staff account: SQLite's table rebuild must keep it valid.
+    connection.execute(
+        text("INSERT INTO officer_keys (staff_id, public_key, registered_at) VALUES (1, :key, :now)"),
+        {"key": bytes(32), "now": NOW},
+    )
+
+
+def test_staff_roles_migration_splits_the_column_and_downgrade_joins_it(empty_database_url: str) -> None:
+    # Given staff stored the 0010 way (on SQLite, or PostgreSQL with ESCROW_TEST_DATABASE_URL)
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, _BEFORE_STAFF_ROLES)
+    engine = make_engine(empty_database_url)
+    with engine.begin() as connection:
+        _insert_csv_staff(connection)
+
+    # When migrated up
+    command.upgrade(config, "head")
+
+    # Then each role is a row, and the platform login is flagged
+    with engine.connect() as connection:
+        roles = connection.execute(text("SELECT staff_id, role, is_platform_login FROM staff_roles")).all()
+        flags = connection.execute(text("SELECT id, is_platform_login FROM staff_accounts ORDER BY id")).all()
+    assert sorted((s, r, bool(p)) for s, r, p in roles) == [
+        (1, "admin", False),
+        (1, "legal_officer", False),
+        (2, "verification_officer", False),
+        (3, "platform", True),
+    ]
+    assert [(i, bool(p)) for i, p in flags] == [(1, False), (2, False), (3, True)]
+    assert "roles" not in {c["name"] for c in inspect(engine).get_columns("staff_accounts")}
+
+    # When migrated back down, the column is rebuilt as 0003 wrote it (sorted, comma-separated)
+    command.downgrade(config, _BEFORE_STAFF_ROLES)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, roles FROM staff_accounts ORDER BY id")).all()
+        keys = connection.execute(text("SELECT staff_id FROM officer_keys")).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "admin,legal_officer"),
+        (2, "verification_officer"),
+        (3, "platform"),
+    ]
+    assert [tuple(k) for k in keys] == [(1,)]
+    assert "staff_roles" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_staff_roles_migration_writes_its_data_copy_offline(tmp_path: Path) -> None:
+    buffer = io.StringIO()
+    config = alembic_config(f"sqlite:///{tmp_path / 'offline.sqlite3'}")
+    config.output_buffer = buffer
+
+    command.upgrade(config, f"{_BEFORE_STAFF_ROLES}:head", sql=True)
+
+    sql = buffer.getvalue()
+    assert "CREATE TABLE staff_roles" in sql
+    assert "INSERT INTO staff_roles" in sql
+    assert "'%,legal_officer,%'" in sql

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from escrow.models import KEY_STATUS_PENDING, EscrowKey
+from escrow.models import KEY_STATUS_PENDING, EscrowKey, StaffAccount, StaffRole
+from tests.credentials_support import add_platform
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -105,3 +106,67 @@ def test_missing_activation_time_reads_back_as_none(db_session: Session) -> None
 
     assert key is not None
     assert key.activated_at is None
+
+
+def _staff(
+    username: str, *, platform_id: str | None, is_platform_login: bool, roles: list[str]
+) -> StaffAccount:
+    return StaffAccount(
+        username=username,
+        display_name=username,
+        organisation="Org",
+        password_hash="x",
+        created_at=NOW,
+        platform_id=platform_id,
+        is_platform_login=is_platform_login,
+        role_rows=[StaffRole(role=role) for role in roles],
+    )
+
+
+@pytest.mark.parametrize(
+    ("platform_id", "is_platform_login", "roles", "constraint"),
+    [
+        (None, False, ["platform"], "platform_role"),
+        ("forum", True, ["platform", "admin"], "platform_role"),
+        (None, False, ["root"], "role_valid"),
+        (None, True, ["platform"], "platform_binding"),
+        ("forum", False, ["admin"], "platform_binding"),
+    ],
+    ids=[
+        "platform-role-unbound",
+        "platform-with-admin",
+        "unknown-role",
+        "flag-without-platform",
+        "bound-admin",
+    ],
+)
+def test_platform_rule_is_enforced_by_the_database(
+    db_session: Session, platform_id: str | None, is_platform_login: bool, roles: list[str], constraint: str
+) -> None:
+    # Issue 12: what the roles table's constraints express of the platform rule (see StaffAccount).
+    add_platform(db_session, "forum")
+    db_session.add(_staff("eve", platform_id=platform_id, is_platform_login=is_platform_login, roles=roles))
+
+    with pytest.raises(IntegrityError, match=constraint):
+        db_session.commit()
+
+
+def test_a_role_row_cannot_disagree_with_its_account_about_the_platform_flag(db_session: Session) -> None:
+    # The composite foreign key: a row claiming its account is a platform login when it is not.
+    db_session.add(_staff("ann", platform_id=None, is_platform_login=False, roles=["admin"]))
+    db_session.commit()
+    account = db_session.scalars(select(StaffAccount).where(StaffAccount.username == "ann")).one()
+    db_session.add(StaffRole(staff_id=account.id, role="platform", is_platform_login=True))
+
+    with pytest.raises(IntegrityError, match="(?i)foreign key"):
+        db_session.commit()
+
+
+def test_roles_read_back_as_a_set(db_session: Session) -> None:
+    db_session.add(_staff("cy", platform_id=None, is_platform_login=False, roles=["legal_officer", "admin"]))
+    db_session.commit()
+    db_session.expunge_all()
+
+    account = db_session.scalars(select(StaffAccount).where(StaffAccount.username == "cy")).one()
+
+    assert account.role_set == frozenset({"admin", "legal_officer"})

@@ -103,7 +103,8 @@ def test_no_identity_at_rest_or_in_logs_and_server_keys_open_no_envelope(
     app, _url, tmp_path = escrow_app
     caplog.set_level(logging.DEBUG)
     extension = get_components(app)
-    assert extension.dev_idp is not None
+    dev_idp = extension.identity_providers.dev_idp
+    assert dev_idp is not None
     now = datetime.now(UTC)
     key, _shares = run_dkg(3, 5, context=b"privacy test")
 
@@ -134,7 +135,7 @@ def test_no_identity_at_rest_or_in_logs_and_server_keys_open_no_envelope(
             now=now,
         )
     for user in PEOPLE:
-        extension.dev_idp.add_user(user)
+        dev_idp.add_user(user)
         client = app.test_client()
         _register_by_provider(client, user)
         for platform_id in ("forum", "market"):

@@ -2,13 +2,16 @@
 
 A VerifiedIdentity lives in memory only between verification and sealing (issue 3): it is never
 logged (its repr hides every attribute), stored or sent anywhere but into the identity seal.
+IdentityProvider is the protocol of the providers a browser is sent to and comes back from
+(issue 12); escrow.identity.registry builds them from Settings.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Final, Protocol
 
 from escrow.crypto.transcript import canonical_json
@@ -65,10 +68,47 @@ class VerifiedIdentity:
         return canonical_json(record)
 
 
-class IdentityProvider(Protocol):
-    """A source of verified identities; each kind has its own way in (redirect, officer form)."""
+@dataclass(frozen=True, slots=True, repr=False)
+class LoginStart:
+    """Where to send the browser, and what to keep (server side, in its session) to finish the login.
 
-    kind: str
+    ``kept`` holds the login attempt's secrets (state, nonce, PKCE verifier): never logged.
+    """
+
+    url: str
+    kept: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return "LoginStart(<hidden>)"
+
+
+class IdentityProvider(Protocol):
+    """A provider the browser is sent to and comes back from with proof of who the person is.
+
+    ``id`` is a stable slug (it names the provider in URLs and in the session) and ``label`` what
+    the register and login pages call it. Verification officers check people in person instead
+    (escrow.identity.officer), so they are no such provider.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    def begin(self) -> LoginStart:
+        """Returns a fresh login attempt. Raises IdentityProofError if the provider cannot be used."""
+        ...
+
+    def finish(
+        self, *, kept: Mapping[str, str], callback: Mapping[str, str], now: datetime
+    ) -> VerifiedIdentity:
+        """Returns the identity the provider vouched for, given what begin() kept and the query the
+        browser came back with. Raises IdentityProofError if anything does not verify."""
+        ...
 
 
 def clean_text(value: object, field: str, *, max_length: int = MAX_ATTRIBUTE_LENGTH) -> str:

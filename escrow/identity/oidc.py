@@ -1,6 +1,7 @@
 """OpenID Connect identity providers: authorization code flow with PKCE, ID tokens verified with PyJWT.
 
-Configured by issuer URL alone: discovery (OpenID Connect Discovery 1.0 section 4) and the JWKS are
+An OidcProvider is one IdentityProvider (escrow.identity.base); the registry builds one per configured
+issuer. Configured by issuer URL alone: discovery (OpenID Connect Discovery 1.0 section 4) and the JWKS are
 fetched and cached. The ID token's signature, ``iss``, ``aud``, ``exp``, ``iat`` and ``nonce`` are
 verified (OpenID Connect Core 1.0 section 3.1.3.7) before any attribute is taken.
 """
@@ -15,7 +16,6 @@ import secrets
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from escrow.identity.base import (
     ASSURANCE_LEVELS,
     ASSURANCE_SUBSTANTIAL,
     PROVIDER_OIDC,
+    LoginStart,
     VerifiedIdentity,
     clean_birthdate,
     clean_text,
@@ -37,26 +38,24 @@ METADATA_TTL_S = 3600.0
 JWKS_MIN_REFETCH_S = 10.0
 CLOCK_LEEWAY_S = 60
 MAX_ID_TOKEN_AGE_S = 600  # an iat older than this is a replayed or hoarded token
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationRequest:
-    """One login attempt: where to send the browser, and what to keep (server side) to finish it."""
-
-    url: str
-    state: str
-    nonce: str
-    code_verifier: str
+# What begin() keeps for finish(): RFC 6749 section 10.12 (state), OIDC Core 3.1.2.1 (nonce), RFC 7636.
+_KEPT = ("state", "nonce", "code_verifier")
 
 
 class OidcProvider:
-    """One OpenID Connect provider, known by its issuer URL; metadata and keys cached per instance."""
+    """One OpenID Connect provider, known by its issuer URL; metadata and keys cached per instance.
+
+    ``provider_id`` (a slug) and ``label`` name it on our side (IdentityProvider); ``redirect_uri`` is
+    the callback registered at the provider.
+    """
 
     kind = PROVIDER_OIDC
 
     def __init__(
         self,
         *,
+        provider_id: str,
+        label: str,
         issuer: str,
         client_id: str,
         client_secret: str,
@@ -67,6 +66,8 @@ class OidcProvider:
     ) -> None:
         if assurance not in ASSURANCE_LEVELS:
             raise ValueError(f"unknown assurance level {assurance!r}")
+        self.id = provider_id
+        self.label = label
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -79,9 +80,14 @@ class OidcProvider:
         self._jwks: dict[str, dict[str, Any]] = {}
         self._jwks_fetched = float("-inf")
 
-    def begin(self) -> AuthorizationRequest:
-        """Returns a fresh authorization request (state, nonce, PKCE S256). Raises IdentityProofError
-        if the provider's discovery document cannot be fetched or is invalid."""
+    def __repr__(self) -> str:
+        return f"OidcProvider(id={self.id!r}, issuer={self.issuer!r})"
+
+    def begin(self) -> LoginStart:
+        """Returns a fresh authorization request (state, nonce, PKCE S256) and what to keep of it.
+
+        Raises IdentityProofError if the provider's discovery document cannot be fetched or is invalid.
+        """
         state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
         query = urllib.parse.urlencode(
@@ -98,17 +104,24 @@ class OidcProvider:
         )
         endpoint = str(self._get_metadata()["authorization_endpoint"])
         separator = "&" if "?" in endpoint else "?"
-        return AuthorizationRequest(f"{endpoint}{separator}{query}", state, nonce, verifier)
+        kept = {"state": state, "nonce": nonce, "code_verifier": verifier}
+        return LoginStart(f"{endpoint}{separator}{query}", kept)
 
     def finish(
-        self, *, code: str, state: str, request: AuthorizationRequest, now: datetime
+        self, *, kept: Mapping[str, str], callback: Mapping[str, str], now: datetime
     ) -> VerifiedIdentity:
-        """Returns the verified identity once the code is exchanged and its ID token verified.
+        """Returns the verified identity once the callback's code is exchanged and its ID token verified.
 
-        ``request`` is what begin() returned for this browser. Raises IdentityProofError on a state
-        mismatch, a failed exchange, or any ID token check.
+        ``kept`` is what begin() kept for this browser, ``callback`` the query it came back with.
+        Raises IdentityProofError if the provider reports an error, on a state mismatch, a failed
+        exchange, or any ID token check.
         """
-        if not hmac.compare_digest(state.encode(), request.state.encode()):
+        if "error" in callback:
+            raise IdentityProofError("the identity provider refused the login")
+        if any(not isinstance(kept.get(name), str) for name in _KEPT):
+            raise IdentityProofError("no login is in progress at this identity provider")
+        state, code = callback.get("state", ""), callback.get("code", "")
+        if not hmac.compare_digest(state.encode(), kept["state"].encode()):
             raise IdentityProofError("the login response does not belong to this login attempt")
         try:
             response = self._http.post_form(
@@ -119,7 +132,7 @@ class OidcProvider:
                     "redirect_uri": self.redirect_uri,
                     "client_id": self.client_id,
                     "client_secret": self._client_secret,
-                    "code_verifier": request.code_verifier,
+                    "code_verifier": kept["code_verifier"],
                 },
             )
             body = json.loads(response.body) if response.status == 200 else None
@@ -127,7 +140,7 @@ class OidcProvider:
             raise IdentityProofError("the identity provider's token endpoint failed") from e
         if not isinstance(body, dict) or not isinstance(body.get("id_token"), str):
             raise IdentityProofError("the identity provider refused the authorization code")
-        return self.verify_id_token(body["id_token"], nonce=request.nonce, now=now)
+        return self.verify_id_token(body["id_token"], nonce=kept["nonce"], now=now)
 
     def verify_id_token(self, id_token: str, *, nonce: str, now: datetime) -> VerifiedIdentity:
         """Returns the identity in a verified ID token (signature, iss, aud, exp, iat, nonce).

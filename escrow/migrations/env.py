@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 import escrow.models  # noqa: F401 - registers every table on Base.metadata
 from escrow.config import Settings
 from escrow.db import Base, make_engine
+from escrow.errors import InvalidStateError
 
 target_metadata = Base.metadata
 
@@ -46,10 +47,34 @@ def run_migrations_online() -> None:
 
 def _run_on(connection: Connection) -> None:
     # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+    is_sqlite = connection.dialect.name == "sqlite"
+    _configure(connection=connection, render_as_batch=is_sqlite)
+    if is_sqlite:
+        _set_sqlite_foreign_keys(connection, enabled=False)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if is_sqlite:
+                _check_sqlite_foreign_keys(connection)
+        connection.commit()
+    finally:
+        if is_sqlite:
+            _set_sqlite_foreign_keys(connection, enabled=True)
+
+
+def _set_sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
+    # A batch rebuild drops and recreates a table; with foreign keys on, dropping a table that other
+    # rows reference fails (https://sqlite.org/lang_altertable.html#otheralter, step 1). The pragma
+    # is ignored inside a transaction, so it goes to the DBAPI connection (autocommit) before BEGIN.
+    connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+        f"PRAGMA foreign_keys = {'ON' if enabled else 'OFF'}"
+    )
+
+
+def _check_sqlite_foreign_keys(connection: Connection) -> None:
+    # Step 10 of the same procedure: what foreign keys would have refused must not be committed.
+    if connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+        raise InvalidStateError("the migration left rows whose foreign keys point nowhere; rolled back")
 
 
 if context.is_offline_mode():

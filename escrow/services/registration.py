@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,9 +20,9 @@ from sqlalchemy.orm import Session
 from escrow.crypto.pseudonym import PseudonymDeriver
 from escrow.crypto.seal import seal_identity
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
-from escrow.identity.base import PROVIDER_OFFICER, VerifiedIdentity
+from escrow.identity.base import PROVIDER_OFFICER, IdentityProvider, VerifiedIdentity
 from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_document
-from escrow.identity.oidc import AuthorizationRequest, OidcProvider
+from escrow.identity.registry import IdentityProviders
 from escrow.models import Person
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.passwords import MIN_PASSWORD_LENGTH
@@ -166,26 +167,76 @@ def _account(person: Person) -> PersonAccount:
     return PersonAccount(id=person.id, provider_kind=person.provider_kind, assurance=person.assurance)
 
 
-def sign_in_with_oidc(
+@dataclass(frozen=True, slots=True, repr=False)
+class PendingSignIn:
+    """A login attempt in progress, kept in the browser's session until the provider sends it back:
+    the provider it was started at, what that provider kept (secrets: never logged), the intent."""
+
+    provider_id: str
+    kept: Mapping[str, str]
+    is_registration: bool
+
+    def __repr__(self) -> str:
+        return f"PendingSignIn(provider_id={self.provider_id!r}, <kept hidden>)"
+
+    def to_session(self) -> dict[str, object]:
+        """Returns the JSON-serialisable form kept in the session."""
+        return {"provider": self.provider_id, "kept": dict(self.kept), "register": self.is_registration}
+
+    @classmethod
+    def from_session(cls, value: object) -> PendingSignIn:
+        """Returns the attempt to_session() wrote. Raises ValidationError for anything else (none)."""
+        if not isinstance(value, dict):
+            raise ValidationError("no login is in progress, or the identity provider refused it")
+        provider_id, kept, register = value.get("provider"), value.get("kept"), value.get("register")
+        if (
+            not isinstance(provider_id, str)
+            or not isinstance(kept, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in kept.items())
+            or not isinstance(register, bool)
+        ):
+            raise ValidationError("no login is in progress, or the identity provider refused it")
+        return cls(provider_id, kept, register)
+
+
+def begin_sign_in(provider: IdentityProvider, *, is_registration: bool) -> tuple[str, PendingSignIn]:
+    """Returns where to send the browser and the attempt to keep in its session until it is back.
+
+    Raises IdentityProofError if the provider cannot be used (e.g. unreachable).
+    """
+    start = provider.begin()
+    return start.url, PendingSignIn(provider.id, dict(start.kept), is_registration)
+
+
+def sign_in_with_provider(
     session: Session,
     *,
-    provider: OidcProvider,
-    code: str,
-    state: str,
-    request: AuthorizationRequest,
-    is_registration: bool,
+    providers: IdentityProviders,
+    provider_id: str | None,
+    pending: object,
+    callback: Mapping[str, str],
     deriver: PseudonymDeriver,
     log: LogSigner,
     now: datetime,
 ) -> PersonAccount:
-    """Finishes an OIDC login (code exchange, ID token checks), then registers or logs the person in.
+    """Finishes a login at provider ``provider_id`` (None: where ``pending`` was started, for the
+    callback URL of before issue 12), then registers or logs the person in.
 
-    Returns the account. Raises IdentityProofError if the provider's answer does not verify,
-    ConflictError when registering a person who has an account, NotFoundError when logging in a
-    person who has none.
+    ``pending`` is what the session kept (PendingSignIn.to_session()), ``callback`` the query the
+    browser came back with. Returns the account. Raises NotFoundError for an unknown provider id
+    and when logging in a person who has no account, ValidationError if no login is in progress or
+    it was started at another provider, IdentityProofError if the provider's answer does not
+    verify, ConflictError when registering a person who has an account.
     """
-    identity = provider.finish(code=code, state=state, request=request, now=now)
-    if is_registration:
+    provider = providers.get(provider_id) if provider_id is not None else None
+    attempt = PendingSignIn.from_session(pending)
+    if provider is None:
+        provider = providers.get(attempt.provider_id)
+    elif attempt.provider_id != provider.id:
+        # A state issued for one provider must never be redeemed at another (mix-up, RFC 9700 4.4).
+        raise ValidationError("this login was started at another identity provider; start again")
+    identity = provider.finish(kept=attempt.kept, callback=callback, now=now)
+    if attempt.is_registration:
         return register_person(session, identity=identity, deriver=deriver, log=log, now=now)
     return login_person(session, identity=identity, deriver=deriver)
 

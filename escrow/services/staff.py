@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
-from escrow.models import STAFF_ROLE_PLATFORM, STAFF_ROLES, Platform, StaffAccount
+from escrow.models import STAFF_ROLE_PLATFORM, STAFF_ROLES, Platform, StaffAccount, StaffRole
 from escrow.services import totp
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.passwords import MIN_PASSWORD_LENGTH, hash_password, password_matches
@@ -96,7 +96,8 @@ def create_staff(
     """Creates a staff account, logs `staff.added` (username, organisation, roles, platform) and commits.
 
     A `platform` login (issue 8) has that role alone and names the existing platform it manages;
-    every other account names none.
+    every other account names none. This function checks the whole rule (the database checks what
+    a constraint can express: see StaffAccount).
 
     Raises ValidationError for a malformed username, unknown role, short password or a wrong platform
     binding, ConflictError if the username is taken.
@@ -113,11 +114,12 @@ def create_staff(
         username=username,
         display_name=display_name.strip(),
         organisation=organisation.strip(),
-        roles=",".join(chosen),
+        role_rows=[StaffRole(role=role) for role in chosen],
         password_hash=hash_password(hasher, password),
         is_active=True,
         created_at=now,
         platform_id=platform_id,
+        is_platform_login=platform_id is not None,
     )
     session.add(account)
     try:
@@ -248,8 +250,7 @@ def page_staff(session: Session, *, role: str, page: int) -> Page[StaffView]:
     Raises ValidationError for an unknown role, InvalidPageError, PageNotFoundError.
     """
     _check_roles([role])
-    roles = StaffAccount.roles
-    has_role = or_(roles == role, roles.like(f"{role},%"), roles.like(f"%,{role}"), roles.like(f"%,{role},%"))
+    has_role = StaffAccount.role_rows.any(StaffRole.role == role)
     statement = select(StaffAccount).where(has_role).order_by(StaffAccount.username)
     return fetch_page(session, statement, number=page).map(_view)
 

@@ -7,20 +7,20 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_login import login_user, logout_user
 from werkzeug.wrappers.response import Response
 
-from escrow.errors import NotFoundError, ValidationError
 from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
-from escrow.identity.oidc import AuthorizationRequest
+from escrow.identity.base import IdentityProvider
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
 from escrow.services.disclosures import person_notices
 from escrow.services.registration import (
     PersonAccount,
+    begin_sign_in,
     login_with_password,
-    sign_in_with_oidc,
+    sign_in_with_provider,
 )
 from escrow.web.pagination import requested_page
 
 bp = Blueprint("users", __name__, url_prefix="/account")
-_PENDING_LOGIN = "escrow_oidc_pending"
+_PENDING_LOGIN = "escrow_idp_pending"
 # Sign in with escrow (issue 7): when the person logged in (the ID token's auth_time), and the
 # authorization request to resume after logging in (only ever a local /oidc/authorize path).
 AUTH_TIME_KEY = "escrow_auth_time"
@@ -30,13 +30,13 @@ _RESUMABLE_PREFIX = "/oidc/authorize?"
 
 @bp.get("/register")
 def register() -> str:
-    """Explains the ways to prove one's identity."""
-    return render_template("account/register.html", has_oidc=get_components().oidc is not None)
+    """Explains the ways to prove one's identity: a button for each identity provider."""
+    return render_template("account/register.html", providers=get_components().identity_providers)
 
 
 @bp.get("/login")
 def login() -> str:
-    return render_template("account/login.html", has_oidc=get_components().oidc is not None)
+    return render_template("account/login.html", providers=get_components().identity_providers)
 
 
 @bp.post("/login")
@@ -54,36 +54,44 @@ def login_password() -> Response:
     return _logged_in(account)
 
 
+@bp.get("/idp/<provider_id>/start")
+def idp_start(provider_id: str) -> Response:
+    """Sends the browser to identity provider ``provider_id`` (intent=register or login)."""
+    return _start(get_components().identity_providers.get(provider_id))
+
+
 @bp.get("/oidc/start")
 def oidc_start() -> Response:
-    """Sends the browser to the identity provider (intent=register or login)."""
-    provider = get_components().oidc
-    if provider is None:
-        raise NotFoundError("no identity provider is configured")
-    pending = provider.begin()
-    session[_PENDING_LOGIN] = {
-        "state": pending.state,
-        "nonce": pending.nonce,
-        "verifier": pending.code_verifier,
-        "register": request.args.get("intent") == "register",
-    }
-    return redirect(pending.url)
+    """Sends the browser to the first identity provider (this URL is older than several providers)."""
+    return _start(get_components().identity_providers.default())
+
+
+def _start(provider: IdentityProvider) -> Response:
+    url, pending = begin_sign_in(provider, is_registration=request.args.get("intent") == "register")
+    session[_PENDING_LOGIN] = pending.to_session()
+    return redirect(url)
+
+
+@bp.get("/idp/<provider_id>/callback")
+def idp_callback(provider_id: str) -> Response:
+    """Identity provider ``provider_id`` sends the browser back here with a code."""
+    return _finish(provider_id)
 
 
 @bp.get("/oidc/callback")
 def oidc_callback() -> Response:
-    """The identity provider sends the browser back here with a code."""
+    """The callback registered at the ESCROW_OIDC_* provider: finishes where the login started."""
+    return _finish(None)
+
+
+def _finish(provider_id: str | None) -> Response:
     extension = get_components()
-    pending = session.pop(_PENDING_LOGIN, None)
-    if extension.oidc is None or not isinstance(pending, dict) or "error" in request.args:
-        raise ValidationError("no login is in progress, or the identity provider refused it")
-    account = sign_in_with_oidc(
+    account = sign_in_with_provider(
         get_session(),
-        provider=extension.oidc,
-        code=request.args.get("code", ""),
-        state=request.args.get("state", ""),
-        request=AuthorizationRequest("", pending["state"], pending["nonce"], pending["verifier"]),
-        is_registration=bool(pending["register"]),
+        providers=extension.identity_providers,
+        provider_id=provider_id,
+        pending=session.pop(_PENDING_LOGIN, None),
+        callback=request.args.to_dict(),
         deriver=extension.deriver,
         log=extension.log,
         now=current_time(),

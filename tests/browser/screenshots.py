@@ -104,7 +104,7 @@ def _photograph(browser: Any, portal: Portal, out: Path, tmp: Path) -> list[str]
 
     page.goto(portal.url + "/account/register")
     shoot("person-register")
-    page.get_by_role("link", name="Register with your identity provider").click()
+    page.get_by_role("link", name="Register with Development identity provider").click()
     page.get_by_label("User").select_option("alice")
     page.get_by_role("button", name="Log in").click()
     page.get_by_label("Platform").select_option("forum")

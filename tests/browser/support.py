@@ -270,7 +270,7 @@ def finish_sign_in(page: Any, username: str) -> None:
 def register_person(page: Any, portal: Portal, username: str) -> None:
     """A person registers through the development identity provider as its user `username`."""
     open_page(page, portal.url + "/account/register")
-    page.get_by_role("link", name="Register with your identity provider").click()
+    page.get_by_role("link", name="Register with Development identity provider").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Log in to the development identity provider")
     assert page_problems(page) == [], page.url
     page.get_by_label("User").select_option(username)

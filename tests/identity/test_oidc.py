@@ -13,15 +13,18 @@ import pytest
 from werkzeug.test import Client
 
 from escrow.errors import IdentityProofError
+from escrow.identity.base import LoginStart
 from escrow.identity.devidp import DEV_LABEL, DevIdentityProvider, DevUser
-from escrow.identity.oidc import AuthorizationRequest, OidcProvider
+from escrow.identity.oidc import OidcProvider
 from escrow.identity.transport import WsgiHttp
 from tests.credentials_support import CLIENT_ID, IDP_ISSUER, make_oidc
 
 ADA = DevUser("ada", "Ada Example", "1990-02-03")
 
 
-def _log_in(idp: DevIdentityProvider, provider: OidcProvider, user: DevUser = ADA) -> tuple[str, str, Any]:
+def _log_in(
+    idp: DevIdentityProvider, provider: OidcProvider, user: DevUser = ADA
+) -> tuple[str, str, LoginStart]:
     idp.add_user(user)
     request = provider.begin()
     form = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.url).query))
@@ -29,6 +32,10 @@ def _log_in(idp: DevIdentityProvider, provider: OidcProvider, user: DevUser = AD
     back = Client(idp.wsgi_app).post("/authorize", data=form)
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(back.headers["Location"]).query))
     return query["code"], query["state"], request
+
+
+def _finish(provider: OidcProvider, code: str, state: str, request: LoginStart) -> Any:
+    return provider.finish(kept=request.kept, callback={"code": code, "state": state}, now=datetime.now(UTC))
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
@@ -51,7 +58,7 @@ def test_code_flow_returns_the_verified_attributes(dev_idp: DevIdentityProvider)
     provider = make_oidc(dev_idp)
     code, state, request = _log_in(dev_idp, provider)
 
-    identity = provider.finish(code=code, state=state, request=request, now=datetime.now(UTC))
+    identity = _finish(provider, code, state, request)
 
     assert (identity.issuer, identity.name, identity.birthdate) == (IDP_ISSUER, "Ada Example", "1990-02-03")
     assert identity.subject.startswith("dev-")
@@ -64,7 +71,7 @@ def test_same_person_gets_the_same_identity_key_on_every_login(dev_idp: DevIdent
     keys = set()
     for _ in range(2):
         code, state, request = _log_in(dev_idp, provider)
-        keys.add(provider.finish(code=code, state=state, request=request, now=datetime.now(UTC)).identity_key)
+        keys.add(_finish(provider, code, state, request).identity_key)
 
     assert len(keys) == 1
 
@@ -72,10 +79,10 @@ def test_same_person_gets_the_same_identity_key_on_every_login(dev_idp: DevIdent
 def test_a_code_is_single_use(dev_idp: DevIdentityProvider) -> None:
     provider = make_oidc(dev_idp)
     code, state, request = _log_in(dev_idp, provider)
-    provider.finish(code=code, state=state, request=request, now=datetime.now(UTC))
+    _finish(provider, code, state, request)
 
     with pytest.raises(IdentityProofError):
-        provider.finish(code=code, state=state, request=request, now=datetime.now(UTC))
+        _finish(provider, code, state, request)
 
 
 def test_state_of_another_login_attempt_is_refused(dev_idp: DevIdentityProvider) -> None:
@@ -83,16 +90,16 @@ def test_state_of_another_login_attempt_is_refused(dev_idp: DevIdentityProvider)
     code, _, request = _log_in(dev_idp, provider)
 
     with pytest.raises(IdentityProofError, match="login attempt"):
-        provider.finish(code=code, state="forged", request=request, now=datetime.now(UTC))
+        _finish(provider, code, "forged", request)
 
 
 def test_pkce_verifier_must_match(dev_idp: DevIdentityProvider) -> None:
     provider = make_oidc(dev_idp)
     code, state, request = _log_in(dev_idp, provider)
-    stolen = AuthorizationRequest(request.url, request.state, request.nonce, "another-verifier")
+    stolen = LoginStart(request.url, {**request.kept, "code_verifier": "another-verifier"})
 
     with pytest.raises(IdentityProofError, match="refused"):
-        provider.finish(code=code, state=state, request=stolen, now=datetime.now(UTC))
+        _finish(provider, code, state, stolen)
 
 
 def test_valid_id_token_verifies(dev_idp: DevIdentityProvider) -> None:
@@ -158,6 +165,8 @@ def test_tampered_id_token_is_refused(dev_idp: DevIdentityProvider) -> None:
 def test_key_rotation_at_the_provider_is_followed_by_one_jwks_refetch(dev_idp: DevIdentityProvider) -> None:
     clock = [0.0]
     provider = OidcProvider(
+        provider_id="test-idp",
+        label="Test",
         issuer=IDP_ISSUER,
         client_id=CLIENT_ID,
         client_secret="x",
@@ -183,6 +192,8 @@ def test_unknown_kid_is_refused(dev_idp: DevIdentityProvider) -> None:
 
 def test_discovery_naming_another_issuer_is_refused(dev_idp: DevIdentityProvider) -> None:
     provider = OidcProvider(
+        provider_id="test-idp",
+        label="Test",
         issuer="http://other.test",
         client_id=CLIENT_ID,
         client_secret="x",
@@ -196,6 +207,8 @@ def test_discovery_naming_another_issuer_is_refused(dev_idp: DevIdentityProvider
 
 def test_unreachable_provider_is_an_identity_proof_error() -> None:
     provider = OidcProvider(
+        provider_id="test-idp",
+        label="Test",
         issuer="http://nowhere.test",
         client_id=CLIENT_ID,
         client_secret="x",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date
+from typing import Any
 
 import argon2
 import pytest
@@ -22,16 +23,21 @@ from escrow.errors import (
     ValidationError,
 )
 from escrow.identity.base import VerifiedIdentity
+from escrow.identity.devidp import DevIdentityProvider
 from escrow.identity.officer import DocumentCheck, verify_document
+from escrow.identity.registry import IdentityProviders
 from escrow.models import LogEntry, Person
 from escrow.services.registration import (
+    PendingSignIn,
+    begin_sign_in,
     get_account,
     login_person,
     login_with_password,
     register_in_person,
     register_person,
+    sign_in_with_provider,
 )
-from tests.credentials_support import NOW, install_key, make_deriver, make_log, threshold_key
+from tests.credentials_support import NOW, install_key, make_deriver, make_log, make_oidc, threshold_key
 
 HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "a long enough password"
@@ -231,3 +237,56 @@ def test_concurrent_registrations_of_one_person_make_one_account(fresh_database_
         assert session.scalar(select(func.count()).select_from(Person)) == 1
     assert sorted(outcomes) == ["conflict", "conflict", "conflict", "created"]
     engine.dispose()
+
+
+def _sign_in(
+    db_session: Session, dev_idp: DevIdentityProvider, pending: object, provider_id: str | None
+) -> Any:
+    return sign_in_with_provider(
+        db_session,
+        providers=IdentityProviders((make_oidc(dev_idp),)),
+        provider_id=provider_id,
+        pending=pending,
+        callback={"code": "c", "state": "s"},
+        deriver=make_deriver(),
+        log=make_log(),
+        now=NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        None,
+        "test-idp",
+        {"provider": "test-idp", "kept": {"state": 1}, "register": True},
+        {"provider": "test-idp", "kept": {}, "register": "yes"},
+        {"kept": {}, "register": True},
+    ],
+    ids=["none", "text", "non-text-kept", "non-bool-intent", "no-provider"],
+)
+def test_sign_in_without_a_well_formed_pending_login_is_refused(
+    db_session: Session, dev_idp: DevIdentityProvider, pending: object
+) -> None:
+    with pytest.raises(ValidationError, match="no login is in progress"):
+        _sign_in(db_session, dev_idp, pending, "test-idp")
+
+
+def test_sign_in_at_another_provider_than_the_login_started_at_is_refused(
+    db_session: Session, dev_idp: DevIdentityProvider
+) -> None:
+    pending = PendingSignIn("elsewhere", {"state": "s"}, is_registration=True).to_session()
+
+    with pytest.raises(ValidationError, match="another identity provider"):
+        _sign_in(db_session, dev_idp, pending, "test-idp")
+    with pytest.raises(NotFoundError, match="no identity provider with this id"):
+        _sign_in(db_session, dev_idp, pending, None)  # the old callback: where it started, now gone
+
+
+def test_begin_sign_in_keeps_the_provider_and_the_intent(dev_idp: DevIdentityProvider) -> None:
+    url, pending = begin_sign_in(make_oidc(dev_idp), is_registration=True)
+
+    assert url.startswith(dev_idp.issuer + "/authorize?")
+    assert PendingSignIn.from_session(pending.to_session()) == pending
+    assert (pending.provider_id, pending.is_registration) == ("test-idp", True)
+    assert pending.kept["state"] not in repr(pending)
