@@ -175,11 +175,16 @@ class DisclosureBody:
             "legal_basis": self.legal_basis,
             "emergency": self.is_emergency,
             "scope": self.scope_list(),
-            "expires_at": _fields.utc_second_text(self.expires_at),
+            "expires_at": self.expires_at_text,
             "notify_delay_days": self.notify_delay_days,
             "key_id": self.key_id,
             "submitter": self.submitter.to_dict(),
         }
+
+    @property
+    def expires_at_text(self) -> str:
+        """Returns the expiry as encoded: `YYYY-MM-DDTHH:MM:SSZ`, in UTC."""
+        return _fields.utc_second_text(self.expires_at)
 
     def scope_list(self) -> list[dict[str, Any]]:
         """Returns the scope as encoded in the body (what the log's sensitive part commits to)."""
