@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from escrow.api.disclosures import view_json
 from escrow.errors import NotFoundError, ValidationError
 from escrow.services import disclosures as service
+from escrow.services.disclosure_json import view_json
 from escrow.services.staff import StaffView
 from escrow.web.auth import current_staff, role_required
 from escrow.web.pagination import requested_page
