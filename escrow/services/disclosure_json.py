@@ -9,20 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escrow.services.disclosures import DisclosureView, ExtensionView
-
-
-def _extension_json(extension: ExtensionView) -> dict[str, Any]:
-    return {
-        "sequence": extension.sequence,
-        "status": extension.status,
-        "body": extension.body,
-        "digest": extension.digest_b64,
-        "proposer": extension.proposer,
-        "cosigners": list(extension.cosigners),
-        "created_at": extension.created_at.isoformat(),
-        "effective_at": extension.effective_at.isoformat() if extension.effective_at else None,
-    }
+from escrow.services.disclosures import DisclosureView
 
 
 def view_json(view: DisclosureView) -> dict[str, Any]:
@@ -42,6 +29,18 @@ def view_json(view: DisclosureView) -> dict[str, Any]:
         "view_until": view.view_until.isoformat() if view.view_until else None,
         "notify_delay_days": view.notify_delay_days,
         "notify_at": view.notify_at.isoformat() if view.notify_at else None,
-        "extensions": [_extension_json(e) for e in view.extensions],
+        "extensions": [
+            {
+                "sequence": e.sequence,
+                "status": e.status,
+                "body": e.body,
+                "digest": e.digest_b64,
+                "proposer": e.proposer,
+                "cosigners": list(e.cosigners),
+                "created_at": e.created_at.isoformat(),
+                "effective_at": e.effective_at.isoformat() if e.effective_at else None,
+            }
+            for e in view.extensions
+        ],
         "withdrawn_by": view.withdrawn_by,
     }

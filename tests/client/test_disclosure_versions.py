@@ -11,22 +11,9 @@ from escrow.client.disclosure import LogView, check_package, officer_summary
 from escrow.client.holder import HolderClientError
 from escrow.crypto.disclosure import request_digest
 from escrow.crypto.transcript import b64u_encode, sha256
+from tests.protocol.support import ITEMS, dict_literal
 
-BODY: dict[str, Any] = {
-    "v": 1,
-    "nonce": "ab" * 16,
-    "court": {"id": 1, "name": "District Court", "jurisdiction": "Exampleland"},
-    "case_number": "1",
-    "order_sha256": sha256(b"order").hex(),
-    "court_signature": "unsigned",
-    "legal_basis": "s. 1",
-    "emergency": False,
-    "scope": [{"platform": "forum", "pseudonym": "p", "envelope_digest": b64u_encode(sha256(b"e"))}],
-    "expires_at": "2031-01-01T00:00:00Z",
-    "notify_delay_days": 0,
-    "key_id": "k",
-    "submitter": {"username": "alice", "organisation": "Forum Legal"},
-}
+BODY: dict[str, Any] = dict_literal(ITEMS[:1])
 NEWER = {**BODY, "v": 2, "scope": [{"kind": "account", "account": "x"}]}
 NEWER_KIND = {**BODY, "scope": [{"kind": "account", "account": "x"}]}
 
@@ -74,5 +61,5 @@ def test_a_current_body_reads_as_before() -> None:
     request_id, digest, lines = officer_summary(_document(BODY))
 
     assert (request_id, digest) == (7, request_digest(BODY))
-    assert "expires: 2031-01-01T00:00:00Z  user told after 0 day(s)" in lines
-    assert f"scope: forum / p  envelope {BODY['scope'][0]['envelope_digest']}" in lines
+    assert "expires: 2031-05-17T09:30:12Z  user told after 30 day(s)" in lines
+    assert f"scope: forum / pseudo-a  envelope {BODY['scope'][0]['envelope_digest']}" in lines

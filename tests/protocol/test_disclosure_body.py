@@ -28,34 +28,7 @@ from escrow.protocol.scope import (
     scope_kind,
     scope_kinds,
 )
-
-DIGEST = b64u_encode(sha256(b"an envelope"))
-OTHER_DIGEST = b64u_encode(sha256(b"another envelope"))
-EXPIRES = datetime(2031, 5, 17, 9, 30, 12, 654321, tzinfo=UTC)
-
-
-def _iso(moment: datetime) -> str:
-    # The encoding services/disclosures.py used before the protocol class (its `_iso`).
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _dict_literal(items: list[tuple[str, str, str]], *, expires_at: datetime = EXPIRES) -> dict[str, Any]:
-    """The body exactly as create_draft built it as a dict literal (before issue 12)."""
-    return {
-        "v": 1,
-        "nonce": "0f" * 16,
-        "court": {"id": 3, "name": "District Court", "jurisdiction": "Exampleland"},
-        "case_number": "2031-CV-0042",
-        "order_sha256": sha256(b"%PDF-1.7 order").hex(),
-        "court_signature": "verified",
-        "legal_basis": 'Section 12(3), Ümlaut & "quotes" <tags>',
-        "emergency": False,
-        "scope": [{"platform": p, "pseudonym": s, "envelope_digest": d} for p, s, d in items],
-        "expires_at": _iso(expires_at),
-        "notify_delay_days": 30,
-        "key_id": "key-2031",
-        "submitter": {"username": "alice", "organisation": "Forum Legal"},
-    }
+from tests.protocol.support import DIGEST, EXPIRES, ITEMS, OTHER_DIGEST, dict_literal
 
 
 def _body(items: list[tuple[str, str, str]], *, expires_at: datetime = EXPIRES) -> DisclosureBody:
@@ -76,35 +49,32 @@ def _body(items: list[tuple[str, str, str]], *, expires_at: datetime = EXPIRES) 
     )
 
 
-ITEMS = [("forum", "pseudo-a", DIGEST), ("chat", "pseudo-b", OTHER_DIGEST)]
-
-
 # --- the same bytes as the dict literal, so every signature and digest still verifies ---------
 
 
-def test_canonical_bytes_and_digest_equal_those_of_the_former_dict_literal() -> None:
+def test_canonical_bytes_and_digest_equal_those_of_the_formerdict_literal() -> None:
     body = _body(ITEMS)
 
-    assert body.canonical_bytes() == canonical_json(_dict_literal(ITEMS))
-    assert body.digest() == request_digest(_dict_literal(ITEMS))
-    assert body.to_dict() == _dict_literal(ITEMS)
+    assert body.canonical_bytes() == canonical_json(dict_literal(ITEMS))
+    assert body.digest() == request_digest(dict_literal(ITEMS))
+    assert body.to_dict() == dict_literal(ITEMS)
 
 
 def test_expiry_in_another_timezone_encodes_as_the_former_utc_text() -> None:
     local = EXPIRES.astimezone(timezone(timedelta(hours=-7)))
 
-    assert _body(ITEMS, expires_at=local).canonical_bytes() == canonical_json(_dict_literal(ITEMS))
+    assert _body(ITEMS, expires_at=local).canonical_bytes() == canonical_json(dict_literal(ITEMS))
 
 
 def test_a_stored_body_parses_and_encodes_to_the_same_bytes() -> None:
-    stored = canonical_json(_dict_literal(ITEMS)).decode()
+    stored = canonical_json(dict_literal(ITEMS)).decode()
 
     body = DisclosureBody.from_json(stored)
 
     assert body == _body(ITEMS)
     assert body.canonical_bytes().decode() == stored
     assert body.version == BODY_VERSION == 1
-    assert body.scope_list() == _dict_literal(ITEMS)["scope"]
+    assert body.scope_list() == dict_literal(ITEMS)["scope"]
     assert body.expires_at_text == "2031-05-17T09:30:12Z"
 
 
@@ -121,7 +91,7 @@ def test_the_default_kind_carries_no_kind_member() -> None:
 
 
 def _broken(change: Any) -> dict[str, Any]:
-    data = copy.deepcopy(_dict_literal(ITEMS))
+    data = copy.deepcopy(dict_literal(ITEMS))
     change(data)
     return data
 
