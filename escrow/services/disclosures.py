@@ -33,7 +33,6 @@ from escrow.crypto.disclosure import (
     court_verdict,
     extension_body,
     extension_digest,
-    request_digest,
     verify_decision,
     verify_officer,
     withdrawal_body,
@@ -69,6 +68,8 @@ from escrow.models import (
     Platform,
     StaffAccount,
 )
+from escrow.protocol.disclosure import CourtReference, DisclosureBody, Submitter
+from escrow.protocol.scope import PseudonymScope
 from escrow.services.ceremony import holder_indices
 from escrow.services.escrow_keys import active_escrow_key, escrow_key
 from escrow.services.keyholders import claim_row
@@ -82,7 +83,6 @@ MAX_SCOPE: Final = 50
 MAX_TEXT: Final = 200
 MAX_LEGAL_BASIS: Final = 4000
 MAX_NOTIFY_DELAY_DAYS: Final = 3650
-BODY_VERSION: Final = 1
 LEGAL_OFFICER: Final = "legal_officer"
 ADMIN: Final = "admin"
 OPEN_STATUSES: Final = ("submitted", "cosigned")
@@ -415,35 +415,34 @@ def create_draft(
     if session.get(OrderDocument, order_sha) is None:
         session.add(OrderDocument(sha256=order_sha, content=order, uploaded_at=now))
     staff = _staff(session, officer.username)
-    body: dict[str, Any] = {
-        "v": BODY_VERSION,
-        "nonce": secrets.token_hex(16),
-        "court": {"id": court.id, "name": court.name, "jurisdiction": court.jurisdiction},
-        "case_number": _text(case_number, "case_number"),
-        "order_sha256": order_sha,
-        "court_signature": court_verdict(court.public_key, order, signature),
-        "legal_basis": _text(legal_basis, "legal_basis", MAX_LEGAL_BASIS),
-        "emergency": bool(is_emergency),
-        "scope": [{"platform": p, "pseudonym": s, "envelope_digest": d} for p, s, d, _ in items],
-        "expires_at": _iso(expires_at),
-        "notify_delay_days": notify_delay_days,
-        "key_id": key.key_id,
-        "submitter": {"username": staff.username, "organisation": staff.organisation},
-    }
+    body = DisclosureBody(
+        nonce=secrets.token_hex(16),
+        court=CourtReference(id=court.id, name=court.name, jurisdiction=court.jurisdiction),
+        case_number=_text(case_number, "case_number"),
+        order_sha256=order_sha,
+        court_verdict=court_verdict(court.public_key, order, signature),
+        legal_basis=_text(legal_basis, "legal_basis", MAX_LEGAL_BASIS),
+        is_emergency=bool(is_emergency),
+        scope=tuple(PseudonymScope(p, s, d) for p, s, d, _ in items),
+        expires_at=expires_at,
+        notify_delay_days=notify_delay_days,
+        key_id=key.key_id,
+        submitter=Submitter(username=staff.username, organisation=staff.organisation),
+    )
     row = DisclosureRequest(
         status="draft",
         court_id=court.id,
-        case_number=body["case_number"],
+        case_number=body.case_number,
         order_sha256=order_sha,
         court_signature=signature,
-        court_verdict=body["court_signature"],
-        legal_basis=body["legal_basis"],
-        is_emergency=body["emergency"],
+        court_verdict=body.court_verdict,
+        legal_basis=body.legal_basis,
+        is_emergency=body.is_emergency,
         key_id=key.key_id,
         expires_at=expires_at,
         notify_delay_s=notify_delay_days * 86400,
-        body=canonical_json(body).decode(),
-        digest=request_digest(body),
+        body=body.canonical_bytes().decode(),
+        digest=body.digest(),
         submitter_id=staff.id,
         created_at=now,
     )
@@ -538,7 +537,7 @@ def submit_request(
         raise InvalidStateError(
             f"the monthly cap of {status.monthly_cap} disclosure requests is reached; this is published"
         )
-    body = json.loads(row.body)
+    body = DisclosureBody.from_json(row.body)
     row.status = "submitted"
     row.submit_signature = _signature(signature_b64)
     row.submitted_at = now
@@ -550,16 +549,16 @@ def submit_request(
         data={
             "request": row.id,
             "request_digest": b64u_encode(row.digest),
-            "court": body["court"]["name"],
-            "jurisdiction": body["court"]["jurisdiction"],
+            "court": body.court.name,
+            "jurisdiction": body.court.jurisdiction,
             "case_number": row.case_number,
             "court_signature": row.court_verdict,
             "emergency": row.is_emergency,
-            "scope_size": len(body["scope"]),
+            "scope_size": len(body.scope),
             "submitter_organisation": staff.organisation,
         },
         sensitive={
-            "scope": canonical_json(body["scope"]).decode(),
+            "scope": canonical_json(body.scope_list()).decode(),
             "order_sha256": row.order_sha256,
         },
         now=now,
@@ -786,7 +785,7 @@ def holder_package(session: Session, *, request_id: int, holder_id: int) -> Hold
     return HolderPackage(
         row.id,
         row.status,
-        json.loads(row.body),
+        DisclosureBody.from_json(row.body).to_dict(),
         b64u_encode(row.digest),
         row.log_index,
         officers,
@@ -1109,7 +1108,7 @@ def _view(session: Session, row: DisclosureRequest) -> DisclosureView:
     return DisclosureView(
         id=row.id,
         status=row.status,
-        body=json.loads(row.body),
+        body=DisclosureBody.from_json(row.body).to_dict(),
         digest_b64=b64u_encode(row.digest),
         submitter=submitter.username if submitter else "",
         cosigners=tuple(s.username for s, _ in _cosigners(session, row)),

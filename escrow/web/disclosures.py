@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from escrow.api.disclosures import view_json
 from escrow.errors import NotFoundError, ValidationError
-from escrow.httpkit import current_staff, get_components, get_session
+from escrow.httpkit import current_staff, current_time, get_components, get_session
 from escrow.services import disclosures as service
+from escrow.services.disclosure_json import view_json
 from escrow.services.staff import StaffView
 from escrow.web.auth import role_required
 from escrow.web.pagination import requested_page
@@ -24,10 +24,6 @@ from escrow.web.pagination import requested_page
 bp = Blueprint("disclosures", __name__)
 OFFICER = "legal_officer"
 DEFAULT_EXPIRY = timedelta(days=30)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _staff() -> StaffView:
@@ -39,7 +35,9 @@ def _staff() -> StaffView:
 @bp.get("/officer/disclosures")
 @role_required(OFFICER, "admin")
 def requests_page() -> str:
-    views = service.page_requests(get_session(), log=get_components().log, now=_now(), page=requested_page())
+    views = service.page_requests(
+        get_session(), log=get_components().log, now=current_time(), page=requested_page()
+    )
     return render_template("disclosure/list.html", requests=views)
 
 
@@ -49,7 +47,7 @@ def new_page() -> str:
     return render_template(
         "disclosure/new.html",
         courts=service.list_courts(get_session()),
-        default_expiry=(_now() + DEFAULT_EXPIRY).strftime("%Y-%m-%dT%H:%M"),
+        default_expiry=(current_time() + DEFAULT_EXPIRY).strftime("%Y-%m-%dT%H:%M"),
     )
 
 
@@ -84,7 +82,7 @@ def create() -> ResponseReturnValue:
         expires_at=expires_at,
         notify_delay_days=delay,
         is_emergency=form.get("emergency") == "on",
-        now=_now(),
+        now=current_time(),
     )
     return redirect(url_for("disclosures.detail_page", request_id=view.id))
 
@@ -92,7 +90,9 @@ def create() -> ResponseReturnValue:
 @bp.get("/officer/disclosures/<int:request_id>")
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
-    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
+    view = service.get_request(
+        get_session(), request_id=request_id, log=get_components().log, now=current_time()
+    )
     staff = _staff()
     is_officer = OFFICER in staff.roles
     return render_template(
@@ -103,7 +103,7 @@ def detail_page(request_id: int) -> str:
         is_officer=is_officer,
         my_key=service.registered_officer_key(get_session(), staff.username),
         my_role=_signing_role(view, staff.username) if is_officer else None,
-        extendable=view.is_extendable(_now()),
+        extendable=view.is_extendable(current_time()),
     )
 
 
@@ -121,7 +121,9 @@ def _signing_role(view: service.DisclosureView, username: str) -> str | None:
 @role_required(OFFICER, "admin")
 def request_file(request_id: int) -> Response:
     """The request document the officer tool signs (`escrow officer submit|cosign request.json`)."""
-    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
+    view = service.get_request(
+        get_session(), request_id=request_id, log=get_components().log, now=current_time()
+    )
     response = Response(json.dumps(view_json(view), indent=2), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="request-{request_id}.json"'
     return response
@@ -131,7 +133,7 @@ def request_file(request_id: int) -> Response:
 @role_required(OFFICER)
 def identity_page(request_id: int) -> ResponseReturnValue:
     revealed = service.view_identities(
-        get_session(), request_id=request_id, officer=_staff(), log=get_components().log, now=_now()
+        get_session(), request_id=request_id, officer=_staff(), log=get_components().log, now=current_time()
     )
     html = render_template("disclosure/identity.html", request_id=request_id, revealed=revealed)
     return html, 200, {"Cache-Control": "no-store"}
@@ -140,7 +142,9 @@ def identity_page(request_id: int) -> ResponseReturnValue:
 @bp.get("/keyholder/disclosures/<int:request_id>")
 def holder_page(request_id: int) -> str:
     """Public: what the transparency log already says about a request, and the command to decide."""
-    view = service.get_request(get_session(), request_id=request_id, log=get_components().log, now=_now())
+    view = service.get_request(
+        get_session(), request_id=request_id, log=get_components().log, now=current_time()
+    )
     if view.status == "draft":
         raise NotFoundError("no such disclosure request")
     return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
@@ -164,7 +168,7 @@ def add_court() -> ResponseReturnValue:
         jurisdiction=form.get("jurisdiction", ""),
         public_key_b64=form.get("public_key") or None,
         log=get_components().log,
-        now=_now(),
+        now=current_time(),
     )
     return redirect(url_for("disclosures.courts_page"))
 
@@ -198,6 +202,6 @@ def register_key() -> ResponseReturnValue:
         username=request.form.get("username") or staff.username,
         public_key_b64=request.form.get("public_key", "").strip(),
         log=get_components().log,
-        now=_now(),
+        now=current_time(),
     )
     return _key_page(fingerprint), 201

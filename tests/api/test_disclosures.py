@@ -174,7 +174,7 @@ def test_partial_made_for_another_request_is_refused_naming_the_holder(world: Wo
     holder = world.holders[0]
     checked_first = world.check(holder, first)
     checked_second = world.check(holder, second)
-    share = holder.secrets.share_for(checked_first.body["key_id"]).share
+    share = holder.secrets.share_for(checked_first.body.key_id).share
     # a partial computed for the first request, sent (correctly signed) for the second
     partials = [partial_decrypt(share, e, checked_first.digest).to_dict() for e in checked_second.envelopes]
     signature = sign_decision(
@@ -194,7 +194,7 @@ def test_wrong_proof_is_refused_naming_the_holder(world: World) -> None:
     request_id = world.cosigned_request()
     holder = world.holders[1]
     checked = world.check(holder, request_id)
-    share = holder.secrets.share_for(checked.body["key_id"]).share
+    share = holder.secrets.share_for(checked.body.key_id).share
     partials = [partial_decrypt(share, e, checked.digest).to_dict() for e in checked.envelopes]
     other = [partial_decrypt(share, e, checked.digest).to_dict() for e in checked.envelopes]
     partials[0]["proof"] = other[0]["proof"][:-2] + ("AA" if not other[0]["proof"].endswith("AA") else "BA")

@@ -1,0 +1,221 @@
+"""The OpenAPI paths of the disclosure API (merged into /openapi.json by escrow.api.openapi)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _schema(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
+
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
+_HOLDER: list[dict[str, list[str]]] = [{"holderSignature": []}]
+_ID = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM, "422": _PROBLEM}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/officers/key": {
+        "post": {
+            "summary": "Register a legal officer's Ed25519 public key (own key, or any officer's as admin)",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": _schema("public_key (base64url), optional username (admins)"),
+            "responses": {"201": _schema("The key's fingerprint"), **_ERRORS},
+        }
+    },
+    "/api/v1/courts": {
+        "get": {
+            "summary": "The court registry",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "responses": {
+                "200": _schema("Courts", {"type": "array", "items": {"type": "object"}}),
+                **_ERRORS,
+            },
+        },
+        "post": {
+            "summary": "Register a court (admin): name, jurisdiction, optional Ed25519 public key",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": _schema("name, jurisdiction, public_key (base64url, optional)"),
+            "responses": {"201": _schema("The court"), **_ERRORS},
+        },
+    },
+    "/api/v1/disclosures/policy": {
+        "get": {
+            "summary": "Public: the monthly cap on disclosure requests and its use this month",
+            "tags": ["disclosure"],
+            "responses": {"200": _schema("monthly_cap, submitted_this_month, is_blocked")},
+        }
+    },
+    "/api/v1/disclosures": {
+        "get": {
+            "summary": "Every disclosure request (legal officers, admins)",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "responses": {
+                "200": _schema("Requests", {"type": "array", "items": {"type": "object"}}),
+                **_ERRORS,
+            },
+        },
+        "post": {
+            "summary": "Draft a request (multipart: order PDF, court_id, case_number, legal_basis, "
+            "scope JSON, expires_at, notify_delay_days, emergency, court_signature)",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": {
+                "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+                "description": "The request fields and the order document",
+            },
+            "responses": {"201": _schema("The draft with its canonical body and digest"), **_ERRORS},
+        },
+    },
+    "/api/v1/disclosures/{request_id}": {
+        "get": {
+            "summary": "One request: canonical body, digest, signatures, progress",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "parameters": [_ID],
+            "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/identity": {
+        "get": {
+            "summary": "The revealed identities (submitting and co-signing officers, in the window; logged)",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "parameters": [_ID],
+            "responses": {
+                "200": _schema("Identities", {"type": "array", "items": {"type": "object"}}),
+                **_ERRORS,
+            },
+        }
+    },
+    "/api/v1/disclosures/{request_id}/submit": {
+        "post": {
+            "summary": "Submit a draft: the submitter's Ed25519 signature over the request digest",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema("signature (base64url)"),
+            "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/cosign": {
+        "post": {
+            "summary": "Co-sign: another legal officer's Ed25519 signature over the request digest",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema("username, signature (base64url)"),
+            "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/extensions": {
+        "post": {
+            "summary": "Propose a longer notification delay: an officer of the request signs the extension "
+            "digest (role extend); nothing changes until it is co-signed",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema(
+                "username, sequence, old_delay_days, new_delay_days, reason, order_reference, "
+                "order (base64url PDF, optional), signature (base64url)",
+                {
+                    "type": "object",
+                    "required": [
+                        "username",
+                        "sequence",
+                        "old_delay_days",
+                        "new_delay_days",
+                        "reason",
+                        "order_reference",
+                        "signature",
+                    ],
+                    "properties": {
+                        "username": {"type": "string"},
+                        "sequence": {"type": "integer", "minimum": 1},
+                        "old_delay_days": {"type": "integer", "minimum": 0},
+                        "new_delay_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+                        "reason": {"type": "string"},
+                        "order_reference": {"type": "string"},
+                        "order": {"type": "string"},
+                        "signature": {"type": "string"},
+                    },
+                },
+            ),
+            "responses": {"201": _schema("The request with its extensions"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign": {
+        "post": {
+            "summary": "Co-sign an extension (role extend-cosign): never the proposer, by default from "
+            "another organisation; with enough co-signatures the new delay takes effect",
+            "tags": ["disclosure"],
+            "parameters": [
+                _ID,
+                {
+                    "name": "sequence",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "requestBody": _schema("username, signature (base64url)"),
+            "responses": {"200": _schema("The request with its extensions"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/withdraw": {
+        "post": {
+            "summary": "Withdraw a request not yet disclosed or closed: an officer of the request signs "
+            "the withdrawal digest (role withdraw); partial decryptions are deleted",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema("username, reason, signature (base64url)"),
+            "responses": {"200": _schema("The withdrawn request"), **_ERRORS},
+        }
+    },
+    "/api/v1/holder/disclosures": {
+        "get": {
+            "summary": "Co-signed requests awaiting the signed-in key-holder",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "responses": {
+                "200": _schema("Requests", {"type": "array", "items": {"type": "object"}}),
+                **_ERRORS,
+            },
+        }
+    },
+    "/api/v1/holder/disclosures/{request_id}": {
+        "get": {
+            "summary": "A request with officers' signatures and keys (and the log entries of both), "
+            "envelopes, log index, the order document and the court's signature and key (and its log entry)",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [_ID],
+            "responses": {"200": _schema("The request package"), **_ERRORS},
+        }
+    },
+    "/api/v1/holder/disclosures/{request_id}/approve": {
+        "post": {
+            "summary": "Approve: partial decryptions (one per envelope) and the holder's signature",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [_ID],
+            "requestBody": _schema("partials (list), signature (base64url)"),
+            "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+    "/api/v1/holder/disclosures/{request_id}/reject": {
+        "post": {
+            "summary": "Reject with a reason and the holder's signature",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [_ID],
+            "requestBody": _schema("reason, signature (base64url)"),
+            "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+}
