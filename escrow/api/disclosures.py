@@ -20,8 +20,8 @@ from escrow.api.ceremony import holder_required
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_decode
 from escrow.errors import AuthenticationError, ValidationError
-from escrow.services import disclosures as service
-from escrow.services.disclosures import DisclosurePolicy, DisclosureView
+from escrow.services import disclosure as service
+from escrow.services.disclosure import DisclosurePolicy, DisclosureView
 from escrow.web.auth import current_staff
 from escrow.web.session import get_extension, get_session
 

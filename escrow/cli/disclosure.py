@@ -377,7 +377,7 @@ def disclosures_sweep() -> None:
     from datetime import UTC, datetime
 
     from escrow.cli.main import _server_context
-    from escrow.services.disclosures import sweep_disclosures
+    from escrow.services.disclosure import sweep_disclosures
 
     extension = _server_context()
     with extension.session_factory() as session:

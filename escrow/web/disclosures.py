@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from escrow.api.disclosures import view_json
 from escrow.errors import NotFoundError, ValidationError
-from escrow.services import disclosures as service
+from escrow.services import disclosure as service
 from escrow.services.staff import StaffView
 from escrow.web.auth import current_staff, role_required
 from escrow.web.pagination import requested_page
@@ -92,29 +92,23 @@ def create() -> ResponseReturnValue:
 @bp.get("/officer/disclosures/<int:request_id>")
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
-    view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
-    staff = _staff()
-    is_officer = OFFICER in staff.roles
+    """The request, and only the commands the disclosure policy lets this member of staff run on it now."""
+    page = service.request_page(
+        get_session(),
+        request_id=request_id,
+        staff=_staff(),
+        policy=service.DisclosurePolicy.from_settings(get_extension().settings),
+        log=get_extension().log,
+        now=_now(),
+    )
     return render_template(
         "disclosure/detail.html",
-        r=view,
+        r=page.request,
+        actions=page.actions,
         server=request.host_url.rstrip("/"),
-        me=staff.username,
-        is_officer=is_officer,
-        my_key=service.registered_officer_key(get_session(), staff.username),
-        my_role=_signing_role(view, staff.username) if is_officer else None,
-        extendable=view.is_extendable(_now()),
+        me=_staff().username,
+        my_key=page.registered_key_b64,
     )
-
-
-def _signing_role(view: service.DisclosureView, username: str) -> str | None:
-    """The signature this officer can add to the request now: submit their draft, or co-sign another's
-    (the page shows the command for it, and the browser-key button)."""
-    if view.status == "draft" and view.submitter == username:
-        return "submit"
-    if view.status == "submitted" and username != view.submitter and username not in view.cosigners:
-        return "cosign"
-    return None
 
 
 @bp.get("/officer/disclosures/<int:request_id>/request.json")

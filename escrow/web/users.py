@@ -12,7 +12,7 @@ from werkzeug.wrappers.response import Response
 from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
 from escrow.identity.oidc import AuthorizationRequest
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
-from escrow.services.disclosures import person_notices
+from escrow.services.disclosure import person_notices
 from escrow.services.registration import (
     PersonAccount,
     get_account,
