@@ -97,7 +97,7 @@ def test_cosigning_twice_or_after_cosigned_is_refused(app: Flask) -> None:
 def test_order_larger_than_the_limit_is_refused(world: World) -> None:
     # Called on the service: the test client would spool a body this large to an unclosed temp file.
     from escrow.errors import ValidationError
-    from escrow.services.disclosures import MAX_ORDER_BYTES, create_draft
+    from escrow.services.disclosure import MAX_ORDER_BYTES, create_draft
     from escrow.services.staff import StaffView
     from escrow.web.session import get_extension
 
