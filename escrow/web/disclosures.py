@@ -135,7 +135,7 @@ def identity_page(request_id: int) -> ResponseReturnValue:
 def holder_page(request_id: int) -> str:
     """Public: what the transparency log already says about a request, and the command to decide."""
     view = service.get_request(get_session(), request_id=request_id, log=get_extension().log, now=_now())
-    if view.status == "draft":
+    if view.status == service.RequestState.DRAFT:
         raise NotFoundError("no such disclosure request")
     return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
 
