@@ -101,12 +101,15 @@ class Desk:
             now=self.now,
         )
 
-    def cosign(self, view: disclosure.DisclosureView, username: str = "bob") -> disclosure.DisclosureView:
+    def cosign(
+        self, view: disclosure.DisclosureView, username: str = "bob", *, signer: str | None = None
+    ) -> disclosure.DisclosureView:
+        """`username` co-signs, with their own key or with `signer`'s."""
         return disclosure.cosign_request(
             self.session,
             request_id=view.id,
             username=username,
-            signature_b64=self.signature(username, ROLE_COSIGN, view.digest_b64),
+            signature_b64=self.signature(signer or username, ROLE_COSIGN, view.digest_b64),
             policy=self.policy,
             log=LOG,
             now=self.now,
@@ -135,6 +138,19 @@ class Desk:
             detail = canonical_json(partials)
         else:
             detail = reason.strip().encode()
+        signature = sign_decision(secrets.signing_seed, digest, decision, detail)
+        return self.send_decision(view, holder_id, decision, partials, reason, b64u_encode(signature))
+
+    def send_decision(
+        self,
+        view: disclosure.DisclosureView,
+        holder_id: int,
+        decision: str,
+        partials: object,
+        reason: str = "",
+        signature_b64: str = "",
+    ) -> disclosure.DisclosureView:
+        """Sends a decision as given (unsigned by default, for the checks made before the signature)."""
         return disclosure.decide_request(
             self.session,
             request_id=view.id,
@@ -142,7 +158,7 @@ class Desk:
             decision=decision,
             partials=partials,
             reason=reason,
-            signature_b64=b64u_encode(sign_decision(secrets.signing_seed, digest, decision, detail)),
+            signature_b64=signature_b64,
             policy=self.policy,
             log=LOG,
             now=self.now,

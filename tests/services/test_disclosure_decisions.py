@@ -16,30 +16,6 @@ from escrow.services.disclosure import RequestState
 from tests.services.disclosure_desk import LOG, Desk, build_desk
 
 
-def _unsigned(
-    desk: Desk,
-    view: disclosure.DisclosureView,
-    *,
-    holder_id: int,
-    decision: str,
-    partials: object,
-    reason: str = "",
-) -> disclosure.DisclosureView:
-    """A decision sent without a signature: for the checks that come before the signature's."""
-    return disclosure.decide_request(
-        desk.session,
-        request_id=view.id,
-        holder_id=holder_id,
-        decision=decision,
-        partials=partials,
-        reason=reason,
-        signature_b64="",
-        policy=desk.policy,
-        log=LOG,
-        now=desk.now,
-    )
-
-
 @pytest.fixture
 def desk(db_session: Session, tmp_path: Path) -> Desk:
     return build_desk(db_session, tmp_path)
@@ -92,14 +68,14 @@ def test_decision_refuses_anything_but_approve_or_reject(desk: Desk) -> None:
     view = desk.cosigned()
 
     with pytest.raises(ValidationError, match="approve or reject"):
-        _unsigned(desk, view, holder_id=desk.holders[0][0], decision="abstain", partials=[])
+        desk.send_decision(view, desk.holders[0][0], "abstain", [])
 
 
 def test_decision_refuses_a_holder_without_a_share_of_the_key(desk: Desk) -> None:
     view = desk.cosigned()
 
     with pytest.raises(PermissionDeniedError, match="no share"):
-        _unsigned(desk, view, holder_id=999, decision="reject", partials=[], reason="not mine")
+        desk.send_decision(view, 999, "reject", [], "not mine")
 
 
 def test_approval_refuses_a_partial_decryption_for_another_share_index(desk: Desk) -> None:
@@ -110,14 +86,14 @@ def test_approval_refuses_a_partial_decryption_for_another_share_index(desk: Des
     assert stored is not None
     # Then they are refused, naming holder 1
     with pytest.raises(ValidationError, match="Holder 2 sent a partial for another share index"):
-        _unsigned(desk, view, holder_id=desk.holders[1][0], decision="approve", partials=json.loads(stored))
+        desk.send_decision(view, desk.holders[1][0], "approve", json.loads(stored))
 
 
 def test_approval_refuses_the_wrong_number_of_partials(desk: Desk) -> None:
     view = desk.cosigned()
 
     with pytest.raises(ValidationError, match="one partial decryption for each of the 1 envelopes"):
-        _unsigned(desk, view, holder_id=desk.holders[0][0], decision="approve", partials=[])
+        desk.send_decision(view, desk.holders[0][0], "approve", [])
 
 
 def test_threshold_approvals_from_two_organisations_disclose(desk: Desk) -> None:

@@ -84,21 +84,23 @@ def test_court_is_registered_once_per_name_and_jurisdiction(desk: Desk) -> None:
     assert [c.name for c in disclosure.list_courts(desk.session)] == ["District Court"]
 
 
+def _register(desk: Desk, username: str, key_b64: str, *, actor: str) -> str:
+    return disclosure.register_officer_key(
+        desk.session,
+        actor=desk.staff[actor],
+        username=username,
+        public_key_b64=key_b64,
+        log=LOG,
+        now=desk.now,
+    )
+
+
 def test_officer_registers_only_their_own_key_unless_an_admin(desk: Desk) -> None:
     key_b64 = b64u_encode(new_officer_secrets("bob").public_key)
 
     with pytest.raises(PermissionDeniedError, match="register their own key"):
-        disclosure.register_officer_key(
-            desk.session,
-            actor=desk.staff["alice"],
-            username="bob",
-            public_key_b64=key_b64,
-            log=LOG,
-            now=desk.now,
-        )
-    disclosure.register_officer_key(
-        desk.session, actor=desk.staff["bob"], username="bob", public_key_b64=key_b64, log=LOG, now=desk.now
-    )
+        _register(desk, "bob", key_b64, actor="alice")
+    _register(desk, "bob", key_b64, actor="bob")
     assert disclosure.registered_officer_key(desk.session, "bob") == key_b64
 
 
@@ -106,11 +108,4 @@ def test_officer_key_in_use_by_another_officer_is_refused(desk: Desk) -> None:
     alice_key = b64u_encode(desk.officers["alice"].public_key)
 
     with pytest.raises(ConflictError, match="registered to another officer"):
-        disclosure.register_officer_key(
-            desk.session,
-            actor=desk.staff["bob"],
-            username="bob",
-            public_key_b64=alice_key,
-            log=LOG,
-            now=desk.now,
-        )
+        _register(desk, "bob", alice_key, actor="bob")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT
+from escrow.crypto.disclosure import ROLE_SUBMIT
 from escrow.errors import ConflictError, InvalidStateError, NotFoundError, PermissionDeniedError
 from escrow.models import LogEntry
 from escrow.services import disclosure
@@ -21,21 +21,6 @@ from tests.services.disclosure_desk import LOG, Desk, build_desk
 @pytest.fixture
 def desk(db_session: Session, tmp_path: Path) -> Desk:
     return build_desk(db_session, tmp_path)
-
-
-def _cosign_signed_by(
-    desk: Desk, view: disclosure.DisclosureView, username: str, *, signer: str
-) -> disclosure.DisclosureView:
-    """`username` co-signs with `signer`'s key (the same officer, or another)."""
-    return disclosure.cosign_request(
-        desk.session,
-        request_id=view.id,
-        username=username,
-        signature_b64=desk.signature(signer, ROLE_COSIGN, view.digest_b64),
-        policy=desk.policy,
-        log=LOG,
-        now=desk.now,
-    )
 
 
 def _kinds(session: Session) -> list[str]:
@@ -125,14 +110,14 @@ def test_cosign_refuses_a_member_of_staff_who_is_no_legal_officer(desk: Desk) ->
     view = desk.submitted()
 
     with pytest.raises(PermissionDeniedError, match="only legal officers co-sign"):
-        _cosign_signed_by(desk, view, "root", signer="bob")
+        desk.cosign(view, "root", signer="bob")
 
 
 def test_cosign_refuses_a_signature_by_another_key(desk: Desk) -> None:
     view = desk.submitted()
 
     with pytest.raises(PermissionDeniedError, match="not this officer's"):
-        _cosign_signed_by(desk, view, "bob", signer="dave")
+        desk.cosign(view, "bob", signer="dave")
 
 
 def test_cosign_refuses_a_draft(desk: Desk) -> None:
