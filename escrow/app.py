@@ -56,7 +56,7 @@ from escrow.web.session import EXTENSION_NAME, EscrowExtension, close_session
 from escrow.web.users import PERSON_ID_PREFIX, load_person
 from escrow.web.users import bp as users_bp
 
-# Court orders (issue 6) are at most 4 MiB (escrow.services.disclosure.MAX_ORDER_BYTES) plus form fields.
+# Court orders (issue 6) are at most 4 MiB (escrow.services.disclosures.MAX_ORDER_BYTES) plus form fields.
 MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 REQUEST_ID_BYTES = 8
 
