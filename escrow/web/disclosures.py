@@ -93,10 +93,11 @@ def create() -> ResponseReturnValue:
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
     """The request, and only the commands the disclosure policy lets this member of staff run on it now."""
+    staff = _staff()
     page = service.request_page(
         get_session(),
         request_id=request_id,
-        staff=_staff(),
+        staff=staff,
         policy=service.DisclosurePolicy.from_settings(get_extension().settings),
         log=get_extension().log,
         now=_now(),
@@ -106,7 +107,7 @@ def detail_page(request_id: int) -> str:
         r=page.request,
         actions=page.actions,
         server=request.host_url.rstrip("/"),
-        me=_staff().username,
+        me=staff.username,
         my_key=page.registered_key_b64,
     )
 

@@ -61,19 +61,6 @@ class DisclosureView:
     extensions: tuple[ExtensionView, ...] = ()
     withdrawn_by: str | None = None
 
-    @property
-    def officers(self) -> tuple[str, ...]:
-        """The officers of the request: its submitter and co-signers (who may extend or withdraw)."""
-        return (self.submitter, *self.cosigners)
-
-    @property
-    def is_withdrawable(self) -> bool:
-        return policy.is_withdrawable(self.status)
-
-    def is_extendable(self, now: datetime) -> bool:
-        """Whether an extension may still be proposed or co-signed at `now` (the person is not told yet)."""
-        return policy.is_extendable(self.status, notify_at=self.notify_at, now=now)
-
 
 @dataclass(frozen=True, slots=True)
 class RequestPage:
