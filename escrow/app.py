@@ -47,7 +47,7 @@ from escrow.web.oidc import init_oidc_provider
 from escrow.web.platform import bp as platform_bp
 from escrow.web.users import bp as users_bp
 
-# Court orders (issue 6) are at most 4 MiB (escrow.services.disclosures.MAX_ORDER_BYTES) plus form fields.
+# Court orders (issue 6) are at most 4 MiB (escrow.services.disclosure.MAX_ORDER_BYTES) plus form fields.
 MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 REQUEST_ID_BYTES = 8
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import argon2
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from escrow.client.disclosure import (
     CheckedRequest,
@@ -37,10 +39,11 @@ from escrow.identity.officer import DocumentCheck
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.credentials import IssuedCredential, issue_credential
-from escrow.services.disclosures import add_court, register_officer_key
+from escrow.services.disclosure import add_court, register_officer_key
 from escrow.services.platforms import register_platform
 from escrow.services.registration import register_in_person
-from escrow.services.staff import create_staff
+from escrow.services.staff import StaffView, create_staff
+from escrow.services.transparency import LogSigner
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
 from tests.conftest import STAFF_PASSWORD, csrf_token_from, sign_in_staff
 
@@ -174,6 +177,47 @@ class World:
         return approve(holder.client, holder.secrets, self.check(holder, request_id))
 
 
+def add_officers(
+    session: Session, hasher: argon2.PasswordHasher, log: LogSigner, *, now: datetime
+) -> tuple[StaffView, dict[str, StaffView], dict[str, OfficerSecrets]]:
+    """Creates the admin `root` and the legal officers of OFFICER_ORGS, each with a signing key that the
+    admin registers; returns the admin, each officer's account and each officer's key secrets."""
+    admin = create_staff(
+        session,
+        hasher,
+        log,
+        username="root",
+        display_name="Root",
+        organisation="Escrow Operator",
+        roles=("admin",),
+        password=STAFF_PASSWORD,
+        now=now,
+    )
+    staff, officers = {}, {}
+    for username, org in OFFICER_ORGS.items():
+        staff[username] = create_staff(
+            session,
+            hasher,
+            log,
+            username=username,
+            display_name=username.title(),
+            organisation=org,
+            roles=("legal_officer",),
+            password=STAFF_PASSWORD,
+            now=now,
+        )
+        officers[username] = new_officer_secrets(username)
+        register_officer_key(
+            session,
+            actor=admin,
+            username=username,
+            public_key_b64=b64u_encode(officers[username].public_key),
+            log=log,
+            now=now,
+        )
+    return admin, staff, officers
+
+
 def build_world(
     app: Flask, *, holder_orgs: list[str] | None = None, threshold: int = 3, holder_count: int = 5
 ) -> World:
@@ -231,39 +275,7 @@ def build_world(
             log=log,
             now=now,
         )
-        admin = create_staff(
-            session,
-            extension.password_hasher,
-            log,
-            username="root",
-            display_name="Root",
-            organisation="Escrow Operator",
-            roles=("admin",),
-            password=STAFF_PASSWORD,
-            now=now,
-        )
-        officers = {}
-        for username, org in OFFICER_ORGS.items():
-            create_staff(
-                session,
-                extension.password_hasher,
-                log,
-                username=username,
-                display_name=username.title(),
-                organisation=org,
-                roles=("legal_officer",),
-                password=STAFF_PASSWORD,
-                now=now,
-            )
-            officers[username] = new_officer_secrets(username)
-            register_officer_key(
-                session,
-                actor=admin,
-                username=username,
-                public_key_b64=b64u_encode(officers[username].public_key),
-                log=log,
-                now=now,
-            )
+        _, _, officers = add_officers(session, extension.password_hasher, log, now=now)
         court_seed = os.urandom(32)
         court = add_court(
             session,

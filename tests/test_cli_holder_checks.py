@@ -34,7 +34,7 @@ from escrow.crypto.note import format_checkpoint, parse_checkpoint, sign_note
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.httpkit import get_components
 from escrow.models import DisclosureRequest, OfficerKey, OrderDocument, StaffAccount
-from escrow.services.disclosures import register_officer_key
+from escrow.services.disclosure import register_officer_key
 from escrow.services.staff import StaffView, disable_staff
 from escrow.services.transparency import append_event
 from tests.disclosure_support import PDF, World, build_world

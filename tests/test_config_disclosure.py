@@ -6,7 +6,7 @@ import pytest
 
 from escrow.config import Settings
 from escrow.errors import ConfigError
-from escrow.services.disclosures import DisclosurePolicy
+from escrow.services.disclosure import DisclosurePolicy
 
 
 def test_policy_defaults_are_one_cosigner_from_another_org_two_orgs_no_cap_72_hours() -> None:

@@ -18,7 +18,7 @@ from escrow.keystore import read_secret_file
 from escrow.models import StaffAccount
 from escrow.services import totp
 from escrow.services.dev_seed import LOGINS_FILE, OFFICERS_DIR, seed_demo_instance
-from escrow.services.disclosures import list_courts
+from escrow.services.disclosure import list_courts
 from escrow.services.platforms import get_platform
 from tests.conftest import csrf_token_from
 

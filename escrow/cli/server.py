@@ -420,7 +420,7 @@ def disclosures() -> None:
 @clean_errors
 def disclosures_sweep() -> None:
     """Expire overdue requests and delete partial decryptions of closed viewing windows (run from cron)."""
-    from escrow.services.disclosures import sweep_disclosures
+    from escrow.services.disclosure import sweep_disclosures
 
     components = _server_components()
     with components.session_factory() as session:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.pseudonym import PseudonymDeriver
@@ -23,7 +23,6 @@ from escrow.crypto.transcript import b64u_encode
 from escrow.errors import (
     InvalidTokenError,
     NotFoundError,
-    PermissionDeniedError,
     TokenAlreadyRedeemedError,
     TokenRevokedError,
     ValidationError,
@@ -39,6 +38,7 @@ from escrow.protocol.credentials import (
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
+from escrow.services.pseudonyms import person_pseudonyms_filter
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
 from escrow.services.transparency import LogSigner, append_event
 
@@ -290,19 +290,14 @@ def verify_and_redeem(
     return credential
 
 
-def _owned_by(session: Session, person_id: int, deriver: PseudonymDeriver):  # type: ignore[no-untyped-def]
-    person = session.get(Person, person_id)
-    if person is None:
-        raise PermissionDeniedError("log in first")
-    pairs = [
-        and_(
-            Credential.platform_id == p.id,
-            Credential.pseudonym == deriver.pseudonym(person.person_key, p.id, slot=s),
-        )
-        for p in session.scalars(select(Platform))
-        for s in range(p.pseudonyms_per_person)
-    ]
-    return or_(*pairs) if pairs else false()
+def _owned_by(session: Session, person_id: int, deriver: PseudonymDeriver) -> ColumnElement[bool]:
+    return person_pseudonyms_filter(
+        session,
+        person_id=person_id,
+        deriver=deriver,
+        platform=Credential.platform_id,
+        pseudonym=Credential.pseudonym,
+    )
 
 
 def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: datetime) -> CredentialInfo:

@@ -97,7 +97,7 @@ def write_holder_files(
     return paths
 
 
-def _record_holders(session: Session, ceremony: SimulatedCeremony, *, now: datetime) -> None:
+def record_holders(session: Session, ceremony: SimulatedCeremony, *, now: datetime) -> None:
     """Records the simulated holders as enrolled key-holders of the key, with their share indices, so
     that they can sign in to the holder API and approve disclosures with their files (issue 8: demo)."""
     record = Ceremony(
@@ -172,6 +172,6 @@ def ensure_dev_escrow_key(
     )
     write_secret_file(directory / PASSPHRASE_FILE, (passphrase + "\n").encode())
     install_escrow_key(session, ceremony.key, log=log, now=now)
-    _record_holders(session, ceremony, now=now)
+    record_holders(session, ceremony, now=now)
     session.commit()
     return DevKeyReport(ceremony.key.key_id, directory, passphrase)

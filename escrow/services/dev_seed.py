@@ -29,7 +29,7 @@ from escrow.errors import ConfigError
 from escrow.keystore import ensure_keys_dir, read_secret_file, write_secret_file
 from escrow.models import STAFF_ROLE_PLATFORM, StaffAccount
 from escrow.services import totp
-from escrow.services.disclosures import add_court, register_officer_key
+from escrow.services.disclosure import add_court, register_officer_key
 from escrow.services.platforms import create_api_key, register_platform
 from escrow.services.staff import create_staff, enrol_totp
 from escrow.services.transparency import LogSigner

@@ -15,8 +15,8 @@ from flask.typing import ResponseReturnValue
 
 from escrow.errors import NotFoundError, ValidationError
 from escrow.httpkit import current_staff, current_time, get_components, get_session
-from escrow.services import disclosures as service
-from escrow.services.disclosure_json import view_json
+from escrow.services import disclosure as service
+from escrow.services.disclosure import view_json
 from escrow.services.staff import StaffView
 from escrow.web.auth import role_required
 from escrow.web.pagination import requested_page
@@ -90,31 +90,24 @@ def create() -> ResponseReturnValue:
 @bp.get("/officer/disclosures/<int:request_id>")
 @role_required(OFFICER, "admin")
 def detail_page(request_id: int) -> str:
-    view = service.get_request(
-        get_session(), request_id=request_id, log=get_components().log, now=current_time()
-    )
+    """The request, and only the commands the disclosure policy lets this member of staff run on it now."""
     staff = _staff()
-    is_officer = OFFICER in staff.roles
+    page = service.request_page(
+        get_session(),
+        request_id=request_id,
+        staff=staff,
+        policy=service.DisclosurePolicy.from_settings(get_components().settings),
+        log=get_components().log,
+        now=current_time(),
+    )
     return render_template(
         "disclosure/detail.html",
-        r=view,
+        r=page.request,
+        actions=page.actions,
         server=request.host_url.rstrip("/"),
         me=staff.username,
-        is_officer=is_officer,
-        my_key=service.registered_officer_key(get_session(), staff.username),
-        my_role=_signing_role(view, staff.username) if is_officer else None,
-        extendable=view.is_extendable(current_time()),
+        my_key=page.registered_key_b64,
     )
-
-
-def _signing_role(view: service.DisclosureView, username: str) -> str | None:
-    """The signature this officer can add to the request now: submit their draft, or co-sign another's
-    (the page shows the command for it, and the browser-key button)."""
-    if view.status == "draft" and view.submitter == username:
-        return "submit"
-    if view.status == "submitted" and username != view.submitter and username not in view.cosigners:
-        return "cosign"
-    return None
 
 
 @bp.get("/officer/disclosures/<int:request_id>/request.json")
@@ -145,7 +138,7 @@ def holder_page(request_id: int) -> str:
     view = service.get_request(
         get_session(), request_id=request_id, log=get_components().log, now=current_time()
     )
-    if view.status == "draft":
+    if view.status == service.RequestState.DRAFT:
         raise NotFoundError("no such disclosure request")
     return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
 

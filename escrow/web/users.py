@@ -10,7 +10,7 @@ from werkzeug.wrappers.response import Response
 from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
 from escrow.identity.base import IdentityProvider
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
-from escrow.services.disclosures import person_notices
+from escrow.services.disclosure import person_notices
 from escrow.services.registration import (
     PersonAccount,
     begin_sign_in,

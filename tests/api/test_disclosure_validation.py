@@ -98,7 +98,7 @@ def test_order_larger_than_the_limit_is_refused(world: World) -> None:
     # Called on the service: the test client would spool a body this large to an unclosed temp file.
     from escrow.errors import ValidationError
     from escrow.httpkit import get_components
-    from escrow.services.disclosures import MAX_ORDER_BYTES, create_draft
+    from escrow.services.disclosure import MAX_ORDER_BYTES, create_draft
     from escrow.services.staff import StaffView
 
     officer = StaffView(0, "alice", "Alice", "Forum Legal", frozenset({"legal_officer"}))

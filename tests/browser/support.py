@@ -36,7 +36,7 @@ from escrow.crypto.transcript import b64u_encode
 from escrow.httpkit import get_components
 from escrow.services import keyholders as keyholder_service
 from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, ensure_dev_escrow_key
-from escrow.services.disclosures import add_court
+from escrow.services.disclosure import add_court
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import register_platform
 from escrow.services.staff import create_staff

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from escrow.crypto.disclosure import sign_court_order
 from escrow.crypto.transcript import b64u_encode
-from escrow.services.disclosures import registered_officer_key
+from escrow.services.disclosure import registered_officer_key
 from tests.browser.conftest import check_page
 from tests.browser.support import (
     Portal,

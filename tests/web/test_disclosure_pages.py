@@ -156,3 +156,26 @@ def test_officer_page_shows_a_pending_extension_with_the_cosign_command(app: Fla
     assert "escrow officer withdraw" not in page
     document = world.client("dave").get(f"/officer/disclosures/{request_id}/request.json").get_json()
     assert document["extensions"][0]["status"] == "proposed"
+
+
+def test_request_page_offers_no_command_the_policy_would_refuse(app: Flask) -> None:
+    # Given alice's submitted request (Forum Legal)
+    world = build_world(app)
+    draft = world.draft()
+    assert draft.status_code == 201, draft.get_json()
+    request_id = int(draft.get_json()["id"])
+    world.sign(request_id, "alice", "submit")
+    path = f"/officer/disclosures/{request_id}"
+
+    def page(username: str) -> str:
+        return world.client(username).get(path).get_data(as_text=True)
+
+    # Then carol, of alice's organisation, is told why she cannot co-sign instead of given the command
+    assert "escrow officer cosign " not in page("carol")
+    assert "another organisation than the submitter" in page("carol")
+    # and once co-signed with an extension alice proposed, alice is not offered to co-sign her own
+    world.sign(request_id, "bob", "cosign")
+    world.extend(request_id, "alice", 30)
+    assert "escrow officer cosign-extension" not in page("alice")
+    assert "escrow officer cosign-extension" not in page("carol")
+    assert f"escrow officer cosign-extension request-{request_id}.json --extension 1" in page("dave")

@@ -9,7 +9,7 @@ from flask import Response, jsonify
 from escrow.api.auth import role_required
 from escrow.api.disclosures.shared import ADMIN, OFFICER, bp
 from escrow.httpkit import current_time, get_components, get_session, json_object, text_field
-from escrow.services import disclosures as service
+from escrow.services import disclosure as service
 
 
 @bp.get("/courts")

@@ -10,8 +10,8 @@ from flask import Response, g, jsonify
 from escrow.api.ceremony import holder_required
 from escrow.api.disclosures.shared import disclosure_policy, signed_bp
 from escrow.httpkit import current_time, get_components, get_session, json_object, text_field
-from escrow.services import disclosures as service
-from escrow.services.disclosure_json import view_json
+from escrow.services import disclosure as service
+from escrow.services.disclosure import view_json
 
 
 @signed_bp.get("/holder/disclosures")

@@ -19,8 +19,8 @@ from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_decode
 from escrow.errors import ValidationError
 from escrow.httpkit import current_time, get_components, get_session, json_object, text_field
-from escrow.services import disclosures as service
-from escrow.services.disclosure_json import view_json
+from escrow.services import disclosure as service
+from escrow.services.disclosure import view_json
 
 
 @bp.post("/officers/key")

@@ -11,7 +11,7 @@ from flask import Blueprint
 
 from escrow.errors import AuthenticationError
 from escrow.httpkit import current_staff, get_components
-from escrow.services.disclosures import DisclosurePolicy
+from escrow.services.disclosure import DisclosurePolicy
 from escrow.services.staff import StaffView
 
 bp = Blueprint("disclosures_api", __name__, url_prefix="/api/v1")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escrow.services.disclosures import DisclosureView
+from escrow.services.disclosure.views import DisclosureView
 
 
 def view_json(view: DisclosureView) -> dict[str, Any]:
