@@ -251,7 +251,7 @@ def _check_log_origin(origin: str) -> None:
 
 def _int_setting(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     text = _get(env, name, str(default)).strip()
-    if not text.isdigit() or int(text) < minimum:
+    if not (text.isascii() and text.isdigit()) or int(text) < minimum:
         raise ConfigError(f"{name} must be a whole number of at least {minimum}")
     return int(text)
 

@@ -62,7 +62,11 @@ def json_object(*, require_json_media_type: bool = True) -> dict[str, Any]:
     either way). The key-holder and officer endpoints (``require_json_media_type=False``) answer both
     with the same 422 as a body that is not an object: their clients sign the exact body bytes.
     """
-    body = request.get_json(silent=not require_json_media_type)
+    try:
+        body = request.get_json(silent=not require_json_media_type)
+    except RecursionError:
+        # json.loads gives up on deep nesting with RecursionError, which Werkzeug does not catch.
+        raise ValidationError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
     return body
@@ -73,6 +77,11 @@ def text_field(body: dict[str, Any], name: str, *, allow_empty: bool = False) ->
     value = body.get(name)
     if not isinstance(value, str) or (not value and not allow_empty):
         raise ValidationError(f"field {name!r} must be {'text' if allow_empty else 'non-empty text'}")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        # JSON may carry a lone surrogate ("\ud800"), which no UTF-8 column or canonical form can hold.
+        raise ValidationError(f"field {name!r} is not valid Unicode text") from None
     return value
 
 
@@ -120,7 +129,7 @@ def load_user(user_id: str) -> StaffPrincipal | PersonUser | None:
     """Flask-Login's user_loader: unknown kinds, malformed and stale ids load nobody."""
     if user_id.startswith(PERSON_ID_PREFIX):
         number = user_id.removeprefix(PERSON_ID_PREFIX)
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):
             return None
         account = get_account(get_session(), int(number))
         return None if account is None else PersonUser(account)

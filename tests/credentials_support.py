@@ -31,7 +31,7 @@ from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
-from escrow.identity.registry import IdentityProviders
+from escrow.identity.registry import SINGLE_ISSUER_ID, IdentityProviders
 from escrow.identity.transport import WsgiHttp
 from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
@@ -95,9 +95,9 @@ def dev_idp() -> DevIdentityProvider:
     return idp
 
 
-def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
+def make_oidc(dev_idp: DevIdentityProvider, provider_id: str = "test-idp") -> OidcProvider:
     return OidcProvider(
-        provider_id="test-idp",
+        provider_id=provider_id,
         label="the test identity provider",
         issuer=IDP_ISSUER,
         client_id=CLIENT_ID,
@@ -111,7 +111,8 @@ def make_oidc(dev_idp: DevIdentityProvider) -> OidcProvider:
 def oidc_app(app: Flask, dev_idp: DevIdentityProvider, db_session: Session) -> Flask:
     """The app trusting the test's development identity provider, with an escrow key installed."""
     install_key(db_session)
-    providers = IdentityProviders((make_oidc(dev_idp),))
+    # The provider whose callback is /account/oidc/callback is the ESCROW_OIDC_* one (SINGLE_ISSUER_ID).
+    providers = IdentityProviders((make_oidc(dev_idp, SINGLE_ISSUER_ID),))
     app.extensions[COMPONENTS_KEY] = dataclasses.replace(get_components(app), identity_providers=providers)
     return app
 

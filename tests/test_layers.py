@@ -248,6 +248,25 @@ def test_light_commands_import_only_light_code_and_libraries() -> None:
     assert outside + server_cli + libraries == []
 
 
+def test_no_module_imports_by_name_at_run_time_but_the_command_root() -> None:
+    # importlib.import_module("flask") or __import__(...) would hide an import from every rule above;
+    # the one allowed use is cli/main.py, which loads the server's commands only when asked for.
+    allowed = {PACKAGE_DIR / "cli" / "main.py"}
+    uses = [
+        f"{path.relative_to(PACKAGE_DIR.parent)}:{node.lineno}"
+        for path in PACKAGE_DIR.rglob("*.py")
+        if path not in allowed and "migrations" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Name) and node.func.id == "__import__")
+            or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+        )
+    ]
+
+    assert uses == []
+
+
 def test_packages_import_each_other_without_a_cycle() -> None:
     assert _cycles(_package_graph()) == []
 

@@ -16,7 +16,7 @@ def int_arg(name: str, *, default: int | None = None, minimum: int = 0) -> int:
         if default is None:
             raise ValidationError(f"query parameter {name!r} is required")
         return default
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise ValidationError(f"query parameter {name!r} must be a non-negative integer")
     value = int(raw)
     if value < minimum or value > MAX_QUERY_INT:

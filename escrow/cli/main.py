@@ -40,13 +40,17 @@ class _EscrowGroup(click.Group):
             return command
         try:
             server = importlib.import_module(SERVER_MODULE)
-        except ImportError as e:
+        except ModuleNotFoundError as e:
+            # Only a missing third-party module means "the light install"; a missing escrow module, or
+            # any other ImportError, is a bug and must show as one.
+            if e.name is None or e.name.split(".")[0] == "escrow":
+                raise
             return _needs_server_install(cmd_name, e)
         found = server.server_commands.get_command(ctx, cmd_name)
         return found if isinstance(found, click.Command) else None
 
 
-def _needs_server_install(name: str, error: ImportError) -> click.Command:
+def _needs_server_install(name: str, error: ModuleNotFoundError) -> click.Command:
     missing = error.name or "a server dependency"
 
     @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -45,6 +45,10 @@ def text(data: Mapping[str, object], key: str, what: str, *, pattern: re.Pattern
         raise ProtocolError(
             f"{what}: {key} must be {'text' if pattern is None else 'of the form ' + pattern.pattern}"
         )
+    try:
+        value.encode()  # a lone surrogate ("\ud800" in JSON) has no UTF-8, so no canonical bytes
+    except UnicodeEncodeError as e:
+        raise ProtocolError(f"{what}: {key} is not valid Unicode text") from e
     return value
 
 

@@ -159,7 +159,7 @@ class DisclosureBody:
         """Returns the body in JSON `text` (as stored or served). Raises what from_dict raises."""
         try:
             data = json.loads(text)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             raise ProtocolError(f"{_WHAT} is not JSON") from e
         return cls.from_dict(data)
 

@@ -212,15 +212,15 @@ def sign_in_with_provider(
     session: Session,
     *,
     providers: IdentityProviders,
-    provider_id: str | None,
+    provider_id: str,
     pending: object,
     callback: Mapping[str, str],
     deriver: PseudonymDeriver,
     log: LogSigner,
     now: datetime,
 ) -> PersonAccount:
-    """Finishes a login at provider ``provider_id`` (None: where ``pending`` was started, for the
-    callback URL of before issue 12), then registers or logs the person in.
+    """Finishes a login at provider ``provider_id`` (the provider whose callback URL the browser came
+    back to), then registers or logs the person in.
 
     ``pending`` is what the session kept (PendingSignIn.to_session()), ``callback`` the query the
     browser came back with. Returns the account. Raises NotFoundError for an unknown provider id
@@ -228,11 +228,9 @@ def sign_in_with_provider(
     it was started at another provider, IdentityProofError if the provider's answer does not
     verify, ConflictError when registering a person who has an account.
     """
-    provider = providers.get(provider_id) if provider_id is not None else None
+    provider = providers.get(provider_id)
     attempt = PendingSignIn.from_session(pending)
-    if provider is None:
-        provider = providers.get(attempt.provider_id)
-    elif attempt.provider_id != provider.id:
+    if attempt.provider_id != provider.id:
         # A state issued for one provider must never be redeemed at another (mix-up, RFC 9700 4.4).
         raise ValidationError("this login was started at another identity provider; start again")
     identity = provider.finish(kept=attempt.kept, callback=callback, now=now)

@@ -184,6 +184,6 @@ def revoke_credential() -> Response:
 
 
 def _int(value: str, field: str) -> int:
-    if not value.strip().isdigit() or len(value.strip()) > 6:
+    if not (value.strip().isascii() and value.strip().isdigit()) or len(value.strip()) > 6:
         raise ValidationError(f"{field} must be a whole number")
     return int(value)

@@ -9,6 +9,7 @@ from werkzeug.wrappers.response import Response
 
 from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
 from escrow.identity.base import IdentityProvider
+from escrow.identity.registry import SINGLE_ISSUER_ID
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
 from escrow.services.disclosure import person_notices
 from escrow.services.registration import (
@@ -80,11 +81,11 @@ def idp_callback(provider_id: str) -> Response:
 
 @bp.get("/oidc/callback")
 def oidc_callback() -> Response:
-    """The callback registered at the ESCROW_OIDC_* provider: finishes where the login started."""
-    return _finish(None)
+    """The callback registered at the ESCROW_OIDC_* provider: finishes only a login started there."""
+    return _finish(SINGLE_ISSUER_ID)
 
 
-def _finish(provider_id: str | None) -> Response:
+def _finish(provider_id: str) -> Response:
     extension = get_components()
     account = sign_in_with_provider(
         get_session(),

@@ -65,7 +65,7 @@ def _form_int(name: str, default: int | None = None) -> int:
     raw = request.form.get(name, "")
     if raw == "" and default is not None:
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise ValidationError(f"{name} must be a whole number")
     return int(raw)
 
@@ -73,9 +73,12 @@ def _form_int(name: str, default: int | None = None) -> int:
 def _form_datetime(name: str) -> datetime:
     try:
         value = datetime.fromisoformat(request.form.get(name, "").replace("Z", "+00:00"))
+        # In UTC, as the request body carries it: 9999-12-31T23:00-05:00 is past year 9999 there.
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError as e:
         raise ValidationError(f"{name} must be an ISO 8601 date and time") from e
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError as e:
+        raise ValidationError(f"{name} is out of range") from e
 
 
 def _form_scope() -> list[object]:

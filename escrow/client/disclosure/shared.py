@@ -40,7 +40,7 @@ def answer_json(data: bytes, what: str) -> Any:
     """Returns the decoded JSON of a server answer. Raises HolderClientError if it is not JSON."""
     try:
         return json.loads(data)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise fail(f"{what}: the server did not answer JSON") from e
 
 
