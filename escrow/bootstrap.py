@@ -20,6 +20,7 @@ import nacl.signing
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
 from escrow.config import Settings
 from escrow.crypto.pseudonym import HmacPseudonymDeriver, PseudonymDeriver
 from escrow.db import make_engine, make_session_factory
@@ -44,6 +45,8 @@ class Components:
     keyring: Keyring
     log: LogSigner
     deriver: PseudonymDeriver
+    # Issue 13: asks the OPRF nodes (escrow.client.oprf); services pass it the active OPRF key.
+    oprf: ThresholdOprfClient
     password_hasher: argon2.PasswordHasher
     # Every identity provider a person may sign in with (escrow.identity.registry).
     identity_providers: IdentityProviders = field(default_factory=IdentityProviders)
@@ -51,8 +54,9 @@ class Components:
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def close(self) -> None:
-        """Releases the database connections (a command calls this before it exits)."""
+        """Releases the database connections and the OPRF client's threads (a command calls this before it exits)."""
         self.engine.dispose()
+        self.oprf.close()
 
 
 def build_components(settings: Settings) -> Components:
@@ -72,4 +76,9 @@ def build_components(settings: Settings) -> Components:
         password_hasher=make_password_hasher(settings),
         deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
         identity_providers=build_identity_providers(settings),
+        oprf=ThresholdOprfClient(
+            nodes=[NodeEndpoint(index, url) for index, url in settings.oprf_nodes],
+            signing_seed=keyring.oprf_client_seed,
+            timeout=settings.oprf_timeout_s,
+        ),
     )

@@ -12,6 +12,8 @@ from limits import parse_many
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from escrow.crypto.errors import EncodingError
+from escrow.crypto.transcript import b64u_decode
 from escrow.errors import ConfigError
 from escrow.identity.provider_config import ENV_NAME as IDENTITY_PROVIDERS_ENV
 from escrow.identity.provider_config import ProviderConfig, parse_identity_providers
@@ -67,6 +69,14 @@ class Settings:
     # process; with several workers use a shared store (redis://host:6379).
     login_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
+    # Issue 13: the OPRF nodes the service asks, as (share index, base URL), from
+    # ESCROW_OPRF_NODES="1=https://node1.example,2=..."; empty in dev mode means `escrow run` starts
+    # development nodes itself. ESCROW_OPRF_TIMEOUT: seconds to wait for the threshold of answers.
+    oprf_nodes: tuple[tuple[int, str], ...] = ()
+    oprf_timeout_s: float = 2.0
+    # The Ed25519 seed signing node requests, from ESCROW_OPRF_CLIENT_KEY (base64url); None: the file
+    # <keys>/oprf-client-key, made on first start (escrow.keystore).
+    oprf_client_key: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -80,7 +90,7 @@ class Settings:
             f"log_origin={self.log_origin!r}, dev_mode={self.dev_mode}, "
             f"issuer_url={self.issuer_url!r}, dev_idp_enabled={self.dev_idp_enabled}, "
             f"oidc_issuer={self.oidc_issuer!r}, oidc_client_id={self.oidc_client_id!r}, "
-            f"identity_providers={[p.id for p in self.identity_providers]!r})"
+            f"identity_providers={[p.id for p in self.identity_providers]!r}, oprf_nodes={self.oprf_nodes!r})"
         )
 
     @classmethod
@@ -125,7 +135,12 @@ class Settings:
         _check_rate_limit(login_rate_limit)
         ratelimit_storage_uri = _get(env, "ESCROW_RATELIMIT_STORAGE_URI", "memory://")
         _check_storage_uri(ratelimit_storage_uri)
+        oprf_nodes = parse_oprf_nodes(env.get("ESCROW_OPRF_NODES", ""))
+        oprf_timeout_s = _parse_timeout(env.get("ESCROW_OPRF_TIMEOUT", "2"))
         return cls(
+            oprf_nodes=oprf_nodes,
+            oprf_timeout_s=oprf_timeout_s,
+            oprf_client_key=parse_oprf_client_key(env.get("ESCROW_OPRF_CLIENT_KEY"), "ESCROW_OPRF_CLIENT_KEY"),
             totp_all_staff=_parse_flag(env, "ESCROW_TOTP_ALL_STAFF"),
             login_rate_limit=login_rate_limit,
             ratelimit_storage_uri=ratelimit_storage_uri,
@@ -176,7 +191,46 @@ class Settings:
             password_parallelism=1,
             # Tests log in many times from one address; tests/web/test_totp.py sets a low limit.
             login_rate_limit="1000 per minute",
+            # The suite's OPRF nodes (tests/conftest.py starts them and names them here).
+            oprf_nodes=parse_oprf_nodes(os.environ.get("ESCROW_TEST_OPRF_NODES", "")),
+            oprf_client_key=parse_oprf_client_key(
+                os.environ.get("ESCROW_TEST_OPRF_CLIENT_KEY"), "ESCROW_TEST_OPRF_CLIENT_KEY"
+            ),
         )
+
+
+def parse_oprf_nodes(text: str) -> tuple[tuple[int, str], ...]:
+    """Returns the (index, URL) pairs of ``1=http://host:port,2=...``. Raises ConfigError naming the fault."""
+    nodes: list[tuple[int, str]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        index, equals, url = item.partition("=")
+        if not equals or not index.isascii() or not index.isdigit() or not 1 <= int(index) <= 255:
+            raise ConfigError(f"ESCROW_OPRF_NODES: {item!r} is not <index 1-255>=<url>")
+        _check_url(url.rstrip("/"), f"ESCROW_OPRF_NODES node {index}")
+        nodes.append((int(index), url.rstrip("/")))
+    if len({i for i, _ in nodes}) != len(nodes):
+        raise ConfigError("ESCROW_OPRF_NODES names the same node index twice")
+    return tuple(nodes)
+
+
+def parse_oprf_client_key(text: str | None, name: str) -> bytes | None:
+    """Returns the 32-byte seed in base64url `text` (None if unset). Raises ConfigError otherwise."""
+    if not text:
+        return None
+    try:
+        return b64u_decode(text, length=32)
+    except EncodingError as e:
+        raise ConfigError(f"{name} must be the base64url of a 32-byte Ed25519 seed") from e
+
+
+def _parse_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 60:
+        raise ConfigError(f"ESCROW_OPRF_TIMEOUT must be a number of seconds between 0.05 and 60, got {text!r}")
+    return value
 
 
 def _check_rate_limit(value: str) -> None:

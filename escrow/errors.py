@@ -179,3 +179,14 @@ class AuthenticationError(EscrowError):
 
     code = "authentication-failed"
     title = "Authentication failed"
+
+
+class OprfUnavailableError(EscrowError):
+    """Fewer than the threshold of OPRF nodes answered: nothing can be derived now (HTTP 503)."""
+
+    code = "oprf-unavailable"
+    title = "Identity service temporarily unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -37,6 +37,11 @@ LOG_SIGNING_KEY_BYTES = 32  # an Ed25519 seed (RFC 8032) for transparency-log ch
 # yields no second factor.
 TOTP_KEY_NAME = "totp-key"
 TOTP_KEY_BYTES = 32
+# Issue 13: the Ed25519 seed that signs the service's requests to the OPRF nodes (each node pins its
+# public key). It lets its holder ask for evaluations, within the nodes' quotas and in their public
+# counts: it derives nothing by itself (docs/protocol.md#oprf-nodes).
+OPRF_CLIENT_KEY_NAME = "oprf-client-key"
+OPRF_CLIENT_KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class Keyring:
     person_key: bytes = field(repr=False)
     pseudonym_key: bytes = field(repr=False)
     totp_key: bytes = field(repr=False)
+    oprf_client_seed: bytes = field(repr=False)
     keys_dir: Path | None = None
 
     def signing_seed(self, kid: str) -> bytes:
@@ -81,6 +87,8 @@ def load_keyring(settings: Settings) -> Keyring:
         person_key=load_or_create_secret(settings.keys_dir, PERSON_KEY_NAME, PRF_KEY_BYTES),
         pseudonym_key=load_or_create_secret(settings.keys_dir, PSEUDONYM_KEY_NAME, PRF_KEY_BYTES),
         totp_key=load_or_create_secret(settings.keys_dir, TOTP_KEY_NAME, TOTP_KEY_BYTES),
+        oprf_client_seed=settings.oprf_client_key
+        or load_or_create_secret(settings.keys_dir, OPRF_CLIENT_KEY_NAME, OPRF_CLIENT_KEY_BYTES),
         keys_dir=settings.keys_dir,
     )
 

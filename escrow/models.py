@@ -29,6 +29,8 @@ KEY_STATUS_PENDING: Final = "pending"
 KEY_STATUS_ACTIVE: Final = "active"
 KEY_STATUS_RETIRED: Final = "retired"
 KEY_STATUSES: Final = (KEY_STATUS_PENDING, KEY_STATUS_ACTIVE, KEY_STATUS_RETIRED)
+PURPOSE_ESCROW: Final = "escrow"  # a ceremony for the escrow key (seals identities)
+PURPOSE_OPRF: Final = "oprf"  # a ceremony for the key the OPRF nodes share (issue 13)
 PUBLIC_KEY_BYTES: Final = 32  # an Ed25519 group element, compressed (DESIGN.md section 3)
 
 
@@ -83,6 +85,45 @@ class EscrowKey(Base):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Canonical JSON of escrow.crypto.dkg.ThresholdPublicKey.to_dict(): PK, threshold and every V_j.
     key_record: Mapped[str] = mapped_column(Text)
+
+
+class OprfKey(Base):
+    """The threshold OPRF's public key (issue 13): ``threshold`` of ``node_count`` nodes must answer.
+
+    Made by the same dealerless ceremony as the escrow key, so ``key_record`` is the same
+    escrow.crypto.dkg.ThresholdPublicKey record; the nodes' ristretto255 public shares are its
+    verification keys read through escrow.crypto.ristretto.from_edwards. No column here is secret.
+    """
+
+    __tablename__ = "oprf_keys"
+    __table_args__ = (
+        CheckConstraint("threshold >= 1 AND threshold <= node_count", name="threshold_range"),
+        CheckConstraint("status IN ('active', 'retired')", name="status_valid"),
+    )
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int]
+    node_count: Mapped[int]
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(PUBLIC_KEY_BYTES))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    key_record: Mapped[str] = mapped_column(Text)
+
+
+class OprfUsage(Base):
+    """How many elements the service asked the OPRF nodes to evaluate in one UTC hour (no inputs).
+
+    Once the hour is over its count is appended to the transparency log (``oprf.usage``, then
+    ``logged``), so an auditor can hold each node's published count against the log's.
+    """
+
+    __tablename__ = "oprf_usage"
+    __table_args__ = (CheckConstraint("elements >= 0", name="elements_non_negative"),)
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    elements: Mapped[int] = mapped_column(BigInteger)
+    logged: Mapped[bool] = mapped_column(default=False, server_default=expression.false())
 
 
 class LogState(Base):
@@ -186,10 +227,13 @@ class Ceremony(Base):
             "status IN ('round1', 'round2', 'confirm', 'active', 'aborted', 'cancelled')", name="status_valid"
         ),
         CheckConstraint("threshold >= 1", name="threshold_positive"),
+        CheckConstraint("purpose IN ('escrow', 'oprf')", name="purpose_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # What the key is for: the escrow key (seals identities) or the OPRF key the nodes share (issue 13).
+    purpose: Mapped[str] = mapped_column(String(16), default=PURPOSE_ESCROW, server_default=PURPOSE_ESCROW)
     status: Mapped[str] = mapped_column(String(16))
     threshold: Mapped[int]
     context: Mapped[str] = mapped_column(String(64), unique=True)

@@ -27,6 +27,7 @@ from escrow.app import create_app
 from escrow.config import Settings
 from escrow.db import make_engine, upgrade_database
 from escrow.httpkit import COMPONENTS_KEY, get_components
+from tests.oprf_support import CLIENT_KEY_ENV, NODES_ENV, OprfNetwork, client_key_text, start_network
 from tests.staff_support import csrf_token_from, sign_in_staff
 
 __all__ = ["STAFF_PASSWORD", "csrf_token_from", "sign_in_staff"]
@@ -34,8 +35,37 @@ __all__ = ["STAFF_PASSWORD", "csrf_token_from", "sign_in_staff"]
 TEST_DATABASE_URL_ENV = "ESCROW_TEST_DATABASE_URL"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def oprf_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OprfNetwork]:
+    """Three real OPRF nodes (2 of 3) for the whole session, over loopback HTTP. Settings.for_tests
+    points every test app at them (ESCROW_TEST_OPRF_NODES) with the client key they pin."""
+    network = start_network(tmp_path_factory.mktemp("oprf-nodes"))
+    saved = {name: os.environ.get(name) for name in (NODES_ENV, CLIENT_KEY_ENV)}
+    os.environ[NODES_ENV] = network.endpoints_text
+    os.environ[CLIENT_KEY_ENV] = client_key_text(network)
+    try:
+        yield network
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        network.stop()
+
+
 @contextlib.contextmanager
-def _migrated_database(directory: Path, *, migrate: bool = True) -> Iterator[str]:
+def _migrated_database(directory: Path, network: OprfNetwork | None) -> Iterator[str]:
+    """Yields the URL of a new database, migrated and holding `network`'s OPRF key (None: left empty,
+    for tests that migrate it step by step)."""
+    with _new_database(directory, migrate=network is not None) as url:
+        if network is not None:
+            network.install(url)
+        yield url
+
+
+@contextlib.contextmanager
+def _new_database(directory: Path, *, migrate: bool = True) -> Iterator[str]:
     """Yields the URL of a new migrated database: SQLite in `directory`, or a fresh PostgreSQL database.
 
     ``migrate=False``: left empty, for tests that migrate it step by step.
@@ -65,23 +95,23 @@ def _migrated_database(directory: Path, *, migrate: bool = True) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(tmp_path_factory: pytest.TempPathFactory, oprf_network: OprfNetwork) -> Iterator[str]:
     """A migrated database for the whole session (Alembic upgrade head, never create_all)."""
-    with _migrated_database(tmp_path_factory.mktemp("db")) as url:
+    with _migrated_database(tmp_path_factory.mktemp("db"), oprf_network) as url:
         yield url
 
 
 @pytest.fixture
-def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+def fresh_database_url(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[str]:
     """A new migrated database for one test whose work must really commit (threads, live servers)."""
-    with _migrated_database(tmp_path) as url:
+    with _migrated_database(tmp_path, oprf_network) as url:
         yield url
 
 
 @pytest.fixture
 def empty_database_url(tmp_path: Path) -> Iterator[str]:
     """A new database for one test that nothing has migrated yet (SQLite, or PostgreSQL when asked)."""
-    with _migrated_database(tmp_path, migrate=False) as url:
+    with _migrated_database(tmp_path, None) as url:
         yield url
 
 

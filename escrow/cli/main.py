@@ -7,9 +7,11 @@ Commands are grouped by the machine that runs them:
 - anyone (auditors, the public): ``escrow audit verify``, ``escrow ceremony verify`` (escrow.cli.auditor)
 - the server: ``init``, ``run``, ``db``, ``staff``, ``keys``, ``admin``, ``disclosures``, ``dev-code``,
   ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
+- an OPRF node operator's machine: ``escrow oprf-node ...`` (escrow.cli.node; needs
+  ``pip install 'escrow[node]'``, never the server's dependencies)
 
-The light install (``pip install escrow``) has the first three; the server's commands are loaded only
-when they are asked for, so a key-holder's tool never imports Flask or SQLAlchemy.
+The light install (``pip install escrow``) has the first three; the server's and the node's commands
+are loaded only when they are asked for, so a key-holder's tool never imports Flask or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -26,41 +28,47 @@ from escrow.cli.officer import officer
 SERVER_MODULE = "escrow.cli.server"
 SERVER_COMMANDS = ("init", "run", "db", "staff", "keys", "admin", "disclosures", "dev-code", "demo")
 SERVER_EXTRA_HINT = "pip install 'escrow[server]'"
+NODE_MODULE = "escrow.cli.node"
+NODE_COMMANDS = ("oprf-node",)
+NODE_EXTRA_HINT = "pip install 'escrow[node]'"
+# command -> (module holding it in a click group named `group`, what to install when it is missing)
+_LAZY: dict[str, tuple[str, str, str, str]] = {
+    **{name: (SERVER_MODULE, "server_commands", SERVER_EXTRA_HINT, "runs on the escrow server") for name in SERVER_COMMANDS},
+    **{name: (NODE_MODULE, "node_commands", NODE_EXTRA_HINT, "runs on an OPRF node") for name in NODE_COMMANDS},
+}
 
 
 class _EscrowGroup(click.Group):
     """The root group: client commands are always here; server commands load on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *SERVER_COMMANDS])
+        return sorted([*super().list_commands(ctx), *_LAZY])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is not None or cmd_name not in SERVER_COMMANDS:
+        if command is not None or cmd_name not in _LAZY:
             return command
+        module_name, group, hint, where = _LAZY[cmd_name]
         try:
-            server = importlib.import_module(SERVER_MODULE)
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:
             # Only a missing third-party module means "the light install"; a missing escrow module, or
             # any other ImportError, is a bug and must show as one.
             if e.name is None or e.name.split(".")[0] == "escrow":
                 raise
-            return _needs_server_install(cmd_name, e)
-        found = server.server_commands.get_command(ctx, cmd_name)
+            return _needs_install(cmd_name, e, hint, where)
+        found = getattr(module, group).get_command(ctx, cmd_name)
         return found if isinstance(found, click.Command) else None
 
 
-def _needs_server_install(name: str, error: ModuleNotFoundError) -> click.Command:
-    missing = error.name or "a server dependency"
+def _needs_install(name: str, error: ModuleNotFoundError, hint: str, where: str) -> click.Command:
+    missing = error.name or "a dependency"
 
     @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     def unavailable(**_: Any) -> None:
-        raise click.ClickException(
-            f"`escrow {name}` runs on the escrow server and needs its install ({missing} is missing): "
-            f"{SERVER_EXTRA_HINT}"
-        )
+        raise click.ClickException(f"`escrow {name}` {where} and needs its install ({missing} is missing): {hint}")
 
-    unavailable.help = f"(server; needs {SERVER_EXTRA_HINT})"
+    unavailable.help = f"({where.removeprefix('runs on ')}; needs {hint})"
     unavailable.short_help = unavailable.help
     return unavailable
 

@@ -7,6 +7,8 @@ from a Flask app. Errors become ``Error: <message>`` and exit status 1.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import json
 import logging
@@ -28,7 +30,15 @@ from escrow.models import STAFF_ROLES
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services import totp
-from escrow.services.dev_ceremony import WARNING, ensure_dev_escrow_key, simulate_ceremony, write_holder_files
+from escrow.cli.dev_nodes import NodeProcess, start_nodes, stop_nodes
+from escrow.services.dev_ceremony import (
+    NODE_WARNING,
+    WARNING,
+    ensure_dev_escrow_key,
+    ensure_dev_oprf_key,
+    simulate_ceremony,
+    write_holder_files,
+)
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_seed import DEMO_PLATFORM_LOGIN, LOGINS_FILE, read_seed_record, seed_demo_instance
 from escrow.services.instance import InitReport, init_instance
@@ -92,9 +102,47 @@ def run(host: str, port: int) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     _echo_init_report(init_instance(settings))
     _ensure_dev_key(settings)
-    app = create_app(settings)
-    click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    nodes = _start_dev_nodes(settings)
+    try:
+        if nodes:
+            settings = dataclasses.replace(settings, oprf_nodes=tuple((n.index, n.url) for n in nodes))
+        elif not settings.oprf_nodes:
+            click.secho(
+                "no OPRF nodes configured (ESCROW_OPRF_NODES): registration and sign-in will answer 503",
+                fg="yellow",
+                err=True,
+            )
+        app = create_app(settings)
+        click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        stop_nodes(nodes)
+
+
+def _start_dev_nodes(settings: Settings) -> list[NodeProcess]:
+    """Development mode with no ESCROW_OPRF_NODES: start the three development nodes (2 of 3) as their
+    own processes on loopback ports, their key from a simulated ceremony (issue 13)."""
+    if not settings.dev_mode or settings.oprf_nodes:
+        return []
+    components = build_components(settings)
+    try:
+        with components.session_factory() as session:
+            files = ensure_dev_oprf_key(session, settings, log=components.log, now=datetime.now(UTC))
+        service_key = components.oprf.signing_key
+    finally:
+        components.close()
+    click.secho(NODE_WARNING, fg="red", bold=True, err=True)
+    if files.created:
+        click.echo(f"activated development OPRF key {files.key_id} (2 of 3 nodes); share files in {files.passphrase_file.parent}")
+    nodes = start_nodes(
+        files.share_files,
+        passphrase_file=files.passphrase_file,
+        service_key=service_key,
+        data_dir=settings.instance_path / "dev-oprf-nodes",
+    )
+    for node in nodes:
+        click.echo(f"development OPRF node {node.index}: {node.url} (stats: {node.url}/stats)")
+    return nodes
 
 
 @server_commands.group()

@@ -34,6 +34,8 @@ SIGNATURE_BYTES = 64
 _MESSAGE_DOMAIN = b"escrow/v1/ceremony-message\x00"
 _REQUEST_DOMAIN = b"escrow/v1/holder-request\x00"
 _TRANSCRIPT_DOMAIN = b"escrow/v1/ceremony-transcript\x00"
+_NODE_REQUEST_DOMAIN = b"escrow/v1/oprf-node-request\x00"
+NONCE_BYTES = 16
 
 
 class InvalidSignatureError(CryptoError):
@@ -123,6 +125,41 @@ def verify_request(
 ) -> None:
     """Checks a request signature. Raises InvalidSignatureError if it does not verify."""
     _verify(_REQUEST_DOMAIN, verify_key, request_signing_input(method, path, timestamp_ms, body), signature)
+
+
+def node_request_signing_input(method: str, path: str, timestamp_ms: int, nonce: bytes, body: bytes) -> bytes:
+    """Returns the bytes the escrow service signs to ask an OPRF node for one evaluation (issue 13).
+
+    A domain of its own (a holder's request signature is never valid here, nor the reverse) and a
+    random nonce, which the node remembers for its freshness window, so no request is answered twice.
+    """
+    if len(nonce) != NONCE_BYTES:
+        raise EncodingError(f"a request nonce is {NONCE_BYTES} bytes")
+    return canonical_json(
+        {
+            "method": method.upper(),
+            "path": path,
+            "timestamp_ms": timestamp_ms,
+            "nonce": b64u_encode(nonce),
+            "body_sha256": sha256(body).hex(),
+        }
+    )
+
+
+def sign_node_request(
+    signing_seed: bytes, method: str, path: str, timestamp_ms: int, nonce: bytes, body: bytes
+) -> bytes:
+    """Returns the Ed25519 signature authenticating one request to an OPRF node."""
+    data = node_request_signing_input(method, path, timestamp_ms, nonce, body)
+    return _sign(_NODE_REQUEST_DOMAIN, signing_seed, data)
+
+
+def verify_node_request(
+    verify_key: bytes, method: str, path: str, timestamp_ms: int, nonce: bytes, body: bytes, signature: bytes
+) -> None:
+    """Checks an OPRF node request signature. Raises InvalidSignatureError if it does not verify."""
+    data = node_request_signing_input(method, path, timestamp_ms, nonce, body)
+    _verify(_NODE_REQUEST_DOMAIN, verify_key, data, signature)
 
 
 def _box_nonce(ephemeral: bytes, recipient: bytes) -> bytes:

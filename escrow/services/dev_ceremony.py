@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.config import Settings
@@ -23,9 +24,10 @@ from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.crypto.transcript import sha256
 from escrow.errors import InvalidStateError
 from escrow.keystore import ensure_keys_dir, write_secret_file
-from escrow.models import Ceremony, CeremonyParticipant, KeyHolder
+from escrow.models import KEY_STATUS_ACTIVE, Ceremony, CeremonyParticipant, KeyHolder, OprfKey
 from escrow.services.ceremony import DEV_CONTEXT_PREFIX
 from escrow.services.escrow_keys import active_escrow_key, install_escrow_key
+from escrow.services.oprf_keys import install_oprf_key
 from escrow.services.transparency import LogSigner
 
 WARNING = (
@@ -175,3 +177,61 @@ def ensure_dev_escrow_key(
     record_holders(session, ceremony, now=now)
     session.commit()
     return DevKeyReport(ceremony.key.key_id, directory, passphrase)
+
+
+DEV_NODES_DIR = "dev-oprf-nodes"
+DEV_NODE_THRESHOLD = 2
+DEV_NODES = 3
+NODE_WARNING = (
+    "DEVELOPMENT ONLY: the OPRF key of the development nodes was made by a simulated ceremony in one "
+    "process, and all three share files sit in this server's keys directory. Whoever holds that "
+    "directory can derive every person key and pseudonym. Never use it for real identities."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DevNodeFiles:
+    """The development OPRF nodes' share files (index -> path), their passphrase file and the key id."""
+
+    key_id: str
+    share_files: dict[int, Path]
+    passphrase_file: Path
+    created: bool
+
+
+def ensure_dev_oprf_key(session: Session, settings: Settings, *, log: LogSigner, now: datetime) -> DevNodeFiles:
+    """Development mode only: returns the development nodes' files, first simulating a 2-of-3 OPRF key
+    ceremony into <keys>/dev-oprf-nodes/ and activating its key if there is none (issue 13).
+
+    Raises InvalidStateError outside development mode, or if an OPRF key is active but its dev share
+    files are gone (a real key: run real nodes instead).
+    """
+    if not settings.dev_mode:
+        raise InvalidStateError("development OPRF nodes exist only in development mode (ESCROW_DEV_MODE=1)")
+    directory = settings.keys_dir / DEV_NODES_DIR
+    passphrase_file = directory / PASSPHRASE_FILE
+    existing = session.execute(select(OprfKey).where(OprfKey.status == KEY_STATUS_ACTIVE)).scalar_one_or_none()
+    if existing is not None:
+        files = {j: directory / f"node-{j}.share" for j in range(1, existing.node_count + 1)}
+        if not passphrase_file.exists() or not all(p.exists() for p in files.values()):
+            raise InvalidStateError(
+                f"OPRF key {existing.key_id} is active but its development share files are not in {directory}: "
+                "configure its real nodes with ESCROW_OPRF_NODES"
+            )
+        return DevNodeFiles(existing.key_id, files, passphrase_file, created=False)
+    ceremony = simulate_ceremony(DEV_NODE_THRESHOLD, DEV_NODES)
+    ensure_keys_dir(directory)
+    passphrase = secrets.token_urlsafe(18)
+    write_secret_file(passphrase_file, passphrase.encode())
+    files = {}
+    for j, node in enumerate(ceremony.holders, start=1):
+        named = HolderSecrets(f"development OPRF node {j}", node.signing_seed, node.exchange_secret, node.shares)
+        path = directory / f"node-{j}.share"
+        data = encrypt_holder_file(
+            named, passphrase, opslimit=settings.holderfile_opslimit, memlimit=settings.holderfile_memlimit
+        )
+        write_secret_file(path, data)
+        files[j] = path
+    install_oprf_key(session, ceremony.key, log=log, now=now)
+    session.commit()
+    return DevNodeFiles(ceremony.key.key_id, files, passphrase_file, created=True)

@@ -1,0 +1,260 @@
+"""The threshold OPRF client (issue 13): blind, ask every node in parallel, keep the first t answers
+whose RFC 9497 proofs verify, combine them by Lagrange at zero, unblind and finalise.
+
+Used by the escrow service (a person's identity key at registration and sign-in) and, later, by an
+officer's tool (checking that a revealed identity is the person behind a pseudonym). Nodes see only
+blinded elements. A node that is down, slow, refuses or answers with a wrong share is skipped, named in
+a log line and counted in `NodeHealth`; fewer than t valid answers is OprfUnavailableError (a 503).
+Pure stdlib HTTP (http.client), so it runs in the light install.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Final
+
+from escrow.crypto.ceremony_messages import NONCE_BYTES, public_keys
+from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.errors import CryptoError
+from escrow.crypto.oprf import MAX_BATCH, Mode, blind, finalize
+from escrow.crypto.ristretto import Element, from_edwards
+from escrow.crypto.threshold_oprf import NodeAnswer, combine, verify_answer
+from escrow.errors import OprfUnavailableError, ValidationError
+from escrow.protocol.errors import ProtocolError
+from escrow.protocol.oprf import EvaluateRequest, EvaluateResponse, sign_service_request
+
+log = logging.getLogger("escrow.oprf")
+DEFAULT_TIMEOUT_S: Final = 2.0
+EVALUATE_PATH: Final = "/evaluate"
+_MAX_ANSWER_BYTES: Final = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEndpoint:
+    """Where node `index` (its share index in the key) answers."""
+
+    index: int
+    url: str
+
+    def __post_init__(self) -> None:
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValidationError(f"OPRF node {self.index}: {self.url!r} is not an http(s)://host[:port] URL")
+
+
+class NodeFailure(Exception):
+    """One node gave no usable answer (down, slow, refused, malformed or a proof that fails)."""
+
+
+@dataclass(slots=True)
+class NodeHealth:
+    """Per-node counts since start: answers used, and skips by reason (the metric the issue names)."""
+
+    answered: dict[int, int] = field(default_factory=dict)
+    skipped: dict[int, int] = field(default_factory=dict)
+    last_error: dict[int, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record_answer(self, node: int) -> None:
+        with self._lock:
+            self.answered[node] = self.answered.get(node, 0) + 1
+
+    def record_skip(self, node: int, reason: str) -> None:
+        with self._lock:
+            self.skipped[node] = self.skipped.get(node, 0) + 1
+            self.last_error[node] = reason
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        with self._lock:
+            nodes = sorted(set(self.answered) | set(self.skipped))
+            return {
+                str(i): {
+                    "answered": self.answered.get(i, 0),
+                    "skipped": self.skipped.get(i, 0),
+                    "last_error": self.last_error.get(i),
+                }
+                for i in nodes
+            }
+
+
+class _Connections:
+    """One keep-alive HTTP connection per (thread, node): a request costs no new TCP handshake."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def post(self, node: NodeEndpoint, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        for attempt in (1, 2):  # a kept-alive connection the node closed is retried once, fresh
+            connection = pool.get(node.url)
+            if connection is None:
+                parts = urllib.parse.urlsplit(node.url)
+                factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+                connection = factory(parts.hostname or "", parts.port, timeout=self._timeout)
+                pool[node.url] = connection
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read(_MAX_ANSWER_BYTES + 1)
+                if response.will_close:
+                    connection.close()
+                    pool.pop(node.url, None)
+                return response.status, data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                connection.close()
+                pool.pop(node.url, None)
+                if attempt == 2:
+                    raise
+            except BaseException:
+                connection.close()
+                pool.pop(node.url, None)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    key: ThresholdPublicKey
+    public_shares: dict[int, Element]
+
+
+class ThresholdOprfClient:
+    """Evaluates the OPRF with the nodes in `nodes`, under the key the caller names (the one the
+    service's database and the transparency log record: escrow.services.oprf_keys)."""
+
+    def __init__(
+        self,
+        *,
+        nodes: Sequence[NodeEndpoint],
+        signing_seed: bytes,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        indices = [n.index for n in nodes]
+        if len(set(indices)) != len(indices):
+            raise ValidationError("two OPRF nodes are configured with the same index")
+        self._nodes = tuple(nodes)
+        self._seed = signing_seed
+        self._signing_key = public_keys(signing_seed, bytes(32)).signing_key
+        self._clock = clock
+        self._connections = _Connections(timeout)
+        self._timeout = timeout
+        self._pool: ThreadPoolExecutor | None = None  # made on first use: most commands never evaluate
+        self._key: _Key | None = None
+        self._key_lock = threading.Lock()
+        self.health = NodeHealth()
+
+    @property
+    def signing_key(self) -> bytes:
+        """The Ed25519 key every node pins (ESCROW_NODE_SERVICE_KEY)."""
+        return self._signing_key
+
+    def _public_shares(self, key: ThresholdPublicKey) -> _Key:
+        # from_edwards costs field arithmetic in Python: convert once per key (a reshare changes it).
+        with self._key_lock:
+            if self._key is None or self._key.key != key:
+                shares = {i: from_edwards(key.verification_key(i)) for i in sorted(key.verification_keys)}
+                self._key = _Key(key, shares)
+            return self._key
+
+    @property
+    def nodes(self) -> tuple[NodeEndpoint, ...]:
+        return self._nodes
+
+    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> list[bytes]:
+        """Returns the RFC 9497 output for each input (64 bytes each).
+
+        Raises OprfUnavailableError if fewer than the key's threshold of nodes give a valid answer
+        within the timeout, ValidationError for an empty or oversized batch.
+        """
+        if not inputs or len(inputs) > MAX_BATCH:
+            raise ValidationError(f"evaluate between 1 and {MAX_BATCH} inputs at once")
+        shares = self._public_shares(key)
+        blinds = [blind(x, mode=Mode.VOPRF) for x in inputs]
+        blinded = tuple(b for _, b in blinds)
+        nodes = [n for n in self._nodes if n.index in shares.public_shares]
+        threshold = key.threshold
+        pool = self._executor()
+        pending: dict[Future[NodeAnswer], NodeEndpoint] = {
+            pool.submit(self._ask, node, shares, blinded): node for node in nodes
+        }
+        answers: dict[int, NodeAnswer] = {}
+        deadline = time.monotonic() + self._timeout
+        while pending and len(answers) < threshold:
+            done, _ = wait(pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                node = pending.pop(future)
+                try:
+                    answers[node.index] = future.result()
+                    self.health.record_answer(node.index)
+                except NodeFailure as e:
+                    self._skip(node, str(e))
+        for future, node in pending.items():
+            if len(answers) < threshold:
+                self._skip(node, f"no answer within {self._timeout:g} s")
+            future.cancel()
+        if len(answers) < threshold:
+            raise OprfUnavailableError(
+                f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
+                retry_after=5,
+            )
+        chosen = dict(sorted(answers.items())[:threshold])
+        combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)
+        return [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
+
+    def _skip(self, node: NodeEndpoint, reason: str) -> None:
+        # Names the node and the reason, never an input or an element.
+        log.warning("oprf node %d (%s) skipped: %s", node.index, node.url, reason)
+        self.health.record_skip(node.index, reason)
+
+    def _ask(self, node: NodeEndpoint, key: _Key, blinded: tuple[Element, ...]) -> NodeAnswer:
+        asked = EvaluateRequest(key_id=key.key.key_id, node=node.index, elements=blinded)
+        body = asked.to_json()
+        auth = sign_service_request(
+            self._seed,
+            self._signing_key,
+            method="POST",
+            path=EVALUATE_PATH,
+            timestamp_ms=int(self._clock() * 1000),
+            nonce=os.urandom(NONCE_BYTES),
+            body=body,
+        )
+        headers = {"Content-Type": "application/json", "Authorization": auth.to_header()}
+        try:
+            status, data = self._connections.post(node, EVALUATE_PATH, body, headers)
+        except (OSError, http.client.HTTPException) as e:
+            raise NodeFailure(f"unreachable ({e.__class__.__name__}: {e})") from e
+        if status != 200:
+            raise NodeFailure(f"answered HTTP {status}: {data[:200].decode('utf-8', 'replace')}")
+        try:
+            response = EvaluateResponse.parse(data, expected=asked)
+            answer = NodeAnswer(node.index, response.evaluated, response.proof)
+            verify_answer(key.public_shares[node.index], blinded, answer)
+        except (ProtocolError, CryptoError) as e:
+            raise NodeFailure(f"gave an answer that does not verify ({e})") from e
+        return answer
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._key_lock:
+            if self._pool is None:
+                workers = max(1, 4 * len(self._nodes))
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oprf-node")
+            return self._pool
+
+    def close(self) -> None:
+        """Stops the worker threads (answers still on their way are dropped)."""
+        with self._key_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
