@@ -200,6 +200,19 @@ def test_client_imports_only_protocol_crypto_and_errors() -> None:
     assert _escrow_imports_outside(_files("client"), allowed) == []
 
 
+def test_node_imports_only_node_protocol_crypto_and_errors() -> None:
+    """An OPRF node runs on its operator's machine with `escrow[node]`: nothing of the server."""
+    allowed = ("escrow.node", "escrow.protocol", "escrow.crypto", "escrow.errors")
+    assert _escrow_imports_outside(_files("node"), allowed) == []
+    server_only = ("sqlalchemy", "alembic", "psycopg", "flask_login", "flask_wtf", "flask_limiter", "authlib")
+    assert [
+        (path.name, name)
+        for path in _files("node", "cli/node.py")
+        for name in _imports(path)
+        if name.split(".")[0] in server_only
+    ] == []
+
+
 def test_api_and_web_never_import_each_other() -> None:
     assert _violations(_files("api"), ("escrow.web",)) + _violations(_files("web"), ("escrow.api",)) == []
 
