@@ -129,13 +129,11 @@ def derive_key_pair(seed: bytes, info: bytes, mode: Mode) -> tuple[Scalar, Eleme
         raise EncodingError(f"a DeriveKeyPair seed is {SEED_BYTES} bytes")
     derive_input = bytes(seed) + _prefixed(_check_input(info, "key info"))
     dst = b"DeriveKeyPair" + context_string(mode)
-    for counter in range(256):  # pragma: no branch - the loop ends by returning
+    for counter in range(256):
         sk = hash_to_scalar(derive_input + bytes([counter]), dst)
-        if not sk.is_zero():
+        if not sk.is_zero():  # pragma: no branch - a zero hash has probability 2^-252
             return sk, Element.base_times(sk)
-    raise InvalidParameterError(
-        "DeriveKeyPairError: no non-zero key"
-    )  # pragma: no cover - probability 2^-64k
+    raise InvalidParameterError("DeriveKeyPairError: 256 zero keys")  # pragma: no cover - p = 2^-64512
 
 
 def _input_element(input: bytes, mode: Mode) -> Element:
