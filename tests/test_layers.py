@@ -24,7 +24,7 @@ WEB_FRAMEWORKS = ("flask", "flask_login", "flask_wtf", "flask_limiter", "werkzeu
 ENTRY_LAYERS = ("escrow.web", "escrow.api", "escrow.cli", "escrow.app", "escrow.httpkit", "escrow.bootstrap")
 DATABASE_LIBRARIES = ("sqlalchemy", "alembic", "psycopg")
 # The light install (pyproject: dependencies without extras) has only these from outside the stdlib.
-LIGHT_LIBRARIES = ("nacl", "cryptography", "click")
+LIGHT_LIBRARIES = ("nacl", "cryptography", "click", "rbcl")
 LIGHT_CLI = (
     "cli/__init__.py",
     "cli/main.py",

@@ -82,10 +82,10 @@ def _run(bin_dir: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
 
 
 def test_light_install_has_none_of_the_server_dependencies(light_env: Path) -> None:
-    result = _run(light_env, "python", "-c", _IMPORTABLE, *SERVER_ONLY, "nacl", "cryptography", "click")
+    result = _run(light_env, "python", "-c", _IMPORTABLE, *SERVER_ONLY, "nacl", "cryptography", "click", "rbcl")
 
     found = json.loads(result.stdout)
-    assert {name for name, present in found.items() if present} == {"nacl", "cryptography", "click"}
+    assert {name for name, present in found.items() if present} == {"nacl", "cryptography", "click", "rbcl"}
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,21 @@ class InvalidProofError(CryptoError):
         self.holder = holder
 
 
+class InvalidNodeAnswerError(InvalidProofError):
+    """A threshold OPRF node's answer does not verify under its public share; `node` names it.
+
+    `holder` is set to the same index, so a caller that handles InvalidProofError by holder still works.
+    """
+
+    def __init__(self, message: str, *, node: int) -> None:
+        super().__init__(message, holder=node)
+        self.node = node
+
+
+class InvalidInputError(CryptoError, ValueError):
+    """An OPRF input is longer than RFC 9497 allows or hashes to the identity (RFC 9497 InvalidInputError)."""
+
+
 class InvalidShareError(CryptoError):
     """A dealt share does not match its dealer's Feldman commitments; names dealer and recipient."""
 

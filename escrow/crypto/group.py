@@ -94,6 +94,12 @@ class Scalar:
     def __neg__(self) -> Scalar:
         return Scalar(_sodium.crypto_core_ed25519_scalar_negate(self._b))
 
+    def invert(self) -> Scalar:
+        """Returns 1/self mod L (libsodium, constant-time). Raises InvalidScalarError for zero."""
+        if self.is_zero():
+            raise InvalidScalarError("zero has no inverse")
+        return Scalar(_sodium.crypto_core_ed25519_scalar_invert(self._b))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Scalar):
             return NotImplemented

@@ -6,6 +6,8 @@
 - `b64u_encode`/`b64u_decode`: unpadded base64url (RFC 4648 §5), strict on decode.
 - `Transcript`: SHA-512 over a domain tag and length-prefixed labelled items; `challenge()` reduces the
   64-byte digest mod L (hash-to-scalar as in RFC 8032 §5.1.6 and the Fiat-Shamir heuristic).
+- `expand_message_xmd`: RFC 9380 §5.3.1 with SHA-512, the one expander behind ristretto255's
+  HashToGroup and HashToScalar (RFC 9497 §4.1).
 """
 
 from __future__ import annotations
@@ -74,6 +76,37 @@ def b64u_decode(text: str, *, length: int | None = None) -> bytes:
 
 def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
+
+
+_XMD_BLOCK = 64  # SHA-512 output length b_in_bytes (RFC 9380 §5.3.1)
+_XMD_RATE = 128  # SHA-512 input block length s_in_bytes
+MAX_DST_BYTES = 255  # RFC 9380 §5.3.1: DST is at most 255 bytes (longer tags need §5.3.3; we have none)
+
+
+def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
+    """Returns `length` uniform bytes: RFC 9380 §5.3.1 expand_message_xmd with H = SHA-512.
+
+    Raises EncodingError for a DST that is empty or longer than 255 bytes, or a length outside
+    1..255*64 (ell <= 255; both limits are the RFC's ABORT conditions).
+    """
+    if not isinstance(msg, bytes | bytearray) or not isinstance(dst, bytes | bytearray):
+        raise EncodingError("expand_message_xmd takes bytes")
+    if not 1 <= len(dst) <= MAX_DST_BYTES:
+        raise EncodingError(f"a domain separation tag is 1..{MAX_DST_BYTES} bytes")
+    if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= 255 * _XMD_BLOCK:
+        raise EncodingError(f"expand_message_xmd gives 1..{255 * _XMD_BLOCK} bytes")
+    dst_prime = bytes(dst) + bytes([len(dst)])
+    b_0 = hashlib.sha512(
+        bytes(_XMD_RATE) + bytes(msg) + length.to_bytes(2, "big") + b"\x00" + dst_prime
+    ).digest()
+    b_i = hashlib.sha512(b_0 + b"\x01" + dst_prime).digest()
+    blocks = [b_i]
+    for i in range(2, -(-length // _XMD_BLOCK) + 1):
+        b_i = hashlib.sha512(
+            bytes(x ^ y for x, y in zip(b_0, b_i, strict=True)) + bytes([i]) + dst_prime
+        ).digest()
+        blocks.append(b_i)
+    return b"".join(blocks)[:length]
 
 
 def _u64(n: int) -> bytes:

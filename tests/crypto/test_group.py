@@ -127,3 +127,14 @@ def test_random_scalars_are_never_zero_and_repr_hides_value() -> None:
     assert "5" not in repr(s)
     assert "hidden" in repr(s)
     assert repr(G).startswith("Point(5866")
+
+
+@given(scalars.filter(lambda s: not s.is_zero()))
+def test_invert_gives_the_multiplicative_inverse(s: Scalar) -> None:
+    assert s * s.invert() == ONE
+    assert s.invert().invert() == s
+
+
+def test_zero_has_no_inverse() -> None:
+    with pytest.raises(InvalidScalarError):
+        ZERO.invert()
