@@ -21,10 +21,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.config import Settings
-from escrow.crypto.pseudonym import HmacPseudonymDeriver, PseudonymDeriver
 from escrow.db import make_engine, make_session_factory
 from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
+from escrow.services.interim_oprf import InterimOprf
+from escrow.services.oprf import OprfEvaluator
 from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
 
@@ -43,7 +44,9 @@ class Components:
     session_factory: sessionmaker[Session]
     keyring: Keyring
     log: LogSigner
-    deriver: PseudonymDeriver
+    # Derives person keys and pseudonym secrets (DESIGN.md section 10). INTERIM: an in-process
+    # evaluator until the threshold node client is swapped in (issue 13).
+    oprf: OprfEvaluator
     password_hasher: argon2.PasswordHasher
     # Every identity provider a person may sign in with (escrow.identity.registry).
     identity_providers: IdentityProviders = field(default_factory=IdentityProviders)
@@ -70,6 +73,6 @@ def build_components(settings: Settings) -> Components:
         keyring=keyring,
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
-        deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
+        oprf=InterimOprf(key=keyring.person_key),
         identity_providers=build_identity_providers(settings),
     )

@@ -24,9 +24,10 @@ KEYS_DIR_MODE = 0o700
 SECRET_FILE_MODE = 0o600
 FLASK_SECRET_KEY_NAME = "flask-secret-key"  # noqa: S105 - a file name
 FLASK_SECRET_KEY_BYTES = 32  # 256 bits for HMAC-signed session cookies
-# DESIGN.md section 7: person_key = HMAC(K_person, identity key); pseudonym = HMAC(K_pseudonym, ...).
+# INTERIM (issue 13): keys the in-process stand-in for the threshold OPRF (escrow.services.interim_oprf)
+# until the node client replaces it; no server key derives a pseudonym any more (the old
+# keys/pseudonym-key file is no longer read).
 PERSON_KEY_NAME = "person-key"
-PSEUDONYM_KEY_NAME = "pseudonym-key"
 PRF_KEY_BYTES = 32
 # Ed25519 credential signing keys (issue 3): one file per key, named by its RFC 7638 thumbprint.
 SIGNING_KEY_PREFIX = "credential-signing-"
@@ -45,8 +46,7 @@ class Keyring:
 
     flask_secret_key: bytes = field(repr=False)
     log_signing_seed: bytes = field(repr=False)
-    person_key: bytes = field(repr=False)
-    pseudonym_key: bytes = field(repr=False)
+    person_key: bytes = field(repr=False)  # interim OPRF key (see PERSON_KEY_NAME)
     totp_key: bytes = field(repr=False)
     keys_dir: Path | None = None
 
@@ -79,7 +79,6 @@ def load_keyring(settings: Settings) -> Keyring:
         flask_secret_key=flask_secret_key,
         log_signing_seed=log_signing_seed,
         person_key=load_or_create_secret(settings.keys_dir, PERSON_KEY_NAME, PRF_KEY_BYTES),
-        pseudonym_key=load_or_create_secret(settings.keys_dir, PSEUDONYM_KEY_NAME, PRF_KEY_BYTES),
         totp_key=load_or_create_secret(settings.keys_dir, TOTP_KEY_NAME, TOTP_KEY_BYTES),
         keys_dir=settings.keys_dir,
     )
