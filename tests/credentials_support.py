@@ -27,13 +27,13 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 
 from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
-from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
 from escrow.identity.registry import SINGLE_ISSUER_ID, IdentityProviders
 from escrow.identity.transport import WsgiHttp
 from escrow.services.escrow_keys import install_escrow_key
+from escrow.services.interim_oprf import InterimOprf
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
 from escrow.services.transparency import LogSigner
 from tests.crypto.support import run_dkg
@@ -62,8 +62,9 @@ def install_key(session: Session) -> ThresholdPublicKey:
     return key
 
 
-def make_deriver() -> HmacPseudonymDeriver:
-    return HmacPseudonymDeriver(person_key=b"p" * 32, pseudonym_key=b"q" * 32)
+def make_oprf() -> InterimOprf:
+    """The OPRF evaluator for services called directly in tests (the app's own is built from keys/)."""
+    return InterimOprf(key=b"p" * 32)
 
 
 def add_platform(session: Session, platform_id: str = "forum", **policy: Any) -> PlatformInfo:

@@ -17,11 +17,15 @@ from escrow.identity.base import VerifiedIdentity
 from escrow.keystore import Keyring, load_keyring
 from escrow.models import OidcConsent, Platform
 from escrow.services import oidc
+from escrow.services.oprf import derive_person_keys
 from escrow.services.platforms import get_platform
 from escrow.services.registration import register_person
-from tests.credentials_support import NOW, add_platform, make_deriver, make_log
+from tests.credentials_support import NOW, add_platform, make_log, make_oprf
 
 ISSUER = "http://escrow.test"
+IDENTITY = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
+# What this person's signing in gives the caller (the same OPRF evaluation as at registration).
+SECRET = derive_person_keys(make_oprf(), IDENTITY.identity_key).secret
 
 
 @pytest.fixture
@@ -32,8 +36,9 @@ def keyring(tmp_path: Path) -> Keyring:
 @pytest.fixture
 def person_id(db_session: Session, escrow_key: ThresholdPublicKey) -> int:
     add_platform(db_session, "forum")
-    identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
-    return register_person(db_session, identity=identity, deriver=make_deriver(), log=make_log(), now=NOW).id
+    return register_person(
+        db_session, identity=IDENTITY, oprf=make_oprf(), log=make_log(), now=NOW
+    ).account.id
 
 
 def _code(session: Session, keyring: Keyring, person_id: int, code: str = "c" * 43, **kw: object) -> None:
@@ -48,7 +53,7 @@ def _code(session: Session, keyring: Keyring, person_id: int, code: str = "c" * 
         code_challenge=None,
         code_challenge_method=None,
         auth_time=NOW,
-        deriver=make_deriver(),
+        secret=SECRET,
         keyring=keyring,
         issuer=ISSUER,
         log=make_log(),
@@ -113,28 +118,27 @@ def test_id_token_algorithm_is_eddsa_or_rs256_only(
 
 
 def test_consent_is_stored_by_pseudonym_not_by_account(db_session: Session, person_id: int) -> None:
-    deriver = make_deriver()
     oidc.grant_consent(
-        db_session, person_id=person_id, platform_id="forum", deriver=deriver, log=make_log(), now=NOW
+        db_session, person_id=person_id, platform_id="forum", secret=SECRET, log=make_log(), now=NOW
     )
     oidc.grant_consent(
-        db_session, person_id=person_id, platform_id="forum", deriver=deriver, log=make_log(), now=NOW
+        db_session, person_id=person_id, platform_id="forum", secret=SECRET, log=make_log(), now=NOW
     )
 
     rows = db_session.scalars(select(OidcConsent)).all()
     assert len(rows) == 1
     assert {c.name for c in OidcConsent.__table__.columns} == {"id", "platform_id", "pseudonym", "granted_at"}
-    assert [c.platform_id for c in oidc.list_consents(db_session, person_id=person_id, deriver=deriver)] == [
+    assert [c.platform_id for c in oidc.list_consents(db_session, person_id=person_id, secret=SECRET)] == [
         "forum"
     ]
-    assert oidc.list_consents(db_session, person_id=999, deriver=deriver) == []
+    assert oidc.list_consents(db_session, person_id=999, secret=SECRET) == []
 
 
 def test_consent_for_unknown_person_or_platform_is_not_found(db_session: Session, person_id: int) -> None:
     with pytest.raises(NotFoundError):
-        oidc.has_consent(db_session, person_id=person_id, platform_id="nobody", deriver=make_deriver())
+        oidc.has_consent(db_session, person_id=person_id, platform_id="nobody", secret=SECRET)
     with pytest.raises(NotFoundError):
-        oidc.has_consent(db_session, person_id=999, platform_id="forum", deriver=make_deriver())
+        oidc.has_consent(db_session, person_id=999, platform_id="forum", secret=SECRET)
 
 
 def test_code_names_the_credential_and_finds_pseudonym_acr_and_envelope(
