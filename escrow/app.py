@@ -8,6 +8,7 @@ import traceback
 from http import HTTPStatus
 
 from flask import Flask, Response, g, request
+from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,11 +31,11 @@ from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
 from escrow.config import Settings
-from escrow.errors import EscrowError
+from escrow.errors import EscrowError, ServiceUnavailableError, SignInAgainError
 from escrow.httpkit import COMPONENTS_KEY, close_session, load_user
 from escrow.identity.devidp import DEV_LABEL
 from escrow.web import bp as web_bp
-from escrow.web import render_error_page
+from escrow.web import render_error_page, sign_in_again
 from escrow.web.admin import bp as admin_bp
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import pending_account_key
@@ -196,7 +197,7 @@ def _add_response_headers(response: Response) -> Response:
     return response
 
 
-def _handle_escrow_error(error: EscrowError) -> Response | tuple[str, int]:
+def _handle_escrow_error(error: EscrowError) -> ResponseReturnValue:
     status = problems.status_for(error)
     # Event name, class and id only: messages may one day contain identity (STYLE.md section 6).
     _log.info(
@@ -209,10 +210,14 @@ def _handle_escrow_error(error: EscrowError) -> Response | tuple[str, int]:
         return _handle_unexpected_error(error)
     if problems.wants_problem_json(request):
         return problems.problem_for_escrow_error(error, request_id=_request_id())
+    if isinstance(error, SignInAgainError):  # a page: back to sign-in rather than a bare 401 (issue 13)
+        return sign_in_again()
     # The detail says what to fix (e.g. which field of the disclosure form); it is client-safe, as in
     # problem_for_escrow_error, and a form refused without it left the officer guessing (issue 8).
     detail = error.detail if error.detail != error.title else None
-    return render_error_page(status, error.title, detail)
+    retry_after_s = error.retry_after_s if isinstance(error, ServiceUnavailableError) else None
+    page, status = render_error_page(status, error.title, detail, retry_after_s=retry_after_s)
+    return page, status, problems.headers_for(error)
 
 
 def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
 from escrow.config import Settings
-from escrow.crypto.pseudonym import HmacPseudonymDeriver, PseudonymDeriver
 from escrow.db import make_engine, make_session_factory
 from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
@@ -44,8 +43,7 @@ class Components:
     session_factory: sessionmaker[Session]
     keyring: Keyring
     log: LogSigner
-    deriver: PseudonymDeriver
-    # Issue 13: asks the OPRF nodes (escrow.client.oprf); services pass it the active OPRF key.
+    # The threshold OPRF client (escrow.client.oprf): asks the nodes; services name the key to use.
     oprf: ThresholdOprfClient
     password_hasher: argon2.PasswordHasher
     # Every identity provider a person may sign in with (escrow.identity.registry).
@@ -54,7 +52,7 @@ class Components:
     clock: Callable[[], datetime] = field(default=utc_now)
 
     def close(self) -> None:
-        """Releases the database connections and the OPRF client's threads (a command calls this before it exits)."""
+        """Releases the database connections and the OPRF client's threads (commands call it at exit)."""
         self.engine.dispose()
         self.oprf.close()
 
@@ -74,7 +72,6 @@ def build_components(settings: Settings) -> Components:
         keyring=keyring,
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
-        deriver=HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key),
         identity_providers=build_identity_providers(settings),
         oprf=ThresholdOprfClient(
             nodes=[NodeEndpoint(index, url) for index, url in settings.oprf_nodes],

@@ -140,7 +140,9 @@ class Settings:
         return cls(
             oprf_nodes=oprf_nodes,
             oprf_timeout_s=oprf_timeout_s,
-            oprf_client_key=parse_oprf_client_key(env.get("ESCROW_OPRF_CLIENT_KEY"), "ESCROW_OPRF_CLIENT_KEY"),
+            oprf_client_key=parse_oprf_client_key(
+                env.get("ESCROW_OPRF_CLIENT_KEY"), "ESCROW_OPRF_CLIENT_KEY"
+            ),
             totp_all_staff=_parse_flag(env, "ESCROW_TOTP_ALL_STAFF"),
             login_rate_limit=login_rate_limit,
             ratelimit_storage_uri=ratelimit_storage_uri,
@@ -229,7 +231,9 @@ def _parse_timeout(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0.05 <= value <= 60:
-        raise ConfigError(f"ESCROW_OPRF_TIMEOUT must be a number of seconds between 0.05 and 60, got {text!r}")
+        raise ConfigError(
+            f"ESCROW_OPRF_TIMEOUT must be a number of seconds between 0.05 and 60, got {text!r}"
+        )
     return value
 
 

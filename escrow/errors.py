@@ -181,12 +181,31 @@ class AuthenticationError(EscrowError):
     title = "Authentication failed"
 
 
-class OprfUnavailableError(EscrowError):
-    """Fewer than the threshold of OPRF nodes answered: nothing can be derived now (HTTP 503)."""
+class SignInAgainError(AuthenticationError):
+    """The signed-in person's session holds no usable pseudonym secret (an older session, a tampered
+    cookie, or one moved from another account): they must sign in again (issue 13)."""
+
+    code = "sign-in-again"
+    title = "Sign in again"
+
+
+class ServiceUnavailableError(EscrowError):
+    """A service this step depends on cannot answer now; the caller may try again later (HTTP 503).
+
+    ``retry_after_s`` (seconds), when known, is sent as the Retry-After header.
+    """
+
+    code = "service-unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s if isinstance(retry_after_s, int) and retry_after_s >= 0 else None
+
+
+class OprfUnavailableError(ServiceUnavailableError):
+    """Not enough OPRF nodes answered (or an answer was malformed), so no person key or pseudonym
+    can be derived now (issue 13). Says nothing about the person or the input."""
 
     code = "oprf-unavailable"
-    title = "Identity service temporarily unavailable"
-
-    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+    title = "Pseudonym service unavailable"

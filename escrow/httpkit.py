@@ -4,6 +4,10 @@ both import this.
 
 One SQLAlchemy session per request, created on first use and closed at teardown; closing rolls back
 anything a service did not commit.
+
+A signed-in person's pseudonym secret (issue 13) lives only here, in their Flask session, sealed with
+an AEAD (escrow.crypto.session_box) under a key derived from ``app.secret_key`` and bound to their
+account id: log_in_person() puts it there, pseudonym_secret() reads it back, logging out removes it.
 """
 
 from __future__ import annotations
@@ -13,17 +17,25 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from flask_login import UserMixin, current_user
+from flask import session as cookie_session
+from flask_login import UserMixin, current_user, login_user
 from sqlalchemy.orm import Session
 
 from escrow.bootstrap import Components
-from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
-from escrow.services.registration import PersonAccount, get_account
+from escrow.crypto.errors import EncodingError, OpenFailedError
+from escrow.crypto.pseudonym import PseudonymSecret
+from escrow.crypto.session_box import derive_session_box_key, open_session_value, seal_session_value
+from escrow.crypto.transcript import b64u_decode, b64u_encode
+from escrow.errors import NotFoundError, PermissionDeniedError, SignInAgainError, ValidationError
+from escrow.services.registration import PersonAccount, SignedIn, get_account
 from escrow.services.staff import StaffView, get_staff
 
 COMPONENTS_KEY = "escrow"
 STAFF_ID_PREFIX = "staff:"
 PERSON_ID_PREFIX = "person:"
+# The Flask session entry holding the sealed pseudonym secret (base64url of nonce || ciphertext || tag).
+PSEUDONYM_SECRET_SESSION_KEY = "escrow_pseudonym_secret"  # noqa: S105 - a session key name
+_PSEUDONYM_SECRET_AAD = b"escrow/v2/session/pseudonym-secret\x00person:"
 
 
 def get_components(app: Flask | None = None) -> Components:
@@ -153,3 +165,56 @@ def current_person() -> PersonAccount:
     if not isinstance(user, PersonUser):
         raise PermissionDeniedError("log in with your verified identity first")
     return user.account
+
+
+# The pseudonym secret in the person's session (issue 13): sealed, bound to the account, never logged.
+
+
+def log_in_person(signed_in: SignedIn) -> None:
+    """Logs the person in (Flask-Login) and keeps their pseudonym secret, sealed, in their session.
+
+    Every person sign-in (each identity provider's callback, the password form, registration) ends here.
+    """
+    login_user(PersonUser(signed_in.account))
+    sealed = seal_session_value(
+        _session_box_key(), bytes(signed_in.secret), associated_data=_secret_aad(signed_in.account.id)
+    )
+    cookie_session[PSEUDONYM_SECRET_SESSION_KEY] = b64u_encode(sealed)
+
+
+def forget_pseudonym_secret() -> None:
+    """Removes the pseudonym secret from the session (logout, a staff login in the same browser)."""
+    cookie_session.pop(PSEUDONYM_SECRET_SESSION_KEY, None)
+
+
+def pseudonym_secret() -> PseudonymSecret:
+    """Returns the signed-in person's pseudonym secret from their session.
+
+    Raises PermissionDeniedError if no person is signed in, SignInAgainError if their session holds no
+    secret (a session older than issue 13), or one that does not open for this account (tampered,
+    or moved from another person's session).
+    """
+    person = current_person()
+    value = cookie_session.get(PSEUDONYM_SECRET_SESSION_KEY)
+    again = SignInAgainError("your session has expired; please sign in again")
+    if not isinstance(value, str):
+        raise again
+    try:
+        plaintext = open_session_value(
+            _session_box_key(), b64u_decode(value), associated_data=_secret_aad(person.id)
+        )
+        return PseudonymSecret.from_bytes(plaintext)
+    except (EncodingError, OpenFailedError):
+        raise again from None
+
+
+def _session_box_key() -> bytes:
+    secret_key = current_app.secret_key
+    if isinstance(secret_key, str):
+        secret_key = secret_key.encode()
+    assert isinstance(secret_key, bytes)  # noqa: S101 - create_app always sets it
+    return derive_session_box_key(secret_key)
+
+
+def _secret_aad(person_id: int) -> bytes:
+    return _PSEUDONYM_SECRET_AAD + str(person_id).encode()

@@ -24,10 +24,8 @@ KEYS_DIR_MODE = 0o700
 SECRET_FILE_MODE = 0o600
 FLASK_SECRET_KEY_NAME = "flask-secret-key"  # noqa: S105 - a file name
 FLASK_SECRET_KEY_BYTES = 32  # 256 bits for HMAC-signed session cookies
-# DESIGN.md section 7: person_key = HMAC(K_person, identity key); pseudonym = HMAC(K_pseudonym, ...).
-PERSON_KEY_NAME = "person-key"
-PSEUDONYM_KEY_NAME = "pseudonym-key"
-PRF_KEY_BYTES = 32
+# Issue 13: no file here derives a person key or a pseudonym; the old keys/person-key and
+# keys/pseudonym-key files are no longer made or read (the threshold OPRF replaces them).
 # Ed25519 credential signing keys (issue 3): one file per key, named by its RFC 7638 thumbprint.
 SIGNING_KEY_PREFIX = "credential-signing-"
 SIGNING_SEED_BYTES = 32
@@ -50,8 +48,6 @@ class Keyring:
 
     flask_secret_key: bytes = field(repr=False)
     log_signing_seed: bytes = field(repr=False)
-    person_key: bytes = field(repr=False)
-    pseudonym_key: bytes = field(repr=False)
     totp_key: bytes = field(repr=False)
     oprf_client_seed: bytes = field(repr=False)
     keys_dir: Path | None = None
@@ -84,8 +80,6 @@ def load_keyring(settings: Settings) -> Keyring:
     return Keyring(
         flask_secret_key=flask_secret_key,
         log_signing_seed=log_signing_seed,
-        person_key=load_or_create_secret(settings.keys_dir, PERSON_KEY_NAME, PRF_KEY_BYTES),
-        pseudonym_key=load_or_create_secret(settings.keys_dir, PSEUDONYM_KEY_NAME, PRF_KEY_BYTES),
         totp_key=load_or_create_secret(settings.keys_dir, TOTP_KEY_NAME, TOTP_KEY_BYTES),
         oprf_client_seed=settings.oprf_client_key
         or load_or_create_secret(settings.keys_dir, OPRF_CLIENT_KEY_NAME, OPRF_CLIENT_KEY_BYTES),

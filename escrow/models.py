@@ -368,7 +368,8 @@ REVOKERS: Final = ("user", "platform", "admin")
 class Person(Base):
     """One verified person (one row per person: ``person_key`` is unique).
 
-    ``person_key`` is HMAC(K_person, canonical identity key), useless without keys/. The identity
+    ``person_key`` is KDF(OPRF(canonical identity key), "lookup") (issue 13): it finds the account and
+    derives nothing else (no pseudonym can be computed from any column here). The identity
     itself is sealed to the escrow key in ``identity_seal``; the server cannot open it.
     """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import threading
 import urllib.error
 import urllib.parse
@@ -26,8 +27,9 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
+from escrow.config import parse_oprf_client_key, parse_oprf_nodes
 from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
-from escrow.crypto.pseudonym import HmacPseudonymDeriver
 from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
@@ -37,6 +39,7 @@ from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
 from escrow.services.transparency import LogSigner
 from tests.crypto.support import run_dkg
+from tests.oprf_support import CLIENT_KEY_ENV, NODES_ENV
 
 IDP_ISSUER = "http://idp.test"
 CLIENT_ID = "escrow-test"
@@ -62,8 +65,14 @@ def install_key(session: Session) -> ThresholdPublicKey:
     return key
 
 
-def make_deriver() -> HmacPseudonymDeriver:
-    return HmacPseudonymDeriver(person_key=b"p" * 32, pseudonym_key=b"q" * 32)
+@functools.cache
+def make_oprf() -> ThresholdOprfClient:
+    """The threshold client for services called directly in tests, asking the suite's real nodes
+    (tests/conftest.py starts them and names them in ESCROW_TEST_OPRF_NODES)."""
+    nodes = parse_oprf_nodes(os.environ[NODES_ENV])
+    seed = parse_oprf_client_key(os.environ[CLIENT_KEY_ENV], CLIENT_KEY_ENV)
+    assert seed is not None  # noqa: S101 - the session fixture sets it
+    return ThresholdOprfClient(nodes=[NodeEndpoint(i, u) for i, u in nodes], signing_seed=seed)
 
 
 def add_platform(session: Session, platform_id: str = "forum", **policy: Any) -> PlatformInfo:

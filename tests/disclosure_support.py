@@ -41,7 +41,7 @@ from escrow.services import keyholders as keyholder_service
 from escrow.services.credentials import IssuedCredential, issue_credential
 from escrow.services.disclosure import add_court, register_officer_key
 from escrow.services.platforms import register_platform
-from escrow.services.registration import register_in_person
+from escrow.services.registration import login_with_password, register_in_person
 from escrow.services.staff import StaffView, create_staff
 from escrow.services.transparency import LogSigner
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
@@ -256,20 +256,31 @@ def build_world(
             log=log,
             now=now,
         )
-        person = register_in_person(
+        register_in_person(
             session,
             check=DocumentCheck("passport", "NLD", "XR1234567", PERSON_NAME, "1990-02-03"),
             password=PERSON_PASSWORD,
-            deriver=extension.deriver,
+            oprf=extension.oprf,
+            hasher=extension.password_hasher,
+            log=log,
+            now=now,
+        )
+        # The person then signs in themselves (document + password): that gives their pseudonym secret.
+        person = login_with_password(
+            session,
+            issuing_country="NLD",
+            document_number="XR1234567",
+            password=PERSON_PASSWORD,
+            oprf=extension.oprf,
             hasher=extension.password_hasher,
             log=log,
             now=now,
         )
         credential = issue_credential(
             session,
-            person_id=person.id,
+            person_id=person.account.id,
             platform_id="forum",
-            deriver=extension.deriver,
+            secret=person.secret,
             keyring=extension.keyring,
             issuer=extension.settings.issuer_url,
             log=log,
@@ -285,4 +296,4 @@ def build_world(
             log=log,
             now=now,
         )
-    return World(app, holders, officers, court.id, court_seed, credential, person.id)
+    return World(app, holders, officers, court.id, court_seed, credential, person.account.id)

@@ -53,7 +53,7 @@ def register_person(session: Session, app: Flask, number: str = "P1234567") -> P
         session,
         check=DocumentCheck("id_card", "BEL", number, "Olga Example", "1990-01-02"),
         password=PASSWORD,
-        deriver=extension.deriver,
+        oprf=extension.oprf,
         hasher=extension.password_hasher,
         log=extension.log,
         now=datetime.now(UTC),

@@ -93,7 +93,10 @@ def start_network(
     for j, node in enumerate(ceremony.holders, start=1):
         path = directory / f"node-{j}.share"
         data = encrypt_holder_file(
-            node, passphrase, opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN, memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN
+            node,
+            passphrase,
+            opslimit=nacl.pwhash.argon2id.OPSLIMIT_MIN,
+            memlimit=nacl.pwhash.argon2id.MEMLIMIT_MIN,
         )
         write_secret_file(path, data)
         share_files[j] = path

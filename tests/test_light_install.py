@@ -18,7 +18,7 @@ from escrow.keystore import load_keyring
 from escrow.services.credentials import issue_credential
 from escrow.services.registration import register_person
 from escrow.services.signing_keys import published_jwks
-from tests.credentials_support import NOW, add_platform, escrow_key, make_deriver, make_log
+from tests.credentials_support import NOW, add_platform, escrow_key, make_log, make_oprf
 
 __all__ = ["escrow_key"]  # a fixture used below
 
@@ -82,7 +82,9 @@ def _run(bin_dir: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
 
 
 def test_light_install_has_none_of_the_server_dependencies(light_env: Path) -> None:
-    result = _run(light_env, "python", "-c", _IMPORTABLE, *SERVER_ONLY, "nacl", "cryptography", "click", "rbcl")
+    result = _run(
+        light_env, "python", "-c", _IMPORTABLE, *SERVER_ONLY, "nacl", "cryptography", "click", "rbcl"
+    )
 
     found = json.loads(result.stdout)
     assert {name for name, present in found.items() if present} == {"nacl", "cryptography", "click", "rbcl"}
@@ -116,12 +118,12 @@ def _credential(session: Session, keys_dir: Path, subject: str) -> tuple[dict[st
     """Issues a credential through the service; returns the verification request, pseudonym, digest."""
     add_platform(session)
     identity = VerifiedIdentity("oidc", "https://idp.example", subject, "Eve Example", "1999-12-31", "low")
-    person = register_person(session, identity=identity, deriver=make_deriver(), log=make_log(), now=NOW)
+    person = register_person(session, identity=identity, oprf=make_oprf(), log=make_log(), now=NOW)
     issued = issue_credential(
         session,
-        person_id=person.id,
+        person_id=person.account.id,
         platform_id="forum",
-        deriver=make_deriver(),
+        secret=person.secret,
         keyring=load_keyring(Settings.for_tests("sqlite://", keys_dir)),
         issuer=ISSUER,
         log=make_log(),

@@ -131,7 +131,7 @@ def register_person_in_person() -> tuple[Response, int]:
             birthdate=text_field(body, "birthdate"),
         ),
         password=text_field(body, "password"),
-        deriver=extension.deriver,
+        oprf=extension.oprf,
         hasher=extension.password_hasher,
         log=extension.log,
         now=current_time(),

@@ -8,7 +8,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from escrow.errors import ValidationError
-from escrow.httpkit import current_person, current_time, get_components, get_session, json_object, text_field
+from escrow.httpkit import (
+    current_person,
+    current_time,
+    get_components,
+    get_session,
+    json_object,
+    pseudonym_secret,
+    text_field,
+)
 from escrow.services.credentials import (
     CredentialInfo,
     credential_statuses,
@@ -88,7 +96,7 @@ def platform_revoke(credential_id: str) -> Response:
 def my_credentials() -> Response:
     person = current_person()
     items = list_person_credentials(
-        get_session(), person_id=person.id, deriver=get_components().deriver, now=current_time()
+        get_session(), person_id=person.id, secret=pseudonym_secret(), now=current_time()
     )
     return jsonify({"credentials": [_credential_json(i) for i in items]})
 
@@ -96,7 +104,7 @@ def my_credentials() -> Response:
 @bp.post("/me/credentials")
 def issue() -> tuple[Response, int]:
     """Issues a credential for ``platform_id`` to the logged-in person; the token is returned once."""
-    person = current_person()
+    person, secret = current_person(), pseudonym_secret()
     body = json_object()
     slot = body.get("slot", 0)
     extension = get_components()
@@ -104,7 +112,7 @@ def issue() -> tuple[Response, int]:
         get_session(),
         person_id=person.id,
         platform_id=text_field(body, "platform_id"),
-        deriver=extension.deriver,
+        secret=secret,
         keyring=extension.keyring,
         issuer=extension.settings.issuer_url,
         log=extension.log,
@@ -125,13 +133,13 @@ def issue() -> tuple[Response, int]:
 
 @bp.post("/me/credentials/<credential_id>/revoke")
 def my_revoke(credential_id: str) -> Response:
-    person = current_person()
+    person, secret = current_person(), pseudonym_secret()
     extension = get_components()
     info = revoke_as_person(
         get_session(),
         person_id=person.id,
         credential_id=credential_id,
-        deriver=extension.deriver,
+        secret=secret,
         log=extension.log,
         now=current_time(),
     )

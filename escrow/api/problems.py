@@ -21,6 +21,7 @@ from escrow.errors import (
     InvalidTokenError,
     NotFoundError,
     PermissionDeniedError,
+    ServiceUnavailableError,
     ValidationError,
 )
 
@@ -41,6 +42,8 @@ PROBLEM_STATUS: Mapping[type[EscrowError], int] = {
     ValidationError: 422,
     # A malformed ?page= is a malformed request, not a rule broken by a well-formed one (issue 8).
     InvalidPageError: 400,
+    # A service a step depends on (the OPRF nodes, issue 13) cannot answer now: try again later.
+    ServiceUnavailableError: 503,
 }
 
 # Stable codes for the HTTP-level errors werkzeug raises before our code runs.
@@ -53,6 +56,7 @@ HTTP_ERROR_CODES: Mapping[int, str] = {
     413: "content-too-large",
     415: "unsupported-media-type",
     429: "too-many-requests",
+    503: "service-unavailable",
 }
 
 _JSON_PATH_PREFIXES = ("/api/", "/.well-known/")
@@ -66,6 +70,14 @@ def status_for(error: EscrowError) -> int:
         if status is not None:
             return status
     return 500
+
+
+def headers_for(error: EscrowError) -> dict[str, str]:
+    """Returns the extra response headers of ``error``: Retry-After (RFC 9110 section 10.2.3, in
+    seconds) when a ServiceUnavailableError knows when to try again. Pages and problems both send them."""
+    if isinstance(error, ServiceUnavailableError) and error.retry_after_s is not None:
+        return {"Retry-After": str(error.retry_after_s)}
+    return {}
 
 
 def wants_problem_json(request: Request) -> bool:
@@ -107,7 +119,9 @@ def problem_for_escrow_error(error: EscrowError, *, request_id: str) -> Response
     status = status_for(error)
     if status == 500:
         return problem_for_unexpected_error(request_id=request_id)
-    return problem_response(status=status, title=error.title, code=error.code, detail=error.detail)
+    return problem_response(
+        status=status, title=error.title, code=error.code, detail=error.detail, headers=headers_for(error)
+    )
 
 
 def problem_for_http_exception(error: HTTPException) -> Response:

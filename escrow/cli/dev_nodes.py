@@ -67,7 +67,9 @@ class NodeProcess:
 def _spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("ab")
     try:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # noqa: S603 - our own command
+        return subprocess.Popen(  # noqa: S603 - our own command, no shell
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     finally:
         log.close()
 
@@ -85,7 +87,9 @@ def wait_until_ready(node: NodeProcess, timeout: float = STARTUP_TIMEOUT_S) -> N
         except OSError:
             time.sleep(0.05)
     node.kill()
-    raise ConfigError(f"OPRF node {node.index} did not start within {timeout:g} s: {node.log_path.read_text()[-2000:]}")
+    raise ConfigError(
+        f"OPRF node {node.index} did not start within {timeout:g} s: {node.log_path.read_text()[-2000:]}"
+    )
 
 
 def start_nodes(
@@ -117,7 +121,9 @@ def start_nodes(
                 command += [f"--limit-{window}", str(value)]
             env = {k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")}
             log_path = node_dir / "node.log"
-            node = NodeProcess(index, f"http://{host}:{port}", _spawn(command, env, log_path), command, env, log_path)
+            node = NodeProcess(
+                index, f"http://{host}:{port}", _spawn(command, env, log_path), command, env, log_path
+            )
             nodes.append(node)
         for node in nodes:
             wait_until_ready(node)

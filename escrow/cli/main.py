@@ -33,8 +33,14 @@ NODE_COMMANDS = ("oprf-node",)
 NODE_EXTRA_HINT = "pip install 'escrow[node]'"
 # command -> (module holding it in a click group named `group`, what to install when it is missing)
 _LAZY: dict[str, tuple[str, str, str, str]] = {
-    **{name: (SERVER_MODULE, "server_commands", SERVER_EXTRA_HINT, "runs on the escrow server") for name in SERVER_COMMANDS},
-    **{name: (NODE_MODULE, "node_commands", NODE_EXTRA_HINT, "runs on an OPRF node") for name in NODE_COMMANDS},
+    **{
+        name: (SERVER_MODULE, "server_commands", SERVER_EXTRA_HINT, "runs on the escrow server")
+        for name in SERVER_COMMANDS
+    },
+    **{
+        name: (NODE_MODULE, "node_commands", NODE_EXTRA_HINT, "runs on an OPRF node")
+        for name in NODE_COMMANDS
+    },
 }
 
 
@@ -66,7 +72,9 @@ def _needs_install(name: str, error: ModuleNotFoundError, hint: str, where: str)
 
     @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     def unavailable(**_: Any) -> None:
-        raise click.ClickException(f"`escrow {name}` {where} and needs its install ({missing} is missing): {hint}")
+        raise click.ClickException(
+            f"`escrow {name}` {where} and needs its install ({missing} is missing): {hint}"
+        )
 
     unavailable.help = f"({where.removeprefix('runs on ')}; needs {hint})"
     unavailable.short_help = unavailable.help

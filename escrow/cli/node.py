@@ -25,21 +25,39 @@ def oprf_node() -> None:
 
 
 @oprf_node.command("serve")
-@click.option("--share-file", type=click.Path(dir_okay=False, path_type=Path), help="The node's share file (ESCROW_NODE_SHARE_FILE).")
+@click.option(
+    "--share-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The node's share file (ESCROW_NODE_SHARE_FILE).",
+)
 @click.option(
     "--passphrase-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="File holding the share file's passphrase (ESCROW_NODE_PASSPHRASE_FILE; or ESCROW_NODE_PASSPHRASE).",
 )
-@click.option("--service-key", help="The escrow service's request-signing key, base64url (ESCROW_NODE_SERVICE_KEY).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the node keeps its ledger (ESCROW_NODE_DATA_DIR).")
+@click.option(
+    "--service-key", help="The escrow service's request-signing key, base64url (ESCROW_NODE_SERVICE_KEY)."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the node keeps its ledger (ESCROW_NODE_DATA_DIR).",
+)
 @click.option("--key-id", help="Which key's share to serve, if the file holds several (ESCROW_NODE_KEY_ID).")
-@click.option("--limit-minute", type=click.IntRange(min=1), help="Elements per minute (ESCROW_NODE_LIMIT_MINUTE).")
+@click.option(
+    "--limit-minute", type=click.IntRange(min=1), help="Elements per minute (ESCROW_NODE_LIMIT_MINUTE)."
+)
 @click.option("--limit-hour", type=click.IntRange(min=1), help="Elements per hour (ESCROW_NODE_LIMIT_HOUR).")
 @click.option("--limit-day", type=click.IntRange(min=1), help="Elements per day (ESCROW_NODE_LIMIT_DAY).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=7101, show_default=True)
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="gunicorn workers (0: the built-in threaded server, for development).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="gunicorn workers (0: the built-in threaded server, for development).",
+)
 @clean_errors
 def serve(
     share_file: Path | None,

@@ -8,7 +8,6 @@ from a Flask app. Errors become ``Error: <message>`` and exit status 1.
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 import json
 import logging
@@ -23,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from escrow.bootstrap import Components, build_components
 from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
+from escrow.cli.dev_nodes import NodeProcess, start_nodes, stop_nodes
 from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import ConfigError, EscrowError
@@ -30,7 +30,6 @@ from escrow.models import STAFF_ROLES
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services import totp
-from escrow.cli.dev_nodes import NodeProcess, start_nodes, stop_nodes
 from escrow.services.dev_ceremony import (
     NODE_WARNING,
     WARNING,
@@ -133,7 +132,10 @@ def _start_dev_nodes(settings: Settings) -> list[NodeProcess]:
         components.close()
     click.secho(NODE_WARNING, fg="red", bold=True, err=True)
     if files.created:
-        click.echo(f"activated development OPRF key {files.key_id} (2 of 3 nodes); share files in {files.passphrase_file.parent}")
+        click.echo(
+            f"activated development OPRF key {files.key_id} (2 of 3 nodes); "
+            f"share files in {files.passphrase_file.parent}"
+        )
     nodes = start_nodes(
         files.share_files,
         passphrase_file=files.passphrase_file,

@@ -98,7 +98,9 @@ class _Connections:
             connection = pool.get(node.url)
             if connection is None:
                 parts = urllib.parse.urlsplit(node.url)
-                factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+                factory = (
+                    http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+                )
                 connection = factory(parts.hostname or "", parts.port, timeout=self._timeout)
                 pool[node.url] = connection
             try:
@@ -190,7 +192,9 @@ class ThresholdOprfClient:
         answers: dict[int, NodeAnswer] = {}
         deadline = time.monotonic() + self._timeout
         while pending and len(answers) < threshold:
-            done, _ = wait(pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            done, _ = wait(
+                pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
+            )
             if not done:
                 break
             for future in done:
@@ -207,7 +211,7 @@ class ThresholdOprfClient:
         if len(answers) < threshold:
             raise OprfUnavailableError(
                 f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
-                retry_after=5,
+                retry_after_s=5,
             )
         chosen = dict(sorted(answers.items())[:threshold])
         combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)

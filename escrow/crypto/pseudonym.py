@@ -1,10 +1,21 @@
-"""Person keys and pairwise pseudonyms (DESIGN.md section 7), behind one small interface.
+"""Person keys and pairwise pseudonyms from one OPRF output (DESIGN.md sections 7 and 10, issue 13).
 
-HMAC-SHA256 (RFC 2104) as a PRF: person_key = HMAC(K_person, canonical identity key) and
-pseudonym = base32(HMAC(K_pseudonym, person_key || platform id [|| slot])) cut to 130 bits.
-Known limit: whoever holds both keys can test a guess "is this person behind that pseudonym?".
-The planned replacement is a threshold OPRF; callers depend only on PseudonymDeriver, so the
-derivation can be swapped without touching them.
+The escrow service never holds a key that derives a person key or a pseudonym. The person's canonical
+identity key goes through one evaluation of a threshold OPRF (RFC 9497, evaluated by independent
+nodes; escrow.services.oprf), whose 64-byte output ``y`` only the evaluating service ever sees. From it:
+
+    person_key       = HKDF-Expand(y, "escrow/v2/lookup", 32)              stored: finds the account
+    pseudonym secret = HKDF-Expand(y, "escrow/v2/pseudonym-secret", 32)    NEVER stored or logged
+    pseudonym        = base32(HMAC-SHA256(secret, "escrow/v2/pseudonym" 0x00 || platform id
+                                                   [|| 0x00 || slot]))[:26]
+
+HKDF-Expand is RFC 5869 section 2.3 with SHA-256 and L = 32, i.e. the single block
+T(1) = HMAC-SHA256(y, info || 0x01): ``y`` is already a uniformly random PRF output, so the Extract
+step is not needed. HMAC-SHA256 (RFC 2104) is the pseudonym PRF. The two labels are distinct and
+neither is a prefix of the pseudonym input, so the stored person key says nothing about the secret,
+and from the person key alone nobody (the server included) can compute or link a pseudonym: that takes
+the secret, which lives only in memory and, encrypted, in the person's signed-in session
+(escrow.crypto.session_box). Pseudonyms are 26 lowercase base32 characters, 130 bits (>= 128).
 """
 
 from __future__ import annotations
@@ -12,57 +23,89 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Protocol
+from dataclasses import dataclass
 
 from escrow.crypto.errors import EncodingError
 
+OPRF_OUTPUT_BYTES = 64  # RFC 9497 ristretto255-SHA512: Nh = 64
 PERSON_KEY_BYTES = 32
+PSEUDONYM_SECRET_BYTES = 32
 PSEUDONYM_CHARS = 26  # 26 base32 characters = 130 bits (>= 128, DESIGN.md section 7)
-MIN_KEY_BYTES = 32
-_PERSON_DOMAIN = b"escrow/v1/person-key\x00"
-_PSEUDONYM_DOMAIN = b"escrow/v1/pseudonym\x00"
+_LOOKUP_LABEL = b"escrow/v2/lookup"
+_SECRET_LABEL = b"escrow/v2/pseudonym-secret"
+_PSEUDONYM_DOMAIN = b"escrow/v2/pseudonym\x00"
+_HKDF_FIRST_BLOCK = b"\x01"  # RFC 5869 section 2.3: T(1) = HMAC(PRK, T(0) || info || 0x01)
 
 
-class PseudonymDeriver(Protocol):
-    """Turns identity keys into person keys, and (person key, platform) into pairwise pseudonyms."""
-
-    def person_key(self, identity_key: bytes) -> bytes:
-        """Returns the 32-byte key that finds a person's account."""
-
-    def pseudonym(self, person_key: bytes, platform_id: str, *, slot: int = 0) -> str:
-        """Returns the person's pseudonym on ``platform_id`` (slot > 0: further pseudonyms there)."""
+def _hkdf_expand_32(prk: bytes, info: bytes) -> bytes:
+    return hmac.new(prk, info + _HKDF_FIRST_BLOCK, hashlib.sha256).digest()
 
 
-class HmacPseudonymDeriver:
-    """The first-version derivation: two server-held HMAC keys."""
+class PseudonymSecret:
+    """The 32-byte key from which one person's pseudonyms are computed. Never stored, never logged:
+    the repr hides it, comparison is constant-time, and it is not hashable (no dict key or set)."""
 
-    __slots__ = ("_person_key", "_pseudonym_key")
+    __slots__ = ("_key",)
+    __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, *, person_key: bytes, pseudonym_key: bytes) -> None:
-        if len(person_key) < MIN_KEY_BYTES or len(pseudonym_key) < MIN_KEY_BYTES:
-            raise EncodingError(f"PRF keys must be at least {MIN_KEY_BYTES} bytes")
-        self._person_key = person_key
-        self._pseudonym_key = pseudonym_key
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != PSEUDONYM_SECRET_BYTES:
+            raise EncodingError(f"a pseudonym secret is {PSEUDONYM_SECRET_BYTES} bytes")
+        self._key = key
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PseudonymSecret:
+        """Returns the secret held in ``data``. Raises EncodingError unless it is 32 bytes."""
+        return cls(data)
+
+    def __bytes__(self) -> bytes:
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PseudonymSecret):
+            return NotImplemented
+        return hmac.compare_digest(self._key, other._key)
 
     def __repr__(self) -> str:
-        return "HmacPseudonymDeriver(<keys hidden>)"
+        return "PseudonymSecret(<hidden>)"
 
-    def person_key(self, identity_key: bytes) -> bytes:
-        if not isinstance(identity_key, bytes) or not identity_key:
-            raise EncodingError("identity key must be non-empty bytes")
-        return hmac.new(self._person_key, _PERSON_DOMAIN + identity_key, hashlib.sha256).digest()
+    def pseudonym(self, platform_id: str, *, slot: int = 0) -> str:
+        """Returns this person's pseudonym on ``platform_id`` (slot > 0: further pseudonyms there).
 
-    def pseudonym(self, person_key: bytes, platform_id: str, *, slot: int = 0) -> str:
-        if not isinstance(person_key, bytes) or len(person_key) != PERSON_KEY_BYTES:
-            raise EncodingError(f"person key must be {PERSON_KEY_BYTES} bytes")
+        Raises EncodingError for an empty platform id or one holding NUL, or a negative slot.
+        """
         if not isinstance(platform_id, str) or not platform_id or "\x00" in platform_id:
             raise EncodingError("platform id must be non-empty text without NUL")
         if not isinstance(slot, int) or slot < 0:
             raise EncodingError("slot must be a non-negative integer")
-        # person_key has a fixed length, so person_key || platform_id is unambiguous; slot 0 is the
-        # plain DESIGN.md derivation, further slots are NUL-separated (platform ids hold no NUL).
-        message = _PSEUDONYM_DOMAIN + person_key + platform_id.encode()
+        # Slot 0 is the plain DESIGN.md derivation; further slots are NUL-separated (platform ids hold
+        # no NUL), so (platform, slot) pairs never collide.
+        message = _PSEUDONYM_DOMAIN + platform_id.encode()
         if slot:
             message += b"\x00" + str(slot).encode()
-        digest = hmac.new(self._pseudonym_key, message, hashlib.sha256).digest()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.b32encode(digest).decode("ascii").lower()[:PSEUDONYM_CHARS]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class PersonKeys:
+    """What one OPRF evaluation gives: the stored lookup key and the never-stored pseudonym secret."""
+
+    person_key: bytes
+    secret: PseudonymSecret
+
+    def __repr__(self) -> str:
+        return "PersonKeys(<hidden>)"
+
+
+def person_keys(oprf_output: bytes) -> PersonKeys:
+    """Returns the person key and pseudonym secret derived from a 64-byte OPRF output.
+
+    Raises EncodingError unless ``oprf_output`` is exactly OPRF_OUTPUT_BYTES bytes.
+    """
+    if not isinstance(oprf_output, bytes) or len(oprf_output) != OPRF_OUTPUT_BYTES:
+        raise EncodingError(f"an OPRF output is {OPRF_OUTPUT_BYTES} bytes")
+    return PersonKeys(
+        person_key=_hkdf_expand_32(oprf_output, _LOOKUP_LABEL),
+        secret=PseudonymSecret(_hkdf_expand_32(oprf_output, _SECRET_LABEL)),
+    )

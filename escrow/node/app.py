@@ -44,7 +44,9 @@ STATS_HOURS: Final = 7 * 24
 EXTENSION_KEY: Final = "escrow_node"
 
 
-def _problem(status: int, code: str, title: str, detail: str, headers: Mapping[str, str] | None = None) -> Response:
+def _problem(
+    status: int, code: str, title: str, detail: str, headers: Mapping[str, str] | None = None
+) -> Response:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     response.headers.update(headers or {})
@@ -67,7 +69,9 @@ class _Node:
     def authorize(self, body: bytes) -> ServiceAuthorization:
         auth = ServiceAuthorization.parse(request.headers.get("Authorization"))
         if not hmac.compare_digest(auth.signing_key, self.settings.service_key):
-            raise InvalidServiceSignatureError("this node answers only the escrow service key it was configured with")
+            raise InvalidServiceSignatureError(
+                "this node answers only the escrow service key it was configured with"
+            )
         skew_ms = abs(int(time.time() * 1000) - auth.timestamp_ms)
         if skew_ms > self.settings.freshness_s * 1000:
             raise InvalidServiceSignatureError(
@@ -137,7 +141,9 @@ def create_node_app(settings: NodeSettings, share: NodeShare) -> Flask:
 
     @app.get("/key")
     def key() -> Response:
-        return _json(NodeKey(share.key.key_id, share.index, share.key.threshold, share.public_share).to_json())
+        return _json(
+            NodeKey(share.key.key_id, share.index, share.key.threshold, share.public_share).to_json()
+        )
 
     @app.get("/stats")
     def stats() -> Response:
@@ -150,4 +156,3 @@ def create_node_app(settings: NodeSettings, share: NodeShare) -> Flask:
         return _json(json.dumps({"status": "ok", "node": share.index, "pid": os.getpid()}).encode())
 
     return app
-

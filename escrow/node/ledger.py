@@ -111,7 +111,9 @@ class Ledger:
 
     @staticmethod
     def _retry_after(db: sqlite3.Connection, start: int, now_ms: int, window: str) -> int:
-        oldest = db.execute("SELECT MIN(at_ms) FROM evaluations WHERE at_ms > ?", (start,)).fetchone()[0]
+        oldest: int | None = db.execute(
+            "SELECT MIN(at_ms) FROM evaluations WHERE at_ms > ?", (start,)
+        ).fetchone()[0]
         if oldest is None:  # the request alone is larger than the limit: no wait helps
             return math.ceil(WINDOWS_MS[window] / 1000)
         return max(1, math.ceil((oldest + WINDOWS_MS[window] - now_ms) / 1000))
@@ -120,7 +122,8 @@ class Ledger:
         """Returns (UTC hour, elements) for the last `hours` hours that had any evaluation, newest first."""
         since = (now_ms // HOUR_MS - hours + 1) * HOUR_MS
         rows = self._connect().execute(
-            "SELECT at_ms / ? AS h, SUM(elements) FROM evaluations WHERE at_ms >= ? GROUP BY h ORDER BY h DESC",
+            "SELECT at_ms / ? AS h, SUM(elements) FROM evaluations WHERE at_ms >= ? "
+            "GROUP BY h ORDER BY h DESC",
             (HOUR_MS, since),
         )
         return tuple((datetime.fromtimestamp(h * HOUR_MS / 1000, UTC), int(n)) for h, n in rows)

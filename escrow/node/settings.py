@@ -38,7 +38,9 @@ class NodeSettings:
     freshness_s: int = DEFAULT_FRESHNESS_S
 
     def __repr__(self) -> str:
-        return f"NodeSettings(share_file={self.share_file!s}, data_dir={self.data_dir!s}, limits={self.limits})"
+        return (
+            f"NodeSettings(share_file={self.share_file!s}, data_dir={self.data_dir!s}, limits={self.limits})"
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> NodeSettings:
@@ -60,7 +62,9 @@ class NodeSettings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         for name in ("share_file", "passphrase", "service_key", "data_dir"):
             if not values.get(name):
-                raise ConfigError(f"the node needs {name.replace('_', ' ')} (flag or ESCROW_NODE_{name.upper()})")
+                raise ConfigError(
+                    f"the node needs {name.replace('_', ' ')} (flag or ESCROW_NODE_{name.upper()})"
+                )
         try:
             service_key = b64u_decode(str(values["service_key"]), length=32)
         except CryptoError as e:

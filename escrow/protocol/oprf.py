@@ -4,7 +4,8 @@
                      {"version": 1, "key_id": ..., "node": i, "elements": [<b64u ristretto255>, ...]}
                   -> {"version": 1, "key_id": ..., "node": i, "evaluated": [...], "proof": <b64u 64 bytes>}
     GET  /key     -> {"version": 1, "key_id": ..., "node": i, "threshold": t, "public_share": <b64u>}
-    GET  /stats   -> {"version": 1, "key_id": ..., "node": i, "limits": {...}, "hours": [{"hour", "elements"}]}
+    GET  /stats   -> {"version": 1, "key_id": ..., "node": i, "limits": {...},
+                      "hours": [{"hour": ..., "elements": n}, ...]}
 
 Each answer is a plain RFC 9497 VOPRF answer for the node's share (`evaluated[j] = k_i * elements[j]`,
 one batched DLEQ proof against the node's public share), so any RFC 9497 client can check one node.
@@ -21,7 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from escrow.crypto.ceremony_messages import NONCE_BYTES, InvalidSignatureError, sign_node_request, verify_node_request
+from escrow.crypto.ceremony_messages import (
+    NONCE_BYTES,
+    InvalidSignatureError,
+    sign_node_request,
+    verify_node_request,
+)
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.oprf import MAX_BATCH, Proof
 from escrow.crypto.ristretto import Element
@@ -109,11 +115,15 @@ class EvaluateRequest:
 
     @classmethod
     def parse(cls, body: bytes) -> EvaluateRequest:
-        """Returns the request in `body`. Raises ProtocolError (or UnsupportedVersionError) naming the fault."""
+        """Returns the request in `body`. Raises ProtocolError (or UnsupportedVersionError) naming it."""
         what = "evaluation request"
         data = _fields.members(_parse_json(body, what), what, ("version", "key_id", "node", "elements"))
         _fields.version(data, "version", what, (VERSION,))
-        return cls(key_id=_key_id(data, what), node=_node(data, what), elements=_elements(data["elements"], "elements"))
+        return cls(
+            key_id=_key_id(data, what),
+            node=_node(data, what),
+            elements=_elements(data["elements"], "elements"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +151,15 @@ class EvaluateResponse:
         """Returns the answer in `body` to `expected`. Raises ProtocolError if it is malformed or answers
         another key, another node or another number of elements (the proof is checked by the caller)."""
         what = "evaluation answer"
-        data = _fields.members(_parse_json(body, what), what, ("version", "key_id", "node", "evaluated", "proof"))
+        data = _fields.members(
+            _parse_json(body, what), what, ("version", "key_id", "node", "evaluated", "proof")
+        )
         _fields.version(data, "version", what, (VERSION,))
         key_id, node = _key_id(data, what), _node(data, what)
         if (key_id, node) != (expected.key_id, expected.node):
-            raise ProtocolError(f"{what} is for node {node} of key {key_id}, not node {expected.node} of {expected.key_id}")
+            raise ProtocolError(
+                f"{what} is for node {node} of key {key_id}, not node {expected.node} of {expected.key_id}"
+            )
         evaluated = _elements(data["evaluated"], "evaluated")
         if len(evaluated) != len(expected.elements):
             raise ProtocolError(f"{what} has {len(evaluated)} elements for {len(expected.elements)} asked")
@@ -179,7 +193,9 @@ class NodeKey:
     @classmethod
     def parse(cls, body: bytes) -> NodeKey:
         what = "node key"
-        data = _fields.members(_parse_json(body, what), what, ("version", "key_id", "node", "threshold", "public_share"))
+        data = _fields.members(
+            _parse_json(body, what), what, ("version", "key_id", "node", "threshold", "public_share")
+        )
         _fields.version(data, "version", what, (VERSION,))
         return cls(
             key_id=_key_id(data, what),
@@ -212,7 +228,9 @@ class NodeStats:
     @classmethod
     def parse(cls, body: bytes) -> NodeStats:
         what = "node stats"
-        data = _fields.members(_parse_json(body, what), what, ("version", "key_id", "node", "limits", "hours"))
+        data = _fields.members(
+            _parse_json(body, what), what, ("version", "key_id", "node", "limits", "hours")
+        )
         _fields.version(data, "version", what, (VERSION,))
         limits = _fields.members(data["limits"], "limits", _LIMIT_WINDOWS)
         hours = data["hours"]
@@ -222,7 +240,9 @@ class NodeStats:
         for item in hours:
             row = _fields.members(item, "hours[]", ("hour", "elements"))
             _fields.text(row, "hour", "hours[]", pattern=_HOUR)
-            parsed.append((_fields.utc_second(row, "hour", "hours[]"), _fields.integer(row, "elements", "hours[]")))
+            parsed.append(
+                (_fields.utc_second(row, "hour", "hours[]"), _fields.integer(row, "elements", "hours[]"))
+            )
         return cls(
             key_id=_key_id(data, what),
             node=_node(data, what),
@@ -251,7 +271,9 @@ class ServiceAuthorization:
         """Returns the authorization in an Authorization header value. Raises InvalidServiceSignatureError
         unless it is exactly key, ts, nonce and sig once each, in canonical encodings."""
         if not header or not header.startswith(AUTH_SCHEME + " "):
-            raise InvalidServiceSignatureError("this endpoint needs the escrow service's signature (Escrow-Service)")
+            raise InvalidServiceSignatureError(
+                "this endpoint needs the escrow service's signature (Escrow-Service)"
+            )
         if len(header) > _MAX_HEADER:
             raise InvalidServiceSignatureError("malformed Escrow-Service authorization: too long")
         fields: dict[str, str] = {}
@@ -279,14 +301,25 @@ class ServiceAuthorization:
     def verify(self, method: str, path: str, body: bytes) -> None:
         """Checks that this signature covers exactly (method, path, time, nonce, body)."""
         try:
-            verify_node_request(self.signing_key, method, path, self.timestamp_ms, self.nonce, body, self.signature)
+            verify_node_request(
+                self.signing_key, method, path, self.timestamp_ms, self.nonce, body, self.signature
+            )
         except InvalidSignatureError as e:
             raise InvalidServiceSignatureError("the request signature does not verify") from e
 
 
 def sign_service_request(
-    signing_seed: bytes, signing_key: bytes, *, method: str, path: str, timestamp_ms: int, nonce: bytes, body: bytes
+    signing_seed: bytes,
+    signing_key: bytes,
+    *,
+    method: str,
+    path: str,
+    timestamp_ms: int,
+    nonce: bytes,
+    body: bytes,
 ) -> ServiceAuthorization:
     """Returns the authorization of one node request, signed with the service's Ed25519 seed."""
     signature = sign_node_request(signing_seed, method, path, timestamp_ms, nonce, body)
-    return ServiceAuthorization(signing_key=signing_key, timestamp_ms=timestamp_ms, nonce=nonce, signature=signature)
+    return ServiceAuthorization(
+        signing_key=signing_key, timestamp_ms=timestamp_ms, nonce=nonce, signature=signature
+    )

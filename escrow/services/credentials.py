@@ -1,7 +1,8 @@
 """Credentials: issue (derive pseudonym, reseal identity, sign), list, revoke, verify and redeem.
 
 A credential row names its platform and pseudonym, never the person's account: a person's
-credentials are found by re-deriving their pseudonyms (which needs K_pseudonym under keys/).
+credentials are found by re-deriving their pseudonyms from their pseudonym secret, which only their
+signed-in session holds (issue 13); nothing the server stores derives one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Final
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
-from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import IdentitySeal, reseal
 from escrow.crypto.tokens import sign_token
 from escrow.crypto.transcript import b64u_encode
@@ -82,7 +83,7 @@ def issue_credential(
     *,
     person_id: int,
     platform_id: str,
-    deriver: PseudonymDeriver,
+    secret: PseudonymSecret,
     keyring: Keyring,
     issuer: str,
     log: LogSigner,
@@ -91,8 +92,9 @@ def issue_credential(
 ) -> IssuedCredential:
     """Issues a credential for the person on the platform and commits.
 
-    Derives the pairwise pseudonym, reseals the person's identity into a fresh envelope bound to
-    (platform, pseudonym, envelope id), signs an EdDSA JWT naming the envelope digest. Returns it.
+    Derives the pairwise pseudonym from the person's pseudonym ``secret``, reseals the person's
+    identity into a fresh envelope bound to (platform, pseudonym, envelope id), signs an EdDSA JWT
+    naming the envelope digest. Returns it.
     Raises NotFoundError (person or platform), ValidationError (slot beyond the platform's policy),
     InvalidStateError (no active escrow key).
     """
@@ -105,7 +107,7 @@ def issue_credential(
             f"this platform allows {platform.pseudonyms_per_person} pseudonym(s) per person"
         )
     platform_id, lifetime_s = platform.id, platform.credential_lifetime_s  # no ORM access after commit
-    pseudonym = deriver.pseudonym(person.person_key, platform_id, slot=slot)
+    pseudonym = secret.pseudonym(platform_id, slot=slot)
     jti = b64u_encode(secrets.token_bytes(JTI_BYTES))
     identity_seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
     envelope = reseal(
@@ -162,12 +164,12 @@ def issue_credential(
 
 
 def list_person_credentials(
-    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime
+    session: Session, *, person_id: int, secret: PseudonymSecret, now: datetime
 ) -> list[CredentialInfo]:
     """Returns the person's credentials on every platform, newest first (found by re-derivation)."""
     rows = session.scalars(
         select(Credential)
-        .where(_owned_by(session, person_id, deriver))
+        .where(_owned_by(session, person_id, secret))
         .order_by(Credential.issued_at.desc(), Credential.jti)
     )
     return [_info(r, now) for r in rows]
@@ -182,13 +184,13 @@ class PersonOverview:
 
 
 def person_overview(
-    session: Session, *, person_id: int, deriver: PseudonymDeriver, now: datetime, page: int = 1
+    session: Session, *, person_id: int, secret: PseudonymSecret, now: datetime, page: int = 1
 ) -> PersonOverview:
     """Returns one page of the person's credentials (newest first, as list_person_credentials) and
     every platform. Raises InvalidPageError, PageNotFoundError."""
     statement = (
         select(Credential)
-        .where(_owned_by(session, person_id, deriver))
+        .where(_owned_by(session, person_id, secret))
         .order_by(Credential.issued_at.desc(), Credential.jti)
     )
     return PersonOverview(
@@ -202,7 +204,7 @@ def revoke_as_person(
     *,
     person_id: int,
     credential_id: str,
-    deriver: PseudonymDeriver,
+    secret: PseudonymSecret,
     log: LogSigner,
     now: datetime,
 ) -> CredentialInfo:
@@ -211,7 +213,7 @@ def revoke_as_person(
     Raises NotFoundError if it is not theirs (same answer as for no such credential).
     """
     row = session.scalars(
-        select(Credential).where(Credential.jti == credential_id, _owned_by(session, person_id, deriver))
+        select(Credential).where(Credential.jti == credential_id, _owned_by(session, person_id, secret))
     ).first()
     if row is None:
         raise NotFoundError("no such credential")
@@ -290,11 +292,11 @@ def verify_and_redeem(
     return credential
 
 
-def _owned_by(session: Session, person_id: int, deriver: PseudonymDeriver) -> ColumnElement[bool]:
+def _owned_by(session: Session, person_id: int, secret: PseudonymSecret) -> ColumnElement[bool]:
     return person_pseudonyms_filter(
         session,
         person_id=person_id,
-        deriver=deriver,
+        secret=secret,
         platform=Credential.platform_id,
         pseudonym=Credential.pseudonym,
     )

@@ -199,7 +199,9 @@ class DevNodeFiles:
     created: bool
 
 
-def ensure_dev_oprf_key(session: Session, settings: Settings, *, log: LogSigner, now: datetime) -> DevNodeFiles:
+def ensure_dev_oprf_key(
+    session: Session, settings: Settings, *, log: LogSigner, now: datetime
+) -> DevNodeFiles:
     """Development mode only: returns the development nodes' files, first simulating a 2-of-3 OPRF key
     ceremony into <keys>/dev-oprf-nodes/ and activating its key if there is none (issue 13).
 
@@ -210,12 +212,15 @@ def ensure_dev_oprf_key(session: Session, settings: Settings, *, log: LogSigner,
         raise InvalidStateError("development OPRF nodes exist only in development mode (ESCROW_DEV_MODE=1)")
     directory = settings.keys_dir / DEV_NODES_DIR
     passphrase_file = directory / PASSPHRASE_FILE
-    existing = session.execute(select(OprfKey).where(OprfKey.status == KEY_STATUS_ACTIVE)).scalar_one_or_none()
+    existing = session.execute(
+        select(OprfKey).where(OprfKey.status == KEY_STATUS_ACTIVE)
+    ).scalar_one_or_none()
     if existing is not None:
         files = {j: directory / f"node-{j}.share" for j in range(1, existing.node_count + 1)}
         if not passphrase_file.exists() or not all(p.exists() for p in files.values()):
             raise InvalidStateError(
-                f"OPRF key {existing.key_id} is active but its development share files are not in {directory}: "
+                f"OPRF key {existing.key_id} is active but its development share files "
+                f"are not in {directory}: "
                 "configure its real nodes with ESCROW_OPRF_NODES"
             )
         return DevNodeFiles(existing.key_id, files, passphrase_file, created=False)
@@ -225,7 +230,9 @@ def ensure_dev_oprf_key(session: Session, settings: Settings, *, log: LogSigner,
     write_secret_file(passphrase_file, passphrase.encode())
     files = {}
     for j, node in enumerate(ceremony.holders, start=1):
-        named = HolderSecrets(f"development OPRF node {j}", node.signing_seed, node.exchange_secret, node.shares)
+        named = HolderSecrets(
+            f"development OPRF node {j}", node.signing_seed, node.exchange_secret, node.shares
+        )
         path = directory / f"node-{j}.share"
         data = encrypt_holder_file(
             named, passphrase, opslimit=settings.holderfile_opslimit, memlimit=settings.holderfile_memlimit

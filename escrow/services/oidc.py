@@ -5,7 +5,8 @@ authentication, error responses) is Authlib's, wired in escrow/web/oidc.py; this
 state: client secrets, consents, authorization codes, access tokens and ID-token signing keys.
 
 No row here names a person's account. Consents are keyed by (platform, pseudonym) and found by
-re-deriving the person's pseudonym, as credentials are; a code names the credential made for that
+re-deriving the person's pseudonym from the pseudonym secret of their signed-in session, as credentials
+are; a code names the credential made for that
 sign-in (pseudonym + fresh envelope), never the person.
 """
 
@@ -25,7 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs256
 from escrow.crypto.tokens import sign_token
 from escrow.errors import InvalidStateError, NotFoundError, ValidationError
@@ -179,16 +180,16 @@ def set_id_token_algorithm(
 # --- consent -------------------------------------------------------------------------------------
 
 
-def _pseudonym(session: Session, person_id: int, platform_id: str, deriver: PseudonymDeriver) -> str:
+def _pseudonym(session: Session, person_id: int, platform_id: str, secret: PseudonymSecret) -> str:
     person = session.get(Person, person_id)
     if person is None or session.get(Platform, platform_id) is None:
         raise NotFoundError("no such person or platform")
-    return deriver.pseudonym(person.person_key, platform_id)
+    return secret.pseudonym(platform_id)
 
 
-def has_consent(session: Session, *, person_id: int, platform_id: str, deriver: PseudonymDeriver) -> bool:
+def has_consent(session: Session, *, person_id: int, platform_id: str, secret: PseudonymSecret) -> bool:
     """Returns True if the person consented to sign in to the platform and has not withdrawn it."""
-    pseudonym = _pseudonym(session, person_id, platform_id, deriver)
+    pseudonym = _pseudonym(session, person_id, platform_id, secret)
     row = session.scalars(
         select(OidcConsent).where(OidcConsent.platform_id == platform_id, OidcConsent.pseudonym == pseudonym)
     ).first()
@@ -200,13 +201,13 @@ def grant_consent(
     *,
     person_id: int,
     platform_id: str,
-    deriver: PseudonymDeriver,
+    secret: PseudonymSecret,
     log: LogSigner,
     now: datetime,
 ) -> None:
     """Records the person's consent for the platform (idempotent) and commits. Raises NotFoundError."""
-    pseudonym = _pseudonym(session, person_id, platform_id, deriver)
-    if has_consent(session, person_id=person_id, platform_id=platform_id, deriver=deriver):
+    pseudonym = _pseudonym(session, person_id, platform_id, secret)
+    if has_consent(session, person_id=person_id, platform_id=platform_id, secret=secret):
         return
     session.add(OidcConsent(platform_id=platform_id, pseudonym=pseudonym, granted_at=now))
     append_event(
@@ -230,13 +231,13 @@ def withdraw_consent(
     *,
     person_id: int,
     platform_id: str,
-    deriver: PseudonymDeriver,
+    secret: PseudonymSecret,
     log: LogSigner,
     now: datetime,
 ) -> None:
     """Withdraws the person's consent for the platform and commits. Raises NotFoundError if there is
     no such consent."""
-    pseudonym = _pseudonym(session, person_id, platform_id, deriver)
+    pseudonym = _pseudonym(session, person_id, platform_id, secret)
     result = session.execute(
         delete(OidcConsent)
         .where(OidcConsent.platform_id == platform_id, OidcConsent.pseudonym == pseudonym)
@@ -257,14 +258,14 @@ def withdraw_consent(
     _log.info("oidc.consent_withdrawn platform_id=%s", platform_id)
 
 
-def list_consents(session: Session, *, person_id: int, deriver: PseudonymDeriver) -> list[ConsentInfo]:
+def list_consents(session: Session, *, person_id: int, secret: PseudonymSecret) -> list[ConsentInfo]:
     """Returns the person's standing consents, by platform id (found by re-deriving pseudonyms)."""
     person = session.get(Person, person_id)
     if person is None:
         return []
     result = []
     for platform in session.scalars(select(Platform).order_by(Platform.id)):
-        pseudonym = deriver.pseudonym(person.person_key, platform.id)
+        pseudonym = secret.pseudonym(platform.id)
         row = session.scalars(
             select(OidcConsent).where(
                 OidcConsent.platform_id == platform.id, OidcConsent.pseudonym == pseudonym
@@ -290,7 +291,7 @@ def create_authorization_code(
     code_challenge: str | None,
     code_challenge_method: str | None,
     auth_time: datetime,
-    deriver: PseudonymDeriver,
+    secret: PseudonymSecret,
     keyring: Keyring,
     issuer: str,
     log: LogSigner,
@@ -311,7 +312,7 @@ def create_authorization_code(
         session,
         person_id=person_id,
         platform_id=platform_id,
-        deriver=deriver,
+        secret=secret,
         keyring=keyring,
         issuer=issuer,
         log=log,

@@ -37,7 +37,8 @@ def active_oprf_key(session: Session) -> ThresholdPublicKey:
     row = session.execute(select(OprfKey).where(OprfKey.status == KEY_STATUS_ACTIVE)).scalar_one_or_none()
     if row is None:
         raise InvalidStateError(
-            "no OPRF key is active yet: the node operators run its ceremony first (docs/operations.md#oprf-nodes)"
+            "no OPRF key is active yet: the node operators run its ceremony first "
+            "(docs/operations.md#oprf-nodes)"
         )
     try:
         return _parse_key_record(row.key_record)
@@ -52,7 +53,10 @@ def oprf_key_event(key: ThresholdPublicKey) -> dict[str, object]:
         "threshold": key.threshold,
         "nodes": len(key.verification_keys),
         "public_key": b64u_encode(bytes(from_edwards(key.public_key))),
-        "public_shares": {str(i): b64u_encode(bytes(from_edwards(key.verification_key(i)))) for i in sorted(key.verification_keys)},
+        "public_shares": {
+            str(i): b64u_encode(bytes(from_edwards(key.verification_key(i))))
+            for i in sorted(key.verification_keys)
+        },
     }
 
 
@@ -115,7 +119,9 @@ def record_evaluations(session: Session, *, elements: int, log: LogSigner, now: 
     ).all()
     for row in finished:
         claimed = session.execute(
-            update(OprfUsage).where(OprfUsage.hour == row.hour, OprfUsage.logged.is_(False)).values(logged=True)
+            update(OprfUsage)
+            .where(OprfUsage.hour == row.hour, OprfUsage.logged.is_(False))
+            .values(logged=True)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult: another request logged it
             continue

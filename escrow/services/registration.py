@@ -1,7 +1,9 @@
 """Registration and login of persons: one account per person, identity sealed at once.
 
-register_person() turns a VerifiedIdentity into person_key (keyed hash), seals the identity to the
-active escrow key and stores only the seal; the plaintext is dropped when the call returns.
+register_person() evaluates the OPRF once on the VerifiedIdentity's identity key (escrow.services.oprf),
+stores the person key it gives, seals the identity to the active escrow key and stores only the seal;
+the plaintext is dropped when the call returns. Every sign-in returns the person's pseudonym secret
+too (SignedIn): it is never stored here, only handed to the caller for the person's session (issue 13).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.pseudonym import PersonKeys, PseudonymSecret
 from escrow.crypto.seal import seal_identity
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.identity.base import PROVIDER_OFFICER, IdentityProvider, VerifiedIdentity
@@ -25,6 +27,7 @@ from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_
 from escrow.identity.registry import IdentityProviders
 from escrow.models import Person
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.oprf import OprfEvaluator, derive_person_keys
 from escrow.services.passwords import MIN_PASSWORD_LENGTH
 from escrow.services.transparency import LogSigner, append_event
 
@@ -43,29 +46,43 @@ class PersonAccount:
     assurance: str
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class SignedIn:
+    """A person who just signed in (or registered): their account, and the pseudonym secret the
+    caller keeps for them in memory or in their session, and never in a database or a log."""
+
+    account: PersonAccount
+    secret: PseudonymSecret
+
+    def __repr__(self) -> str:
+        return f"SignedIn(account={self.account!r}, secret=<hidden>)"
+
+
 def register_person(
     session: Session,
     *,
     identity: VerifiedIdentity,
-    deriver: PseudonymDeriver,
+    oprf: OprfEvaluator,
     log: LogSigner,
     now: datetime,
     password: str | None = None,
     hasher: argon2.PasswordHasher | None = None,
-) -> PersonAccount:
+) -> SignedIn:
     """Creates the account of ``identity``, sealed to the active escrow key, and commits.
 
     Officer-verified persons must give a password (argon2id-hashed with ``hasher``). Returns the
-    account. Raises ConflictError if this person already has an account (also when a concurrent
-    registration wins the race), InvalidStateError if no escrow key is active, ValidationError for a
-    weak password.
+    account and the person's pseudonym secret (one OPRF evaluation). Raises ConflictError if this
+    person already has an account (also when a concurrent registration wins the race),
+    InvalidStateError if no escrow key is active, ValidationError for a weak password,
+    OprfUnavailableError if the OPRF cannot be evaluated now.
     """
     password_hash = None
     if identity.provider_kind == PROVIDER_OFFICER:
         if password is None or hasher is None:
             raise ValidationError("an officer-verified person needs a password")
         password_hash = hasher.hash(_checked_password(password))
-    person_key = deriver.person_key(identity.identity_key)
+    keys = derive_person_keys(session, oprf, identity.identity_key, log=log, now=now)
+    person_key = keys.person_key
     if session.scalar(select(Person.id).where(Person.person_key == person_key)) is not None:
         raise ConflictError("this person already has an account; log in instead")
     escrow_key = active_escrow_key(session)
@@ -100,20 +117,23 @@ def register_person(
         session.rollback()
         raise ConflictError("this person already has an account; log in instead") from None
     _log.info("person.registered person_id=%d provider=%s", person.id, person.provider_kind)
-    return _account(person)
+    return SignedIn(_account(person), keys.secret)
 
 
-def login_person(session: Session, *, identity: VerifiedIdentity, deriver: PseudonymDeriver) -> PersonAccount:
-    """Returns the account of a person who just proved their identity again at their provider.
+def login_person(
+    session: Session, *, identity: VerifiedIdentity, oprf: OprfEvaluator, log: LogSigner, now: datetime
+) -> SignedIn:
+    """Returns the account and pseudonym secret of a person who just proved their identity again at
+    their provider (one OPRF evaluation).
 
-    Raises NotFoundError if they have not registered.
+    Raises NotFoundError if they have not registered, OprfUnavailableError if the OPRF cannot be
+    evaluated now.
     """
-    person = session.scalars(
-        select(Person).where(Person.person_key == deriver.person_key(identity.identity_key))
-    ).first()
+    keys = derive_person_keys(session, oprf, identity.identity_key, log=log, now=now)
+    person = _person_with_key(session, keys)
     if person is None:
         raise NotFoundError("no account for this identity yet; register first")
-    return _account(person)
+    return SignedIn(_account(person), keys.secret)
 
 
 def login_with_password(
@@ -122,21 +142,24 @@ def login_with_password(
     issuing_country: str,
     document_number: str,
     password: str,
-    deriver: PseudonymDeriver,
+    oprf: OprfEvaluator,
     hasher: argon2.PasswordHasher,
-) -> PersonAccount:
-    """Returns the account of an officer-verified person who gave their document and password.
+    log: LogSigner,
+    now: datetime,
+) -> SignedIn:
+    """Returns the account and pseudonym secret of an officer-verified person who gave their document
+    and password (one OPRF evaluation of the document's identity key).
 
-    Raises AuthenticationError (one message for every failure, so it tells nothing about accounts).
+    Raises AuthenticationError (one message for every failure, so it tells nothing about accounts),
+    OprfUnavailableError if the OPRF cannot be evaluated now (before any account is looked at).
     """
     failure = AuthenticationError("document or password not recognised")
     try:
         identity_key = officer_identity_key(issuing_country, document_number)
     except ValidationError:
         raise failure from None
-    person = session.scalars(
-        select(Person).where(Person.person_key == deriver.person_key(identity_key))
-    ).first()
+    keys = derive_person_keys(session, oprf, identity_key, log=log, now=now)
+    person = _person_with_key(session, keys)
     if person is None or person.password_hash is None:
         hasher.hash(password[:MAX_PASSWORD_LENGTH])  # same cost whether or not the account exists
         raise failure
@@ -146,7 +169,7 @@ def login_with_password(
         raise failure from None
     except argon2.exceptions.InvalidHashError:
         raise failure from None
-    return _account(person)
+    return SignedIn(_account(person), keys.secret)
 
 
 def get_account(session: Session, person_id: int) -> PersonAccount | None:
@@ -161,6 +184,10 @@ def _checked_password(password: str) -> str:
             f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
     return password
+
+
+def _person_with_key(session: Session, keys: PersonKeys) -> Person | None:
+    return session.scalars(select(Person).where(Person.person_key == keys.person_key)).first()
 
 
 def _account(person: Person) -> PersonAccount:
@@ -215,18 +242,19 @@ def sign_in_with_provider(
     provider_id: str,
     pending: object,
     callback: Mapping[str, str],
-    deriver: PseudonymDeriver,
+    oprf: OprfEvaluator,
     log: LogSigner,
     now: datetime,
-) -> PersonAccount:
+) -> SignedIn:
     """Finishes a login at provider ``provider_id`` (the provider whose callback URL the browser came
     back to), then registers or logs the person in.
 
     ``pending`` is what the session kept (PendingSignIn.to_session()), ``callback`` the query the
-    browser came back with. Returns the account. Raises NotFoundError for an unknown provider id
-    and when logging in a person who has no account, ValidationError if no login is in progress or
-    it was started at another provider, IdentityProofError if the provider's answer does not
-    verify, ConflictError when registering a person who has an account.
+    browser came back with. Returns the account and the person's pseudonym secret. Raises
+    NotFoundError for an unknown provider id and when logging in a person who has no account,
+    ValidationError if no login is in progress or it was started at another provider,
+    IdentityProofError if the provider's answer does not verify, ConflictError when registering a
+    person who has an account, OprfUnavailableError if the OPRF cannot be evaluated now.
     """
     provider = providers.get(provider_id)
     attempt = PendingSignIn.from_session(pending)
@@ -235,8 +263,8 @@ def sign_in_with_provider(
         raise ValidationError("this login was started at another identity provider; start again")
     identity = provider.finish(kept=attempt.kept, callback=callback, now=now)
     if attempt.is_registration:
-        return register_person(session, identity=identity, deriver=deriver, log=log, now=now)
-    return login_person(session, identity=identity, deriver=deriver)
+        return register_person(session, identity=identity, oprf=oprf, log=log, now=now)
+    return login_person(session, identity=identity, oprf=oprf, log=log, now=now)
 
 
 def register_in_person(
@@ -244,16 +272,18 @@ def register_in_person(
     *,
     check: DocumentCheck,
     password: str,
-    deriver: PseudonymDeriver,
+    oprf: OprfEvaluator,
     hasher: argon2.PasswordHasher,
     log: LogSigner,
     now: datetime,
 ) -> PersonAccount:
     """Registers a person whose document a verification officer checked; they log in by password.
 
+    Returns the account only: the officer's session must never hold the person's pseudonym secret,
+    which the person gets when they sign in themselves (login_with_password, a fresh evaluation).
     Raises IdentityProofError for a malformed document entry, and as register_person() does.
     """
     identity = verify_document(check, today=now.date())
     return register_person(
-        session, identity=identity, deriver=deriver, log=log, now=now, password=password, hasher=hasher
-    )
+        session, identity=identity, oprf=oprf, log=log, now=now, password=password, hasher=hasher
+    ).account

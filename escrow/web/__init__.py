@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import logout_user
+from werkzeug.wrappers.response import Response
 
-from escrow.httpkit import get_session
+from escrow.httpkit import forget_pseudonym_secret, get_session
 from escrow.services.report import METRICS, build_report
 from escrow.web.charts import PALETTE, grouped_bar_chart
 
@@ -17,10 +19,25 @@ def index() -> str:
     return render_template("index.html")
 
 
-def render_error_page(status: int, title: str, detail: str | None = None) -> tuple[str, int]:
+def render_error_page(
+    status: int, title: str, detail: str | None = None, *, retry_after_s: int | None = None
+) -> tuple[str, int]:
     """Returns an HTML error page for ``status`` with its title and, when given, a client-safe
-    ``detail`` (a domain error's, as in the JSON problem); never an exception's text otherwise."""
-    return render_template("error.html", status=status, title=title, detail=detail), status
+    ``detail`` (a domain error's, as in the JSON problem); never an exception's text otherwise.
+    ``retry_after_s`` (a 503) tells the reader when to try again."""
+    page = render_template(
+        "error.html", status=status, title=title, detail=detail, retry_after_s=retry_after_s
+    )
+    return page, status
+
+
+def sign_in_again() -> Response:
+    """Sends a person whose session lost its pseudonym secret to the sign-in page (issue 13): they are
+    signed out, so the next sign-in starts clean and puts a fresh secret in the session."""
+    logout_user()
+    forget_pseudonym_secret()
+    flash("Your session has expired. Please sign in again.", "info")
+    return redirect(url_for("users.login"))
 
 
 @bp.get("/transparency")

@@ -20,7 +20,14 @@ from wtforms.validators import DataRequired, Length
 
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import AuthenticationError, KeyFileError, NotFoundError
-from escrow.httpkit import StaffPrincipal, current_staff, current_time, get_components, get_session
+from escrow.httpkit import (
+    StaffPrincipal,
+    current_staff,
+    current_time,
+    forget_pseudonym_secret,
+    get_components,
+    get_session,
+)
 from escrow.services import totp
 from escrow.services.staff import StaffView, authenticate_staff, check_totp, enrol_totp, get_staff
 
@@ -76,6 +83,7 @@ def _safe_next(target: str | None) -> str:
 def _finish_login(staff: StaffView, target: str | None) -> ResponseReturnValue:
     session.pop(PENDING_LOGIN, None)
     session.pop(PENDING_ENROLMENT, None)
+    forget_pseudonym_secret()  # a person signed in before in this browser: their secret goes too
     login_user(StaffPrincipal(staff))
     flash(f"Signed in as {staff.display_name}.", "info")
     return redirect(_safe_next(target))
@@ -245,5 +253,6 @@ def qr_svg(text: str) -> str:
 def logout() -> ResponseReturnValue:
     """Ends the session (POST with the CSRF token, so another site cannot log a user out)."""
     logout_user()
+    forget_pseudonym_secret()
     flash("Signed out.", "info")
     return redirect(url_for("web.index"))

@@ -34,7 +34,7 @@ def register() -> tuple[str, int]:
             birthdate=form.get("birthdate", ""),
         ),
         password=form.get("password", ""),
-        deriver=extension.deriver,
+        oprf=extension.oprf,
         hasher=extension.password_hasher,
         log=extension.log,
         now=current_time(),

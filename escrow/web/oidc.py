@@ -51,7 +51,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 from wtforms import SubmitField
 
-from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
+from escrow.errors import SignInAgainError
+from escrow.httpkit import (
+    PersonUser,
+    current_person,
+    current_time,
+    get_components,
+    get_session,
+    pseudonym_secret,
+)
 from escrow.services import oidc as service
 from escrow.services.registration import PersonAccount
 from escrow.web import render_error_page
@@ -207,7 +215,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
             auth_time=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else now,
-            deriver=extension.deriver,
+            secret=pseudonym_secret(),
             keyring=extension.keyring,
             issuer=extension.settings.issuer_url,
             log=extension.log,
@@ -321,8 +329,16 @@ class ConsentForm(FlaskForm):  # type: ignore[misc]
 
 
 def _current_person() -> PersonAccount | None:
+    """The signed-in person, or None, also when their session holds no usable pseudonym secret (an
+    older session): then they sign in again first, and the authorization resumes after (issue 13)."""
     user = current_user._get_current_object()  # noqa: SLF001 - unwrap the LocalProxy
-    return user.account if isinstance(user, PersonUser) else None
+    if not isinstance(user, PersonUser):
+        return None
+    try:
+        pseudonym_secret()
+    except SignInAgainError:
+        return None
+    return user.account
 
 
 def _error_response(error: OAuth2Error) -> WerkzeugResponse | tuple[str, int]:
@@ -357,12 +373,12 @@ def authorize() -> WerkzeugResponse | str | tuple[str, int]:
             session,
             person_id=person.id,
             platform_id=client.client_id,
-            deriver=extension.deriver,
+            secret=pseudonym_secret(),
             log=extension.log,
             now=current_time(),
         )
     elif not service.has_consent(
-        session, person_id=person.id, platform_id=client.client_id, deriver=extension.deriver
+        session, person_id=person.id, platform_id=client.client_id, secret=pseudonym_secret()
     ):
         if grant.request.payload.data.get("prompt") == "none":  # OIDC Core 3.1.2.6
             return _error_response(_consent_required(grant))
@@ -385,7 +401,7 @@ def _consent_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
 def connections() -> str:
     """The platforms the person signs in to with escrow, each with a button to withdraw consent."""
     person = current_person()
-    items = service.list_consents(get_session(), person_id=person.id, deriver=get_components().deriver)
+    items = service.list_consents(get_session(), person_id=person.id, secret=pseudonym_secret())
     return render_template("oidc/connections.html", consents=items)
 
 
@@ -397,7 +413,7 @@ def withdraw(platform_id: str) -> WerkzeugResponse:
         get_session(),
         person_id=person.id,
         platform_id=platform_id,
-        deriver=extension.deriver,
+        secret=pseudonym_secret(),
         log=extension.log,
         now=current_time(),
     )

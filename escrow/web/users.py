@@ -4,16 +4,24 @@ in-person check), see my credentials, ask for one, revoke one."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import logout_user
 from werkzeug.wrappers.response import Response
 
-from escrow.httpkit import PersonUser, current_person, current_time, get_components, get_session
+from escrow.httpkit import (
+    current_person,
+    current_time,
+    forget_pseudonym_secret,
+    get_components,
+    get_session,
+    log_in_person,
+    pseudonym_secret,
+)
 from escrow.identity.base import IdentityProvider
 from escrow.identity.registry import SINGLE_ISSUER_ID
 from escrow.services.credentials import issue_credential, person_overview, revoke_as_person
 from escrow.services.disclosure import person_notices
 from escrow.services.registration import (
-    PersonAccount,
+    SignedIn,
     begin_sign_in,
     login_with_password,
     sign_in_with_provider,
@@ -44,15 +52,17 @@ def login() -> str:
 def login_password() -> Response:
     """Officer-verified persons: document (country + number) and password."""
     extension = get_components()
-    account = login_with_password(
+    signed_in = login_with_password(
         get_session(),
         issuing_country=request.form.get("issuing_country", ""),
         document_number=request.form.get("document_number", ""),
         password=request.form.get("password", ""),
-        deriver=extension.deriver,
+        oprf=extension.oprf,
         hasher=extension.password_hasher,
+        log=extension.log,
+        now=current_time(),
     )
-    return _logged_in(account)
+    return _logged_in(signed_in)
 
 
 @bp.get("/idp/<provider_id>/start")
@@ -87,21 +97,21 @@ def oidc_callback() -> Response:
 
 def _finish(provider_id: str) -> Response:
     extension = get_components()
-    account = sign_in_with_provider(
+    signed_in = sign_in_with_provider(
         get_session(),
         providers=extension.identity_providers,
         provider_id=provider_id,
         pending=session.pop(_PENDING_LOGIN, None),
         callback=request.args.to_dict(),
-        deriver=extension.deriver,
+        oprf=extension.oprf,
         log=extension.log,
         now=current_time(),
     )
-    return _logged_in(account)
+    return _logged_in(signed_in)
 
 
-def _logged_in(account: PersonAccount) -> Response:
-    login_user(PersonUser(account))
+def _logged_in(signed_in: SignedIn) -> Response:
+    log_in_person(signed_in)
     session[AUTH_TIME_KEY] = int(current_time().timestamp())
     resume = session.pop(NEXT_KEY, None)
     if isinstance(resume, str) and resume.startswith(_RESUMABLE_PREFIX):
@@ -112,55 +122,54 @@ def _logged_in(account: PersonAccount) -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     logout_user()
+    forget_pseudonym_secret()
     return redirect(url_for("web.index"))
 
 
 @bp.get("/credentials")
 def credentials() -> str:
     """My credentials, and a form to ask for a new one."""
-    person = current_person()
+    person, secret = current_person(), pseudonym_secret()
     extension = get_components()
     now = current_time()
     overview = person_overview(
-        get_session(), person_id=person.id, deriver=extension.deriver, now=now, page=requested_page()
+        get_session(), person_id=person.id, secret=secret, now=now, page=requested_page()
     )
     # Issue 6: disclosures of this person's identity whose notification delay is over (logged once).
-    notices = person_notices(
-        get_session(), person_id=person.id, deriver=extension.deriver, log=extension.log, now=now
-    )
+    notices = person_notices(get_session(), person_id=person.id, secret=secret, log=extension.log, now=now)
     return render_template("account/credentials.html", overview=overview, issued=None, notices=notices)
 
 
 @bp.post("/credentials")
 def request_credential() -> str:
     """Issues a credential for the chosen platform and shows it once."""
-    person = current_person()
+    person, secret = current_person(), pseudonym_secret()
     extension = get_components()
     now = current_time()
     issued = issue_credential(
         get_session(),
         person_id=person.id,
         platform_id=request.form.get("platform_id", ""),
-        deriver=extension.deriver,
+        secret=secret,
         keyring=extension.keyring,
         issuer=extension.settings.issuer_url,
         log=extension.log,
         now=now,
     )
     # Rendering the page needs the overview too: a second, read-only service call.
-    overview = person_overview(get_session(), person_id=person.id, deriver=extension.deriver, now=now)
+    overview = person_overview(get_session(), person_id=person.id, secret=secret, now=now)
     return render_template("account/credentials.html", overview=overview, issued=issued)
 
 
 @bp.post("/credentials/<credential_id>/revoke")
 def revoke_credential(credential_id: str) -> Response:
-    person = current_person()
+    person, secret = current_person(), pseudonym_secret()
     extension = get_components()
     revoke_as_person(
         get_session(),
         person_id=person.id,
         credential_id=credential_id,
-        deriver=extension.deriver,
+        secret=secret,
         log=extension.log,
         now=current_time(),
     )

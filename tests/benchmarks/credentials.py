@@ -24,11 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import nacl.signing  # noqa: E402
+from escrow.services.interim_oprf import InterimOprf  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from escrow.client.verifier import CredentialVerifier, StaticKeys  # noqa: E402
 from escrow.config import Settings  # noqa: E402
-from escrow.crypto.pseudonym import HmacPseudonymDeriver  # noqa: E402
 from escrow.crypto.seal import seal  # noqa: E402
 from escrow.crypto.tokens import sign_token  # noqa: E402
 from escrow.crypto.transcript import b64u_decode  # noqa: E402
@@ -74,7 +74,7 @@ def bench(repeat: int, db_dir: Path) -> list[tuple[str, float]]:
     upgrade_database(url)
     engine = make_engine(url)
     log = LogSigner("escrow.bench/log", nacl.signing.SigningKey(b"\x01" * 32))
-    deriver = HmacPseudonymDeriver(person_key=keyring.person_key, pseudonym_key=keyring.pseudonym_key)
+    oprf = InterimOprf(key=keyring.person_key)
     key, _ = run_dkg(3, 5)
     now = datetime.now(UTC)
     with Session(engine) as session:
@@ -89,14 +89,14 @@ def bench(repeat: int, db_dir: Path) -> list[tuple[str, float]]:
             log=log,
             now=now,
         )
-        person = register_person(session, identity=IDENTITY, deriver=deriver, log=log, now=now)
+        person = register_person(session, identity=IDENTITY, oprf=oprf, log=log, now=now)
 
         def issue() -> object:
             return issue_credential(
                 session,
-                person_id=person.id,
+                person_id=person.account.id,
                 platform_id="forum",
-                deriver=deriver,
+                secret=person.secret,
                 keyring=keyring,
                 issuer=ISSUER,
                 log=log,
@@ -105,9 +105,9 @@ def bench(repeat: int, db_dir: Path) -> list[tuple[str, float]]:
 
         issued = issue_credential(
             session,
-            person_id=person.id,
+            person_id=person.account.id,
             platform_id="forum",
-            deriver=deriver,
+            secret=person.secret,
             keyring=keyring,
             issuer=ISSUER,
             log=log,

@@ -66,9 +66,7 @@ def issuer(live_server: tuple[str, Flask]) -> Issuer:
         install_escrow_key(session, threshold_key()[0], log=extension.log, now=now)
         session.commit()
         identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Finn Example", "2000-01-01", "low")
-        person = register_person(
-            session, identity=identity, deriver=extension.deriver, log=extension.log, now=now
-        )
+        person = register_person(session, identity=identity, oprf=extension.oprf, log=extension.log, now=now)
         register_platform(
             session,
             platform_id=PLATFORM,
@@ -83,9 +81,9 @@ def issuer(live_server: tuple[str, Flask]) -> Issuer:
         def issue() -> IssuedCredential:
             return issue_credential(
                 session,
-                person_id=person.id,
+                person_id=person.account.id,
                 platform_id=PLATFORM,
-                deriver=extension.deriver,
+                secret=person.secret,
                 keyring=extension.keyring,
                 issuer=extension.settings.issuer_url,
                 log=extension.log,

@@ -26,7 +26,9 @@ NOT_ON_CURVE_B64 = b64u_encode(b"\xff" * 32)
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OprfNetwork]:
-    net = start_network(tmp_path_factory.mktemp("refusals"), limits={"minute": 40, "hour": 1000, "day": 10000})
+    net = start_network(
+        tmp_path_factory.mktemp("refusals"), limits={"minute": 40, "hour": 1000, "day": 10000}
+    )
     yield net
     net.stop()
 
@@ -48,7 +50,8 @@ def _refused(network: OprfNetwork, body: bytes, headers: dict[str, str], status:
     assert got == status, data
     assert answer_headers["Content-Type"] == "application/problem+json"
     problem = json.loads(data)
-    assert problem["status"] == status and words in problem["detail"], problem
+    assert problem["status"] == status, problem
+    assert words in problem["detail"], problem
     assert _count(network, 1) == before  # nothing evaluated, nothing counted
 
 

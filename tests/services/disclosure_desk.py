@@ -35,6 +35,7 @@ from escrow.crypto.disclosure import (
 )
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.holderfile import HolderSecrets, ShareRecord
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import Envelope, partial_decrypt
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.identity.base import VerifiedIdentity
@@ -46,7 +47,7 @@ from escrow.services.dev_ceremony import SimulatedCeremony, record_holders
 from escrow.services.passwords import make_password_hasher
 from escrow.services.registration import register_person
 from escrow.services.staff import StaffView
-from tests.credentials_support import NOW, add_platform, install_key, make_deriver, make_log, threshold_key
+from tests.credentials_support import NOW, add_platform, install_key, make_log, make_oprf, threshold_key
 from tests.disclosure_support import PDF, add_officers
 
 LOG = make_log()
@@ -64,6 +65,7 @@ class Desk:
     court_id: int
     credential: IssuedCredential
     person_id: int
+    person_secret: PseudonymSecret  # what the person's signed-in session holds (issue 13)
     policy: disclosure.DisclosurePolicy = field(default_factory=disclosure.DisclosurePolicy)
     now: Any = NOW
 
@@ -257,12 +259,12 @@ def build_desk(session: Session, tmp_path: Path) -> Desk:
     holder_ids = list(session.scalars(select(KeyHolder.id).order_by(KeyHolder.id)))
     add_platform(session)
     identity = VerifiedIdentity("oidc", "https://idp.example", "jane", "Jane Q. Example", "1990-02-03", "low")
-    person = register_person(session, identity=identity, deriver=make_deriver(), log=LOG, now=NOW)
+    person = register_person(session, identity=identity, oprf=make_oprf(), log=LOG, now=NOW)
     credential = issue_credential(
         session,
-        person_id=person.id,
+        person_id=person.account.id,
         platform_id="forum",
-        deriver=make_deriver(),
+        secret=person.secret,
         keyring=load_keyring(settings),
         issuer="http://escrow.test",
         log=LOG,
@@ -281,5 +283,6 @@ def build_desk(session: Session, tmp_path: Path) -> Desk:
         staff,
         court.id,
         credential,
-        person.id,
+        person.account.id,
+        person.secret,
     )

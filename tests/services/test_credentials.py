@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from escrow.client.verifier import CredentialVerifier, StaticKeys
 from escrow.config import Settings
 from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import Envelope, combine_and_open, partial_decrypt
 from escrow.crypto.transcript import b64u_decode
 from escrow.errors import (
@@ -37,9 +38,9 @@ from escrow.services.credentials import (
     verify_and_redeem,
 )
 from escrow.services.platforms import get_platform
-from escrow.services.registration import register_person
+from escrow.services.registration import PersonAccount, SignedIn, register_person
 from escrow.services.signing_keys import published_jwks, rotate_signing_key
-from tests.credentials_support import NOW, add_platform, make_deriver, make_log, threshold_key
+from tests.credentials_support import NOW, add_platform, make_log, make_oprf, threshold_key
 
 ISSUER = "http://escrow.test"
 
@@ -49,17 +50,17 @@ def keyring(tmp_path: Path) -> Keyring:
     return load_keyring(Settings.for_tests("sqlite://", tmp_path / "keys"))
 
 
-def _person(session: Session, subject: str) -> int:
+def _person(session: Session, subject: str) -> SignedIn:
     identity = VerifiedIdentity("oidc", "https://idp.example", subject, "Eve Example", "1999-12-31", "low")
-    return register_person(session, identity=identity, deriver=make_deriver(), log=make_log(), now=NOW).id
+    return register_person(session, identity=identity, oprf=make_oprf(), log=make_log(), now=NOW)
 
 
-def _issue(session: Session, keyring: Keyring, person_id: int, platform_id: str = "forum", **kw: object):  # type: ignore[no-untyped-def]
+def _issue(session: Session, keyring: Keyring, person: SignedIn, platform_id: str = "forum", **kw: object):  # type: ignore[no-untyped-def]
     return issue_credential(
         session,
-        person_id=person_id,
+        person_id=person.account.id,
         platform_id=platform_id,
-        deriver=make_deriver(),
+        secret=person.secret,
         keyring=keyring,
         issuer=ISSUER,
         log=make_log(),
@@ -164,7 +165,9 @@ def test_issuing_for_unknown_platform_or_person_is_not_found(
     with pytest.raises(NotFoundError):
         _issue(db_session, keyring, _person(db_session, "a"), "nope")
     with pytest.raises(NotFoundError):
-        _issue(db_session, keyring, 999_999)
+        _issue(
+            db_session, keyring, SignedIn(PersonAccount(999_999, "oidc", "low"), PseudonymSecret(b"x" * 32))
+        )
 
 
 def test_issue_logs_the_platform_and_commits_to_the_pseudonym_without_showing_it(
@@ -191,7 +194,7 @@ def test_person_lists_their_credentials_across_platforms_and_only_theirs(
     }
     _issue(db_session, keyring, other, "forum")
 
-    listed = list_person_credentials(db_session, person_id=mine, deriver=make_deriver(), now=NOW)
+    listed = list_person_credentials(db_session, person_id=mine.account.id, secret=mine.secret, now=NOW)
 
     assert {c.credential_id for c in listed} == ids
 
@@ -201,13 +204,14 @@ def test_person_cannot_revoke_someone_elses_credential(
 ) -> None:
     add_platform(db_session)
     theirs = _issue(db_session, keyring, _person(db_session, "b"))
+    me = _person(db_session, "a")
 
     with pytest.raises(NotFoundError):
         revoke_as_person(
             db_session,
-            person_id=_person(db_session, "a"),
+            person_id=me.account.id,
             credential_id=theirs.credential_id,
-            deriver=make_deriver(),
+            secret=me.secret,
             log=make_log(),
             now=NOW,
         )
@@ -223,9 +227,9 @@ def test_revoked_credential_is_refused_on_redeem_and_shows_as_revoked(
     if revoker == "user":
         revoke_as_person(
             db_session,
-            person_id=person,
+            person_id=person.account.id,
             credential_id=issued.credential_id,
-            deriver=make_deriver(),
+            secret=person.secret,
             log=make_log(),
             now=NOW,
         )

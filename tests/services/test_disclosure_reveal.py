@@ -13,7 +13,6 @@ from escrow.errors import InvalidStateError, PermissionDeniedError
 from escrow.models import DisclosureDecision, LogEntry
 from escrow.services import disclosure
 from escrow.services.disclosure import RequestState
-from tests.credentials_support import make_deriver
 from tests.services.disclosure_desk import LOG, Desk, build_desk
 
 
@@ -91,7 +90,7 @@ def test_person_is_told_of_a_disclosure_only_after_the_delay(desk: Desk) -> None
 
     def notices() -> list[disclosure.DisclosureNotice]:
         return disclosure.person_notices(
-            desk.session, person_id=desk.person_id, deriver=make_deriver(), log=LOG, now=desk.now
+            desk.session, person_id=desk.person_id, secret=desk.person_secret, log=LOG, now=desk.now
         )
 
     # Then the person sees nothing before it is over, and the notice after
@@ -109,4 +108,6 @@ def test_person_is_told_of_a_disclosure_only_after_the_delay(desk: Desk) -> None
 
 def test_person_notices_refuse_an_unknown_person(desk: Desk) -> None:
     with pytest.raises(PermissionDeniedError):
-        disclosure.person_notices(desk.session, person_id=999, deriver=make_deriver(), log=LOG, now=desk.now)
+        disclosure.person_notices(
+            desk.session, person_id=999, secret=desk.person_secret, log=LOG, now=desk.now
+        )

@@ -12,16 +12,18 @@ from sqlalchemy.orm import Session
 
 from escrow.config import Settings
 from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.errors import InvalidStateError, NotFoundError, ValidationError
 from escrow.identity.base import VerifiedIdentity
 from escrow.keystore import Keyring, load_keyring
 from escrow.models import OidcConsent, Platform
 from escrow.services import oidc
 from escrow.services.platforms import get_platform
-from escrow.services.registration import register_person
-from tests.credentials_support import NOW, add_platform, make_deriver, make_log
+from escrow.services.registration import SignedIn, register_person
+from tests.credentials_support import NOW, add_platform, make_log, make_oprf
 
 ISSUER = "http://escrow.test"
+IDENTITY = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
 
 
 @pytest.fixture
@@ -30,13 +32,30 @@ def keyring(tmp_path: Path) -> Keyring:
 
 
 @pytest.fixture
-def person_id(db_session: Session, escrow_key: ThresholdPublicKey) -> int:
+def signed_in(db_session: Session, escrow_key: ThresholdPublicKey) -> SignedIn:
     add_platform(db_session, "forum")
-    identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
-    return register_person(db_session, identity=identity, deriver=make_deriver(), log=make_log(), now=NOW).id
+    return register_person(db_session, identity=IDENTITY, oprf=make_oprf(), log=make_log(), now=NOW)
 
 
-def _code(session: Session, keyring: Keyring, person_id: int, code: str = "c" * 43, **kw: object) -> None:
+@pytest.fixture
+def person_id(signed_in: SignedIn) -> int:
+    return signed_in.account.id
+
+
+@pytest.fixture
+def secret(signed_in: SignedIn) -> PseudonymSecret:
+    """What this person's signing in gives the caller (the OPRF evaluation at registration)."""
+    return signed_in.secret
+
+
+def _code(
+    session: Session,
+    keyring: Keyring,
+    person_id: int,
+    secret: PseudonymSecret,
+    code: str = "c" * 43,
+    **kw: object,
+) -> None:
     oidc.create_authorization_code(
         session,
         code=code,
@@ -48,7 +67,7 @@ def _code(session: Session, keyring: Keyring, person_id: int, code: str = "c" * 
         code_challenge=None,
         code_challenge_method=None,
         auth_time=NOW,
-        deriver=make_deriver(),
+        secret=secret,
         keyring=keyring,
         issuer=ISSUER,
         log=make_log(),
@@ -112,35 +131,38 @@ def test_id_token_algorithm_is_eddsa_or_rs256_only(
             )
 
 
-def test_consent_is_stored_by_pseudonym_not_by_account(db_session: Session, person_id: int) -> None:
-    deriver = make_deriver()
+def test_consent_is_stored_by_pseudonym_not_by_account(
+    db_session: Session, person_id: int, secret: PseudonymSecret
+) -> None:
     oidc.grant_consent(
-        db_session, person_id=person_id, platform_id="forum", deriver=deriver, log=make_log(), now=NOW
+        db_session, person_id=person_id, platform_id="forum", secret=secret, log=make_log(), now=NOW
     )
     oidc.grant_consent(
-        db_session, person_id=person_id, platform_id="forum", deriver=deriver, log=make_log(), now=NOW
+        db_session, person_id=person_id, platform_id="forum", secret=secret, log=make_log(), now=NOW
     )
 
     rows = db_session.scalars(select(OidcConsent)).all()
     assert len(rows) == 1
     assert {c.name for c in OidcConsent.__table__.columns} == {"id", "platform_id", "pseudonym", "granted_at"}
-    assert [c.platform_id for c in oidc.list_consents(db_session, person_id=person_id, deriver=deriver)] == [
+    assert [c.platform_id for c in oidc.list_consents(db_session, person_id=person_id, secret=secret)] == [
         "forum"
     ]
-    assert oidc.list_consents(db_session, person_id=999, deriver=deriver) == []
+    assert oidc.list_consents(db_session, person_id=999, secret=secret) == []
 
 
-def test_consent_for_unknown_person_or_platform_is_not_found(db_session: Session, person_id: int) -> None:
+def test_consent_for_unknown_person_or_platform_is_not_found(
+    db_session: Session, person_id: int, secret: PseudonymSecret
+) -> None:
     with pytest.raises(NotFoundError):
-        oidc.has_consent(db_session, person_id=person_id, platform_id="nobody", deriver=make_deriver())
+        oidc.has_consent(db_session, person_id=person_id, platform_id="nobody", secret=secret)
     with pytest.raises(NotFoundError):
-        oidc.has_consent(db_session, person_id=999, platform_id="forum", deriver=make_deriver())
+        oidc.has_consent(db_session, person_id=999, platform_id="forum", secret=secret)
 
 
 def test_code_names_the_credential_and_finds_pseudonym_acr_and_envelope(
-    db_session: Session, keyring: Keyring, person_id: int
+    db_session: Session, keyring: Keyring, person_id: int, secret: PseudonymSecret
 ) -> None:
-    _code(db_session, keyring, person_id)
+    _code(db_session, keyring, person_id, secret)
 
     grant = oidc.find_code(db_session, code="c" * 43, platform_id="forum", now=NOW)
 
@@ -153,9 +175,9 @@ def test_code_names_the_credential_and_finds_pseudonym_acr_and_envelope(
 
 
 def test_code_is_unknown_to_another_platform_after_expiry_or_when_malformed(
-    db_session: Session, keyring: Keyring, person_id: int
+    db_session: Session, keyring: Keyring, person_id: int, secret: PseudonymSecret
 ) -> None:
-    _code(db_session, keyring, person_id)
+    _code(db_session, keyring, person_id, secret)
 
     assert oidc.find_code(db_session, code="c" * 43, platform_id="market", now=NOW) is None
     assert oidc.find_code(db_session, code="c" * 43, platform_id="forum", now=NOW + oidc.CODE_TTL) is None
@@ -164,10 +186,10 @@ def test_code_is_unknown_to_another_platform_after_expiry_or_when_malformed(
 
 
 def test_code_redeems_once_and_reuse_revokes_its_tokens(
-    db_session: Session, keyring: Keyring, person_id: int
+    db_session: Session, keyring: Keyring, person_id: int, secret: PseudonymSecret
 ) -> None:
     # Given a redeemed code and the access token issued from it
-    _code(db_session, keyring, person_id)
+    _code(db_session, keyring, person_id, secret)
     grant = oidc.find_code(db_session, code="c" * 43, platform_id="forum", now=NOW)
     assert grant is not None
     assert oidc.redeem_code(db_session, code_hash=grant.code_hash, now=NOW)

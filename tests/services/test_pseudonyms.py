@@ -8,19 +8,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escrow.crypto.pseudonym import HmacPseudonymDeriver
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.errors import PermissionDeniedError
 from escrow.models import Credential
 from escrow.services.pseudonyms import person_pseudonyms_filter
-from tests.credentials_support import make_deriver
 from tests.services.disclosure_desk import build_desk
 
 
-def _owned(session: Session, person_id: int, deriver: HmacPseudonymDeriver) -> list[str]:
+def _owned(session: Session, person_id: int, secret: PseudonymSecret) -> list[str]:
     clause = person_pseudonyms_filter(
         session,
         person_id=person_id,
-        deriver=deriver,
+        secret=secret,
         platform=Credential.platform_id,
         pseudonym=Credential.pseudonym,
     )
@@ -30,9 +29,9 @@ def _owned(session: Session, person_id: int, deriver: HmacPseudonymDeriver) -> l
 def test_filter_finds_the_persons_credentials_by_re_derivation(db_session: Session, tmp_path: Path) -> None:
     desk = build_desk(db_session, tmp_path)
 
-    assert _owned(db_session, desk.person_id, make_deriver()) == [desk.credential.credential_id]
-    other_key = HmacPseudonymDeriver(person_key=b"p" * 32, pseudonym_key=b"z" * 32)
-    assert _owned(db_session, desk.person_id, other_key) == []
+    assert _owned(db_session, desk.person_id, desk.person_secret) == [desk.credential.credential_id]
+    # Another secret (another person's, or a guess) finds none of them, even with this person's id.
+    assert _owned(db_session, desk.person_id, PseudonymSecret(b"z" * 32)) == []
 
 
 def test_filter_refuses_an_unknown_person(db_session: Session) -> None:
@@ -40,7 +39,7 @@ def test_filter_refuses_an_unknown_person(db_session: Session) -> None:
         person_pseudonyms_filter(
             db_session,
             person_id=1,
-            deriver=make_deriver(),
+            secret=PseudonymSecret(b"z" * 32),
             platform=Credential.platform_id,
             pseudonym=Credential.pseudonym,
         )

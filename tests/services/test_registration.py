@@ -27,6 +27,7 @@ from escrow.identity.devidp import DevIdentityProvider
 from escrow.identity.officer import DocumentCheck, verify_document
 from escrow.identity.registry import IdentityProviders
 from escrow.models import LogEntry, Person
+from escrow.services.oprf import derive_person_keys
 from escrow.services.registration import (
     PendingSignIn,
     begin_sign_in,
@@ -37,7 +38,7 @@ from escrow.services.registration import (
     register_person,
     sign_in_with_provider,
 )
-from tests.credentials_support import NOW, install_key, make_deriver, make_log, make_oidc, threshold_key
+from tests.credentials_support import NOW, install_key, make_log, make_oidc, make_oprf, threshold_key
 
 HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "a long enough password"
@@ -56,8 +57,8 @@ def test_register_stores_a_seal_that_a_quorum_opens_to_the_identity(
 ) -> None:
     # Given a registered person
     account = register_person(
-        db_session, identity=_identity(), deriver=make_deriver(), log=make_log(), now=NOW
-    )
+        db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW
+    ).account
     person = db_session.get(Person, account.id)
     assert person is not None
 
@@ -78,7 +79,7 @@ def test_register_stores_a_seal_that_a_quorum_opens_to_the_identity(
 def test_register_logs_how_the_person_was_verified_and_nothing_else(
     db_session: Session, escrow_key: ThresholdPublicKey
 ) -> None:
-    register_person(db_session, identity=_identity(), deriver=make_deriver(), log=make_log(), now=NOW)
+    register_person(db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW)
 
     body = db_session.scalars(select(LogEntry.body).where(LogEntry.kind == "person.registered")).one()
 
@@ -90,36 +91,41 @@ def test_register_logs_how_the_person_was_verified_and_nothing_else(
 def test_second_registration_of_the_same_person_is_a_conflict(
     db_session: Session, escrow_key: ThresholdPublicKey
 ) -> None:
-    register_person(db_session, identity=_identity(), deriver=make_deriver(), log=make_log(), now=NOW)
+    register_person(db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW)
 
     with pytest.raises(ConflictError):
         register_person(
-            db_session, identity=_identity(name="Other Name"), deriver=make_deriver(), log=make_log(), now=NOW
+            db_session, identity=_identity(name="Other Name"), oprf=make_oprf(), log=make_log(), now=NOW
         )
     assert db_session.scalar(select(func.count()).select_from(Person)) == 1
 
 
 def test_registration_without_an_active_escrow_key_is_refused(db_session: Session) -> None:
     with pytest.raises(InvalidStateError):
-        register_person(db_session, identity=_identity(), deriver=make_deriver(), log=make_log(), now=NOW)
+        register_person(db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW)
 
 
 def test_returning_person_logs_in_to_the_same_account(
     db_session: Session, escrow_key: ThresholdPublicKey
 ) -> None:
-    account = register_person(
-        db_session, identity=_identity(), deriver=make_deriver(), log=make_log(), now=NOW
-    )
+    registered = register_person(db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW)
 
-    assert login_person(db_session, identity=_identity(), deriver=make_deriver()) == account
-    assert get_account(db_session, account.id) == account
+    again = login_person(db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW)
+
+    assert again.account == registered.account
+    assert get_account(db_session, registered.account.id) == registered.account
+    # A fresh evaluation gives the same pseudonym secret: the person keeps their pseudonyms (bans stick).
+    assert again.secret == registered.secret
+    assert login_person(
+        db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW
+    ).secret.pseudonym("forum") == (registered.secret.pseudonym("forum"))
 
 
 def test_login_of_an_unregistered_person_is_not_found(
     db_session: Session, escrow_key: ThresholdPublicKey
 ) -> None:
     with pytest.raises(NotFoundError):
-        login_person(db_session, identity=_identity("nobody"), deriver=make_deriver())
+        login_person(db_session, identity=_identity("nobody"), oprf=make_oprf(), log=make_log(), now=NOW)
 
 
 def test_officer_verified_person_logs_in_with_document_and_password(
@@ -129,7 +135,7 @@ def test_officer_verified_person_logs_in_with_document_and_password(
         db_session,
         check=_check(),
         password=PASSWORD,
-        deriver=make_deriver(),
+        oprf=make_oprf(),
         hasher=HASHER,
         log=make_log(),
         now=NOW,
@@ -140,12 +146,20 @@ def test_officer_verified_person_logs_in_with_document_and_password(
         issuing_country="bel",
         document_number="x 1234567",
         password=PASSWORD,
-        deriver=make_deriver(),
+        oprf=make_oprf(),
         hasher=HASHER,
+        log=make_log(),
+        now=NOW,
     )
 
-    assert logged_in == account
+    assert logged_in.account == account
     assert account.assurance == "high"
+    # The password sign-in evaluates the OPRF on the document: the person's own secret.
+    identity_key = verify_document(_check(), today=NOW.date()).identity_key
+    assert (
+        logged_in.secret
+        == derive_person_keys(db_session, make_oprf(), identity_key, log=make_log(), now=NOW).secret
+    )
     person = db_session.get(Person, account.id)
     assert person is not None
     assert person.password_hash is not None
@@ -163,7 +177,7 @@ def test_password_login_failures_all_look_the_same(
         db_session,
         check=_check(),
         password=PASSWORD,
-        deriver=make_deriver(),
+        oprf=make_oprf(),
         hasher=HASHER,
         log=make_log(),
         now=NOW,
@@ -175,8 +189,10 @@ def test_password_login_failures_all_look_the_same(
             issuing_country=country,
             document_number=number,
             password=password,
-            deriver=make_deriver(),
+            oprf=make_oprf(),
             hasher=HASHER,
+            log=make_log(),
+            now=NOW,
         )
 
 
@@ -188,7 +204,7 @@ def test_officer_registration_refuses_a_short_password(
             db_session,
             check=_check(),
             password="short",
-            deriver=make_deriver(),
+            oprf=make_oprf(),
             hasher=HASHER,
             log=make_log(),
             now=NOW,
@@ -201,7 +217,7 @@ def test_officer_identity_without_password_is_refused(
     identity = verify_document(_check(), today=date(2026, 1, 1))
 
     with pytest.raises(ValidationError):
-        register_person(db_session, identity=identity, deriver=make_deriver(), log=make_log(), now=NOW)
+        register_person(db_session, identity=identity, oprf=make_oprf(), log=make_log(), now=NOW)
 
 
 def test_concurrent_registrations_of_one_person_make_one_account(fresh_database_url: str) -> None:
@@ -217,7 +233,7 @@ def test_concurrent_registrations_of_one_person_make_one_account(fresh_database_
             barrier.wait()
             try:
                 register_person(
-                    session, identity=_identity("same"), deriver=make_deriver(), log=make_log(), now=NOW
+                    session, identity=_identity("same"), oprf=make_oprf(), log=make_log(), now=NOW
                 )
                 outcomes.append("created")
             except ConflictError:
@@ -248,7 +264,7 @@ def _sign_in(
         provider_id=provider_id,
         pending=pending,
         callback={"code": "c", "state": "s"},
-        deriver=make_deriver(),
+        oprf=make_oprf(),
         log=make_log(),
         now=NOW,
     )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.errors import CryptoError
-from escrow.crypto.pseudonym import PseudonymDeriver
+from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import Envelope, PartialDecryption, combine_and_open
 from escrow.crypto.transcript import b64u_encode, sha256
 from escrow.errors import InvalidStateError
@@ -117,18 +117,18 @@ def view_identities(
 
 
 def person_notices(
-    session: Session, *, person_id: int, deriver: PseudonymDeriver, log: LogSigner, now: datetime
+    session: Session, *, person_id: int, secret: PseudonymSecret, log: LogSigner, now: datetime
 ) -> list[DisclosureNotice]:
     """Returns the disclosures of this person's identity whose notification delay is over; the first
     time each is shown it is logged (disclosure.user_notified) and committed.
 
-    The person is found by re-deriving their pseudonyms (as for credentials), so no new link between a
-    person and a request is stored. Raises PermissionDeniedError (no such person).
+    The person is found by re-deriving their pseudonyms from their ``secret`` (as for credentials),
+    so no new link between a person and a request is stored. Raises PermissionDeniedError (no such person).
     """
     owned = person_pseudonyms_filter(
         session,
         person_id=person_id,
-        deriver=deriver,
+        secret=secret,
         platform=DisclosureScope.platform_id,
         pseudonym=DisclosureScope.pseudonym,
     )

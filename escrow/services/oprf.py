@@ -1,0 +1,61 @@
+"""The OPRF that turns a canonical identity key into a person's keys (DESIGN.md section 10, issue 13).
+
+Services depend only on OprfEvaluator; the one implementation is the threshold node client
+(escrow.client.oprf: t-of-n independent nodes, RFC 9497 VOPRF), wired in escrow.bootstrap. The
+service names the key (the active OPRF key its database and the transparency log record), counts every
+element it sends (escrow.services.oprf_keys.record_evaluations, logged per hour), and turns the output
+into the stored person key and the never-stored pseudonym secret (escrow.crypto.pseudonym).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.errors import EncodingError
+from escrow.crypto.pseudonym import OPRF_OUTPUT_BYTES, PersonKeys, person_keys
+from escrow.errors import InvalidStateError, OprfUnavailableError, ValidationError
+from escrow.services.oprf_keys import active_oprf_key, record_evaluations
+from escrow.services.transparency import LogSigner
+
+
+class OprfEvaluator(Protocol):
+    """Evaluates the OPRF under one key on a batch of inputs."""
+
+    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> list[bytes]:
+        """Returns one 64-byte output per input, in order.
+
+        Raises OprfUnavailableError when not enough nodes answer (with retry_after_s when known).
+        """
+
+
+def derive_person_keys(
+    session: Session, oprf: OprfEvaluator, identity_key: bytes, *, log: LogSigner, now: datetime
+) -> PersonKeys:
+    """Returns the person key and pseudonym secret of ``identity_key``, by one OPRF evaluation under
+    the active OPRF key; the element is counted (and committed) before anything else happens.
+
+    Raises ValidationError for an empty or non-bytes identity key, OprfUnavailableError if no OPRF
+    key is active, or the nodes cannot answer, or answer with anything but one 64-byte output.
+    """
+    if not isinstance(identity_key, bytes) or not identity_key:
+        raise ValidationError("identity key must be non-empty bytes")
+    try:
+        key = active_oprf_key(session)
+    except InvalidStateError as e:
+        raise OprfUnavailableError(str(e)) from e
+    outputs = oprf.evaluate(key, [identity_key])
+    record_evaluations(session, elements=1, log=log, now=now)
+    if not isinstance(outputs, list) or len(outputs) != 1:
+        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
+    output = outputs[0]
+    if not isinstance(output, bytes) or len(output) != OPRF_OUTPUT_BYTES:
+        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
+    try:
+        return person_keys(output)
+    except EncodingError:  # pragma: no cover - the length was checked above
+        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later") from None
