@@ -48,6 +48,9 @@ def derive_person_keys(
         key = active_oprf_key(session)
     except InvalidStateError as e:
         raise OprfUnavailableError(str(e)) from e
+    # End the read transaction before the count is written: on SQLite (WAL) a read transaction that
+    # later writes fails with "database is locked" when a concurrent request wrote in between.
+    session.commit()
     outputs = oprf.evaluate(key, [identity_key])
     record_evaluations(session, elements=1, log=log, now=now)
     if not isinstance(outputs, list) or len(outputs) != 1:
