@@ -12,7 +12,8 @@ from pathlib import Path
 import nacl.pwhash
 from sqlalchemy import create_engine
 
-from escrow.cli.dev_nodes import NodeProcess, start_nodes, stop_nodes
+from escrow.cli.dev_nodes import NodeProcess, free_port, start_nodes, stop_nodes
+from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
 from escrow.crypto.ceremony_messages import public_keys
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.holderfile import encrypt_holder_file
@@ -112,3 +113,9 @@ def start_network(
 
 def client_key_text(network: OprfNetwork) -> str:
     return b64u_encode(network.client_seed)
+
+
+def unreachable_client(network: OprfNetwork) -> ThresholdOprfClient:
+    """A real threshold client whose nodes are all down: nothing listens on their loopback ports."""
+    nodes = [NodeEndpoint(i, f"http://127.0.0.1:{free_port()}") for i in (1, 2, 3)]
+    return ThresholdOprfClient(nodes=nodes, signing_seed=network.client_seed, timeout=0.5)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from flask.testing import FlaskClient
 
 from escrow.api.problems import PROBLEM_STATUS
 from escrow.app import MAX_CONTENT_LENGTH, create_app
+from escrow.cli.dev_nodes import free_port
+from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
 from escrow.config import Settings
 from escrow.errors import (
     AuthenticationError,
@@ -25,7 +29,8 @@ from escrow.errors import (
     ServiceUnavailableError,
     ValidationError,
 )
-from escrow.httpkit import get_components, get_session
+from escrow.httpkit import COMPONENTS_KEY, get_components, get_session
+from tests.oprf_support import OprfNetwork
 
 PROBLEM_JSON = "application/problem+json"
 SECRET_MESSAGE = "identity of Alice Example, passport X1234567"
@@ -47,9 +52,34 @@ def test_healthz_reports_ok_with_reachable_database(client: FlaskClient) -> None
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "reachable"}
+    body = response.get_json()
+    assert (body["status"], body["database"]) == ("ok", "reachable")
+    assert set(body["oprf_nodes"]) == {"1", "2", "3"}  # the suite's nodes, none used or skipped yet
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert len(response.headers["X-Request-Id"]) == 16
+
+
+def test_healthz_names_an_oprf_node_the_service_skipped(
+    app: Flask, client: FlaskClient, oprf_network: OprfNetwork
+) -> None:
+    components = get_components(app)
+    nodes = [*components.oprf.nodes[:2], NodeEndpoint(3, f"http://127.0.0.1:{free_port()}")]  # node 3 down
+    oprf = ThresholdOprfClient(nodes=nodes, signing_seed=oprf_network.client_seed, timeout=1.0)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(components, oprf=oprf)
+    try:
+        for _ in range(3):
+            oprf.evaluate(oprf_network.key, [b"someone"])
+        for _ in range(100):  # a node not needed for an answer is named once its failure comes in
+            body = client.get("/healthz").get_json()
+            if body["oprf_nodes"]["3"]["skipped"] == 3:
+                break
+            time.sleep(0.02)
+    finally:
+        oprf.close()
+    assert body["oprf_nodes"]["3"]["skipped"] == 3
+    assert body["oprf_nodes"]["3"]["answered"] == 0
+    assert "unreachable" in body["oprf_nodes"]["3"]["last_error"]
+    assert body["oprf_nodes"]["1"]["answered"] + body["oprf_nodes"]["2"]["answered"] == 6
 
 
 def test_healthz_reports_degraded_when_database_cannot_be_opened(tmp_path: Path) -> None:
@@ -62,7 +92,10 @@ def test_healthz_reports_degraded_when_database_cannot_be_opened(tmp_path: Path)
 
     # Then
     assert response.status_code == 503
-    assert response.get_json() == {"status": "degraded", "database": "unreachable"}
+    assert {k: response.get_json()[k] for k in ("status", "database")} == {
+        "status": "degraded",
+        "database": "unreachable",
+    }
     get_components(app).engine.dispose()
 
 
@@ -73,7 +106,10 @@ def test_healthz_reports_degraded_when_postgres_port_is_closed(tmp_path: Path) -
     response = app.test_client().get("/healthz")
 
     assert response.status_code == 503
-    assert response.get_json() == {"status": "degraded", "database": "unreachable"}
+    assert {k: response.get_json()[k] for k in ("status", "database")} == {
+        "status": "degraded",
+        "database": "unreachable",
+    }
     get_components(app).engine.dispose()
 
 

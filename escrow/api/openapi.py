@@ -201,6 +201,19 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 "status": {"enum": ["ok", "degraded"]},
                 "database": {"enum": ["reachable", "unreachable"]},
+                "oprf_nodes": {
+                    "type": "object",
+                    "description": "Per OPRF node index: answers used, times skipped, last skip reason",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["answered", "skipped", "last_error"],
+                        "properties": {
+                            "answered": {"type": "integer", "minimum": 0},
+                            "skipped": {"type": "integer", "minimum": 0},
+                            "last_error": {"type": ["string", "null"]},
+                        },
+                    },
+                },
             },
         },
         "Session": {

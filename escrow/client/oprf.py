@@ -10,6 +10,7 @@ Pure stdlib HTTP (http.client), so it runs in the light install.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
 import os
@@ -207,7 +208,9 @@ class ThresholdOprfClient:
         for future, node in pending.items():
             if len(answers) < threshold:
                 self._skip(node, f"no answer within {self._timeout:g} s")
-            future.cancel()
+                future.cancel()
+            else:  # not needed this time, but a node that fails is still named when it does
+                future.add_done_callback(functools.partial(self._late, node))
         if len(answers) < threshold:
             raise OprfUnavailableError(
                 f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
@@ -216,6 +219,13 @@ class ThresholdOprfClient:
         chosen = dict(sorted(answers.items())[:threshold])
         combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)
         return [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
+
+    def _late(self, node: NodeEndpoint, future: Future[NodeAnswer]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if isinstance(error, NodeFailure):
+            self._skip(node, str(error))
 
     def _skip(self, node: NodeEndpoint, reason: str) -> None:
         # Names the node and the reason, never an input or an element.

@@ -32,7 +32,7 @@ from tests.oidc_support import (
     register_person,
     setup_provider,
 )
-from tests.oprf_support import UnreachableNodes
+from tests.oprf_support import OprfNetwork, unreachable_client
 
 # The fixtures of tests/credentials_support.py this module uses (tests/web has no conftest of them).
 dev_idp = credentials_support.dev_idp
@@ -292,33 +292,34 @@ def test_authorization_with_an_old_session_signs_in_again_then_resumes(
 # --- the OPRF nodes do not answer: 503, never a 500 --------------------------------------------------
 
 
-def _nodes_down(app: Flask, *, retry_after_s: int | None = 30) -> None:
+def _nodes_down(app: Flask, network: OprfNetwork) -> None:
+    """Points the app at nodes that are all down (a real client; nothing listens on their ports)."""
     components = get_components(app)
-    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
-        components, oprf=UnreachableNodes(retry_after_s=retry_after_s)
-    )
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(components, oprf=unreachable_client(network))
 
 
 def test_sign_in_while_the_nodes_are_down_is_a_503_page_with_retry_after(
-    oidc_app: Flask, client: FlaskClient, dev_idp: DevIdentityProvider
+    oidc_app: Flask, client: FlaskClient, dev_idp: DevIdentityProvider, oprf_network: OprfNetwork
 ) -> None:
-    _nodes_down(oidc_app)
+    _nodes_down(oidc_app, oprf_network)
 
     response = sign_in(client, dev_idp, HAL)
 
     assert response.status_code == 503
     assert response.mimetype == "text/html"
-    assert response.headers["Retry-After"] == "30"
+    assert response.headers["Retry-After"] == "5"
     page = response.get_data(as_text=True)
-    assert "try again in 30 seconds" in page
+    assert "try again in 5 seconds" in page
     assert "Traceback" not in page
 
 
-def test_password_sign_in_while_the_nodes_are_down_is_a_503_page(app: Flask, client: FlaskClient) -> None:
+def test_password_sign_in_while_the_nodes_are_down_is_a_503_page(
+    app: Flask, client: FlaskClient, oprf_network: OprfNetwork
+) -> None:
     session = get_components(app).session_factory()
     setup_provider(session, app)
     register_person(session, app)
-    _nodes_down(app, retry_after_s=None)
+    _nodes_down(app, oprf_network)
     page = client.get("/account/login").get_data(as_text=True)
 
     response = client.post(
