@@ -34,6 +34,7 @@ from escrow.services.platforms import create_api_key, register_platform
 from escrow.services.staff import create_staff
 from tests.conftest import csrf_token_from
 from tests.crypto.support import run_dkg
+from tests.oprf_support import OprfNetwork
 
 PEOPLE = [
     DevUser(f"user{i}", f"Quentin{i} Privacyson{i}", f"19{50 + i}-0{1 + i % 9}-1{i % 10}") for i in range(12)
@@ -51,10 +52,12 @@ def _dev_subject(username: str) -> str:
 
 
 @pytest.fixture
-def escrow_app(tmp_path: Path) -> Iterator[tuple[Flask, str, Path]]:
-    """A production-like app on its own SQLite file, with the development identity provider mounted."""
+def escrow_app(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[tuple[Flask, str, Path]]:
+    """A production-like app on its own SQLite file, with the development identity provider mounted
+    and the suite's OPRF nodes' key installed."""
     url = f"sqlite:///{tmp_path / 'privacy.sqlite3'}"
     upgrade_database(url)
+    oprf_network.install(url)
     settings = dataclasses.replace(
         Settings.for_tests(url, tmp_path / "keys", instance_path=tmp_path), dev_idp_enabled=True
     )
@@ -215,7 +218,8 @@ def test_no_identity_at_rest_or_in_logs_and_server_keys_open_no_envelope(
 
     # ... and no server key opens any envelope when used as the escrow private key
     server_keys = [p.read_bytes() for p in (tmp_path / "keys").iterdir() if p.is_file()]
-    assert len(server_keys) >= 5  # flask, person, pseudonym, log signing, credential signing
+    assert len(server_keys) >= 4  # flask, TOTP, log signing, credential signing (no person/pseudonym key)
+    server_keys.append(extension.keyring.oprf_client_seed)  # from the environment in the suite
     request_digest = b"\x00" * 32
     targets = envelopes + [
         reseal(key, s, {"platform": "x", "pseudonym": "y", "envelope_id": "z"}) for s in seals

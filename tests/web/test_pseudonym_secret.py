@@ -334,4 +334,4 @@ def test_password_sign_in_while_the_nodes_are_down_is_a_503_page(
 
     # (the login form's rate limiter sends its own Retry-After; tests/api checks its absence)
     assert response.status_code == 503
-    assert "try again in a few minutes" in response.get_data(as_text=True)
+    assert "try again in 5 seconds" in response.get_data(as_text=True)
