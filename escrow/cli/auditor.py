@@ -133,7 +133,7 @@ def ceremony_verify(
     report = verify_transcript(data)
     what = "the OPRF nodes' key" if report.header.purpose == PURPOSE_OPRF else "an escrow key"
     header = report.header
-    click.echo(f"ceremony {header.ceremony} ({header.kind}, purpose {header.purpose}: {what}):")
+    click.echo(f"ceremony {header.ceremony} ({header.kind}), purpose {header.purpose} ({what}):")
     _echo_report(report)
     if report.blamed_holder is not None:
         click.echo(f"ABORTED: the transcript proves key-holder {report.blamed_holder} cheated")
