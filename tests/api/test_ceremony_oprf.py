@@ -75,6 +75,7 @@ def test_oprf_ceremony_through_the_relay_installs_the_oprf_key_and_no_escrow_key
     # and the public listing says what the ceremony made
     listed = next(c for c in client.get("/api/v1/ceremonies").get_json() if c["id"] == ceremony_id)
     assert listed["purpose"] == "oprf"
+    assert b"Makes the OPRF key" in client.get(f"/ceremonies/{ceremony_id}").data
     # and a share of the OPRF key approves nothing: its holders are no holders of any escrow key
     with pytest.raises(InvalidStateError):
         ceremony_service.holder_indices(db_session, key.key_id)
