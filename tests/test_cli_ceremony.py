@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import stat
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,16 +21,23 @@ from werkzeug.serving import make_server
 
 from escrow.app import create_app
 from escrow.bootstrap import Components
+from escrow.cli.dev_nodes import NodeProcess, free_port, wait_until_ready
 from escrow.cli.main import cli
 from escrow.config import Settings
 from escrow.crypto.ceremony_messages import fingerprint, public_keys
 from escrow.crypto.holderfile import decrypt_holder_file
+from escrow.crypto.ristretto import from_edwards
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
+from escrow.crypto.transcript import b64u_encode
 from escrow.db import upgrade_database
+from escrow.errors import InvalidStateError
 from escrow.httpkit import get_components
+from escrow.node.settings import NodeSettings, load_share
+from escrow.protocol.oprf import NodeKey
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.oprf_keys import active_oprf_key
 
 ESCROW = str(Path(sys.executable).parent / "escrow")
 PASSPHRASE = "correct horse battery staple"
@@ -430,3 +440,121 @@ def test_short_passphrase_is_refused_for_a_new_holder_file(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "at least 12 characters" in result.output
     assert not (tmp_path / "dev").exists()
+
+
+def _serve_node(share_file: Path, passphrase_file: Path, key_id: str, data_dir: Path) -> NodeProcess:
+    """Starts `escrow oprf-node serve --share-file <holder file> --key-id <key>` on a free loopback port."""
+    port = free_port()
+    data_dir.mkdir(mode=0o700)
+    command = [
+        ESCROW, "oprf-node", "serve",
+        "--share-file", str(share_file),
+        "--passphrase-file", str(passphrase_file),
+        "--service-key", b64u_encode(bytes(32)),
+        "--data-dir", str(data_dir),
+        "--key-id", key_id,
+        "--port", str(port),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")}
+    log_path = data_dir / "node.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    node = NodeProcess(1, f"http://127.0.0.1:{port}", process, command, env, log_path)
+    try:
+        wait_until_ready(node)
+    except BaseException:
+        node.stop()
+        raise
+    return node
+
+
+def test_node_operators_run_the_oprf_ceremony_with_the_holder_tool_and_serve_their_share(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given three node operators enrolled with the holder tool and a 2-of-3 OPRF ceremony
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    with live_server.extension.session_factory() as session:
+        ceremony_service.open_ceremony(
+            session,
+            threshold=2,
+            holder_ids=[1, 2, 3],
+            log=live_server.extension.log,
+            now=datetime.now(UTC),
+            purpose="oprf",
+        )
+
+    # When each runs the unchanged `escrow keyholder ceremony`
+    results = _run_holders(live_server, files, passphrase_file, "ceremony")
+
+    # Then each was told what the key is for and how to serve it; the OPRF key is active, no escrow key
+    with live_server.extension.session_factory() as session:
+        key = active_oprf_key(session)
+        with pytest.raises(InvalidStateError):
+            active_escrow_key(session)
+    for result, path in zip(results, files, strict=True):
+        assert result.returncode == 0, result.stdout
+        assert "makes the OPRF key" in result.stdout
+        assert f"escrow oprf-node serve --share-file {path} --key-id {key.key_id}" in result.stdout
+    # and `escrow ceremony verify` names the purpose
+    verified = CliRunner().invoke(cli, ["ceremony", "verify", "--server", live_server.url])
+    assert verified.exit_code == 0, verified.output
+    assert "purpose oprf" in verified.output
+    # and a node started on an operator's holder file serves the public share the ceremony made
+    node = _serve_node(files[1], passphrase_file, key.key_id, tmp_path / "node-data")
+    try:
+        with urllib.request.urlopen(f"{node.url}/key", timeout=5) as answer:  # noqa: S310 - loopback
+            served = NodeKey.parse(answer.read())
+    finally:
+        node.stop()
+    assert served.key_id == key.key_id
+    assert bytes(served.public_share) == bytes(from_edwards(key.verification_key(served.node)))
+
+
+def test_admin_opens_an_oprf_ceremony_and_an_unknown_purpose_is_a_usage_error(runner: CliRunner) -> None:
+    bogus = runner.invoke(
+        cli, ["admin", "ceremony", "open", "--purpose", "bogus", "--threshold", "1", "--holders", "1,2"]
+    )
+    unenrolled = runner.invoke(
+        cli, ["admin", "ceremony", "open", "--purpose", "oprf", "--threshold", "1", "--holders", "1,2"]
+    )
+
+    assert bogus.exit_code == 2
+    assert "'bogus' is not one of 'escrow', 'oprf'" in bogus.output
+    assert unenrolled.exit_code == 1
+    assert "not enrolled" in unenrolled.output
+
+
+def test_simulate_oprf_writes_node_share_files_a_node_loads(tmp_path: Path, passphrase_file: Path) -> None:
+    out = tmp_path / "nodes"
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "admin",
+            "ceremony",
+            "simulate",
+            "--purpose",
+            "oprf",
+            "--threshold",
+            "2",
+            "--holders",
+            "3",
+            "--out",
+            str(out),
+            "--passphrase-file",
+            str(passphrase_file),
+            "--insecure-fast-kdf",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "DEVELOPMENT ONLY" in result.output
+    files = sorted(out.glob("node-*.share"))
+    assert len(files) == 3
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    settings = NodeSettings(
+        share_file=files[0], passphrase=PASSPHRASE, service_key=bytes(32), data_dir=tmp_path
+    )
+    shares = [load_share(dataclasses.replace(settings, share_file=f)) for f in files]
+    assert sorted(s.index for s in shares) == [1, 2, 3]
+    assert f"--key-id {shares[0].key.key_id}" in result.output

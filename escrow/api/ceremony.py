@@ -16,7 +16,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from escrow.api.auth import role_required
 from escrow.errors import ValidationError
 from escrow.httpkit import current_time, get_components, get_session, int_field, json_object, text_field
-from escrow.protocol.ceremony import SignedMessage
+from escrow.protocol.ceremony import PURPOSE_ESCROW, SignedMessage
 from escrow.protocol.signed_request import HolderAuthorization
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
@@ -63,6 +63,7 @@ def ceremony_summary(state: CeremonyState) -> dict[str, Any]:
     return {
         "id": state.id,
         "kind": state.kind,
+        "purpose": state.header.purpose,
         "status": state.status,
         "threshold": state.header.threshold,
         "holders": len(recipients),
@@ -136,6 +137,10 @@ def _int_list(data: dict[str, Any], name: str) -> list[int]:
     return value
 
 
+def _purpose(data: dict[str, Any]) -> str:
+    return text_field(data, "purpose") if "purpose" in data else PURPOSE_ESCROW
+
+
 @admin_bp.post("/keyholders")
 @role_required("admin")
 def invite() -> tuple[Response, int]:
@@ -160,7 +165,7 @@ def invite() -> tuple[Response, int]:
 @admin_bp.post("/ceremonies")
 @role_required("admin")
 def open_ceremony() -> tuple[Response, int]:
-    """Opens a ceremony for a new escrow key: {threshold, holders: [ids]}."""
+    """Opens a ceremony for a new key: {threshold, holders: [ids], purpose?: "escrow" | "oprf"}."""
     data = json_object(require_json_media_type=False)
     ceremony_id = ceremony_service.open_ceremony(
         get_session(),
@@ -168,6 +173,7 @@ def open_ceremony() -> tuple[Response, int]:
         holder_ids=_int_list(data, "holders"),
         log=get_components().log,
         now=current_time(),
+        purpose=_purpose(data),
     )
     return jsonify({"id": ceremony_id}), 201
 
@@ -184,6 +190,7 @@ def open_reshare() -> tuple[Response, int]:
         holder_ids=_int_list(data, "holders"),
         log=get_components().log,
         now=current_time(),
+        purpose=_purpose(data),
     )
     return jsonify({"id": ceremony_id}), 201
 
@@ -305,10 +312,12 @@ OPENAPI_PATHS: dict[str, Any] = {
     },
     "/api/v1/admin/ceremonies": {
         "post": {
-            "summary": "Open a ceremony for a new escrow key (admin)",
+            "summary": "Open a ceremony for a new escrow key or OPRF key (admin)",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_schema("threshold, holders (ids in order)"),
+            "requestBody": _json_schema(
+                "threshold, holders (ids in order), purpose (optional: escrow, the default, or oprf)"
+            ),
             "responses": {
                 "201": _json_schema("Ceremony id"),
                 "401": _PROBLEM,
@@ -323,7 +332,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Open a reshare of the active key to a new key-holder set (admin)",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_schema("threshold, dealers (current holder ids), holders (new ids)"),
+            "requestBody": _json_schema(
+                "threshold, dealers (current holder ids), holders (new ids), purpose (optional: only escrow "
+                "is supported; oprf is refused with 422)"
+            ),
             "responses": {
                 "201": _json_schema("Ceremony id"),
                 "401": _PROBLEM,

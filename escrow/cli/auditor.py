@@ -19,7 +19,7 @@ from escrow.client.holder import (
     UrllibTransport,
 )
 from escrow.client.http import HttpClient, RemoteError
-from escrow.protocol.ceremony import TranscriptReport, verify_transcript
+from escrow.protocol.ceremony import PURPOSE_OPRF, TranscriptReport, verify_transcript
 
 DEFAULT_STATE = ".escrow-audit.json"
 
@@ -131,7 +131,9 @@ def ceremony_verify(
     if not isinstance(data, dict):
         raise click.ClickException("a transcript is a JSON object")
     report = verify_transcript(data)
-    click.echo(f"ceremony {report.header.ceremony} ({report.header.kind}):")
+    what = "the OPRF nodes' key" if report.header.purpose == PURPOSE_OPRF else "an escrow key"
+    header = report.header
+    click.echo(f"ceremony {header.ceremony} ({header.kind}), purpose {header.purpose} ({what}):")
     _echo_report(report)
     if report.blamed_holder is not None:
         click.echo(f"ABORTED: the transcript proves key-holder {report.blamed_holder} cheated")

@@ -39,7 +39,7 @@ from escrow.client.http import HttpClient
 from escrow.crypto.ceremony_messages import fingerprint, public_keys
 from escrow.crypto.holderfile import HolderSecrets, decrypt_holder_file, encrypt_holder_file
 from escrow.keystore import read_secret_file, write_secret_file
-from escrow.protocol.ceremony import CeremonyHeader
+from escrow.protocol.ceremony import PURPOSE_OPRF, CeremonyHeader
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TRANSIENT_FAILURES = 10
@@ -118,6 +118,16 @@ def keyholder_show(holder_file: Path, passphrase_file: Path | None) -> None:
         click.echo("no shares yet")
 
 
+def purpose_line(header: CeremonyHeader) -> str:
+    """Returns what the key of this ceremony is for, as the header every recipient signs says."""
+    if header.purpose == PURPOSE_OPRF:
+        return (
+            "This ceremony makes the OPRF key the OPRF nodes share (purpose oprf): your share goes to "
+            "your node, and approves no disclosure."
+        )
+    return "This ceremony makes the escrow key (purpose escrow): your share approves disclosures."
+
+
 def roster_lines(header: CeremonyHeader) -> list[str]:
     """Returns one line per participant: name, both fingerprints and indices (what holders compare)."""
     lines = []
@@ -134,6 +144,7 @@ def roster_lines(header: CeremonyHeader) -> list[str]:
 
 def _roster_checker(roster: Path | None) -> Callable[[CeremonyHeader], None]:
     def check(header: CeremonyHeader) -> None:
+        click.echo(purpose_line(header))
         click.echo("The key-holders of this ceremony, as the service lists them:")
         for line in roster_lines(header):
             click.echo(f"  {line}")
@@ -213,6 +224,13 @@ def _run_ceremony(
             f"ceremony {ceremony_id} {status}: {state.get('outcome') or 'no reason given'}"
         )
     click.echo("done: the key is active and your holder file is updated. Back it up now.")
+    state = client.public(f"/api/v1/ceremonies/{ceremony_id}")
+    header = CeremonyHeader.from_dict(state["header"])
+    if header.purpose == PURPOSE_OPRF and state.get("key") is not None:
+        click.echo(
+            f"start your OPRF node with: escrow oprf-node serve --share-file {holder_file} "
+            f"--key-id {state['key']['key_id']} (see docs/operations.md#oprf-node-ceremony)"
+        )
 
 
 def _ceremony_options(func: Callable[..., Any]) -> Callable[..., Any]:

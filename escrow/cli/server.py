@@ -27,6 +27,7 @@ from escrow.config import Settings
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import ConfigError, EscrowError
 from escrow.models import STAFF_ROLES
+from escrow.protocol.ceremony import PURPOSE_ESCROW, PURPOSE_OPRF, PURPOSES
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services import totp
@@ -37,6 +38,7 @@ from escrow.services.dev_ceremony import (
     ensure_dev_oprf_key,
     simulate_ceremony,
     write_holder_files,
+    write_node_files,
 )
 from escrow.services.dev_ceremony import WARNING as DEV_WARNING
 from escrow.services.dev_seed import DEMO_PLATFORM_LOGIN, LOGINS_FILE, read_seed_record, seed_demo_instance
@@ -364,7 +366,18 @@ def admin_ceremony() -> None:
     """Open, reshare and cancel key ceremonies; simulate one (development only)."""
 
 
+def _purpose_option(help_text: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    return click.option(
+        "--purpose",
+        type=click.Choice(PURPOSES),
+        default=PURPOSE_ESCROW,
+        show_default=True,
+        help=help_text,
+    )
+
+
 @admin_ceremony.command("simulate")
+@_purpose_option("escrow: key-holder files holder-<j>.escrow; oprf: OPRF node share files node-<j>.share.")
 @click.option("--threshold", default=3, show_default=True, type=click.IntRange(1, 255))
 @click.option("--holders", default=5, show_default=True, type=click.IntRange(1, 255))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -372,16 +385,30 @@ def admin_ceremony() -> None:
 @click.option("--insecure-fast-kdf", is_flag=True, hidden=True, help="Tests only: cheap Argon2id.")
 @clean_errors
 def ceremony_simulate(
-    threshold: int, holders: int, out: Path, passphrase_file: Path | None, insecure_fast_kdf: bool
+    purpose: str,
+    threshold: int,
+    holders: int,
+    out: Path,
+    passphrase_file: Path | None,
+    insecure_fast_kdf: bool,
 ) -> None:
-    """DEVELOPMENT ONLY: run the dealerless ceremony in one process and write every holder file."""
-    click.secho(WARNING, fg="red", bold=True, err=True)
+    """DEVELOPMENT ONLY: run the dealerless ceremony in one process and write every holder file
+    (with --purpose oprf: every OPRF node's share file). Nothing is installed in the database."""
+    click.secho(NODE_WARNING if purpose == PURPOSE_OPRF else WARNING, fg="red", bold=True, err=True)
     passphrase = read_passphrase(passphrase_file, confirm=True)
     limits = FAST_KDF if insecure_fast_kdf else DEFAULT_KDF
     result = simulate_ceremony(threshold, holders)
-    paths = write_holder_files(result, out, passphrase, opslimit=limits[0], memlimit=limits[1])
+    if purpose == PURPOSE_OPRF:
+        nodes = write_node_files(result, out, passphrase, opslimit=limits[0], memlimit=limits[1])
+        paths = list(nodes.values())
+    else:
+        paths = write_holder_files(result, out, passphrase, opslimit=limits[0], memlimit=limits[1])
     for path in paths:
         click.echo(f"wrote {path}")
+    if purpose == PURPOSE_OPRF:
+        click.echo(
+            f"serve one with: escrow oprf-node serve --share-file {paths[0]} --key-id {result.key.key_id} ..."
+        )
     click.echo(f"key id {result.key.key_id} ({threshold} of {holders})")
     click.echo(json.dumps(result.key.to_dict(), sort_keys=True))
 
@@ -414,17 +441,24 @@ def _ids(text: str) -> list[int]:
 
 
 @admin_ceremony.command("open")
+@_purpose_option("The key to make: the escrow key, or the key the OPRF nodes share (one holder per node).")
 @click.option("--threshold", required=True, type=int)
 @click.option("--holders", required=True, help="Enrolled key-holder ids in order, e.g. 1,2,3,4,5.")
 @clean_errors
-def ceremony_open(threshold: int, holders: str) -> None:
-    """Open a ceremony for a new escrow key."""
+def ceremony_open(purpose: str, threshold: int, holders: str) -> None:
+    """Open a ceremony for a new escrow key (or, with --purpose oprf, the OPRF nodes' key)."""
     components = _server_components()
     with components.session_factory() as session:
         ceremony_id = ceremony_service.open_ceremony(
-            session, threshold=threshold, holder_ids=_ids(holders), log=components.log, now=datetime.now(UTC)
+            session,
+            threshold=threshold,
+            holder_ids=_ids(holders),
+            log=components.log,
+            now=datetime.now(UTC),
+            purpose=purpose,
         )
-    click.echo(f"opened ceremony {ceremony_id}")
+    what = "the OPRF key" if purpose == PURPOSE_OPRF else "an escrow key"
+    click.echo(f"opened ceremony {ceremony_id} for {what}")
 
 
 @admin_ceremony.command("reshare")

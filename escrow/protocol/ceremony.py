@@ -39,6 +39,11 @@ from escrow.errors import PermissionDeniedError, ValidationError
 
 KIND_CREATE: Final = "create"
 KIND_RESHARE: Final = "reshare"
+# What the key is for (issue 13): the escrow key that seals identities, or the OPRF key the OPRF nodes
+# share. Same DKG either way; the purpose is in the header every recipient signs (its transcript hash).
+PURPOSE_ESCROW: Final = "escrow"
+PURPOSE_OPRF: Final = "oprf"
+PURPOSES: Final = (PURPOSE_ESCROW, PURPOSE_OPRF)
 ROUND1: Final = "round1"
 ROUND2: Final = "round2"
 CONFIRM: Final = "confirm"
@@ -125,7 +130,8 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class CeremonyHeader:
-    """What a ceremony is: id, kind, context, threshold, participants and (resharing) the old key."""
+    """What a ceremony is: id, kind, context, threshold, participants, (resharing) the old key, and
+    the purpose of the key it makes (``escrow`` or ``oprf``)."""
 
     ceremony: int
     kind: str
@@ -133,9 +139,10 @@ class CeremonyHeader:
     threshold: int
     participants: tuple[Participant, ...]
     old_key: ThresholdPublicKey | None = None
+    purpose: str = PURPOSE_ESCROW
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "ceremony": self.ceremony,
             "kind": self.kind,
             "context": self.context,
@@ -143,6 +150,11 @@ class CeremonyHeader:
             "participants": [p.to_dict() for p in self.participants],
             "old_key": None if self.old_key is None else self.old_key.to_dict(),
         }
+        # Escrow-key headers keep the exact members (and so the canonical bytes and transcript hash)
+        # they had before issue 13: every stored transcript and its success signatures still verify.
+        if self.purpose != PURPOSE_ESCROW:
+            data["purpose"] = self.purpose
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CeremonyHeader:
@@ -155,10 +167,16 @@ class CeremonyHeader:
                 threshold=int(data["threshold"]),
                 participants=tuple(Participant.from_dict(p) for p in data["participants"]),
                 old_key=None if data["old_key"] is None else ThresholdPublicKey.from_dict(data["old_key"]),
+                purpose=str(data.get("purpose", PURPOSE_ESCROW)),
             )
             header.parameters()
         except (KeyError, TypeError, ValueError, CryptoError) as e:
             raise CeremonyProtocolError("malformed ceremony header") from e
+        if header.purpose not in PURPOSES:
+            raise CeremonyProtocolError(f"unknown ceremony purpose {header.purpose!r}")
+        if data.get("purpose") == PURPOSE_ESCROW:
+            # An explicit "escrow" would give one ceremony two encodings (and two transcript hashes).
+            raise CeremonyProtocolError("an escrow-key header carries no purpose member")
         return header
 
     def dealers(self) -> dict[int, Participant]:

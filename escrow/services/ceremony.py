@@ -3,6 +3,11 @@
 The service is a relay and a referee: it stores the signed messages holders send (shares inside are
 sealed to their recipients, so it cannot read them), checks each one with escrow.protocol.ceremony,
 and activates the key only when every recipient has signed the transcript hash and passed the drill.
+
+One ceremony makes either key (issue 13): purpose ``escrow`` installs the escrow key, purpose ``oprf``
+the key the OPRF nodes share (escrow.services.oprf_keys). The participants of an OPRF ceremony are
+enrolled key-holder rows like any other, but a share of the OPRF key approves nothing: disclosures ask
+only the holders of the escrow key (holder_indices).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from escrow.models import (
     CeremonyMessage,
     CeremonyParticipant,
     KeyHolder,
+    Person,
 )
 from escrow.protocol import ceremony as protocol
 from escrow.protocol.ceremony import (
@@ -36,6 +42,9 @@ from escrow.protocol.ceremony import (
     DRILL,
     KIND_CREATE,
     KIND_RESHARE,
+    PURPOSE_ESCROW,
+    PURPOSE_OPRF,
+    PURPOSES,
     ROUND1,
     ROUND2,
     CeremonyHeader,
@@ -45,6 +54,7 @@ from escrow.protocol.ceremony import (
 )
 from escrow.services.escrow_keys import active_escrow_key, escrow_key, install_escrow_key
 from escrow.services.keyholders import claim_row
+from escrow.services.oprf_keys import install_oprf_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.transparency import LogSigner, append_event
 
@@ -120,11 +130,32 @@ def _check_threshold(threshold: int, holders: int) -> None:
         raise ValidationError(f"threshold must be between 1 and {holders}")
 
 
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise ValidationError(f"purpose must be one of {', '.join(PURPOSES)} (not {purpose!r})")
+
+
+def _check_oprf_key_replaceable(session: Session) -> None:
+    # install_oprf_key refuses a new OPRF key once persons are registered (their person keys come from
+    # the old one); say so before anyone spends an hour on a ceremony whose key could never activate.
+    if session.execute(select(Person.id).limit(1)).first() is not None:
+        raise InvalidStateError(
+            "persons are registered under the active OPRF key; a new OPRF key would lock them out "
+            "(resharing the OPRF key among new nodes is future work)"
+        )
+
+
 def _new_ceremony(
-    session: Session, kind: str, threshold: int, now: datetime, old_key_id: str | None
+    session: Session,
+    kind: str,
+    threshold: int,
+    now: datetime,
+    old_key_id: str | None,
+    purpose: str = PURPOSE_ESCROW,
 ) -> Ceremony:
     row = Ceremony(
         kind=kind,
+        purpose=purpose,
         status="round1",
         threshold=threshold,
         context=secrets.token_hex(16),
@@ -137,17 +168,27 @@ def _new_ceremony(
 
 
 def open_ceremony(
-    session: Session, *, threshold: int, holder_ids: Sequence[int], log: LogSigner, now: datetime
+    session: Session,
+    *,
+    threshold: int,
+    holder_ids: Sequence[int],
+    log: LogSigner,
+    now: datetime,
+    purpose: str = PURPOSE_ESCROW,
 ) -> int:
-    """Opens a dealerless ceremony for a new escrow key among enrolled holders (indices 1..n in order).
+    """Opens a dealerless ceremony for a new key among enrolled holders (indices 1..n in order): the
+    escrow key (purpose ``escrow``) or the OPRF nodes' key (purpose ``oprf``, one holder per node).
 
-    Returns the ceremony id. Raises ValidationError for a bad threshold or holder list and
-    InvalidStateError if another ceremony is open.
+    Returns the ceremony id. Raises ValidationError for a bad purpose, threshold or holder list and
+    InvalidStateError if another ceremony is open or (purpose ``oprf``) persons are already registered.
     """
+    _check_purpose(purpose)
     holders = _enrolled(session, holder_ids)
     _check_threshold(threshold, len(holders))
     _check_no_open_ceremony(session)
-    row = _new_ceremony(session, KIND_CREATE, threshold, now, None)
+    if purpose == PURPOSE_OPRF:
+        _check_oprf_key_replaceable(session)
+    row = _new_ceremony(session, KIND_CREATE, threshold, now, None, purpose)
     for index, holder in enumerate(holders, start=1):
         session.add(
             CeremonyParticipant(
@@ -161,6 +202,7 @@ def open_ceremony(
         data={
             "ceremony": row.id,
             "kind": KIND_CREATE,
+            "purpose": purpose,
             "threshold": threshold,
             "holders": [h.id for h in holders],
         },
@@ -186,7 +228,9 @@ def _current_indices(session: Session, key_id: str) -> dict[int, int]:
     """Returns holder id -> index for the holders of `key_id` (from the ceremony that last set its shares)."""
     last = session.execute(
         select(Ceremony)
-        .where(Ceremony.key_id == key_id, Ceremony.status == STATUS_ACTIVE)
+        .where(
+            Ceremony.key_id == key_id, Ceremony.status == STATUS_ACTIVE, Ceremony.purpose == PURPOSE_ESCROW
+        )
         .order_by(Ceremony.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -211,13 +255,21 @@ def open_reshare(
     holder_ids: Sequence[int],
     log: LogSigner,
     now: datetime,
+    purpose: str = PURPOSE_ESCROW,
 ) -> int:
-    """Opens a reshare of the active key: current holders `dealer_ids` (at least the current threshold)
-    deal their shares to `holder_ids` (new indices 1..n' in order) with the new `threshold`.
+    """Opens a reshare of the active escrow key: current holders `dealer_ids` (at least the current
+    threshold) deal their shares to `holder_ids` (new indices 1..n' in order) with the new `threshold`.
 
-    Returns the ceremony id. Raises ValidationError, InvalidStateError (no key, key not from a
-    ceremony, another ceremony open).
+    Returns the ceremony id. Raises ValidationError (also for purpose ``oprf``: resharing the OPRF key
+    is not supported yet), InvalidStateError (no key, key not from a ceremony, another ceremony open).
     """
+    _check_purpose(purpose)
+    if purpose == PURPOSE_OPRF:
+        # ceremonies.old_key_id references escrow_keys, and the OPRF key lives in oprf_keys: a reshare
+        # of it needs a schema change first (future work, docs/operations.md#oprf-node-ceremony).
+        raise ValidationError(
+            "resharing the OPRF key is not supported yet: only the escrow key can be reshared"
+        )
     key = active_escrow_key(session)
     old_indices = _current_indices(session, key.key_id)
     if session.scalars(
@@ -293,6 +345,7 @@ def _header(session: Session, row: Ceremony) -> CeremonyHeader:
         kind=row.kind,
         context=row.context,
         threshold=row.threshold,
+        purpose=row.purpose,
         participants=tuple(
             Participant(
                 holder=h.id,
@@ -579,6 +632,16 @@ def _activate(
         _abort(
             session, row, holder=None, reason="the drill envelope opened to another payload", log=log, now=now
         )
+        return
+    if row.purpose == PURPOSE_OPRF:
+        try:
+            install_oprf_key(session, key, log=log, now=now)
+        except InvalidStateError as e:  # persons registered while the ceremony ran
+            _abort(session, row, holder=None, reason=e.detail, log=log, now=now)
+            return
+        row.status = STATUS_ACTIVE
+        row.finished_at = now
+        row.outcome = f"OPRF key {key.key_id} active: {key.threshold} of {len(key.verification_keys)} nodes"
         return
     if row.kind == KIND_RESHARE:
         _log_holder_changes(session, row, key.key_id, log=log, now=now)

@@ -189,6 +189,25 @@ NODE_WARNING = (
 )
 
 
+def write_node_files(
+    ceremony: SimulatedCeremony, out_dir: Path, passphrase: str, *, opslimit: int, memlimit: int
+) -> dict[int, Path]:
+    """Writes node-<j>.share (mode 0600, never overwriting): one holder file per OPRF node, what
+    `escrow oprf-node serve --share-file` reads. Returns index -> path.
+
+    Raises FileExistsError if a share file is already there.
+    """
+    ensure_keys_dir(out_dir)
+    files = {}
+    for j, node in enumerate(ceremony.holders, start=1):
+        name = f"development OPRF node {j}"
+        named = HolderSecrets(name, node.signing_seed, node.exchange_secret, node.shares)
+        path = out_dir / f"node-{j}.share"
+        write_secret_file(path, encrypt_holder_file(named, passphrase, opslimit=opslimit, memlimit=memlimit))
+        files[j] = path
+    return files
+
+
 @dataclass(frozen=True, slots=True)
 class DevNodeFiles:
     """The development OPRF nodes' share files (index -> path), their passphrase file and the key id."""
@@ -225,20 +244,15 @@ def ensure_dev_oprf_key(
             )
         return DevNodeFiles(existing.key_id, files, passphrase_file, created=False)
     ceremony = simulate_ceremony(DEV_NODE_THRESHOLD, DEV_NODES)
-    ensure_keys_dir(directory)
     passphrase = secrets.token_urlsafe(18)
+    files = write_node_files(
+        ceremony,
+        directory,
+        passphrase,
+        opslimit=settings.holderfile_opslimit,
+        memlimit=settings.holderfile_memlimit,
+    )
     write_secret_file(passphrase_file, passphrase.encode())
-    files = {}
-    for j, node in enumerate(ceremony.holders, start=1):
-        named = HolderSecrets(
-            f"development OPRF node {j}", node.signing_seed, node.exchange_secret, node.shares
-        )
-        path = directory / f"node-{j}.share"
-        data = encrypt_holder_file(
-            named, passphrase, opslimit=settings.holderfile_opslimit, memlimit=settings.holderfile_memlimit
-        )
-        write_secret_file(path, data)
-        files[j] = path
     install_oprf_key(session, ceremony.key, log=log, now=now)
     session.commit()
     return DevNodeFiles(ceremony.key.key_id, files, passphrase_file, created=True)
