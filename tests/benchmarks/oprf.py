@@ -239,6 +239,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="paired rounds for part 2")
     parser.add_argument("--per-round", type=int, default=40, help="requests per round in part 2")
     parser.add_argument("--dir", type=Path, default=None, help="parent folder for the nodes and the database")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gunicorn workers per node (0: the built-in dev server)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
 
@@ -251,10 +254,11 @@ def main() -> None:
 
     print(
         f"# escrow threshold OPRF benchmark  (python {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} cores)"
+        f"{os.cpu_count()} cores; nodes: "
+        f"{f'gunicorn, {args.workers} worker(s)' if args.workers else 'built-in dev server'})"
     )
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        network = start_network(Path(tmp) / "nodes")
+        network = start_network(Path(tmp) / "nodes", workers=args.workers)
         client = ThresholdOprfClient(
             nodes=[NodeEndpoint(i, u) for i, u in network.endpoints], signing_seed=network.client_seed
         )
