@@ -186,7 +186,9 @@ def bench_node(network: OprfNetwork, rounds: int, per_round: int) -> list[tuple[
     return rows
 
 
-def bench_flow(network: OprfNetwork, client: ThresholdOprfClient, rounds: int, db_dir: Path) -> tuple[float, float]:
+def bench_flow(
+    network: OprfNetwork, client: ThresholdOprfClient, rounds: int, db_dir: Path
+) -> tuple[float, float]:
     """Returns (HMAC baseline p50 us, nodes p50 us) of register_person + issue_credential."""
     keyring = load_keyring(Settings.for_tests("sqlite://", db_dir / "keys"))
     url = f"sqlite:///{db_dir / 'bench.sqlite3'}"
@@ -234,7 +236,9 @@ def bench_flow(network: OprfNetwork, client: ThresholdOprfClient, rounds: int, d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=300, help="paired samples for parts 1 and 3")
     parser.add_argument("--rounds", type=int, default=15, help="paired rounds for part 2")
     parser.add_argument("--per-round", type=int, default=40, help="requests per round in part 2")
@@ -269,15 +273,23 @@ def main() -> None:
             print(f"\n## 1. one threshold evaluation ({t}-of-{n}, loopback HTTP, median of {args.repeat})")
             print(f"crypto floor (blind + {t} proof checks + combine + finalize) {floor_us:9.0f} us")
             print(f"ThresholdOprfClient.evaluate, one input                  {eval_us:9.0f} us")
-            print(f"floor / evaluation (target >= {EVAL_TARGET})  {ratio:5.2f}  {verdict(ratio >= EVAL_TARGET, 'eval')}")
+            print(
+                f"floor / evaluation (target >= {EVAL_TARGET})  {ratio:5.2f}  {verdict(ratio >= EVAL_TARGET, 'eval')}"
+            )
 
-            print(f"\n## 2. one node process, one client thread ({args.per_round} requests per round, median of {args.rounds} rounds)")
-            print("| batch | floor: evaluate_share (elements/s) | HTTP /evaluate (elements/s) | HTTP / floor | keep-alive |")
+            print(
+                f"\n## 2. one node process, one client thread ({args.per_round} requests per round, median of {args.rounds} rounds)"
+            )
+            print(
+                "| batch | floor: evaluate_share (elements/s) | HTTP /evaluate (elements/s) | HTTP / floor | keep-alive |"
+            )
             print("|---:|---:|---:|---:|---|")
             for size, floor_eps, http_eps, kept in bench_node(network, args.rounds, args.per_round):
                 ratio = http_eps / floor_eps
                 mark = verdict(ratio >= NODE_TARGET, f"node-{size}") if size > 1 else "(no target)"
-                print(f"| {size} | {floor_eps:.0f} | {http_eps:.0f} | {ratio:.2f} {mark} | {'yes' if kept else 'no'} |")
+                print(
+                    f"| {size} | {floor_eps:.0f} | {http_eps:.0f} | {ratio:.2f} {mark} | {'yes' if kept else 'no'} |"
+                )
             print(f"(target >= {NODE_TARGET} for batches: batch {max(NODE_BATCHES)})")
 
             hmac_us, nodes_us = bench_flow(network, client, args.repeat, Path(tmp))
@@ -285,7 +297,9 @@ def main() -> None:
             print(f"\n## 3. register_person + issue_credential, p50 of {args.repeat} each (SQLite)")
             print(f"old scheme's cost (in-process HMAC baseline)  {hmac_us:9.0f} us")
             print(f"threshold OPRF client with the {n} nodes        {nodes_us:9.0f} us")
-            print(f"nodes / HMAC (target <= {FLOW_TARGET})  {ratio:5.2f}  {verdict(ratio <= FLOW_TARGET, 'flow')}")
+            print(
+                f"nodes / HMAC (target <= {FLOW_TARGET})  {ratio:5.2f}  {verdict(ratio <= FLOW_TARGET, 'flow')}"
+            )
         finally:
             client.close()
             network.stop()
