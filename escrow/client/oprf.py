@@ -1,5 +1,6 @@
-"""The threshold OPRF client (issue 13): blind, ask every node in parallel, keep the first t answers
-whose RFC 9497 proofs verify (checked as they arrive, none beyond the t-th), combine them by Lagrange at zero, unblind and finalise.
+"""The threshold OPRF client (issue 13): blind, ask every node in parallel, keep the first t
+answers whose RFC 9497 proofs verify (checked as they arrive, none past the t-th),
+combine them by Lagrange at zero, unblind and finalise.
 
 Used by the escrow service (a person's identity key at registration and sign-in) and, later, by an
 officer's tool (checking that a revealed identity is the person behind a pseudonym). Nodes see only

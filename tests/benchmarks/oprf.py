@@ -46,7 +46,6 @@ from escrow.crypto.ceremony_messages import NONCE_BYTES, public_keys  # noqa: E4
 from escrow.crypto.oprf import Mode, blind, finalize  # noqa: E402
 from escrow.crypto.ristretto import Element  # noqa: E402
 from escrow.crypto.threshold_oprf import (  # noqa: E402
-    NodeAnswer,
     answer,
     combine,
     evaluate_share,
@@ -273,23 +272,20 @@ def main() -> None:
             print(f"\n## 1. one threshold evaluation ({t}-of-{n}, loopback HTTP, median of {args.repeat})")
             print(f"crypto floor (blind + {t} proof checks + combine + finalize) {floor_us:9.0f} us")
             print(f"ThresholdOprfClient.evaluate, one input                  {eval_us:9.0f} us")
-            print(
-                f"floor / evaluation (target >= {EVAL_TARGET})  {ratio:5.2f}  {verdict(ratio >= EVAL_TARGET, 'eval')}"
-            )
+            ok = verdict(ratio >= EVAL_TARGET, "eval")
+            print(f"floor / evaluation (target >= {EVAL_TARGET})  {ratio:5.2f}  {ok}")
 
+            print(f"\n## 2. one node process, one client thread ({args.per_round} requests per round,")
+            print(f"##    median of {args.rounds} rounds)")
             print(
-                f"\n## 2. one node process, one client thread ({args.per_round} requests per round, median of {args.rounds} rounds)"
-            )
-            print(
-                "| batch | floor: evaluate_share (elements/s) | HTTP /evaluate (elements/s) | HTTP / floor | keep-alive |"
+                "| batch | floor: evaluate_share (el/s) | HTTP /evaluate (el/s) | HTTP / floor | keep-alive |"
             )
             print("|---:|---:|---:|---:|---|")
             for size, floor_eps, http_eps, kept in bench_node(network, args.rounds, args.per_round):
                 ratio = http_eps / floor_eps
                 mark = verdict(ratio >= NODE_TARGET, f"node-{size}") if size > 1 else "(no target)"
-                print(
-                    f"| {size} | {floor_eps:.0f} | {http_eps:.0f} | {ratio:.2f} {mark} | {'yes' if kept else 'no'} |"
-                )
+                kept_text = "yes" if kept else "no"
+                print(f"| {size} | {floor_eps:.0f} | {http_eps:.0f} | {ratio:.2f} {mark} | {kept_text} |")
             print(f"(target >= {NODE_TARGET} for batches: batch {max(NODE_BATCHES)})")
 
             hmac_us, nodes_us = bench_flow(network, client, args.repeat, Path(tmp))
@@ -298,7 +294,8 @@ def main() -> None:
             print(f"old scheme's cost (in-process HMAC baseline)  {hmac_us:9.0f} us")
             print(f"threshold OPRF client with the {n} nodes        {nodes_us:9.0f} us")
             print(
-                f"nodes / HMAC (target <= {FLOW_TARGET})  {ratio:5.2f}  {verdict(ratio <= FLOW_TARGET, 'flow')}"
+                f"nodes / HMAC (target <= {FLOW_TARGET})  {ratio:5.2f}  "
+                f"{verdict(ratio <= FLOW_TARGET, 'flow')}"
             )
         finally:
             client.close()
