@@ -80,10 +80,11 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, alembic check (models v
 	$(BIN)/escrow db upgrade >/dev/null && \
 	echo "alembic check" && $(BIN)/alembic -c escrow/migrations/alembic.ini check
 
-bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log; a few minutes)
+bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log, threshold OPRF; a few minutes)
 	$(BIN)/python tests/benchmarks/crypto.py
 	$(BIN)/python tests/benchmarks/credentials.py
 	$(BIN)/python tests/benchmarks/transparency.py
+	$(BIN)/python tests/benchmarks/oprf.py
 
 clean: ## remove caches, coverage data and build output (keeps .venv, instance/ and keys/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov build dist *.egg-info

@@ -82,8 +82,10 @@ def start_network(
     count: int = 3,
     limits: dict[str, int] | None = None,
     client_seed: bytes | None = None,
+    workers: int = 0,
 ) -> OprfNetwork:
-    """Runs a simulated ceremony for `count` nodes and starts them; the caller stops them."""
+    """Runs a simulated ceremony for `count` nodes and starts them (with gunicorn if `workers` > 0);
+    the caller stops them."""
     ceremony = simulate_ceremony(threshold, count)
     seed = client_seed if client_seed is not None else secrets.token_bytes(32)
     passphrase_file = directory / "PASSPHRASE"
@@ -107,6 +109,7 @@ def start_network(
         service_key=public_keys(seed, bytes(32)).signing_key,
         data_dir=directory / "data",
         limits=limits if limits is not None else SUITE_LIMITS,
+        workers=workers,
     )
     return OprfNetwork(ceremony.key, nodes, seed, directory)
 

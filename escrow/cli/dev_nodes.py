@@ -100,9 +100,11 @@ def start_nodes(
     data_dir: Path,
     limits: Mapping[str, int] | None = None,
     host: str = "127.0.0.1",
+    workers: int = 0,
 ) -> list[NodeProcess]:
     """Starts one `escrow oprf-node serve` process per share file, on free loopback ports, and waits
-    until each answers. Raises ConfigError if one does not start (the others are stopped)."""
+    until each answers. `workers` > 0 serves each with gunicorn (as in production) instead of the
+    built-in server. Raises ConfigError if one does not start (the others are stopped)."""
     nodes: list[NodeProcess] = []
     try:
         for index, share_file in sorted(share_files.items()):
@@ -117,6 +119,8 @@ def start_nodes(
                 "--data-dir", str(node_dir),
                 "--host", host, "--port", str(port),
             ]  # fmt: skip
+            if workers:
+                command += ["--workers", str(workers)]
             for window, value in (limits or {}).items():
                 command += [f"--limit-{window}", str(value)]
             env = {k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")}

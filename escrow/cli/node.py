@@ -13,6 +13,9 @@ import click
 from escrow.cli.common import clean_errors
 from escrow.errors import ConfigError
 
+GUNICORN_THREADS = 4  # per worker: the service asks from several threads at once
+GUNICORN_KEEPALIVE_S = 30  # the service's idle connection outlives a quiet moment between requests
+
 
 @click.group("node_commands")
 def node_commands() -> None:
@@ -56,7 +59,8 @@ def oprf_node() -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="gunicorn workers (0: the built-in threaded server, for development).",
+    help="gunicorn workers, each with threads and keep-alive connections (0: the built-in threaded "
+    "server, for development: it closes the connection after every request).",
 )
 @clean_errors
 def serve(
@@ -113,6 +117,11 @@ def _serve_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            # gthread keeps the escrow service's connections alive (the sync worker closes each one,
+            # which costs a TCP handshake per evaluation); the service reuses one per node and thread.
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", GUNICORN_THREADS)
+            self.cfg.set("keepalive", GUNICORN_KEEPALIVE_S)
 
         def load(self) -> Any:
             return app
