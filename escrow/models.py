@@ -112,16 +112,21 @@ class OprfKey(Base):
 
 
 class OprfUsage(Base):
-    """How many elements the service asked the OPRF nodes to evaluate in one UTC hour (no inputs).
+    """How many elements the service had evaluated in one UTC hour (``node`` 0), and how many it sent
+    to each node (``node`` i), never an input.
 
-    Once the hour is over its count is appended to the transparency log (``oprf.usage``, then
-    ``logged``), so an auditor can hold each node's published count against the log's.
+    Once the hour is over its counts are appended to the transparency log (``oprf.usage``, then
+    ``logged``), so an auditor can hold each node's published count against the log's count for it.
     """
 
     __tablename__ = "oprf_usage"
-    __table_args__ = (CheckConstraint("elements >= 0", name="elements_non_negative"),)
+    __table_args__ = (
+        CheckConstraint("elements >= 0", name="elements_non_negative"),
+        CheckConstraint("node >= 0 AND node <= 255", name="node_range"),
+    )
 
     hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    node: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     elements: Mapped[int] = mapped_column(BigInteger)
     logged: Mapped[bool] = mapped_column(default=False, server_default=expression.false())
 

@@ -71,12 +71,12 @@ def test_healthz_names_an_oprf_node_the_service_skipped(
             oprf.evaluate(oprf_network.key, [b"someone"])
         for _ in range(100):  # a node not needed for an answer is named once its failure comes in
             body = client.get("/healthz").get_json()
-            if body["oprf_nodes"]["3"]["skipped"] == 3:
+            if body["oprf_nodes"]["3"]["skipped"] == 2:  # node 3 is among the first t in two turns
                 break
             time.sleep(0.02)
     finally:
         oprf.close()
-    assert body["oprf_nodes"]["3"]["skipped"] == 3
+    assert body["oprf_nodes"]["3"]["skipped"] == 2
     assert body["oprf_nodes"]["3"]["answered"] == 0
     assert "unreachable" in body["oprf_nodes"]["3"]["last_error"]
     assert body["oprf_nodes"]["1"]["answered"] + body["oprf_nodes"]["2"]["answered"] == 6

@@ -167,7 +167,7 @@ def test_the_nodes_do_derive_them_so_the_attacks_above_could_have_succeeded(
 
     key = active_oprf_key(db_session)
     numbers = [f"X{n}" for n in range(1_000_010, 1_000_050)]
-    outputs = make_oprf().evaluate(key, [officer_identity_key("BEL", n) for n in numbers])
+    outputs = make_oprf().evaluate(key, [officer_identity_key("BEL", n) for n in numbers]).outputs
     found = [
         n for n, y in zip(numbers, outputs, strict=True) if person_keys(y).person_key in person_keys_stored
     ]

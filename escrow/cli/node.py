@@ -105,9 +105,13 @@ def serve(
     if workers:
         _serve_gunicorn(app, host, port, workers)
     else:
-        from werkzeug.serving import run_simple
+        from werkzeug.serving import WSGIRequestHandler, run_simple
 
-        run_simple(host, port, app, threaded=True)
+        class _KeepAlive(WSGIRequestHandler):
+            # HTTP/1.1: the service's connection stays open between evaluations (no handshake each).
+            protocol_version = "HTTP/1.1"
+
+        run_simple(host, port, app, threaded=True, request_handler=_KeepAlive)
 
 
 def _serve_gunicorn(app: Any, host: str, port: int, workers: int) -> None:

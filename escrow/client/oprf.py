@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import http.client
+import itertools
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -35,6 +37,9 @@ from escrow.protocol.oprf import EvaluateRequest, EvaluateResponse, sign_service
 
 log = logging.getLogger("escrow.oprf")
 DEFAULT_TIMEOUT_S: Final = 2.0
+# After this long without t answers, every node not yet asked is asked too (a slow node costs this).
+DEFAULT_HEDGE_S: Final = 0.25
+RETRY_AFTER_S: Final = 5
 EVALUATE_PATH: Final = "/evaluate"
 _MAX_ANSWER_BYTES: Final = 64 * 1024
 
@@ -104,6 +109,9 @@ class _Connections:
                     http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
                 )
                 connection = factory(parts.hostname or "", parts.port, timeout=self._timeout)
+                connection.connect()
+                # A request is small and answered at once: send it now, never wait for Nagle's ACK.
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 pool[node.url] = connection
             try:
                 connection.request("POST", path, body=body, headers=headers)
@@ -126,6 +134,14 @@ class _Connections:
 
 
 @dataclass(frozen=True, slots=True)
+class OprfResult:
+    """The outputs, in input order, and which nodes were sent the batch (each counts it)."""
+
+    outputs: list[bytes]
+    asked: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Key:
     key: ThresholdPublicKey
     public_shares: dict[int, Element]
@@ -141,6 +157,7 @@ class ThresholdOprfClient:
         nodes: Sequence[NodeEndpoint],
         signing_seed: bytes,
         timeout: float = DEFAULT_TIMEOUT_S,
+        hedge: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         indices = [n.index for n in nodes]
@@ -152,6 +169,8 @@ class ThresholdOprfClient:
         self._clock = clock
         self._connections = _Connections(timeout)
         self._timeout = timeout
+        self._hedge_s = hedge if hedge is not None else min(DEFAULT_HEDGE_S, timeout / 4)
+        self._turns = itertools.count()
         self._pool: ThreadPoolExecutor | None = None  # made on first use: most commands never evaluate
         self._key: _Key | None = None
         self._key_lock = threading.Lock()
@@ -174,8 +193,12 @@ class ThresholdOprfClient:
     def nodes(self) -> tuple[NodeEndpoint, ...]:
         return self._nodes
 
-    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> list[bytes]:
-        """Returns the RFC 9497 output for each input (64 bytes each).
+    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> OprfResult:
+        """Returns the RFC 9497 output for each input (64 bytes each) and the nodes that were asked.
+
+        Asks t nodes at once (taking turns, so the load is spread), and one more for each that fails,
+        and all the rest if the t answers are not in after the hedge delay: a node that is down costs
+        nothing, a slow one costs the hedge delay, and nodes beyond t are asked only when needed.
 
         Raises OprfUnavailableError if fewer than the key's threshold of nodes give a valid answer
         within the timeout, ValidationError for an empty or oversized batch.
@@ -183,31 +206,51 @@ class ThresholdOprfClient:
         if not inputs or len(inputs) > MAX_BATCH:
             raise ValidationError(f"evaluate between 1 and {MAX_BATCH} inputs at once")
         shares = self._public_shares(key)
+        threshold = key.threshold
+        candidates = [n for n in self._nodes if n.index in shares.public_shares]
+        if len(candidates) < threshold:
+            raise OprfUnavailableError(
+                f"only {len(candidates)} of the {threshold} OPRF nodes needed are configured "
+                "(ESCROW_OPRF_NODES)",
+                retry_after_s=RETRY_AFTER_S,
+            )
+        turn = next(self._turns) % len(candidates)
+        reserve = candidates[turn:] + candidates[:turn]
         blinds = [blind(x, mode=Mode.VOPRF) for x in inputs]
         blinded = tuple(b for _, b in blinds)
-        nodes = [n for n in self._nodes if n.index in shares.public_shares]
-        threshold = key.threshold
         pool = self._executor()
-        pending: dict[Future[NodeAnswer], NodeEndpoint] = {
-            pool.submit(self._ask, node, shares, blinded): node for node in nodes
-        }
+        pending: dict[Future[NodeAnswer], NodeEndpoint] = {}
+        asked: list[int] = []
+
+        def ask(count: int) -> None:
+            for node in reserve[:count]:
+                pending[pool.submit(self._ask, node, shares, blinded)] = node
+                asked.append(node.index)
+            del reserve[:count]
+
+        ask(threshold)
         answers: dict[int, NodeAnswer] = {}
-        deadline = time.monotonic() + self._timeout
+        started = time.monotonic()
+        deadline, hedge_at = started + self._timeout, started + self._hedge_s
         while pending and len(answers) < threshold:
-            done, _ = wait(
-                pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
-            )
-            if not done:
-                break
+            now = time.monotonic()
+            wake = min(deadline, hedge_at) if reserve else deadline
+            done, _ = wait(pending, timeout=max(0.0, wake - now), return_when=FIRST_COMPLETED)
             for future in done:
                 node = pending.pop(future)
-                if len(answers) >= threshold:
-                    break  # enough verified answers: the rest need no proof check
+                if len(answers) >= threshold:  # enough verified answers: the rest need no proof check
+                    self._late(node, future)
+                    continue
                 try:
                     answers[node.index] = self._verified(node, shares, blinded, future.result())
                     self.health.record_answer(node.index)
                 except NodeFailure as e:
                     self._skip(node, str(e))
+                    ask(1)  # a failed node is replaced at once
+            if not done and reserve and time.monotonic() >= hedge_at:
+                ask(len(reserve))  # slow answers: ask everyone left
+            elif not done and time.monotonic() >= deadline:
+                break
         for future, node in pending.items():
             if len(answers) < threshold:
                 self._skip(node, f"no answer within {self._timeout:g} s")
@@ -217,11 +260,12 @@ class ThresholdOprfClient:
         if len(answers) < threshold:
             raise OprfUnavailableError(
                 f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
-                retry_after_s=5,
+                retry_after_s=RETRY_AFTER_S,
             )
         chosen = dict(sorted(answers.items())[:threshold])
         combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)
-        return [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
+        outputs = [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
+        return OprfResult(outputs, tuple(sorted(asked)))
 
     def _late(self, node: NodeEndpoint, future: Future[NodeAnswer]) -> None:
         if future.cancelled():

@@ -23,11 +23,21 @@ from escrow.services.oprf_keys import active_oprf_key, record_evaluations
 from escrow.services.transparency import LogSigner
 
 
+class OprfAnswer(Protocol):
+    """What one evaluation gives: the outputs in input order, and the nodes that were asked."""
+
+    @property
+    def outputs(self) -> list[bytes]: ...
+
+    @property
+    def asked(self) -> tuple[int, ...]: ...
+
+
 class OprfEvaluator(Protocol):
     """Evaluates the OPRF under one key on a batch of inputs."""
 
-    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> list[bytes]:
-        """Returns one 64-byte output per input, in order.
+    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> OprfAnswer:
+        """Returns one 64-byte output per input, in order, and the nodes asked.
 
         Raises OprfUnavailableError when not enough nodes answer (with retry_after_s when known).
         """
@@ -51,8 +61,9 @@ def derive_person_keys(
     # End the read transaction before the count is written: on SQLite (WAL) a read transaction that
     # later writes fails with "database is locked" when a concurrent request wrote in between.
     session.commit()
-    outputs = oprf.evaluate(key, [identity_key])
-    record_evaluations(session, elements=1, log=log, now=now)
+    answer = oprf.evaluate(key, [identity_key])
+    record_evaluations(session, elements=1, nodes=answer.asked, log=log, now=now)
+    outputs = answer.outputs
     if not isinstance(outputs, list) or len(outputs) != 1:
         raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
     output = outputs[0]

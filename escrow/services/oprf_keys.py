@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -99,40 +100,53 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def record_evaluations(session: Session, *, elements: int, log: LogSigner, now: datetime) -> None:
-    """Counts `elements` sent to the nodes in `now`'s hour, logs every earlier hour not yet logged
-    (``oprf.usage``), and commits, so the count survives whatever the caller does next."""
+SERVICE_TOTAL_NODE = 0
+"""The ``oprf_usage`` row of an hour that counts the elements the service had evaluated (each once)."""
+
+
+def record_evaluations(
+    session: Session, *, elements: int, nodes: Sequence[int], log: LogSigner, now: datetime
+) -> None:
+    """Counts `elements` evaluated in `now`'s hour (and sent to each of `nodes`), logs every earlier
+    hour not yet logged (``oprf.usage``), and commits, so the count survives whatever the caller does
+    next."""
     hour = _hour(now)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(OprfUsage).values(hour=hour, elements=elements, logged=False)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[OprfUsage.hour], set_={"elements": OprfUsage.elements + elements}
+    for node in (SERVICE_TOTAL_NODE, *nodes):
+        statement = insert(OprfUsage).values(hour=hour, node=node, elements=elements, logged=False)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[OprfUsage.hour, OprfUsage.node],
+                set_={"elements": OprfUsage.elements + elements},
+            )
         )
-    )
     finished = session.scalars(
-        select(OprfUsage)
-        .where(OprfUsage.hour < hour, OprfUsage.logged.is_(False))
+        select(OprfUsage.hour)
+        .where(OprfUsage.hour < hour, OprfUsage.node == SERVICE_TOTAL_NODE, OprfUsage.logged.is_(False))
         .order_by(OprfUsage.hour)
-        .with_for_update()
     ).all()
-    for row in finished:
+    for finished_hour in finished:
         claimed = session.execute(
             update(OprfUsage)
-            .where(OprfUsage.hour == row.hour, OprfUsage.logged.is_(False))
+            .where(OprfUsage.hour == finished_hour, OprfUsage.logged.is_(False))
             .values(logged=True)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult: another request logged it
+        if not claimed.rowcount:  # type: ignore[attr-defined]  # CursorResult: another request logged it
             continue
+        counts = {
+            row.node: row.elements
+            for row in session.scalars(select(OprfUsage).where(OprfUsage.hour == finished_hour))
+        }
         append_event(
             session,
             log,
             kind="oprf.usage",
             data={
-                "hour": utc_second_text(row.hour),
-                "until": utc_second_text(row.hour + timedelta(hours=1)),
-                "elements": row.elements,
+                "hour": utc_second_text(finished_hour),
+                "until": utc_second_text(finished_hour + timedelta(hours=1)),
+                "elements": counts.pop(SERVICE_TOTAL_NODE, 0),
+                "nodes": {str(n): counts[n] for n in sorted(counts)},
             },
             now=now,
         )

@@ -15,6 +15,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
+from escrow.client.oprf import OprfResult
 from escrow.crypto.dkg import ThresholdPublicKey
 
 
@@ -26,6 +27,6 @@ class HmacBaselineOprf:
     def __init__(self, key: bytes | None = None) -> None:
         self._key = key if key is not None else secrets.token_bytes(32)
 
-    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> list[bytes]:
+    def evaluate(self, key: ThresholdPublicKey, inputs: Sequence[bytes]) -> OprfResult:
         del key  # the old scheme had no OPRF key: one server-held HMAC key
-        return [hmac.new(self._key, x, hashlib.sha512).digest() for x in inputs]
+        return OprfResult([hmac.new(self._key, x, hashlib.sha512).digest() for x in inputs], ())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -124,10 +125,10 @@ def test_any_two_of_three_nodes_give_the_rfc_output_under_the_combined_key(netwo
     expected = [evaluate(secret, x, mode=Mode.VOPRF) for x in inputs]
     client = _client(network)
     try:
-        assert client.evaluate(network.key, inputs) == expected
+        assert client.evaluate(network.key, inputs).outputs == expected
         for down in (1, 2, 3):  # every pair of nodes
             network.node(down).kill()
-            assert client.evaluate(network.key, inputs) == expected
+            assert client.evaluate(network.key, inputs).outputs == expected
             network.node(down).restart()
     finally:
         client.close()
@@ -138,11 +139,14 @@ def test_a_node_killed_mid_test_is_skipped_and_named_and_two_down_is_unavailable
 ) -> None:
     client = _client(network, timeout=1.0)
     try:
-        first = client.evaluate(network.key, [b"someone"])
+        first = client.evaluate(network.key, [b"someone"]).outputs
         network.node(3).kill()
         with caplog.at_level("WARNING", logger="escrow.oprf"):
-            assert client.evaluate(network.key, [b"someone"]) == first
-        assert client.health.snapshot()["3"]["skipped"] >= 1
+            for _ in range(3):  # the client takes turns: node 3 is among the first t at least twice
+                answer = client.evaluate(network.key, [b"someone"])
+                assert answer.outputs == first
+        assert client.health.snapshot()["3"]["skipped"] == 2
+        assert client.health.snapshot()["3"]["answered"] == 0
         network.node(1).kill()
         with pytest.raises(OprfUnavailableError) as caught:
             client.evaluate(network.key, [b"someone"])
@@ -150,7 +154,7 @@ def test_a_node_killed_mid_test_is_skipped_and_named_and_two_down_is_unavailable
         assert any("oprf node 1" in r.getMessage() for r in caplog.records)
         assert not any("someone" in r.getMessage() for r in caplog.records)
         network.node(1).restart()
-        assert client.evaluate(network.key, [b"someone"]) == first
+        assert client.evaluate(network.key, [b"someone"]).outputs == first
     finally:
         client.close()
 
@@ -201,6 +205,42 @@ def test_a_node_answering_with_a_wrong_share_is_refused_and_named(
             client.close()
     finally:
         network.stop()
+
+
+def test_a_stalled_node_costs_the_hedge_delay_not_the_timeout(network: OprfNetwork) -> None:
+    """SIGSTOP: node 1 accepts connections but never answers (a slow or hung node)."""
+    client = ThresholdOprfClient(
+        nodes=[NodeEndpoint(i, u) for i, u in network.endpoints],
+        signing_seed=network.client_seed,
+        timeout=5.0,
+        hedge=0.2,
+    )
+    try:
+        first = client.evaluate(network.key, [b"someone"]).outputs
+        network.node(1).process.send_signal(signal.SIGSTOP)
+        asked = []
+        try:
+            for _ in range(3):  # node 1 is among the first t in two of three turns
+                started = time.monotonic()
+                answer = client.evaluate(network.key, [b"someone"])
+                assert answer.outputs == first
+                assert time.monotonic() - started < 2.0  # the hedge, not the 5 s timeout
+                asked.append(answer.asked)
+        finally:
+            network.node(1).process.send_signal(signal.SIGCONT)
+    finally:
+        client.close()
+    assert asked.count((1, 2, 3)) == 2  # while node 1 held its answer, the third node was asked
+
+
+def test_only_t_nodes_are_asked_while_they_answer(network: OprfNetwork) -> None:
+    client = _client(network)
+    try:
+        asked = [client.evaluate(network.key, [b"someone"]).asked for _ in range(3)]
+    finally:
+        client.close()
+    assert all(len(a) == network.key.threshold for a in asked)
+    assert {i for a in asked for i in a} == {1, 2, 3}  # taking turns spreads the load
 
 
 def test_no_nodes_configured_is_a_clear_unavailable_error(network: OprfNetwork) -> None:

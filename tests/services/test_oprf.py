@@ -44,7 +44,7 @@ def test_one_evaluation_gives_the_person_key_and_secret_of_its_output(db_session
 
     keys = derive_person_keys(db_session, oprf, b"identity", log=make_log(), now=NOW)
 
-    expected = person_keys(oprf.evaluate(active_oprf_key(db_session), [b"identity"])[0])
+    expected = person_keys(oprf.evaluate(active_oprf_key(db_session), [b"identity"]).outputs[0])
     assert keys.person_key == expected.person_key
     assert keys.secret == expected.secret
 
@@ -66,14 +66,19 @@ def test_each_evaluation_is_counted_and_a_finished_hour_is_logged(db_session: Se
     for _ in range(3):
         derive_person_keys(db_session, make_oprf(), b"identity", log=make_log(), now=NOW)
     hour = NOW.replace(minute=0, second=0, microsecond=0)
-    assert db_session.get(OprfUsage, hour).elements == 3  # type: ignore[union-attr]
+    assert db_session.get(OprfUsage, (hour, 0)).elements == 3  # type: ignore[union-attr]
+    per_node = {u.node: u.elements for u in db_session.scalars(select(OprfUsage).where(OprfUsage.node > 0))}
+    assert sum(per_node.values()) == 3 * 2  # t = 2 nodes asked each time
 
     derive_person_keys(db_session, make_oprf(), b"identity", log=make_log(), now=NOW + timedelta(hours=1))
 
     logged = db_session.scalars(select(LogEntry).where(LogEntry.kind == "oprf.usage")).all()
     assert len(logged) == 1
-    assert b'"elements":3' in logged[0].body.replace(b" ", b"")
-    assert db_session.get(OprfUsage, hour).logged  # type: ignore[union-attr]
+    body = logged[0].body.replace(b" ", b"")
+    assert b'"elements":3' in body
+    for node, count in per_node.items():
+        assert f'"{node}":{count}'.encode() in body  # each node's count, to hold against its /stats
+    assert db_session.get(OprfUsage, (hour, 0)).logged  # type: ignore[union-attr]
 
 
 def test_unavailable_nodes_stop_registration_before_anything_is_written(

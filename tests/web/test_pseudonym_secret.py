@@ -58,7 +58,7 @@ def _secret_of(app: Flask, user: DevUser) -> PseudonymSecret:
     components = get_components(app)
     with components.session_factory() as session:
         key = active_oprf_key(session)
-    return person_keys(components.oprf.evaluate(key, [identity.identity_key])[0]).secret
+    return person_keys(components.oprf.evaluate(key, [identity.identity_key]).outputs[0]).secret
 
 
 def _encodings(secret: PseudonymSecret) -> list[str]:

@@ -60,10 +60,12 @@ def upgrade() -> None:
     op.create_table(
         "oprf_usage",
         sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("node", sa.Integer(), nullable=False),
         sa.Column("elements", sa.BigInteger(), nullable=False),
         sa.Column("logged", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.CheckConstraint("elements >= 0", name=op.f("ck_oprf_usage_elements_non_negative")),
-        sa.PrimaryKeyConstraint("hour", name=op.f("pk_oprf_usage")),
+        sa.CheckConstraint("node >= 0 AND node <= 255", name=op.f("ck_oprf_usage_node_range")),
+        sa.PrimaryKeyConstraint("hour", "node", name=op.f("pk_oprf_usage")),
     )
     op.add_column("ceremonies", sa.Column("purpose", sa.String(length=16), server_default="escrow", nullable=False))
     if op.get_context().dialect.name != "sqlite":
