@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from escrow.crypto.errors import EncodingError
 from escrow.crypto.pseudonym import OPRF_OUTPUT_BYTES, PersonKeys, person_keys
 from escrow.errors import OprfUnavailableError, ValidationError
 
@@ -35,12 +34,8 @@ def derive_person_keys(oprf: OprfEvaluator, identity_key: bytes) -> PersonKeys:
     if not isinstance(identity_key, bytes) or not identity_key:
         raise ValidationError("identity key must be non-empty bytes")
     outputs = oprf.evaluate([identity_key])
-    if not isinstance(outputs, list) or len(outputs) != 1:
-        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
-    output = outputs[0]
+    output = outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else None
     if not isinstance(output, bytes) or len(output) != OPRF_OUTPUT_BYTES:
+        # A broken evaluator is as useless as an absent one; say nothing about the input.
         raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
-    try:
-        return person_keys(output)
-    except EncodingError:  # pragma: no cover - the length was checked above
-        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later") from None
+    return person_keys(output)
