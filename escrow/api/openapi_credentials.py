@@ -33,6 +33,8 @@ def _op(
 
 
 _ERRORS = {"401": PROBLEM, "403": PROBLEM, "404": PROBLEM, "409": PROBLEM, "422": PROBLEM}
+# Issue 13: the OPRF nodes did not answer (code oprf-unavailable), with Retry-After when they said when.
+_UNAVAILABLE = PROBLEM
 
 PATHS: dict[str, Any] = {
     "/.well-known/jwks.json": {
@@ -181,6 +183,7 @@ PATHS: dict[str, Any] = {
                     {"type": "object", "properties": {"person_id": {"type": "integer"}}}, "Registered"
                 ),
                 **_ERRORS,
+                "503": _UNAVAILABLE,
             },
             requestBody=_body(_ref("DocumentCheck")),
         )

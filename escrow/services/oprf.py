@@ -16,7 +16,6 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from escrow.crypto.dkg import ThresholdPublicKey
-from escrow.crypto.errors import EncodingError
 from escrow.crypto.pseudonym import OPRF_OUTPUT_BYTES, PersonKeys, person_keys
 from escrow.errors import InvalidStateError, OprfUnavailableError, ValidationError
 from escrow.services.oprf_keys import active_oprf_key, record_evaluations
@@ -64,12 +63,8 @@ def derive_person_keys(
     answer = oprf.evaluate(key, [identity_key])
     record_evaluations(session, elements=1, nodes=answer.asked, log=log, now=now)
     outputs = answer.outputs
-    if not isinstance(outputs, list) or len(outputs) != 1:
-        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
-    output = outputs[0]
+    output = outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else None
     if not isinstance(output, bytes) or len(output) != OPRF_OUTPUT_BYTES:
+        # A broken evaluator is as useless as an absent one; say nothing about the input.
         raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later")
-    try:
-        return person_keys(output)
-    except EncodingError:  # pragma: no cover - the length was checked above
-        raise OprfUnavailableError("the pseudonym service gave a malformed answer; try again later") from None
+    return person_keys(output)
