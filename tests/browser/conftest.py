@@ -23,6 +23,7 @@ from tests.browser.support import (
     page_problems,
     running_portal,
 )
+from tests.oprf_support import OprfNetwork
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,9 +44,9 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
+def portal(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[Portal]:
     """The app on 127.0.0.1 over its own committed database, dev IdP on, an escrow key active."""
-    with running_portal(tmp_path) as portal:
+    with running_portal(tmp_path, network=oprf_network) as portal:
         yield portal
 
 

@@ -42,6 +42,7 @@ from escrow.services.platforms import register_platform
 from escrow.services.staff import create_staff
 from tests.conftest import STAFF_PASSWORD, _migrated_database
 from tests.credentials_support import threshold_key
+from tests.oprf_support import OprfNetwork, start_network
 from tests.staff_support import forget_authenticator, next_code
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -140,14 +141,27 @@ class Portal:
 
 
 @contextlib.contextmanager
-def running_portal(directory: Path, *, holder_files: bool = False) -> Iterator[Portal]:
+def running_portal(
+    directory: Path, *, holder_files: bool = False, network: OprfNetwork | None = None
+) -> Iterator[Portal]:
     """Serves the app on 127.0.0.1 (port chosen by the OS) until the block ends.
 
     With `holder_files`, the active key comes from the development ceremony (escrow/services/
     dev_ceremony.py, as `make run` does): five key-holders on record, their files in Portal.holders_dir.
+    `network`: the OPRF nodes to use (the test session's); None starts three of its own for the block
+    (`make screenshots` runs outside pytest).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    with _migrated_database(directory) as database_url:
+    with contextlib.ExitStack() as stack:
+        if network is None:
+            network = start_network(directory / "oprf-nodes")
+            stack.callback(network.stop)
+        yield stack.enter_context(_serve_portal(directory, holder_files=holder_files, network=network))
+
+
+@contextlib.contextmanager
+def _serve_portal(directory: Path, *, holder_files: bool, network: OprfNetwork) -> Iterator[Portal]:
+    with _migrated_database(directory, network) as database_url:
         # Bind first: the issuer URL (and so the OIDC redirect) must name the real port.
         server = make_server("127.0.0.1", 0, _not_ready, threaded=True)
         url = f"http://127.0.0.1:{server.server_port}"
@@ -155,6 +169,8 @@ def running_portal(directory: Path, *, holder_files: bool = False) -> Iterator[P
             Settings.for_tests(database_url, directory / "keys", instance_path=directory / "instance"),
             issuer_url=url,
             dev_idp_enabled=True,
+            oprf_nodes=network.endpoints,
+            oprf_client_key=network.client_seed,
         )
         app = create_app(settings)
         server.app = app

@@ -25,6 +25,7 @@ from tests.browser.support import (
 )
 from tests.browser.test_disclosure import COURT, PERSON, PLATFORM
 from tests.disclosure_support import PDF
+from tests.oprf_support import OprfNetwork
 
 pytestmark = pytest.mark.browser
 
@@ -43,8 +44,8 @@ _PRIVATE_KEY_EXPORT = """async (username) => {
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
-    with running_portal(tmp_path / "portal", holder_files=True) as portal:
+def portal(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[Portal]:
+    with running_portal(tmp_path / "portal", holder_files=True, network=oprf_network) as portal:
         yield portal
 
 

@@ -39,6 +39,7 @@ from tests.browser.support import (
     signing_command,
 )
 from tests.disclosure_support import PDF
+from tests.oprf_support import OprfNetwork
 
 pytestmark = pytest.mark.browser
 
@@ -55,9 +56,9 @@ FORBIDDEN_CONSOLE = (
 
 
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Portal]:
+def portal(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[Portal]:
     """Overrides conftest's portal: the active 3-of-5 key has key-holders with holder files."""
-    with running_portal(tmp_path / "portal", holder_files=True) as portal:
+    with running_portal(tmp_path / "portal", holder_files=True, network=oprf_network) as portal:
         yield portal
 
 
