@@ -1,6 +1,6 @@
-"""The threshold OPRF client (issue 13): blind, ask every node in parallel, keep the first t
-answers whose RFC 9497 proofs verify (checked as they arrive, none past the t-th),
-combine them by Lagrange at zero, unblind and finalise.
+"""The threshold OPRF client (issue 13): blind, ask t nodes (more when one fails or is slow), keep
+the first t answers whose RFC 9497 proofs verify (checked as they arrive, none past the t-th),
+combine them by Lagrange at zero, unblind and finalise. No request to a node outlives the call.
 
 Used by the escrow service (a person's identity key at registration and sign-in) and, later, by an
 officer's tool (checking that a revealed identity is the person behind a pseudonym). Nodes see only
@@ -11,7 +11,7 @@ Pure stdlib HTTP (http.client), so it runs in the light install.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import http.client
 import itertools
 import logging
@@ -92,6 +92,36 @@ class NodeHealth:
             }
 
 
+class _Call:
+    """One request to one node, which `evaluate` aborts when it returns: the socket timeout bounds each
+    read, not the request, so a node that trickles its answer a byte at a time would otherwise hold a
+    worker thread for as long as it likes (and with the pool full, no node is asked at all)."""
+
+    __slots__ = ("_lock", "_sock", "aborted")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.aborted = False
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.aborted:
+                raise NodeFailure("not needed any more")
+            self._sock = sock
+
+    def detach(self) -> None:
+        with self._lock:
+            self._sock = None
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)  # the worker's blocked read returns at once
+
+
 class _Connections:
     """One keep-alive HTTP connection per (thread, node): a request costs no new TCP handshake."""
 
@@ -99,7 +129,9 @@ class _Connections:
         self._timeout = timeout
         self._local = threading.local()
 
-    def post(self, node: NodeEndpoint, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def post(
+        self, node: NodeEndpoint, path: str, body: bytes, headers: dict[str, str], call: _Call
+    ) -> tuple[int, bytes]:
         pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
         for attempt in (1, 2):  # a kept-alive connection the node closed is retried once, fresh
             connection = pool.get(node.url)
@@ -114,17 +146,19 @@ class _Connections:
                 connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 pool[node.url] = connection
             try:
+                call.attach(connection.sock)
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read(_MAX_ANSWER_BYTES + 1)
-                if response.will_close:
+                call.detach()
+                if response.will_close or not response.isclosed():  # or an unread rest: never reuse it
                     connection.close()
                     pool.pop(node.url, None)
                 return response.status, data
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 connection.close()
                 pool.pop(node.url, None)
-                if attempt == 2:
+                if attempt == 2 or call.aborted:
                     raise
             except BaseException:
                 connection.close()
@@ -220,11 +254,14 @@ class ThresholdOprfClient:
         blinded = tuple(b for _, b in blinds)
         pool = self._executor()
         pending: dict[Future[NodeAnswer], NodeEndpoint] = {}
+        calls: dict[Future[NodeAnswer], _Call] = {}
         asked: list[int] = []
 
         def ask(count: int) -> None:
             for node in reserve[:count]:
-                pending[pool.submit(self._ask, node, shares, blinded)] = node
+                call = _Call()
+                future = pool.submit(self._ask, node, shares, blinded, call)
+                pending[future], calls[future] = node, call
                 asked.append(node.index)
             del reserve[:count]
 
@@ -254,9 +291,10 @@ class ThresholdOprfClient:
         for future, node in pending.items():
             if len(answers) < threshold:
                 self._skip(node, f"no answer within {self._timeout:g} s")
-                future.cancel()
-            else:  # not needed this time, but a node that fails is still named when it does
-                future.add_done_callback(functools.partial(self._late, node))
+            # Not needed (or too late): no request outlives this call, so its worker thread is free
+            # again at once; a node slower than the t answers used is not at fault, and not named.
+            future.cancel()
+            calls[future].abort()
         if len(answers) < threshold:
             raise OprfUnavailableError(
                 f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
@@ -279,7 +317,7 @@ class ThresholdOprfClient:
         log.warning("oprf node %d (%s) skipped: %s", node.index, node.url, reason)
         self.health.record_skip(node.index, reason)
 
-    def _ask(self, node: NodeEndpoint, key: _Key, blinded: tuple[Element, ...]) -> NodeAnswer:
+    def _ask(self, node: NodeEndpoint, key: _Key, blinded: tuple[Element, ...], call: _Call) -> NodeAnswer:
         asked = EvaluateRequest(key_id=key.key.key_id, node=node.index, elements=blinded)
         body = asked.to_json()
         auth = sign_service_request(
@@ -293,7 +331,7 @@ class ThresholdOprfClient:
         )
         headers = {"Content-Type": "application/json", "Authorization": auth.to_header()}
         try:
-            status, data = self._connections.post(node, EVALUATE_PATH, body, headers)
+            status, data = self._connections.post(node, EVALUATE_PATH, body, headers, call)
         except (OSError, http.client.HTTPException) as e:
             raise NodeFailure(f"unreachable ({e.__class__.__name__}: {e})") from e
         if status != 200:
