@@ -58,7 +58,15 @@ class NodeEndpoint:
 
 
 class NodeFailure(Exception):
-    """One node gave no usable answer (down, slow, refused, malformed or a proof that fails)."""
+    """One node gave no usable answer (down, slow, refused, malformed or a proof that fails).
+
+    `counted` is False only when the node certainly counted nothing: it refused with a 4xx problem
+    (docs/oprf.md: nothing is counted for a refusal), the connection was refused, or it was never sent.
+    """
+
+    def __init__(self, reason: str, *, counted: bool = True) -> None:
+        super().__init__(reason)
+        self.counted = counted
 
 
 @dataclass(slots=True)
@@ -107,7 +115,7 @@ class _Call:
     def attach(self, sock: socket.socket) -> None:
         with self._lock:
             if self.aborted:
-                raise NodeFailure("not needed any more")
+                raise NodeFailure("not needed any more", counted=False)
             self._sock = sock
 
     def detach(self) -> None:
@@ -169,7 +177,8 @@ class _Connections:
 
 @dataclass(frozen=True, slots=True)
 class OprfResult:
-    """The outputs, in input order, and which nodes were sent the batch (each counts it)."""
+    """The outputs, in input order, and which nodes were sent the batch and may have counted it (the
+    service logs these per node, to be held against each node's /stats)."""
 
     outputs: list[bytes]
     asked: tuple[int, ...]
@@ -267,6 +276,7 @@ class ThresholdOprfClient:
 
         ask(threshold)
         answers: dict[int, NodeAnswer] = {}
+        uncounted: set[int] = set()  # asked, but certainly counted nothing (refused, or never sent)
         started = time.monotonic()
         deadline, hedge_at = started + self._timeout, started + self._hedge_s
         while pending and len(answers) < threshold:
@@ -282,6 +292,8 @@ class ThresholdOprfClient:
                     answers[node.index] = self._verified(node, shares, blinded, future.result())
                     self.health.record_answer(node.index)
                 except NodeFailure as e:
+                    if not e.counted:
+                        uncounted.add(node.index)
                     self._skip(node, str(e))
                     ask(1)  # a failed node is replaced at once
             if not done and reserve and time.monotonic() >= hedge_at:
@@ -293,17 +305,22 @@ class ThresholdOprfClient:
                 self._skip(node, f"no answer within {self._timeout:g} s")
             # Not needed (or too late): no request outlives this call, so its worker thread is free
             # again at once; a node slower than the t answers used is not at fault, and not named.
-            future.cancel()
+            if future.cancel():  # never started, so never sent
+                uncounted.add(node.index)
             calls[future].abort()
+        sent = tuple(sorted(i for i in asked if i not in uncounted))
         if len(answers) < threshold:
+            # The nodes that did answer counted the batch: the service logs them all the same, or each
+            # one's /stats would show more than the log and look like someone else had asked it.
             raise OprfUnavailableError(
                 f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
                 retry_after_s=RETRY_AFTER_S,
+                asked=sent,
             )
         chosen = dict(sorted(answers.items())[:threshold])
         combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)
         outputs = [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
-        return OprfResult(outputs, tuple(sorted(asked)))
+        return OprfResult(outputs, sent)
 
     def _late(self, node: NodeEndpoint, future: Future[NodeAnswer]) -> None:
         if future.cancelled():
@@ -333,9 +350,13 @@ class ThresholdOprfClient:
         try:
             status, data = self._connections.post(node, EVALUATE_PATH, body, headers, call)
         except (OSError, http.client.HTTPException) as e:
-            raise NodeFailure(f"unreachable ({e.__class__.__name__}: {e})") from e
+            refused = isinstance(e, ConnectionRefusedError)
+            raise NodeFailure(f"unreachable ({e.__class__.__name__}: {e})", counted=not refused) from e
         if status != 200:
-            raise NodeFailure(f"answered HTTP {status}: {data[:200].decode('utf-8', 'replace')}")
+            raise NodeFailure(
+                f"answered HTTP {status}: {data[:200].decode('utf-8', 'replace')!r}",
+                counted=not 400 <= status < 500,
+            )
         try:
             response = EvaluateResponse.parse(data, expected=asked)
             return NodeAnswer(node.index, response.evaluated, response.proof)
