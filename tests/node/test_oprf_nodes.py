@@ -311,3 +311,20 @@ def test_a_node_that_trickles_its_answer_cannot_exhaust_the_clients_threads(netw
     finally:
         client.close()
         hostile.close()
+
+
+def test_a_seized_server_gets_n_over_t_times_one_nodes_quota_not_one_nodes_quota(tmp_path: Path) -> None:
+    """Each output needs t nodes, but not the same t: spread over 2-of-3 nodes that each allow 2
+    elements, a holder of the client key derives 3 outputs (n * quota / t), not 2. docs/oprf.md's
+    bound on guessing identities is therefore n * 30,000 / t a day, 45,000 for 2 of 3."""
+    network = start_network(tmp_path / "net", limits={"minute": 2, "hour": 2, "day": 2})
+    client = _client(network, timeout=1.0)
+    try:
+        outputs = [client.evaluate(network.key, [f"guess-{j}".encode()]).outputs for j in range(3)]
+        assert len({o[0] for o in outputs}) == 3
+        with pytest.raises(OprfUnavailableError):
+            client.evaluate(network.key, [b"guess-3"])
+        assert [_count(network, i) for i in (1, 2, 3)] == [2, 2, 2]
+    finally:
+        client.close()
+        network.stop()
