@@ -209,3 +209,10 @@ class OprfUnavailableError(ServiceUnavailableError):
 
     code = "oprf-unavailable"
     title = "Pseudonym service unavailable"
+
+    def __init__(
+        self, detail: str | None = None, *, retry_after_s: int | None = None, asked: tuple[int, ...] = ()
+    ) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s)
+        self.asked = asked
+        """The nodes that were sent the batch and may have counted it, although too few answered."""

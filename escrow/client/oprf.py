@@ -1,6 +1,6 @@
-"""The threshold OPRF client (issue 13): blind, ask every node in parallel, keep the first t
-answers whose RFC 9497 proofs verify (checked as they arrive, none past the t-th),
-combine them by Lagrange at zero, unblind and finalise.
+"""The threshold OPRF client (issue 13): blind, ask t nodes (more when one fails or is slow), keep
+the first t answers whose RFC 9497 proofs verify (checked as they arrive, none past the t-th),
+combine them by Lagrange at zero, unblind and finalise. No request to a node outlives the call.
 
 Used by the escrow service (a person's identity key at registration and sign-in) and, later, by an
 officer's tool (checking that a revealed identity is the person behind a pseudonym). Nodes see only
@@ -11,7 +11,7 @@ Pure stdlib HTTP (http.client), so it runs in the light install.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import http.client
 import itertools
 import logging
@@ -58,7 +58,15 @@ class NodeEndpoint:
 
 
 class NodeFailure(Exception):
-    """One node gave no usable answer (down, slow, refused, malformed or a proof that fails)."""
+    """One node gave no usable answer (down, slow, refused, malformed or a proof that fails).
+
+    `counted` is False only when the node certainly counted nothing: it refused with a 4xx problem
+    (docs/oprf.md: nothing is counted for a refusal), the connection was refused, or it was never sent.
+    """
+
+    def __init__(self, reason: str, *, counted: bool = True) -> None:
+        super().__init__(reason)
+        self.counted = counted
 
 
 @dataclass(slots=True)
@@ -92,6 +100,36 @@ class NodeHealth:
             }
 
 
+class _Call:
+    """One request to one node, which `evaluate` aborts when it returns: the socket timeout bounds each
+    read, not the request, so a node that trickles its answer a byte at a time would otherwise hold a
+    worker thread for as long as it likes (and with the pool full, no node is asked at all)."""
+
+    __slots__ = ("_lock", "_sock", "aborted")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.aborted = False
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.aborted:
+                raise NodeFailure("not needed any more", counted=False)
+            self._sock = sock
+
+    def detach(self) -> None:
+        with self._lock:
+            self._sock = None
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)  # the worker's blocked read returns at once
+
+
 class _Connections:
     """One keep-alive HTTP connection per (thread, node): a request costs no new TCP handshake."""
 
@@ -99,7 +137,9 @@ class _Connections:
         self._timeout = timeout
         self._local = threading.local()
 
-    def post(self, node: NodeEndpoint, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def post(
+        self, node: NodeEndpoint, path: str, body: bytes, headers: dict[str, str], call: _Call
+    ) -> tuple[int, bytes]:
         pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
         for attempt in (1, 2):  # a kept-alive connection the node closed is retried once, fresh
             connection = pool.get(node.url)
@@ -114,17 +154,19 @@ class _Connections:
                 connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 pool[node.url] = connection
             try:
+                call.attach(connection.sock)
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read(_MAX_ANSWER_BYTES + 1)
-                if response.will_close:
+                call.detach()
+                if response.will_close or not response.isclosed():  # or an unread rest: never reuse it
                     connection.close()
                     pool.pop(node.url, None)
                 return response.status, data
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 connection.close()
                 pool.pop(node.url, None)
-                if attempt == 2:
+                if attempt == 2 or call.aborted:
                     raise
             except BaseException:
                 connection.close()
@@ -135,7 +177,8 @@ class _Connections:
 
 @dataclass(frozen=True, slots=True)
 class OprfResult:
-    """The outputs, in input order, and which nodes were sent the batch (each counts it)."""
+    """The outputs, in input order, and which nodes were sent the batch and may have counted it (the
+    service logs these per node, to be held against each node's /stats)."""
 
     outputs: list[bytes]
     asked: tuple[int, ...]
@@ -220,16 +263,20 @@ class ThresholdOprfClient:
         blinded = tuple(b for _, b in blinds)
         pool = self._executor()
         pending: dict[Future[NodeAnswer], NodeEndpoint] = {}
+        calls: dict[Future[NodeAnswer], _Call] = {}
         asked: list[int] = []
 
         def ask(count: int) -> None:
             for node in reserve[:count]:
-                pending[pool.submit(self._ask, node, shares, blinded)] = node
+                call = _Call()
+                future = pool.submit(self._ask, node, shares, blinded, call)
+                pending[future], calls[future] = node, call
                 asked.append(node.index)
             del reserve[:count]
 
         ask(threshold)
         answers: dict[int, NodeAnswer] = {}
+        uncounted: set[int] = set()  # asked, but certainly counted nothing (refused, or never sent)
         started = time.monotonic()
         deadline, hedge_at = started + self._timeout, started + self._hedge_s
         while pending and len(answers) < threshold:
@@ -245,6 +292,8 @@ class ThresholdOprfClient:
                     answers[node.index] = self._verified(node, shares, blinded, future.result())
                     self.health.record_answer(node.index)
                 except NodeFailure as e:
+                    if not e.counted:
+                        uncounted.add(node.index)
                     self._skip(node, str(e))
                     ask(1)  # a failed node is replaced at once
             if not done and reserve and time.monotonic() >= hedge_at:
@@ -254,18 +303,24 @@ class ThresholdOprfClient:
         for future, node in pending.items():
             if len(answers) < threshold:
                 self._skip(node, f"no answer within {self._timeout:g} s")
-                future.cancel()
-            else:  # not needed this time, but a node that fails is still named when it does
-                future.add_done_callback(functools.partial(self._late, node))
+            # Not needed (or too late): no request outlives this call, so its worker thread is free
+            # again at once; a node slower than the t answers used is not at fault, and not named.
+            if future.cancel():  # never started, so never sent
+                uncounted.add(node.index)
+            calls[future].abort()
+        sent = tuple(sorted(i for i in asked if i not in uncounted))
         if len(answers) < threshold:
+            # The nodes that did answer counted the batch: the service logs them all the same, or each
+            # one's /stats would show more than the log and look like someone else had asked it.
             raise OprfUnavailableError(
                 f"only {len(answers)} of the {threshold} OPRF nodes needed answered; try again shortly",
                 retry_after_s=RETRY_AFTER_S,
+                asked=sent,
             )
         chosen = dict(sorted(answers.items())[:threshold])
         combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)
         outputs = [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
-        return OprfResult(outputs, tuple(sorted(asked)))
+        return OprfResult(outputs, sent)
 
     def _late(self, node: NodeEndpoint, future: Future[NodeAnswer]) -> None:
         if future.cancelled():
@@ -279,7 +334,7 @@ class ThresholdOprfClient:
         log.warning("oprf node %d (%s) skipped: %s", node.index, node.url, reason)
         self.health.record_skip(node.index, reason)
 
-    def _ask(self, node: NodeEndpoint, key: _Key, blinded: tuple[Element, ...]) -> NodeAnswer:
+    def _ask(self, node: NodeEndpoint, key: _Key, blinded: tuple[Element, ...], call: _Call) -> NodeAnswer:
         asked = EvaluateRequest(key_id=key.key.key_id, node=node.index, elements=blinded)
         body = asked.to_json()
         auth = sign_service_request(
@@ -293,11 +348,15 @@ class ThresholdOprfClient:
         )
         headers = {"Content-Type": "application/json", "Authorization": auth.to_header()}
         try:
-            status, data = self._connections.post(node, EVALUATE_PATH, body, headers)
+            status, data = self._connections.post(node, EVALUATE_PATH, body, headers, call)
         except (OSError, http.client.HTTPException) as e:
-            raise NodeFailure(f"unreachable ({e.__class__.__name__}: {e})") from e
+            refused = isinstance(e, ConnectionRefusedError)
+            raise NodeFailure(f"unreachable ({e.__class__.__name__}: {e})", counted=not refused) from e
         if status != 200:
-            raise NodeFailure(f"answered HTTP {status}: {data[:200].decode('utf-8', 'replace')}")
+            raise NodeFailure(
+                f"answered HTTP {status}: {data[:200].decode('utf-8', 'replace')!r}",
+                counted=not 400 <= status < 500,
+            )
         try:
             response = EvaluateResponse.parse(data, expected=asked)
             return NodeAnswer(node.index, response.evaluated, response.proof)

@@ -19,7 +19,8 @@ from escrow.node.ledger import Limits
 
 # Defaults sized for a service registering or signing in up to ~30,000 persons a day (one element
 # each); docs/operations.md#oprf-nodes shows what they bound: testing 10^6 guessed identities through
-# one seized service takes at least 34 days, in counts anyone can read at GET /stats.
+# one seized service takes at least 10^6 * t / (n * 30,000) days (23 for 2 of 3), in counts anyone
+# can read at GET /stats.
 DEFAULT_LIMITS: Final = Limits(minute=120, hour=3_000, day=30_000)
 DEFAULT_FRESHNESS_S: Final = 60
 LEDGER_FILE: Final = "node-ledger.sqlite3"

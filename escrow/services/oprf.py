@@ -60,7 +60,14 @@ def derive_person_keys(
     # End the read transaction before the count is written: on SQLite (WAL) a read transaction that
     # later writes fails with "database is locked" when a concurrent request wrote in between.
     session.commit()
-    answer = oprf.evaluate(key, [identity_key])
+    try:
+        answer = oprf.evaluate(key, [identity_key])
+    except OprfUnavailableError as e:
+        # Nodes that answered counted the element although too few did: log them, or their /stats
+        # would show more than the log (what the audit reads as someone else asking them).
+        if e.asked:
+            record_evaluations(session, elements=0, nodes=e.asked, log=log, now=now, sent=1)
+        raise
     record_evaluations(session, elements=1, nodes=answer.asked, log=log, now=now)
     outputs = answer.outputs
     output = outputs[0] if isinstance(outputs, list) and len(outputs) == 1 else None

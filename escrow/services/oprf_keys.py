@@ -105,20 +105,28 @@ SERVICE_TOTAL_NODE = 0
 
 
 def record_evaluations(
-    session: Session, *, elements: int, nodes: Sequence[int], log: LogSigner, now: datetime
+    session: Session,
+    *,
+    elements: int,
+    nodes: Sequence[int],
+    log: LogSigner,
+    now: datetime,
+    sent: int | None = None,
 ) -> None:
-    """Counts `elements` evaluated in `now`'s hour (and sent to each of `nodes`), logs every earlier
-    hour not yet logged (``oprf.usage``), and commits, so the count survives whatever the caller does
-    next."""
+    """Counts `elements` evaluated in `now`'s hour and `sent` (default: `elements`) sent to each of
+    `nodes` (an evaluation too few nodes answered evaluated 0 but was sent to those that did), logs
+    every earlier hour not yet logged (``oprf.usage``), and commits, so the count survives whatever
+    the caller does next."""
     hour = _hour(now)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for node in (SERVICE_TOTAL_NODE, *nodes):
-        statement = insert(OprfUsage).values(hour=hour, node=node, elements=elements, logged=False)
+    per_node = elements if sent is None else sent
+    for node, count in ((SERVICE_TOTAL_NODE, elements), *((n, per_node) for n in nodes)):
+        statement = insert(OprfUsage).values(hour=hour, node=node, elements=count, logged=False)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[OprfUsage.hour, OprfUsage.node],
-                set_={"elements": OprfUsage.elements + elements},
+                set_={"elements": OprfUsage.elements + count},
             )
         )
     finished = session.scalars(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -247,3 +249,82 @@ def test_no_nodes_configured_is_a_clear_unavailable_error(network: OprfNetwork) 
     client = ThresholdOprfClient(nodes=[], signing_seed=network.client_seed)
     with pytest.raises(OprfUnavailableError, match="0 of the 2"):
         client.evaluate(network.key, [b"x"])
+
+
+class _TricklingNode:
+    """A hostile node: it accepts every request and answers a header byte every 0.2 s, forever, so
+    that no single read ever times out. It stands in for node `index` at a loopback address."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._stop = threading.Event()
+        self.connections = 0
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self._stop.wait(0.2):
+                    conn.sendall(b"X")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+
+def test_a_node_that_trickles_its_answer_cannot_exhaust_the_clients_threads(network: OprfNetwork) -> None:
+    """Node 3 answers one byte at a time, each well within the socket timeout: without a bound on the
+    whole request, every evaluation that asked it left a worker thread behind, and once the pool
+    (4 per node) was full no node was asked at all."""
+    hostile = _TricklingNode()
+    network.node(3).stop()
+    nodes = [NodeEndpoint(1, network.node(1).url), NodeEndpoint(2, network.node(2).url)]
+    client = ThresholdOprfClient(
+        nodes=[*nodes, NodeEndpoint(3, hostile.url)],
+        signing_seed=network.client_seed,
+        timeout=1.0,
+        hedge=0.05,
+    )
+    try:
+        first = client.evaluate(network.key, [b"someone"]).outputs
+        for _ in range(30):  # 20 of them ask node 3 first: far more than the pool's 12 threads
+            started = time.monotonic()
+            assert client.evaluate(network.key, [b"someone"]).outputs == first
+            assert time.monotonic() - started < 1.0
+        assert hostile.connections >= 12
+    finally:
+        client.close()
+        hostile.close()
+
+
+def test_a_seized_server_gets_n_over_t_times_one_nodes_quota_not_one_nodes_quota(tmp_path: Path) -> None:
+    """Each output needs t nodes, but not the same t: spread over 2-of-3 nodes that each allow 2
+    elements, a holder of the client key derives 3 outputs (n * quota / t), not 2. docs/oprf.md's
+    bound on guessing identities is therefore n * 30,000 / t a day, 45,000 for 2 of 3."""
+    network = start_network(tmp_path / "net", limits={"minute": 2, "hour": 2, "day": 2})
+    client = _client(network, timeout=1.0)
+    try:
+        outputs = [client.evaluate(network.key, [f"guess-{j}".encode()]).outputs for j in range(3)]
+        assert len({o[0] for o in outputs}) == 3
+        with pytest.raises(OprfUnavailableError):
+            client.evaluate(network.key, [b"guess-3"])
+        assert [_count(network, i) for i in (1, 2, 3)] == [2, 2, 2]
+    finally:
+        client.close()
+        network.stop()

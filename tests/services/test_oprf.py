@@ -4,7 +4,9 @@ nodes cannot answer."""
 
 from __future__ import annotations
 
+import http.client
 import socket
+import urllib.parse
 from datetime import timedelta
 
 import argon2
@@ -18,6 +20,7 @@ from escrow.crypto.pseudonym import person_keys
 from escrow.errors import OprfUnavailableError, ValidationError
 from escrow.identity.base import VerifiedIdentity
 from escrow.models import LogEntry, OprfKey, OprfUsage, Person
+from escrow.protocol.oprf import NodeStats
 from escrow.services.oprf import derive_person_keys
 from escrow.services.oprf_keys import active_oprf_key
 from escrow.services.registration import login_person, login_with_password, register_person
@@ -116,3 +119,38 @@ def test_unavailable_nodes_stop_logins(
         assert oprf.health.snapshot()["1"]["skipped"] == 2
     finally:
         oprf.close()
+
+
+def test_an_evaluation_too_few_nodes_answered_is_logged_for_the_node_that_counted_it(
+    db_session: Session, oprf_network: OprfNetwork
+) -> None:
+    """Node 1 answers (and counts the element), nodes 2 and 3 are down: the evaluation fails, and
+    the service's count for node 1 must still grow by the one element node 1's /stats shows, or the
+    audit reads the difference as someone else asking node 1. Nodes 2 and 3 counted nothing."""
+    down = [NodeEndpoint(i, f"http://127.0.0.1:{_dead_port()}") for i in (2, 3)]
+    oprf = ThresholdOprfClient(
+        nodes=[NodeEndpoint(1, oprf_network.node(1).url), *down],
+        signing_seed=oprf_network.client_seed,
+        timeout=1.0,
+    )
+    before = _node_count(oprf_network, 1)
+    try:
+        with pytest.raises(OprfUnavailableError) as raised:
+            derive_person_keys(db_session, oprf, b"identity", log=make_log(), now=NOW)
+    finally:
+        oprf.close()
+    assert raised.value.asked == (1,)
+    assert _node_count(oprf_network, 1) == before + 1
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    counts = {u.node: u.elements for u in db_session.scalars(select(OprfUsage).where(OprfUsage.hour == hour))}
+    assert counts == {0: 0, 1: 1}  # evaluated nothing, sent one element to node 1
+
+
+def _node_count(network: OprfNetwork, index: int) -> int:
+    parts = urllib.parse.urlsplit(network.node(index).url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        connection.request("GET", "/stats")
+        return sum(n for _, n in NodeStats.parse(connection.getresponse().read()).hours)
+    finally:
+        connection.close()
