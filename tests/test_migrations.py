@@ -6,13 +6,17 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, inspect, text
 
 import escrow.models  # noqa: F401 - registers the tables on Base.metadata
+from escrow.cli.main import cli
 from escrow.db import Base, alembic_config, current_revision, head_revision, make_engine, upgrade_database
+from escrow.errors import ConfigError
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -144,3 +148,45 @@ def test_staff_roles_migration_writes_its_data_copy_offline(tmp_path: Path) -> N
     assert "CREATE TABLE staff_roles" in sql
     assert "INSERT INTO staff_roles" in sql
     assert "'%,legal_officer,%'" in sql
+
+
+def _hmac_scheme_database(url: str) -> None:
+    """A database at 0011 (the HMAC scheme) with one registered person."""
+    command.upgrade(alembic_config(url), "0011_staff_roles")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO persons (person_key, provider_kind, assurance, escrow_key_id, identity_seal,"
+                " created_at) VALUES (:key, 'oidc', 'low', 'ek1-old', :seal, :now)"
+            ),
+            {"key": b"k" * 32, "seal": b"{}", "now": NOW},
+        )
+    engine.dispose()
+
+
+def test_upgrading_a_database_of_the_hmac_scheme_stops_with_a_clear_message(empty_database_url: str) -> None:
+    _hmac_scheme_database(empty_database_url)
+
+    with pytest.raises(ConfigError, match="HMAC derivation.*start from an empty database"):
+        upgrade_database(empty_database_url)
+
+    engine = make_engine(empty_database_url)
+    assert current_revision(engine) == "0011_staff_roles"  # nothing half-migrated
+    engine.dispose()
+
+
+def test_escrow_db_upgrade_on_an_hmac_scheme_database_is_a_clean_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    _hmac_scheme_database(url)
+    env = {
+        "ESCROW_DATABASE_URL": url,
+        "ESCROW_KEYS_DIR": str(tmp_path / "keys"),
+        "ESCROW_INSTANCE_PATH": str(tmp_path),
+    }
+
+    result = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
+
+    assert result.exit_code == 1
+    assert "HMAC derivation" in result.output
+    assert "Traceback" not in result.output

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -103,6 +104,8 @@ def run(host: str, port: int) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     _echo_init_report(init_instance(settings))
     _ensure_dev_key(settings)
+    # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so the development nodes stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     nodes = _start_dev_nodes(settings)
     try:
         if nodes:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
+from escrow.errors import ConfigError
+
 revision: str = "0012_oprf"
 down_revision: str | None = "0011_staff_roles"
 branch_labels: str | Sequence[str] | None = None
@@ -38,7 +40,7 @@ def _refuse_hmac_persons() -> None:
         return  # `alembic upgrade --sql` writes DDL only; the online upgrade makes the check
     persons = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM persons")).scalar_one()
     if persons:
-        raise RuntimeError(HMAC_SCHEME_REFUSAL)
+        raise ConfigError(HMAC_SCHEME_REFUSAL)  # `escrow db upgrade` prints it and exits 1
 
 
 def upgrade() -> None:

@@ -1,0 +1,78 @@
+"""`escrow run` in development mode (what `make run` starts): three OPRF nodes as their own processes
+beside the server, used for registration, and stopped with the server (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from escrow.cli.dev_nodes import free_port
+
+
+def _get(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - loopback
+        return json.load(answer)  # type: ignore[no-any-return]
+
+
+def _answers(url: str) -> bool:
+    try:
+        _get(url)
+    except (urllib.error.URLError, OSError):
+        return False
+    return True
+
+
+def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")},
+        "ESCROW_DEV_MODE": "1",
+        "ESCROW_INSTANCE_PATH": str(tmp_path / "instance"),
+        "ESCROW_KEYS_DIR": str(tmp_path / "keys"),
+        "ESCROW_ISSUER_URL": f"http://127.0.0.1:{port}",
+    }
+    log = (tmp_path / "run.log").open("wb")
+    server = subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "escrow", "run", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        health: dict[str, object] = {}
+        for _ in range(240):
+            if _answers(f"http://127.0.0.1:{port}/healthz"):
+                health = _get(f"http://127.0.0.1:{port}/healthz")
+                break
+            assert server.poll() is None, (tmp_path / "run.log").read_text()
+            time.sleep(0.25)
+        assert set(health["oprf_nodes"]) == {"1", "2", "3"}  # type: ignore[arg-type]
+        output = (tmp_path / "run.log").read_text()
+        assert "DEVELOPMENT ONLY" in output
+        urls = [
+            line.split(": ", 1)[1].split(" ")[0]
+            for line in output.splitlines()
+            if "development OPRF node" in line
+        ]
+        assert len(urls) == 3
+        for url in urls:
+            assert _get(f"{url}/key")["threshold"] == 2
+
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        for url in urls:
+            deadline = time.monotonic() + 10
+            while _answers(f"{url}/healthz") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _answers(f"{url}/healthz"), f"{url} still answers after the server stopped"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
