@@ -25,6 +25,8 @@ from escrow.bootstrap import Components, build_components
 from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
 from escrow.cli.dev_nodes import NodeProcess, start_nodes, stop_nodes
 from escrow.config import Settings
+from escrow.crypto.ceremony_messages import fingerprint
+from escrow.crypto.transcript import b64u_encode
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import ConfigError, EscrowError
 from escrow.models import STAFF_ROLES
@@ -340,7 +342,20 @@ def dev_code(username: str) -> None:
 
 @server_commands.group()
 def keys() -> None:
-    """Credential signing keys (run on the server)."""
+    """Credential signing keys and the OPRF request key (run on the server)."""
+
+
+@keys.command("oprf-client")
+@_fail_cleanly
+def keys_oprf_client() -> None:
+    """Print the public key the OPRF nodes pin (ESCROW_NODE_SERVICE_KEY), base64url, and its fingerprint."""
+    components = _server_components()
+    try:
+        key = components.oprf.signing_key
+    finally:
+        components.close()
+    click.echo(b64u_encode(key))
+    click.echo(f"fingerprint: {fingerprint(key)}", err=True)
 
 
 @keys.command("rotate")
