@@ -19,7 +19,9 @@ from escrow.client.holder import (
     UrllibTransport,
 )
 from escrow.client.http import HttpClient, RemoteError
+from escrow.client.oprf_audit import audit_usage
 from escrow.protocol.ceremony import PURPOSE_OPRF, TranscriptReport, verify_transcript
+from escrow.protocol.errors import ProtocolError
 
 DEFAULT_STATE = ".escrow-audit.json"
 
@@ -77,6 +79,61 @@ def verify(
     if save_file is not None and new_state.checkpoint is not None:
         save_file.write_text(new_state.checkpoint)
     click.echo(f"OK: log {report.origin} verified at size {report.size}; state saved to {state_file}")
+
+
+@audit.command("oprf")
+@click.option("--server", required=True, help="Base URL of the escrow service, e.g. https://escrow.example")
+@click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    required=True,
+    metavar="INDEX=URL",
+    help="An OPRF node to check, e.g. 1=https://node1.example (repeat for each node).",
+)
+@click.option("--key", "verifier_key", help="The log's verifier key (name+hash+key); pins it.")
+@click.option(
+    "--state",
+    "state_file",
+    default=DEFAULT_STATE,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the log key and last checkpoint are kept between runs.",
+)
+def oprf(server: str, nodes: tuple[str, ...], verifier_key: str | None, state_file: Path) -> None:
+    """Verify the log, then hold each OPRF node's key and hourly counts against it.
+
+    Exits 0 when every node serves the logged key and evaluated no more than the log says it was sent,
+    1 when a node evaluated more (someone else asked it) or serves another key, 2 when the server, a
+    node or a file cannot be read.
+    """
+    try:
+        clients = {}
+        for item in nodes:
+            index, equals, url = item.partition("=")
+            if not equals or not index.isascii() or not index.isdigit():
+                raise click.UsageError(f"--node {item!r}: expected INDEX=URL, e.g. 1=https://node1.example")
+            clients[int(index)] = HttpClient(url)
+        state = read_state(state_file)
+        report, new_state = audit_log(HttpClient(server), state=state, verifier_key=verifier_key)
+        result = audit_usage(report.entries, clients)
+    except AuditFailure as e:
+        click.echo(f"FAILED: {e.detail}", err=True)
+        sys.exit(1)
+    except (RemoteError, ProtocolError, OSError) as e:
+        message = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) else str(e)
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
+    write_state(state_file, new_state)
+    for line in [*report.lines, *result.lines]:
+        click.echo(line)
+    for line in [*result.key_mismatch, *result.excess]:
+        click.echo(f"FAILED: {line}", err=True)
+    if not result.ok:
+        sys.exit(1)
+    click.echo(
+        f"OK: {len(clients)} node(s) hold the logged key and evaluated no more than the log accounts for"
+    )
 
 
 @click.group()

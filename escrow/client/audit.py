@@ -30,7 +30,7 @@ from escrow.crypto.note import Checkpoint, NoteVerifier, open_note, parse_checkp
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import EscrowError
 from escrow.protocol.errors import ProtocolError
-from escrow.protocol.transparency import ConsistencyProof, EntriesPage
+from escrow.protocol.transparency import ConsistencyProof, EntriesPage, LogEntry
 
 STATE_VERSION = 1
 PAGE = 1000
@@ -116,6 +116,8 @@ class AuditReport:
     size: int
     root_hash: bytes
     lines: list[str] = field(default_factory=list)
+    # The entries the checkpoint covers, as verified (their leaf hashes gave its root).
+    entries: list[LogEntry] = field(default_factory=list, repr=False)
 
 
 def _open_checkpoint(note: str, verifier: NoteVerifier, what: str) -> Checkpoint:
@@ -189,10 +191,10 @@ def check_extends(fetch_json: JsonFetch, previous: Checkpoint, latest: Checkpoin
         ) from e
 
 
-def _fetch_leaves(client: HttpClient, size: int) -> list[bytes]:
-    leaves: list[bytes] = []
-    while len(leaves) < size:
-        start = len(leaves)
+def _fetch_entries(client: HttpClient, size: int) -> list[LogEntry]:
+    entries: list[LogEntry] = []
+    while len(entries) < size:
+        start = len(entries)
         try:
             page = EntriesPage.from_dict(
                 client.get_json("/api/v1/log/entries", {"start": start, "end": size}), start=start
@@ -203,8 +205,8 @@ def _fetch_leaves(client: HttpClient, size: int) -> list[bytes]:
             raise AuditFailure(
                 f"entry {start} is missing: the server has fewer entries than it signed", index=start
             )
-        leaves.extend(leaf_hash(entry.body) for entry in page.entries)
-    return leaves
+        entries.extend(page.entries[: size - start])
+    return entries
 
 
 def _first_bad_size(client: HttpClient, verifier: NoteVerifier, store: MemoryNodeStore, size: int) -> int:
@@ -241,7 +243,8 @@ def audit_log(
 
     latest_note = client.get_text("/api/v1/log/checkpoint")
     latest = open_checkpoint(latest_note, verifier, "latest checkpoint")
-    leaves = _fetch_leaves(client, latest.size)
+    entries = _fetch_entries(client, latest.size)
+    leaves = [leaf_hash(entry.body) for entry in entries]
     store = MemoryNodeStore()
     for h in leaves:
         store.append(h)
@@ -275,7 +278,7 @@ def audit_log(
         check_extends(client.get_json, previous, latest)
         lines.append(f"consistent with the saved checkpoint of size {previous.size} (append-only)")
     return (
-        AuditReport(latest.origin, latest.size, latest.root_hash, lines),
+        AuditReport(latest.origin, latest.size, latest.root_hash, lines, entries),
         AuditState(key, latest_note, b"".join(leaves)),
     )
 
