@@ -82,6 +82,12 @@ def _unpad(data: bytes) -> bytes:
     return stripped[:-1]
 
 
+def _check_version(value: object, what: str) -> None:
+    """Refuses any version but the JSON integer 1: `true` and `1.0` compare equal to 1 in Python."""
+    if type(value) is not int or value != ENVELOPE_VERSION:
+        raise EncodingError(f"unsupported {what} version")
+
+
 def _point(data: Mapping[str, Any], name: str) -> Point:
     return Point.decode(b64u_decode(data[name], length=32))
 
@@ -119,8 +125,7 @@ class IdentitySeal:
     def from_dict(cls, data: Mapping[str, Any]) -> IdentitySeal:
         """Returns the seal in `data`, points validated. Raises EncodingError if malformed."""
         try:
-            if data["v"] != ENVELOPE_VERSION:
-                raise EncodingError("unsupported identity seal version")
+            _check_version(data["v"], "identity seal")
             return cls(
                 key_id=str(data["key_id"]),
                 r=_point(data, "r"),
@@ -186,8 +191,7 @@ class Envelope:
         Raises EncodingError (InvalidPointError for a bad point) for a malformed envelope.
         """
         try:
-            if data["v"] != ENVELOPE_VERSION:
-                raise EncodingError("unsupported envelope version")
+            _check_version(data["v"], "envelope")
             if set(data) != {"v", "key_id", "r1", "c1", "r2", "nonce", "outer", "context"}:
                 raise EncodingError("unexpected envelope fields")
             if not isinstance(data["key_id"], str):
