@@ -35,6 +35,7 @@ from escrow.crypto.errors import (
     CryptoError,
     DuplicateShareError,
     EncodingError,
+    InvalidInputError,
     InvalidParameterError,
     NotEnoughSharesError,
     OpenFailedError,
@@ -49,8 +50,13 @@ IDENTITY_INFO = b"escrow identity v1"
 ENVELOPE_INFO = b"escrow envelope v1"
 NONCE_BYTES = 24  # XChaCha20-Poly1305
 PAD_BLOCK = 256
-"""Identities are padded to a multiple of this many bytes, so an envelope's length says nothing about
-the length of the name inside it (and so cannot help link two envelopes)."""
+"""What seals made before issue 16 padded to (a multiple of this many bytes); opening still accepts it."""
+PADDED_SIZES = (1024, 2048, 4096, 8192)
+"""The padded lengths of an identity record (issue 16): every real record (about 150 to 350 bytes,
+docs/protocol.md section 5) is padded to the first, so envelopes of different people have one length
+and cannot be linked by it; the rare longer record (a long name in a non-Latin script, a long issuer URL)
+goes to the next size up. Above the last, sealing is refused."""
+MAX_IDENTITY_BYTES = PADDED_SIZES[-1] - 1
 DIGEST_BYTES = 32
 
 
@@ -70,9 +76,14 @@ def _decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
 
 
 def _pad(data: bytes) -> bytes:
-    # ISO/IEC 7816-4 padding: 0x80 then zeros up to a multiple of PAD_BLOCK.
+    """ISO/IEC 7816-4 padding (0x80, then zeros) up to the first of PADDED_SIZES that holds it.
+
+    Raises InvalidInputError for a record longer than MAX_IDENTITY_BYTES."""
     padded = data + b"\x80"
-    return padded + b"\x00" * (-len(padded) % PAD_BLOCK)
+    for size in PADDED_SIZES:
+        if len(padded) <= size:
+            return padded + b"\x00" * (size - len(padded))
+    raise InvalidInputError(f"an identity record is at most {MAX_IDENTITY_BYTES} bytes; this is {len(data)}")
 
 
 def _unpad(data: bytes) -> bytes:
