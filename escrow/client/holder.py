@@ -54,7 +54,7 @@ from escrow.protocol.ceremony import (
     message_body,
     parse_round1,
 )
-from escrow.protocol.signed_request import sign_holder_request
+from escrow.protocol.signed_request import request_target, sign_holder_request, split_target
 
 TERMINAL = ("active", "aborted", "cancelled")
 
@@ -134,7 +134,11 @@ class HolderClient:
         body = b"" if payload is None else json.dumps(payload).encode()
         ts = self._timestamp()
         authorization = sign_holder_request(
-            self.signing_seed, method=method, path=path, timestamp_ms=ts, body=body
+            self.signing_seed,
+            method=method,
+            target=request_target(*split_target(path)),
+            timestamp_ms=ts,
+            body=body,
         )
         headers = {"Authorization": authorization.to_header()}
         if payload is not None:

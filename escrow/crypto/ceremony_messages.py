@@ -104,7 +104,8 @@ def verify_message(verify_key: bytes, body: Mapping[str, Any], signature: bytes)
 
 
 def request_signing_input(method: str, path: str, timestamp_ms: int, body: bytes) -> bytes:
-    """Returns the bytes a holder signs to authenticate one HTTP request."""
+    """Returns the bytes a holder signs to authenticate one HTTP request. `path` is the whole
+    request-target: the path and, if any, `?` and the query (protocol.signed_request.request_target)."""
     return canonical_json(
         {
             "method": method.upper(),
