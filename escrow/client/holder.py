@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from escrow.crypto.ceremony_messages import (
+    UNUSABLE_BOX_KEY,
     ShareTransportError,
     b64,
     box_key,
     generate_holder_keys,
+    has_unusable_ephemeral_key,
     open_share,
     public_keys,
     seal_share,
@@ -269,12 +271,15 @@ class CeremonyRunner:
             try:
                 verify_dealt_share(parsed.broadcast, me.recipient_index, share)
             except InvalidShareError:
+                # A box with a low-order ephemeral key has no box key: the complaint says so, and
+                # anyone sees from the dealer's signed box that it is the dealer's fault (issue 16).
+                revealed = (
+                    UNUSABLE_BOX_KEY
+                    if has_unusable_ephemeral_key(sealed)
+                    else box_key(self.secrets.exchange_secret, sealed)
+                )
                 complaints.append(
-                    {
-                        "dealer": dealer.dealer_index,
-                        "share": b64(bytes(share)),
-                        "box_key": b64(box_key(self.secrets.exchange_secret, sealed)),
-                    }
+                    {"dealer": dealer.dealer_index, "share": b64(bytes(share)), "box_key": b64(revealed)}
                 )
         return round1, received, complaints
 
