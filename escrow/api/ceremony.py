@@ -17,7 +17,7 @@ from escrow.api.auth import role_required
 from escrow.errors import ValidationError
 from escrow.httpkit import current_time, get_components, get_session, int_field, json_object, text_field
 from escrow.protocol.ceremony import PURPOSE_ESCROW, SignedMessage
-from escrow.protocol.signed_request import HolderAuthorization
+from escrow.protocol.signed_request import HolderAuthorization, request_target
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.ceremony import CeremonyState
@@ -38,7 +38,7 @@ def holder_required(view: Callable[P, R]) -> Callable[P, R]:
             get_session(),
             authorization=HolderAuthorization.parse(request.headers.get("Authorization")),
             method=request.method,
-            path=request.path,
+            target=request_target(request.path, request.query_string.decode("latin-1")),
             body=request.get_data(cache=True),
             now=current_time(),
         )

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from escrow.crypto.ceremony_messages import (
+    UNUSABLE_BOX_KEY,
     ShareTransportError,
     b64,
     box_key,
     generate_holder_keys,
+    has_unusable_ephemeral_key,
     open_share,
     public_keys,
     seal_share,
@@ -54,7 +56,7 @@ from escrow.protocol.ceremony import (
     message_body,
     parse_round1,
 )
-from escrow.protocol.signed_request import sign_holder_request
+from escrow.protocol.signed_request import request_target, sign_holder_request, split_target
 
 TERMINAL = ("active", "aborted", "cancelled")
 
@@ -134,7 +136,11 @@ class HolderClient:
         body = b"" if payload is None else json.dumps(payload).encode()
         ts = self._timestamp()
         authorization = sign_holder_request(
-            self.signing_seed, method=method, path=path, timestamp_ms=ts, body=body
+            self.signing_seed,
+            method=method,
+            target=request_target(*split_target(path)),
+            timestamp_ms=ts,
+            body=body,
         )
         headers = {"Authorization": authorization.to_header()}
         if payload is not None:
@@ -265,12 +271,15 @@ class CeremonyRunner:
             try:
                 verify_dealt_share(parsed.broadcast, me.recipient_index, share)
             except InvalidShareError:
+                # A box with a low-order ephemeral key has no box key: the complaint says so, and
+                # anyone sees from the dealer's signed box that it is the dealer's fault (issue 16).
+                revealed = (
+                    UNUSABLE_BOX_KEY
+                    if has_unusable_ephemeral_key(sealed)
+                    else box_key(self.secrets.exchange_secret, sealed)
+                )
                 complaints.append(
-                    {
-                        "dealer": dealer.dealer_index,
-                        "share": b64(bytes(share)),
-                        "box_key": b64(box_key(self.secrets.exchange_secret, sealed)),
-                    }
+                    {"dealer": dealer.dealer_index, "share": b64(bytes(share)), "box_key": b64(revealed)}
                 )
         return round1, received, complaints
 

@@ -104,7 +104,8 @@ def verify_message(verify_key: bytes, body: Mapping[str, Any], signature: bytes)
 
 
 def request_signing_input(method: str, path: str, timestamp_ms: int, body: bytes) -> bytes:
-    """Returns the bytes a holder signs to authenticate one HTTP request."""
+    """Returns the bytes a holder signs to authenticate one HTTP request. `path` is the whole
+    request-target: the path and, if any, `?` and the query (protocol.signed_request.request_target)."""
     return canonical_json(
         {
             "method": method.upper(),
@@ -199,6 +200,25 @@ def box_key(exchange_secret: bytes, sealed: bytes) -> bytes:
         return _sodium.crypto_box_beforenm(sealed[:KEY_BYTES], exchange_secret)
     except (nacl.exceptions.CryptoError, ValueError, TypeError) as e:
         raise ShareTransportError("sealed share has an invalid ephemeral key") from e
+
+
+_PROBE_SCALAR = b"\x09" * 32  # any scalar: X25519 clamps it to a multiple of the cofactor 8
+
+UNUSABLE_BOX_KEY = bytes(KEY_BYTES)
+"""The box key a complaint reveals when the dealer's box has an unusable ephemeral key (no key exists)."""
+
+
+def has_unusable_ephemeral_key(sealed: bytes) -> bool:
+    """Whether the sealed box's ephemeral X25519 key is one no recipient can use: a low-order point, so
+    every shared secret is zero (libsodium refuses it), or a box too short to hold a key. Anyone can
+    tell from the dealer-signed box alone, so a complaint about it names the dealer (issue 16)."""
+    if len(sealed) < KEY_BYTES:
+        return True
+    try:
+        _sodium.crypto_scalarmult(_PROBE_SCALAR, sealed[:KEY_BYTES])
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        return True
+    return False
 
 
 def open_share_with_box_key(recipient_exchange_key: bytes, sealed: bytes, key: bytes) -> Scalar:

@@ -20,6 +20,7 @@ sum lambda_i s_i * G = PK and sealed envelopes need no re-encryption.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,24 @@ from escrow.crypto.transcript import b64u_decode, b64u_encode, sha256
 from escrow.crypto.vss import Polynomial, check_index, commitment_at, lagrange_at_zero, verify_share
 
 MAX_HOLDERS = 255
+
+
+_INDEX_KEY = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def _json_int(value: object, name: str) -> int:
+    """Returns `value` if it is a JSON integer: not a bool (`true` == 1), a float (`2.9`) or a string."""
+    if type(value) is not int:
+        raise EncodingError(f"{name} must be a JSON integer")
+    return value
+
+
+def _index_key(text: object) -> int:
+    """Returns the holder index in a JSON object key: ASCII decimal digits without a leading zero, so
+    `int()`'s other numerals ("\u0661", " 1", "+1", "1_0") are refused."""
+    if not isinstance(text, str) or _INDEX_KEY.fullmatch(text) is None:
+        raise EncodingError("a holder index key must be a decimal integer")
+    return check_index(int(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +134,11 @@ class ThresholdPublicKey:
         """
         try:
             vks = {
-                check_index(int(i)): Point.decode(b64u_decode(v, length=32))
+                _index_key(i): Point.decode(b64u_decode(v, length=32))
                 for i, v in data["verification_keys"].items()
             }
             key = cls(
-                threshold=int(data["threshold"]),
+                threshold=_json_int(data["threshold"], "threshold"),
                 public_key=Point.decode(b64u_decode(data["public_key"], length=32)),
                 verification_keys=vks,
             )

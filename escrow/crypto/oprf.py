@@ -28,6 +28,7 @@ from escrow.crypto.errors import (
     InvalidProofError,
 )
 from escrow.crypto.group import RandomSource, Scalar
+from escrow.crypto.proofs import hedged_nonce
 from escrow.crypto.ristretto import IDENTITY, Element, hash_to_scalar
 
 SUITE_ID = b"ristretto255-SHA512"
@@ -210,8 +211,9 @@ def generate_proof(
     composites by ComputeCompositesFast (the server knows sk: Z = sk * M).
 
     The caller guarantees pk == sk*G and evaluated[i] == sk*blinded[i]; `r` must be fresh, uniform and
-    secret (a repeated r reveals sk). Production code calls `blind_evaluate_batch`, which draws it;
-    this entry point exists so that RFC 9497's vectors (which fix r) can be checked.
+    secret (a repeated r reveals sk). Production code calls `blind_evaluate_batch`, which derives it
+    (hedged: from sk, the batch and fresh randomness); this entry point exists so that RFC 9497's
+    vectors (which fix r) can be checked.
     Raises InvalidParameterError for a zero key or r, or a batch of the wrong shape.
     """
     _check_secret(sk)
@@ -246,7 +248,11 @@ def blind_evaluate_batch(
         raise InvalidParameterError("the public key is not this private key's")
     cs = _check_batch(blinded, "blinded elements")
     evaluated = tuple(c * sk for c in cs)
-    return evaluated, generate_proof(sk, pk, cs, evaluated, r=Scalar.random(rand))
+    message = [(b"pk", bytes(pk))]
+    message += [(b"blinded", bytes(c)) for c in cs] + [(b"evaluated", bytes(d)) for d in evaluated]
+    # Hedged (issue 16): H(domain, sk, the batch, fresh randomness), so a weak `rand` alone leaks no sk.
+    r = hedged_nonce(b"escrow/v1/oprf-proof", sk, message, rand=rand)
+    return evaluated, generate_proof(sk, pk, cs, evaluated, r=r)
 
 
 def verify_proof(

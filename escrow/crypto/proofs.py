@@ -9,6 +9,10 @@
 Both proofs are (c, z) with z = k + c*x; the verifier recomputes each commitment A = z*B - c*(x*B) and
 checks that the transcript hash equals c. Every proof binds a caller-supplied context (ceremony id,
 request digest, envelope digest), so a proof made for one context fails for any other.
+
+Nonces are hedged (issue 16): k = H(domain, secret, message, 32 fresh random bytes) mod L
+(`hedged_nonce`), so a random source that repeats or is predictable alone no longer leaks the secret
+(two proofs with one k reveal x = (z1 - z2) / (c1 - c2)); a good one keeps the proofs randomised.
 """
 
 from __future__ import annotations
@@ -26,6 +30,23 @@ _DLEQ_DOMAIN = b"escrow/v1/chaum-pedersen"
 
 Binding = Sequence[tuple[bytes, bytes]]
 """Labelled context items hashed into a proof's challenge, e.g. ((b"request", digest), ...)."""
+
+NONCE_RANDOM_BYTES = 32
+
+
+def hedged_nonce(
+    domain: bytes, secret: Scalar, message: Binding, *, rand: RandomSource = os.urandom
+) -> Scalar:
+    """Returns a non-zero proof nonce: SHA-512 over (domain || "/nonce", the secret, every labelled item
+    of `message`, NONCE_RANDOM_BYTES from `rand`) in the length-prefixed Transcript encoding, reduced
+    mod L. Unpredictable as long as either the secret or `rand` is; never repeated for two messages."""
+    while True:
+        t = Transcript(domain + b"/nonce").append_scalar(b"secret", secret)
+        for label, data in message:
+            t.append(label, data)
+        k = t.append(b"random", rand(NONCE_RANDOM_BYTES)).challenge()
+        if not k.is_zero():
+            return k
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +78,8 @@ def _schnorr_challenge(public: Point, commitment: Point, binding: Binding) -> Sc
 def prove_knowledge(
     secret: Scalar, public: Point, binding: Binding, *, rand: RandomSource = os.urandom
 ) -> Proof:
-    """Returns a Schnorr proof that the prover knows `secret` with public == secret*G."""
-    k = Scalar.random(rand)
+    """Returns a Schnorr proof that the prover knows `secret` with public == secret*G (hedged nonce)."""
+    k = hedged_nonce(_SCHNORR_DOMAIN, secret, [(b"X", bytes(public)), *binding], rand=rand)
     c = _schnorr_challenge(public, Point.base_times(k), binding)
     return Proof(c, k + c * secret)
 
@@ -100,9 +121,13 @@ def prove_dleq(
 ) -> Proof:
     """Returns a proof that log_G(public) == log_B(D) for every (B, D) in `pairs`.
 
-    The caller guarantees public == secret*G and D == secret*B; the proof binds `binding`.
+    The caller guarantees public == secret*G and D == secret*B; the proof binds `binding`. The nonce
+    is hedged (hedged_nonce).
     """
-    k = Scalar.random(rand)
+    message = [(b"V", bytes(public))]
+    for base, value in pairs:
+        message += [(b"B", bytes(base)), (b"D", bytes(value))]
+    k = hedged_nonce(_DLEQ_DOMAIN, secret, [*message, *binding], rand=rand)
     commitments = [Point.base_times(k)] + [base * k for base, _ in pairs]
     c = _dleq_challenge(public, pairs, commitments, binding)
     return Proof(c, k + c * secret)

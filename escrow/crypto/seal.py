@@ -35,6 +35,7 @@ from escrow.crypto.errors import (
     CryptoError,
     DuplicateShareError,
     EncodingError,
+    InvalidInputError,
     InvalidParameterError,
     NotEnoughSharesError,
     OpenFailedError,
@@ -49,8 +50,13 @@ IDENTITY_INFO = b"escrow identity v1"
 ENVELOPE_INFO = b"escrow envelope v1"
 NONCE_BYTES = 24  # XChaCha20-Poly1305
 PAD_BLOCK = 256
-"""Identities are padded to a multiple of this many bytes, so an envelope's length says nothing about
-the length of the name inside it (and so cannot help link two envelopes)."""
+"""What seals made before issue 16 padded to (a multiple of this many bytes); opening still accepts it."""
+PADDED_SIZES = (1024, 2048, 4096, 8192)
+"""The padded lengths of an identity record (issue 16): every real record (about 150 to 350 bytes,
+docs/protocol.md section 5) is padded to the first, so envelopes of different people have one length
+and cannot be linked by it; the rare longer record (a long name in a non-Latin script, a long issuer URL)
+goes to the next size up. Above the last, sealing is refused."""
+MAX_IDENTITY_BYTES = PADDED_SIZES[-1] - 1
 DIGEST_BYTES = 32
 
 
@@ -70,9 +76,14 @@ def _decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
 
 
 def _pad(data: bytes) -> bytes:
-    # ISO/IEC 7816-4 padding: 0x80 then zeros up to a multiple of PAD_BLOCK.
+    """ISO/IEC 7816-4 padding (0x80, then zeros) up to the first of PADDED_SIZES that holds it.
+
+    Raises InvalidInputError for a record longer than MAX_IDENTITY_BYTES."""
     padded = data + b"\x80"
-    return padded + b"\x00" * (-len(padded) % PAD_BLOCK)
+    for size in PADDED_SIZES:
+        if len(padded) <= size:
+            return padded + b"\x00" * (size - len(padded))
+    raise InvalidInputError(f"an identity record is at most {MAX_IDENTITY_BYTES} bytes; this is {len(data)}")
 
 
 def _unpad(data: bytes) -> bytes:
@@ -80,6 +91,12 @@ def _unpad(data: bytes) -> bytes:
     if not stripped.endswith(b"\x80"):
         raise OpenFailedError("envelope did not open")
     return stripped[:-1]
+
+
+def _check_version(value: object, what: str) -> None:
+    """Refuses any version but the JSON integer 1: `true` and `1.0` compare equal to 1 in Python."""
+    if type(value) is not int or value != ENVELOPE_VERSION:
+        raise EncodingError(f"unsupported {what} version")
 
 
 def _point(data: Mapping[str, Any], name: str) -> Point:
@@ -119,8 +136,7 @@ class IdentitySeal:
     def from_dict(cls, data: Mapping[str, Any]) -> IdentitySeal:
         """Returns the seal in `data`, points validated. Raises EncodingError if malformed."""
         try:
-            if data["v"] != ENVELOPE_VERSION:
-                raise EncodingError("unsupported identity seal version")
+            _check_version(data["v"], "identity seal")
             return cls(
                 key_id=str(data["key_id"]),
                 r=_point(data, "r"),
@@ -186,8 +202,7 @@ class Envelope:
         Raises EncodingError (InvalidPointError for a bad point) for a malformed envelope.
         """
         try:
-            if data["v"] != ENVELOPE_VERSION:
-                raise EncodingError("unsupported envelope version")
+            _check_version(data["v"], "envelope")
             if set(data) != {"v", "key_id", "r1", "c1", "r2", "nonce", "outer", "context"}:
                 raise EncodingError("unexpected envelope fields")
             if not isinstance(data["key_id"], str):

@@ -24,6 +24,11 @@ from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, s
 ALGORITHM = "EdDSA"
 SEED_BYTES = 32
 PUBLIC_KEY_BYTES = 32
+TYP_CREDENTIAL = "escrow-credential+jwt"
+"""The JOSE `typ` of a credential (RFC 8725 section 3.11, issue 16): credentials and ID tokens share
+the signing key, `iss`, `aud` and `sub`, so each names its kind and each verifier refuses the other."""
+TYP_ID_TOKEN = "JWT"  # noqa: S105 - a token type, not a secret
+"""The JOSE `typ` of an ID token (what OpenID Connect libraries expect)."""
 MAX_TOKEN_LENGTH = 8192  # a credential is ~600 bytes; refuse to parse anything absurd
 _B64U = re.compile(r"[A-Za-z0-9_-]*")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -32,6 +37,11 @@ _SEXTET = {c: i for i, c in enumerate(_ALPHABET)}
 
 class TokenFormatError(CryptoError):
     """The token is not a compact JWS with a JSON header and payload."""
+
+
+class TokenTypeError(CryptoError):
+    """The header's ``typ`` names another kind of token than the one expected (an ID token offered as
+    a credential, or the reverse)."""
 
 
 class TokenAlgorithmError(CryptoError):
@@ -91,10 +101,11 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> bytes:
     return b64u_decode(jwk.get("x"), length=PUBLIC_KEY_BYTES)  # type: ignore[arg-type]
 
 
-def sign_token(seed: bytes, claims: Mapping[str, Any]) -> str:
-    """Returns the compact JWS of ``claims`` signed with the Ed25519 ``seed``; kid is its thumbprint."""
+def sign_token(seed: bytes, claims: Mapping[str, Any], *, typ: str = TYP_CREDENTIAL) -> str:
+    """Returns the compact JWS of ``claims`` signed with the Ed25519 ``seed``; kid is its thumbprint,
+    ``typ`` the kind of token (TYP_CREDENTIAL, or TYP_ID_TOKEN for an ID token)."""
     signing_key = nacl.signing.SigningKey(seed)
-    header = {"alg": ALGORITHM, "kid": key_id(bytes(signing_key.verify_key)), "typ": "JWT"}
+    header = {"alg": ALGORITHM, "kid": key_id(bytes(signing_key.verify_key)), "typ": typ}
     signing_input = (
         b64u_encode(canonical_json(header)) + "." + b64u_encode(canonical_json(dict(claims)))
     ).encode("ascii")
@@ -102,11 +113,15 @@ def sign_token(seed: bytes, claims: Mapping[str, Any]) -> str:
     return signing_input.decode("ascii") + "." + b64u_encode(signature)
 
 
-def verify_token(token: str, find_key: Callable[[str], bytes | None]) -> VerifiedJws:
-    """Returns header and claims of ``token`` once its signature verifies under ``find_key(kid)``.
+def verify_token(
+    token: str, find_key: Callable[[str], bytes | None], *, typ: str = TYP_CREDENTIAL
+) -> VerifiedJws:
+    """Returns header and claims of ``token`` once its signature verifies under ``find_key(kid)`` and
+    its header's ``typ`` is exactly ``typ``.
 
     ``find_key`` returns the raw public key for a kid, or None if unknown. Raises TokenFormatError,
-    TokenAlgorithmError, TokenKeyUnknownError or TokenSignatureError; never a library exception.
+    TokenTypeError, TokenAlgorithmError, TokenKeyUnknownError or TokenSignatureError; never a library
+    exception.
     """
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise TokenFormatError("token must be text of reasonable length")
@@ -114,6 +129,8 @@ def verify_token(token: str, find_key: Callable[[str], bytes | None]) -> Verifie
     if len(parts) != 3:
         raise TokenFormatError("token must have three dot-separated parts")
     header = _parse_header(parts[0])
+    if header.get("typ") != typ:
+        raise TokenTypeError(f"token is not of type {typ}")
     public_key = find_key(header["kid"])
     if public_key is None:
         raise TokenKeyUnknownError("token is signed by an unknown key")

@@ -25,11 +25,15 @@ from escrow.crypto.group import Point, Scalar
 def canonical_json(value: Any) -> bytes:
     """Returns the canonical UTF-8 JSON bytes of `value`.
 
-    Raises EncodingError for floats, bytes, non-string keys or any type other than dict, list,
-    tuple, str, int, bool and None: each would make the encoding ambiguous across implementations.
+    Raises EncodingError for floats, bytes, non-string keys, text with a lone surrogate, or any type
+    other than dict, list, tuple, str, int, bool and None: each would make the encoding ambiguous
+    across implementations (or impossible).
     """
     _check_canonical(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError as e:  # a lone surrogate ("\ud800") has no UTF-8 form
+        raise EncodingError("canonical JSON text must be valid Unicode (no lone surrogates)") from e
 
 
 def _check_canonical(value: Any) -> None:

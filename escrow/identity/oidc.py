@@ -151,6 +151,8 @@ class OidcProvider:
             header = jwt.get_unverified_header(id_token)
         except jwt.PyJWTError as e:
             raise IdentityProofError("the ID token is malformed") from e
+        if header.get("typ", "JWT") != "JWT":  # e.g. an escrow credential (escrow-credential+jwt)
+            raise IdentityProofError("the token is not an ID token (its typ is not JWT)")
         algorithm = header.get("alg")
         if algorithm not in ALLOWED_ALGORITHMS or algorithm not in self._supported_algorithms():
             raise IdentityProofError("the ID token uses an algorithm we do not accept")

@@ -16,6 +16,7 @@ from escrow.crypto.ceremony_messages import (
     InvalidSignatureError,
     ShareTransportError,
     b64,
+    has_unusable_ephemeral_key,
     open_share_with_box_key,
     transcript_hash,
     unb64,
@@ -339,15 +340,18 @@ def judge_complaint(
 ) -> Participant | None:
     """Returns who cheated, as anyone can decide from the transcript.
 
-    The dealer, if the revealed box key opens the dealer's signed box to the revealed share and that
-    share fails the dealer's commitments; the accuser, if the box opens to another share or to one that
-    matches the commitments (a false complaint), or if the complaint names no dealer of this ceremony;
-    None if the revealed key does not open the box (a garbage box and a wrong key look the same).
+    The dealer, if its signed box has an unusable (low-order) ephemeral key (issue 16), or if the
+    revealed box key opens the dealer's signed box to the revealed share and that share fails the
+    dealer's commitments; the accuser, if the box opens to another share or to one that matches the
+    commitments (a false complaint), or if the complaint names no dealer of this ceremony; None if the
+    revealed key does not open the box (a garbage box and a wrong key look the same).
     """
     dealer = header.dealers().get(dealer_index)
     if dealer is None or dealer_index not in round1 or accuser.recipient_index is None:
         return accuser
     sealed = round1[dealer_index].sealed[accuser.recipient_index]
+    if has_unusable_ephemeral_key(sealed):  # the dealer signed a box nobody can open (issue 16)
+        return dealer
     try:
         opened = open_share_with_box_key(accuser.exchange_key, sealed, revealed_box_key)
     except ShareTransportError:

@@ -14,9 +14,11 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from escrow.crypto.errors import CryptoError, EncodingError
 from escrow.crypto.tokens import (
+    TYP_CREDENTIAL,
     TokenAlgorithmError,
     TokenKeyUnknownError,
     TokenSignatureError,
+    TokenTypeError,
     public_key_from_jwk,
     verify_token,
 )
@@ -99,7 +101,9 @@ def verify_credential(
     online endpoint (POST /api/v1/credentials/verify).
     """
     try:
-        jws = verify_token(token, keys.find_key)
+        jws = verify_token(token, keys.find_key, typ=TYP_CREDENTIAL)
+    except TokenTypeError as e:  # an ID token (typ JWT) of the same key, iss, aud and sub
+        raise MalformedTokenError(f"not a credential: its typ must be {TYP_CREDENTIAL}") from e
     except TokenAlgorithmError as e:
         raise UnsupportedAlgorithmError("credential algorithm must be EdDSA") from e
     except TokenKeyUnknownError as e:

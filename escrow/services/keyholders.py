@@ -174,7 +174,7 @@ def authenticate_holder(
     *,
     authorization: HolderAuthorization,
     method: str,
-    path: str,
+    target: str,
     body: bytes,
     now: datetime,
 ) -> int:
@@ -202,7 +202,7 @@ def authenticate_holder(
         )
     if timestamp_ms <= row.last_request_ms:
         raise InvalidHolderSignatureError("replayed or out-of-order request")
-    authorization.verify(method, path, body)
+    authorization.verify(method, target, body)
     row.last_request_ms = timestamp_ms
     session.commit()
     return row.id

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs256
-from escrow.crypto.tokens import sign_token
+from escrow.crypto.tokens import TYP_ID_TOKEN, sign_token
 from escrow.errors import InvalidStateError, NotFoundError, ValidationError
 from escrow.keystore import Keyring, ensure_keys_dir, read_secret_file, write_secret_file
 from escrow.models import Credential, OidcCode, OidcConsent, OidcToken, Person, Platform
@@ -504,7 +504,7 @@ def sign_id_token(
     if alg != ALG_EDDSA:
         raise ValidationError("unsupported ID token algorithm")
     key = active_signing_key(session, keyring, now=now)
-    token = sign_token(key.seed, claims)
+    token = sign_token(key.seed, claims, typ=TYP_ID_TOKEN)  # never TYP_CREDENTIAL (RFC 8725 3.11)
     extend_publication(session, key.kid, datetime.fromtimestamp(int(claims["exp"]), now.tzinfo))
     session.commit()
     return token

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from escrow.errors import NotFoundError, ValidationError
+from escrow.errors import ValidationError
 from escrow.httpkit import current_staff, current_time, get_components, get_session
 from escrow.services import disclosure as service
 from escrow.services.disclosure import view_json
@@ -32,11 +32,20 @@ def _staff() -> StaffView:
     return staff.staff
 
 
+def _policy() -> service.DisclosurePolicy:
+    return service.DisclosurePolicy.from_settings(get_components().settings)
+
+
 @bp.get("/officer/disclosures")
 @role_required(OFFICER, "admin")
 def requests_page() -> str:
     views = service.page_requests(
-        get_session(), log=get_components().log, now=current_time(), page=requested_page()
+        get_session(),
+        staff=_staff(),
+        policy=_policy(),
+        log=get_components().log,
+        now=current_time(),
+        page=requested_page(),
     )
     return render_template("disclosure/list.html", requests=views)
 
@@ -96,7 +105,7 @@ def detail_page(request_id: int) -> str:
         get_session(),
         request_id=request_id,
         staff=staff,
-        policy=service.DisclosurePolicy.from_settings(get_components().settings),
+        policy=_policy(),
         log=get_components().log,
         now=current_time(),
     )
@@ -115,7 +124,12 @@ def detail_page(request_id: int) -> str:
 def request_file(request_id: int) -> Response:
     """The request document the officer tool signs (`escrow officer submit|cosign request.json`)."""
     view = service.get_request(
-        get_session(), request_id=request_id, log=get_components().log, now=current_time()
+        get_session(),
+        request_id=request_id,
+        staff=_staff(),
+        policy=_policy(),
+        log=get_components().log,
+        now=current_time(),
     )
     response = Response(json.dumps(view_json(view), indent=2), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="request-{request_id}.json"'
@@ -135,11 +149,9 @@ def identity_page(request_id: int) -> ResponseReturnValue:
 @bp.get("/keyholder/disclosures/<int:request_id>")
 def holder_page(request_id: int) -> str:
     """Public: what the transparency log already says about a request, and the command to decide."""
-    view = service.get_request(
+    view = service.logged_request(
         get_session(), request_id=request_id, log=get_components().log, now=current_time()
     )
-    if view.status == service.RequestState.DRAFT:
-        raise NotFoundError("no such disclosure request")
     return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from escrow.client.holder import CeremonyRunner, HolderClient, HolderClientError, enrol, new_holder_secrets
 from escrow.config import Settings
-from escrow.crypto.ceremony_messages import b64, box_key, sign_message, unb64
+from escrow.crypto.ceremony_messages import b64, box_key, seal_share, sign_message, unb64
 from escrow.crypto.errors import CryptoError, HolderFileError
 from escrow.crypto.group import Point, Scalar
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
@@ -96,6 +96,35 @@ def test_cheating_dealer_is_named_by_a_public_complaint_and_no_key_activates(
     report = verify_transcript(state)
     assert report.blamed_holder == holders[3].id
     assert not report.is_complete
+
+
+class LowOrderBoxRunner(CeremonyRunner):
+    """A dealer that seals holder 2's share in a box whose ephemeral X25519 key has order 1 (issue 16)."""
+
+    def _round1(self, header: CeremonyHeader, me: Participant) -> str:
+        broadcast, shares = self.dealt_shares(header, me)
+        recipients = header.recipients()
+        sealed = {str(j): b64(seal_share(recipients[j].exchange_key, s)) for j, s in shares.items()}
+        sealed["2"] = b64(bytes(32) + b"\x00" * 48)  # u = 0: every shared secret with it is zero
+        return self._send(header, me, "round1", dealer=me.dealer_index, broadcast=broadcast, shares=sealed)
+
+
+def test_a_dealer_who_seals_a_share_to_a_low_order_key_is_named_not_the_recipient_crashed(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    # Given holder 4 seals holder 2's share in a box with a low-order ephemeral key
+    holders = enrol_holders(app, client, db_session, 5)
+    ceremony_id = _open(app, db_session, holders, 3)
+    runners = {holders[3].id: holders[3].runner(ceremony_id, LowOrderBoxRunner)}
+
+    # When the ceremony runs (holder 2's tool used to stop with ShareTransportError before complaining)
+    status = run_ceremony(client, holders, ceremony_id, runners)
+
+    # Then holder 2 complains, the ceremony aborts naming holder 4, and the transcript proves it offline
+    assert status == "aborted"
+    state = client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()
+    assert state["blamed_holder"] == holders[3].id
+    assert verify_transcript(state).blamed_holder == holders[3].id
 
 
 def test_false_complaint_names_the_accuser(app: Flask, client: FlaskClient, db_session: Session) -> None:

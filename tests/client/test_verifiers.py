@@ -26,7 +26,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from escrow import errors
 from escrow.client.verifier import JWKS_PATH, CredentialVerifier, PlatformClient, RemoteJwks
-from escrow.crypto.tokens import key_id, public_key_of, sign_token
+from escrow.crypto.tokens import TYP_CREDENTIAL, TYP_ID_TOKEN, key_id, public_key_of, sign_token
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.httpkit import get_components
 from escrow.identity.base import VerifiedIdentity
@@ -123,6 +123,11 @@ def _unknown_kid(i: Issuer) -> str:
     return sign_token(b"\x07" * 32, i.claims)
 
 
+def _id_token(i: Issuer) -> str:
+    """An ID token of the same key, iss, aud and sub as the credential (RFC 8725 section 3.11)."""
+    return sign_token(i.seed, i.claims, typ=TYP_ID_TOKEN)
+
+
 def _future() -> int:
     return int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
 
@@ -141,6 +146,7 @@ CASES: dict[str, tuple[Callable[[Issuer], str], str, str | None]] = {
     "not_yet_valid": (lambda i: i.forge(nbf=_future()), PLATFORM, None),
     "unknown_kid": (_unknown_kid, PLATFORM, None),
     "tampered_payload": (_tampered, PLATFORM, None),
+    "id_token_as_credential": (_id_token, PLATFORM, None),
 }
 
 SDK_ERRORS: dict[str, type[errors.InvalidTokenError]] = {
@@ -152,6 +158,7 @@ SDK_ERRORS: dict[str, type[errors.InvalidTokenError]] = {
     "not_yet_valid": errors.TokenNotYetValidError,
     "unknown_kid": errors.UnknownSigningKeyError,
     "tampered_payload": errors.BadSignatureError,
+    "id_token_as_credential": errors.MalformedTokenError,
 }
 
 PYJWT_ERRORS: dict[str, type[Exception]] = {
@@ -163,6 +170,7 @@ PYJWT_ERRORS: dict[str, type[Exception]] = {
     "not_yet_valid": jwt.ImmatureSignatureError,
     "unknown_kid": jwt.PyJWKClientError,
     "tampered_payload": jwt.InvalidSignatureError,
+    "id_token_as_credential": jwt.InvalidTokenError,
 }
 
 JOSERFC_ERRORS: dict[str, tuple[type[Exception], str | None]] = {
@@ -174,6 +182,7 @@ JOSERFC_ERRORS: dict[str, tuple[type[Exception], str | None]] = {
     "not_yet_valid": (jose_errors.InvalidClaimError, "not yet valid"),
     "unknown_kid": (jose_errors.InvalidKeyIdError, "kid"),
     "tampered_payload": (jose_errors.BadSignatureError, None),
+    "id_token_as_credential": (jose_errors.InvalidHeaderValueError, "typ"),
 }
 
 
@@ -187,7 +196,7 @@ def _pyjwt(
     i: Issuer, token: str, audience: str = PLATFORM, expected_issuer: str | None = None
 ) -> dict[str, Any]:
     key = jwt.PyJWKClient(i.url + JWKS_PATH).get_signing_key_from_jwt(token)
-    return jwt.decode(
+    claims = jwt.decode(
         token,
         key.key,
         algorithms=["EdDSA"],
@@ -195,6 +204,11 @@ def _pyjwt(
         issuer=expected_issuer or i.issuer,
         options={"require": ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"]},
     )
+    # As docs/platforms.md says: PyJWT does not check typ, so refuse any but a credential's (an ID
+    # token of the same key, iss, aud and sub has typ JWT).
+    if jwt.get_unverified_header(token).get("typ") != "escrow-credential+jwt":
+        raise jwt.InvalidTokenError("not an escrow credential")
+    return dict(claims)
 
 
 def _joserfc(
@@ -206,6 +220,8 @@ def _joserfc(
         # joserfc 1.8 flags alg EdDSA as deprecated by RFC 9864 (NOTES.md); we issue it for reach.
         warnings.simplefilter("ignore")
         decoded = jose_jwt.decode(token, key_set, algorithms=["EdDSA"])
+    if decoded.header.get("typ") != TYP_CREDENTIAL:
+        raise jose_errors.InvalidHeaderValueError("typ")
     JWTClaimsRegistry(
         iss={"essential": True, "value": expected_issuer or i.issuer},
         aud={"essential": True, "value": audience},
@@ -361,3 +377,17 @@ def test_third_party_libraries_cannot_see_revocation_offline_but_status_can(
     assert decode(issuer, issuer.revoked.token)["jti"] == issuer.revoked.credential_id
     status = PlatformClient(issuer=issuer.url, api_key=issuer.api_key).status([issuer.revoked.credential_id])
     assert status == {issuer.revoked.credential_id: "revoked"}
+
+
+def test_a_credential_is_refused_where_an_id_token_is_expected(issuer: Issuer) -> None:
+    # A generic OpenID Connect verifier that checks typ (as docs/platforms.md asks) refuses the
+    # credential, although key, iss, aud and sub are those of an ID token for this platform.
+    token = issuer.issued.token
+    assert jwt.get_unverified_header(token)["typ"] == TYP_CREDENTIAL
+    key = jwt.PyJWKClient(issuer.url + JWKS_PATH).get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience=PLATFORM, issuer=issuer.issuer)
+    assert claims["sub"] == issuer.issued.pseudonym  # which is why typ must be checked
+    assert jwt.get_unverified_header(token).get("typ") != TYP_ID_TOKEN
+    # and the escrow-side SDK accepts only the credential typ
+    with pytest.raises(errors.MalformedTokenError, match="typ"):
+        _sdk(issuer).verify(_id_token(issuer))

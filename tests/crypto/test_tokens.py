@@ -11,10 +11,13 @@ import pytest
 
 from escrow.crypto.errors import EncodingError
 from escrow.crypto.tokens import (
+    TYP_CREDENTIAL,
+    TYP_ID_TOKEN,
     TokenAlgorithmError,
     TokenFormatError,
     TokenKeyUnknownError,
     TokenSignatureError,
+    TokenTypeError,
     key_id,
     public_jwk,
     public_key_from_jwk,
@@ -40,7 +43,7 @@ def test_signed_token_verifies_and_returns_header_and_claims() -> None:
     verified = verify_token(token, KEYS.get)
 
     assert verified.claims == CLAIMS
-    assert verified.header == {"alg": "EdDSA", "kid": key_id(PUBLIC), "typ": "JWT"}
+    assert verified.header == {"alg": "EdDSA", "kid": key_id(PUBLIC), "typ": "escrow-credential+jwt"}
 
 
 def test_key_id_matches_rfc_8037_appendix_a3_thumbprint() -> None:
@@ -158,3 +161,15 @@ def test_wrong_length_keys_are_refused(bad: bytes) -> None:
         key_id(bad)
     with pytest.raises(EncodingError):
         public_key_of(bad)
+
+
+def test_an_id_token_is_refused_as_a_credential_and_a_credential_as_an_id_token() -> None:
+    # Issue 16 (RFC 8725 section 3.11): same key, same claims, only typ tells them apart.
+    id_token = sign_token(SEED, CLAIMS, typ=TYP_ID_TOKEN)
+    credential = sign_token(SEED, CLAIMS)
+    with pytest.raises(TokenTypeError):
+        verify_token(id_token, KEYS.get)
+    with pytest.raises(TokenTypeError):
+        verify_token(credential, KEYS.get, typ=TYP_ID_TOKEN)
+    assert verify_token(id_token, KEYS.get, typ=TYP_ID_TOKEN).header["typ"] == "JWT"
+    assert verify_token(credential, KEYS.get, typ=TYP_CREDENTIAL).claims == CLAIMS

@@ -242,3 +242,14 @@ def test_expired_clock_skew_is_measured_against_the_given_now(dev_idp: DevIdenti
 
     with pytest.raises(IdentityProofError, match="expired"):
         make_oidc(dev_idp).verify_id_token(token, nonce="n-1", now=datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_an_escrow_credential_offered_as_an_id_token_is_refused_by_its_typ(
+    dev_idp: DevIdentityProvider,
+) -> None:
+    # Issue 16 (RFC 8725 section 3.11): a signed token of the right key and claims whose typ says it
+    # is a credential is no ID token.
+    token = dev_idp.sign_id_token(_claims(), headers={"typ": "escrow-credential+jwt"})
+
+    with pytest.raises(IdentityProofError, match="typ"):
+        make_oidc(dev_idp).verify_id_token(token, nonce="n-1", now=datetime.now(UTC))

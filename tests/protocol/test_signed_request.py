@@ -13,7 +13,9 @@ from escrow.protocol.signed_request import (
     AUTH_SCHEME,
     HolderAuthorization,
     InvalidHolderSignatureError,
+    request_target,
     sign_holder_request,
+    split_target,
 )
 
 SEED = bytes(range(32))
@@ -22,7 +24,7 @@ TS = 1_764_000_000_000
 
 def _signed(body: bytes = b'{"a":1}') -> HolderAuthorization:
     return sign_holder_request(
-        SEED, method="POST", path="/api/v1/ceremonies/1/messages", timestamp_ms=TS, body=body
+        SEED, method="POST", target="/api/v1/ceremonies/1/messages", timestamp_ms=TS, body=body
     )
 
 
@@ -96,3 +98,27 @@ def test_parser_raises_only_its_own_error_for_any_text(text: str) -> None:
     # Whatever a client sends, the answer is a 401 problem, never a 500.
     with contextlib.suppress(InvalidHolderSignatureError):
         HolderAuthorization.parse(f"{AUTH_SCHEME} {text}")
+
+
+# --- issue 16: the query string is signed too ----------------------------------------------------
+
+
+def test_a_query_added_to_changed_in_or_dropped_from_a_signed_request_is_refused() -> None:
+    target = request_target("/api/v1/holder/disclosures", "page=2")
+    signed = sign_holder_request(SEED, method="GET", target=target, timestamp_ms=TS, body=b"")
+    signed.verify("GET", "/api/v1/holder/disclosures?page=2", b"")
+    for path, query in (("/api/v1/holder/disclosures", ""), ("/api/v1/holder/disclosures", "page=3")):
+        with pytest.raises(InvalidHolderSignatureError, match="does not verify"):
+            signed.verify("GET", request_target(path, query), b"")
+    unqueried = sign_holder_request(
+        SEED, method="GET", target=request_target("/api/v1/keyholders/me"), timestamp_ms=TS, body=b""
+    )
+    with pytest.raises(InvalidHolderSignatureError, match="does not verify"):
+        unqueried.verify("GET", request_target("/api/v1/keyholders/me", "as=2"), b"")
+
+
+def test_the_tool_and_the_service_build_the_same_target_with_one_function() -> None:
+    assert request_target(*split_target("/a/b?x=1&y=2")) == "/a/b?x=1&y=2"
+    assert request_target(*split_target("/a/b?")) == request_target("/a/b", "") == "/a/b"
+    with pytest.raises(InvalidHolderSignatureError):
+        request_target("/a?b", "c")

@@ -129,7 +129,9 @@ class Desk:
         """Holder number `holder` (0-based) approves with real partial decryptions, or rejects."""
         holder_id, secrets = self.holders[holder]
         digest = b64u_decode(view.digest_b64)
-        package = disclosure.holder_package(self.session, request_id=view.id, holder_id=holder_id)
+        package = disclosure.holder_package(
+            self.session, request_id=view.id, holder_id=holder_id, policy=self.policy
+        )
         partials: list[dict[str, Any]] = []
         if decision == "approve":
             share = secrets.shares[0].share

@@ -201,7 +201,7 @@ def test_request_outside_the_time_window_is_refused(db_session: Session) -> None
                 signing_key=public_keys(seed, bytes(32)).signing_key, timestamp_ms=ts, signature=signature
             ),
             method="GET",
-            path="/api/v1/keyholders/me",
+            target="/api/v1/keyholders/me",
             body=b"",
             now=NOW,
         )
@@ -219,7 +219,7 @@ def test_request_for_another_path_is_refused(db_session: Session) -> None:
                 signing_key=public_keys(seed, bytes(32)).signing_key, timestamp_ms=ts, signature=signature
             ),
             method="GET",
-            path="/api/v1/ceremonies",
+            target="/api/v1/ceremonies",
             body=b"",
             now=NOW,
         )

@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escrow.errors import ConflictError, InvalidStateError, PermissionDeniedError, ValidationError
+from escrow.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from escrow.models import DisclosureDecision, LogEntry
 from escrow.services import disclosure
 from escrow.services.disclosure import RequestState
@@ -36,7 +42,9 @@ def test_holder_package_carries_the_signatures_envelopes_and_share_index(desk: D
     view = desk.cosigned()
     holder_id = desk.holders[1][0]
 
-    package = disclosure.holder_package(desk.session, request_id=view.id, holder_id=holder_id)
+    package = disclosure.holder_package(
+        desk.session, request_id=view.id, holder_id=holder_id, policy=desk.policy
+    )
 
     assert package.holder_index == desk.holders[1][1].shares[0].share.index
     assert [o["role"] for o in package.officers] == ["submit", "cosign"]
@@ -46,9 +54,11 @@ def test_holder_package_carries_the_signatures_envelopes_and_share_index(desk: D
     assert package.decided is False
 
 
-def test_holder_package_refuses_a_draft(desk: Desk) -> None:
-    with pytest.raises(InvalidStateError, match="not been submitted"):
-        disclosure.holder_package(desk.session, request_id=desk.draft().id, holder_id=desk.holders[0][0])
+def test_holder_package_hides_a_draft(desk: Desk) -> None:
+    with pytest.raises(NotFoundError, match="no such disclosure request"):
+        disclosure.holder_package(
+            desk.session, request_id=desk.draft().id, holder_id=desk.holders[0][0], policy=desk.policy
+        )
 
 
 def test_decision_refuses_a_request_not_yet_cosigned(desk: Desk) -> None:

@@ -84,7 +84,14 @@ def test_extension_must_lengthen_the_delay(desk: Desk) -> None:
 
     with pytest.raises(ValidationError, match="longer than the current 11 day"):
         desk.extend(
-            disclosure.get_request(desk.session, request_id=view.id, log=LOG, now=desk.now),
+            disclosure.get_request(
+                desk.session,
+                request_id=view.id,
+                staff=desk.staff["alice"],
+                policy=desk.policy,
+                log=LOG,
+                now=desk.now,
+            ),
             days=11,
             sequence=2,
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from escrow.config import Settings
-from escrow.errors import ConflictError, InvalidStateError, PermissionDeniedError
+from escrow.errors import ConflictError, InvalidStateError, NotFoundError, PermissionDeniedError
 from escrow.services.disclosure import policy, states
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
@@ -153,7 +153,7 @@ def test_only_officers_of_the_request_extend_or_withdraw_it() -> None:
 
 def test_only_the_request_officers_view_the_identities() -> None:
     policy.check_viewer(ALICE.id, officer_ids={ALICE.id})
-    with pytest.raises(PermissionDeniedError, match="submitting and co-signing officers"):
+    with pytest.raises(NotFoundError, match="no such disclosure request"):
         policy.check_viewer(BOB.id, officer_ids={ALICE.id})
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escrow.errors import InvalidStateError, PermissionDeniedError
+from escrow.errors import InvalidStateError, NotFoundError, PermissionDeniedError
 from escrow.models import DisclosureDecision, LogEntry
 from escrow.services import disclosure
 from escrow.services.disclosure import RequestState
@@ -50,7 +50,7 @@ def test_the_request_officers_view_the_identity_and_each_viewing_is_logged(desk:
 def test_viewing_is_refused_to_any_other_officer(desk: Desk) -> None:
     view = _disclosed(desk)
 
-    with pytest.raises(PermissionDeniedError, match="submitting and co-signing officers"):
+    with pytest.raises(NotFoundError, match="no such disclosure request"):
         _view(desk, view, "dave")
 
 
@@ -79,7 +79,14 @@ def test_sweep_expires_overdue_requests(desk: Desk) -> None:
 
     assert disclosure.sweep_disclosures(desk.session, log=LOG, now=desk.now) == 1
     assert (
-        disclosure.get_request(desk.session, request_id=view.id, log=LOG, now=desk.now).status
+        disclosure.get_request(
+            desk.session,
+            request_id=view.id,
+            staff=desk.staff["alice"],
+            policy=desk.policy,
+            log=LOG,
+            now=desk.now,
+        ).status
         is RequestState.EXPIRED
     )
 

@@ -75,7 +75,17 @@ def test_submit_refuses_beyond_the_monthly_cap_and_publishes_the_refusal(desk: D
     # Then the refusal is in the log, and the request is still a draft
     entry = desk.session.scalars(select(LogEntry).where(LogEntry.kind == "disclosure.blocked")).one()
     assert json.loads(entry.body)["data"]["cap"] == 1
-    assert disclosure.get_request(desk.session, request_id=second.id, log=LOG, now=desk.now).status == "draft"
+    assert (
+        disclosure.get_request(
+            desk.session,
+            request_id=second.id,
+            staff=desk.staff["alice"],
+            policy=desk.policy,
+            log=LOG,
+            now=desk.now,
+        ).status
+        == "draft"
+    )
 
 
 def test_cosign_by_an_officer_of_another_organisation_makes_the_request_cosigned(desk: Desk) -> None:

@@ -28,7 +28,9 @@ def holder_list() -> Response:
 @holder_required
 def holder_get(request_id: int) -> Response:
     """A request with its officers' signatures and keys, envelopes and log index, for the holder's checks."""
-    package = service.holder_package(get_session(), request_id=request_id, holder_id=g.holder_id)
+    package = service.holder_package(
+        get_session(), request_id=request_id, holder_id=g.holder_id, policy=disclosure_policy()
+    )
     return jsonify(
         {
             "id": package.request_id,

@@ -56,8 +56,14 @@ def policy() -> Response:
 @bp.get("/disclosures")
 @role_required(OFFICER, ADMIN)
 def list_requests() -> Response:
-    """Every disclosure request, newest first."""
-    views = service.list_requests(get_session(), log=get_components().log, now=current_time())
+    """The disclosure requests the caller may read (services/disclosure/policy.py), newest first."""
+    views = service.list_requests(
+        get_session(),
+        staff=signed_in_staff(),
+        policy=disclosure_policy(),
+        log=get_components().log,
+        now=current_time(),
+    )
     return jsonify([view_json(v) for v in views])
 
 
@@ -116,9 +122,15 @@ def create() -> tuple[Response, int]:
 @bp.get("/disclosures/<int:request_id>")
 @role_required(OFFICER, ADMIN)
 def get_request(request_id: int) -> Response:
-    """One request: its canonical body, digest, signatures and progress (never an identity)."""
+    """One request the caller may read: its canonical body, digest, signatures and progress (never an
+    identity); 404 for any other."""
     view = service.get_request(
-        get_session(), request_id=request_id, log=get_components().log, now=current_time()
+        get_session(),
+        request_id=request_id,
+        staff=signed_in_staff(),
+        policy=disclosure_policy(),
+        log=get_components().log,
+        now=current_time(),
     )
     return jsonify(view_json(view))
 

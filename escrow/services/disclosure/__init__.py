@@ -47,6 +47,7 @@ from escrow.services.disclosure.policy import (
 from escrow.services.disclosure.reading import (
     get_request,
     list_requests,
+    logged_request,
     order_document,
     page_requests,
     request_page,
@@ -95,6 +96,7 @@ __all__ = [
     "holder_requests",
     "list_courts",
     "list_requests",
+    "logged_request",
     "order_document",
     "page_courts",
     "page_requests",

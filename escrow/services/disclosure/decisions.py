@@ -36,7 +36,7 @@ from escrow.protocol.disclosure import DisclosureBody
 from escrow.services.ceremony import holder_indices
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import delete_partials, expire_if_due, sweep_disclosures
-from escrow.services.disclosure.policy import DisclosurePolicy, check_decidable, is_rejected
+from escrow.services.disclosure.policy import DisclosurePolicy, check_decidable, check_readable, is_rejected
 from escrow.services.disclosure.reveal import reveal_if_quorum, stored_envelope
 from escrow.services.disclosure.states import HolderDecision, RequestState
 from escrow.services.disclosure.views import DisclosureView, HolderPackage, request_view
@@ -77,16 +77,29 @@ def holder_requests(
     return result
 
 
-def holder_package(session: Session, *, request_id: int, holder_id: int) -> HolderPackage:
+def holder_package(
+    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> HolderPackage:
     """Returns the request, its signatures and envelopes for holder `holder_id` to check.
 
-    Raises NotFoundError, PermissionDeniedError (not a holder of the request's key),
-    InvalidStateError (still a draft).
+    Raises NotFoundError (no such request, never submitted, or `holder_id` holds no share of its key:
+    policy.is_readable).
     """
     row = shared.load_request(session, request_id)
-    if row.status == RequestState.DRAFT:
-        raise InvalidStateError("this request has not been submitted")
-    index = _holder_index(session, row, holder_id)
+    try:
+        index: int | None = _holder_index(session, row, holder_id)
+    except (PermissionDeniedError, InvalidStateError):
+        index = None
+    check_readable(
+        policy,
+        status=row.status,
+        is_submitted=row.submitted_at is not None,
+        reader=None,
+        submitter=shared.as_officer(shared.staff_by_id(session, row.submitter_id)),
+        cosigner_ids=(),
+        is_holder=index is not None,
+    )
+    assert index is not None  # noqa: S101 - check_readable refused every other holder
     submitter = shared.staff_by_id(session, row.submitter_id)
     officers = [
         _officer_entry(session, submitter, ROLE_SUBMIT, row.submit_signature, signed_index=row.log_index)

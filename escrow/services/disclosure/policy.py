@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from escrow.errors import ConflictError, InvalidStateError, PermissionDeniedError
+from escrow.errors import ConflictError, InvalidStateError, NotFoundError, PermissionDeniedError
 from escrow.services.disclosure.states import (
     EXTENDABLE_STATES,
     WITHDRAWABLE_STATES,
@@ -204,9 +204,10 @@ def check_request_officer(officer: Officer, *, officer_ids: Collection[int], act
 
 
 def check_viewer(officer_id: int, *, officer_ids: Collection[int]) -> None:
-    """Raises PermissionDeniedError unless the officer submitted or co-signed the request (`officer_ids`)."""
+    """Raises NotFoundError unless the officer submitted or co-signed the request (`officer_ids`): to
+    anyone else the identities do not exist, as the request does not (is_readable, issue 16)."""
     if officer_id not in officer_ids:
-        raise PermissionDeniedError("only the submitting and co-signing officers may view this disclosure")
+        raise NotFoundError("no such disclosure request")
 
 
 def is_withdrawable(status: str) -> bool:
@@ -220,6 +221,75 @@ def is_extendable(status: str, *, notify_at: datetime | None, now: datetime, is_
     if status not in EXTENDABLE_STATES:
         return False
     return not is_told and (notify_at is None or now < notify_at)
+
+
+# --- who may read a request (issue 16, item 3) -------------------------------------------------
+
+
+def is_readable(
+    policy: DisclosurePolicy,
+    *,
+    status: str,
+    is_submitted: bool,
+    reader: Officer | None,
+    submitter: Officer,
+    cosigner_ids: Collection[int],
+    extensions: Iterable[PendingExtension] = (),
+    is_holder: bool = False,
+) -> bool:
+    """Whether `reader` (a member of staff, or None for a key-holder) may read a request at all.
+
+    A request never submitted (a draft, or a draft that expired or was withdrawn) is its author's alone.
+    A submitted one: the officers named on it (submitter and co-signers), the holders of its key
+    (`is_holder`), and the legal officers who may sign what awaits a co-signature now: the request
+    while it is submitted, an extension while it is proposed (they must read what they sign, and no
+    co-signer is named before they sign). There is no auditor role among the staff
+    (models.STAFF_ROLES), so no one else: not another organisation's officer once nothing awaits their
+    signature, not the submitter's colleagues (by default), not the administrator.
+    """
+    if not is_submitted:
+        return reader is not None and reader.id == submitter.id
+    if is_holder:
+        return True
+    if reader is None:
+        return False
+    if reader.id == submitter.id or reader.id in cosigner_ids:
+        return True
+    if status == RequestState.SUBMITTED and _allows(
+        check_request_cosigner, policy, officer=reader, submitter=submitter
+    ):
+        return True
+    return status in EXTENDABLE_STATES and any(
+        _allows(check_extension_cosignable, e)
+        and _allows(check_extension_cosigner, policy, officer=reader, proposer=e.proposer)
+        for e in extensions
+    )
+
+
+def check_readable(
+    policy: DisclosurePolicy,
+    *,
+    status: str,
+    is_submitted: bool,
+    reader: Officer | None,
+    submitter: Officer,
+    cosigner_ids: Collection[int],
+    extensions: Iterable[PendingExtension] = (),
+    is_holder: bool = False,
+) -> None:
+    """Raises NotFoundError (never a 403, which would confirm the request exists) unless `reader` may
+    read the request (is_readable)."""
+    if not is_readable(
+        policy,
+        status=status,
+        is_submitted=is_submitted,
+        reader=reader,
+        submitter=submitter,
+        cosigner_ids=cosigner_ids,
+        extensions=extensions,
+        is_holder=is_holder,
+    ):
+        raise NotFoundError("no such disclosure request")
 
 
 # --- key-holder decisions, quorum and rejection --------------------------------------------------

@@ -94,7 +94,7 @@ def view_identities(
     """Returns the identities in a disclosed request to its submitter or a co-signer, within the viewing
     window; logs the viewing and commits. Nothing revealed is stored.
 
-    Raises NotFoundError, PermissionDeniedError (any other officer), InvalidStateError (not disclosed,
+    Raises NotFoundError (also to any other officer), InvalidStateError (not disclosed,
     or the window is over: the partials are then deleted).
     """
     row = shared.load_request(session, request_id)
