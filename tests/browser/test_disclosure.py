@@ -50,8 +50,8 @@ PERSON = DEMO_USERS[0]  # the development identity provider's "alice"
 # username -> organisation: the submitter and a co-signer from another organisation, and an officer of
 # the submitter's organisation who is on no request.
 OFFICERS = {"olga": "Forum Legal", "pavel": "Public Prosecution Service", "quinn": "Forum Legal"}
-FORBIDDEN_CONSOLE = (
-    "console error: Failed to load resource: the server responded with a status of 403 (FORBIDDEN)"
+NOT_FOUND_CONSOLE = (
+    "console error: Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
 )
 
 
@@ -211,16 +211,17 @@ def test_officers_carry_a_court_order_to_the_revealed_identity_in_the_browser(
     expect(revealed.get_by_role("heading", level=2)).to_have_text(f"{PLATFORM} / {credential.pseudonym}")
     expect(revealed.locator("dt:text-is('name') + dd")).to_have_text(PERSON.name)
     expect(revealed.locator("dt:text-is('birthdate') + dd")).to_have_text(PERSON.birthdate)
-    # and quinn, a legal officer of her organisation who is not on the request, is refused
+    # and quinn, a legal officer of her organisation who is not on the request, finds no such request
+    # (issue 16: who may read a request; a 404, so she does not learn that it exists)
     quinn = new_page()
     sign_in(quinn, portal, "quinn")
     response = quinn.goto(f"{portal.url}/officer/disclosures/{request_id}/identity")
     assert response is not None
-    assert response.status == 403
+    assert response.status == 404
     check_page(quinn)
     expect(quinn.get_by_role("main")).not_to_contain_text(PERSON.name)
-    expect(quinn.get_by_role("heading", level=1)).to_have_text("403 Permission denied")
-    browser_problems.remove(FORBIDDEN_CONSOLE)  # Chromium logs the 403 it was meant to get
+    expect(quinn.get_by_role("heading", level=1)).to_contain_text("404")
+    browser_problems.remove(NOT_FOUND_CONSOLE)  # Chromium logs the 404 it was meant to get
 
     # 6. The person's page tells them (the delay was 0 days)
     open_page(page, portal.url + "/account/credentials")
