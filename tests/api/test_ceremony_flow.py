@@ -418,3 +418,51 @@ def test_holder_refuses_a_drill_envelope_the_service_swapped_for_a_real_one(
     # Then the holder's tool refuses to decrypt it
     with pytest.raises(HolderClientError, match="refusing to decrypt"):
         runners[holders[0].id].step()
+
+
+class UnconfirmedRunner(CeremonyRunner):
+    """A tool that signs the transcript hash without the access structure it was shown (or another one)."""
+
+    access_override: Any = None
+
+    def _send(self, header: CeremonyHeader, me: Participant, kind: str, **fields: Any) -> str:
+        if kind == "confirm":
+            fields["access"] = self.access_override
+        return super()._send(header, me, kind, **fields)
+
+
+class _LoweredAccessRunner(UnconfirmedRunner):
+    def _send(self, header: CeremonyHeader, me: Participant, kind: str, **fields: Any) -> str:
+        if kind == "confirm":
+            self.access_override = {**fields["access"], "threshold": 1}
+        return super()._send(header, me, kind, **fields)
+
+
+class _OtherOrganisationRunner(UnconfirmedRunner):
+    def _send(self, header: CeremonyHeader, me: Participant, kind: str, **fields: Any) -> str:
+        if kind == "confirm":
+            members = [{**m, "organisation": "Elsewhere"} for m in fields["access"]["members"]]
+            self.access_override = {**fields["access"], "members": members}
+        return super()._send(header, me, kind, **fields)
+
+
+@pytest.mark.parametrize(
+    ("runner_class", "message"),
+    [
+        (UnconfirmedRunner, "carries no confirmed access structure"),
+        (_LoweredAccessRunner, "not this ceremony's"),
+        (_OtherOrganisationRunner, "organisations this key-holder confirmed are not"),
+    ],
+)
+def test_a_success_message_must_carry_the_access_structure_its_holder_confirmed(
+    app: Flask, client: FlaskClient, db_session: Session, runner_class: type[CeremonyRunner], message: str
+) -> None:
+    # Given a 2-of-2 ceremony whose second holder's tool signs without (or with another) access structure
+    holders = enrol_holders(app, client, db_session, 2)
+    ceremony_id = _open(app, db_session, holders, 2)
+    runners = {holders[1].id: holders[1].runner(ceremony_id, runner_class)}
+
+    # When the ceremony runs, Then that success message is refused (422) and no key activates
+    with pytest.raises(HolderClientError, match=f"422.*{message}"):
+        run_ceremony(client, holders, ceremony_id, runners)
+    assert ceremony_service.ceremony_state(db_session, ceremony_id).status == "confirm"
