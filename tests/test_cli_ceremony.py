@@ -144,7 +144,9 @@ def _run_holders(
                 str(_write_roster(files)),
                 "--confirm-access-structure",
                 access,
+                *(["--erase-old-share"] if command == "reshare" else []),
             ],
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -369,8 +371,15 @@ def test_holders_reshare_with_the_cli_and_keep_the_key(
     for run in results:
         assert run.returncode == 0, run.stdout
     assert "old share was removed" in results[1].stdout
+    assert "your signed erasure statement is in the transparency log" in results[1].stdout
     secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
     assert secrets[1].shares == ()
+    # and the leaving holder's signed erasure statement is in the log (issue 16)
+    with live_server.extension.session_factory() as session:
+        erased = session.scalars(select(LogEntry.body).where(LogEntry.kind == "keyholder.share_erased")).all()
+    assert [json.loads(b)["data"]["holder"] for b in erased] == [2]
+    statement = json.loads(erased[0])["data"]
+    assert (statement["key_id"], statement["old_index"]) == (key.key_id, 2)
     with live_server.extension.session_factory() as session:
         assert active_escrow_key(session).key_id == key.key_id
     digest = b"\x05" * 32

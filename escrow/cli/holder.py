@@ -225,6 +225,23 @@ def _access_checker(
     return check
 
 
+def _erasure_confirmer(holder_file: Path, assume_yes: bool) -> Callable[[str, int], bool]:
+    def confirm(key_id: str, index: int) -> bool:
+        click.echo(
+            f"You are no longer a key-holder of key {key_id}. Your old share {index} would still open "
+            "every envelope of it together with the other old shares."
+        )
+        if assume_yes:
+            click.echo("erasing it (--erase-old-share)")
+            return True
+        return click.confirm(
+            f"Erase your old share from {holder_file} now, and sign a statement that you did for the log?",
+            default=True,
+        )
+
+    return confirm
+
+
 def _run_ceremony(
     server: str,
     holder_file: Path,
@@ -234,6 +251,7 @@ def _run_ceremony(
     timeout: float,
     roster: Path | None,
     expected: str | None,
+    erase_old_share: bool = False,
 ) -> None:
     expected_access = parse_access_option(expected)
     data = read_secret_file(holder_file)
@@ -251,6 +269,7 @@ def _run_ceremony(
         on_new_secrets=lambda new: _replace_holder_file(holder_file, new, passphrase, limits),
         report=click.echo,
         confirm_access=_access_checker(roster, expected_access),
+        confirm_erasure=_erasure_confirmer(holder_file, erase_old_share),
     )
     deadline = time.monotonic() + timeout
     last = ""
@@ -341,6 +360,12 @@ def keyholder_ceremony(
 
 @keyholder.command("reshare")
 @_ceremony_options
+@click.option(
+    "--erase-old-share",
+    is_flag=True,
+    help="For scripts: if you leave the key, erase your old share and sign the erasure statement "
+    "without asking.",
+)
 @clean_errors
 def keyholder_reshare(
     server: str,
@@ -351,9 +376,14 @@ def keyholder_reshare(
     timeout: float,
     roster: Path | None,
     expected: str | None,
+    erase_old_share: bool,
 ) -> None:
-    """Take part in a reshare: confirm t', n' and the new holders, then hand over or receive a share."""
-    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster, expected)
+    """Take part in a reshare: confirm t', n' and the new holders, then hand over or receive a share.
+
+    A key-holder who leaves the key is asked to erase its old share and sign an erasure statement."""
+    _run_ceremony(
+        server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster, expected, erase_old_share
+    )
 
 
 def _holder(server: str, holder_file: Path, passphrase_file: Path | None):  # type: ignore[no-untyped-def]

@@ -53,6 +53,7 @@ from escrow.protocol.ceremony import (
     ceremony_transcript_hash,
     drill_envelope,
     enrolment_body,
+    erasure_body,
     message_body,
     parse_round1,
 )
@@ -188,6 +189,7 @@ class CeremonyRunner:
         on_new_secrets: Callable[[HolderSecrets], None],
         report: Callable[[str], None] = lambda _line: None,
         confirm_access: Callable[[AccessStructure], None] | None = None,
+        confirm_erasure: Callable[[str, int], bool] = lambda _key_id, _index: True,
     ) -> None:
         self.client = client
         # Called before this holder sends anything (deals, files round 2 or signs): the holders' public
@@ -195,6 +197,9 @@ class CeremonyRunner:
         # band (docs/protocol.md §7a), and the holder confirms t, n and the new holders (issue 16). It
         # raises to stop. Whatever it does, the runner itself refuses a structure below the floor.
         self.confirm_access = confirm_access
+        # Asked (key id, old index) when a reshare this holder left completes: True erases the old
+        # share from the holder file and logs a signed erasure statement; False keeps it (issue 16).
+        self.confirm_erasure = confirm_erasure
         self._access_confirmed_for: dict[str, Any] | None = None
         self._access: AccessStructure | None = None
         self.secrets = secrets
@@ -369,7 +374,14 @@ class CeremonyRunner:
             self.report(
                 f"key {key.key_id} is active; your share (index {share.index}) is saved in your holder file"
             )
-        else:
+        elif header.old_key is not None and me.dealer_index is not None:
+            if not self.confirm_erasure(header.old_key.key_id, me.dealer_index):
+                self.report(
+                    "WARNING: you kept your old share: with the other old shares it still opens every "
+                    "envelope of this key (docs/protocol.md §7a); erase it and every copy"
+                )
+                self.is_saved = True
+                return
             self.report("the reshare is complete; your old share was removed from your holder file")
         self.secrets = HolderSecrets(
             name=self.secrets.name,
@@ -379,6 +391,19 @@ class CeremonyRunner:
         )
         self.on_new_secrets(self.secrets)
         self.is_saved = True
+        if me.recipient_index is None and header.old_key is not None:
+            self._send_erasure(header, me)
+
+    def _send_erasure(self, header: CeremonyHeader, me: Participant) -> None:
+        body = erasure_body(header, me)
+        message = SignedMessage(body, sign_message(self.secrets.signing_seed, body))
+        result = self.client.request(
+            "POST", f"/api/v1/ceremonies/{self.ceremony_id}/erasure", message.to_dict()
+        )
+        self.report(
+            f"your signed erasure statement is in the transparency log (entry {result['log_index']}); "
+            "now destroy every backup of your old holder file"
+        )
 
 
 def find_open_ceremony(client: HolderClient) -> int:

@@ -362,6 +362,43 @@ def message_body(header: CeremonyHeader, sender: Participant, kind: str, **field
     }
 
 
+ERASURE_KIND: Final = "share_erased"
+
+
+def erasure_body(header: CeremonyHeader, sender: Participant) -> dict[str, Any]:
+    """Returns the erasure statement a key-holder who left the key in reshare `header` signs once its
+    tool erased its old share (issue 16): which share of which key, in the holder's own words.
+
+    Raises CeremonyProtocolError if `header` is not a reshare or `sender` dealt no old share in it.
+    """
+    if header.kind != KIND_RESHARE or header.old_key is None or sender.dealer_index is None:
+        raise CeremonyProtocolError(f"key-holder {sender.holder} held no old share in this ceremony")
+    return message_body(
+        header,
+        sender,
+        ERASURE_KIND,
+        key_id=header.old_key.key_id,
+        old_index=sender.dealer_index,
+        statement=(
+            f"I erased my share {sender.dealer_index} of key {header.old_key.key_id} from my holder file "
+            "after this reshare; I will destroy every copy of it I keep"
+        ),
+    )
+
+
+def check_erasure(header: CeremonyHeader, message: SignedMessage, sender: Participant) -> None:
+    """Checks an erasure statement: signed by `sender`, exactly `erasure_body(header, sender)`.
+
+    Raises WrongSignerError if the signature is not the sender's, CeremonyProtocolError otherwise.
+    """
+    try:
+        verify_message(sender.signing_key, message.body, message.signature)
+    except (InvalidSignatureError, CryptoError) as e:
+        raise WrongSignerError(f"statement is not signed by key-holder {sender.holder}") from e
+    if dict(message.body) != erasure_body(header, sender):
+        raise CeremonyProtocolError("the erasure statement does not match this reshare and key-holder")
+
+
 @dataclass(frozen=True, slots=True)
 class Round1:
     """A dealer's public broadcast and its sealed shares, by recipient index."""

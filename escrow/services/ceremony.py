@@ -34,6 +34,7 @@ from escrow.models import (
     CeremonyMessage,
     CeremonyParticipant,
     KeyHolder,
+    LogEntry,
     Person,
 )
 from escrow.protocol import ceremony as protocol
@@ -713,6 +714,59 @@ def _log_holder_changes(
                 },
                 now=now,
             )
+
+
+ERASURE_EVENT = "keyholder.share_erased"
+
+
+def record_share_erasure(
+    session: Session,
+    *,
+    ceremony_id: int,
+    holder_id: int,
+    message: SignedMessage,
+    log: LogSigner,
+    now: datetime,
+) -> int:
+    """Logs the signed statement of key-holder `holder_id`, who left the key in completed reshare
+    `ceremony_id`, that its tool erased its old share (`keyholder.share_erased`, issue 16). The log
+    records a promise: nobody can prove an erasure (docs/protocol.md §7a).
+
+    Returns the log index. Raises NotFoundError, InvalidStateError (not a completed reshare),
+    PermissionDeniedError (not a participant), ValidationError (still a holder of the key),
+    WrongSignerError, CeremonyProtocolError, ConflictError (already recorded).
+    """
+    row = _get(session, ceremony_id, lock=True)
+    if row.kind != KIND_RESHARE or row.status != STATUS_ACTIVE:
+        raise InvalidStateError(f"ceremony {ceremony_id} is not a completed reshare")
+    header = _header(session, row)
+    sender = header.participant(holder_id)
+    if sender.recipient_index is not None:
+        raise ValidationError(
+            f"key-holder {holder_id} holds a share of the key after this reshare: nothing to erase"
+        )
+    protocol.check_erasure(header, message, sender)
+    for body in session.scalars(select(LogEntry.body).where(LogEntry.kind == ERASURE_EVENT)):
+        data = json.loads(body)["data"]
+        if data.get("ceremony") == row.id and data.get("holder") == holder_id:
+            raise ConflictError(f"key-holder {holder_id}'s erasure statement is already in the log")
+    index = append_event(
+        session,
+        log,
+        kind=ERASURE_EVENT,
+        data={
+            "ceremony": row.id,
+            "holder": holder_id,
+            "name": sender.name,
+            "key_id": row.old_key_id,
+            "old_index": sender.dealer_index,
+            "statement": dict(message.body),
+            "signature": message.to_dict()["signature"],
+        },
+        now=now,
+    )
+    session.commit()
+    return index
 
 
 def cancel_ceremony(
