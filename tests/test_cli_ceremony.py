@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from escrow.app import create_app
@@ -30,8 +31,9 @@ from escrow.crypto.ristretto import from_edwards
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.crypto.transcript import b64u_encode
 from escrow.db import upgrade_database
-from escrow.errors import InvalidStateError
+from escrow.errors import InvalidStateError, ValidationError
 from escrow.httpkit import get_components
+from escrow.models import Ceremony, LogEntry
 from escrow.node.settings import NodeSettings, load_share
 from escrow.protocol.oprf import NodeKey
 from escrow.services import ceremony as ceremony_service
@@ -119,8 +121,9 @@ def _write_roster(files: list[Path]) -> Path:
 
 
 def _run_holders(
-    live: LiveServer, files: list[Path], passphrase_file: Path, command: str
+    live: LiveServer, files: list[Path], passphrase_file: Path, command: str, access: str
 ) -> list[subprocess.CompletedProcess[str]]:
+    """Runs `escrow keyholder COMMAND` for every holder file at once, each confirming `access` (T-of-N)."""
     processes = [
         subprocess.Popen(
             [
@@ -139,7 +142,11 @@ def _run_holders(
                 "60",
                 "--roster",
                 str(_write_roster(files)),
+                "--confirm-access-structure",
+                access,
+                *(["--erase-old-share"] if command == "reshare" else []),
             ],
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -164,7 +171,7 @@ def test_holders_enrol_run_a_ceremony_and_anyone_verifies_it_with_the_cli(
         )
 
     # When each runs `escrow keyholder ceremony` on its own
-    results = _run_holders(live_server, files, passphrase_file, "ceremony")
+    results = _run_holders(live_server, files, passphrase_file, "ceremony", "2-of-3")
 
     # Then every run succeeds, the key is active, each holder file holds a working share (mode 0600)
     for result in results:
@@ -197,7 +204,7 @@ def test_tampered_transcript_fails_verification(
         ceremony_service.open_ceremony(
             session, threshold=2, holder_ids=[1, 2], log=live_server.extension.log, now=datetime.now(UTC)
         )
-    for run in _run_holders(live_server, files, passphrase_file, "ceremony"):
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony", "2-of-2"):
         assert run.returncode == 0, run.stdout
     saved = tmp_path / "transcript.json"
     CliRunner().invoke(cli, ["ceremony", "verify", "--server", live_server.url, "--save", str(saved)])
@@ -349,7 +356,7 @@ def test_holders_reshare_with_the_cli_and_keep_the_key(
         ceremony_service.open_ceremony(
             session, threshold=2, holder_ids=[1, 2, 3], log=log, now=datetime.now(UTC)
         )
-    for run in _run_holders(live_server, files, passphrase_file, "ceremony"):
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony", "2-of-3"):
         assert run.returncode == 0, run.stdout
     with live_server.extension.session_factory() as session:
         key = active_escrow_key(session)
@@ -358,14 +365,21 @@ def test_holders_reshare_with_the_cli_and_keep_the_key(
             session, threshold=2, dealer_ids=[1, 2], holder_ids=[1, 3], log=log, now=datetime.now(UTC)
         )
     envelope = seal(key, b"sealed before", {})
-    results = _run_holders(live_server, files, passphrase_file, "reshare")
+    results = _run_holders(live_server, files, passphrase_file, "reshare", "2-of-2")
 
     # Then all three runs succeed, holder 2 has no share left, and holders 1 and 3 open the old envelope
     for run in results:
         assert run.returncode == 0, run.stdout
     assert "old share was removed" in results[1].stdout
+    assert "your signed erasure statement is in the transparency log" in results[1].stdout
     secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
     assert secrets[1].shares == ()
+    # and the leaving holder's signed erasure statement is in the log (issue 16)
+    with live_server.extension.session_factory() as session:
+        erased = session.scalars(select(LogEntry.body).where(LogEntry.kind == "keyholder.share_erased")).all()
+    assert [json.loads(b)["data"]["holder"] for b in erased] == [2]
+    statement = json.loads(erased[0])["data"]
+    assert (statement["key_id"], statement["old_index"]) == (key.key_id, 2)
     with live_server.extension.session_factory() as session:
         assert active_escrow_key(session).key_id == key.key_id
     digest = b"\x05" * 32
@@ -484,7 +498,7 @@ def test_node_operators_run_the_oprf_ceremony_with_the_holder_tool_and_serve_the
         )
 
     # When each runs the unchanged `escrow keyholder ceremony`
-    results = _run_holders(live_server, files, passphrase_file, "ceremony")
+    results = _run_holders(live_server, files, passphrase_file, "ceremony", "2-of-3")
 
     # Then each was told what the key is for and how to serve it; the OPRF key is active, no escrow key
     with live_server.extension.session_factory() as session:
@@ -558,3 +572,160 @@ def test_simulate_oprf_writes_node_share_files_a_node_loads(tmp_path: Path, pass
     shares = [load_share(dataclasses.replace(settings, share_file=f)) for f in files]
     assert sorted(s.index for s in shares) == [1, 2, 3]
     assert f"--key-id {shares[0].key.key_id}" in result.output
+
+
+def _reshare_args(live: LiveServer, holder_file: Path, passphrase_file: Path) -> list[str]:
+    return [
+        "keyholder",
+        "reshare",
+        "--server",
+        live.url,
+        "--holder-file",
+        str(holder_file),
+        "--passphrase-file",
+        str(passphrase_file),
+        "--poll",
+        "0.1",
+        "--timeout",
+        "5",
+    ]
+
+
+def test_issue16_threshold_downgrade_to_1_by_reshare_is_refused_by_the_service_and_every_holder_tool(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    """Issue 16, item 2: reshared to the same holders with t' = 1, every check used to pass, the key id
+    stayed the same, and one holder's partial opened every envelope, old ones included."""
+    # Given an active 2-of-3 key made with the tool and an envelope sealed to it
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    log = live_server.extension.log
+    with live_server.extension.session_factory() as session:
+        ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=log, now=datetime.now(UTC)
+        )
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony", "2-of-3"):
+        assert run.returncode == 0, run.stdout
+    with live_server.extension.session_factory() as session:
+        key = active_escrow_key(session)
+
+    # When the administrator reshares to the same holders with t' = 1 through the service
+    with (
+        live_server.extension.session_factory() as session,
+        pytest.raises(ValidationError, match=r"1 of 3 is below the published minimum"),
+    ):
+        ceremony_service.open_reshare(
+            session, threshold=1, dealer_ids=[1, 2], holder_ids=[1, 2, 3], log=log, now=datetime.now(UTC)
+        )
+    # and, as a database writer would, opens an honest-looking 2-of-3 reshare and cuts its threshold to 1
+    with live_server.extension.session_factory() as session:
+        reshare_id = ceremony_service.open_reshare(
+            session, threshold=2, dealer_ids=[1, 2], holder_ids=[1, 2, 3], log=log, now=datetime.now(UTC)
+        )
+        session.execute(update(Ceremony).where(Ceremony.id == reshare_id).values(threshold=1))
+        session.commit()
+    roster = _write_roster(files)
+    scripted = [
+        CliRunner().invoke(
+            cli,
+            [
+                *_reshare_args(live_server, f, passphrase_file),
+                "--roster",
+                str(roster),
+                "--confirm-access-structure",
+                expected,
+            ],
+        )
+        for f, expected in ((files[0], "2-of-3"), (files[1], "1-of-3"))
+    ]
+    interactive = CliRunner().invoke(
+        cli, _reshare_args(live_server, files[2], passphrase_file), input="y\ny\ny\n"
+    )
+
+    # Then every holder tool stops before sending anything, with a message and status 1, whatever it
+    # was told to accept: the tool checks the header against the published minimum itself
+    for result in (*scripted, interactive):
+        assert result.exit_code == 1, result.output
+        assert "1 of 3 is below the published minimum access structure (t >= 2 and 2t > n)" in result.output
+        assert "Traceback" not in result.output
+        assert "any 1 of these 3 key-holders" in result.output  # shown before refusing
+    with live_server.extension.session_factory() as session:
+        assert ceremony_service.ceremony_state(session, reshare_id).messages == ()
+        assert ceremony_service.ceremony_state(session, reshare_id).status == "round1"
+        assert active_escrow_key(session) == key
+    secrets = [decrypt_holder_file(f.read_bytes(), PASSPHRASE) for f in files]
+    assert all(s.share_for(key.key_id).share.index == i for i, s in enumerate(secrets, start=1))
+
+
+def test_holder_confirms_the_access_structure_before_dealing(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given a 2-of-3 ceremony among holders of organisation "Org"
+    files = _init_holders(live_server, tmp_path, passphrase_file, 3)
+    roster = _write_roster(files)
+    with live_server.extension.session_factory() as session:
+        ceremony_id = ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2, 3], log=live_server.extension.log, now=datetime.now(UTC)
+        )
+    args = [
+        "keyholder",
+        "ceremony",
+        "--server",
+        live_server.url,
+        "--holder-file",
+        str(files[0]),
+        "--passphrase-file",
+        str(passphrase_file),
+        "--roster",
+        str(roster),
+    ]
+
+    # When holder 1 answers "no" to the access structure, states another one, or a malformed one
+    declined = CliRunner().invoke(cli, args, input="n\n")
+    mismatched = CliRunner().invoke(cli, [*args, "--confirm-access-structure", "3-of-3"])
+    malformed = CliRunner().invoke(cli, [*args, "--confirm-access-structure", "two"])
+
+    # Then it was shown t, n and every new holder's name, organisation and fingerprint, and sent nothing
+    assert declined.exit_code == 1, declined.output
+    assert "Access structure: any 2 of these 3 key-holders together can use the escrow key" in declined.output
+    secrets = decrypt_holder_file(files[2].read_bytes(), PASSPHRASE)
+    signing = fingerprint(public_keys(secrets.signing_seed, secrets.exchange_secret).signing_key)
+    assert f"share 3: Holder 3, Org, signing {signing}" in declined.output
+    assert "access structure not confirmed" in declined.output
+    assert mismatched.exit_code == 1
+    assert "this ceremony is 2-of-3, not the 3-of-3 you confirmed" in mismatched.output
+    assert malformed.exit_code == 2
+    assert "T-of-N" in malformed.output
+    with live_server.extension.session_factory() as session:
+        assert ceremony_service.ceremony_state(session, ceremony_id).messages == ()
+
+
+def test_success_signatures_carry_the_confirmed_access_structure_and_the_floor_is_logged(
+    live_server: LiveServer, tmp_path: Path, passphrase_file: Path
+) -> None:
+    # Given a 2-of-2 ceremony run with the tool
+    files = _init_holders(live_server, tmp_path, passphrase_file, 2)
+    with live_server.extension.session_factory() as session:
+        ceremony_id = ceremony_service.open_ceremony(
+            session, threshold=2, holder_ids=[1, 2], log=live_server.extension.log, now=datetime.now(UTC)
+        )
+    for run in _run_holders(live_server, files, passphrase_file, "ceremony", "2-of-2"):
+        assert run.returncode == 0, run.stdout
+
+    # When anyone reads the transcript and the log
+    with urllib.request.urlopen(f"{live_server.url}/api/v1/ceremonies/{ceremony_id}") as answer:  # noqa: S310
+        transcript = json.loads(answer.read())
+    with live_server.extension.session_factory() as session:
+        opened = session.scalars(select(LogEntry.body).where(LogEntry.kind == "ceremony.opened")).all()
+
+    # Then each signed success message names t, n, purpose and every holder as its holder confirmed
+    confirms = [m["body"] for m in transcript["messages"] if m["body"]["kind"] == "confirm"]
+    assert len(confirms) == 2
+    for body in confirms:
+        access = body["access"]
+        assert (access["threshold"], access["holders"], access["purpose"]) == (2, 2, "escrow")
+        assert [(m["name"], m["organisation"]) for m in access["members"]] == [
+            ("Holder 1", "Org"),
+            ("Holder 2", "Org"),
+        ]
+    # and the log records the published minimum the ceremony was opened under
+    assert json.loads(opened[-1])["data"]["access_floor"] == {"min_threshold": 2, "rule": "t >= 2 and 2t > n"}

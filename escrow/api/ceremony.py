@@ -127,6 +127,21 @@ def post_message(ceremony_id: int) -> Response:
     return jsonify({"ceremony": ceremony_id, "status": status})
 
 
+@bp.post("/ceremonies/<int:ceremony_id>/erasure")
+@holder_required
+def record_erasure(ceremony_id: int) -> tuple[Response, int]:
+    """Logs a leaving key-holder's signed statement that it erased its old share (issue 16)."""
+    index = ceremony_service.record_share_erasure(
+        get_session(),
+        ceremony_id=ceremony_id,
+        holder_id=g.holder_id,
+        message=SignedMessage.from_dict(json_object(require_json_media_type=False)),
+        log=get_components().log,
+        now=current_time(),
+    )
+    return jsonify({"ceremony": ceremony_id, "log_index": index}), 201
+
+
 admin_bp = Blueprint("ceremony_admin_api", __name__, url_prefix="/api/v1/admin")
 
 
@@ -288,6 +303,23 @@ OPENAPI_PATHS: dict[str, Any] = {
             "requestBody": _json_schema("{body, signature}"),
             "responses": {
                 "200": _json_schema("The ceremony status after the message"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+                "404": _PROBLEM,
+                "409": _PROBLEM,
+                "422": _PROBLEM,
+            },
+        }
+    },
+    "/api/v1/ceremonies/{ceremony_id}/erasure": {
+        "post": {
+            "summary": "Log a leaving key-holder's signed statement that it erased its old share",
+            "tags": ["ceremony"],
+            "security": _HOLDER,
+            "parameters": [_CEREMONY_ID],
+            "requestBody": _json_schema("{body, signature}"),
+            "responses": {
+                "201": _json_schema("The log index of the keyholder.share_erased event"),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "404": _PROBLEM,

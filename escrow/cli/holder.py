@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,13 @@ from escrow.client.http import HttpClient
 from escrow.crypto.ceremony_messages import fingerprint, public_keys
 from escrow.crypto.holderfile import HolderSecrets, decrypt_holder_file, encrypt_holder_file
 from escrow.keystore import read_secret_file, write_secret_file
-from escrow.protocol.ceremony import PURPOSE_OPRF, CeremonyHeader
+from escrow.protocol.ceremony import (
+    KIND_RESHARE,
+    PURPOSE_OPRF,
+    AccessStructure,
+    CeremonyHeader,
+    CeremonyProtocolError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TRANSIENT_FAILURES = 10
@@ -142,8 +149,41 @@ def roster_lines(header: CeremonyHeader) -> list[str]:
     return lines
 
 
-def _roster_checker(roster: Path | None) -> Callable[[CeremonyHeader], None]:
-    def check(header: CeremonyHeader) -> None:
+def access_lines(access: AccessStructure) -> list[str]:
+    """Returns the access structure as the holder confirms it: t of n, then each new key-holder."""
+    what = "the OPRF key" if access.header.purpose == PURPOSE_OPRF else "the escrow key"
+    lines = [
+        f"Access structure: any {access.threshold} of these {access.holders} key-holders together can use "
+        f"{what}"
+        + (
+            " (every envelope sealed before this reshare included):"
+            if access.header.kind == KIND_RESHARE
+            else ":"
+        )
+    ]
+    for p in access.members():
+        organisation = access.organisations.get(p.holder, "") or "(no organisation)"
+        lines.append(
+            f"  share {p.recipient_index}: {p.name}, {organisation}, signing {fingerprint(p.signing_key)}"
+        )
+    return lines
+
+
+def parse_access_option(value: str | None) -> tuple[int, int] | None:
+    """Returns (t, n) from a ``T-of-N`` option value. Raises click.BadParameter if malformed."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]{1,3})\s*-?of-?\s*([0-9]{1,3})\s*", value)
+    if match is None:
+        raise click.BadParameter(f"{value!r}: give the expected threshold and holders as T-of-N, e.g. 3-of-5")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _access_checker(
+    roster: Path | None, expected: tuple[int, int] | None
+) -> Callable[[AccessStructure], None]:
+    def check(access: AccessStructure) -> None:
+        header = access.header
         click.echo(purpose_line(header))
         click.echo("The key-holders of this ceremony, as the service lists them:")
         for line in roster_lines(header):
@@ -163,8 +203,43 @@ def _roster_checker(roster: Path | None) -> Callable[[CeremonyHeader], None]:
             "Does every fingerprint match the list you confirmed with the other key-holders by phone?"
         ):
             raise click.ClickException("stopped before sending anything: fingerprints not confirmed")
+        for line in access_lines(access):
+            click.echo(line)
+        try:
+            access.check_floor()  # before asking: nobody may agree to less than the published minimum
+        except CeremonyProtocolError as e:
+            raise click.ClickException(f"stopped before sending anything: {e.detail}") from e
+        actual = f"{access.threshold}-of-{access.holders}"
+        if expected is not None:
+            if expected != (access.threshold, access.holders):
+                raise click.ClickException(
+                    f"stopped before sending anything: this ceremony is {actual}, not the "
+                    f"{expected[0]}-of-{expected[1]} you confirmed (--confirm-access-structure)"
+                )
+            click.echo(f"access structure {actual} confirmed by --confirm-access-structure")
+        elif not click.confirm(
+            f"Do you agree that any {access.threshold} of these {access.holders} key-holders can use the key?"
+        ):
+            raise click.ClickException("stopped before sending anything: access structure not confirmed")
 
     return check
+
+
+def _erasure_confirmer(holder_file: Path, assume_yes: bool) -> Callable[[str, int], bool]:
+    def confirm(key_id: str, index: int) -> bool:
+        click.echo(
+            f"You are no longer a key-holder of key {key_id}. Your old share {index} would still open "
+            "every envelope of it together with the other old shares."
+        )
+        if assume_yes:
+            click.echo("erasing it (--erase-old-share)")
+            return True
+        return click.confirm(
+            f"Erase your old share from {holder_file} now, and sign a statement that you did for the log?",
+            default=True,
+        )
+
+    return confirm
 
 
 def _run_ceremony(
@@ -175,7 +250,10 @@ def _run_ceremony(
     poll: float,
     timeout: float,
     roster: Path | None,
+    expected: str | None,
+    erase_old_share: bool = False,
 ) -> None:
+    expected_access = parse_access_option(expected)
     data = read_secret_file(holder_file)
     passphrase = read_passphrase(passphrase_file, confirm=False)
     secrets = decrypt_holder_file(data, passphrase)
@@ -190,7 +268,8 @@ def _run_ceremony(
         ceremony_id,
         on_new_secrets=lambda new: _replace_holder_file(holder_file, new, passphrase, limits),
         report=click.echo,
-        check_roster=_roster_checker(roster),
+        confirm_access=_access_checker(roster, expected_access),
+        confirm_erasure=_erasure_confirmer(holder_file, erase_old_share),
     )
     deadline = time.monotonic() + timeout
     last = ""
@@ -249,6 +328,13 @@ def _ceremony_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 type=click.Path(dir_okay=False, path_type=Path),
                 help="File of the fingerprints confirmed by phone (one per line); otherwise you are asked.",
             ),
+            click.option(
+                "--confirm-access-structure",
+                "expected",
+                metavar="T-OF-N",
+                help="For scripts: the threshold and number of new key-holders you agreed to, e.g. 3-of-5; "
+                "the tool refuses to take part if the ceremony's differ (otherwise you are asked).",
+            ),
         ]
     ):
         func = option(func)
@@ -266,13 +352,20 @@ def keyholder_ceremony(
     poll: float,
     timeout: float,
     roster: Path | None,
+    expected: str | None,
 ) -> None:
-    """Take part in a key ceremony: deal, check, sign the transcript and pass the drill."""
-    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster)
+    """Take part in a key ceremony: confirm t, n and the holders, deal, check, sign and pass the drill."""
+    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster, expected)
 
 
 @keyholder.command("reshare")
 @_ceremony_options
+@click.option(
+    "--erase-old-share",
+    is_flag=True,
+    help="For scripts: if you leave the key, erase your old share and sign the erasure statement "
+    "without asking.",
+)
 @clean_errors
 def keyholder_reshare(
     server: str,
@@ -282,9 +375,15 @@ def keyholder_reshare(
     poll: float,
     timeout: float,
     roster: Path | None,
+    expected: str | None,
+    erase_old_share: bool,
 ) -> None:
-    """Take part in a reshare: hand your share to the new key-holders, or receive a new share."""
-    _run_ceremony(server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster)
+    """Take part in a reshare: confirm t', n' and the new holders, then hand over or receive a share.
+
+    A key-holder who leaves the key is asked to erase its old share and sign an erasure statement."""
+    _run_ceremony(
+        server, holder_file, passphrase_file, ceremony_id, poll, timeout, roster, expected, erase_old_share
+    )
 
 
 def _holder(server: str, holder_file: Path, passphrase_file: Path | None):  # type: ignore[no-untyped-def]

@@ -47,12 +47,15 @@ from escrow.protocol.ceremony import (
     KIND_RESHARE,
     ROUND1,
     ROUND2,
+    AccessStructure,
     CeremonyHeader,
+    CeremonyProtocolError,
     Participant,
     SignedMessage,
     ceremony_transcript_hash,
     drill_envelope,
     enrolment_body,
+    erasure_body,
     message_body,
     parse_round1,
 )
@@ -191,13 +194,20 @@ class CeremonyRunner:
         *,
         on_new_secrets: Callable[[HolderSecrets], None],
         report: Callable[[str], None] = lambda _line: None,
-        check_roster: Callable[[CeremonyHeader], None] | None = None,
+        confirm_access: Callable[[AccessStructure], None] | None = None,
+        confirm_erasure: Callable[[str, int], bool] = lambda _key_id, _index: True,
     ) -> None:
         self.client = client
-        # Called once before any share is sealed: the holders' public keys come from the service, so
-        # they must be checked against fingerprints confirmed out of band (docs/protocol.md §7a).
-        self.check_roster = check_roster
-        self._roster_checked_for: dict[str, Any] | None = None
+        # Called before this holder sends anything (deals, files round 2 or signs): the holders' public
+        # keys come from the service, so they must be checked against fingerprints confirmed out of
+        # band (docs/protocol.md §7a), and the holder confirms t, n and the new holders (issue 16). It
+        # raises to stop. Whatever it does, the runner itself refuses a structure below the floor.
+        self.confirm_access = confirm_access
+        # Asked (key id, old index) when a reshare this holder left completes: True erases the old
+        # share from the holder file and logs a signed erasure statement; False keeps it (issue 16).
+        self.confirm_erasure = confirm_erasure
+        self._access_confirmed_for: dict[str, Any] | None = None
+        self._access: AccessStructure | None = None
         self.secrets = secrets
         self.ceremony_id = ceremony_id
         self.on_new_secrets = on_new_secrets
@@ -208,6 +218,10 @@ class CeremonyRunner:
     def _state(self) -> tuple[dict[str, Any], CeremonyHeader, Participant, list[SignedMessage]]:
         state = self.client.public(f"/api/v1/ceremonies/{self.ceremony_id}")
         header = CeremonyHeader.from_dict(state["header"])
+        organisations = state.get("organisations") or {}
+        if not isinstance(organisations, dict) or not all(isinstance(v, str) for v in organisations.values()):
+            raise HolderClientError("the service sent malformed organisations for this ceremony")
+        self._access = AccessStructure(header, {int(k): v for k, v in organisations.items()})
         me = next((p for p in header.participants if p.signing_key == self._signing_key), None)
         if me is None:
             raise HolderClientError(f"this holder file's key is not part of ceremony {self.ceremony_id}")
@@ -236,13 +250,23 @@ class CeremonyRunner:
             dealing = deal(header.parameters(), me.dealer_index)
         return dealing.broadcast.to_dict(), dict(dealing.shares)
 
-    def _check_roster(self, header: CeremonyHeader) -> None:
-        if self.check_roster is not None and self._roster_checked_for != header.to_dict():
-            self.check_roster(header)
-            self._roster_checked_for = header.to_dict()
+    def _check_access(self, header: CeremonyHeader) -> AccessStructure:
+        access = self._access
+        if access is None or access.header != header:  # pragma: no cover - both from one _state()
+            raise HolderClientError("the ceremony header changed while this holder looked at it: stop")
+        if self.confirm_access is not None and self._access_confirmed_for != access.to_dict():
+            self.confirm_access(access)  # shows t, n and the holders; raises to stop
+            self._access_confirmed_for = access.to_dict()
+        try:
+            # The tool's own check of the header (issue 16): it does not take the service's word, nor
+            # a confirmation given to a structure below the published minimum.
+            access.check_floor()
+        except CeremonyProtocolError as e:
+            raise HolderClientError(f"stopped before sending anything: {e.detail}") from e
+        return access
 
     def _round1(self, header: CeremonyHeader, me: Participant) -> str:
-        self._check_roster(header)
+        self._check_access(header)
         broadcast, shares = self.dealt_shares(header, me)
         recipients = header.recipients()
         sealed = {str(j): b64(seal_share(recipients[j].exchange_key, s)) for j, s in shares.items()}
@@ -304,6 +328,10 @@ class CeremonyRunner:
         state, header, me, messages = self._state()
         status = str(state["status"])
         sent = {m.kind for m in messages if int(m.body["holder"]) == me.holder}
+        if status not in TERMINAL:
+            # Every participant confirms as soon as it joins: a new holder who only receives can
+            # object (and is shown the structure) before the dealers hand over their shares.
+            self._check_access(header)
         if status == "round1" and me.dealer_index is not None and ROUND1 not in sent:
             self.report("round 1: dealing commitments, proof of knowledge and sealed shares")
             return self._round1(header, me)
@@ -320,9 +348,15 @@ class CeremonyRunner:
             if share is None or key is None or key.to_dict() != state["key"]:
                 raise HolderClientError("the service reports another key than this holder computed: stop")
             if CONFIRM not in sent:
+                access = self._check_access(header)
                 digest = ceremony_transcript_hash(header, messages).hex()
-                self.report(f"signing the transcript hash {digest} for key {key.key_id}")
-                status = self._send(header, me, CONFIRM, transcript_hash=digest, key_id=key.key_id)
+                self.report(
+                    f"signing the transcript hash {digest} for key {key.key_id} "
+                    f"({access.threshold} of {access.holders} key-holders)"
+                )
+                status = self._send(
+                    header, me, CONFIRM, transcript_hash=digest, key_id=key.key_id, access=access.to_dict()
+                )
             if DRILL not in sent and status == "confirm":
                 envelope = drill_envelope(header, key, ceremony_transcript_hash(header, messages))
                 if state["drill_envelope"] != envelope.to_dict():
@@ -349,7 +383,14 @@ class CeremonyRunner:
             self.report(
                 f"key {key.key_id} is active; your share (index {share.index}) is saved in your holder file"
             )
-        else:
+        elif header.old_key is not None and me.dealer_index is not None:
+            if not self.confirm_erasure(header.old_key.key_id, me.dealer_index):
+                self.report(
+                    "WARNING: you kept your old share: with the other old shares it still opens every "
+                    "envelope of this key (docs/protocol.md §7a); erase it and every copy"
+                )
+                self.is_saved = True
+                return
             self.report("the reshare is complete; your old share was removed from your holder file")
         self.secrets = HolderSecrets(
             name=self.secrets.name,
@@ -359,6 +400,19 @@ class CeremonyRunner:
         )
         self.on_new_secrets(self.secrets)
         self.is_saved = True
+        if me.recipient_index is None and header.old_key is not None:
+            self._send_erasure(header, me)
+
+    def _send_erasure(self, header: CeremonyHeader, me: Participant) -> None:
+        body = erasure_body(header, me)
+        message = SignedMessage(body, sign_message(self.secrets.signing_seed, body))
+        result = self.client.request(
+            "POST", f"/api/v1/ceremonies/{self.ceremony_id}/erasure", message.to_dict()
+        )
+        self.report(
+            f"your signed erasure statement is in the transparency log (entry {result['log_index']}); "
+            "now destroy every backup of your old holder file"
+        )
 
 
 def find_open_ceremony(client: HolderClient) -> int:

@@ -16,6 +16,7 @@ from escrow.crypto.ceremony_messages import (
     InvalidSignatureError,
     ShareTransportError,
     b64,
+    fingerprint,
     has_unusable_ephemeral_key,
     open_share_with_box_key,
     transcript_hash,
@@ -209,6 +210,105 @@ class CeremonyHeader:
         return sha256(b"escrow/v1/ceremony-drill\x00" + self.context.encode())
 
 
+# The published minimum access structure (issue 16, item 2): any key an escrow ceremony or reshare
+# makes needs t >= 2 (no single key-holder opens an envelope) and 2t > n (a strict majority: any two
+# quorums share a key-holder, so no minority acts alone and two disjoint groups cannot each decide).
+# 2-of-2, 2-of-3 and 3-of-5 meet it; 1-of-n and 2-of-4 do not. The service refuses to open below it
+# and logs it in every `ceremony.opened` event; every holder tool checks the header against it itself.
+MIN_THRESHOLD: Final = 2
+ACCESS_FLOOR_RULE: Final = "t >= 2 and 2t > n"
+
+
+class AccessBelowFloorError(CeremonyProtocolError):
+    """A ceremony's access structure (t of n) is below the published minimum."""
+
+    code = "access-below-floor"
+    title = "Access structure below the published minimum"
+
+
+def access_floor() -> dict[str, Any]:
+    """Returns the published minimum as the transparency log records it."""
+    return {"min_threshold": MIN_THRESHOLD, "rule": ACCESS_FLOOR_RULE}
+
+
+def check_access_floor(threshold: int, holders: int) -> None:
+    """Checks a t-of-n access structure against the published minimum.
+
+    Raises AccessBelowFloorError if t < 2 or 2t <= n (or t > n, which no key can meet).
+    """
+    if threshold < MIN_THRESHOLD or 2 * threshold <= holders or threshold > holders:
+        raise AccessBelowFloorError(
+            f"{threshold} of {holders} is below the published minimum access structure "
+            f"({ACCESS_FLOOR_RULE}): refused"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessStructure:
+    """Who will hold the new key and how many must agree: what a holder confirms before dealing.
+
+    The header already binds t, the purpose and every participant's name and keys into the transcript
+    hash that each recipient signs; the organisations are not in the header (its canonical bytes stay
+    those of stored transcripts), so the success message also carries this structure, signed.
+    """
+
+    header: CeremonyHeader
+    organisations: Mapping[int, str]
+
+    @property
+    def threshold(self) -> int:
+        return self.header.threshold
+
+    @property
+    def holders(self) -> int:
+        return len(self.header.recipients())
+
+    def members(self) -> list[Participant]:
+        """Returns the new key's holders, by share index."""
+        recipients = self.header.recipients()
+        return [recipients[i] for i in sorted(recipients)]
+
+    def check_floor(self) -> None:
+        """Raises AccessBelowFloorError if this structure is below the published minimum."""
+        check_access_floor(self.threshold, self.holders)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns what the success message carries (and the holder saw): t, n, purpose, kind, members."""
+        return {
+            "threshold": self.threshold,
+            "holders": self.holders,
+            "purpose": self.header.purpose,
+            "kind": self.header.kind,
+            "members": [
+                {
+                    "index": p.recipient_index,
+                    "holder": p.holder,
+                    "name": p.name,
+                    "organisation": self.organisations.get(p.holder, ""),
+                    "signing_fingerprint": fingerprint(p.signing_key),
+                }
+                for p in self.members()
+            ],
+        }
+
+
+def check_confirmed_access(header: CeremonyHeader, confirmed: Any) -> None:
+    """Checks that the access structure a success message carries is the header's (t, n, purpose,
+    kind, every member's index, id, name and fingerprint; the organisations are as the holder saw them).
+
+    Raises CeremonyProtocolError if it is missing or differs.
+    """
+    if not isinstance(confirmed, dict) or not isinstance(confirmed.get("members"), list):
+        raise CeremonyProtocolError("the success message carries no confirmed access structure")
+    members = confirmed["members"]
+    organisations = {m.get("holder"): m.get("organisation") for m in members if isinstance(m, dict)}
+    if not all(isinstance(o, str) for o in organisations.values()) or len(organisations) != len(members):
+        raise CeremonyProtocolError("malformed confirmed access structure")
+    expected = AccessStructure(header, organisations).to_dict()  # type: ignore[arg-type]
+    if confirmed != expected:
+        raise CeremonyProtocolError("the access structure this key-holder confirmed is not this ceremony's")
+
+
 @dataclass(frozen=True, slots=True)
 class SignedMessage:
     """A ceremony message body and its sender's Ed25519 signature."""
@@ -261,6 +361,43 @@ def message_body(header: CeremonyHeader, sender: Participant, kind: str, **field
         "kind": kind,
         **fields,
     }
+
+
+ERASURE_KIND: Final = "share_erased"
+
+
+def erasure_body(header: CeremonyHeader, sender: Participant) -> dict[str, Any]:
+    """Returns the erasure statement a key-holder who left the key in reshare `header` signs once its
+    tool erased its old share (issue 16): which share of which key, in the holder's own words.
+
+    Raises CeremonyProtocolError if `header` is not a reshare or `sender` dealt no old share in it.
+    """
+    if header.kind != KIND_RESHARE or header.old_key is None or sender.dealer_index is None:
+        raise CeremonyProtocolError(f"key-holder {sender.holder} held no old share in this ceremony")
+    return message_body(
+        header,
+        sender,
+        ERASURE_KIND,
+        key_id=header.old_key.key_id,
+        old_index=sender.dealer_index,
+        statement=(
+            f"I erased my share {sender.dealer_index} of key {header.old_key.key_id} from my holder file "
+            "after this reshare; I will destroy every copy of it I keep"
+        ),
+    )
+
+
+def check_erasure(header: CeremonyHeader, message: SignedMessage, sender: Participant) -> None:
+    """Checks an erasure statement: signed by `sender`, exactly `erasure_body(header, sender)`.
+
+    Raises WrongSignerError if the signature is not the sender's, CeremonyProtocolError otherwise.
+    """
+    try:
+        verify_message(sender.signing_key, message.body, message.signature)
+    except (InvalidSignatureError, CryptoError) as e:
+        raise WrongSignerError(f"statement is not signed by key-holder {sender.holder}") from e
+    if dict(message.body) != erasure_body(header, sender):
+        raise CeremonyProtocolError("the erasure statement does not match this reshare and key-holder")
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,6 +654,13 @@ def verify_transcript(data: Mapping[str, Any]) -> TranscriptReport:
             raise CheatingHolderError(
                 f"key-holder {sender.holder} signed another transcript", holder=sender.holder
             )
+        if "access" in message.body:  # success messages from before issue 16 carry none
+            try:
+                check_confirmed_access(header, message.body["access"])
+            except CeremonyProtocolError as e:
+                raise CheatingHolderError(
+                    f"key-holder {sender.holder} signed another access structure", holder=sender.holder
+                ) from e
     drill = drill_envelope(header, key, ceremony_transcript_hash(header, messages))
     if data.get("drill_envelope") is not None and data["drill_envelope"] != drill.to_dict():
         raise CeremonyProtocolError("the drill envelope is not the one derived from the transcript")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from escrow.models import (
     CeremonyMessage,
     CeremonyParticipant,
     KeyHolder,
+    LogEntry,
     Person,
 )
 from escrow.protocol import ceremony as protocol
@@ -47,10 +48,14 @@ from escrow.protocol.ceremony import (
     PURPOSES,
     ROUND1,
     ROUND2,
+    AccessStructure,
     CeremonyHeader,
     CheatingHolderError,
     Participant,
     SignedMessage,
+    access_floor,
+    check_access_floor,
+    check_confirmed_access,
 )
 from escrow.services.escrow_keys import active_escrow_key, escrow_key, install_escrow_key
 from escrow.services.keyholders import claim_row
@@ -87,6 +92,11 @@ class CeremonyState:
     blamed_holder: int | None
     created_at: datetime
     finished_at: datetime | None
+    organisations: Mapping[int, str] = field(default_factory=dict)
+
+    def access(self) -> AccessStructure:
+        """Returns the access structure a holder confirms (t, n, purpose, members and organisations)."""
+        return AccessStructure(self.header, self.organisations)
 
     def has_sent(self, holder: int, kind: str) -> bool:
         return any(int(m.body["holder"]) == holder and m.kind == kind for m in self.messages)
@@ -103,6 +113,8 @@ class CeremonyState:
             "key": None if self.key is None else self.key.to_dict(),
             "outcome": self.outcome,
             "blamed_holder": self.blamed_holder,
+            # Not covered by the header (issue 16): each success message signs what its holder saw.
+            "organisations": {str(k): v for k, v in self.organisations.items()},
         }
 
 
@@ -128,6 +140,8 @@ def _check_threshold(threshold: int, holders: int) -> None:
         raise ValidationError(f"a ceremony needs at least {MIN_HOLDERS} key-holders")
     if not 1 <= threshold <= holders:
         raise ValidationError(f"threshold must be between 1 and {holders}")
+    # The published minimum (issue 16): the same check every holder tool makes on the header.
+    check_access_floor(threshold, holders)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -205,6 +219,7 @@ def open_ceremony(
             "purpose": purpose,
             "threshold": threshold,
             "holders": [h.id for h in holders],
+            "access_floor": access_floor(),
         },
         now=now,
     )
@@ -313,6 +328,7 @@ def open_reshare(
             "threshold": threshold,
             "dealers": [d.id for d in dealers],
             "holders": list(new_indices),
+            "access_floor": access_floor(),
         },
         now=now,
     )
@@ -397,7 +413,16 @@ def ceremony_state(session: Session, ceremony_id: int) -> CeremonyState:
         blamed_holder=row.blamed_holder_id,
         created_at=row.created_at,
         finished_at=row.finished_at,
+        organisations=_organisations(session, row),
     )
+
+
+def _organisations(session: Session, row: Ceremony) -> dict[int, str]:
+    holder_ids = select(CeremonyParticipant.holder_id).where(CeremonyParticipant.ceremony_id == row.id)
+    rows = session.execute(
+        select(KeyHolder.id, KeyHolder.organisation).where(KeyHolder.id.in_(holder_ids))
+    ).all()
+    return {int(holder_id): str(organisation) for holder_id, organisation in rows}
 
 
 def list_ceremonies(session: Session) -> list[CeremonyState]:
@@ -472,7 +497,7 @@ def post_message(
     if any(int(m.body["holder"]) == holder_id and m.kind == message.kind for m in messages):
         raise ConflictError(f"key-holder {holder_id} already sent its {message.kind} message")
     try:
-        _check_by_kind(header, row, messages, message, sender)
+        _check_by_kind(session, header, row, messages, message, sender)
     except CheatingHolderError as e:
         _store(session, row, holder_id, message, now)
         _abort(session, row, holder=e.holder, reason=e.detail, log=log, now=now)
@@ -520,6 +545,7 @@ def _round1_by_dealer(
 
 
 def _check_by_kind(
+    session: Session,
     header: CeremonyHeader,
     row: Ceremony,
     messages: list[SignedMessage],
@@ -553,6 +579,12 @@ def _check_by_kind(
         ):
             raise protocol.CeremonyProtocolError(
                 "the signed transcript hash or key id does not match this ceremony"
+            )
+        # Issue 16: the success signature covers the access structure the holder confirmed.
+        check_confirmed_access(header, message.body.get("access"))
+        if AccessStructure(header, _organisations(session, row)).to_dict() != message.body["access"]:
+            raise protocol.CeremonyProtocolError(
+                "the organisations this key-holder confirmed are not the ones the service records"
             )
     else:
         assert row.result_key is not None  # noqa: S101 - set when round 2 completed
@@ -682,6 +714,59 @@ def _log_holder_changes(
                 },
                 now=now,
             )
+
+
+ERASURE_EVENT = "keyholder.share_erased"
+
+
+def record_share_erasure(
+    session: Session,
+    *,
+    ceremony_id: int,
+    holder_id: int,
+    message: SignedMessage,
+    log: LogSigner,
+    now: datetime,
+) -> int:
+    """Logs the signed statement of key-holder `holder_id`, who left the key in completed reshare
+    `ceremony_id`, that its tool erased its old share (`keyholder.share_erased`, issue 16). The log
+    records a promise: nobody can prove an erasure (docs/protocol.md §7a).
+
+    Returns the log index. Raises NotFoundError, InvalidStateError (not a completed reshare),
+    PermissionDeniedError (not a participant), ValidationError (still a holder of the key),
+    WrongSignerError, CeremonyProtocolError, ConflictError (already recorded).
+    """
+    row = _get(session, ceremony_id, lock=True)
+    if row.kind != KIND_RESHARE or row.status != STATUS_ACTIVE:
+        raise InvalidStateError(f"ceremony {ceremony_id} is not a completed reshare")
+    header = _header(session, row)
+    sender = header.participant(holder_id)
+    if sender.recipient_index is not None:
+        raise ValidationError(
+            f"key-holder {holder_id} holds a share of the key after this reshare: nothing to erase"
+        )
+    protocol.check_erasure(header, message, sender)
+    for body in session.scalars(select(LogEntry.body).where(LogEntry.kind == ERASURE_EVENT)):
+        data = json.loads(body)["data"]
+        if data.get("ceremony") == row.id and data.get("holder") == holder_id:
+            raise ConflictError(f"key-holder {holder_id}'s erasure statement is already in the log")
+    index = append_event(
+        session,
+        log,
+        kind=ERASURE_EVENT,
+        data={
+            "ceremony": row.id,
+            "holder": holder_id,
+            "name": sender.name,
+            "key_id": row.old_key_id,
+            "old_index": sender.dealer_index,
+            "statement": dict(message.body),
+            "signature": message.to_dict()["signature"],
+        },
+        now=now,
+    )
+    session.commit()
+    return index
 
 
 def cancel_ceremony(

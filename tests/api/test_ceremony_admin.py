@@ -257,7 +257,7 @@ def test_admin_cancels_and_reshares_through_the_pages(
     # When it opens a reshare with the form, then cancels it with the cancel button
     ids = f"{holders[0].id},{holders[1].id}"
     opened = client.post(
-        "/admin/ceremonies", data={"threshold": "1", "holders": ids, "dealers": ids, "csrf_token": token}
+        "/admin/ceremonies", data={"threshold": "2", "holders": ids, "dealers": ids, "csrf_token": token}
     )
     reshare_id = int(opened.headers["Location"].rsplit("/", 1)[1])
     cancelled = client.post(

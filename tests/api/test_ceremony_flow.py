@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.client.holder import CeremonyRunner, HolderClient, HolderClientError, enrol, new_holder_secrets
@@ -20,11 +22,12 @@ from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.db import Base
 from escrow.errors import InvalidStateError
 from escrow.httpkit import get_components
-from escrow.models import Ceremony
+from escrow.models import Ceremony, LogEntry
 from escrow.protocol.ceremony import (
     CeremonyHeader,
     Participant,
     SignedMessage,
+    erasure_body,
     message_body,
     verify_transcript,
 )
@@ -447,3 +450,121 @@ def test_holder_refuses_a_drill_envelope_the_service_swapped_for_a_real_one(
     # Then the holder's tool refuses to decrypt it
     with pytest.raises(HolderClientError, match="refusing to decrypt"):
         runners[holders[0].id].step()
+
+
+class UnconfirmedRunner(CeremonyRunner):
+    """A tool that signs the transcript hash without the access structure it was shown (or another one)."""
+
+    access_override: Any = None
+
+    def _send(self, header: CeremonyHeader, me: Participant, kind: str, **fields: Any) -> str:
+        if kind == "confirm":
+            fields["access"] = self.access_override
+        return super()._send(header, me, kind, **fields)
+
+
+class _LoweredAccessRunner(UnconfirmedRunner):
+    def _send(self, header: CeremonyHeader, me: Participant, kind: str, **fields: Any) -> str:
+        if kind == "confirm":
+            self.access_override = {**fields["access"], "threshold": 1}
+        return super()._send(header, me, kind, **fields)
+
+
+class _OtherOrganisationRunner(UnconfirmedRunner):
+    def _send(self, header: CeremonyHeader, me: Participant, kind: str, **fields: Any) -> str:
+        if kind == "confirm":
+            members = [{**m, "organisation": "Elsewhere"} for m in fields["access"]["members"]]
+            self.access_override = {**fields["access"], "members": members}
+        return super()._send(header, me, kind, **fields)
+
+
+@pytest.mark.parametrize(
+    ("runner_class", "message"),
+    [
+        (UnconfirmedRunner, "carries no confirmed access structure"),
+        (_LoweredAccessRunner, "not this ceremony's"),
+        (_OtherOrganisationRunner, "organisations this key-holder confirmed are not"),
+    ],
+)
+def test_a_success_message_must_carry_the_access_structure_its_holder_confirmed(
+    app: Flask, client: FlaskClient, db_session: Session, runner_class: type[CeremonyRunner], message: str
+) -> None:
+    # Given a 2-of-2 ceremony whose second holder's tool signs without (or with another) access structure
+    holders = enrol_holders(app, client, db_session, 2)
+    ceremony_id = _open(app, db_session, holders, 2)
+    runners = {holders[1].id: holders[1].runner(ceremony_id, runner_class)}
+
+    # When the ceremony runs, Then that success message is refused (422) and no key activates
+    with pytest.raises(HolderClientError, match=f"422.*{message}"):
+        run_ceremony(client, holders, ceremony_id, runners)
+    assert ceremony_service.ceremony_state(db_session, ceremony_id).status == "confirm"
+
+
+def test_a_leaving_holder_who_declines_keeps_its_share_and_a_statement_is_logged_once_and_only_for_it(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    # Given an active 2-of-3 key, reshared by holders 1 and 2 to {1, 3}; holder 2 leaves and declines
+    # to erase its old share when asked
+    holders = enrol_holders(app, client, db_session, 3)
+    first = _open(app, db_session, holders, 2)
+    assert run_ceremony(client, holders, first) == "active"
+    key = active_escrow_key(db_session)
+    reshare_id = ceremony_service.open_reshare(
+        db_session,
+        threshold=2,
+        dealer_ids=[holders[0].id, holders[1].id],
+        holder_ids=[holders[0].id, holders[2].id],
+        log=get_components(app).log,
+        now=NOW,
+    )
+    asked: list[tuple[str, int]] = []
+    saved_before = len(holders[1].saved)
+
+    def decline(key_id: str, index: int) -> bool:
+        asked.append((key_id, index))
+        return False
+
+    leaving = CeremonyRunner(
+        holders[1].client,
+        holders[1].secrets,
+        reshare_id,
+        on_new_secrets=holders[1].saved.append,
+        confirm_erasure=decline,
+    )
+    assert run_ceremony(client, holders, reshare_id, {holders[1].id: leaving}) == "active"
+
+    # Then it was asked about share 2 of the key, kept it, and nothing was logged for it
+    assert asked == [(key.key_id, 2)]
+    assert len(holders[1].saved) == saved_before
+    assert holders[1].secrets.share_for(key.key_id).share.index == 2
+    assert _logged_erasures(db_session) == []
+
+    # When it signs the statement later, twice; a continuing holder signs one; one is altered;
+    # and one names the create ceremony
+    header = ceremony_service.ceremony_state(db_session, reshare_id).header
+
+    def statement(holder: Holder, **changes: Any) -> dict[str, Any]:
+        body = {**erasure_body(header, header.participant(holders[1].id)), "holder": holder.id, **changes}
+        return SignedMessage(body, sign_message(holder.secrets.signing_seed, body)).to_dict()
+
+    path = f"/api/v1/ceremonies/{reshare_id}/erasure"
+    logged = holders[1].client.request("POST", path, statement(holders[1]))
+    with pytest.raises(HolderClientError, match="409.*already in the log"):
+        holders[1].client.request("POST", path, statement(holders[1]))
+    with pytest.raises(HolderClientError, match="422.*holds a share of the key after this reshare"):
+        holders[0].client.request("POST", path, statement(holders[0]))
+    with pytest.raises(HolderClientError, match="422.*does not match"):
+        holders[1].client.request("POST", path, statement(holders[1], old_index=1))
+    with pytest.raises(HolderClientError, match="409.*not a completed reshare"):
+        holders[1].client.request("POST", f"/api/v1/ceremonies/{first}/erasure", statement(holders[1]))
+
+    # Then exactly one statement is in the log, for holder 2's share 2, with its signature
+    assert [(e["holder"], e["old_index"], e["key_id"]) for e in _logged_erasures(db_session)] == [
+        (holders[1].id, 2, key.key_id)
+    ]
+    assert isinstance(logged["log_index"], int)
+
+
+def _logged_erasures(session: Session) -> list[dict[str, Any]]:
+    bodies = session.scalars(select(LogEntry.body).where(LogEntry.kind == "keyholder.share_erased")).all()
+    return [json.loads(b)["data"] for b in bodies]

@@ -11,11 +11,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from escrow.crypto.ceremony_messages import sign_message
 from escrow.errors import EscrowError
 from escrow.httpkit import get_components
-from escrow.protocol.ceremony import CheatingHolderError, WrongSignerError, verify_transcript
+from escrow.protocol.ceremony import CheatingHolderError, SignedMessage, WrongSignerError, verify_transcript
 from escrow.services import ceremony as ceremony_service
 from tests.api.holders import enrol_holders, run_ceremony
+
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -89,3 +92,31 @@ def test_dropped_message_leaves_the_ceremony_incomplete(transcript: dict[str, An
     report = verify_transcript(tampered)
 
     assert not report.is_complete
+
+
+def test_a_success_message_signing_another_access_structure_names_its_holder(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    # Given a completed 2-of-3 ceremony (issue 16: each success message carries what its holder saw)
+    holders = enrol_holders(app, client, db_session, 3)
+    ceremony_id = ceremony_service.open_ceremony(
+        db_session, threshold=2, holder_ids=[h.id for h in holders], log=get_components(app).log, now=NOW
+    )
+    assert run_ceremony(client, holders, ceremony_id) == "active"
+    transcript: dict[str, Any] = client.get(f"/api/v1/ceremonies/{ceremony_id}").get_json()
+
+    # When holder 2's success message is replaced by one it signed over a 1-of-3 structure
+    index, message = next(
+        (i, m)
+        for i, m in enumerate(transcript["messages"])
+        if m["body"]["kind"] == "confirm" and m["body"]["holder"] == holders[1].id
+    )
+    body = {**message["body"], "access": {**message["body"]["access"], "threshold": 1}}
+    transcript["messages"][index] = SignedMessage(
+        body, sign_message(holders[1].secrets.signing_seed, body)
+    ).to_dict()
+
+    # Then the offline check names holder 2
+    with pytest.raises(CheatingHolderError, match="signed another access structure") as caught:
+        verify_transcript(transcript)
+    assert caught.value.holder == holders[1].id

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import nacl.signing
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.client.holder import new_holder_secrets
@@ -13,7 +15,8 @@ from escrow.config import Settings
 from escrow.crypto.ceremony_messages import b64, public_keys, sign_message, sign_request
 from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.errors import ConflictError, InvalidStateError, InvalidTokenError, NotFoundError, ValidationError
-from escrow.protocol.ceremony import enrolment_body
+from escrow.models import LogEntry
+from escrow.protocol.ceremony import AccessBelowFloorError, enrolment_body
 from escrow.protocol.signed_request import HolderAuthorization, InvalidHolderSignatureError
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
@@ -82,6 +85,27 @@ def test_open_ceremony_needs_two_holders(db_session: Session) -> None:
 
     with pytest.raises(ValidationError, match="at least 2"):
         ceremony_service.open_ceremony(db_session, threshold=1, holder_ids=ids, log=LOG, now=NOW)
+
+
+@pytest.mark.parametrize(("threshold", "holders"), [(1, 2), (1, 3), (2, 4)])
+def test_open_ceremony_refuses_an_access_structure_below_the_published_minimum(
+    db_session: Session, threshold: int, holders: int
+) -> None:
+    # Issue 16: t >= 2 and 2t > n, whatever the administrator asks for
+    ids = [h for h, _ in _enrolled(db_session, holders)]
+
+    with pytest.raises(AccessBelowFloorError, match=f"{threshold} of {holders} is below the published"):
+        ceremony_service.open_ceremony(db_session, threshold=threshold, holder_ids=ids, log=LOG, now=NOW)
+    assert ceremony_service.list_ceremonies(db_session) == []
+
+
+def test_open_ceremony_logs_the_published_minimum(db_session: Session) -> None:
+    ids = [h for h, _ in _enrolled(db_session, 4)]
+
+    ceremony_service.open_ceremony(db_session, threshold=3, holder_ids=ids, log=LOG, now=NOW)
+
+    body = db_session.scalars(select(LogEntry.body).where(LogEntry.kind == "ceremony.opened")).one()
+    assert json.loads(body)["data"]["access_floor"] == {"min_threshold": 2, "rule": "t >= 2 and 2t > n"}
 
 
 def test_only_one_ceremony_is_open_at_a_time(db_session: Session) -> None:
