@@ -20,6 +20,7 @@ from flask import Flask, current_app, g, request
 from flask import session as cookie_session
 from flask_login import UserMixin, current_user, login_user
 from sqlalchemy.orm import Session
+from werkzeug.serving import WSGIRequestHandler
 
 from escrow.bootstrap import Components
 from escrow.crypto.errors import EncodingError, OpenFailedError
@@ -218,3 +219,30 @@ def _session_box_key() -> bytes:
 
 def _secret_aad(person_id: int) -> bytes:
     return _PSEUDONYM_SECRET_AAD + str(person_id).encode()
+
+
+# The query string is replaced in access logs: an identity provider's ``code`` and ``state`` arrive
+# in /account/oidc/callback's query, and a log must not keep them (issue 17 finding 7).
+REDACTED_QUERY = "?<redacted>"
+
+
+def redact_query(target: str) -> str:
+    """Returns a request target with its query string (if any) replaced by ``?<redacted>``."""
+    path, has_query, _query = target.partition("?")
+    return path + REDACTED_QUERY if has_query else path
+
+
+class RedactedAccessLogHandler(WSGIRequestHandler):
+    """Werkzeug's request handler (``escrow run``) whose access log line never shows a query string."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        target = getattr(self, "path", None)
+        if not isinstance(target, str):  # a malformed request line: it may still quote a query
+            self.requestline = redact_query(getattr(self, "requestline", "-"))
+            super().log_request(code, size)
+            return
+        self.path = redact_query(target)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = target

@@ -68,7 +68,9 @@ def test_concurrent_revocations_of_one_credential_log_one_revocation_and_never_5
         add_platform(session)
         api_key = add_api_key(session, "forum")
         identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
-        person = register_person(session, identity=identity, oprf=components.oprf, log=components.log, now=NOW)
+        person = register_person(
+            session, identity=identity, oprf=components.oprf, log=components.log, now=NOW
+        )
         issued = issue_credential(
             session,
             person_id=person.account.id,
@@ -129,7 +131,9 @@ def test_concurrent_api_key_revocations_log_one_revocation(fresh_database_url: s
         get_components(app).close()
 
 
-def test_concurrent_signing_key_rotations_retire_the_key_once(fresh_database_url: str, tmp_path: Path) -> None:
+def test_concurrent_signing_key_rotations_retire_the_key_once(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
     # Given an active signing key
     from escrow.errors import ConflictError
     from escrow.services.signing_keys import active_signing_key
