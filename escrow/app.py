@@ -13,6 +13,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -31,7 +32,8 @@ from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
 from escrow.config import Settings
-from escrow.errors import EscrowError, ServiceUnavailableError, SignInAgainError
+from escrow.db import is_database_fault
+from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
 from escrow.httpkit import COMPONENTS_KEY, close_session, load_user
 from escrow.identity.devidp import DEV_LABEL
 from escrow.web import bp as web_bp
@@ -51,6 +53,9 @@ from escrow.web.users import bp as users_bp
 # Court orders (issue 6) are at most 4 MiB (escrow.services.disclosure.MAX_ORDER_BYTES) plus form fields.
 MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 REQUEST_ID_BYTES = 8
+# A database that cannot be reached, is read-only or full is a 503 with this Retry-After, never a
+# 500 (issue 17): the request changed nothing, and the next one gets a fresh connection.
+DATABASE_RETRY_AFTER_S = 5
 
 # Sent with every response; the pages use no inline script or style and no external assets.
 SECURITY_HEADERS = {
@@ -135,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(close_session)
     app.register_error_handler(EscrowError, _handle_escrow_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(SQLAlchemyError, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected_error)
     _log.info("app.created testing=%s", settings.testing)
     return app
@@ -218,6 +224,18 @@ def _handle_escrow_error(error: EscrowError) -> ResponseReturnValue:
     retry_after_s = error.retry_after_s if isinstance(error, ServiceUnavailableError) else None
     page, status = render_error_page(status, error.title, detail, retry_after_s=retry_after_s)
     return page, status, problems.headers_for(error)
+
+
+def _handle_database_error(error: SQLAlchemyError) -> ResponseReturnValue:
+    if not is_database_fault(error):
+        return _handle_unexpected_error(error)
+    # The class only: a driver's message can name the host, the user and the statement.
+    _log.warning("request.database_unavailable request_id=%s error=%s", _request_id(), type(error).__name__)
+    unavailable = DatabaseUnavailableError(
+        "the database cannot take requests right now; try again shortly",
+        retry_after_s=DATABASE_RETRY_AFTER_S,
+    )
+    return _handle_escrow_error(unavailable)
 
 
 def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

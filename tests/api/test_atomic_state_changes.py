@@ -17,12 +17,9 @@ from sqlalchemy.orm import Session
 from escrow.app import create_app
 from escrow.config import Settings
 from escrow.httpkit import get_components
-from escrow.identity.base import VerifiedIdentity
 from escrow.models import Credential, LogEntry, PlatformApiKey, SigningKey
-from escrow.services.credentials import issue_credential
-from escrow.services.registration import register_person
 from escrow.services.signing_keys import rotate_signing_key
-from tests.credentials_support import NOW, add_api_key, add_platform, install_key
+from tests.credentials_support import NOW, add_api_key, add_platform, seed_revocable_credential
 
 WORKERS = 6
 
@@ -63,31 +60,12 @@ def test_concurrent_revocations_of_one_credential_log_one_revocation_and_never_5
     # Given a credential and its platform's API key, committed
     apps = _two_apps(fresh_database_url, tmp_path)
     components = get_components(apps[0])
-    with components.session_factory() as session:
-        install_key(session)
-        add_platform(session)
-        api_key = add_api_key(session, "forum")
-        identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
-        person = register_person(
-            session, identity=identity, oprf=components.oprf, log=components.log, now=NOW
-        )
-        issued = issue_credential(
-            session,
-            person_id=person.account.id,
-            platform_id="forum",
-            secret=person.secret,
-            keyring=components.keyring,
-            issuer=components.settings.issuer_url,
-            log=components.log,
-            now=NOW,
-        )
+    api_key, credential_id = seed_revocable_credential(components)
     headers = {"Authorization": f"Bearer {api_key}"}
 
     # When six requests through two app instances revoke it at once
     def revoke(app: Flask) -> int:
-        response = app.test_client().post(
-            f"/api/v1/credentials/{issued.credential_id}/revoke", headers=headers
-        )
+        response = app.test_client().post(f"/api/v1/credentials/{credential_id}/revoke", headers=headers)
         assert response.status_code != 200 or response.get_json()["status"] == "revoked"
         return response.status_code
 
@@ -98,7 +76,7 @@ def test_concurrent_revocations_of_one_credential_log_one_revocation_and_never_5
     assert statuses == [200] * WORKERS, statuses
     assert _log_kinds(apps[0], "credential.revoked") == 1
     with components.session_factory() as session:
-        row = session.get(Credential, issued.credential_id)
+        row = session.get(Credential, credential_id)
         assert row is not None
         assert row.revoked_by == "platform"
     for app in apps:
