@@ -34,7 +34,14 @@ from escrow.bootstrap import build_components
 from escrow.config import Settings
 from escrow.db import is_database_fault
 from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
-from escrow.httpkit import COMPONENTS_KEY, close_session, load_user
+from escrow.httpkit import (
+    COMPONENTS_KEY,
+    BigIntConverter,
+    IdConverter,
+    close_session,
+    load_user,
+    refuse_nul_input,
+)
 from escrow.identity.devidp import DEV_LABEL
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page, sign_in_again
@@ -112,6 +119,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"
 
+    # Before any route is added: every <int:...> and <bigint:...> is bounded by its column (issue 17).
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigint"] = BigIntConverter
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_session_bp)
@@ -136,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_web_bp)
     _limit_logins(app, settings)
     app.before_request(_assign_request_id)
+    app.before_request(refuse_nul_input)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
     app.register_error_handler(EscrowError, _handle_escrow_error)

@@ -20,6 +20,7 @@ from flask import Flask, current_app, g, request
 from flask import session as cookie_session
 from flask_login import UserMixin, current_user, login_user
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter
 from werkzeug.serving import WSGIRequestHandler
 
 from escrow.bootstrap import Components
@@ -32,6 +33,11 @@ from escrow.services.registration import PersonAccount, SignedIn, get_account
 from escrow.services.staff import StaffView, get_staff
 
 COMPONENTS_KEY = "escrow"
+# The ranges of the integer columns a path or body integer is compared with (issue 17 finding 3):
+# ids are Integer (int4 on PostgreSQL), log sizes and indexes BigInteger (int8). A larger number
+# cannot name a row, so it is a 404 (path) or 422 (body), never an OverflowError or a DataError.
+MAX_ID = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
 STAFF_ID_PREFIX = "staff:"
 PERSON_ID_PREFIX = "person:"
 # The Flask session entry holding the sealed pseudonym secret (base64url of nonce || ciphertext || tag).
@@ -82,6 +88,8 @@ def json_object(*, require_json_media_type: bool = True) -> dict[str, Any]:
         raise ValidationError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
+    if _has_nul(body):
+        raise ValidationError("the request body contains a NUL character")
     return body
 
 
@@ -99,11 +107,67 @@ def text_field(body: dict[str, Any], name: str, *, allow_empty: bool = False) ->
 
 
 def int_field(body: dict[str, Any], name: str) -> int:
-    """Returns the integer member ``name`` of a JSON object (not a boolean). Raises ValidationError."""
+    """Returns the integer member ``name`` of a JSON object (not a boolean) within the 64-bit column
+    range. Raises ValidationError."""
     value = body.get(name)
-    if type(value) is not int:
+    if type(value) is not int or not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
         raise ValidationError(f"field {name!r} must be an integer")
     return value
+
+
+class IdConverter(IntegerConverter):
+    """The app's ``<int:...>`` path converter: a non-negative integer no larger than an id column
+    holds (MAX_ID); anything else matches no route, so it is a 404 problem on every backend."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class BigIntConverter(IntegerConverter):
+    """``<bigint:...>``: a non-negative integer within a BigInteger column (log sizes, indexes)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_BIGINT)
+        super().__init__(map, *args, **kwargs)
+
+
+NUL = "\x00"
+
+
+def refuse_nul_input() -> None:
+    """Before every request: refuses a NUL character anywhere in the path, the query or a form
+    (names and values). Raises ValidationError (422).
+
+    PostgreSQL refuses NUL in text (a DataError, once a 500) while SQLite silently stores it (a court
+    named "c\\0"); refusing it here gives one answer on both (issue 17 finding 3). JSON bodies are
+    checked by json_object().
+    """
+    if NUL in request.path:
+        raise ValidationError("the request path contains a NUL character")
+    for name, value in request.args.items(multi=True):
+        if NUL in name or NUL in value:
+            raise ValidationError("the query string contains a NUL character")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            if NUL in (name or "") or NUL in value:
+                raise ValidationError("a form field contains a NUL character")
+
+
+def _has_nul(value: Any) -> bool:
+    # Iterative, so a body nested as deep as json.loads allows cannot exhaust the stack here.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 # Principals: who is signed in (Flask-Login). Session ids carry their kind: "staff:<id>" or
