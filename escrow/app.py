@@ -40,6 +40,7 @@ from escrow.httpkit import (
     IdConverter,
     close_session,
     load_user,
+    public_base_url,
     refuse_nul_input,
 )
 from escrow.identity.devidp import DEV_LABEL
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_signed_api_bp)
     app.register_blueprint(disclosures_web_bp)
     _limit_logins(app, settings)
+    # Templates name the server by configuration, never by the Host header (issue 17).
+    app.jinja_env.globals["public_base_url"] = public_base_url
     app.before_request(_assign_request_id)
     app.before_request(refuse_nul_input)
     app.after_request(_add_response_headers)

@@ -69,6 +69,13 @@ def close_session(_exc: BaseException | None = None) -> None:
         session.close()
 
 
+def public_base_url() -> str:
+    """Returns the service's public base URL, from configuration only (ESCROW_ISSUER_URL), never
+    from the request's Host header, which anyone can set (issue 17 finding 8: ``Host: evil.example``
+    turned the commands on key-holder and officer pages into ``--server http://evil.example``)."""
+    return get_components().settings.issuer_url.rstrip("/")
+
+
 def current_time() -> datetime:
     """Returns the time of the components' clock (the one clock every view passes to services)."""
     return get_components().clock()

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 
 from escrow.errors import NotFoundError, ValidationError
-from escrow.httpkit import current_staff, current_time, get_components, get_session
+from escrow.httpkit import current_staff, current_time, get_components, get_session, public_base_url
 from escrow.services import disclosure as service
 from escrow.services.disclosure import view_json
 from escrow.services.staff import StaffView
@@ -104,7 +104,7 @@ def detail_page(request_id: int) -> str:
         "disclosure/detail.html",
         r=page.request,
         actions=page.actions,
-        server=request.host_url.rstrip("/"),
+        server=public_base_url(),
         me=staff.username,
         my_key=page.registered_key_b64,
     )
@@ -140,7 +140,7 @@ def holder_page(request_id: int) -> str:
     )
     if view.status == service.RequestState.DRAFT:
         raise NotFoundError("no such disclosure request")
-    return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
+    return render_template("disclosure/holder.html", r=view, server=public_base_url())
 
 
 @bp.get("/admin/courts")
