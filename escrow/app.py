@@ -214,6 +214,11 @@ def _add_response_headers(response: Response) -> Response:
     response.headers["X-Request-Id"] = _request_id()
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    # Nothing is stored by a browser or a proxy unless the view says it may be (issue 17 finding 9):
+    # credentials, API keys, client secrets, invitation codes, authenticator keys and revealed
+    # identities are in responses that no one should find in a cache. The public, cacheable
+    # answers (JWKS, checkpoints, OIDC discovery, static files) set their own Cache-Control.
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
