@@ -41,7 +41,7 @@ from escrow.httpkit import (
     close_session,
     load_user,
     public_base_url,
-    refuse_nul_input,
+    refuse_malformed_input,
 )
 from escrow.identity.devidp import DEV_LABEL
 from escrow.web import bp as web_bp
@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions[COMPONENTS_KEY] = components
     identity_providers = components.identity_providers
+    # Registered before CSRFProtect, whose check would otherwise meet the malformed form first.
+    app.before_request(refuse_malformed_input)
     csrf = CSRFProtect(app)
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
     csrf.exempt(ceremony_api_bp)
@@ -149,7 +151,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Templates name the server by configuration, never by the Host header (issue 17).
     app.jinja_env.globals["public_base_url"] = public_base_url
     app.before_request(_assign_request_id)
-    app.before_request(refuse_nul_input)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
     app.register_error_handler(EscrowError, _handle_escrow_error)

@@ -142,23 +142,31 @@ class BigIntConverter(IntegerConverter):
 NUL = "\x00"
 
 
-def refuse_nul_input() -> None:
-    """Before every request: refuses a NUL character anywhere in the path, the query or a form
-    (names and values). Raises ValidationError (422).
+def refuse_malformed_input() -> None:
+    """Before every request (and before the CSRF check): refuses a NUL character anywhere in the
+    path, the query or a form (names and values), and a form part without a field name. Raises
+    ValidationError (422).
 
     PostgreSQL refuses NUL in text (a DataError, once a 500) while SQLite silently stores it (a court
-    named "c\\0"); refusing it here gives one answer on both (issue 17 finding 3). JSON bodies are
-    checked by json_object().
+    named "c\\0"); refusing it here gives one answer on both. A multipart part whose name Werkzeug
+    parses as None crashed Flask-WTF's CSRF check on every protected POST (issue 17 finding 3).
+    JSON bodies are checked by json_object().
     """
     if NUL in request.path:
         raise ValidationError("the request path contains a NUL character")
     for name, value in request.args.items(multi=True):
         if NUL in name or NUL in value:
             raise ValidationError("the query string contains a NUL character")
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for name, value in request.form.items(multi=True):
-            if NUL in (name or "") or NUL in value:
-                raise ValidationError("a form field contains a NUL character")
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return
+    for name, value in request.form.items(multi=True):
+        if not isinstance(name, str) or not name:
+            raise ValidationError("a form field has no name")
+        if NUL in name or NUL in value:
+            raise ValidationError("a form field contains a NUL character")
+    for name in request.files:
+        if not isinstance(name, str) or not name or NUL in name:
+            raise ValidationError("a form file has no valid name")
 
 
 def _has_nul(value: Any) -> bool:

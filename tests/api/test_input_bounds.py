@@ -98,3 +98,14 @@ def test_an_integer_beyond_64_bits_in_a_json_body_is_a_422(world: World) -> None
     )
 
     assert 400 <= response.status_code < 500, response.status_code
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/v1/me/credentials", "/api/v1/disclosures"])
+def test_a_multipart_part_without_a_field_name_is_a_422_not_a_csrf_crash(
+    client: FlaskClient, path: str
+) -> None:
+    body = b"--B\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n--B--\r\n"
+
+    response = client.post(path, data=body, content_type="multipart/form-data; boundary=B")
+
+    assert response.status_code == 422, response.status_code
