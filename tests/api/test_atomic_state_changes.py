@@ -144,3 +144,58 @@ def test_concurrent_signing_key_rotations_retire_the_key_once(
         assert len([k for k in keys if k.retired_at is not None]) == rotations == statuses.count(200)
     for app in apps:
         get_components(app).close()
+
+
+def test_concurrent_authenticator_enrolments_store_one_key_and_log_once(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    # Given a staff account without an authenticator app
+    from datetime import UTC, datetime
+
+    from escrow.errors import ConflictError
+    from escrow.services import totp
+    from escrow.services.staff import create_staff, enrol_totp
+
+    apps = _two_apps(fresh_database_url, tmp_path)
+    components = get_components(apps[0])
+    now = datetime.now(UTC)
+    with components.session_factory() as session:
+        staff = create_staff(
+            session,
+            components.password_hasher,
+            components.log,
+            username="olga",
+            display_name="Olga",
+            organisation="Forum Legal",
+            roles=("legal_officer",),
+            password="correct horse battery staple",
+            now=now,
+        )
+
+    # When six tabs enrol, each with its own key and a valid code, at once
+    def enrol(app: Flask) -> int:
+        components = get_components(app)
+        secret = totp.new_secret()
+        code = totp.code_at(secret, totp.current_step(now))
+        with components.session_factory() as session:
+            try:
+                enrol_totp(
+                    session,
+                    components.log,
+                    components.keyring.totp_key,
+                    staff_id=staff.id,
+                    secret=secret,
+                    code=code,
+                    now=now,
+                )
+            except ConflictError:
+                return 409
+            return 200
+
+    statuses = _at_once(apps, enrol)
+
+    # Then one wins, the others are a clear conflict, and one entry logs the enrolment
+    assert sorted(statuses) == [200] + [409] * (WORKERS - 1), statuses
+    assert _log_kinds(apps[0], "staff.totp_enrolled") == 1
+    for app in apps:
+        get_components(app).close()
