@@ -13,6 +13,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -31,8 +32,17 @@ from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
 from escrow.config import Settings
-from escrow.errors import EscrowError, ServiceUnavailableError, SignInAgainError
-from escrow.httpkit import COMPONENTS_KEY, close_session, load_user
+from escrow.db import is_database_fault
+from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
+from escrow.httpkit import (
+    COMPONENTS_KEY,
+    BigIntConverter,
+    IdConverter,
+    close_session,
+    load_user,
+    public_base_url,
+    refuse_malformed_input,
+)
 from escrow.identity.devidp import DEV_LABEL
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page, sign_in_again
@@ -51,6 +61,9 @@ from escrow.web.users import bp as users_bp
 # Court orders (issue 6) are at most 4 MiB (escrow.services.disclosure.MAX_ORDER_BYTES) plus form fields.
 MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 REQUEST_ID_BYTES = 8
+# A database that cannot be reached, is read-only or full is a 503 with this Retry-After, never a
+# 500 (issue 17): the request changed nothing, and the next one gets a fresh connection.
+DATABASE_RETRY_AFTER_S = 5
 
 # Sent with every response; the pages use no inline script or style and no external assets.
 SECURITY_HEADERS = {
@@ -89,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions[COMPONENTS_KEY] = components
     identity_providers = components.identity_providers
+    # Registered before CSRFProtect, whose check would otherwise meet the malformed form first.
+    app.before_request(refuse_malformed_input)
     csrf = CSRFProtect(app)
     # Key-holder endpoints authenticate by Ed25519 request signatures, never by cookie: no CSRF risk.
     csrf.exempt(ceremony_api_bp)
@@ -107,6 +122,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.user_loader(load_user)
     login_manager.login_view = "auth.login"
 
+    # Before any route is added: every <int:...> and <bigint:...> is bounded by its column (issue 17).
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigint"] = BigIntConverter
     app.register_blueprint(web_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_session_bp)
@@ -130,11 +148,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_signed_api_bp)
     app.register_blueprint(disclosures_web_bp)
     _limit_logins(app, settings)
+    # Templates name the server by configuration, never by the Host header (issue 17).
+    app.jinja_env.globals["public_base_url"] = public_base_url
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
     app.register_error_handler(EscrowError, _handle_escrow_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(SQLAlchemyError, _handle_database_error)
     app.register_error_handler(Exception, _handle_unexpected_error)
     _log.info("app.created testing=%s", settings.testing)
     return app
@@ -194,6 +215,11 @@ def _add_response_headers(response: Response) -> Response:
     response.headers["X-Request-Id"] = _request_id()
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    # Nothing is stored by a browser or a proxy unless the view says it may be (issue 17 finding 9):
+    # credentials, API keys, client secrets, invitation codes, authenticator keys and revealed
+    # identities are in responses that no one should find in a cache. The public, cacheable
+    # answers (JWKS, checkpoints, OIDC discovery, static files) set their own Cache-Control.
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -218,6 +244,18 @@ def _handle_escrow_error(error: EscrowError) -> ResponseReturnValue:
     retry_after_s = error.retry_after_s if isinstance(error, ServiceUnavailableError) else None
     page, status = render_error_page(status, error.title, detail, retry_after_s=retry_after_s)
     return page, status, problems.headers_for(error)
+
+
+def _handle_database_error(error: SQLAlchemyError) -> ResponseReturnValue:
+    if not is_database_fault(error):
+        return _handle_unexpected_error(error)
+    # The class only: a driver's message can name the host, the user and the statement.
+    _log.warning("request.database_unavailable request_id=%s error=%s", _request_id(), type(error).__name__)
+    unavailable = DatabaseUnavailableError(
+        "the database cannot take requests right now; try again shortly",
+        retry_after_s=DATABASE_RETRY_AFTER_S,
+    )
+    return _handle_escrow_error(unavailable)
 
 
 def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

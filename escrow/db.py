@@ -12,7 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -27,6 +28,16 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# SQLSTATE classes of a database that cannot take the request now (PostgreSQL appendix A):
+# connection exceptions, insufficient resources (disk full, out of memory), operator intervention
+# (shutdown, starting up), system errors; and a read-only transaction (a hot standby, or
+# default_transaction_read_only).
+_FAULT_SQLSTATE_PREFIXES = ("08", "53", "57", "58")
+_READ_ONLY_SQLSTATE = "25006"
+# SQLite primary result codes of the same kind (https://sqlite.org/rescode.html): BUSY, LOCKED,
+# NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL.
+_SQLITE_FAULT_CODES = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
 
 _log = logging.getLogger(__name__)
 
@@ -117,5 +128,49 @@ def database_is_reachable(engine: Engine) -> bool:
     except SQLAlchemyError as e:
         # The class name only: driver messages can contain host names and user names.
         _log.warning("database.unreachable error=%s", type(e).__name__)
+        return False
+    return True
+
+
+def is_database_fault(error: BaseException) -> bool:
+    """Returns True if ``error`` says the database cannot take the request now (unreachable,
+    read-only, full, locked, shutting down) rather than that the request or the code is wrong.
+
+    SQLite by its primary result code (busy, locked, read-only, I/O error, full, cannot open);
+    PostgreSQL by SQLSTATE, or by an OperationalError with none (the connection itself failed).
+    Such a request changed nothing, so the caller may retry it (HTTP 503).
+    """
+    if isinstance(error, PoolTimeoutError):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in _SQLITE_FAULT_CODES
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate == _READ_ONLY_SQLSTATE or sqlstate.startswith(_FAULT_SQLSTATE_PREFIXES)
+    return isinstance(error, OperationalError)
+
+
+def database_can_write(engine: Engine) -> bool:
+    """Returns True if the database takes a write now: one UPDATE inside a transaction that is then
+    rolled back, so nothing changes. Never raises for database errors.
+
+    The UPDATE takes SQLite's write lock (a read-only file, or a lock held past the busy timeout,
+    fails here) and is refused by a read-only PostgreSQL. A disk that fills up only at commit is
+    not seen here; the request that meets it gets a 503 (escrow/app.py).
+    """
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            finally:
+                transaction.rollback()
+    except SQLAlchemyError as e:
+        _log.warning("database.not_writable error=%s", type(e).__name__)
         return False
     return True

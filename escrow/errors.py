@@ -203,6 +203,14 @@ class ServiceUnavailableError(EscrowError):
         self.retry_after_s = retry_after_s if isinstance(retry_after_s, int) and retry_after_s >= 0 else None
 
 
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database cannot be reached, is read-only or is full (issue 17): the request did nothing
+    and may be retried. Says nothing of the driver's message (it can name hosts and users)."""
+
+    code = "database-unavailable"
+    title = "Service unavailable"
+
+
 class OprfUnavailableError(ServiceUnavailableError):
     """Not enough OPRF nodes answered (or an answer was malformed), so no person key or pseudonym
     can be derived now (issue 13). Says nothing about the person or the input."""

@@ -20,6 +20,8 @@ from flask import Flask, current_app, g, request
 from flask import session as cookie_session
 from flask_login import UserMixin, current_user, login_user
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter
+from werkzeug.serving import WSGIRequestHandler
 
 from escrow.bootstrap import Components
 from escrow.crypto.errors import EncodingError, OpenFailedError
@@ -31,6 +33,11 @@ from escrow.services.registration import PersonAccount, SignedIn, get_account
 from escrow.services.staff import StaffView, get_staff
 
 COMPONENTS_KEY = "escrow"
+# The ranges of the integer columns a path or body integer is compared with (issue 17 finding 3):
+# ids are Integer (int4 on PostgreSQL), log sizes and indexes BigInteger (int8). A larger number
+# cannot name a row, so it is a 404 (path) or 422 (body), never an OverflowError or a DataError.
+MAX_ID = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
 STAFF_ID_PREFIX = "staff:"
 PERSON_ID_PREFIX = "person:"
 # The Flask session entry holding the sealed pseudonym secret (base64url of nonce || ciphertext || tag).
@@ -62,6 +69,13 @@ def close_session(_exc: BaseException | None = None) -> None:
         session.close()
 
 
+def public_base_url() -> str:
+    """Returns the service's public base URL, from configuration only (ESCROW_ISSUER_URL), never
+    from the request's Host header, which anyone can set (issue 17 finding 8: ``Host: evil.example``
+    turned the commands on key-holder and officer pages into ``--server http://evil.example``)."""
+    return get_components().settings.issuer_url.rstrip("/")
+
+
 def current_time() -> datetime:
     """Returns the time of the components' clock (the one clock every view passes to services)."""
     return get_components().clock()
@@ -81,6 +95,8 @@ def json_object(*, require_json_media_type: bool = True) -> dict[str, Any]:
         raise ValidationError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
+    if _has_nul(body):
+        raise ValidationError("the request body contains a NUL character")
     return body
 
 
@@ -98,11 +114,75 @@ def text_field(body: dict[str, Any], name: str, *, allow_empty: bool = False) ->
 
 
 def int_field(body: dict[str, Any], name: str) -> int:
-    """Returns the integer member ``name`` of a JSON object (not a boolean). Raises ValidationError."""
+    """Returns the integer member ``name`` of a JSON object (not a boolean) within the 64-bit column
+    range. Raises ValidationError."""
     value = body.get(name)
-    if type(value) is not int:
+    if type(value) is not int or not -MAX_BIGINT - 1 <= value <= MAX_BIGINT:
         raise ValidationError(f"field {name!r} must be an integer")
     return value
+
+
+class IdConverter(IntegerConverter):
+    """The app's ``<int:...>`` path converter: a non-negative integer no larger than an id column
+    holds (MAX_ID); anything else matches no route, so it is a 404 problem on every backend."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class BigIntConverter(IntegerConverter):
+    """``<bigint:...>``: a non-negative integer within a BigInteger column (log sizes, indexes)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", MAX_BIGINT)
+        super().__init__(map, *args, **kwargs)
+
+
+NUL = "\x00"
+
+
+def refuse_malformed_input() -> None:
+    """Before every request (and before the CSRF check): refuses a NUL character anywhere in the
+    path, the query or a form (names and values), and a form part without a field name. Raises
+    ValidationError (422).
+
+    PostgreSQL refuses NUL in text (a DataError, once a 500) while SQLite silently stores it (a court
+    named "c\\0"); refusing it here gives one answer on both. A multipart part whose name Werkzeug
+    parses as None crashed Flask-WTF's CSRF check on every protected POST (issue 17 finding 3).
+    JSON bodies are checked by json_object().
+    """
+    if NUL in request.path:
+        raise ValidationError("the request path contains a NUL character")
+    for name, value in request.args.items(multi=True):
+        if NUL in name or NUL in value:
+            raise ValidationError("the query string contains a NUL character")
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return
+    for name, value in request.form.items(multi=True):
+        if not isinstance(name, str) or not name:
+            raise ValidationError("a form field has no name")
+        if NUL in name or NUL in value:
+            raise ValidationError("a form field contains a NUL character")
+    for name in request.files:
+        if not isinstance(name, str) or not name or NUL in name:
+            raise ValidationError("a form file has no valid name")
+
+
+def _has_nul(value: Any) -> bool:
+    # Iterative, so a body nested as deep as json.loads allows cannot exhaust the stack here.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 # Principals: who is signed in (Flask-Login). Session ids carry their kind: "staff:<id>" or
@@ -218,3 +298,30 @@ def _session_box_key() -> bytes:
 
 def _secret_aad(person_id: int) -> bytes:
     return _PSEUDONYM_SECRET_AAD + str(person_id).encode()
+
+
+# The query string is replaced in access logs: an identity provider's ``code`` and ``state`` arrive
+# in /account/oidc/callback's query, and a log must not keep them (issue 17 finding 7).
+REDACTED_QUERY = "?<redacted>"
+
+
+def redact_query(target: str) -> str:
+    """Returns a request target with its query string (if any) replaced by ``?<redacted>``."""
+    path, has_query, _query = target.partition("?")
+    return path + REDACTED_QUERY if has_query else path
+
+
+class RedactedAccessLogHandler(WSGIRequestHandler):
+    """Werkzeug's request handler (``escrow run``) whose access log line never shows a query string."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        target = getattr(self, "path", None)
+        if not isinstance(target, str):  # a malformed request line: it may still quote a query
+            self.requestline = redact_query(getattr(self, "requestline", "-"))
+            super().log_request(code, size)
+            return
+        self.path = redact_query(target)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = target

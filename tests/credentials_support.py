@@ -182,3 +182,31 @@ def log_in_over_http(authorize_url: str, username: str) -> str:
     with redirect.value:
         assert redirect.value.code == 303, redirect.value.code
         return str(redirect.value.headers["Location"])
+
+
+def seed_revocable_credential(components: Any) -> tuple[str, str]:
+    """Commits an escrow key, the "forum" platform, its API key and one person's credential through
+    the services, on ``components``' own database; returns (API key, credential id)."""
+    from escrow.identity.base import VerifiedIdentity
+    from escrow.services.credentials import issue_credential
+    from escrow.services.registration import register_person
+
+    with components.session_factory() as session:
+        install_key(session)
+        add_platform(session)
+        api_key = add_api_key(session, "forum")
+        identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Eve Example", "1999-12-31", "low")
+        person = register_person(
+            session, identity=identity, oprf=components.oprf, log=components.log, now=NOW
+        )
+        issued = issue_credential(
+            session,
+            person_id=person.account.id,
+            platform_id="forum",
+            secret=person.secret,
+            keyring=components.keyring,
+            issuer=components.settings.issuer_url,
+            log=components.log,
+            now=NOW,
+        )
+    return api_key, issued.credential_id

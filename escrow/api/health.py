@@ -1,13 +1,16 @@
-"""Health endpoint for load balancers and the CI smoke test."""
+"""Health endpoints for load balancers and the CI smoke test: ``/healthz`` (liveness: the process
+answers, and whether the database does) and ``/readyz`` (readiness: the database takes a write)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from escrow.errors import DatabaseUnavailableError
 from escrow.httpkit import get_components
-from escrow.services.health import check_health
+from escrow.services.health import check_health, check_readiness
 
 bp = Blueprint("health", __name__)
+READY_RETRY_AFTER_S = 5
 
 
 @bp.get("/healthz")
@@ -29,3 +32,16 @@ def healthz() -> tuple[Response, int]:
         },
     }
     return jsonify(body), 200 if report.status == "ok" else 503
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Returns 200 {"status": "ready"} if the database takes a write now (one UPDATE, rolled back),
+    else a 503 problem with Retry-After: a load balancer sends no traffic to this instance until then.
+    """
+    report = check_readiness(get_components().engine)
+    if report.status != "ok":
+        raise DatabaseUnavailableError(
+            "the database cannot take a write now", retry_after_s=READY_RETRY_AFTER_S
+        )
+    return jsonify({"status": "ready", "database": "writable"}), 200

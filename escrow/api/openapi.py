@@ -49,6 +49,16 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: the database takes a write now (one UPDATE, rolled back)",
+            "tags": ["operations"],
+            "responses": {
+                "200": _json({"type": "object"}, "Ready"),
+                "503": PROBLEM,
+            },
+        }
+    },
     "/api/v1/session": {
         "get": {
             "summary": "The logged-in member of staff (if any) and the CSRF token for X-CSRFToken",

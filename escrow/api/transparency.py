@@ -38,7 +38,7 @@ def latest_checkpoint() -> ResponseReturnValue:
     return _note(transparency.latest_checkpoint(get_session(), get_components().log), _SHORT_CACHE)
 
 
-@bp.get("/log/checkpoints/<int:size>")
+@bp.get("/log/checkpoints/<bigint:size>")
 def checkpoint_at(size: int) -> ResponseReturnValue:
     """The checkpoint signed when the log reached `size` entries."""
     return _note(transparency.checkpoint_at(get_session(), size), _IMMUTABLE)

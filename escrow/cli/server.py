@@ -101,6 +101,7 @@ def run(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from escrow.app import create_app
+    from escrow.httpkit import RedactedAccessLogHandler
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
@@ -120,7 +121,15 @@ def run(host: str, port: int) -> None:
             )
         app = create_app(settings)
         click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            use_debugger=False,
+            request_handler=RedactedAccessLogHandler,
+        )
     finally:
         stop_nodes(nodes)
 

@@ -303,19 +303,32 @@ def _owned_by(session: Session, person_id: int, secret: PseudonymSecret) -> Colu
 
 
 def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: datetime) -> CredentialInfo:
-    if row.revoked_at is None:
-        row.revoked_at = now
-        row.revoked_by = by
+    """Revokes ``row`` once: a conditional UPDATE, so of concurrent revocations exactly one changes the
+    row, writes ``credential.revoked`` and sets ``revoked_by``; the others are a no-op that reports the
+    winner's revocation (issue 17, finding 1)."""
+    jti, platform_id = row.jti, row.platform_id
+    # End the read transaction before writing (SQLite WAL: see verify_and_redeem).
+    session.commit()
+    result = session.execute(
+        update(Credential)
+        .where(Credential.jti == jti, Credential.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
         append_event(
             session,
             log,
             kind="credential.revoked",
-            data={"platform": row.platform_id, "by": by},
-            sensitive={"credential_id": row.jti},
+            data={"platform": platform_id, "by": by},
+            sensitive={"credential_id": jti},
             now=now,
         )
         session.commit()
-        _log.info("credential.revoked platform_id=%s credential_id=%s by=%s", row.platform_id, row.jti, by)
+        _log.info("credential.revoked platform_id=%s credential_id=%s by=%s", platform_id, jti, by)
+    else:
+        session.rollback()
+    session.refresh(row)
     return _info(row, now)
 
 

@@ -209,6 +209,7 @@ def grant_consent(
     pseudonym = _pseudonym(session, person_id, platform_id, secret)
     if has_consent(session, person_id=person_id, platform_id=platform_id, secret=secret):
         return
+    session.commit()  # end the read transaction first (SQLite WAL: see services/credentials.py)
     session.add(OidcConsent(platform_id=platform_id, pseudonym=pseudonym, granted_at=now))
     append_event(
         session,
@@ -238,6 +239,8 @@ def withdraw_consent(
     """Withdraws the person's consent for the platform and commits. Raises NotFoundError if there is
     no such consent."""
     pseudonym = _pseudonym(session, person_id, platform_id, secret)
+    # End the read transaction before the conditional DELETE (SQLite WAL: see services/credentials.py).
+    session.commit()
     result = session.execute(
         delete(OidcConsent)
         .where(OidcConsent.platform_id == platform_id, OidcConsent.pseudonym == pseudonym)

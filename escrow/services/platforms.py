@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
@@ -225,8 +225,17 @@ def revoke_api_key(
     ).first()
     if row is None:
         raise NotFoundError("no API key with this prefix for this platform")
-    if row.revoked_at is None:
-        row.revoked_at = now
+    key_id = row.id
+    # One conditional UPDATE after the read transaction ends (issue 17): of concurrent revocations
+    # exactly one changes the row and writes the log entry; the others are a no-op.
+    session.commit()
+    result = session.execute(
+        update(PlatformApiKey)
+        .where(PlatformApiKey.id == key_id, PlatformApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
         append_event(
             session,
             log,
@@ -236,6 +245,9 @@ def revoke_api_key(
         )
         session.commit()
         _log.info("platform.api_key_revoked platform_id=%s prefix=%s", platform_id, prefix)
+    else:
+        session.rollback()
+    session.refresh(row)
     return _key_info(row)
 
 

@@ -116,7 +116,9 @@ def register_person(
         # The unique person_key lost a race with a concurrent registration of the same person.
         session.rollback()
         raise ConflictError("this person already has an account; log in instead") from None
-    _log.info("person.registered person_id=%d provider=%s", person.id, person.provider_kind)
+    # No person id: this line sits next to credential.issued lines, and a log must not join what the
+    # database keeps apart (docs/threat-model.md, security rule 6; issue 17 finding 7).
+    _log.info("person.registered provider=%s", person.provider_kind)
     return SignedIn(_account(person), keys.secret)
 
 

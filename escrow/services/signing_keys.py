@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.tokens import key_id as thumbprint
 from escrow.crypto.tokens import public_jwk, public_key_of
-from escrow.errors import InvalidStateError
+from escrow.errors import ConflictError, InvalidStateError
 from escrow.keystore import SIGNING_SEED_BYTES, Keyring, write_signing_seed
 from escrow.models import SigningKey
 from escrow.services.transparency import LogSigner, append_event
@@ -55,7 +55,19 @@ def rotate_signing_key(session: Session, keyring: Keyring, *, log: LogSigner, no
     commits, and returns the new kid."""
     old = _active_row(session)
     if old is not None:
-        old.retired_at = now
+        old_kid = old.kid
+        # End the read transaction, then retire with one conditional UPDATE (issue 17): of two
+        # concurrent rotations exactly one retires the key and logs; the other is a ConflictError.
+        session.commit()
+        result = session.execute(
+            update(SigningKey)
+            .where(SigningKey.kid == old_kid, SigningKey.retired_at.is_(None))
+            .values(retired_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            raise ConflictError("the signing key was rotated by another request at the same time")
     row = _create(session, keyring, now=now)
     append_event(
         session,

@@ -182,11 +182,26 @@ def enrol_totp(
     if account.totp_secret is not None:
         raise ConflictError("this account already has an authenticator app; ask an administrator to reset it")
     step = totp.matching_step(secret, code, now, after=None)
-    account.totp_secret = totp.seal_secret(totp_key, staff_id, secret)
-    account.totp_last_step = step
-    account.totp_enrolled_at = now
-    append_event(session, log, kind="staff.totp_enrolled", data={"username": account.username}, now=now)
+    username = account.username
+    # End the read transaction, then one conditional UPDATE (issue 17): of two enrolments racing
+    # (two tabs) exactly one stores its key and logs; the other is the same ConflictError.
     session.commit()
+    result = session.execute(
+        update(StaffAccount)
+        .where(StaffAccount.id == staff_id, StaffAccount.totp_secret.is_(None))
+        .values(
+            totp_secret=totp.seal_secret(totp_key, staff_id, secret),
+            totp_last_step=step,
+            totp_enrolled_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ConflictError("this account already has an authenticator app; ask an administrator to reset it")
+    append_event(session, log, kind="staff.totp_enrolled", data={"username": username}, now=now)
+    session.commit()
+    session.refresh(account)
     return _view(account)
 
 

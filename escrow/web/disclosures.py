@@ -14,7 +14,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 
 from escrow.errors import ValidationError
-from escrow.httpkit import current_staff, current_time, get_components, get_session
+from escrow.httpkit import current_staff, current_time, get_components, get_session, public_base_url
 from escrow.services import disclosure as service
 from escrow.services.disclosure import view_json
 from escrow.services.staff import StaffView
@@ -113,7 +113,7 @@ def detail_page(request_id: int) -> str:
         "disclosure/detail.html",
         r=page.request,
         actions=page.actions,
-        server=request.host_url.rstrip("/"),
+        server=public_base_url(),
         me=staff.username,
         my_key=page.registered_key_b64,
     )
@@ -152,7 +152,7 @@ def holder_page(request_id: int) -> str:
     view = service.logged_request(
         get_session(), request_id=request_id, log=get_components().log, now=current_time()
     )
-    return render_template("disclosure/holder.html", r=view, server=request.host_url.rstrip("/"))
+    return render_template("disclosure/holder.html", r=view, server=public_base_url())
 
 
 @bp.get("/admin/courts")

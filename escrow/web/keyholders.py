@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.errors import ValidationError
-from escrow.httpkit import current_time, get_components, get_session
+from escrow.httpkit import current_time, get_components, get_session, public_base_url
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.web.auth import role_required
@@ -115,9 +115,7 @@ def admin_cancel(ceremony_id: int) -> ResponseReturnValue:
 def ceremony_page(ceremony_id: int) -> ResponseReturnValue:
     """A ceremony's progress, holder by holder, with the command each runs next (public)."""
     state = ceremony_service.ceremony_state(get_session(), ceremony_id)
-    return render_template(
-        "ceremony.html", state=state, server=request.host_url.rstrip("/"), fingerprint=fingerprint
-    )
+    return render_template("ceremony.html", state=state, server=public_base_url(), fingerprint=fingerprint)
 
 
 @bp.get("/keyholders/<int:holder_id>")
@@ -126,6 +124,4 @@ def keyholder_page(holder_id: int) -> ResponseReturnValue:
     session = get_session()
     holder = keyholder_service.get_keyholder(session, holder_id)
     ceremonies = ceremony_service.holder_ceremonies(session, holder_id)
-    return render_template(
-        "keyholder.html", holder=holder, ceremonies=ceremonies, server=request.host_url.rstrip("/")
-    )
+    return render_template("keyholder.html", holder=holder, ceremonies=ceremonies, server=public_base_url())

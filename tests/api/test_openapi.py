@@ -7,7 +7,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-JSON_PREFIXES = ("/api/", "/.well-known/", "/healthz", "/openapi.json")
+JSON_PREFIXES = ("/api/", "/.well-known/", "/healthz", "/readyz", "/openapi.json")
 
 
 def _openapi_path(rule: str) -> str:
