@@ -28,6 +28,7 @@ from escrow.api.credentials import platform_bp as platform_api_bp
 from escrow.api.disclosures import bp as disclosures_api_bp
 from escrow.api.disclosures import signed_bp as disclosures_signed_api_bp
 from escrow.api.health import bp as health_bp
+from escrow.api.metrics import init_metrics
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _limit_logins(app, settings)
     # Templates name the server by configuration, never by the Host header (issue 17).
     app.jinja_env.globals["public_base_url"] = public_base_url
+    init_metrics(app)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)

@@ -77,6 +77,8 @@ class Settings:
     # The Ed25519 seed signing node requests, from ESCROW_OPRF_CLIENT_KEY (base64url); None: the file
     # <keys>/oprf-client-key, made on first start (escrow.keystore).
     oprf_client_key: bytes | None = field(default=None, repr=False)
+    # Issue 17: GET /metrics (Prometheus) answers only with `Authorization: Bearer <this>`; None: 404.
+    metrics_token: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -143,6 +145,7 @@ class Settings:
             oprf_client_key=parse_oprf_client_key(
                 env.get("ESCROW_OPRF_CLIENT_KEY"), "ESCROW_OPRF_CLIENT_KEY"
             ),
+            metrics_token=_metrics_token(env.get("ESCROW_METRICS_TOKEN")),
             totp_all_staff=_parse_flag(env, "ESCROW_TOTP_ALL_STAFF"),
             login_rate_limit=login_rate_limit,
             ratelimit_storage_uri=ratelimit_storage_uri,
@@ -213,6 +216,17 @@ def parse_oprf_nodes(text: str) -> tuple[tuple[int, str], ...]:
     if len({i for i, _ in nodes}) != len(nodes):
         raise ConfigError("ESCROW_OPRF_NODES names the same node index twice")
     return tuple(nodes)
+
+
+def _metrics_token(text: str | None) -> str | None:
+    if not text:
+        return None
+    if len(text) < MIN_SECRET_KEY_LENGTH or not text.isascii() or not text.isprintable() or " " in text:
+        raise ConfigError(
+            f"ESCROW_METRICS_TOKEN must be at least {MIN_SECRET_KEY_LENGTH} printable ASCII characters, "
+            "without spaces"
+        )
+    return text
 
 
 def parse_oprf_client_key(text: str | None, name: str) -> bytes | None:

@@ -60,7 +60,7 @@ HTTP_ERROR_CODES: Mapping[int, str] = {
 }
 
 _JSON_PATH_PREFIXES = ("/api/", "/.well-known/")
-_JSON_PATHS = frozenset({"/api", "/healthz", "/readyz", "/openapi.json"})
+_JSON_PATHS = frozenset({"/api", "/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 def status_for(error: EscrowError) -> int:
