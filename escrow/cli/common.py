@@ -14,6 +14,8 @@ from typing import ParamSpec, TypeVar
 import click
 import nacl.pwhash.argon2id
 
+from escrow.client.audit import AuditState, read_state, write_state
+from escrow.client.http import HttpClient
 from escrow.crypto.errors import CryptoError, HolderFileError
 from escrow.errors import EscrowError
 
@@ -65,3 +67,30 @@ passphrase_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the passphrase from this file (for scripts); otherwise it is prompted for.",
 )
+
+
+STATE_SUFFIX = ".log-state.json"
+"""What a holder's or officer's last verified log checkpoint is saved as, beside their key file."""
+
+
+def log_fetch(server: str) -> Callable[[str], bytes]:
+    """Returns a GET of the server's public paths (the transparency log), as the client tools take it."""
+    http = HttpClient(server)
+
+    def fetch(path: str) -> bytes:
+        return http.get_bytes(path)
+
+    return fetch
+
+
+def load_log_state(path: Path) -> AuditState | None:
+    """Reads the log checkpoint verified last time (None on a first run, which the user is told)."""
+    state = read_state(path)
+    if state is None:
+        click.echo(f"no log state at {path} yet: this first run trusts the log on first use")
+    return state
+
+
+def save_log_state(path: Path, state: AuditState) -> None:
+    write_state(path, state)
+    click.echo(f"log state saved to {path}")

@@ -18,8 +18,17 @@ from typing import Any, TypeVar
 
 import click
 
-from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
-from escrow.client.audit import AuditState, read_state, write_state
+from escrow.cli.common import (
+    DEFAULT_KDF,
+    FAST_KDF,
+    STATE_SUFFIX,
+    clean_errors,
+    load_log_state,
+    log_fetch,
+    passphrase_option,
+    read_passphrase,
+    save_log_state,
+)
 from escrow.client.disclosure import (
     approve,
     establish_checkpoint,
@@ -36,7 +45,6 @@ from escrow.client.holder import (
     find_open_ceremony,
     new_holder_secrets,
 )
-from escrow.client.http import HttpClient
 from escrow.crypto.ceremony_messages import fingerprint, public_keys
 from escrow.crypto.holderfile import HolderSecrets, decrypt_holder_file, encrypt_holder_file
 from escrow.keystore import read_secret_file, write_secret_file
@@ -393,17 +401,6 @@ def _holder(server: str, holder_file: Path, passphrase_file: Path | None):  # ty
     return secrets, HolderClient(UrllibTransport(server), secrets.signing_seed)
 
 
-def _fetch(server: str):  # type: ignore[no-untyped-def]
-    http = HttpClient(server)
-
-    def fetch(path: str) -> bytes:
-        return http.get_bytes(path)
-
-    return fetch
-
-
-STATE_SUFFIX = ".log-state.json"
-
 _holder_options = [
     click.option("--server", required=True, help="The escrow service URL."),
     click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path)),
@@ -424,18 +421,6 @@ def _state_path(holder_file: Path, state_file: Path | None) -> Path:
     return state_file or holder_file.with_name(holder_file.name + STATE_SUFFIX)
 
 
-def _load_state(path: Path) -> AuditState | None:
-    state = read_state(path)
-    if state is None:
-        click.echo(f"no log state at {path} yet: this first run trusts the log on first use")
-    return state
-
-
-def _save_state(path: Path, state: AuditState) -> None:
-    write_state(path, state)
-    click.echo(f"log state saved to {path}")
-
-
 def _with_holder_options(func: F) -> F:
     for option in reversed(_holder_options):
         func = option(func)
@@ -450,10 +435,10 @@ def keyholder_review(
 ) -> None:
     """Check that the log only grew since you last looked, then list the requests awaiting you."""
     path = _state_path(holder_file, state_file)
-    _, new_state, lines = establish_checkpoint(_fetch(server), log_key=log_key, state=_load_state(path))
+    _, new_state, lines = establish_checkpoint(log_fetch(server), log_key=log_key, state=load_log_state(path))
     for line in lines:
         click.echo(line)
-    _save_state(path, new_state)
+    save_log_state(path, new_state)
     _, client = _holder(server, holder_file, passphrase_file)
     requests = client.request("GET", "/api/v1/holder/disclosures")
     if not requests:
@@ -483,12 +468,12 @@ def keyholder_approve(
 ) -> None:
     """Check a request yourself, then approve it with partial decryptions bound to its digest."""
     path = _state_path(holder_file, state_file)
-    state = _load_state(path)
+    state = load_log_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    checked, new_state = fetch_checked(client, log_fetch(server), request_id, log_key=log_key, state=state)
     for line in checked.summary:
         click.echo(line)
-    _save_state(path, new_state)
+    save_log_state(path, new_state)
     if not yes:
         click.confirm("Approve this disclosure with your share?", abort=True)
     result = approve(client, secrets, checked)
@@ -514,11 +499,11 @@ def keyholder_reject(
     if not reason.strip():
         raise HolderClientError("give a reason")
     path = _state_path(holder_file, state_file)
-    state = _load_state(path)
+    state = load_log_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    checked, new_state = fetch_checked(client, log_fetch(server), request_id, log_key=log_key, state=state)
     for line in checked.summary:
         click.echo(line)
-    _save_state(path, new_state)
+    save_log_state(path, new_state)
     result = reject(client, secrets, checked, reason)
     click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")

@@ -13,7 +13,17 @@ from typing import Any, TypeVar
 
 import click
 
-from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
+from escrow.cli.common import (
+    DEFAULT_KDF,
+    FAST_KDF,
+    STATE_SUFFIX,
+    clean_errors,
+    load_log_state,
+    log_fetch,
+    passphrase_option,
+    read_passphrase,
+    save_log_state,
+)
 from escrow.client.disclosure import (
     extension_summary,
     officer_cosign_extension,
@@ -23,9 +33,10 @@ from escrow.client.disclosure import (
     officer_withdraw,
     prepare_extension,
 )
-from escrow.client.holder import (
-    UrllibTransport,
-)
+from escrow.client.disclosure.officers import officer_submit as submit_blinded
+from escrow.client.disclosure.reveal import open_request
+from escrow.client.disclosure.shared import establish_checkpoint
+from escrow.client.holder import UrllibTransport
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
@@ -93,7 +104,13 @@ def _officer_sign(
     if not yes:
         click.confirm(f"Sign this request digest ({role})?", abort=True)
     secrets = _officer_secrets(key_file, passphrase_file)
-    result = officer_sign(UrllibTransport(server), secrets, request_id, digest, role)
+    transport = UrllibTransport(server)
+    if role == ROLE_SUBMIT:
+        # The blinding points go in first; the signed digest is of the body with them (issue 14).
+        result = submit_blinded(transport, secrets, document)
+        click.echo("blinded with your key: only your tool can open this request's reveal")
+    else:
+        result = officer_sign(transport, secrets, request_id, digest, role)
     click.echo(f"signed as {secrets.username}; request {request_id} is now {result.get('status')}")
 
 
@@ -219,3 +236,62 @@ def officer_withdraw_command(
     secrets = _officer_secrets(key_file, passphrase_file)
     result = officer_withdraw(UrllibTransport(server), secrets, request_id, digest, reason)
     click.echo(f"request {request_id} is {result.get('status')}")
+
+
+@officer.command("reveal")
+@_with_officer_options
+@click.option(
+    "--log-key", help="The log's verifier key, pinned out of band (default: the state's, else first use)."
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"The last log checkpoint you verified (default: the key file's name + {STATE_SUFFIX}).",
+)
+@clean_errors
+def officer_reveal(
+    request_file: Path,
+    server: str,
+    key_file: Path,
+    passphrase_file: Path | None,
+    yes: bool,
+    log_key: str | None,
+    state_file: Path | None,
+) -> None:
+    """Open the identities of a disclosed request you submitted, on this machine (issue 14).
+
+    Fetches the key-holders' blinded decryptions (logged), opens each envelope with your key, and has
+    the OPRF nodes check (logged) that each identity is the person behind the pseudonym in scope; one
+    that is not is never shown. Nothing is saved: the identities are printed once.
+    """
+    document = _request_document(request_file)
+    request_id, _, lines = officer_summary(document)
+    for line in lines:
+        click.echo(line)
+    if not yes:
+        click.confirm("Fetch and open this request's identities (the fetch is logged)?", abort=True)
+    secrets = _officer_secrets(key_file, passphrase_file)
+    path = state_file or key_file.with_name(key_file.name + STATE_SUFFIX)
+    state = load_log_state(path)
+    log, new_state, log_lines = establish_checkpoint(log_fetch(server), log_key=log_key, state=state)
+    for line in log_lines:
+        click.echo(line)
+    revealed, summary = open_request(UrllibTransport(server), log, secrets, document)
+    save_log_state(path, new_state)
+    for line in summary:
+        click.echo(line)
+    substituted = 0
+    for item in revealed:
+        click.echo(f"\n{item.label}:")
+        if item.identity is None:
+            substituted += 1
+            click.echo(f"  NOT SHOWN: {item.reason}. Report this to the key-holders and the auditors.")
+            continue
+        for name, value in sorted(item.identity.items()):
+            click.echo(f"  {name}: {value}")
+    if substituted:
+        raise click.ClickException(
+            f"{substituted} of {len(revealed)} envelope(s) of request {request_id} did not hold the person "
+            "behind the pseudonym; they were not shown"
+        )

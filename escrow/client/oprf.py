@@ -185,6 +185,14 @@ class OprfResult:
 
 
 @dataclass(frozen=True, slots=True)
+class BlindedResult:
+    """The t verified node answers to a batch of blinded elements, by node index, and the nodes asked."""
+
+    answers: tuple[NodeAnswer, ...]
+    asked: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Key:
     key: ThresholdPublicKey
     public_shares: dict[int, Element]
@@ -248,6 +256,20 @@ class ThresholdOprfClient:
         """
         if not inputs or len(inputs) > MAX_BATCH:
             raise ValidationError(f"evaluate between 1 and {MAX_BATCH} inputs at once")
+        blinds = [blind(x, mode=Mode.VOPRF) for x in inputs]
+        result = self.evaluate_blinded(key, tuple(b for _, b in blinds))
+        combined = combine({a.index: a.evaluated for a in result.answers}, key.threshold)
+        outputs = [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
+        return OprfResult(outputs, result.asked)
+
+    def evaluate_blinded(self, key: ThresholdPublicKey, blinded: tuple[Element, ...]) -> BlindedResult:
+        """Returns t verified node answers for elements someone else blinded (an officer's tool checking
+        a revealed identity, issue 14: it verifies them again and unblinds), and the nodes asked.
+
+        Raises what evaluate raises.
+        """
+        if not blinded or len(blinded) > MAX_BATCH:
+            raise ValidationError(f"evaluate between 1 and {MAX_BATCH} elements at once")
         shares = self._public_shares(key)
         threshold = key.threshold
         candidates = [n for n in self._nodes if n.index in shares.public_shares]
@@ -259,8 +281,6 @@ class ThresholdOprfClient:
             )
         turn = next(self._turns) % len(candidates)
         reserve = candidates[turn:] + candidates[:turn]
-        blinds = [blind(x, mode=Mode.VOPRF) for x in inputs]
-        blinded = tuple(b for _, b in blinds)
         pool = self._executor()
         pending: dict[Future[NodeAnswer], NodeEndpoint] = {}
         calls: dict[Future[NodeAnswer], _Call] = {}
@@ -317,10 +337,8 @@ class ThresholdOprfClient:
                 retry_after_s=RETRY_AFTER_S,
                 asked=sent,
             )
-        chosen = dict(sorted(answers.items())[:threshold])
-        combined = combine({i: a.evaluated for i, a in chosen.items()}, threshold)
-        outputs = [finalize(x, b, z) for x, (b, _), z in zip(inputs, blinds, combined, strict=True)]
-        return OprfResult(outputs, sent)
+        chosen = tuple(answer for _, answer in sorted(answers.items())[:threshold])
+        return BlindedResult(chosen, sent)
 
     def _late(self, node: NodeEndpoint, future: Future[NodeAnswer]) -> None:
         if future.cancelled():

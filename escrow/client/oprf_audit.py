@@ -64,9 +64,13 @@ def logged_key(entries: Sequence[LogEntry]) -> LoggedKey | None:
     Raises ProtocolError if its record is malformed.
     """
     events = _events(entries, "oprf.key_activated")
-    if not events:
-        return None
-    data = events[-1]
+    return key_from_event(events[-1]) if events else None
+
+
+def key_from_event(data: object) -> LoggedKey:
+    """Returns the OPRF key an ``oprf.key_activated`` event's data records. Raises ProtocolError."""
+    if not isinstance(data, dict):
+        raise ProtocolError("the log's oprf.key_activated record is malformed")
     try:
         shares = {int(i): Element.decode(b64u_decode(v, length=32)) for i, v in data["public_shares"].items()}
         return LoggedKey(str(data["key_id"]), int(data["threshold"]), shares)

@@ -2,13 +2,20 @@
 
 - Request digest: SHA-256 of the request's canonical JSON (escrow.crypto.transcript.canonical_json).
 - Officer signatures: Ed25519 over `"escrow/v1/disclosure/<role>\\0" || digest`, role `submit`,
-  `cosign` (request digest), `extend`, `extend-cosign` (extension digest) or `withdraw` (withdrawal
+  `cosign`, `reveal` (request digest: the submitter fetching the blinded partials), `oprf-check`
+  (oprf_check_digest), `extend`, `extend-cosign` (extension digest) or `withdraw` (withdrawal
   digest), so a signature for one role or one request can never be replayed as another.
 - Extension and withdrawal digests: SHA-256 of `"escrow/v1/disclosure/<kind>\\0" || canonical JSON`,
   kind `extension` or `withdrawal`; each body names the request id and the request digest. The prefix
   is not JSON, so neither can equal a request digest (SHA-256 of bare canonical JSON) or each other.
 - Holder decisions: Ed25519 over `"escrow/v1/disclosure/decision\\0" || canonical JSON of {request
   digest, decision, SHA-256 of the partial decryptions or of the reason}`.
+- Blinding points (issue 14): for scope item j the submitting officer's tool signs
+  `"escrow/v2/disclosure/blind\\0" || body nonce || 0x00 || envelope digest` with their Ed25519 key
+  (deterministic, RFC 8032), takes seed_j = SHA-256(signature) and b_j = the Ed25519 secret scalar of
+  seed_j (RFC 8032 section 5.1.5: SHA-512, first half, clamped), reduced mod L; B_j = b_j*G is then
+  seed_j's Ed25519 public key, which a browser's WebCrypto computes too. b_j is re-derived, never
+  stored; B_j goes into the request before it is signed.
 - Court orders: a detached Ed25519 signature by the court's key over the order document's bytes.
 - Officer key file (version 1): the holder-file construction (Argon2id, RFC 9106, then
   XChaCha20-Poly1305 with the header as associated data) under its own format name
@@ -17,6 +24,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -28,7 +36,7 @@ import nacl.exceptions
 import nacl.pwhash
 
 from escrow.crypto.errors import CryptoError, EncodingError, HolderFileError
-from escrow.crypto.group import RandomSource
+from escrow.crypto.group import Point, RandomSource, Scalar
 from escrow.crypto.holderfile import derive_file_key
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, sha256
 
@@ -40,10 +48,22 @@ ROLE_COSIGN: Final = "cosign"
 ROLE_EXTEND: Final = "extend"
 ROLE_EXTEND_COSIGN: Final = "extend-cosign"
 ROLE_WITHDRAW: Final = "withdraw"
-_ROLES: Final = (ROLE_SUBMIT, ROLE_COSIGN, ROLE_EXTEND, ROLE_EXTEND_COSIGN, ROLE_WITHDRAW)
+ROLE_REVEAL: Final = "reveal"
+ROLE_OPRF_CHECK: Final = "oprf-check"
+_ROLES: Final = (
+    ROLE_SUBMIT,
+    ROLE_COSIGN,
+    ROLE_EXTEND,
+    ROLE_EXTEND_COSIGN,
+    ROLE_WITHDRAW,
+    ROLE_REVEAL,
+    ROLE_OPRF_CHECK,
+)
 _EXTENSION_DOMAIN: Final = b"escrow/v1/disclosure/extension\x00"
 _WITHDRAWAL_DOMAIN: Final = b"escrow/v1/disclosure/withdrawal\x00"
 _DECISION_DOMAIN: Final = b"escrow/v1/disclosure/decision\x00"
+_BLIND_DOMAIN: Final = b"escrow/v2/disclosure/blind\x00"
+_OPRF_CHECK_DOMAIN: Final = b"escrow/v2/disclosure/oprf-check\x00"
 KEY_FILE_FORMAT: Final = "escrow-officer-key"
 KEY_FILE_VERSION: Final = 1
 _KDF_ALG: Final = "argon2id13"
@@ -206,6 +226,47 @@ def sign_decision(seed: bytes, digest: bytes, decision: str, detail: bytes) -> b
 def verify_decision(public: bytes, digest: bytes, decision: str, detail: bytes, signature: bytes) -> None:
     """Checks a key-holder's decision signature. Raises DisclosureSignatureError."""
     _verify(public, decision_message(digest, decision, detail), signature)
+
+
+def blinding_message(nonce: str, envelope_digest: bytes) -> bytes:
+    """Returns what the submitting officer signs to derive the blinding scalar of one scope item."""
+    if not isinstance(nonce, str) or not nonce.isascii() or "\x00" in nonce:
+        raise EncodingError("a request nonce is ASCII text without NUL")
+    if not isinstance(envelope_digest, bytes) or len(envelope_digest) != DIGEST_BYTES:
+        raise EncodingError("an envelope digest is 32 bytes")
+    return _BLIND_DOMAIN + nonce.encode() + b"\x00" + envelope_digest
+
+
+def oprf_check_digest(request_digest: bytes, blinded: list[bytes]) -> bytes:
+    """Returns what the submitting officer signs (role `oprf-check`) to have the OPRF nodes evaluate the
+    blinded elements of a revealed identity key: SHA-256 over the domain, request digest, count and
+    elements."""
+    if not isinstance(request_digest, bytes) or len(request_digest) != DIGEST_BYTES:
+        raise EncodingError("a request digest is 32 bytes")
+    if not blinded or any(not isinstance(e, bytes) or len(e) != KEY_BYTES for e in blinded):
+        raise EncodingError("blinded elements are 32 bytes each")
+    return sha256(_OPRF_CHECK_DOMAIN + request_digest + len(blinded).to_bytes(2, "big") + b"".join(blinded))
+
+
+def blinding_scalar_from_signature(signature: bytes) -> Scalar:
+    """Returns b from the officer's signature over blinding_message: the clamped Ed25519 secret scalar
+    of SHA-256(signature), mod L. Raises EncodingError unless 64 bytes."""
+    _check_lengths(bytes(KEY_BYTES), signature)
+    digest = bytearray(hashlib.sha512(sha256(signature)).digest()[:32])
+    digest[0] &= 248
+    digest[31] &= 127
+    digest[31] |= 64
+    return Scalar.from_int(int.from_bytes(digest, "little"))
+
+
+def blinding_scalar(seed: bytes, nonce: str, envelope_digest: bytes) -> Scalar:
+    """Returns the officer's blinding scalar b for one envelope of the request with `nonce`."""
+    return blinding_scalar_from_signature(_sign(seed, blinding_message(nonce, envelope_digest)))
+
+
+def blinding_point(seed: bytes, nonce: str, envelope_digest: bytes) -> Point:
+    """Returns B = b*G, what goes into the request body for one envelope."""
+    return Point.base_times(blinding_scalar(seed, nonce, envelope_digest))
 
 
 def verify_court_order(court_key: bytes, document: bytes, signature: bytes) -> None:

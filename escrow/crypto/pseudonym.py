@@ -8,6 +8,12 @@ nodes; escrow.services.oprf), whose 64-byte output ``y`` only the evaluating ser
     pseudonym secret = HKDF-Expand(y, "escrow/v2/pseudonym-secret", 32)    NEVER stored or logged
     pseudonym        = base32(HMAC-SHA256(secret, "escrow/v2/pseudonym" 0x00 || platform id
                                                    [|| 0x00 || slot]))[:26]
+    seal key         = HMAC-SHA512(secret, "escrow/v2/seal-key")              64 bytes, NEVER stored
+
+The seal key (issue 14; escrow.crypto.seal.SealKey reduces it mod L to the scalar m of M = m*G) keys
+the person's identity seal, so an envelope can be made with fresh, provable randomness whenever the
+person is signed in, and the officer's tool can check, after a lawful reveal, that the envelope's M is
+the one the revealed person's own secret gives.
 
 HKDF-Expand is RFC 5869 section 2.3 with SHA-256 and L = 32, i.e. the single block
 T(1) = HMAC-SHA256(y, info || 0x01): ``y`` is already a uniformly random PRF output, so the Extract
@@ -30,10 +36,13 @@ from escrow.crypto.errors import EncodingError
 OPRF_OUTPUT_BYTES = 64  # RFC 9497 ristretto255-SHA512: Nh = 64
 PERSON_KEY_BYTES = 32
 PSEUDONYM_SECRET_BYTES = 32
+MAX_SLOTS = 16
+"""How many pseudonyms one person may have on one platform (slots 0 to MAX_SLOTS - 1)."""
 PSEUDONYM_CHARS = 26  # 26 base32 characters = 130 bits (>= 128, DESIGN.md section 7)
 _LOOKUP_LABEL = b"escrow/v2/lookup"
 _SECRET_LABEL = b"escrow/v2/pseudonym-secret"
 _PSEUDONYM_DOMAIN = b"escrow/v2/pseudonym\x00"
+_SEAL_KEY_LABEL = b"escrow/v2/seal-key"
 _HKDF_FIRST_BLOCK = b"\x01"  # RFC 5869 section 2.3: T(1) = HMAC(PRK, T(0) || info || 0x01)
 
 
@@ -85,6 +94,10 @@ class PseudonymSecret:
             message += b"\x00" + str(slot).encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.b32encode(digest).decode("ascii").lower()[:PSEUDONYM_CHARS]
+
+    def seal_key_material(self) -> bytes:
+        """Returns the 64 bytes of this person's seal key (escrow.crypto.seal.SealKey), never stored."""
+        return hmac.new(self._key, _SEAL_KEY_LABEL, hashlib.sha512).digest()
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -16,6 +16,7 @@ from typing import Final, Protocol
 
 from escrow.crypto.transcript import canonical_json
 from escrow.errors import IdentityProofError
+from escrow.protocol.identity import identity_key
 
 PROVIDER_OIDC: Final = "oidc"
 PROVIDER_OFFICER: Final = "officer"
@@ -51,7 +52,7 @@ class VerifiedIdentity:
     @property
     def identity_key(self) -> bytes:
         """Returns the canonical, provider-scoped key of this person (input to person_key)."""
-        return canonical_json({"kind": self.provider_kind, "issuer": self.issuer, "subject": self.subject})
+        return identity_key(self.provider_kind, self.issuer, self.subject)
 
     def to_sealed_bytes(self) -> bytes:
         """Returns the canonical JSON record that is sealed to the escrow key (and nothing else)."""

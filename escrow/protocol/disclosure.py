@@ -1,14 +1,18 @@
-"""The disclosure request body (version 1): what legal officers and key-holders sign, by its digest.
+"""The disclosure request body (version 2): what legal officers and key-holders sign, by its digest.
 
 The body is fixed when a request is drafted (escrow.services) and read on the officers' and key-holders'
 own machines (escrow.client.disclosure); both sides build and parse it here. Encoded as canonical JSON
 (escrow.crypto.transcript.canonical_json); the request digest is SHA-256 of those bytes
-(escrow.crypto.disclosure.request_digest). Version 1's members, on the wire:
+(escrow.crypto.disclosure.request_digest). Version 2's members, on the wire:
 
     v, nonce, court {id, name, jurisdiction}, case_number, order_sha256, court_signature (the verdict
     on the court's signature: verified, unsigned or signature-invalid), legal_basis, emergency,
     scope [items, escrow.protocol.scope], expires_at (YYYY-MM-DDTHH:MM:SSZ), notify_delay_days,
-    key_id, submitter {username, organisation}
+    key_id, submitter {username, organisation}, blinding [points]
+
+``blinding`` (new in version 2, issue 14) holds one base64url Ed25519 point B_j = b_j*G per scope item,
+made by the submitting officer's tool (escrow.crypto.disclosure.blinding_point) and added when they
+submit; a draft has none. Key-holders decrypt R_j + B_j, so only the holder of b_j opens the result.
 
 The parser is strict (exact members, exact types) and refuses any other version by name, so a tool of
 an older release never misreads a newer body. Encoding a parsed body gives back the same bytes.
@@ -16,6 +20,7 @@ an older release never misreads a newer body. Encoding a parsed body gives back 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -23,12 +28,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from escrow.crypto.disclosure import VERDICT_INVALID, VERDICT_UNSIGNED, VERDICT_VERIFIED, request_digest
-from escrow.crypto.transcript import canonical_json
+from escrow.crypto.errors import CryptoError
+from escrow.crypto.group import Point
+from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.protocol import _fields
 from escrow.protocol.errors import ProtocolError
 from escrow.protocol.scope import ScopeItem, parse_scope_item
 
-BODY_VERSION: Final = 1
+BODY_VERSION: Final = 2
 SUPPORTED_VERSIONS: Final = (BODY_VERSION,)
 VERDICTS: Final = (VERDICT_VERIFIED, VERDICT_UNSIGNED, VERDICT_INVALID)
 _WHAT: Final = "disclosure request body"
@@ -46,10 +53,26 @@ _KEYS: Final = (
     "notify_delay_days",
     "key_id",
     "submitter",
+    "blinding",
 )
 _NONCE: Final = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16): two equal requests digest apart
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 _VERDICT: Final = re.compile("|".join(VERDICTS))
+
+
+def parse_blinding(data: object) -> tuple[Point, ...]:
+    """Returns the blinding points in `data` (a JSON list of base64url points). Raises ProtocolError."""
+    if not isinstance(data, list):
+        raise ProtocolError(f"{_WHAT}: blinding must be a list")
+    points = []
+    for item in data:
+        try:
+            if not isinstance(item, str):
+                raise ProtocolError(f"{_WHAT}: a blinding point is base64url text")
+            points.append(Point.decode(b64u_decode(item, length=32)))
+        except CryptoError as e:
+            raise ProtocolError(f"{_WHAT}: a blinding point is not a valid group element") from e
+    return tuple(points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +138,7 @@ class DisclosureBody:
     notify_delay_days: int
     key_id: str
     submitter: Submitter
+    blinding: tuple[Point, ...] = ()
     version: int = BODY_VERSION
 
     def __post_init__(self) -> None:
@@ -123,6 +147,18 @@ class DisclosureBody:
         # Normalised as encoded, so that a body built here and the same body parsed back compare equal.
         object.__setattr__(self, "expires_at", self.expires_at.astimezone(UTC).replace(microsecond=0))
         object.__setattr__(self, "scope", tuple(self.scope))
+        object.__setattr__(self, "blinding", tuple(self.blinding))
+        if self.blinding and len(self.blinding) != len(self.scope):
+            raise ProtocolError(f"{_WHAT}: blinding must hold one point per scope item, or none")
+
+    @property
+    def is_blinded(self) -> bool:
+        """True once the submitting officer's blinding points are in (every submitted request)."""
+        return len(self.blinding) == len(self.scope)
+
+    def with_blinding(self, points: tuple[Point, ...] | list[Point]) -> DisclosureBody:
+        """Returns this body with the submitting officer's blinding points (one per scope item)."""
+        return dataclasses.replace(self, blinding=tuple(points))
 
     @classmethod
     def from_dict(cls, data: object) -> DisclosureBody:
@@ -152,6 +188,7 @@ class DisclosureBody:
             notify_delay_days=_fields.integer(body, "notify_delay_days", _WHAT),
             key_id=_fields.name(body, "key_id", _WHAT),
             submitter=Submitter.from_dict(body["submitter"]),
+            blinding=parse_blinding(body["blinding"]),
         )
 
     @classmethod
@@ -179,6 +216,7 @@ class DisclosureBody:
             "notify_delay_days": self.notify_delay_days,
             "key_id": self.key_id,
             "submitter": self.submitter.to_dict(),
+            "blinding": [b64u_encode(bytes(point)) for point in self.blinding],
         }
 
     @property

@@ -18,10 +18,11 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.pseudonym import PseudonymSecret
-from escrow.crypto.seal import IdentitySeal, reseal
+from escrow.crypto.seal import IdentitySeal, SealKey, reseal
 from escrow.crypto.tokens import sign_token
 from escrow.crypto.transcript import b64u_encode
 from escrow.errors import (
+    InvalidStateError,
     InvalidTokenError,
     NotFoundError,
     TokenAlreadyRedeemedError,
@@ -36,6 +37,7 @@ from escrow.protocol.credentials import (
     VerifiedCredential,
     verify_credential,
 )
+from escrow.protocol.identity import seal_context
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
@@ -110,8 +112,12 @@ def issue_credential(
     pseudonym = secret.pseudonym(platform_id, slot=slot)
     jti = b64u_encode(secrets.token_bytes(JTI_BYTES))
     identity_seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
+    if identity_seal.context != seal_context(person.person_key):
+        # A seal copied from another account (a database writer's swap): never wrap it (issue 14).
+        raise InvalidStateError("this account's sealed identity names another account; nothing was issued")
     envelope = reseal(
         active_escrow_key(session),
+        SealKey(secret.seal_key_material()),
         identity_seal,
         {"platform": platform_id, "pseudonym": pseudonym, "envelope_id": jti},
     )

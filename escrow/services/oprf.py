@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.pseudonym import OPRF_OUTPUT_BYTES, PersonKeys, person_keys
+from escrow.crypto.ristretto import Element
+from escrow.crypto.threshold_oprf import NodeAnswer
 from escrow.errors import InvalidStateError, OprfUnavailableError, ValidationError
 from escrow.services.oprf_keys import active_oprf_key, record_evaluations
 from escrow.services.transparency import LogSigner
@@ -40,6 +42,23 @@ class OprfEvaluator(Protocol):
 
         Raises OprfUnavailableError when not enough nodes answer (with retry_after_s when known).
         """
+
+
+class BlindedAnswers(Protocol):
+    """t verified node answers to blinded elements, and the nodes asked."""
+
+    @property
+    def answers(self) -> tuple[NodeAnswer, ...]: ...
+
+    @property
+    def asked(self) -> tuple[int, ...]: ...
+
+
+class BlindEvaluator(Protocol):
+    """Has the nodes evaluate elements someone else blinded (an officer's tool, issue 14)."""
+
+    def evaluate_blinded(self, key: ThresholdPublicKey, blinded: tuple[Element, ...]) -> BlindedAnswers:
+        """Returns t verified node answers. Raises OprfUnavailableError."""
 
 
 def derive_person_keys(

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from escrow.crypto.pseudonym import MAX_SLOTS
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.models import Platform, PlatformApiKey, StaffAccount
 from escrow.services.pagination import Page, fetch_page
@@ -23,7 +24,7 @@ from escrow.services.transparency import LogSigner, append_event
 
 DEFAULT_CREDENTIAL_LIFETIME_S = 30 * 24 * 3600  # 30 days; platforms choose their own (issue 3)
 MAX_CREDENTIAL_LIFETIME_S = 366 * 24 * 3600
-MAX_PSEUDONYMS_PER_PERSON = 16
+MAX_PSEUDONYMS_PER_PERSON = MAX_SLOTS
 API_KEY_PREFIX = "esk_"
 _PREFIX_RANDOM_CHARS = 10
 _SECRET_BYTES = 32

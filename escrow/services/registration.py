@@ -20,18 +20,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from escrow.crypto.pseudonym import PersonKeys, PseudonymSecret
-from escrow.crypto.seal import seal_identity
+from escrow.crypto.seal import SealKey, seal_identity
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.identity.base import PROVIDER_OFFICER, IdentityProvider, VerifiedIdentity
 from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_document
 from escrow.identity.registry import IdentityProviders
 from escrow.models import Person
+from escrow.protocol.identity import seal_context
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.oprf import OprfEvaluator, derive_person_keys
 from escrow.services.passwords import MIN_PASSWORD_LENGTH
 from escrow.services.transparency import LogSigner, append_event
 
-IDENTITY_SEAL_CONTEXT = {"record": "person-identity", "v": 1}
 MAX_PASSWORD_LENGTH = 1024
 
 _log = logging.getLogger(__name__)
@@ -86,7 +86,11 @@ def register_person(
     if session.scalar(select(Person.id).where(Person.person_key == person_key)) is not None:
         raise ConflictError("this person already has an account; log in instead")
     escrow_key = active_escrow_key(session)
-    sealed = seal_identity(escrow_key, identity.to_sealed_bytes(), IDENTITY_SEAL_CONTEXT)
+    # Sealed under the person's own seal key (re-derived at every sign-in, never stored) and bound to
+    # this account's person key: envelopes are made from it while the person is signed in (issue 14).
+    sealed = seal_identity(
+        SealKey(keys.secret.seal_key_material()), identity.to_sealed_bytes(), seal_context(person_key)
+    )
     person = Person(
         person_key=person_key,
         provider_kind=identity.provider_kind,

@@ -3,6 +3,13 @@
 // and kept in this browser's IndexedDB, so neither the page, nor the server, nor this script can read
 // it out; it can only be asked to sign. What it signs is exactly what the command-line tool signs:
 //   "escrow/v1/disclosure/" || role || 0x00 || request digest (32 bytes)   (escrow/crypto/disclosure.py)
+// A submission also carries one blinding point per pseudonym in scope (issue 14), derived exactly as the
+// command-line tool derives it (escrow/crypto/disclosure.py, blinding_point): sign
+//   "escrow/v2/disclosure/blind" || 0x00 || body nonce || 0x00 || envelope digest
+// take seed = SHA-256(signature), and B = the Ed25519 public key of that seed (WebCrypto computes it); the
+// signed digest is then SHA-256 of the canonical JSON of the body with those points in.
+// This key guards against a stolen database, not against a server that serves a hostile script: an
+// officer who must not trust the server uses the command-line tool, which opens the reveal too.
 // Pages work without this script: it only reveals the buttons when WebCrypto Ed25519 is available (and,
 // on a request page, when this browser holds the officer's key).
 
@@ -71,6 +78,45 @@ function officerMessage(role, digestB64u) {
   return message;
 }
 
+const PKCS8_ED25519 = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+// escrow.crypto.transcript.canonical_json: sorted keys, no spaces, UTF-8 (keys here are ASCII).
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function blindingPoint(pair, nonce, envelopeDigestB64u) {
+  const prefix = new TextEncoder().encode(`escrow/v2/disclosure/blind\0${nonce}\0`);
+  const message = concat(prefix, fromB64u(envelopeDigestB64u));
+  const signature = new Uint8Array(await crypto.subtle.sign(ED25519, pair.privateKey, message));
+  const seed = new Uint8Array(await crypto.subtle.digest("SHA-256", signature));
+  const key = await crypto.subtle.importKey("pkcs8", concat(PKCS8_ED25519, seed), ED25519, true, ["sign"]);
+  return (await crypto.subtle.exportKey("jwk", key)).x;
+}
+
+async function blindedBody(pair, body) {
+  const blinding = [];
+  for (const item of body.scope) blinding.push(await blindingPoint(pair, body.nonce, item.envelope_digest));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical({ ...body, blinding })));
+  return { blinding, digest: b64u(digest) };
+}
+
 function say(section, text) {
   const out = section.querySelector("[data-browser-key-status]");
   out.textContent = text;
@@ -94,7 +140,8 @@ async function setUpRegistration(section) {
 
 // /officer/disclosures/<id>: sign the request digest as submitter or co-signer with the browser key.
 async function setUpSigning(section) {
-  const { username, role, requestId, digest, registeredKey } = section.dataset;
+  const { username, role, requestId, registeredKey } = section.dataset;
+  let { digest } = section.dataset;
   const pair = await loadPair(username);
   const button = section.querySelector("button");
   if (!pair) return; // this officer signs with a key file: the section stays hidden
@@ -106,8 +153,14 @@ async function setUpSigning(section) {
   }
   button.addEventListener("click", async () => {
     button.disabled = true;
+    const body = {};
+    if (role === "submit") {
+      const blinded = await blindedBody(pair, JSON.parse(section.dataset.body));
+      body.blinding = blinded.blinding;
+      digest = blinded.digest;
+    }
     const signature = await crypto.subtle.sign(ED25519, pair.privateKey, officerMessage(role, digest));
-    const body = { signature: b64u(signature) };
+    body.signature = b64u(signature);
     if (role === "cosign") body.username = username;
     const response = await fetch(`/api/v1/disclosures/${requestId}/${role}`, {
       method: "POST",

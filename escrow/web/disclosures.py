@@ -139,10 +139,16 @@ def request_file(request_id: int) -> Response:
 @bp.get("/officer/disclosures/<int:request_id>/identity")
 @role_required(OFFICER)
 def identity_page(request_id: int) -> ResponseReturnValue:
-    revealed = service.view_identities(
-        get_session(), request_id=request_id, officer=_staff(), log=get_components().log, now=current_time()
+    """How the submitting officer opens the identities: in their own tool, never on this server."""
+    view = service.get_request(
+        get_session(),
+        request_id=request_id,
+        staff=_staff(),
+        policy=_policy(),
+        log=get_components().log,
+        now=current_time(),
     )
-    html = render_template("disclosure/identity.html", request_id=request_id, revealed=revealed)
+    html = render_template("disclosure/identity.html", r=view, server=public_base_url())
     return html, 200, {"Cache-Control": "no-store"}
 
 

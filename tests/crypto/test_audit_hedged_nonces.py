@@ -41,7 +41,7 @@ def test_a_stuck_random_source_no_longer_repeats_a_partial_decryption_nonce() ->
     secret, public = share.value, KEY.verification_keys[share.index]
     proofs = []
     for i, envelope in enumerate(envelopes):
-        pairs = [(envelope.r1, envelope.r1 * secret)]
+        pairs = [(envelope.r, envelope.r * secret)]
         binding = [(b"request", REQUEST), (b"n", bytes([i]))]
         proof = prove_dleq(secret, public, pairs, binding, rand=_stuck)
         verify_dleq(public, pairs, proof, binding)

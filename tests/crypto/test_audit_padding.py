@@ -3,29 +3,22 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.errors import InvalidInputError
 from escrow.crypto.seal import (
     MAX_IDENTITY_BYTES,
     PADDED_SIZES,
-    Envelope,
-    IdentitySeal,
-    PartialDecryption,
-    combine_and_open,
+    SealKey,
     reseal,
     seal,
     seal_identity,
-    verify_partial,
 )
 from escrow.identity.base import VerifiedIdentity
 from tests.crypto.support import run_dkg
-from tests.vectors.generate import PATH
 
 KEY, SHARES = run_dkg(2, 3)
+SEAL_KEY = SealKey(b"\x05" * 64)
 CONTEXT = {"platform": "forum.example", "pseudonym": "k7d2", "envelope_id": "e1"}
 REQUEST = b"\x42" * 32
 
@@ -50,8 +43,8 @@ def test_a_257_byte_record_and_a_short_one_seal_to_the_same_length() -> None:
     short, odd = _record("Al"), _record("A" * 100)
     odd += b" " * (257 - len(odd))  # the audit's rare length, one byte over a 256 block
     assert len(odd) == 257
-    seals = [seal_identity(KEY, r, {"kind": "identity"}) for r in (short, odd)]
-    envelopes = [reseal(KEY, s, CONTEXT) for s in seals]
+    seals = [seal_identity(SEAL_KEY, r, {"kind": "identity"}) for r in (short, odd)]
+    envelopes = [reseal(KEY, SEAL_KEY, s, CONTEXT) for s in seals]
     assert len(seals[0].inner) == len(seals[1].inner) == PADDED_SIZES[0] + 16  # + the AEAD tag
     assert len(envelopes[0].outer) == len(envelopes[1].outer)
     assert len(envelopes[0].to_bytes()) == len(envelopes[1].to_bytes())
@@ -70,19 +63,4 @@ def test_every_identity_the_tests_and_the_demo_use_fits_the_one_padded_size() ->
 def test_a_record_too_long_for_the_last_size_is_refused_clearly() -> None:
     assert seal(KEY, b"x" * MAX_IDENTITY_BYTES, CONTEXT)  # the largest that fits
     with pytest.raises(InvalidInputError, match=f"at most {MAX_IDENTITY_BYTES} bytes"):
-        seal_identity(KEY, b"x" * (MAX_IDENTITY_BYTES + 1), {"kind": "identity"})
-
-
-def test_an_envelope_padded_to_256_bytes_before_issue_16_still_opens() -> None:
-    # The vectors as checked in before issue 16 (256-byte padding, purely random proof nonces)
-    vectors = json.loads(PATH.with_name("crypto-v1-before-issue16.json").read_text())
-    old = vectors["sealing"]
-    key = ThresholdPublicKey.from_dict(vectors["ceremony"]["key"])
-    envelope = Envelope.from_dict(old["envelope"])
-    request = bytes.fromhex(old["request_digest"])
-    partials = [PartialDecryption.from_dict(p) for p in old["partials"]]
-    for partial in partials:
-        verify_partial(key, envelope, request, partial)
-    assert combine_and_open(key, envelope, request, partials).identity == old["identity"].encode()
-    # (its inner ciphertext is padded to a multiple of 256 bytes, the rule before issue 16)
-    assert len(IdentitySeal.from_dict(old["identity_seal"]).inner) % 256 == 16
+        seal_identity(SEAL_KEY, b"x" * (MAX_IDENTITY_BYTES + 1), {"kind": "identity"})

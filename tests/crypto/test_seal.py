@@ -1,4 +1,5 @@
-"""Threshold sealing: t holders open, t-1 cannot, every proof binds its request, every change fails."""
+"""Threshold sealing: t holders open, t-1 cannot, every proof binds its request, every change fails;
+blinded partials open only with the blinding scalar; envelopes prove their randomness (issue 14)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,16 @@ from escrow.crypto.errors import (
     NotEnoughSharesError,
     OpenFailedError,
 )
-from escrow.crypto.group import G
+from escrow.crypto.group import G, Point, Scalar
 from escrow.crypto.seal import (
     Envelope,
     IdentitySeal,
     PartialDecryption,
+    SealKey,
     combine_and_open,
+    combine_partials,
+    open_blinded,
+    open_with_secret_point,
     partial_decrypt,
     reseal,
     seal,
@@ -41,6 +46,7 @@ OTHER_REQUEST = b"\x43" * 32
 CONTEXT = {"platform": "forum.example", "pseudonym": "k7d2", "envelope_id": "e1"}
 
 KEY_3_OF_5, SHARES_3_OF_5 = run_dkg(3, 5)
+PERSON = SealKey(b"\x07" * 64)
 
 
 def _open(key, shares, envelope, holders, request=REQUEST):  # type: ignore[no-untyped-def]
@@ -59,7 +65,7 @@ def threshold_and_holders(draw: st.DrawFn) -> tuple[int, int]:
 def test_t_holders_open_and_t_minus_1_do_not(tn, rnd, payload) -> None:  # type: ignore[no-untyped-def]
     t, n = tn
     key, shares = run_dkg(t, n)
-    envelope = reseal(key, seal_identity(key, payload, {"kind": "identity"}), CONTEXT)
+    envelope = reseal(key, PERSON, seal_identity(PERSON, payload, {"kind": "identity"}), CONTEXT)
     subset = rnd.sample(sorted(shares), t)
     opened = _open(key, shares, envelope, subset)
     assert opened.identity == payload
@@ -111,11 +117,10 @@ def test_partial_made_for_another_envelope_is_refused() -> None:
     assert caught.value.holder == 2
 
 
-@pytest.mark.parametrize("field", ["d1", "d2"])
-def test_altered_decryption_share_is_rejected_naming_holder(field: str) -> None:
+def test_altered_decryption_share_is_rejected_naming_holder() -> None:
     envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
     partial = partial_decrypt(SHARES_3_OF_5[5], envelope, REQUEST)
-    altered = dataclasses.replace(partial, **{field: getattr(partial, field) + G})
+    altered = dataclasses.replace(partial, d=partial.d + G)
     with pytest.raises(InvalidProofError) as caught:
         verify_partial(KEY_3_OF_5, envelope, REQUEST, altered)
     assert caught.value.holder == 5
@@ -144,8 +149,6 @@ def test_envelope_sealed_to_another_key_is_refused() -> None:
     partials = [partial_decrypt(other_shares[j], envelope, REQUEST) for j in (1, 2)]
     with pytest.raises(InvalidParameterError):
         combine_and_open(KEY_3_OF_5, envelope, REQUEST, partials)
-    with pytest.raises(InvalidParameterError):
-        reseal(KEY_3_OF_5, seal_identity(other_key, IDENTITY, {}), CONTEXT)
 
 
 @pytest.mark.parametrize("bad", [b"", b"\x00" * 31, "digest"])
@@ -156,7 +159,18 @@ def test_request_digest_must_be_32_bytes(bad: object) -> None:
 
 
 def _binary_fields(envelope: Envelope) -> dict[str, bytes]:
-    return {name: b64u_decode(envelope.to_dict()[name]) for name in ("r1", "c1", "r2", "nonce", "outer")}
+    return {name: b64u_decode(envelope.to_dict()[name]) for name in ("r", "nonce", "outer", "proof")}
+
+
+def _field(name: str, raw: bytearray) -> object:
+    if name == "r":
+        try:
+            return Point.decode(bytes(raw))
+        except InvalidPointError:
+            return None
+    if name == "proof":
+        return None
+    return bytes(raw)
 
 
 def test_every_single_byte_change_to_an_envelope_fails_to_open() -> None:
@@ -170,18 +184,19 @@ def test_every_single_byte_change_to_an_envelope_fails_to_open() -> None:
         for position in range(len(raw)):
             changed = bytearray(raw)
             changed[position] ^= 0x01
-            try:
-                tampered = Envelope.from_dict(original | {name: b64u_encode(bytes(changed))})
-            except InvalidPointError:
-                continue  # refused before anyone decrypts
             attempts += 1
-            with pytest.raises(OpenFailedError):
-                _open(key, shares, tampered, (1, 2))
+            # The proof of knowledge binds every byte: a changed envelope never reaches a holder.
+            with pytest.raises((InvalidPointError, InvalidProofError, EncodingError)):
+                Envelope.from_dict(original | {name: b64u_encode(bytes(changed))})
+            # And holders tricked into decrypting it anyway (the proof skipped) cannot open it.
+            value = _field(name, changed)
+            if value is not None:
+                with pytest.raises(OpenFailedError):
+                    _open(key, shares, dataclasses.replace(envelope, **{name: value}), (1, 2))
     assert attempts > 100
     for change in ({"context": CONTEXT | {"pseudonym": "k7d3"}}, {"key_id": "ek1-x"}):
-        tampered = Envelope.from_dict(original | change)
-        with pytest.raises((OpenFailedError, InvalidParameterError)):
-            _open(key, shares, tampered, (1, 2))
+        with pytest.raises(InvalidProofError):
+            Envelope.from_dict(original | change)
 
 
 @given(st.data())
@@ -189,20 +204,17 @@ def test_every_single_byte_change_to_an_envelope_fails_to_open() -> None:
 def test_any_byte_change_to_the_stored_form_is_refused_or_fails_to_open(
     data: st.DataObject,
 ) -> None:
-    key, shares = KEY_3_OF_5, SHARES_3_OF_5
-    envelope = seal(key, IDENTITY, CONTEXT)
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
     raw = bytearray(envelope.to_bytes())
     position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
     replacement = data.draw(st.integers(min_value=0, max_value=255).filter(lambda b: b != raw[position]))
     raw[position] = replacement
     try:
         tampered = Envelope.from_bytes(bytes(raw))
-    except (EncodingError, UnicodeDecodeError):
+    except (EncodingError, UnicodeDecodeError, InvalidProofError):
         return
-    if tampered == envelope:  # e.g. a JSON escape that decodes to the same text
-        return
-    with pytest.raises((OpenFailedError, InvalidParameterError)):
-        _open(key, shares, tampered, (1, 3, 5))
+    # Only a change that decodes to the very same envelope (a JSON escape) survives the proof.
+    assert tampered == envelope
 
 
 def test_truncated_or_malformed_envelopes_are_refused() -> None:
@@ -215,9 +227,12 @@ def test_truncated_or_malformed_envelopes_are_refused() -> None:
             dataclasses.replace(envelope, outer=envelope.outer[:-1]),
             (1, 2, 3),
         )
+    with pytest.raises(InvalidProofError):
+        Envelope.from_dict(good | {"outer": b64u_encode(envelope.outer[:-1])})
     for bad in (
-        {k: v for k, v in good.items() if k != "r2"},
-        good | {"v": 2},
+        {k: v for k, v in good.items() if k != "r"},
+        good | {"v": 1},
+        good | {"v": True},
         good | {"extra": 1},
         good | {"key_id": 5},
         good | {"nonce": b64u_encode(b"\x00" * 12)},
@@ -233,15 +248,10 @@ def test_truncated_or_malformed_envelopes_are_refused() -> None:
 
 
 def test_resealed_envelopes_share_no_bytes_with_each_other_or_the_seal() -> None:
-    identity_seal = seal_identity(KEY_3_OF_5, IDENTITY, {"kind": "identity"})
-    one = reseal(KEY_3_OF_5, identity_seal, CONTEXT)
-    two = reseal(KEY_3_OF_5, identity_seal, CONTEXT)
-    seal_fields = [
-        bytes(identity_seal.r),
-        bytes(identity_seal.c),
-        identity_seal.nonce,
-        identity_seal.inner,
-    ]
+    identity_seal = seal_identity(PERSON, IDENTITY, {"kind": "identity"})
+    one = reseal(KEY_3_OF_5, PERSON, identity_seal, CONTEXT)
+    two = reseal(KEY_3_OF_5, PERSON, identity_seal, CONTEXT)
+    seal_fields = [bytes(PERSON.point), identity_seal.nonce, identity_seal.inner]
     for name, value in _binary_fields(one).items():
         assert value != _binary_fields(two)[name]
         for chunk_start in range(0, len(value) - 16, 16):
@@ -259,13 +269,12 @@ def test_envelope_length_does_not_reveal_identity_length() -> None:
 
 
 def test_seal_and_partial_round_trip_through_their_dict_forms() -> None:
-    identity_seal = seal_identity(KEY_3_OF_5, IDENTITY, {"kind": "identity"})
+    identity_seal = seal_identity(PERSON, IDENTITY, {"kind": "identity"})
     assert IdentitySeal.from_dict(identity_seal.to_dict()) == identity_seal
-    with pytest.raises(EncodingError):
-        IdentitySeal.from_dict(identity_seal.to_dict() | {"v": 9})
-    with pytest.raises(EncodingError):
-        IdentitySeal.from_dict({"v": 1})
-    envelope = reseal(KEY_3_OF_5, identity_seal, CONTEXT)
+    for bad in (identity_seal.to_dict() | {"v": 1}, identity_seal.to_dict() | {"x": 1}, {"v": 2}):
+        with pytest.raises(EncodingError):
+            IdentitySeal.from_dict(bad)
+    envelope = reseal(KEY_3_OF_5, PERSON, identity_seal, CONTEXT)
     partial = partial_decrypt(SHARES_3_OF_5[3], envelope, REQUEST)
     assert PartialDecryption.from_dict(json.loads(json.dumps(partial.to_dict()))) == partial
     for bad in (
@@ -281,7 +290,7 @@ def test_seal_refuses_contexts_that_cannot_be_encoded_canonically() -> None:
     with pytest.raises(EncodingError):
         seal(KEY_3_OF_5, IDENTITY, {"weight": 1.5})
     with pytest.raises(EncodingError):
-        seal_identity(KEY_3_OF_5, IDENTITY, ["not", "a", "mapping"])  # type: ignore[arg-type]
+        seal_identity(PERSON, IDENTITY, ["not", "a", "mapping"])  # type: ignore[arg-type]
 
 
 def test_threshold_key_from_dict_opens_envelopes_sealed_before_round_trip() -> None:
@@ -303,3 +312,63 @@ def test_envelopes_sealed_before_resharing_open_with_new_shares_only() -> None:
     with pytest.raises(InvalidProofError) as caught:
         combine_and_open(new_key, envelope, REQUEST, [old, new])
     assert caught.value.holder == 1
+
+
+def _blinded(envelope: Envelope, b: Scalar, holders: tuple[int, ...]) -> list[PartialDecryption]:
+    blind = Point.base_times(b)
+    return [partial_decrypt(SHARES_3_OF_5[j], envelope, REQUEST, blind=blind) for j in holders]
+
+
+@given(st.binary(min_size=64, max_size=64), st.binary(max_size=200))
+@settings(max_examples=15, deadline=None)
+def test_blinded_partials_open_only_with_the_blinding_scalar(wide: bytes, payload: bytes) -> None:
+    # Issue 14: holders decrypt R + B; what a server combines is s*R + b*PK, which opens nothing.
+    b = Scalar.reduce(wide)
+    if b.is_zero():
+        return
+    envelope = seal(KEY_3_OF_5, payload, CONTEXT)
+    partials = _blinded(envelope, b, (1, 3, 5))
+    assert open_blinded(KEY_3_OF_5, envelope, REQUEST, partials, b).identity == payload
+    combined = combine_partials(KEY_3_OF_5, envelope, REQUEST, partials, blind=Point.base_times(b))
+    with pytest.raises(OpenFailedError):
+        open_with_secret_point(KEY_3_OF_5, envelope, combined)  # the server's best try
+    wrong = b + Scalar.from_int(1)
+    with pytest.raises(OpenFailedError):
+        open_with_secret_point(KEY_3_OF_5, envelope, combined - KEY_3_OF_5.public_key * wrong)
+    with pytest.raises(InvalidProofError):  # and the holders' proofs name B, not another point
+        open_blinded(KEY_3_OF_5, envelope, REQUEST, partials, wrong)
+
+
+def test_blinded_partial_is_refused_without_its_blinding_point_and_names_the_holder() -> None:
+    envelope = seal(KEY_3_OF_5, IDENTITY, CONTEXT)
+    b = Scalar.from_int(12345)
+    partial = _blinded(envelope, b, (2,))[0]
+    verify_partial(KEY_3_OF_5, envelope, REQUEST, partial, blind=Point.base_times(b))
+    for wrong in (None, Point.base_times(Scalar.from_int(12346))):
+        with pytest.raises(InvalidProofError) as caught:
+            verify_partial(KEY_3_OF_5, envelope, REQUEST, partial, blind=wrong)
+        assert caught.value.holder == 2
+
+
+def test_mixed_envelope_with_a_point_taken_from_another_envelope_is_refused() -> None:
+    # The issue-14 attack: a server builds a troll's envelope around another person's point. Without
+    # the randomness behind it no proof can be made, so no holder decrypts it.
+    victim = seal(KEY_3_OF_5, b'{"name":"victim"}', CONTEXT)
+    troll = seal(KEY_3_OF_5, b'{"name":"troll"}', CONTEXT | {"pseudonym": "troll"})
+    mixed = troll.to_dict() | {"r": victim.to_dict()["r"]}
+    with pytest.raises(InvalidProofError):
+        Envelope.from_dict(mixed)
+    replayed = mixed | {"proof": victim.to_dict()["proof"]}
+    with pytest.raises(InvalidProofError):
+        Envelope.from_dict(replayed)
+
+
+def test_opened_envelope_names_the_seal_key_it_was_made_with() -> None:
+    envelope = reseal(KEY_3_OF_5, PERSON, seal_identity(PERSON, IDENTITY, {"kind": "identity"}), CONTEXT)
+    opened = _open(KEY_3_OF_5, SHARES_3_OF_5, envelope, (1, 2, 3))
+    assert opened.seal_point == PERSON.point
+    other = SealKey(b"\x08" * 64)
+    wrong = reseal(KEY_3_OF_5, other, seal_identity(PERSON, IDENTITY, {"kind": "identity"}), CONTEXT)
+    with pytest.raises(OpenFailedError):  # a seal wrapped with another person's seal key never opens
+        _open(KEY_3_OF_5, SHARES_3_OF_5, wrong, (1, 2, 3))
+    assert "hidden" in repr(PERSON)

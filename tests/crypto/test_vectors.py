@@ -1,4 +1,4 @@
-"""Known-answer vectors: the code reproduces tests/vectors/crypto-v1.json byte for byte, and the file's
+"""Known-answer vectors: the code reproduces tests/vectors/crypto-v2.json byte for byte, and the file's
 contents check out on their own (so a second implementation can use it without our generator)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from escrow.crypto.dkg import (
 )
 from escrow.crypto.group import Point, Scalar
 from escrow.crypto.holderfile import decrypt_holder_file
-from escrow.crypto.seal import Envelope, PartialDecryption, combine_and_open, verify_partial
+from escrow.crypto.seal import Envelope, PartialDecryption, SealKey, open_blinded, verify_partial
 from escrow.crypto.transcript import b64u_decode
 from tests.vectors.generate import PATH, build_vectors, render
 
@@ -52,9 +52,12 @@ def test_sealing_vector_opens_to_its_identity_with_its_partials() -> None:
     assert envelope.digest().hex() == sealing["envelope_digest"]
     request = bytes.fromhex(sealing["request_digest"])
     partials = [PartialDecryption.from_dict(p) for p in sealing["partials"]]
+    blinding = Scalar.decode(bytes.fromhex(sealing["blinding_scalar"]))
     for partial in partials:
-        verify_partial(key, envelope, request, partial)
-    assert combine_and_open(key, envelope, request, partials).identity == sealing["identity"].encode()
+        verify_partial(key, envelope, request, partial, blind=Point.base_times(blinding))
+    opened = open_blinded(key, envelope, request, partials, blinding)
+    assert opened.identity == sealing["identity"].encode()
+    assert opened.seal_point == SealKey(bytes.fromhex(sealing["seal_key_material"])).point
 
 
 def test_holder_file_vector_decrypts_with_its_passphrase() -> None:

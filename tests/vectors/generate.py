@@ -1,4 +1,4 @@
-"""Builds the known-answer vectors in crypto-v1.json from a seeded run.
+"""Builds the known-answer vectors in crypto-v2.json from a seeded run.
 
 Run `python -m tests.vectors.generate` to rewrite the file; tests/crypto/test_vectors.py fails when the
 code no longer reproduces it byte for byte. A second implementation can check itself against the file:
@@ -16,12 +16,12 @@ import nacl.pwhash
 from escrow.crypto.dkg import CeremonyParameters, combine_ceremony, deal, finalise_ceremony
 from escrow.crypto.group import L, Point, Scalar
 from escrow.crypto.holderfile import HolderSecrets, ShareRecord, encrypt_holder_file
-from escrow.crypto.seal import partial_decrypt, reseal, seal_identity
+from escrow.crypto.seal import SealKey, partial_decrypt, reseal, seal_identity
 from escrow.crypto.transcript import Transcript, b64u_encode
 from escrow.crypto.vss import lagrange_at_zero
 from tests.crypto.support import SeededRandom
 
-PATH = Path(__file__).with_name("crypto-v1.json")
+PATH = Path(__file__).with_name("crypto-v2.json")
 SEED = b"escrow crypto vectors v1"
 
 
@@ -56,17 +56,26 @@ def build_vectors() -> dict[str, Any]:
     }
 
     identity = b'{"birthdate":"1906-12-09","name":"Grace Hopper"}'
-    identity_seal = seal_identity(key, identity, {"kind": "identity", "provider": "vector"}, rand=rand)
+    seal_key_material = rand(64)
+    seal_key = SealKey(seal_key_material)
+    identity_seal = seal_identity(seal_key, identity, {"kind": "identity", "provider": "vector"}, rand=rand)
     envelope = reseal(
         key,
+        seal_key,
         identity_seal,
         {"platform": "forum.example", "pseudonym": "vectorpseudonym", "envelope_id": "env-1"},
         rand=rand,
     )
     request_digest = bytes(range(32))
-    partials = [partial_decrypt(shares[j], envelope, request_digest, rand=rand) for j in (1, 3, 4)]
+    blinding = Scalar.reduce(rand(64))
+    partials = [
+        partial_decrypt(shares[j], envelope, request_digest, blind=Point.base_times(blinding), rand=rand)
+        for j in (1, 3, 4)
+    ]
     sealing = {
         "identity": identity.decode(),
+        "seal_key_material": seal_key_material.hex(),
+        "blinding_scalar": bytes(blinding).hex(),
         "identity_seal": identity_seal.to_dict(),
         "envelope": envelope.to_dict(),
         "envelope_digest": envelope.digest().hex(),

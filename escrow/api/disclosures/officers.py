@@ -135,31 +135,54 @@ def get_request(request_id: int) -> Response:
     return jsonify(view_json(view))
 
 
-@bp.get("/disclosures/<int:request_id>/identity")
-@role_required(OFFICER)
-def identity(request_id: int) -> Response:
-    """The revealed identities: only to the submitting and co-signing officers, within the window."""
-    revealed = service.view_identities(
+@signed_bp.post("/disclosures/<int:request_id>/reveal")
+def reveal(request_id: int) -> Response:
+    """The reveal package of a disclosed request, for the submitting officer's tool only (their signature
+    over the request digest, role `reveal`): the envelopes and the holders' partials of R + B, which
+    open nothing without the officer's blinding scalars (issue 14). Logged before it is sent."""
+    data = json_object(require_json_media_type=False)
+    package = service.reveal_package(
         get_session(),
         request_id=request_id,
-        officer=signed_in_staff(),
+        signature_b64=text_field(data, "signature", allow_empty=True),
         log=get_components().log,
         now=current_time(),
     )
-    response = jsonify(
-        [{"platform": r.platform, "pseudonym": r.pseudonym, "identity": r.identity} for r in revealed]
+    response = jsonify(package.to_dict())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@signed_bp.post("/disclosures/<int:request_id>/oprf-check")
+def oprf_check(request_id: int) -> Response:
+    """Evaluates the OPRF on the blinded identity keys the submitting officer's tool revealed (their
+    signature over the check digest, role `oprf-check`), so the tool can prove each is the person behind
+    the pseudonym in scope. Logged before the nodes are asked; a few per pseudonym at most."""
+    data = json_object(require_json_media_type=False)
+    answer = service.check_revealed_identities(
+        get_session(),
+        request_id=request_id,
+        blinded=data.get("blinded"),
+        signature_b64=text_field(data, "signature", allow_empty=True),
+        oprf=get_components().oprf,
+        log=get_components().log,
+        now=current_time(),
     )
+    response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @signed_bp.post("/disclosures/<int:request_id>/submit")
 def submit(request_id: int) -> Response:
-    """Submits a draft: the submitter's Ed25519 signature over the request digest."""
+    """Submits a draft: the submitter's blinding points and Ed25519 signature over the digest of the body
+    with them in (issue 14)."""
+    data = json_object(require_json_media_type=False)
     view = service.submit_request(
         get_session(),
         request_id=request_id,
-        signature_b64=text_field(json_object(require_json_media_type=False), "signature", allow_empty=True),
+        signature_b64=text_field(data, "signature", allow_empty=True),
+        blinding=data.get("blinding"),
         policy=disclosure_policy(),
         log=get_components().log,
         now=current_time(),

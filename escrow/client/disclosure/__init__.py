@@ -3,6 +3,7 @@
 - ``officers``  the legal officer's tool: read a request document, sign submit, co-sign, extension,
                 withdrawal
 - ``holders``   the key-holder's tool: check a request against the transparency log, approve or reject
+- ``reveal``    the submitting officer's reveal: open the envelopes here and prove each is the right person
 - ``courts``    the court's part, checked by the holder's tool: the order and the court's signature
 - ``shared``    reading a request body (escrow.protocol.disclosure) and the log as of a checkpoint
 
@@ -18,6 +19,7 @@ from escrow.client.disclosure.officers import (
     officer_cosign_extension,
     officer_propose_extension,
     officer_sign,
+    officer_submit,
     officer_summary,
     officer_withdraw,
     prepare_extension,
@@ -37,6 +39,7 @@ __all__ = [
     "officer_cosign_extension",
     "officer_propose_extension",
     "officer_sign",
+    "officer_submit",
     "officer_summary",
     "officer_withdraw",
     "prepare_extension",

@@ -6,8 +6,9 @@ checkpoint must extend the one the holder saw before; the request body is parsed
 proven in the log; every officer signature is verified with the key the log says that officer had when
 they signed; the court's signature on the order is re-verified with the court key from the log
 (escrow.client.disclosure.courts); every envelope is checked against the scope item the officers signed.
-Only then does the holder compute partial decryptions, bound to this request's digest
-(escrow.crypto.seal.partial_decrypt).
+every envelope's proof of knowledge of its randomness is verified. Only then does the holder compute
+partial decryptions of R + B (B: the submitter's blinding point in the signed body), bound to this
+request's digest (escrow.crypto.seal.partial_decrypt): the server combines nothing it can open.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from escrow.client.disclosure.shared import (
 from escrow.client.holder import HolderClient, HolderClientError
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT, sign_decision, verify_officer
-from escrow.crypto.errors import CryptoError
+from escrow.crypto.errors import CryptoError, InvalidProofError
 from escrow.crypto.holderfile import HolderSecrets
 from escrow.crypto.seal import Envelope, partial_decrypt
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
@@ -188,13 +189,22 @@ def check_package(package: Any, log: LogView) -> CheckedRequest:
 
 
 def _check_envelopes(body: DisclosureBody, served: object) -> tuple[Envelope, ...]:
-    """Returns the served envelopes, one per scope item, each checked against what the item names."""
+    """Returns the served envelopes, one per scope item, each checked against what the item names and
+    its proof of knowledge verified (Envelope.from_dict): a point nobody chose for this envelope is
+    never decrypted. The request must carry the submitter's blinding points."""
     if not isinstance(served, list) or len(served) != len(body.scope):
         raise fail("the server did not send one envelope per pseudonym in scope; refusing")
+    if not body.is_blinded:
+        raise fail("the request carries no blinding points, so the server could read the reveal; refusing")
     envelopes = []
     for item, entry in zip(body.scope, served, strict=True):
         try:
             envelope = Envelope.from_dict(entry["envelope"])
+        except InvalidProofError as e:
+            raise fail(
+                f"the envelope for {item.label} carries no valid proof of its randomness (a point taken "
+                "from elsewhere, or a forged envelope); refusing"
+            ) from e
         except (CryptoError, KeyError, TypeError) as e:
             raise fail(f"the envelope for {item.label} is malformed; refusing") from e
         try:
@@ -239,7 +249,10 @@ def approve(client: HolderClient, secrets: HolderSecrets, checked: CheckedReques
     HolderClientError (refused by the server).
     """
     share = secrets.share_for(checked.body.key_id).share
-    partials = [partial_decrypt(share, envelope, checked.digest).to_dict() for envelope in checked.envelopes]
+    partials = [
+        partial_decrypt(share, envelope, checked.digest, blind=blind).to_dict()
+        for envelope, blind in zip(checked.envelopes, checked.body.blinding, strict=True)
+    ]
     signature = sign_decision(secrets.signing_seed, checked.digest, "approve", canonical_json(partials))
     result = client.request(
         "POST",

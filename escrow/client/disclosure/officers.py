@@ -19,8 +19,10 @@ from escrow.crypto.disclosure import (
     ROLE_COSIGN,
     ROLE_EXTEND,
     ROLE_EXTEND_COSIGN,
+    ROLE_SUBMIT,
     ROLE_WITHDRAW,
     OfficerSecrets,
+    blinding_point,
     extension_body,
     extension_digest,
     sign_officer,
@@ -28,11 +30,11 @@ from escrow.crypto.disclosure import (
     withdrawal_digest,
 )
 from escrow.crypto.errors import CryptoError
-from escrow.crypto.transcript import b64u_encode, sha256
+from escrow.crypto.transcript import b64u_decode, b64u_encode, sha256
 from escrow.protocol.disclosure import DisclosureBody
 
 
-def _read_document(document: Any) -> tuple[int, DisclosureBody, bytes]:
+def read_document(document: Any) -> tuple[int, DisclosureBody, bytes]:
     """Returns the id, parsed body and recomputed digest of a request document. Raises HolderClientError."""
     try:
         request_id, raw = int(document["id"]), document["body"]
@@ -53,7 +55,7 @@ def officer_summary(document: Any) -> tuple[int, bytes, list[str]]:
     recomputed from it: the officer signs what they read, not what the server says.
     Raises HolderClientError if the document is malformed or its digest does not match its body.
     """
-    request_id, body, digest = _read_document(document)
+    request_id, body, digest = read_document(document)
     lines = [
         f"request {request_id}  digest {b64u_encode(digest)}",
         f"court: {body.court.name} ({body.court.jurisdiction}), case {body.case_number}",
@@ -63,18 +65,45 @@ def officer_summary(document: Any) -> tuple[int, bytes, list[str]]:
         f"expires: {body.expires_at_text}  user told after {body.notify_delay_days} day(s)",
     ]
     lines += [f"scope: {item.label}  envelope {item.envelope_digest}" for item in body.scope]
+    if body.is_blinded:
+        lines.append(f"blinding: {len(body.blinding)} point(s) from the submitter's key")
     return request_id, digest, lines
 
 
 def officer_sign(
     transport: Transport, secrets: OfficerSecrets, request_id: int, digest: bytes, role: str
 ) -> dict[str, Any]:
-    """Signs the request digest as `role` (submit or cosign) and sends the signature. Returns the request."""
+    """Signs the request digest as `role` (cosign) and sends the signature. Returns the request."""
+    if role != ROLE_COSIGN:
+        raise fail("a submission carries blinding points: use officer_submit")
     signature = b64u_encode(sign_officer(secrets.signing_seed, role, digest))
-    payload: dict[str, str] = {"signature": signature}
-    if role == ROLE_COSIGN:
-        payload["username"] = secrets.username
+    payload: dict[str, str] = {"signature": signature, "username": secrets.username}
     return _post(transport, f"/api/v1/disclosures/{request_id}/{role}", payload)
+
+
+def blinded_body(secrets: OfficerSecrets, body: DisclosureBody) -> DisclosureBody:
+    """Returns `body` with this officer's blinding point for each envelope in scope (issue 14): the key-
+    holders decrypt R + B, and only this key re-derives the b that removes B (reveal.open_request)."""
+    return body.with_blinding(
+        [
+            blinding_point(secrets.signing_seed, body.nonce, b64u_decode(item.envelope_digest, length=32))
+            for item in body.scope
+        ]
+    )
+
+
+def officer_submit(transport: Transport, secrets: OfficerSecrets, document: Any) -> dict[str, Any]:
+    """Adds this officer's blinding points to the draft in `document`, signs the digest of the result
+    (role submit) and sends both. Returns the request."""
+    request_id, body, _ = read_document(document)
+    if body.submitter.username != secrets.username:
+        raise fail(f"this draft is {body.submitter.username}'s to submit, not {secrets.username}'s")
+    blinded = blinded_body(secrets, body)
+    payload = {
+        "signature": b64u_encode(sign_officer(secrets.signing_seed, ROLE_SUBMIT, blinded.digest())),
+        "blinding": blinded.to_dict()["blinding"],
+    }
+    return _post(transport, f"/api/v1/disclosures/{request_id}/submit", payload)
 
 
 def _post(transport: Transport, path: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +136,7 @@ def prepare_extension(
     The sequence number and current delay come from the document, so a stale document is refused by
     the server (409). Raises HolderClientError.
     """
-    request_id, request_body, digest = _read_document(document)
+    request_id, request_body, digest = read_document(document)
     extensions = document.get("extensions") or []
     current = document.get("notify_delay_days", request_body.notify_delay_days)
     if not isinstance(extensions, list) or type(current) is not int:

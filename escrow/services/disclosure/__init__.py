@@ -52,7 +52,7 @@ from escrow.services.disclosure.reading import (
     page_requests,
     request_page,
 )
-from escrow.services.disclosure.reveal import person_notices, view_identities
+from escrow.services.disclosure.reveal import check_revealed_identities, person_notices, reveal_package
 from escrow.services.disclosure.serialize import view_json
 from escrow.services.disclosure.signing import cosign_request, policy_status, submit_request
 from escrow.services.disclosure.states import ExtensionState, HolderDecision, RequestState
@@ -64,7 +64,7 @@ from escrow.services.disclosure.views import (
     HolderPackage,
     PolicyStatus,
     RequestPage,
-    RevealedIdentity,
+    RevealPackage,
 )
 from escrow.services.disclosure.withdrawal import withdraw_request
 
@@ -83,7 +83,7 @@ __all__ = [
     "PolicyStatus",
     "RequestPage",
     "RequestState",
-    "RevealedIdentity",
+    "RevealPackage",
     "SigningPrompt",
     "SigningRole",
     "add_court",
@@ -109,7 +109,8 @@ __all__ = [
     "request_page",
     "submit_request",
     "sweep_disclosures",
-    "view_identities",
+    "reveal_package",
+    "check_revealed_identities",
     "view_json",
     "withdraw_request",
 ]

@@ -287,8 +287,9 @@ def decide_request(
 def _checked_partials(
     session: Session, row: DisclosureRequest, holder: KeyHolder, index: int, partials: object
 ) -> bytes:
-    """Returns the canonical bytes of a holder's partial decryptions, one per envelope in scope, each
-    verified against the escrow key. Raises ValidationError naming the holder."""
+    """Returns the canonical bytes of a holder's partial decryptions s_i*(R + B), one per envelope in
+    scope, each verified against the escrow key and the submitter's blinding point B. Raises
+    ValidationError naming the holder."""
     key = escrow_key(session, row.key_id)
     scope = shared.scope_rows(session, row)
     if not isinstance(partials, list) or len(partials) != len(scope):
@@ -297,7 +298,10 @@ def _checked_partials(
         detail = partials_bytes(partials)
     except CryptoError as e:
         raise ValidationError(f"malformed partial decryptions from key-holder {holder.name}") from e
-    for item, entry in zip(scope, partials, strict=True):
+    blinding = DisclosureBody.from_json(row.body).blinding
+    if len(blinding) != len(scope):
+        raise InvalidStateError("this request carries no blinding points; it cannot be approved")
+    for item, entry, blind in zip(scope, partials, blinding, strict=True):
         envelope = stored_envelope(item)
         try:
             partial = PartialDecryption.from_dict(entry)
@@ -306,7 +310,7 @@ def _checked_partials(
         if partial.holder != index:
             raise ValidationError(f"key-holder {holder.name} sent a partial for another share index")
         try:
-            verify_partial(key, envelope, row.digest, partial)
+            verify_partial(key, envelope, row.digest, partial, blind=blind)
         except InvalidProofError as e:
             raise ValidationError(
                 f"the partial decryption of key-holder {holder.name} (index {index}) does not verify "

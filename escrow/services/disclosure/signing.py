@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT
 from escrow.crypto.transcript import b64u_encode, canonical_json
-from escrow.errors import InvalidStateError
+from escrow.errors import InvalidStateError, ValidationError
 from escrow.models import DisclosureCosignature, DisclosureRequest, LogState
-from escrow.protocol.disclosure import DisclosureBody
+from escrow.protocol.disclosure import DisclosureBody, parse_blinding
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import expire_if_due
 from escrow.services.disclosure.policy import (
@@ -51,26 +51,37 @@ def submit_request(
     *,
     request_id: int,
     signature_b64: str,
+    blinding: object,
     policy: DisclosurePolicy,
     log: LogSigner,
     now: datetime,
 ) -> DisclosureView:
-    """Submits a draft with the submitter's signature over its digest, logs it and commits.
+    """Submits a draft with the submitter's blinding points (one per scope item, issue 14) and their
+    signature over the digest of the body with those points in; logs it and commits.
 
-    Raises NotFoundError, InvalidStateError (not a draft, or the monthly cap is reached: that refusal is
-    itself logged publicly), PermissionDeniedError (the signature is not the submitter's registered key).
+    Raises NotFoundError, ValidationError (malformed or missing blinding points), InvalidStateError (not
+    a draft, or the monthly cap is reached: that refusal is itself logged publicly),
+    PermissionDeniedError (the signature is not the submitter's registered key over the blinded body).
     """
     row = shared.load_request(session, request_id, lock=True)
     staff = shared.staff_by_id(session, row.submitter_id)
     signer = submit_signer(row.status, submitter=shared.as_officer(staff))
+    draft = DisclosureBody.from_json(row.body)
+    body = draft.with_blinding(parse_blinding(blinding))  # ProtocolError is a ValidationError
+    if not body.is_blinded:
+        raise ValidationError(
+            f"a submission carries {len(body.scope)} blinding point(s), one per pseudonym in scope "
+            "(escrow officer submit and the browser key add them)"
+        )
     signed = shared.verify_officer_signature(
         session,
         shared.staff_by_id(session, signer.id),
         ROLE_SUBMIT,
-        row.digest,
+        body.digest(),
         signature_b64,
-        refusal="the signature is not the submitter's over this request digest",
+        refusal="the signature is not the submitter's over this request digest (with its blinding points)",
     )
+    row.body, row.digest = body.canonical_bytes().decode(), body.digest()
     if policy.monthly_cap is not None:
         # Submissions queue on the log head's row lock, so two at once cannot both pass the cap.
         claim_row(session, update(LogState).where(LogState.id == 1).values(size=LogState.size))
@@ -91,7 +102,6 @@ def submit_request(
         raise InvalidStateError(
             f"the monthly cap of {status.monthly_cap} disclosure requests is reached; this is published"
         )
-    body = DisclosureBody.from_json(row.body)
     row.status = RequestState.SUBMITTED
     row.submit_signature = signed
     row.submitted_at = now

@@ -1,5 +1,5 @@
 """What the disclosure services return: frozen views of courts, requests, extensions, holder packages,
-revealed identities and notices (never a database row, and no identity outside RevealedIdentity)."""
+reveal packages and notices (never a database row, and never an identity)."""
 
 from __future__ import annotations
 
@@ -90,16 +90,31 @@ class HolderPackage:
     order_document_b64: str
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class RevealedIdentity:
-    """One opened envelope, in memory only while a granted officer views it."""
+@dataclass(frozen=True, slots=True)
+class RevealPackage:
+    """What the submitting officer's tool opens a disclosed request from (escrow.client.disclosure.reveal):
+    nothing in it opens an envelope without the officer's blinding scalars."""
 
-    platform: str
-    pseudonym: str
-    identity: dict[str, Any]
+    request_id: int
+    digest: str
+    body: dict[str, Any]
+    key: dict[str, Any]
+    envelopes: list[dict[str, Any]]
+    partials: list[list[dict[str, Any]]]
+    view_until: str
+    oprf_key_log_index: int | None
 
-    def __repr__(self) -> str:
-        return f"RevealedIdentity(platform={self.platform!r}, <hidden>)"
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.request_id,
+            "digest": self.digest,
+            "body": self.body,
+            "key": self.key,
+            "envelopes": self.envelopes,
+            "partials": self.partials,
+            "view_until": self.view_until,
+            "oprf_key_log_index": self.oprf_key_log_index,
+        }
 
 
 @dataclass(frozen=True, slots=True)
