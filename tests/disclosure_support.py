@@ -22,15 +22,18 @@ from sqlalchemy.orm import Session
 from escrow.client.disclosure import (
     CheckedRequest,
     approve,
+    establish_checkpoint,
     extension_summary,
     fetch_checked,
     officer_cosign_extension,
     officer_propose_extension,
     officer_sign,
+    officer_submit,
     officer_summary,
     officer_withdraw,
     prepare_extension,
 )
+from escrow.client.disclosure.reveal import Revealed, open_request
 from escrow.client.holder import HolderClient, enrol, new_holder_secrets
 from escrow.crypto.disclosure import OfficerSecrets, new_officer_secrets, public_key, sign_court_order
 from escrow.crypto.transcript import b64u_encode
@@ -127,10 +130,23 @@ class World:
         return dict(response.get_json())
 
     def sign(self, request_id: int, username: str, role: str) -> dict[str, Any]:
-        """The officer tool's code: check the document, sign its digest, send the signature."""
-        _, digest, _ = officer_summary(self.document(request_id))
+        """The officer tool's code: check the document, sign its digest (a submission with its blinding
+        points), send the signature."""
+        document = self.document(request_id)
+        _, digest, _ = officer_summary(document)
         transport = FlaskTransport(self.app.test_client())
+        if role == "submit":
+            return officer_submit(transport, self.officers[username], document)
         return officer_sign(transport, self.officers[username], request_id, digest, role)
+
+    def reveal(self, request_id: int, username: str = "alice") -> list[Revealed]:
+        """The officer tool's code: fetch the blinded partials, open here, check with the OPRF nodes."""
+        log, _, _ = establish_checkpoint(self.fetch)
+        transport = FlaskTransport(self.app.test_client())
+        revealed, _ = open_request(
+            transport, log, self.officers[username], self.document(request_id, username)
+        )
+        return revealed
 
     def extend(
         self, request_id: int, username: str, days: int, *, order: bytes | None = None

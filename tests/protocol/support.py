@@ -19,9 +19,10 @@ def _iso(moment: datetime) -> str:
 
 
 def dict_literal(items: list[tuple[str, str, str]], *, expires_at: datetime = EXPIRES) -> dict[str, Any]:
-    """The body exactly as create_draft built it as a dict literal (before issue 12)."""
+    """The body exactly as create_draft built it as a dict literal (before issue 12), in version 2 (a
+    draft: no blinding points yet, issue 14)."""
     return {
-        "v": 1,
+        "v": 2,
         "nonce": "0f" * 16,
         "court": {"id": 3, "name": "District Court", "jurisdiction": "Exampleland"},
         "case_number": "2031-CV-0042",
@@ -34,4 +35,5 @@ def dict_literal(items: list[tuple[str, str, str]], *, expires_at: datetime = EX
         "notify_delay_days": 30,
         "key_id": "key-2031",
         "submitter": {"username": "alice", "organisation": "Forum Legal"},
+        "blinding": [],
     }

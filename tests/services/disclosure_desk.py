@@ -18,14 +18,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escrow.client.disclosure.officers import blinded_body
 from escrow.config import Settings
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
     ROLE_EXTEND,
     ROLE_EXTEND_COSIGN,
+    ROLE_REVEAL,
     ROLE_SUBMIT,
     ROLE_WITHDRAW,
     OfficerSecrets,
+    blinding_scalar,
     extension_body,
     extension_digest,
     sign_decision,
@@ -36,11 +39,12 @@ from escrow.crypto.disclosure import (
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.holderfile import HolderSecrets, ShareRecord
 from escrow.crypto.pseudonym import PseudonymSecret
-from escrow.crypto.seal import Envelope, partial_decrypt
+from escrow.crypto.seal import Envelope, PartialDecryption, open_blinded, partial_decrypt
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.identity.base import VerifiedIdentity
 from escrow.keystore import load_keyring
 from escrow.models import KeyHolder
+from escrow.protocol.disclosure import DisclosureBody
 from escrow.services import disclosure
 from escrow.services.credentials import IssuedCredential, issue_credential
 from escrow.services.dev_ceremony import SimulatedCeremony, record_holders
@@ -93,15 +97,44 @@ class Desk:
     def signature(self, username: str, role: str, digest_b64: str) -> str:
         return b64u_encode(sign_officer(self.officers[username].signing_seed, role, b64u_decode(digest_b64)))
 
-    def submit(self, view: disclosure.DisclosureView, username: str = "alice") -> disclosure.DisclosureView:
+    def submit(
+        self, view: disclosure.DisclosureView, username: str = "alice", *, blinding: object = None
+    ) -> disclosure.DisclosureView:
+        """`username` adds their blinding points (the officer tool's code) and signs the result; a given
+        `blinding` is sent instead of theirs (signed all the same)."""
+        blinded = blinded_body(self.officers[username], DisclosureBody.from_dict(view.body))
+        sent = blinded.to_dict()["blinding"] if blinding is None else blinding
         return disclosure.submit_request(
             self.session,
             request_id=view.id,
-            signature_b64=self.signature(username, ROLE_SUBMIT, view.digest_b64),
+            signature_b64=self.signature(username, ROLE_SUBMIT, b64u_encode(blinded.digest())),
+            blinding=sent,
             policy=self.policy,
             log=LOG,
             now=self.now,
         )
+
+    def reveal_package(self, view: disclosure.DisclosureView, username: str = "alice") -> Any:
+        return disclosure.reveal_package(
+            self.session,
+            request_id=view.id,
+            signature_b64=self.signature(username, ROLE_REVEAL, view.digest_b64),
+            log=LOG,
+            now=self.now,
+        )
+
+    def open(self, view: disclosure.DisclosureView, username: str = "alice") -> list[bytes]:
+        """Opens every envelope from the reveal package with `username`'s blinding scalars."""
+        package = self.reveal_package(view, username)
+        key = ThresholdPublicKey.from_dict(package.key)
+        body = DisclosureBody.from_dict(package.body)
+        opened = []
+        for j, data in enumerate(package.envelopes):
+            envelope = Envelope.from_dict(data)
+            partials = [PartialDecryption.from_dict(holder[j]) for holder in package.partials]
+            b = blinding_scalar(self.officers[username].signing_seed, body.nonce, envelope.digest())
+            opened.append(open_blinded(key, envelope, b64u_decode(package.digest), partials, b).identity)
+        return opened
 
     def cosign(
         self, view: disclosure.DisclosureView, username: str = "bob", *, signer: str | None = None
@@ -135,9 +168,10 @@ class Desk:
         partials: list[dict[str, Any]] = []
         if decision == "approve":
             share = secrets.shares[0].share
+            blinding = DisclosureBody.from_dict(package.body).blinding
             partials = [
-                partial_decrypt(share, Envelope.from_dict(e["envelope"]), digest).to_dict()
-                for e in package.envelopes
+                partial_decrypt(share, Envelope.from_dict(e["envelope"]), digest, blind=b).to_dict()
+                for e, b in zip(package.envelopes, blinding, strict=True)
             ]
             detail = canonical_json(partials)
         else:

@@ -1,7 +1,9 @@
-"""Revealing, viewing and telling the person (escrow.services.disclosure.reveal and .expiry)."""
+"""Revealing and telling the person (escrow.services.disclosure.reveal and .expiry): the blinded
+reveal opens only with the submitting officer's key (issue 14)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,10 +11,21 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escrow.crypto.errors import InvalidProofError, OpenFailedError
+from escrow.crypto.seal import (
+    Envelope,
+    PartialDecryption,
+    combine_and_open,
+    combine_partials,
+    open_with_secret_point,
+)
+from escrow.crypto.transcript import b64u_decode
 from escrow.errors import InvalidStateError, NotFoundError, PermissionDeniedError
-from escrow.models import DisclosureDecision, LogEntry
+from escrow.models import DisclosureDecision, DisclosureScope, LogEntry
+from escrow.protocol.disclosure import DisclosureBody
 from escrow.services import disclosure
 from escrow.services.disclosure import RequestState
+from escrow.services.escrow_keys import escrow_key
 from tests.services.disclosure_desk import LOG, Desk, build_desk
 
 
@@ -29,42 +42,63 @@ def _disclosed(desk: Desk, **overrides: object) -> disclosure.DisclosureView:
     return view
 
 
-def _view(desk: Desk, view: disclosure.DisclosureView, username: str) -> list[disclosure.RevealedIdentity]:
-    return disclosure.view_identities(
-        desk.session, request_id=view.id, officer=desk.staff[username], log=LOG, now=desk.now
-    )
-
-
-def test_the_request_officers_view_the_identity_and_each_viewing_is_logged(desk: Desk) -> None:
+def test_the_submitting_officer_opens_the_identity_and_each_fetch_is_logged(desk: Desk) -> None:
     view = _disclosed(desk)
 
-    for username in ("alice", "bob"):
-        (revealed,) = _view(desk, view, username)
-        assert revealed.identity["name"] == "Jane Q. Example"
-        assert revealed.pseudonym == desk.credential.pseudonym
-        assert "Jane" not in repr(revealed)
-    kinds = desk.session.scalars(select(LogEntry.kind).where(LogEntry.kind == "disclosure.viewed")).all()
-    assert len(kinds) == 2
+    (identity,) = desk.open(view, "alice")
+    assert json.loads(identity)["name"] == "Jane Q. Example"
+    desk.open(view, "alice")
+    fetched = desk.session.scalars(
+        select(LogEntry.kind).where(LogEntry.kind == "disclosure.partials_fetched")
+    ).all()
+    assert len(fetched) == 2
 
 
-def test_viewing_is_refused_to_any_other_officer(desk: Desk) -> None:
+@pytest.mark.parametrize("officer", ["bob", "dave"])
+def test_the_reveal_package_is_refused_to_the_co_signer_and_any_other_officer(
+    desk: Desk, officer: str
+) -> None:
+    # A co-signer attests the request but never sees the identity: the blinding is the submitter's.
     view = _disclosed(desk)
 
     with pytest.raises(NotFoundError, match="no such disclosure request"):
-        _view(desk, view, "dave")
+        desk.reveal_package(view, officer)
 
 
-def test_viewing_is_refused_before_disclosure(desk: Desk) -> None:
-    with pytest.raises(InvalidStateError, match="nothing to view"):
-        _view(desk, desk.cosigned(), "alice")
+def test_the_reveal_package_is_refused_before_disclosure(desk: Desk) -> None:
+    with pytest.raises(InvalidStateError, match="nothing to reveal"):
+        desk.reveal_package(desk.cosigned(), "alice")
 
 
-def test_viewing_window_end_deletes_the_partials_and_refuses_viewing(desk: Desk) -> None:
+def test_reading_stored_partials_opens_nothing(desk: Desk) -> None:
+    # The issue-14 attack: the server (or a backup of its database) combines the stored partials.
+    view = _disclosed(desk)
+    key = escrow_key(desk.session, desk.key.key_id)
+    (scope,) = desk.session.scalars(select(DisclosureScope)).all()
+    envelope = Envelope.from_bytes(scope.envelope)
+    stored = [
+        PartialDecryption.from_dict(json.loads(p)[0])
+        for p in desk.session.scalars(select(DisclosureDecision.partials)).all()
+        if p is not None
+    ]
+    assert len(stored) == 3
+    body = DisclosureBody.from_dict(view.body)
+    combined = combine_partials(key, envelope, b64u_decode(view.digest_b64), stored, blind=body.blinding[0])
+    with pytest.raises(OpenFailedError):
+        open_with_secret_point(key, envelope, combined)
+    # without the blinding point the holders' proofs do not even verify: they are of R + B
+    with pytest.raises(InvalidProofError):
+        combine_and_open(key, envelope, b64u_decode(view.digest_b64), stored)
+    # and the submitting officer's key does open them
+    assert json.loads(desk.open(view)[0])["name"] == "Jane Q. Example"
+
+
+def test_viewing_window_end_deletes_the_partials_and_refuses_the_reveal(desk: Desk) -> None:
     view = _disclosed(desk)
     desk.now += desk.policy.view_window
 
     with pytest.raises(InvalidStateError, match="viewing window is over"):
-        _view(desk, view, "alice")
+        desk.reveal_package(view, "alice")
     assert (
         desk.session.scalars(
             select(DisclosureDecision.partials).where(DisclosureDecision.partials.is_not(None))

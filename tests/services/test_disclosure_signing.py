@@ -10,9 +10,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from escrow.client.disclosure.officers import blinded_body
 from escrow.crypto.disclosure import ROLE_SUBMIT
-from escrow.errors import ConflictError, InvalidStateError, NotFoundError, PermissionDeniedError
+from escrow.crypto.transcript import b64u_encode
+from escrow.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from escrow.models import LogEntry
+from escrow.protocol.disclosure import DisclosureBody
 from escrow.services import disclosure
 from escrow.services.disclosure import RequestState
 from tests.services.disclosure_desk import LOG, Desk, build_desk
@@ -39,14 +48,33 @@ def test_submit_refuses_another_officers_signature(desk: Desk) -> None:
     draft = desk.draft()
 
     with pytest.raises(PermissionDeniedError, match="not the submitter's"):
-        disclosure.submit_request(
-            desk.session,
-            request_id=draft.id,
-            signature_b64=desk.signature("bob", ROLE_SUBMIT, draft.digest_b64),
-            policy=desk.policy,
-            log=LOG,
-            now=desk.now,
-        )
+        desk.submit(draft, "bob")
+
+
+def test_submit_refuses_a_request_without_one_blinding_point_per_pseudonym(desk: Desk) -> None:
+    # Issue 14: without the submitter's blinding points the server could combine the partials itself.
+    draft = desk.draft()
+
+    for blinding in ([], None, "x", [b64u_encode(b"\x00" * 32)]):
+        with pytest.raises(ValidationError):
+            disclosure.submit_request(
+                desk.session,
+                request_id=draft.id,
+                signature_b64=desk.signature("alice", ROLE_SUBMIT, draft.digest_b64),
+                blinding=blinding,
+                policy=desk.policy,
+                log=LOG,
+                now=desk.now,
+            )
+
+
+def test_submit_refuses_blinding_points_other_than_the_signed_ones(desk: Desk) -> None:
+    # A server that swaps in points of its own (to open the reveal) breaks the submitter's signature.
+    draft = desk.draft()
+    theirs = blinded_body(desk.officers["bob"], DisclosureBody.from_dict(draft.body)).to_dict()["blinding"]
+
+    with pytest.raises(PermissionDeniedError, match="not the submitter's"):
+        desk.submit(draft, "alice", blinding=theirs)
 
 
 def test_submit_refuses_a_request_already_submitted(desk: Desk) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.dkg import ThresholdPublicKey
-from escrow.crypto.seal import IdentitySeal, combine_and_open, partial_decrypt, reseal
+from escrow.crypto.seal import IdentitySeal, SealKey, combine_and_open, partial_decrypt, reseal
 from escrow.db import make_engine
 from escrow.errors import (
     AuthenticationError,
@@ -27,6 +27,7 @@ from escrow.identity.devidp import DevIdentityProvider
 from escrow.identity.officer import DocumentCheck, verify_document
 from escrow.identity.registry import IdentityProviders
 from escrow.models import LogEntry, Person
+from escrow.protocol.identity import seal_context
 from escrow.services.oprf import derive_person_keys
 from escrow.services.registration import (
     PendingSignIn,
@@ -56,23 +57,25 @@ def test_register_stores_a_seal_that_a_quorum_opens_to_the_identity(
     db_session: Session, escrow_key: ThresholdPublicKey
 ) -> None:
     # Given a registered person
-    account = register_person(
-        db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW
-    ).account
-    person = db_session.get(Person, account.id)
+    signed_in = register_person(db_session, identity=_identity(), oprf=make_oprf(), log=make_log(), now=NOW)
+    person = db_session.get(Person, signed_in.account.id)
     assert person is not None
 
-    # When three of the five key-holders open a copy of the stored seal
+    # When an envelope is made with their seal key (their signed-in session) and three of the five
+    # key-holders open it
     seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
-    envelope = reseal(escrow_key, seal, {"platform": "p", "pseudonym": "x", "envelope_id": "e"})
+    seal_key = SealKey(signed_in.secret.seal_key_material())
+    envelope = reseal(escrow_key, seal_key, seal, {"platform": "p", "pseudonym": "x", "envelope_id": "e"})
     _, shares = threshold_key()
     digest = b"r" * 32
     opened = combine_and_open(
         escrow_key, envelope, digest, [partial_decrypt(shares[i], envelope, digest) for i in (1, 3, 5)]
     )
 
-    # Then it holds exactly the verified attributes
+    # Then it holds exactly the verified attributes, bound to this account's person key
     assert json.loads(opened.identity)["name"] == "Cleo Example"
+    assert dict(opened.context) == seal_context(person.person_key)
+    assert opened.seal_point == seal_key.point
     assert person.escrow_key_id == escrow_key.key_id
 
 
