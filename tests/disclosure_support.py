@@ -35,8 +35,15 @@ from escrow.client.disclosure import (
 )
 from escrow.client.disclosure.reveal import Revealed, open_request
 from escrow.client.holder import HolderClient, enrol, new_holder_secrets
-from escrow.crypto.disclosure import OfficerSecrets, new_officer_secrets, public_key, sign_court_order
-from escrow.crypto.transcript import b64u_encode
+from escrow.crypto.disclosure import (
+    ROLE_REVEAL,
+    OfficerSecrets,
+    new_officer_secrets,
+    public_key,
+    sign_court_order,
+    sign_officer,
+)
+from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.httpkit import get_components
 from escrow.identity.officer import DocumentCheck
 from escrow.services import ceremony as ceremony_service
@@ -49,6 +56,7 @@ from escrow.services.staff import StaffView, create_staff
 from escrow.services.transparency import LogSigner
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
 from tests.conftest import STAFF_PASSWORD, csrf_token_from, sign_in_staff
+from tests.oprf_support import log_oprf_activation
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PERSON_PASSWORD = "a long person passphrase"
@@ -138,6 +146,14 @@ class World:
         if role == "submit":
             return officer_submit(transport, self.officers[username], document)
         return officer_sign(transport, self.officers[username], request_id, digest, role)
+
+    def reveal_post(self, request_id: int, username: str = "alice") -> Any:
+        """POSTs the reveal-package request signed with `username`'s key; returns the raw response."""
+        digest = b64u_decode(self.document(request_id)["digest"])
+        signature = sign_officer(self.officers[username].signing_seed, ROLE_REVEAL, digest)
+        return self.app.test_client().post(
+            f"/api/v1/disclosures/{request_id}/reveal", json={"signature": b64u_encode(signature)}
+        )
 
     def reveal(self, request_id: int, username: str = "alice") -> list[Revealed]:
         """The officer tool's code: fetch the blinded partials, open here, check with the OPRF nodes."""
@@ -263,6 +279,7 @@ def build_world(
         )
     assert run_ceremony(client, holders, ceremony_id) == "active"
     with extension.session_factory() as session:
+        log_oprf_activation(session, log, now=now)
         register_platform(
             session,
             platform_id="forum",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nacl.pwhash
 from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from escrow.cli.dev_nodes import NodeProcess, free_port, start_nodes, stop_nodes
 from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
@@ -22,6 +23,8 @@ from escrow.crypto.transcript import b64u_encode, canonical_json
 from escrow.keystore import write_secret_file
 from escrow.models import KEY_STATUS_ACTIVE, OprfKey
 from escrow.services.dev_ceremony import simulate_ceremony
+from escrow.services.oprf_keys import active_oprf_key, oprf_key_event
+from escrow.services.transparency import LogSigner, append_event
 
 # The suite registers thousands of persons: generous quotas (tests of the quota set their own).
 SUITE_LIMITS = {"minute": 1_000_000, "hour": 10_000_000, "day": 100_000_000}
@@ -73,6 +76,16 @@ class OprfNetwork:
 
     def stop(self) -> None:
         stop_nodes(self.nodes)
+
+
+def log_oprf_activation(session: Session, log: LogSigner, *, now: datetime) -> None:
+    """Appends (and commits) the ``oprf.key_activated`` entry of the database's OPRF key to a test's own
+    log, as activating it through the node ceremony does: the officer's reveal checks node answers
+    against it (issue 14). install() leaves it out because a shared database's log is each test's."""
+    append_event(
+        session, log, kind="oprf.key_activated", data=oprf_key_event(active_oprf_key(session)), now=now
+    )
+    session.commit()
 
 
 def start_network(

@@ -77,7 +77,7 @@ def test_swapped_participant_key_breaks_every_success_signature(transcript: dict
 
 def test_replaced_drill_envelope_is_refused(transcript: dict[str, Any]) -> None:
     tampered = copy.deepcopy(transcript)
-    tampered["drill_envelope"]["nonce"] = tampered["drill_envelope"]["r1"][:32]
+    tampered["drill_envelope"]["nonce"] = tampered["drill_envelope"]["r"][:32]
 
     with pytest.raises(EscrowError, match="drill envelope"):
         verify_transcript(tampered)

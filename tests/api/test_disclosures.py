@@ -10,12 +10,15 @@ from flask import Flask
 from sqlalchemy import select
 
 from escrow.client.disclosure import approve, reject
+from escrow.client.disclosure.officers import blinded_body
 from escrow.client.holder import HolderClientError
-from escrow.crypto.disclosure import sign_decision
-from escrow.crypto.seal import partial_decrypt
+from escrow.crypto.disclosure import sign_decision, sign_officer
+from escrow.crypto.seal import partial_decrypt, seal
 from escrow.crypto.transcript import b64u_encode, canonical_json
 from escrow.httpkit import get_components
 from escrow.models import DisclosureDecision, DisclosureRequest, DisclosureScope, KeyHolder, LogEntry
+from escrow.protocol.disclosure import DisclosureBody
+from escrow.services.escrow_keys import escrow_key
 from tests.disclosure_support import PERSON_NAME, World, build_world
 
 
@@ -58,13 +61,15 @@ def test_court_order_goes_from_submission_to_reveal_and_notification(world: Worl
     listed = world.holders[0].client.request("GET", "/api/v1/holder/disclosures")
     assert [r["id"] for r in listed] == [request_id]
     results = [world.approve(h, request_id) for h in world.holders[:3]]
-    # Then the third approval reveals, and only the granted officers see the registered identity
+    # Then the third approval reveals, and the submitting officer's tool opens the registered identity,
+    # checked by the OPRF nodes to be the person behind the pseudonym (issue 14)
     assert [r["status"] for r in results] == ["cosigned", "cosigned", "disclosed"]
-    shown = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity")
-    assert shown.status_code == 200
-    assert shown.get_json()[0]["identity"]["name"] == PERSON_NAME
-    assert shown.get_json()[0]["pseudonym"] == world.credential.pseudonym
-    assert world.client("bob").get(f"/api/v1/disclosures/{request_id}/identity").status_code == 200
+    (shown,) = world.reveal(request_id, "alice")
+    assert shown.verdict == "verified"
+    assert shown.identity is not None
+    assert shown.identity["name"] == PERSON_NAME
+    assert shown.label == f"forum / {world.credential.pseudonym}"
+    assert world.reveal_post(request_id, "bob").status_code == 404  # a co-signer never sees it
     # and every step is in the log, the identity in none of it, nor in any stored row
     kinds = _kinds(world)
     for kind in (
@@ -74,7 +79,8 @@ def test_court_order_goes_from_submission_to_reveal_and_notification(world: Worl
         "disclosure.disclosed",
     ):
         assert kind in kinds
-    assert kinds.count("disclosure.viewed") == 2
+    assert kinds.count("disclosure.partials_fetched") == 1
+    assert kinds.count("disclosure.oprf_checked") == 1
     with get_components(world.app).session_factory() as session:
         bodies = b"".join(session.scalars(select(LogEntry.body)))
         decisions = "".join(d.partials or "" for d in session.scalars(select(DisclosureDecision)))
@@ -142,8 +148,20 @@ def test_cosigner_from_the_same_organisation_is_refused_by_default(world: World)
 
 def test_submission_signed_by_another_officer_is_refused(world: World) -> None:
     request_id = world.draft().get_json()["id"]
-    with pytest.raises(HolderClientError, match="not the submitter's"):
+    # bob's own tool refuses to submit alice's draft
+    with pytest.raises(HolderClientError, match="alice's to submit, not bob's"):
         world.sign(request_id, "bob", "submit")
+    # and the server refuses bob's signature over it, blinded with bob's key or alice's points
+    body = DisclosureBody.from_dict(world.document(request_id)["body"])
+    for blinder in ("bob", "alice"):
+        blinded = blinded_body(world.officers[blinder], body)
+        signature = sign_officer(world.officers["bob"].signing_seed, "submit", blinded.digest())
+        response = world.app.test_client().post(
+            f"/api/v1/disclosures/{request_id}/submit",
+            json={"signature": b64u_encode(signature), "blinding": blinded.to_dict()["blinding"]},
+        )
+        assert response.status_code == 403
+        assert "not the submitter's" in response.get_json()["detail"]
 
 
 def test_submitted_request_cannot_be_submitted_again(world: World) -> None:
@@ -221,7 +239,7 @@ def test_t_minus_1_approvals_reveal_nothing(world: World) -> None:
     for h in world.holders[:2]:
         world.approve(h, request_id)
     assert _row(world, request_id).status == "cosigned"
-    response = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity")
+    response = world.reveal_post(request_id, "alice")
     assert response.status_code == 409
     assert "disclosure.disclosed" not in _kinds(world)
 
@@ -277,9 +295,12 @@ def test_officer_outside_the_request_cannot_view(world: World) -> None:
     request_id = world.cosigned_request()
     for h in world.holders[:3]:
         world.approve(h, request_id)
-    response = world.client("dave").get(f"/api/v1/disclosures/{request_id}/identity")
+    response = world.reveal_post(request_id, "dave")
     assert response.status_code == 404  # not a 403 that would confirm the request (issue 16)
-    assert world.client("root").get(f"/api/v1/disclosures/{request_id}/identity").status_code == 403
+    unsigned = world.app.test_client().post(
+        f"/api/v1/disclosures/{request_id}/reveal", json={"signature": ""}
+    )
+    assert unsigned.status_code == 404
 
 
 def test_viewing_after_the_window_is_refused_and_partials_are_deleted(world: World) -> None:
@@ -287,7 +308,7 @@ def test_viewing_after_the_window_is_refused_and_partials_are_deleted(world: Wor
     for h in world.holders[:3]:
         world.approve(h, request_id)
     _update(world, request_id, view_until=datetime.now(UTC) - timedelta(seconds=1))
-    response = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity")
+    response = world.reveal_post(request_id, "alice")
     assert response.status_code == 409
     assert "window is over" in response.get_json()["detail"]
     with get_components(world.app).session_factory() as session:
@@ -312,10 +333,18 @@ def test_tampered_envelope_is_refused_by_the_holder_tool_and_the_server(world: W
         envelope["outer"] = envelope["outer"][:-2] + ("AA" if not envelope["outer"].endswith("AA") else "BA")
         scope.envelope = canonical_json(envelope)
         session.commit()
-    with pytest.raises(HolderClientError, match="does not match the digest"):
+    with pytest.raises(HolderClientError, match="no valid proof of its randomness"):
         world.check(holder, request_id)
     with pytest.raises(HolderClientError, match="does not match its digest"):
         approve(holder.client, holder.secrets, checked)
+    # a whole new, well-formed envelope in its place is refused by the digest the officers signed
+    with get_components(world.app).session_factory() as session:
+        scope = session.scalars(select(DisclosureScope)).one()
+        forged = seal(escrow_key(session, checked.body.key_id), b"{}", json.loads(scope.envelope)["context"])
+        scope.envelope = forged.to_bytes()
+        session.commit()
+    with pytest.raises(HolderClientError, match="does not match the digest"):
+        world.check(holder, request_id)
 
 
 def test_holder_page_of_another_key_is_refused(world: World) -> None:

@@ -125,7 +125,10 @@ def _broken(change: Any) -> dict[str, Any]:
         (lambda d: d.update(blinding=["x"]), "blinding point is not a valid group element"),
         (lambda d: d.update(blinding=[7]), "a blinding point is base64url text"),
         (lambda d: d.update(blinding={}), "blinding must be a list"),
-        (lambda d: d.update(blinding=[d["court"]["name"]] * 2), "blinding point is not a valid group element"),
+        (
+            lambda d: d.update(blinding=[d["court"]["name"]] * 2),
+            "blinding point is not a valid group element",
+        ),
     ],
 )
 def test_wrong_types_and_formats_are_refused_by_name(change: Any, message: str) -> None:
