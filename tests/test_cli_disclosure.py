@@ -136,6 +136,9 @@ def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
         )
         assert result.exit_code == 0, result.output
         assert "District Court of Example" in result.output
+        # the co-signer reads the submitted request, blinding points in (issue 14)
+        document.write_text(json.dumps(world.document(request_id)))
+    assert "only your tool can open this request's reveal" in result.output or command == "cosign"
     # and three holders review and approve on their machines
     files = _holder_files(world, tmp_path)
     review = CliRunner().invoke(cli, ["keyholder", "review", *_holder_args(url, files[0], passphrase_file)])
@@ -155,8 +158,43 @@ def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
     assert "proven in the signed checkpoint" in outputs[0]
     assert world.credential.envelope_digest in outputs[0]
     assert "is disclosed" in outputs[2]
-    shown = world.client("alice").get(f"/api/v1/disclosures/{request_id}/identity").get_json()
-    assert shown[0]["identity"]["name"] == PERSON_NAME
+    # and alice's tool opens it on her machine, checked by the OPRF nodes to be the right person
+    reveal = CliRunner().invoke(
+        cli,
+        [
+            "officer",
+            "reveal",
+            str(document),
+            "--server",
+            url,
+            "--key-file",
+            str(alice_key),
+            "--passphrase-file",
+            str(passphrase_file),
+            "--yes",
+        ],
+    )
+    assert reveal.exit_code == 0, reveal.output
+    assert f"name: {PERSON_NAME}" in reveal.output
+    assert "checked by the OPRF nodes" in reveal.output
+    # bob co-signed, but his key opens nothing: the server does not even hand him the partials
+    refused = CliRunner().invoke(
+        cli,
+        [
+            "officer",
+            "reveal",
+            str(document),
+            "--server",
+            url,
+            "--key-file",
+            str(bob_key),
+            "--passphrase-file",
+            str(passphrase_file),
+            "--yes",
+        ],
+    )
+    assert refused.exit_code == 1
+    assert PERSON_NAME not in refused.output
     # and after the reveal no table row and no log line holds the name or the document number
     with get_components(app).engine.connect() as connection:
         metadata = MetaData()

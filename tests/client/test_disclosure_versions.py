@@ -14,7 +14,7 @@ from escrow.crypto.transcript import b64u_encode, sha256
 from tests.protocol.support import ITEMS, dict_literal
 
 BODY: dict[str, Any] = dict_literal(ITEMS[:1])
-NEWER = {**BODY, "v": 2, "scope": [{"kind": "account", "account": "x"}]}
+NEWER = {**BODY, "v": 3, "scope": [{"kind": "account", "account": "x"}]}
 NEWER_KIND = {**BODY, "scope": [{"kind": "account", "account": "x"}]}
 
 
@@ -35,7 +35,7 @@ def test_a_newer_body_version_is_refused_by_name(read: Any) -> None:
         read(_document(NEWER))
 
     assert (
-        "disclosure request body version 2 is not supported (this tool understands 1)" in caught.value.detail
+        "disclosure request body version 3 is not supported (this tool understands 2)" in caught.value.detail
     )
 
 

@@ -91,16 +91,18 @@ def test_request_page_shows_each_officer_only_the_command_they_can_run(app: Flas
         assert f'href="/keyholder/disclosures/{request_id}"' in page(username)
 
 
-def test_identity_page_is_for_granted_officers_only_and_not_cached(app: Flask) -> None:
+def test_identity_page_says_how_to_open_it_in_the_officer_tool_and_shows_no_identity(app: Flask) -> None:
     world = build_world(app)
     request_id = world.cosigned_request()
     for h in world.holders[:3]:
         world.approve(h, request_id)
 
-    page = world.client("bob").get(f"/officer/disclosures/{request_id}/identity")
+    page = world.client("alice").get(f"/officer/disclosures/{request_id}/identity")
 
     assert page.status_code == 200
-    assert PERSON_NAME in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    assert PERSON_NAME not in text  # the server cannot read it (issue 14)
+    assert f"escrow officer reveal request-{request_id}.json" in text
     assert page.headers["Cache-Control"] == "no-store"
     assert world.client("dave").get(f"/officer/disclosures/{request_id}/identity").status_code == 404
     assert app.test_client().get(f"/officer/disclosures/{request_id}/identity").status_code == 302

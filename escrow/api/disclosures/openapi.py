@@ -84,24 +84,41 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _schema("The request"), **_ERRORS},
         }
     },
-    "/api/v1/disclosures/{request_id}/identity": {
-        "get": {
-            "summary": "The revealed identities (submitting and co-signing officers, in the window; logged)",
+    "/api/v1/disclosures/{request_id}/reveal": {
+        "post": {
+            "summary": "The reveal package of a disclosed request, for the submitting officer's tool: "
+            "envelopes and the key-holders' partials of R + B, which open nothing without the officer's "
+            "blinding scalars (signature over the request digest, role reveal; logged first)",
             "tags": ["disclosure"],
-            "security": _STAFF,
             "parameters": [_ID],
+            "requestBody": _schema("signature (base64url)"),
             "responses": {
-                "200": _schema("Identities", {"type": "array", "items": {"type": "object"}}),
+                "200": _schema(
+                    "id, digest, body, key, envelopes, partials (per holder, per envelope), view_until, "
+                    "oprf_key_log_index"
+                ),
                 **_ERRORS,
             },
         }
     },
-    "/api/v1/disclosures/{request_id}/submit": {
+    "/api/v1/disclosures/{request_id}/oprf-check": {
         "post": {
-            "summary": "Submit a draft: the submitter's Ed25519 signature over the request digest",
+            "summary": "The OPRF nodes' answers for the revealed identity keys, blinded by the submitting "
+            "officer's tool (signature over the check digest, role oprf-check; logged first; a few per "
+            "pseudonym in scope)",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema("signature (base64url)"),
+            "requestBody": _schema("blinded (base64url ristretto255 elements), signature (base64url)"),
+            "responses": {"200": _schema("key_id, log_index, answers [{node, evaluated, proof}]"), **_ERRORS},
+        }
+    },
+    "/api/v1/disclosures/{request_id}/submit": {
+        "post": {
+            "summary": "Submit a draft: the submitter's blinding points (one per pseudonym in scope) and "
+            "Ed25519 signature over the digest of the body with them in",
+            "tags": ["disclosure"],
+            "parameters": [_ID],
+            "requestBody": _schema("blinding (base64url points), signature (base64url)"),
             "responses": {"200": _schema("The request"), **_ERRORS},
         }
     },
