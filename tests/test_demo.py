@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from escrow.cli.main import cli
 from escrow.cli.server import _ensure_dev_key
 from escrow.config import Settings
 from escrow.httpkit import get_components
+from tests.oprf_support import log_oprf_activation
 
 
 @pytest.fixture
@@ -37,6 +39,8 @@ def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, P
     )
     _ensure_dev_key(settings)
     app = create_app(settings)
+    with get_components(app).session_factory() as session:  # as the OPRF node ceremony logs it
+        log_oprf_activation(session, get_components(app).log, now=datetime.now(UTC))
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -4,7 +4,8 @@ Each actor uses the same client code as in real life: the person signs in throug
 identity provider and asks for a credential; the platform verifies it with the SDK
 (escrow.client.verifier); legal officers draft, submit and co-sign with their key files
 (escrow.client.disclosure); three key-holders check and approve with their holder files; the officer
-views the revealed identity; the transparency log is audited (escrow.client.audit). It reads the
+opens the revealed identity in her own tool (the server cannot), checked by the OPRF nodes to be the
+person behind the pseudonym; the transparency log is audited (escrow.client.audit). It reads the
 seeded logins and key files from the keys directory that `make run` (ESCROW_DEV_MODE=1) wrote.
 DEVELOPMENT ONLY: it shows a revealed identity on the console because that is the point of a demo.
 """
@@ -26,11 +27,19 @@ import click
 
 from escrow.cli.common import clean_errors
 from escrow.client.audit import audit_log
-from escrow.client.disclosure import approve, fetch_checked, officer_sign, officer_summary
+from escrow.client.disclosure import (
+    approve,
+    establish_checkpoint,
+    fetch_checked,
+    officer_sign,
+    officer_submit,
+    officer_summary,
+)
+from escrow.client.disclosure.reveal import open_request
 from escrow.client.holder import HolderClient, UrllibTransport
 from escrow.client.http import HttpClient
 from escrow.client.verifier import CredentialVerifier
-from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT, decrypt_officer_key, sign_court_order
+from escrow.crypto.disclosure import ROLE_COSIGN, decrypt_officer_key, sign_court_order
 from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.crypto.transcript import b64u_encode
 from escrow.errors import EscrowError
@@ -241,15 +250,19 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     request_id = int(draft["id"])
     status, document = alice.json("GET", f"/api/v1/disclosures/{request_id}")
     _expect(status, 200, "reading the request document", document)
-    _, digest, _ = officer_summary(document)
     officer_dir = keys_dir / Path(seeded["officer_passphrase_file"]).parent
     officer_passphrase = read_secret_file(keys_dir / seeded["officer_passphrase_file"]).decode().strip()
     transport = UrllibTransport(url)
     alice_key = decrypt_officer_key(read_secret_file(officer_dir / "alice.key"), officer_passphrase)
-    result = officer_sign(transport, alice_key, request_id, digest, ROLE_SUBMIT)
-    echo(f"   request {request_id} is {result.get('status')}")
+    result = officer_submit(transport, alice_key, document)
+    echo(
+        f"   request {request_id} is {result.get('status')}, blinded with alice's key (only her tool opens)"
+    )
 
     echo("4. legal officer bob (another organisation) co-signs")
+    status, document = alice.json("GET", f"/api/v1/disclosures/{request_id}")
+    _expect(status, 200, "reading the submitted request", document)
+    _, digest, _ = officer_summary(document)
     bob_key = decrypt_officer_key(read_secret_file(officer_dir / "bob.key"), officer_passphrase)
     result = officer_sign(transport, bob_key, request_id, digest, ROLE_COSIGN)
     echo(f"   request {request_id} is {result.get('status')}")
@@ -265,10 +278,14 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
         outcome = approve(client, holder, checked)
         echo(f"   holder {j} approved: {outcome['approvals']} of {outcome['threshold']}, {outcome['status']}")
 
-    echo("6. alice views the revealed identity")
-    status, revealed = alice.json("GET", f"/api/v1/disclosures/{request_id}/identity")
-    _expect(status, 200, "viewing the revealed identity", revealed)
-    identity = revealed[0]["identity"] if revealed else {}
+    echo("6. alice opens the identity in her own tool; the OPRF nodes confirm it is the right person")
+    log, _, _ = establish_checkpoint(public.get_bytes)
+    revealed, lines = open_request(transport, log, alice_key, document)
+    for line in lines:
+        echo(f"   {line}")
+    identity = revealed[0].identity if revealed and revealed[0].identity is not None else {}
+    if revealed and revealed[0].identity is None:
+        echo(f"   NOT SHOWN: {revealed[0].reason}")
     echo(f"   revealed: {json.dumps(identity, sort_keys=True)}")
 
     echo("7. the transparency log is verified")
