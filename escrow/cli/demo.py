@@ -255,9 +255,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     transport = UrllibTransport(url)
     alice_key = decrypt_officer_key(read_secret_file(officer_dir / "alice.key"), officer_passphrase)
     result = officer_submit(transport, alice_key, document)
-    echo(
-        f"   request {request_id} is {result.get('status')}, blinded with alice's key (only her tool opens)"
-    )
+    echo(f"   request {request_id} is {result.get('status')}, blinded with alice's key (only her tool opens)")
 
     echo("4. legal officer bob (another organisation) co-signs")
     status, document = alice.json("GET", f"/api/v1/disclosures/{request_id}")
