@@ -36,7 +36,7 @@ from escrow.protocol.credentials import (
     VerifiedCredential,
     verify_credential,
 )
-from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.pseudonyms import person_pseudonyms_filter
@@ -111,7 +111,7 @@ def issue_credential(
     jti = b64u_encode(secrets.token_bytes(JTI_BYTES))
     identity_seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
     envelope = reseal(
-        active_escrow_key(session),
+        pinned_escrow_key(session),
         identity_seal,
         {"platform": platform_id, "pseudonym": pseudonym, "envelope_id": jti},
     )

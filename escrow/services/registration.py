@@ -26,7 +26,7 @@ from escrow.identity.base import PROVIDER_OFFICER, IdentityProvider, VerifiedIde
 from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_document
 from escrow.identity.registry import IdentityProviders
 from escrow.models import Person
-from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.oprf import OprfEvaluator, derive_person_keys
 from escrow.services.passwords import MIN_PASSWORD_LENGTH
 from escrow.services.transparency import LogSigner, append_event
@@ -85,7 +85,7 @@ def register_person(
     person_key = keys.person_key
     if session.scalar(select(Person.id).where(Person.person_key == person_key)) is not None:
         raise ConflictError("this person already has an account; log in instead")
-    escrow_key = active_escrow_key(session)
+    escrow_key = pinned_escrow_key(session)
     sealed = seal_identity(escrow_key, identity.to_sealed_bytes(), IDENTITY_SEAL_CONTEXT)
     person = Person(
         person_key=person_key,
