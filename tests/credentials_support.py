@@ -67,7 +67,9 @@ def threshold_key() -> tuple[ThresholdPublicKey, dict[int, KeyShare]]:
     broadcasts = {i: d.broadcast for i, d in dealings.items()}
     shares: dict[int, KeyShare] = {}
     for j in params.participants:
-        shares[j], key = finalise_ceremony(params, j, broadcasts, {i: d.shares[j] for i, d in dealings.items()})
+        shares[j], key = finalise_ceremony(
+            params, j, broadcasts, {i: d.shares[j] for i, d in dealings.items()}
+        )
     return key, shares
 
 

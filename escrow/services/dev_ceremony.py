@@ -148,7 +148,7 @@ def record_simulated_ceremony(
     ceremony use cases) if the ceremony cannot run.
     """
     context = context or DEV_CONTEXT_PREFIX + secrets.token_hex(16)
-    rows = []
+    rows: list[KeyHolder] = []
     for holder in holders:
         keys = public_keys(holder.signing_seed, holder.exchange_secret)
         row = KeyHolder(
@@ -177,7 +177,12 @@ def record_simulated_ceremony(
         body = message_body(header, recipients[j], kind, **fields)
         message = SignedMessage(body, sign_message(seeds[recipients[j].holder], body))
         return post_message(
-            session, ceremony_id=ceremony_id, holder_id=recipients[j].holder, message=message, log=log, now=now
+            session,
+            ceremony_id=ceremony_id,
+            holder_id=recipients[j].holder,
+            message=message,
+            log=log,
+            now=now,
         )
 
     params = header.parameters()
@@ -215,7 +220,9 @@ def record_simulated_ceremony(
 def simulated_dealings(threshold: int, holders: int, context: str) -> dict[int, Dealing]:
     """Returns every dealer's dealing for an escrow-key ceremony with `context` (what a ceremony
     header's parameters bind the proofs to). Development and tests only."""
-    params = CeremonyParameters(threshold, tuple(range(1, holders + 1)), b"escrow ceremony " + context.encode())
+    params = CeremonyParameters(
+        threshold, tuple(range(1, holders + 1)), b"escrow ceremony " + context.encode()
+    )
     return {i: deal(params, i) for i in params.participants}
 
 

@@ -44,7 +44,9 @@ _lock = threading.Lock()
 def _backing_ceremony(session: Session, key_id: str) -> int:
     ceremony_id = session.scalars(
         select(Ceremony.id)
-        .where(Ceremony.key_id == key_id, Ceremony.status == STATUS_ACTIVE, Ceremony.purpose == PURPOSE_ESCROW)
+        .where(
+            Ceremony.key_id == key_id, Ceremony.status == STATUS_ACTIVE, Ceremony.purpose == PURPOSE_ESCROW
+        )
         .order_by(Ceremony.id.desc())
         .limit(1)
     ).first()
@@ -68,7 +70,9 @@ def _activation_event(session: Session, key_id: str, ceremony_id: int) -> dict[s
     return None
 
 
-def _verified_key(transcript: Mapping[str, Any], key: ThresholdPublicKey, event: dict[str, Any] | None) -> ThresholdPublicKey:
+def _verified_key(
+    transcript: Mapping[str, Any], key: ThresholdPublicKey, event: dict[str, Any] | None
+) -> ThresholdPublicKey:
     fingerprint = sha256(
         canonical_json({"transcript": dict(transcript), "key": key.to_dict(), "event": event})
     )

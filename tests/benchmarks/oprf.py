@@ -198,7 +198,7 @@ def bench_flow(
     counter = iter(range(10**9))
     baseline = HmacBaselineOprf()
     with Session(engine) as session:
-        escrow_key = install_key(session, log=log, now=now)
+        install_key(session, log=log, now=now)
         install_oprf_key(session, network.key, log=log, now=now)
         session.commit()
         register_platform(
