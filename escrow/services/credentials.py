@@ -113,7 +113,14 @@ def issue_credential(
     envelope = reseal(
         pinned_escrow_key(session),
         identity_seal,
-        {"platform": platform_id, "pseudonym": pseudonym, "envelope_id": jti},
+        # The notice tag (issue 14) is bound into the digest the officers and holders sign; only the
+        # person can recompute it, to recognise the log's disclosure.notice_due for this envelope.
+        {
+            "platform": platform_id,
+            "pseudonym": pseudonym,
+            "envelope_id": jti,
+            "notice": b64u_encode(secret.notice_tag(platform_id, pseudonym)),
+        },
     )
     digest = b64u_encode(envelope.digest())
     signing_key = active_signing_key(session, keyring, now=now)

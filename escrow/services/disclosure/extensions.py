@@ -22,6 +22,7 @@ from escrow.models import (
 )
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import expire_if_due
+from escrow.services.disclosure.notices import signed_notice
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
     PendingExtension,
@@ -82,7 +83,9 @@ def pending_extension(
 def _check_extendable(session: Session, row: DisclosureRequest, now: datetime) -> None:
     if row.status not in EXTENDABLE_STATES:
         raise InvalidStateError(f"this request is {row.status}; its notification delay cannot be extended")
-    if not is_extendable(row.status, notify_at=shared.notify_at(row), now=now, is_told=is_told(session, row)):
+    notice = signed_notice(session, row)  # the signed date, never the stored column (issue 14)
+    notify_at = None if notice is None else notice.notice_at
+    if not is_extendable(row.status, notify_at=notify_at, now=now, is_told=is_told(session, row)):
         # Once the person may have seen the notice it cannot be taken back (docs/disclosure.md).
         raise InvalidStateError(
             "the notification date of this request has passed; the person may already have been told, "

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.errors import CryptoError
-from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import Envelope, PartialDecryption, combine_and_open
 from escrow.crypto.transcript import b64u_encode, sha256
 from escrow.errors import InvalidStateError
-from escrow.models import Court, DisclosureRequest, DisclosureScope
+from escrow.models import DisclosureRequest, DisclosureScope
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import close_window_if_over
 from escrow.services.disclosure.policy import DisclosurePolicy, check_viewer, is_quorum
 from escrow.services.disclosure.states import RequestState
-from escrow.services.disclosure.views import DisclosureNotice, RevealedIdentity
+from escrow.services.disclosure.views import RevealedIdentity
 from escrow.services.escrow_keys import escrow_key
-from escrow.services.pseudonyms import person_pseudonyms_filter
 from escrow.services.staff import StaffView
 from escrow.services.transparency import LogSigner, append_event
 
@@ -114,41 +111,3 @@ def view_identities(
     )
     session.commit()
     return identities
-
-
-def person_notices(
-    session: Session, *, person_id: int, secret: PseudonymSecret, log: LogSigner, now: datetime
-) -> list[DisclosureNotice]:
-    """Returns the disclosures of this person's identity whose notification delay is over; the first
-    time each is shown it is logged (disclosure.user_notified) and committed.
-
-    The person is found by re-deriving their pseudonyms from their ``secret`` (as for credentials),
-    so no new link between a person and a request is stored. Raises PermissionDeniedError (no such person).
-    """
-    owned = person_pseudonyms_filter(
-        session,
-        person_id=person_id,
-        secret=secret,
-        platform=DisclosureScope.platform_id,
-        pseudonym=DisclosureScope.pseudonym,
-    )
-    rows = session.execute(
-        select(DisclosureScope, DisclosureRequest, Court)
-        .join(DisclosureRequest, DisclosureRequest.id == DisclosureScope.request_id)
-        .join(Court, Court.id == DisclosureRequest.court_id)
-        .where(owned, DisclosureRequest.status == RequestState.DISCLOSED)
-        .order_by(DisclosureRequest.id)
-    ).all()
-    notices: dict[int, DisclosureNotice] = {}
-    for scope, request, court in rows:
-        assert request.disclosed_at is not None  # noqa: S101 - status disclosed
-        if now < request.disclosed_at + timedelta(seconds=request.notify_delay_s):
-            continue
-        if scope.notified_at is None:
-            scope.notified_at = now
-            append_event(session, log, kind="disclosure.user_notified", data={"request": request.id}, now=now)
-        notices[request.id] = DisclosureNotice(
-            request.id, request.disclosed_at, court.name, request.case_number
-        )
-    session.commit()
-    return list(notices.values())
