@@ -703,8 +703,8 @@ def check_key_pin(
     try:
         report = verify_transcript(transcript)
         messages = [SignedMessage.from_dict(m) for m in transcript["messages"]]
-    except (EscrowError, KeyError, TypeError, ValueError) as e:
-        detail = e.detail if isinstance(e, EscrowError) else "malformed transcript"
+    except (EscrowError, CryptoError, KeyError, TypeError, ValueError) as e:
+        detail = e.detail if isinstance(e, EscrowError) else f"malformed transcript ({type(e).__name__})"
         raise EscrowKeyUnpinnedError(f"the ceremony transcript of {what} does not verify: {detail}") from e
     ceremony = report.header.ceremony
     if report.header.purpose != PURPOSE_ESCROW:

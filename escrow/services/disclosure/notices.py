@@ -21,6 +21,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,7 +60,7 @@ class SignedNotice:
     notice_at: datetime
 
 
-def _logged(session: Session, kind: str, request_id: int) -> list[dict[str, object]]:
+def _logged(session: Session, kind: str, request_id: int) -> list[dict[str, Any]]:
     # Few entries have these kinds, and `kind` is indexed.
     events = []
     for body in session.scalars(select(LogEntry.body).where(LogEntry.kind == kind).order_by(LogEntry.idx)):
@@ -84,7 +85,7 @@ def signed_notice(session: Session, row: DisclosureRequest) -> SignedNotice | No
     if not hmac.compare_digest(body.digest(), row.digest):
         raise InvalidStateError(f"the stored body of request {row.id} is not the one its officers signed")
     days = body.notify_delay_days
-    in_force = {e["data"].get("sequence") for e in _logged(session, EXTENDED_KIND, row.id)}  # type: ignore[union-attr]
+    in_force = {e["data"].get("sequence") for e in _logged(session, EXTENDED_KIND, row.id)}
     for extension in shared.extensions_of(session, row):
         if extension.status != ExtensionState.EFFECTIVE or extension.sequence not in in_force:
             continue
