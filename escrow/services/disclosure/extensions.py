@@ -22,7 +22,7 @@ from escrow.models import (
 )
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import expire_if_due
-from escrow.services.disclosure.notices import signed_notice
+from escrow.services.disclosure.notices import signed_delay_days, signed_notice
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
     PendingExtension,
@@ -76,7 +76,7 @@ def pending_extension(
         status=ExtensionState(extension.status),
         proposer=shared.as_officer(shared.staff_by_id(session, extension.proposer_id)),
         cosigner_ids=frozenset(s.id for s in shared.extension_cosigners(session, extension)),
-        is_current=extension.old_delay_s == row.notify_delay_s,
+        is_current=extension.old_delay_s == signed_delay_days(session, row) * shared.DAY_S,
     )
 
 
@@ -131,7 +131,7 @@ def propose_extension(
     _check_extendable(session, row, now)
     staff = request_officer(session, row, username, "propose an extension")
     new_days = _days(new_delay_days, "new_delay_days")
-    current_days = row.notify_delay_s // shared.DAY_S
+    current_days = signed_delay_days(session, row)  # what was signed, not the stored column (issue 14)
     if not current_days < new_days <= shared.MAX_NOTIFY_DELAY_DAYS:
         raise ValidationError(
             f"the new notification delay must be longer than the current {current_days} day(s) and at "
@@ -179,7 +179,7 @@ def propose_extension(
             status=ExtensionState.PROPOSED,
             body=canonical_json(body).decode(),
             digest=digest,
-            old_delay_s=row.notify_delay_s,
+            old_delay_s=current_days * shared.DAY_S,
             new_delay_s=new_days * shared.DAY_S,
             order_sha256=body["order_sha256"],
             proposer_id=staff.id,

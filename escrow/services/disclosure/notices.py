@@ -70,14 +70,14 @@ def _logged(session: Session, kind: str, request_id: int) -> list[dict[str, Any]
     return events
 
 
-def signed_notice(session: Session, row: DisclosureRequest) -> SignedNotice | None:
-    """Returns the notice date of `row` (None before its reveal) from its signed body, its logged
-    signed extensions and its logged reveal.
+def signed_delay_days(session: Session, row: DisclosureRequest) -> int:
+    """Returns the notification delay of `row` in days as its officers signed it: the signed body's,
+    replaced by each effective extension that the log records in force and whose signed body (digest,
+    request digest) continues the chain from the delay before it. An extension that does not (a row
+    changed in the database) is skipped, which can only make the notice earlier.
 
-    Raises InvalidStateError if the stored body or an extension no longer matches what was signed.
+    Raises InvalidStateError if the stored body no longer matches the digest its officers signed.
     """
-    if row.status != RequestState.DISCLOSED:
-        return None
     try:
         body = DisclosureBody.from_json(row.body)
     except ProtocolError as e:
@@ -89,17 +89,27 @@ def signed_notice(session: Session, row: DisclosureRequest) -> SignedNotice | No
     for extension in shared.extensions_of(session, row):
         if extension.status != ExtensionState.EFFECTIVE or extension.sequence not in in_force:
             continue
-        signed = json.loads(extension.body)
+        try:
+            signed = json.loads(extension.body)
+            is_signed = hmac.compare_digest(extension_digest(signed), extension.digest)
+        except (ValueError, CryptoError):
+            continue
         if (
-            not hmac.compare_digest(extension_digest(signed), extension.digest)
-            or signed.get("request_digest") != b64u_encode(row.digest)
-            or signed.get("old_delay_days") != days
-            or type(signed.get("new_delay_days")) is not int
+            is_signed
+            and signed.get("request_digest") == b64u_encode(row.digest)
+            and signed.get("old_delay_days") == days
+            and type(signed.get("new_delay_days")) is int
         ):
-            raise InvalidStateError(
-                f"extension {extension.sequence} of request {row.id} is not the one its officers signed"
-            )
-        days = signed["new_delay_days"]
+            days = signed["new_delay_days"]
+    return days
+
+
+def signed_notice(session: Session, row: DisclosureRequest) -> SignedNotice | None:
+    """Returns the notice date of `row` (None before its reveal): its logged reveal plus
+    signed_delay_days. Raises InvalidStateError (a stored body changed, or no logged reveal)."""
+    if row.status != RequestState.DISCLOSED:
+        return None
+    days = signed_delay_days(session, row)
     revealed = _logged(session, DISCLOSED_KIND, row.id)
     disclosed_at = parse_time(revealed[0].get("time")) if revealed else None
     if disclosed_at is None:
