@@ -211,6 +211,15 @@ class DatabaseUnavailableError(ServiceUnavailableError):
     title = "Service unavailable"
 
 
+class EscrowKeyUnpinnedError(ServiceUnavailableError):
+    """The active escrow key is not backed by a complete, logged ceremony transcript (issue 14): a
+    swapped `escrow_keys` row, a swapped transcript or a missing log entry. Nothing is sealed to it
+    until an operator restores the key its ceremony proves; the detail names the mismatch."""
+
+    code = "escrow-key-unpinned"
+    title = "Escrow key not backed by its ceremony"
+
+
 class OprfUnavailableError(ServiceUnavailableError):
     """Not enough OPRF nodes answered (or an answer was malformed), so no person key or pseudonym
     can be derived now (issue 13). Says nothing about the person or the input."""

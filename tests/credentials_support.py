@@ -29,16 +29,16 @@ from werkzeug.test import Client
 
 from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
 from escrow.config import parse_oprf_client_key, parse_oprf_nodes
-from escrow.crypto.dkg import KeyShare, ThresholdPublicKey
+from escrow.crypto.dkg import CeremonyParameters, Dealing, KeyShare, ThresholdPublicKey, finalise_ceremony
+from escrow.crypto.holderfile import HolderSecrets
 from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.devidp import DevClient, DevIdentityProvider, DevUser
 from escrow.identity.oidc import OidcProvider
 from escrow.identity.registry import SINGLE_ISSUER_ID, IdentityProviders
 from escrow.identity.transport import WsgiHttp
-from escrow.services.escrow_keys import install_escrow_key
+from escrow.services.dev_ceremony import record_simulated_ceremony, simulated_dealings
 from escrow.services.platforms import PlatformInfo, create_api_key, register_platform
 from escrow.services.transparency import LogSigner
-from tests.crypto.support import run_dkg
 from tests.oprf_support import CLIENT_KEY_ENV, NODES_ENV
 
 IDP_ISSUER = "http://idp.test"
@@ -47,10 +47,30 @@ CLIENT_SECRET = "test-client-secret-not-secret"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
+TEST_CEREMONY_CONTEXT = "dev-issue-3-tests"  # the dev prefix: such a key cannot be reshared
+TEST_HOLDERS = tuple(
+    HolderSecrets(f"Holder {i}", bytes([i]) * 32, bytes([100 + i]) * 32, ()) for i in range(1, 6)
+)
+"""The five key-holders of the test key (fixed keys, so a test can sign as any of them)."""
+
+
+@functools.cache
+def _test_dealings() -> dict[int, Dealing]:
+    return simulated_dealings(3, 5, TEST_CEREMONY_CONTEXT)
+
+
 @functools.cache
 def threshold_key() -> tuple[ThresholdPublicKey, dict[int, KeyShare]]:
-    """A real 3-of-5 escrow key from an in-process ceremony (made once per test session)."""
-    return run_dkg(3, 5, context=b"issue 3 tests")
+    """A real 3-of-5 escrow key from an in-process ceremony (dealt once per test session)."""
+    dealings = _test_dealings()
+    params = CeremonyParameters(3, (1, 2, 3, 4, 5), b"escrow ceremony " + TEST_CEREMONY_CONTEXT.encode())
+    broadcasts = {i: d.broadcast for i, d in dealings.items()}
+    shares: dict[int, KeyShare] = {}
+    for j in params.participants:
+        shares[j], key = finalise_ceremony(
+            params, j, broadcasts, {i: d.shares[j] for i, d in dealings.items()}
+        )
+    return key, shares
 
 
 def make_log() -> LogSigner:
@@ -58,11 +78,20 @@ def make_log() -> LogSigner:
     return LogSigner("escrow.test/log", nacl.signing.SigningKey(b"L" * 32))
 
 
-def install_key(session: Session) -> ThresholdPublicKey:
-    key, _ = threshold_key()
-    install_escrow_key(session, key, log=make_log(), now=NOW)
-    session.commit()
-    return key
+def install_key(session: Session, *, log: LogSigner | None = None, now: datetime = NOW) -> ThresholdPublicKey:
+    """Activates the test key as a real ceremony among TEST_HOLDERS would (issue 14: a key is sealed to
+    only once its complete transcript is recorded and pinned in the log); returns it. Commits."""
+    ceremony = record_simulated_ceremony(
+        session,
+        threshold=3,
+        holders=TEST_HOLDERS,
+        log=log or make_log(),
+        now=now,
+        context=TEST_CEREMONY_CONTEXT,
+        dealings=_test_dealings(),
+    )
+    assert ceremony.key == threshold_key()[0]  # noqa: S101
+    return ceremony.key
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from typing import Any
 import argon2
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.client.disclosure import (
@@ -43,9 +44,10 @@ from escrow.crypto.disclosure import (
     sign_court_order,
     sign_officer,
 )
-from escrow.crypto.transcript import b64u_decode, b64u_encode
+from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.httpkit import get_components
 from escrow.identity.officer import DocumentCheck
+from escrow.models import DisclosureRequest, LogEntry
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.credentials import IssuedCredential, issue_credential
@@ -330,3 +332,20 @@ def build_world(
             now=now,
         )
     return World(app, holders, officers, court.id, court_seed, credential, person.account.id)
+
+
+def backdate_reveal(app: Flask, request_id: int, ago: timedelta) -> None:
+    """Time travel for tests: makes request `request_id` look revealed `ago` before now, in its row and
+    in the time of its `disclosure.disclosed` log entry, which (issue 14) is what the notice date counts
+    from. The entry's leaf then no longer matches the signed tree: an auditor would see it; tests only."""
+    when = datetime.now(UTC) - ago
+    with get_components(app).session_factory() as session:
+        row = session.get(DisclosureRequest, request_id)
+        assert row is not None
+        row.disclosed_at = when
+        for entry in session.scalars(select(LogEntry).where(LogEntry.kind == "disclosure.disclosed")):
+            event = json.loads(entry.body)
+            if event["data"].get("request") == request_id:
+                event["time"] = when.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+                entry.body = canonical_json(event)
+        session.commit()

@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session
 
 from escrow.httpkit import get_components
 from escrow.identity.officer import DocumentCheck
-from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.oidc import create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import register_platform
 from escrow.services.registration import register_in_person
-from tests.credentials_support import threshold_key
+from tests.credentials_support import install_key as install_test_key
 
 PASSWORD = "a long enough password for tests"
 RP_BASE = "http://localhost"
@@ -42,9 +41,7 @@ class Person:
 def setup_provider(session: Session, app: Flask, *, install_key: bool = True) -> None:
     """Installs a real (in-process DKG) escrow key through the app's own log signer."""
     if install_key:
-        key, _ = threshold_key()
-        install_escrow_key(session, key, log=get_components(app).log, now=datetime.now(UTC))
-        session.commit()
+        install_test_key(session, log=get_components(app).log, now=datetime.now(UTC))
 
 
 def register_person(session: Session, app: Flask, number: str = "P1234567") -> Person:

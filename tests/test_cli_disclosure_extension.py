@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import nacl.pwhash
@@ -13,9 +13,7 @@ from flask import Flask
 
 from escrow.cli.main import cli
 from escrow.crypto.disclosure import encrypt_officer_key
-from escrow.httpkit import get_components
-from escrow.models import DisclosureRequest
-from tests.disclosure_support import PDF, World, build_world
+from tests.disclosure_support import PDF, World, backdate_reveal, build_world
 from tests.test_cli_disclosure import PASSPHRASE, _holder_args, _holder_files
 
 
@@ -163,11 +161,7 @@ def test_extension_after_the_notification_date_is_refused_by_the_cli(
     url, app = live_server
     world = build_world(app)
     request_id = _disclosed(world, delay_days=1)
-    with get_components(app).session_factory() as session:
-        row = session.get(DisclosureRequest, request_id)
-        assert row is not None
-        row.disclosed_at = datetime.now(UTC) - timedelta(days=2)
-        session.commit()
+    backdate_reveal(app, request_id, timedelta(days=2))
     code, output = _officer(
         url,
         world,

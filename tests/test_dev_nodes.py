@@ -3,6 +3,7 @@ beside the server, used for registration, and stopped with the server (issue 13)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from escrow.cli.dev_nodes import free_port
@@ -29,7 +31,9 @@ def _answers(url: str) -> bool:
     return True
 
 
-def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _escrow_run(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`escrow run` in development mode, as `make run` starts it, until it answers /healthz."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")},
@@ -46,13 +50,25 @@ def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_pa
         stderr=subprocess.STDOUT,
     )
     try:
-        health: dict[str, object] = {}
         for _ in range(240):
             if _answers(f"http://127.0.0.1:{port}/healthz"):
-                health = _get(f"http://127.0.0.1:{port}/healthz")
                 break
             assert server.poll() is None, (tmp_path / "run.log").read_text()
             time.sleep(0.25)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        log.close()
+
+
+def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_path: Path) -> None:
+    with _escrow_run(tmp_path) as (base, server):
+        health = _get(f"{base}/healthz")
         assert set(health["oprf_nodes"]) == {"1", "2", "3"}  # type: ignore[arg-type]
         output = (tmp_path / "run.log").read_text()
         assert "DEVELOPMENT ONLY" in output
@@ -72,7 +88,21 @@ def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_pa
             while _answers(f"{url}/healthz") and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert not _answers(f"{url}/healthz"), f"{url} still answers after the server stopped"
-    finally:
-        if server.poll() is None:
-            server.kill()
-        log.close()
+
+
+def test_escrow_ceremony_verify_passes_on_the_development_key_of_escrow_run(tmp_path: Path) -> None:
+    # Issue 14: the development key comes from a recorded ceremony (every success signature and drill
+    # of the simulated holders), so the auditor's CLI finds the transcript complete, not INCOMPLETE.
+    with _escrow_run(tmp_path) as (base, _server):
+        result = subprocess.run(  # noqa: S603 - our own command
+            [sys.executable, "-m", "escrow", "ceremony", "verify", "--server", base],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 success signatures and 5 drill proofs verified" in result.stdout
+    assert "OK: every signature, proof, success signature and drill proof verifies" in result.stdout
+    assert "INCOMPLETE" not in result.stdout

@@ -36,11 +36,10 @@ from escrow.db import upgrade_database
 from escrow.httpkit import get_components
 from escrow.identity.devidp import DevUser
 from escrow.models import Credential, Person
-from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import create_api_key, register_platform
 from escrow.services.staff import create_staff
 from tests.conftest import csrf_token_from
-from tests.crypto.support import run_dkg
+from tests.credentials_support import install_key, threshold_key
 from tests.oprf_support import OprfNetwork
 
 PEOPLE = [
@@ -116,12 +115,11 @@ def test_no_identity_at_rest_or_in_logs_and_server_keys_open_no_envelope(
     dev_idp = extension.identity_providers.dev_idp
     assert dev_idp is not None
     now = datetime.now(UTC)
-    key, shares = run_dkg(3, 5, context=b"privacy test")
 
     # Given an escrow key, two platforms, an officer, and people registered through HTTP
     with extension.session_factory() as session:
-        install_escrow_key(session, key, log=extension.log, now=now)
-        session.commit()
+        key = install_key(session, log=extension.log, now=now)
+        _, shares = threshold_key()
         for platform_id in ("forum", "market"):
             register_platform(
                 session,

@@ -26,6 +26,7 @@ from escrow.services.credentials import (
     revoke_as_platform,
     verify_and_redeem,
 )
+from escrow.services.disclosure import person_notices
 from escrow.services.oidc import oidc_public_jwks
 from escrow.services.platforms import PlatformInfo, authenticate_platform
 from escrow.services.signing_keys import published_jwks
@@ -99,6 +100,33 @@ def my_credentials() -> Response:
         get_session(), person_id=person.id, secret=pseudonym_secret(), now=current_time()
     )
     return jsonify({"credentials": [_credential_json(i) for i in items]})
+
+
+@bp.get("/me/notices")
+def my_notices() -> Response:
+    """The disclosures that concerned the logged-in person, found by matching their own notice tags
+    against the log's disclosure.notice_due events (issue 14)."""
+    person = current_person()
+    notices = person_notices(
+        get_session(),
+        person_id=person.id,
+        secret=pseudonym_secret(),
+        log=get_components().log,
+        now=current_time(),
+    )
+    return jsonify(
+        {
+            "notices": [
+                {
+                    "request_id": n.request_id,
+                    "disclosed_at": n.disclosed_at.isoformat(),
+                    "court": n.court,
+                    "case_number": n.case_number,
+                }
+                for n in notices
+            ]
+        }
+    )
 
 
 @bp.post("/me/credentials")

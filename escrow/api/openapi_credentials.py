@@ -118,6 +118,37 @@ PATHS: dict[str, Any] = {
             ),
         ),
     },
+    "/api/v1/me/notices": {
+        "get": _op(
+            "The disclosures that concerned the logged-in person whose notice is due (matched by the "
+            "person's own notice tags against the log's disclosure.notice_due events)",
+            "persons",
+            _PERSON,
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "notices": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "request_id": {"type": "integer"},
+                                        "disclosed_at": {"type": "string", "format": "date-time"},
+                                        "court": {"type": "string"},
+                                        "case_number": {"type": "string"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "Notices",
+                ),
+                **_ERRORS,
+            },
+        ),
+    },
     "/api/v1/me/credentials/{credential_id}/revoke": {
         "post": _op(
             "The person revokes one of their own credentials (X-CSRFToken header)",

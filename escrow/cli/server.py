@@ -32,8 +32,8 @@ from escrow.errors import ConfigError, EscrowError
 from escrow.models import STAFF_ROLES
 from escrow.protocol.ceremony import PURPOSE_ESCROW, PURPOSE_OPRF, PURPOSES
 from escrow.services import ceremony as ceremony_service
+from escrow.services import key_pinning, totp
 from escrow.services import keyholders as keyholder_service
-from escrow.services import totp
 from escrow.services.dev_ceremony import (
     NODE_WARNING,
     WARNING,
@@ -520,6 +520,26 @@ def ceremony_cancel(ceremony_id: int, reason: str) -> None:
             session, ceremony_id=ceremony_id, reason=reason, log=components.log, now=datetime.now(UTC)
         )
     click.echo(f"cancelled ceremony {ceremony_id}")
+
+
+@admin_ceremony.command("check-key")
+@click.option(
+    "--pin",
+    is_flag=True,
+    help="For a key activated before issue 14: log `key.pinned` once its newest ceremony's complete "
+    "transcript proves the stored key.",
+)
+@clean_errors
+def ceremony_check_key(pin: bool) -> None:
+    """Check that the active escrow key is backed by its complete, logged ceremony transcript (what
+    registration and issuance check before sealing); exits non-zero naming the mismatch."""
+    components = _server_components()
+    with components.session_factory() as session:
+        if pin:
+            index = key_pinning.pin_escrow_key(session, log=components.log, now=datetime.now(UTC))
+            click.echo(f"logged key.pinned as entry {index}")
+        key = key_pinning.pinned_escrow_key(session)
+    click.echo(f"OK: escrow key {key.key_id} is the key its logged, complete ceremony transcript proves")
 
 
 @server_commands.group("disclosures")

@@ -12,8 +12,9 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from escrow.crypto.note import Checkpoint, NoteVerifier, open_note, parse_checkp
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import EscrowError
 from escrow.protocol.errors import ProtocolError
+from escrow.protocol.notices import format_time, replay_notices
 from escrow.protocol.transparency import ConsistencyProof, EntriesPage, LogEntry
 
 STATE_VERSION = 1
@@ -230,12 +232,14 @@ def audit_log(
     state: AuditState | None,
     verifier_key: str | None = None,
     since: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[AuditReport, AuditState]:
     """Verifies the whole log at `client` and returns a report and the state to keep.
 
     `verifier_key` pins the log key (else the state's, else trust on first use); `since` is a signed
     checkpoint saved earlier (else the state's). Raises AuditFailure naming the first bad index when
-    an entry was changed, removed, reordered or truncated, or a signature does not verify; RemoteError
+    an entry was changed, removed, reordered or truncated, or a signature does not verify, or a
+    disclosed request's notice is overdue and unannounced (check_notices, as of `now`); RemoteError
     when the server cannot be reached.
     """
     lines: list[str] = []
@@ -277,6 +281,7 @@ def audit_log(
             )
         check_extends(client.get_json, previous, latest)
         lines.append(f"consistent with the saved checkpoint of size {previous.size} (append-only)")
+    lines.extend(check_notices(entries, now=now or datetime.now(UTC)))
     return (
         AuditReport(latest.origin, latest.size, latest.root_hash, lines, entries),
         AuditState(key, latest_note, b"".join(leaves)),
@@ -288,3 +293,50 @@ def _first_difference(saved: bytes, leaves: list[bytes], size: int) -> int | Non
         if saved[i * HASH_SIZE : (i + 1) * HASH_SIZE] != leaves[i]:
             return i
     return None
+
+
+NOTICE_GRACE = timedelta(days=1)
+"""How long after a notice date the log may go without its disclosure.notice_due: the service logs it
+on its next sweep (`escrow disclosures sweep`, run at least daily: docs/operations.md) or read."""
+
+
+def check_notices(
+    entries: Sequence[LogEntry], *, now: datetime, grace: timedelta = NOTICE_GRACE
+) -> list[str]:
+    """Checks, from the verified log alone, that every disclosed request whose notice date (its
+    logged reveal plus its logged, signed delay and extensions: escrow.protocol.notices) passed more
+    than `grace` ago has its `disclosure.notice_due`, naming that date. Returns report lines.
+
+    Raises AuditFailure naming the request (and the entry, for a wrong date) otherwise.
+    """
+    events = []
+    for entry in entries:
+        try:
+            events.append((entry.index, entry.event()))
+        except ProtocolError:
+            continue
+    announced = unknown = 0
+    for notice in replay_notices(events).values():
+        if notice.disclosed_at is None:
+            continue
+        notice_at = notice.notice_at
+        if notice_at is None:
+            unknown += 1  # submitted before issue 14: the log holds no signed delay
+            continue
+        if notice.due_index is not None:
+            if notice.due_notice_at != format_time(notice_at):
+                raise AuditFailure(
+                    f"the disclosure.notice_due of request {notice.request} names {notice.due_notice_at}, "
+                    f"but its logged reveal and signed delay make the notice date {format_time(notice_at)}",
+                    index=notice.due_index,
+                )
+            announced += 1
+        elif now >= notice_at + grace:
+            raise AuditFailure(
+                f"the notice of request {notice.request} fell due at {format_time(notice_at)}, but the log "
+                "has no disclosure.notice_due for it: the person was not told"
+            )
+    lines = [f"{announced} disclosure notice(s) announced on time (disclosure.notice_due)"]
+    if unknown:
+        lines.append(f"{unknown} disclosed request(s) from before notice dates were logged: not checked")
+    return lines

@@ -9,6 +9,8 @@ nodes; escrow.services.oprf), whose 64-byte output ``y`` only the evaluating ser
     pseudonym        = base32(HMAC-SHA256(secret, "escrow/v2/pseudonym" 0x00 || platform id
                                                    [|| 0x00 || slot]))[:26]
     seal key         = HMAC-SHA512(secret, "escrow/v2/seal-key")              64 bytes, NEVER stored
+    notice tag       = HMAC-SHA256(secret, "escrow/v2/notice-tag" 0x00 || platform id || 0x00
+                                   || pseudonym)                       in envelopes (issue 14)
 
 The seal key (issue 14; escrow.crypto.seal.SealKey reduces it mod L to the scalar m of M = m*G) keys
 the person's identity seal, so an envelope can be made with fresh, provable randomness whenever the
@@ -43,6 +45,8 @@ _LOOKUP_LABEL = b"escrow/v2/lookup"
 _SECRET_LABEL = b"escrow/v2/pseudonym-secret"
 _PSEUDONYM_DOMAIN = b"escrow/v2/pseudonym\x00"
 _SEAL_KEY_LABEL = b"escrow/v2/seal-key"
+_NOTICE_TAG_DOMAIN = b"escrow/v2/notice-tag\x00"
+NOTICE_TAG_BYTES = 32
 _HKDF_FIRST_BLOCK = b"\x01"  # RFC 5869 section 2.3: T(1) = HMAC(PRK, T(0) || info || 0x01)
 
 
@@ -98,6 +102,22 @@ class PseudonymSecret:
     def seal_key_material(self) -> bytes:
         """Returns the 64 bytes of this person's seal key (escrow.crypto.seal.SealKey), never stored."""
         return hmac.new(self._key, _SEAL_KEY_LABEL, hashlib.sha512).digest()
+
+    def notice_tag(self, platform_id: str, pseudonym: str) -> bytes:
+        """Returns the 32-byte notice tag of this person's ``pseudonym`` on ``platform_id`` (issue 14):
+        HMAC-SHA256(secret, "escrow/v2/notice-tag" 0x00 || platform id || 0x00 || pseudonym).
+
+        It goes into each envelope's context at issuance, and the log lists the tags of the envelopes
+        a disclosure opened when its notice falls due: only the holder of the secret can recompute
+        (and so recognise) a tag, and tags of two pseudonyms are unrelated PRF outputs. The domain is
+        not a prefix of the pseudonym input's, so a tag says nothing about any pseudonym.
+        Raises EncodingError for an empty platform id or pseudonym, or one holding NUL.
+        """
+        for value, what in ((platform_id, "platform id"), (pseudonym, "pseudonym")):
+            if not isinstance(value, str) or not value or "\x00" in value:
+                raise EncodingError(f"{what} must be non-empty text without NUL")
+        message = _NOTICE_TAG_DOMAIN + platform_id.encode() + b"\x00" + pseudonym.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
 
 
 @dataclass(frozen=True, slots=True, repr=False)

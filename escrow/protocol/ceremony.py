@@ -36,8 +36,8 @@ from escrow.crypto.dkg import (
 )
 from escrow.crypto.errors import CryptoError, UnjustifiedComplaintError
 from escrow.crypto.seal import Envelope, PartialDecryption, seal, verify_partial
-from escrow.crypto.transcript import sha256
-from escrow.errors import PermissionDeniedError, ValidationError
+from escrow.crypto.transcript import b64u_encode, canonical_json, sha256
+from escrow.errors import EscrowError, EscrowKeyUnpinnedError, PermissionDeniedError, ValidationError
 
 KIND_CREATE: Final = "create"
 KIND_RESHARE: Final = "reshare"
@@ -672,3 +672,64 @@ def verify_transcript(data: Mapping[str, Any]) -> TranscriptReport:
         f"{len(by_kind[CONFIRM])} success signatures and {len(by_kind[DRILL])} drill proofs verified"
     )
     return TranscriptReport(header, key, is_complete, None, tuple(notes))
+
+
+# Issue 14, part 3: the escrow key is pinned to its ceremony. The log event that activates (or reshares)
+# an escrow key names the ceremony and the digest of its complete transcript; the service seals only to
+# a key for which check_key_pin passes (escrow.services.key_pinning), with the same verify_transcript
+# that `escrow ceremony verify` runs.
+KEY_EVENT_KINDS: Final = ("key.activated", "key.reshared", "key.pinned")
+
+
+def complete_transcript_digest(header: CeremonyHeader, messages: Sequence[SignedMessage]) -> bytes:
+    """Returns the SHA-256 of a ceremony's header and every signed message (all four kinds, in
+    canonical order: kind, then holder): what the activation event records, so that a transcript
+    swapped afterwards no longer matches the log."""
+    ordered = sorted(messages, key=lambda m: (MESSAGE_KINDS.index(m.kind), int(m.body["holder"])))
+    body = {"header": header.to_dict(), "messages": [m.to_dict() for m in ordered]}
+    return sha256(b"escrow/v1/ceremony-complete\x00" + canonical_json(body))
+
+
+def check_key_pin(
+    transcript: Mapping[str, Any], key: ThresholdPublicKey, event: Mapping[str, Any] | None
+) -> TranscriptReport:
+    """Checks that `key` (as the service stores it) is the key a complete escrow-key ceremony proves
+    and that the transparency log's activation `event` (its data, or None if there is none) names that
+    key, that ceremony and the digest of exactly this transcript.
+
+    Returns the transcript's report. Raises EscrowKeyUnpinnedError naming the first mismatch.
+    """
+    what = f"escrow key {key.key_id}"
+    try:
+        report = verify_transcript(transcript)
+        messages = [SignedMessage.from_dict(m) for m in transcript["messages"]]
+    except (EscrowError, CryptoError, KeyError, TypeError, ValueError) as e:
+        detail = e.detail if isinstance(e, EscrowError) else f"malformed transcript ({type(e).__name__})"
+        raise EscrowKeyUnpinnedError(f"the ceremony transcript of {what} does not verify: {detail}") from e
+    ceremony = report.header.ceremony
+    if report.header.purpose != PURPOSE_ESCROW:
+        raise EscrowKeyUnpinnedError(f"ceremony {ceremony} made an OPRF key, not {what}")
+    if not report.is_complete or report.key is None:
+        raise EscrowKeyUnpinnedError(
+            f"ceremony {ceremony} of {what} is incomplete: not every key-holder signed the transcript "
+            "and passed the drill"
+        )
+    if report.key.to_dict() != key.to_dict():
+        raise EscrowKeyUnpinnedError(
+            f"the stored {what} is not the key ceremony {ceremony} proves "
+            f"({report.key.key_id}, {report.key.threshold} of {len(report.key.verification_keys)}): "
+            "the escrow_keys row was changed"
+        )
+    if event is None:
+        raise EscrowKeyUnpinnedError(
+            f"the transparency log has no activation entry for {what} from ceremony {ceremony}"
+        )
+    expected = b64u_encode(complete_transcript_digest(report.header, messages))
+    if event.get("key_id") != key.key_id or event.get("ceremony") != ceremony:
+        raise EscrowKeyUnpinnedError(f"the log's activation entry names another key or ceremony than {what}")
+    if event.get("transcript_sha256") != expected:
+        raise EscrowKeyUnpinnedError(
+            f"the transcript of ceremony {ceremony} is not the one the log recorded when {what} was "
+            "activated: the transcript was changed"
+        )
+    return report

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.seal import Envelope, combine_and_open
-from escrow.crypto.transcript import canonical_json, sha256
+from escrow.crypto.transcript import b64u_encode, canonical_json, sha256
 from escrow.errors import ConflictError, InvalidStateError, NotFoundError, ValidationError
 from escrow.models import (
     HOLDER_STATUS_ENROLLED,
@@ -166,13 +166,14 @@ def _new_ceremony(
     now: datetime,
     old_key_id: str | None,
     purpose: str = PURPOSE_ESCROW,
+    context: str | None = None,
 ) -> Ceremony:
     row = Ceremony(
         kind=kind,
         purpose=purpose,
         status="round1",
         threshold=threshold,
-        context=secrets.token_hex(16),
+        context=context or secrets.token_hex(16),
         old_key_id=old_key_id,
         created_at=now,
     )
@@ -189,9 +190,12 @@ def open_ceremony(
     log: LogSigner,
     now: datetime,
     purpose: str = PURPOSE_ESCROW,
+    context: str | None = None,
 ) -> int:
     """Opens a dealerless ceremony for a new key among enrolled holders (indices 1..n in order): the
     escrow key (purpose ``escrow``) or the OPRF nodes' key (purpose ``oprf``, one holder per node).
+    `context` (default: 16 fresh random bytes, hex) binds every proof to this ceremony; only the
+    development simulation names one (escrow.services.dev_ceremony).
 
     Returns the ceremony id. Raises ValidationError for a bad purpose, threshold or holder list and
     InvalidStateError if another ceremony is open or (purpose ``oprf``) persons are already registered.
@@ -202,7 +206,7 @@ def open_ceremony(
     _check_no_open_ceremony(session)
     if purpose == PURPOSE_OPRF:
         _check_oprf_key_replaceable(session)
-    row = _new_ceremony(session, KIND_CREATE, threshold, now, None, purpose)
+    row = _new_ceremony(session, KIND_CREATE, threshold, now, None, purpose, context)
     for index, holder in enumerate(holders, start=1):
         session.add(
             CeremonyParticipant(
@@ -677,7 +681,12 @@ def _activate(
         return
     if row.kind == KIND_RESHARE:
         _log_holder_changes(session, row, key.key_id, log=log, now=now)
-    install_escrow_key(session, key, log=log, now=now)
+    # Issue 14: the activation entry pins the key to this complete transcript (key_pinning checks it).
+    pin = {
+        "ceremony": row.id,
+        "transcript_sha256": b64u_encode(protocol.complete_transcript_digest(header, messages)),
+    }
+    install_escrow_key(session, key, log=log, now=now, pin=pin)
     row.status = STATUS_ACTIVE
     row.finished_at = now
     row.outcome = f"key {key.key_id} active: {key.threshold} of {len(key.verification_keys)} key-holders"

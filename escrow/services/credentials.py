@@ -38,7 +38,7 @@ from escrow.protocol.credentials import (
     verify_credential,
 )
 from escrow.protocol.identity import seal_context
-from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.pseudonyms import person_pseudonyms_filter
@@ -116,10 +116,17 @@ def issue_credential(
         # A seal copied from another account (a database writer's swap): never wrap it (issue 14).
         raise InvalidStateError("this account's sealed identity names another account; nothing was issued")
     envelope = reseal(
-        active_escrow_key(session),
+        pinned_escrow_key(session),
         SealKey(secret.seal_key_material()),
         identity_seal,
-        {"platform": platform_id, "pseudonym": pseudonym, "envelope_id": jti},
+        # The notice tag (issue 14) is bound into the digest the officers and holders sign; only the
+        # person can recompute it, to recognise the log's disclosure.notice_due for this envelope.
+        {
+            "platform": platform_id,
+            "pseudonym": pseudonym,
+            "envelope_id": jti,
+            "notice": b64u_encode(secret.notice_tag(platform_id, pseudonym)),
+        },
     )
     digest = b64u_encode(envelope.digest())
     signing_key = active_signing_key(session, keyring, now=now)

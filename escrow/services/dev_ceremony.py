@@ -1,32 +1,59 @@
 """DEVELOPMENT ONLY: the dealerless ceremony with every key-holder in one process, and the dev-mode key.
 
-`simulate_ceremony` runs the same protocol as the relay (every dealer deals, shares travel in sealed
-boxes to each holder's X25519 key, every holder checks every share against the commitments and
-finalises, then a drill proves every share works), but one process sees every share on the way, so
-the key it makes protects nothing. It exists for `make run`, demos and tests.
+`record_simulated_ceremony` (the development escrow key, what `make run` does on first start) runs a
+real ceremony through the relay's use cases, with one process signing every holder's messages: the
+transcript is complete and verifiable (`escrow ceremony verify --server URL` passes) and the key is
+pinned to it in the log (issue 14). `simulate_ceremony` runs the same DKG with nothing recorded (the
+OPRF nodes' development key, `escrow admin ceremony simulate`). Either way one process sees every
+share on the way, so the key protects nothing. They exist for `make run`, demos and tests.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.config import Settings
-from escrow.crypto.ceremony_messages import generate_holder_keys, open_share, public_keys, seal_share
-from escrow.crypto.dkg import CeremonyParameters, ThresholdPublicKey, deal, finalise_ceremony
+from escrow.crypto.ceremony_messages import (
+    b64,
+    generate_holder_keys,
+    open_share,
+    public_keys,
+    seal_share,
+    sign_message,
+)
+from escrow.crypto.dkg import CeremonyParameters, Dealing, ThresholdPublicKey, deal, finalise_ceremony
 from escrow.crypto.holderfile import HolderSecrets, ShareRecord, encrypt_holder_file
 from escrow.crypto.seal import combine_and_open, partial_decrypt, seal
 from escrow.crypto.transcript import sha256
 from escrow.errors import InvalidStateError
 from escrow.keystore import ensure_keys_dir, write_secret_file
-from escrow.models import KEY_STATUS_ACTIVE, Ceremony, CeremonyParticipant, KeyHolder, OprfKey
-from escrow.services.ceremony import DEV_CONTEXT_PREFIX
-from escrow.services.escrow_keys import active_escrow_key, install_escrow_key
+from escrow.models import KEY_STATUS_ACTIVE, KeyHolder, OprfKey
+from escrow.protocol.ceremony import (
+    CONFIRM,
+    DRILL,
+    ROUND1,
+    ROUND2,
+    SignedMessage,
+    ceremony_transcript_hash,
+    drill_envelope,
+    message_body,
+)
+from escrow.services.ceremony import (
+    DEV_CONTEXT_PREFIX,
+    STATUS_ACTIVE,
+    ceremony_state,
+    open_ceremony,
+    post_message,
+)
+from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.oprf_keys import install_oprf_key
 from escrow.services.transparency import LogSigner
 
@@ -99,25 +126,34 @@ def write_holder_files(
     return paths
 
 
-def record_holders(session: Session, ceremony: SimulatedCeremony, *, now: datetime) -> None:
-    """Records the simulated holders as enrolled key-holders of the key, with their share indices, so
-    that they can sign in to the holder API and approve disclosures with their files (issue 8: demo)."""
-    record = Ceremony(
-        kind="create",
-        status="active",
-        threshold=ceremony.key.threshold,
-        context=DEV_CONTEXT_PREFIX + secrets.token_hex(16),
-        key_id=ceremony.key.key_id,
-        created_at=now,
-        finished_at=now,
-    )
-    session.add(record)
-    session.flush()
-    for holder in ceremony.holders:
+def record_simulated_ceremony(
+    session: Session,
+    *,
+    threshold: int,
+    holders: Sequence[HolderSecrets],
+    log: LogSigner,
+    now: datetime,
+    context: str | None = None,
+    dealings: Mapping[int, Dealing] | None = None,
+) -> SimulatedCeremony:
+    """Enrols `holders` (their names and keys; shares are ignored) as key-holders and runs a full
+    escrow-key ceremony among them through the relay's own use cases (escrow.services.ceremony): every
+    round 1, round 2, success signature over the transcript hash and drill proof is a signed message
+    the service checks and stores, so `escrow ceremony verify` passes on the transcript and the key is
+    pinned to it in the log (issue 14). One process signs for every holder: development only.
+
+    `context` defaults to a fresh DEV_CONTEXT_PREFIX one (such a key cannot be reshared); `dealings`
+    (from simulated_dealings with the same context) lets tests reuse one key. Returns the key and each
+    holder's secrets with its share; commits. Raises ValidationError, InvalidStateError (from the
+    ceremony use cases) if the ceremony cannot run.
+    """
+    context = context or DEV_CONTEXT_PREFIX + secrets.token_hex(16)
+    rows: list[KeyHolder] = []
+    for holder in holders:
         keys = public_keys(holder.signing_seed, holder.exchange_secret)
         row = KeyHolder(
             name=holder.name,
-            organisation=f"Development trustee {holder.shares[0].share.index} (simulated)",
+            organisation=f"Development trustee {len(rows) + 1} (simulated)",
             contact="dev@localhost",
             status="enrolled",
             invite_digest=None,
@@ -128,13 +164,71 @@ def record_holders(session: Session, ceremony: SimulatedCeremony, *, now: dateti
             exchange_key=keys.exchange_key,
         )
         session.add(row)
-        session.flush()
-        index = holder.shares[0].share.index
-        session.add(
-            CeremonyParticipant(
-                ceremony_id=record.id, holder_id=row.id, dealer_index=index, recipient_index=index
-            )
+        rows.append(row)
+    session.flush()
+    ceremony_id = open_ceremony(
+        session, threshold=threshold, holder_ids=[r.id for r in rows], log=log, now=now, context=context
+    )
+    header = ceremony_state(session, ceremony_id).header
+    recipients = header.recipients()
+    seeds = {recipients[j].holder: h.signing_seed for j, h in zip(sorted(recipients), holders, strict=True)}
+
+    def post(j: int, kind: str, **fields: Any) -> str:
+        body = message_body(header, recipients[j], kind, **fields)
+        message = SignedMessage(body, sign_message(seeds[recipients[j].holder], body))
+        return post_message(
+            session,
+            ceremony_id=ceremony_id,
+            holder_id=recipients[j].holder,
+            message=message,
+            log=log,
+            now=now,
         )
+
+    params = header.parameters()
+    dealt = dealings or simulated_dealings(threshold, len(holders), context)
+    for i, dealing in sorted(dealt.items()):
+        shares = {str(j): b64(seal_share(recipients[j].exchange_key, s)) for j, s in dealing.shares.items()}
+        post(i, ROUND1, dealer=i, broadcast=dealing.broadcast.to_dict(), shares=shares)
+    broadcasts = {i: d.broadcast for i, d in dealt.items()}
+    records = {}
+    for j in sorted(recipients):
+        share, key = finalise_ceremony(params, j, broadcasts, {i: d.shares[j] for i, d in dealt.items()})
+        records[j] = ShareRecord(key, share)
+        post(j, ROUND2, complaints=[], key=key.to_dict())
+    state = ceremony_state(session, ceremony_id)
+    transcript = ceremony_transcript_hash(header, state.messages)
+    access = state.access().to_dict()
+    for j in sorted(recipients):
+        post(j, CONFIRM, transcript_hash=transcript.hex(), key_id=key.key_id, access=access)
+    envelope = drill_envelope(header, key, transcript)
+    status = ""
+    for j in sorted(recipients):
+        partial = partial_decrypt(records[j].share, envelope, header.drill_request_digest())
+        status = post(j, DRILL, partial=partial.to_dict())
+    if status != STATUS_ACTIVE:  # pragma: no cover - every message above is an honest holder's
+        raise InvalidStateError(f"the simulated ceremony ended {status}")
+    return SimulatedCeremony(
+        key,
+        tuple(
+            HolderSecrets(h.name, h.signing_seed, h.exchange_secret, (records[j],))
+            for j, h in zip(sorted(recipients), holders, strict=True)
+        ),
+    )
+
+
+def simulated_dealings(threshold: int, holders: int, context: str) -> dict[int, Dealing]:
+    """Returns every dealer's dealing for an escrow-key ceremony with `context` (what a ceremony
+    header's parameters bind the proofs to). Development and tests only."""
+    params = CeremonyParameters(
+        threshold, tuple(range(1, holders + 1)), b"escrow ceremony " + context.encode()
+    )
+    return {i: deal(params, i) for i in params.participants}
+
+
+def new_holder_secrets(count: int) -> tuple[HolderSecrets, ...]:
+    """Returns fresh signing and exchange keys for `count` simulated key-holders (no shares yet)."""
+    return tuple(HolderSecrets(f"dev holder {j}", *generate_holder_keys(), ()) for j in range(1, count + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +257,13 @@ def ensure_dev_escrow_key(
     except InvalidStateError:
         pass
     directory = settings.keys_dir / DEV_HOLDERS_DIR
+    for j in range(1, DEV_HOLDERS + 1):
+        if (directory / f"holder-{j}.escrow").exists():  # refuse before anything is recorded
+            raise FileExistsError(f"{directory / f'holder-{j}.escrow'} is in the way")
     passphrase = secrets.token_urlsafe(18)
-    ceremony = simulate_ceremony(DEV_THRESHOLD, DEV_HOLDERS)
+    ceremony = record_simulated_ceremony(
+        session, threshold=DEV_THRESHOLD, holders=new_holder_secrets(DEV_HOLDERS), log=log, now=now
+    )
     write_holder_files(
         ceremony,
         directory,
@@ -173,9 +272,6 @@ def ensure_dev_escrow_key(
         memlimit=settings.holderfile_memlimit,
     )
     write_secret_file(directory / PASSPHRASE_FILE, (passphrase + "\n").encode())
-    install_escrow_key(session, ceremony.key, log=log, now=now)
-    record_holders(session, ceremony, now=now)
-    session.commit()
     return DevKeyReport(ceremony.key.key_id, directory, passphrase)
 
 

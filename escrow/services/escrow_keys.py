@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,11 +49,20 @@ def escrow_key(session: Session, key_id: str) -> ThresholdPublicKey:
     return _to_key(row)
 
 
-def install_escrow_key(session: Session, key: ThresholdPublicKey, *, log: LogSigner, now: datetime) -> None:
+def install_escrow_key(
+    session: Session,
+    key: ThresholdPublicKey,
+    *,
+    log: LogSigner,
+    now: datetime,
+    pin: Mapping[str, Any] | None = None,
+) -> None:
     """Stores `key` as the active escrow key, retiring the previous one, and logs `key.activated`.
 
     Installing the key already active (a reshare keeps PK and key id) updates its threshold and
-    verification keys and logs `key.reshared` instead. Does not commit (the ceremony use case does).
+    verification keys and logs `key.reshared` instead. `pin` ({"ceremony", "transcript_sha256"}, from
+    the ceremony that made the key) goes into that entry: without it no seal uses the key
+    (escrow.services.key_pinning). Does not commit (the ceremony use case does).
     """
     record = canonical_json(key.to_dict()).decode()
     existing = session.get(EscrowKey, key.key_id)
@@ -86,7 +97,12 @@ def install_escrow_key(session: Session, key: ThresholdPublicKey, *, log: LogSig
         session,
         log,
         kind=kind,
-        data={"key_id": key.key_id, "threshold": key.threshold, "holders": len(key.verification_keys)},
+        data={
+            "key_id": key.key_id,
+            "threshold": key.threshold,
+            "holders": len(key.verification_keys),
+            **(pin or {}),
+        },
         now=now,
     )
     session.flush()

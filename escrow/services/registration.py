@@ -27,7 +27,7 @@ from escrow.identity.officer import DocumentCheck, officer_identity_key, verify_
 from escrow.identity.registry import IdentityProviders
 from escrow.models import Person
 from escrow.protocol.identity import seal_context
-from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.oprf import OprfEvaluator, derive_person_keys
 from escrow.services.passwords import MIN_PASSWORD_LENGTH
 from escrow.services.transparency import LogSigner, append_event
@@ -85,7 +85,7 @@ def register_person(
     person_key = keys.person_key
     if session.scalar(select(Person.id).where(Person.person_key == person_key)) is not None:
         raise ConflictError("this person already has an account; log in instead")
-    escrow_key = active_escrow_key(session)
+    escrow_key = pinned_escrow_key(session)
     # Sealed under the person's own seal key (re-derived at every sign-in, never stored) and bound to
     # this account's person key: envelopes are made from it while the person is signed in (issue 14).
     sealed = seal_identity(

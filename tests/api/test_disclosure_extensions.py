@@ -4,7 +4,7 @@ code (issue 6)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ from escrow.models import (
     LogEntry,
     OrderDocument,
 )
-from tests.disclosure_support import PDF, PERSON_NAME, World, build_world
+from tests.disclosure_support import PDF, PERSON_NAME, World, backdate_reveal, build_world
 
 NOTICE = "Your identity was disclosed"
 
@@ -108,11 +108,11 @@ def test_cosigned_extension_moves_the_notification_date(world: World) -> None:
     assert disclosed_at is not None
     assert datetime.fromisoformat(done["notify_at"]) == disclosed_at + timedelta(days=30)
     # and after two days (the old date) the person is not told yet
-    _update(world, request_id, disclosed_at=datetime.now(UTC) - timedelta(days=2))
+    backdate_reveal(world.app, request_id, timedelta(days=2))
     assert not _sees_notice(world)
     assert "disclosure.user_notified" not in _kinds(world)
     # and after the new date they are, logged once
-    _update(world, request_id, disclosed_at=datetime.now(UTC) - timedelta(days=30, seconds=1))
+    backdate_reveal(world.app, request_id, timedelta(days=30, seconds=1))
     assert _sees_notice(world)
     assert _kinds(world).count("disclosure.user_notified") == 1
     # and every step is logged without the pseudonym or identity; the reason only as a commitment
@@ -135,7 +135,7 @@ def test_cosigned_extension_moves_the_notification_date(world: World) -> None:
 def test_extension_proposed_but_not_cosigned_changes_nothing(world: World) -> None:
     request_id = _disclosed(world, delay_days=1)
     world.extend(request_id, "alice", 30)
-    _update(world, request_id, disclosed_at=datetime.now(UTC) - timedelta(days=2))
+    backdate_reveal(world.app, request_id, timedelta(days=2))
     assert world.document(request_id)["notify_delay_days"] == 1
     assert _sees_notice(world)
     assert "disclosure.notification_extended" not in _kinds(world)
@@ -243,7 +243,7 @@ def test_extension_after_the_person_was_notified_is_refused(world: World) -> Non
 def test_extension_is_refused_once_the_date_passed_even_if_the_person_has_not_looked(world: World) -> None:
     request_id = _disclosed(world, delay_days=1)
     world.extend(request_id, "alice", 30)
-    _update(world, request_id, disclosed_at=datetime.now(UTC) - timedelta(days=1, seconds=1))
+    backdate_reveal(world.app, request_id, timedelta(days=1, seconds=1))
     # a pending extension cannot be completed after the old date either
     with pytest.raises(HolderClientError, match=r"\(409\).*notification date"):
         world.cosign_extension(request_id, 1, "dave")
@@ -310,7 +310,7 @@ def test_extension_of_a_request_not_yet_disclosed_applies_at_the_reveal(world: W
     world.cosign_extension(request_id, 1, "bob")
     for holder in world.holders[:3]:
         world.approve(holder, request_id)
-    _update(world, request_id, disclosed_at=datetime.now(UTC) - timedelta(days=2))
+    backdate_reveal(world.app, request_id, timedelta(days=2))
     assert not _sees_notice(world)
 
 

@@ -35,13 +35,13 @@ from escrow.db import make_engine, upgrade_database  # noqa: E402
 from escrow.identity.base import VerifiedIdentity  # noqa: E402
 from escrow.keystore import load_keyring  # noqa: E402
 from escrow.services.credentials import issue_credential  # noqa: E402
-from escrow.services.escrow_keys import install_escrow_key  # noqa: E402
 from escrow.services.oprf_keys import install_oprf_key  # noqa: E402
 from escrow.services.platforms import register_platform  # noqa: E402
 from escrow.services.registration import register_person  # noqa: E402
 from escrow.services.signing_keys import published_jwks  # noqa: E402
 from escrow.services.transparency import LogSigner  # noqa: E402
 from tests.benchmarks.oprf_baseline import HmacBaselineOprf  # noqa: E402
+from tests.credentials_support import install_key  # noqa: E402
 from tests.crypto.support import run_dkg  # noqa: E402
 
 ISSUER = "https://escrow.example"
@@ -80,10 +80,9 @@ def bench(repeat: int, db_dir: Path) -> list[tuple[str, float]]:
     # (tests/benchmarks/oprf.py measures registration and issuance against real nodes).
     oprf = HmacBaselineOprf()
     oprf_key, _ = run_dkg(2, 3)
-    key, _ = run_dkg(3, 5)
     now = datetime.now(UTC)
     with Session(engine) as session:
-        install_escrow_key(session, key, log=log, now=now)
+        key = install_key(session, log=log, now=now)
         install_oprf_key(session, oprf_key, log=log, now=now)
         session.commit()
         register_platform(

@@ -56,7 +56,6 @@ from escrow.identity.base import VerifiedIdentity  # noqa: E402
 from escrow.keystore import load_keyring  # noqa: E402
 from escrow.protocol.oprf import EvaluateRequest, sign_service_request  # noqa: E402
 from escrow.services.credentials import issue_credential  # noqa: E402
-from escrow.services.escrow_keys import install_escrow_key  # noqa: E402
 from escrow.services.oprf import OprfEvaluator  # noqa: E402
 from escrow.services.oprf_keys import install_oprf_key  # noqa: E402
 from escrow.services.platforms import register_platform  # noqa: E402
@@ -64,6 +63,7 @@ from escrow.services.registration import register_person  # noqa: E402
 from escrow.services.transparency import LogSigner  # noqa: E402
 from tests.benchmarks.oprf_baseline import HmacBaselineOprf  # noqa: E402
 from tests.benchmarks.timing import paired  # noqa: E402
+from tests.credentials_support import install_key  # noqa: E402
 from tests.crypto.support import run_dkg  # noqa: E402
 from tests.oprf_support import OprfNetwork, start_network  # noqa: E402
 
@@ -174,12 +174,11 @@ def bench_flow(
     upgrade_database(url)
     engine = make_engine(url)
     log = LogSigner("escrow.bench/log", nacl.signing.SigningKey(b"\x01" * 32))
-    escrow_key, _ = run_dkg(3, 5)
     now = datetime.now(UTC)
     counter = iter(range(10**9))
     baseline = HmacBaselineOprf()
     with Session(engine) as session:
-        install_escrow_key(session, escrow_key, log=log, now=now)
+        install_key(session, log=log, now=now)
         install_oprf_key(session, network.key, log=log, now=now)
         session.commit()
         register_platform(

@@ -37,11 +37,10 @@ from escrow.httpkit import get_components
 from escrow.services import keyholders as keyholder_service
 from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, ensure_dev_escrow_key
 from escrow.services.disclosure import add_court
-from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import register_platform
 from escrow.services.staff import create_staff
 from tests.conftest import STAFF_PASSWORD, _migrated_database
-from tests.credentials_support import threshold_key
+from tests.credentials_support import install_key
 from tests.oprf_support import OprfNetwork, log_oprf_activation, start_network
 from tests.staff_support import forget_authenticator, next_code
 
@@ -182,9 +181,7 @@ def _serve_portal(directory: Path, *, holder_files: bool, network: OprfNetwork) 
                 ensure_dev_escrow_key(session, dev, log=extension.log, now=datetime.now(UTC))
                 holders_dir = settings.keys_dir / DEV_HOLDERS_DIR
             else:
-                key, _ = threshold_key()
-                install_escrow_key(session, key, log=extension.log, now=datetime.now(UTC))
-                session.commit()
+                install_key(session, log=extension.log, now=datetime.now(UTC))
             log_oprf_activation(session, extension.log, now=datetime.now(UTC))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

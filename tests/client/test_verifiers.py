@@ -31,10 +31,9 @@ from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.httpkit import get_components
 from escrow.identity.base import VerifiedIdentity
 from escrow.services.credentials import IssuedCredential, issue_credential, revoke_as_admin
-from escrow.services.escrow_keys import install_escrow_key
 from escrow.services.platforms import create_api_key, register_platform
 from escrow.services.registration import register_person
-from tests.credentials_support import threshold_key
+from tests.credentials_support import install_key
 
 PLATFORM = "forum"
 
@@ -63,8 +62,7 @@ def issuer(live_server: tuple[str, Flask]) -> Issuer:
     extension = get_components(app)
     now = datetime.now(UTC)
     with extension.session_factory() as session:
-        install_escrow_key(session, threshold_key()[0], log=extension.log, now=now)
-        session.commit()
+        install_key(session, log=extension.log, now=now)
         identity = VerifiedIdentity("oidc", "https://idp.example", "s-1", "Finn Example", "2000-01-01", "low")
         person = register_person(session, identity=identity, oprf=extension.oprf, log=extension.log, now=now)
         register_platform(

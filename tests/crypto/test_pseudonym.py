@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from escrow.crypto.errors import EncodingError
 from escrow.crypto.pseudonym import (
+    NOTICE_TAG_BYTES,
     OPRF_OUTPUT_BYTES,
     PERSON_KEY_BYTES,
     PSEUDONYM_CHARS,
@@ -133,3 +134,50 @@ def test_secret_must_be_32_bytes(data: object) -> None:
 def test_person_keys_refuses_anything_but_a_64_byte_output(output: object) -> None:
     with pytest.raises(EncodingError):
         person_keys(output)  # type: ignore[arg-type]
+
+
+# --- notice tags (issue 14) -------------------------------------------------------------------------
+
+
+def test_known_answer_notice_tag() -> None:
+    secret = person_keys(Y).secret
+    pseudonym = secret.pseudonym("forum")
+    expected = hmac.new(
+        bytes(secret), b"escrow/v2/notice-tag\x00forum\x00" + pseudonym.encode(), hashlib.sha256
+    ).digest()
+
+    assert secret.notice_tag("forum", pseudonym) == expected
+    assert len(expected) == NOTICE_TAG_BYTES
+
+
+@given(oprf_outputs, platform_ids, platform_ids)
+def test_notice_tags_of_two_pseudonyms_are_unrelated_and_never_a_pseudonym(y: bytes, a: str, b: str) -> None:
+    secret = person_keys(y).secret
+    first, second = secret.pseudonym(a), secret.pseudonym(b, slot=1)
+    tag_a, tag_b = secret.notice_tag(a, first), secret.notice_tag(b, second)
+
+    assert tag_a != tag_b
+    assert tag_a == secret.notice_tag(a, first)  # deterministic: the person recomputes it at will
+    # domain-separated from the pseudonym PRF: neither tag is any pseudonym's HMAC
+    for platform in (a, b):
+        pseudonym_mac = hmac.new(
+            bytes(secret), b"escrow/v2/pseudonym\x00" + platform.encode(), hashlib.sha256
+        )
+        assert pseudonym_mac.digest() not in (tag_a, tag_b)
+
+
+@given(oprf_outputs, oprf_outputs, platform_ids)
+def test_only_the_secret_computes_a_persons_notice_tag(one: bytes, other: bytes, platform: str) -> None:
+    mine, theirs = person_keys(one).secret, person_keys(other).secret
+    pseudonym = mine.pseudonym(platform)
+
+    # knowing the platform and the pseudonym (what the platform holds) is not enough
+    assert (one == other) == (mine.notice_tag(platform, pseudonym) == theirs.notice_tag(platform, pseudonym))
+
+
+@pytest.mark.parametrize(
+    ("platform", "pseudonym"), [("", "p"), ("forum", ""), ("a\x00b", "p"), (1, "p"), ("f", None)]
+)
+def test_notice_tag_refuses_malformed_input(platform: object, pseudonym: object) -> None:
+    with pytest.raises(EncodingError):
+        person_keys(Y).secret.notice_tag(platform, pseudonym)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 test's database session, with no app, HTTP or tools in between.
 
 A real 3-of-5 escrow key (tests/credentials_support.threshold_key) is recorded with five enrolled
-key-holders who hold its shares (escrow.services.dev_ceremony.record_holders, as `make run` does);
+key-holders who hold its shares (escrow.services.dev_ceremony.record_simulated_ceremony, as `make run` does);
 a person registers and gets a credential on `forum`; the legal officers of three organisations
 register the keys they sign with (tests/disclosure_support.add_officers); a court is registered.
 Nothing is mocked: signatures, partial decryptions and proofs are the real ones.
@@ -47,11 +47,18 @@ from escrow.models import KeyHolder
 from escrow.protocol.disclosure import DisclosureBody
 from escrow.services import disclosure
 from escrow.services.credentials import IssuedCredential, issue_credential
-from escrow.services.dev_ceremony import SimulatedCeremony, record_holders
 from escrow.services.passwords import make_password_hasher
 from escrow.services.registration import register_person
 from escrow.services.staff import StaffView
-from tests.credentials_support import NOW, add_platform, install_key, make_log, make_oprf, threshold_key
+from tests.credentials_support import (
+    NOW,
+    TEST_HOLDERS,
+    add_platform,
+    install_key,
+    make_log,
+    make_oprf,
+    threshold_key,
+)
 from tests.disclosure_support import PDF, add_officers
 
 LOG = make_log()
@@ -284,14 +291,12 @@ class Desk:
 def build_desk(session: Session, tmp_path: Path) -> Desk:
     """Builds the world the module docstring describes on `session`, and returns it."""
     settings = Settings.for_tests("sqlite://", tmp_path / "keys")
-    key = install_key(session)
+    key = install_key(session)  # its ceremony enrols TEST_HOLDERS as the key's holders
     _, shares = threshold_key()
     secrets = tuple(
-        HolderSecrets(f"Holder {i}", bytes([i]) * 32, bytes([100 + i]) * 32, (ShareRecord(key, shares[i]),))
-        for i in sorted(shares)
+        HolderSecrets(h.name, h.signing_seed, h.exchange_secret, (ShareRecord(key, shares[i]),))
+        for i, h in enumerate(TEST_HOLDERS, start=1)
     )
-    record_holders(session, SimulatedCeremony(key, secrets), now=NOW)
-    session.commit()
     holder_ids = list(session.scalars(select(KeyHolder.id).order_by(KeyHolder.id)))
     add_platform(session)
     identity = VerifiedIdentity("oidc", "https://idp.example", "jane", "Jane Q. Example", "1990-02-03", "low")

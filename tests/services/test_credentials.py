@@ -15,7 +15,7 @@ from escrow.config import Settings
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import Envelope, combine_and_open, partial_decrypt
-from escrow.crypto.transcript import b64u_decode
+from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import (
     InvalidStateError,
     NotFoundError,
@@ -124,7 +124,8 @@ def test_envelope_is_bound_to_platform_and_pseudonym_and_opens_by_quorum(
     db_session: Session, escrow_key: ThresholdPublicKey, keyring: Keyring
 ) -> None:
     add_platform(db_session)
-    issued = _issue(db_session, keyring, _person(db_session, "a"))
+    person = _person(db_session, "a")
+    issued = _issue(db_session, keyring, person)
     row = db_session.get(Credential, issued.credential_id)
     assert row is not None
     envelope = Envelope.from_bytes(row.envelope)
@@ -139,6 +140,8 @@ def test_envelope_is_bound_to_platform_and_pseudonym_and_opens_by_quorum(
         "platform": "forum",
         "pseudonym": issued.pseudonym,
         "envelope_id": issued.credential_id,
+        # issue 14: the notice tag only the person's secret computes, bound into the envelope digest
+        "notice": b64u_encode(person.secret.notice_tag("forum", issued.pseudonym)),
     }
     assert json.loads(opened.identity)["subject"] == "a"
 

@@ -37,6 +37,7 @@ from escrow.services.disclosure.extensions import (
     cosign_extension,
     propose_extension,
 )
+from escrow.services.disclosure.notices import announce_due_notices, person_notices, signed_notice
 from escrow.services.disclosure.officer_keys import register_officer_key, registered_officer_key
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
@@ -52,7 +53,7 @@ from escrow.services.disclosure.reading import (
     page_requests,
     request_page,
 )
-from escrow.services.disclosure.reveal import check_revealed_identities, person_notices, reveal_package
+from escrow.services.disclosure.reveal import check_revealed_identities, reveal_package
 from escrow.services.disclosure.serialize import view_json
 from escrow.services.disclosure.signing import cosign_request, policy_status, submit_request
 from escrow.services.disclosure.states import ExtensionState, HolderDecision, RequestState
@@ -101,7 +102,9 @@ __all__ = [
     "page_courts",
     "page_requests",
     "partials_bytes",
+    "announce_due_notices",
     "person_notices",
+    "signed_notice",
     "policy_status",
     "propose_extension",
     "register_officer_key",

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from escrow.models import DisclosureDecision, DisclosureRequest
+from escrow.services.disclosure.notices import announce_due_notices
 from escrow.services.disclosure.states import EXPIRABLE_STATES, OPEN_STATES, RequestState
 from escrow.services.transparency import LogSigner, append_event
 
@@ -44,7 +45,8 @@ def close_window_if_over(session: Session, row: DisclosureRequest, *, log: LogSi
 
 
 def sweep_disclosures(session: Session, *, log: LogSigner, now: datetime) -> int:
-    """Expires overdue requests and deletes the partials of closed viewing windows; returns how many."""
+    """Expires overdue requests, deletes the partials of closed viewing windows and logs the notices
+    that fell due (disclosure.notice_due, issue 14); returns how many requests it closed or announced."""
     rows = session.scalars(
         select(DisclosureRequest).where(
             or_(
@@ -60,4 +62,4 @@ def sweep_disclosures(session: Session, *, log: LogSigner, now: datetime) -> int
     for row in rows:
         expire_if_due(session, row, log=log, now=now)
         close_window_if_over(session, row, log=log, now=now)
-    return len(rows)
+    return len(rows) + announce_due_notices(session, log=log, now=now)

@@ -22,6 +22,7 @@ from escrow.models import (
 )
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import expire_if_due
+from escrow.services.disclosure.notices import signed_delay_days, signed_notice
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
     PendingExtension,
@@ -75,14 +76,16 @@ def pending_extension(
         status=ExtensionState(extension.status),
         proposer=shared.as_officer(shared.staff_by_id(session, extension.proposer_id)),
         cosigner_ids=frozenset(s.id for s in shared.extension_cosigners(session, extension)),
-        is_current=extension.old_delay_s == row.notify_delay_s,
+        is_current=extension.old_delay_s == signed_delay_days(session, row) * shared.DAY_S,
     )
 
 
 def _check_extendable(session: Session, row: DisclosureRequest, now: datetime) -> None:
     if row.status not in EXTENDABLE_STATES:
         raise InvalidStateError(f"this request is {row.status}; its notification delay cannot be extended")
-    if not is_extendable(row.status, notify_at=shared.notify_at(row), now=now, is_told=is_told(session, row)):
+    notice = signed_notice(session, row)  # the signed date, never the stored column (issue 14)
+    notify_at = None if notice is None else notice.notice_at
+    if not is_extendable(row.status, notify_at=notify_at, now=now, is_told=is_told(session, row)):
         # Once the person may have seen the notice it cannot be taken back (docs/disclosure.md).
         raise InvalidStateError(
             "the notification date of this request has passed; the person may already have been told, "
@@ -128,7 +131,7 @@ def propose_extension(
     _check_extendable(session, row, now)
     staff = request_officer(session, row, username, "propose an extension")
     new_days = _days(new_delay_days, "new_delay_days")
-    current_days = row.notify_delay_s // shared.DAY_S
+    current_days = signed_delay_days(session, row)  # what was signed, not the stored column (issue 14)
     if not current_days < new_days <= shared.MAX_NOTIFY_DELAY_DAYS:
         raise ValidationError(
             f"the new notification delay must be longer than the current {current_days} day(s) and at "
@@ -176,7 +179,7 @@ def propose_extension(
             status=ExtensionState.PROPOSED,
             body=canonical_json(body).decode(),
             digest=digest,
-            old_delay_s=row.notify_delay_s,
+            old_delay_s=current_days * shared.DAY_S,
             new_delay_s=new_days * shared.DAY_S,
             order_sha256=body["order_sha256"],
             proposer_id=staff.id,

@@ -1,7 +1,7 @@
 """Revealing: a quorum of approvals discloses a request; within the viewing window the submitting
 officer's tool fetches the blinded partials (logged) and opens the envelopes on the officer's machine,
 then has the OPRF nodes evaluate the revealed identity keys (logged) to prove it is the person behind
-each pseudonym (issue 14; escrow.client.disclosure.reveal). Telling the person afterwards.
+each pseudonym (issue 14; escrow.client.disclosure.reveal). Telling the person is in notices.py.
 
 The server never opens an envelope and cannot: the partials are of R + B, B = b*G with b known only to
 the submitter's tool; they are deleted when the window ends, the request expires or is rejected.
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.disclosure import ROLE_OPRF_CHECK, ROLE_REVEAL, oprf_check_digest
 from escrow.crypto.errors import CryptoError
-from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.ristretto import Element
 from escrow.crypto.seal import Envelope
 from escrow.crypto.transcript import b64u_decode, b64u_encode, sha256
@@ -30,16 +28,15 @@ from escrow.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from escrow.models import Court, DisclosureRequest, DisclosureScope, LogEntry, StaffAccount
+from escrow.models import DisclosureRequest, DisclosureScope, LogEntry, StaffAccount
 from escrow.services.disclosure import _shared as shared
 from escrow.services.disclosure.expiry import close_window_if_over
 from escrow.services.disclosure.policy import DisclosurePolicy, is_quorum
 from escrow.services.disclosure.states import RequestState
-from escrow.services.disclosure.views import DisclosureNotice, RevealPackage
+from escrow.services.disclosure.views import RevealPackage
 from escrow.services.escrow_keys import escrow_key
 from escrow.services.oprf import BlindEvaluator
 from escrow.services.oprf_keys import active_oprf_key, record_evaluations
-from escrow.services.pseudonyms import person_pseudonyms_filter
 from escrow.services.transparency import LogSigner, append_event
 
 
@@ -231,41 +228,3 @@ def check_revealed_identities(
             for a in result.answers
         ],
     }
-
-
-def person_notices(
-    session: Session, *, person_id: int, secret: PseudonymSecret, log: LogSigner, now: datetime
-) -> list[DisclosureNotice]:
-    """Returns the disclosures of this person's identity whose notification delay is over; the first
-    time each is shown it is logged (disclosure.user_notified) and committed.
-
-    The person is found by re-deriving their pseudonyms from their ``secret`` (as for credentials),
-    so no new link between a person and a request is stored. Raises PermissionDeniedError (no such person).
-    """
-    owned = person_pseudonyms_filter(
-        session,
-        person_id=person_id,
-        secret=secret,
-        platform=DisclosureScope.platform_id,
-        pseudonym=DisclosureScope.pseudonym,
-    )
-    rows = session.execute(
-        select(DisclosureScope, DisclosureRequest, Court)
-        .join(DisclosureRequest, DisclosureRequest.id == DisclosureScope.request_id)
-        .join(Court, Court.id == DisclosureRequest.court_id)
-        .where(owned, DisclosureRequest.status == RequestState.DISCLOSED)
-        .order_by(DisclosureRequest.id)
-    ).all()
-    notices: dict[int, DisclosureNotice] = {}
-    for scope, request, court in rows:
-        assert request.disclosed_at is not None  # noqa: S101 - status disclosed
-        if now < request.disclosed_at + timedelta(seconds=request.notify_delay_s):
-            continue
-        if scope.notified_at is None:
-            scope.notified_at = now
-            append_event(session, log, kind="disclosure.user_notified", data={"request": request.id}, now=now)
-        notices[request.id] = DisclosureNotice(
-            request.id, request.disclosed_at, court.name, request.case_number
-        )
-    session.commit()
-    return list(notices.values())

@@ -120,6 +120,8 @@ def submit_request(
             "emergency": row.is_emergency,
             "scope_size": len(body.scope),
             "submitter_organisation": staff.organisation,
+            # The signed delay (issue 14): with the reveal's time, anyone computes the notice date.
+            "notify_delay_days": body.notify_delay_days,
         },
         sensitive={
             "scope": canonical_json(body.scope_list()).decode(),

@@ -1,0 +1,121 @@
+"""The escrow key a seal may use: the active key, pinned to its ceremony transcript and the log (issue 14).
+
+`escrow_keys` is a row any database writer can change. Before anything is sealed (a registration's
+identity seal, a credential's envelope) the key in force is checked with
+escrow.protocol.ceremony.check_key_pin, the same verify_transcript that `escrow ceremony verify` runs:
+the newest completed escrow-key ceremony for the key's id replays completely (every signature, proof,
+success signature over the transcript hash and drill proof), proves exactly the stored key, and the
+log's activation entry names that ceremony and the digest of that transcript. What passed is cached
+by the SHA-256 of all three inputs, so a request re-reads them (a few small queries) but re-verifies
+only when one of them changed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from escrow.crypto.dkg import ThresholdPublicKey
+from escrow.crypto.transcript import b64u_encode, canonical_json, sha256
+from escrow.errors import EscrowKeyUnpinnedError, InvalidStateError
+from escrow.models import Ceremony, LogEntry
+from escrow.protocol.ceremony import (
+    KEY_EVENT_KINDS,
+    PURPOSE_ESCROW,
+    check_key_pin,
+    complete_transcript_digest,
+)
+from escrow.services.ceremony import STATUS_ACTIVE, ceremony_state
+from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.transparency import LogSigner, append_event
+
+_CACHE_SIZE = 8
+_verified: OrderedDict[bytes, ThresholdPublicKey] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _backing_ceremony(session: Session, key_id: str) -> int:
+    ceremony_id = session.scalars(
+        select(Ceremony.id)
+        .where(
+            Ceremony.key_id == key_id, Ceremony.status == STATUS_ACTIVE, Ceremony.purpose == PURPOSE_ESCROW
+        )
+        .order_by(Ceremony.id.desc())
+        .limit(1)
+    ).first()
+    if ceremony_id is None:
+        raise EscrowKeyUnpinnedError(
+            f"escrow key {key_id} has no completed ceremony on record: nothing is sealed to a key that "
+            "no key-holder signed for"
+        )
+    return int(ceremony_id)
+
+
+def _activation_event(session: Session, key_id: str, ceremony_id: int) -> dict[str, Any] | None:
+    # Few entries have these kinds, and `kind` is indexed; the newest one for this ceremony counts.
+    rows = session.execute(
+        select(LogEntry.body).where(LogEntry.kind.in_(KEY_EVENT_KINDS)).order_by(LogEntry.idx.desc())
+    ).scalars()
+    for body in rows:
+        data = json.loads(body).get("data", {})
+        if data.get("key_id") == key_id and data.get("ceremony") == ceremony_id:
+            return dict(data)
+    return None
+
+
+def _verified_key(
+    transcript: Mapping[str, Any], key: ThresholdPublicKey, event: dict[str, Any] | None
+) -> ThresholdPublicKey:
+    fingerprint = sha256(
+        canonical_json({"transcript": dict(transcript), "key": key.to_dict(), "event": event})
+    )
+    with _lock:
+        if fingerprint in _verified:
+            _verified.move_to_end(fingerprint)
+            return _verified[fingerprint]
+    check_key_pin(transcript, key, event)
+    with _lock:
+        _verified[fingerprint] = key
+        while len(_verified) > _CACHE_SIZE:
+            _verified.popitem(last=False)
+    return key
+
+
+def pinned_escrow_key(session: Session) -> ThresholdPublicKey:
+    """Returns the active escrow key once it is proven to be the key its logged ceremony made.
+
+    Raises InvalidStateError if no key is active, EscrowKeyUnpinnedError (HTTP 503) naming the mismatch
+    if the key row, the transcript or the log entry does not agree with the others.
+    """
+    key = active_escrow_key(session)
+    ceremony_id = _backing_ceremony(session, key.key_id)
+    transcript = ceremony_state(session, ceremony_id).transcript()
+    return _verified_key(transcript, key, _activation_event(session, key.key_id, ceremony_id))
+
+
+def pin_escrow_key(session: Session, *, log: LogSigner, now: datetime) -> int:
+    """Logs `key.pinned` for the active escrow key (a key activated before issue 14, whose activation
+    entry names no transcript digest), after checking that its newest ceremony replays completely and
+    proves exactly the stored key. Returns the log index and commits.
+
+    Raises InvalidStateError (no key), EscrowKeyUnpinnedError (no ceremony, or it does not prove the key).
+    """
+    key = active_escrow_key(session)
+    ceremony_id = _backing_ceremony(session, key.key_id)
+    state = ceremony_state(session, ceremony_id)
+    digest = b64u_encode(complete_transcript_digest(state.header, state.messages))
+    event = {"key_id": key.key_id, "ceremony": ceremony_id, "transcript_sha256": digest}
+    check_key_pin(state.transcript(), key, event)
+    logged = _activation_event(session, key.key_id, ceremony_id) or {}
+    if logged.get("transcript_sha256") == digest:
+        raise InvalidStateError(f"escrow key {key.key_id} is already pinned to ceremony {ceremony_id}")
+    index = append_event(session, log, kind="key.pinned", data=event, now=now)
+    session.commit()
+    return index
