@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.disclosure import ROLE_OPRF_CHECK, ROLE_REVEAL, oprf_check_digest
