@@ -21,7 +21,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
+from escrow.client.witness import WitnessEndpoint, WitnessPool
 from escrow.config import Settings
+from escrow.crypto.note import parse_cosigner_vkey
 from escrow.db import make_engine, make_session_factory
 from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
@@ -46,6 +48,8 @@ class Components:
     # The threshold OPRF client (escrow.client.oprf): asks the nodes; services name the key to use.
     oprf: ThresholdOprfClient
     password_hasher: argon2.PasswordHasher
+    # The witnesses asked to cosign each new checkpoint (escrow.client.witness, issue 15).
+    witnesses: WitnessPool = field(default_factory=lambda: WitnessPool((), timeout=1.0))
     # Every identity provider a person may sign in with (escrow.identity.registry).
     identity_providers: IdentityProviders = field(default_factory=IdentityProviders)
     # Read the time here, never deep inside: services take `now` as an argument (STYLE.md section 5).
@@ -55,6 +59,7 @@ class Components:
         """Releases the database connections and the OPRF client's threads (commands call it at exit)."""
         self.engine.dispose()
         self.oprf.close()
+        self.witnesses.close()
 
 
 def build_components(settings: Settings) -> Components:
@@ -77,5 +82,9 @@ def build_components(settings: Settings) -> Components:
             nodes=[NodeEndpoint(index, url) for index, url in settings.oprf_nodes],
             signing_seed=keyring.oprf_client_seed,
             timeout=settings.oprf_timeout_s,
+        ),
+        witnesses=WitnessPool(
+            [WitnessEndpoint(parse_cosigner_vkey(vkey), url) for vkey, url in settings.witnesses],
+            timeout=settings.witness_timeout_s,
         ),
     )
