@@ -18,8 +18,15 @@ from typing import Any, TypeVar
 
 import click
 
-from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
-from escrow.client.audit import AuditState, read_state, write_state
+from escrow.cli.common import (
+    DEFAULT_KDF,
+    FAST_KDF,
+    clean_errors,
+    passphrase_option,
+    read_passphrase,
+    witness_policy_option,
+)
+from escrow.client.audit import AuditState, load_witness_policy, read_state, write_state
 from escrow.client.disclosure import (
     approve,
     establish_checkpoint,
@@ -417,6 +424,7 @@ _holder_options = [
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"The last log checkpoint you verified (default: the holder file's name + {STATE_SUFFIX}).",
     ),
+    witness_policy_option,
 ]
 
 
@@ -446,11 +454,18 @@ def _with_holder_options(func: F) -> F:
 @_with_holder_options
 @clean_errors
 def keyholder_review(
-    server: str, holder_file: Path, passphrase_file: Path | None, log_key: str | None, state_file: Path | None
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    log_key: str | None,
+    state_file: Path | None,
+    witness_policy: Path,
 ) -> None:
     """Check that the log only grew since you last looked, then list the requests awaiting you."""
     path = _state_path(holder_file, state_file)
-    _, new_state, lines = establish_checkpoint(_fetch(server), log_key=log_key, state=_load_state(path))
+    _, new_state, lines = establish_checkpoint(
+        _fetch(server), log_key=log_key, state=_load_state(path), policy=load_witness_policy(witness_policy)
+    )
     for line in lines:
         click.echo(line)
     _save_state(path, new_state)
@@ -479,13 +494,17 @@ def keyholder_approve(
     passphrase_file: Path | None,
     log_key: str | None,
     state_file: Path | None,
+    witness_policy: Path,
     yes: bool,
 ) -> None:
     """Check a request yourself, then approve it with partial decryptions bound to its digest."""
     path = _state_path(holder_file, state_file)
     state = _load_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    policy = load_witness_policy(witness_policy)
+    checked, new_state = fetch_checked(
+        client, _fetch(server), request_id, log_key=log_key, state=state, policy=policy
+    )
     for line in checked.summary:
         click.echo(line)
     _save_state(path, new_state)
@@ -509,6 +528,7 @@ def keyholder_reject(
     passphrase_file: Path | None,
     log_key: str | None,
     state_file: Path | None,
+    witness_policy: Path,
 ) -> None:
     """Reject a request, with a reason (signed with your holder key)."""
     if not reason.strip():
@@ -516,7 +536,10 @@ def keyholder_reject(
     path = _state_path(holder_file, state_file)
     state = _load_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    policy = load_witness_policy(witness_policy)
+    checked, new_state = fetch_checked(
+        client, _fetch(server), request_id, log_key=log_key, state=state, policy=policy
+    )
     for line in checked.summary:
         click.echo(line)
     _save_state(path, new_state)
