@@ -104,7 +104,7 @@ def test_run_refuses_the_default_log_origin_outside_development_mode(runner: Cli
 def test_run_initialises_then_serves(runner: CliRunner, tmp_path: Path) -> None:
     with mock.patch("werkzeug.serving.run_simple") as run_simple:
         result = runner.invoke(
-            cli, ["run", "--host", "127.0.0.1", "--port", "5055"], env={"ESCROW_LOG_ORIGIN": "escrow.test/log"}
+            cli, ["run", "--host", "127.0.0.1", "--port", "5055"], env={"ESCROW_LOG_ORIGIN": "escrow.test/l"}
         )
 
     assert result.exit_code == 0, result.output
