@@ -21,6 +21,9 @@ from escrow.crypto.transcript import b64u_encode
 from escrow.errors import ConfigError
 
 STARTUP_TIMEOUT_S: Final = 30.0
+# Where `escrow run` keeps the development witnesses' keys and the policy naming them (issue 15).
+DEV_WITNESS_DIR: Final = "dev-witnesses"
+DEV_WITNESS_POLICY: Final = "witness.policy"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
