@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
+import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -236,6 +239,74 @@ def test_a_witness_killed_mid_test_is_an_alarm_and_a_k_of_m_policy_still_accepts
     second.restart()
     witnessed.append()
     assert _verify(witnessed, tmp_path / "s.json", witnessed.policy("all")).exit_code == 0
+
+
+GO = shutil.which("go")
+GO_VERIFIER = Path(__file__).resolve().parents[1] / "goverify"
+
+
+@pytest.fixture(scope="module")
+def goverify(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/goverify built with Debian's Go and golang.org/x/mod (golang-go, golang-golang-x-mod-dev)."""
+    if GO is None:
+        pytest.skip("go is not installed (apt-get install golang-go golang-golang-x-mod-dev; .ci/run does)")
+    out = tmp_path_factory.mktemp("go")
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": str(out / "cache")}
+    built = subprocess.run(
+        [GO, "build", "-o", str(out / "goverify"), "."],
+        cwd=GO_VERIFIER,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    return out / "goverify"
+
+
+def _go_verify(goverify: Path, server: WitnessedServer, quorum: int) -> subprocess.CompletedProcess[str]:
+    log_key = _get_json(f"{server.url}/api/v1/log/key")["verifier_key"]
+    return subprocess.run(
+        [
+            str(goverify),
+            "-server",
+            server.url,
+            "-log-key",
+            log_key,
+            "-witness",
+            ",".join(server.witnesses.vkeys),
+            "-quorum",
+            str(quorum),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_an_independent_go_verifier_accepts_the_witnessed_log(
+    goverify: Path, witnessed: WitnessedServer
+) -> None:
+    witnessed.append(5)
+
+    result = _go_verify(goverify, witnessed, quorum=2)
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"at size {ENTRIES + 5}: signed by the log key, cosigned by witness-1.test/w, witness-2.test/w"
+        in (result.stdout)
+    )
+    assert "6 proofs verify" in result.stdout
+
+
+def test_the_go_verifier_refuses_the_forked_log(goverify: Path, witnessed: WitnessedServer) -> None:
+    assert _go_verify(goverify, witnessed, quorum=2).returncode == 0
+    _rewrite_with_the_stolen_log_key(witnessed, 1)
+    witnessed.append()
+
+    result = _go_verify(goverify, witnessed, quorum=2)
+
+    assert result.returncode == 1
+    assert "is cosigned by 0 witness(es) []; 2 required" in result.stderr
 
 
 def _fetch(url: str):  # type: ignore[no-untyped-def]
