@@ -6,15 +6,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+import urllib.request
 import venv
 from pathlib import Path
 
+import nacl.signing
 import pytest
 from sqlalchemy.orm import Session
 
+from escrow.cli.dev_nodes import free_port
 from escrow.config import Settings
+from escrow.crypto.merkle import EMPTY_ROOT
+from escrow.crypto.note import (
+    add_signature_lines,
+    format_checkpoint,
+    parse_cosigner_vkey,
+    sign_note,
+    verifier_key_string,
+    verify_cosignatures,
+)
 from escrow.identity.base import VerifiedIdentity
 from escrow.keystore import load_keyring
+from escrow.protocol.witness import AddCheckpoint
 from escrow.services.credentials import issue_credential
 from escrow.services.registration import register_person
 from escrow.services.signing_keys import published_jwks
@@ -188,23 +202,6 @@ def test_the_witness_install_has_flask_and_gunicorn_but_none_of_the_server_depen
 
 
 def test_a_witness_from_the_witness_install_serves_and_cosigns(witness_env: Path, tmp_path: Path) -> None:
-    import time
-    import urllib.request
-
-    import nacl.signing
-
-    from escrow.cli.dev_nodes import free_port
-    from escrow.crypto.merkle import EMPTY_ROOT
-    from escrow.crypto.note import (
-        add_signature_lines,
-        format_checkpoint,
-        parse_cosigner_vkey,
-        sign_note,
-        verifier_key_string,
-        verify_cosignatures,
-    )
-    from escrow.protocol.witness import AddCheckpoint
-
     log_key = nacl.signing.SigningKey(bytes(32))
     port = free_port()
     key = _run(

@@ -151,7 +151,9 @@ class WitnessPool:
                             f"it holds size {conflict.size}, which this checkpoint of size {checkpoint.size} "
                         )
                         detail += "does not extend" if conflict.size <= checkpoint.size else "is older than"
-                        answers[name] = WitnessAnswer(name, checkpoint.size, status=409, detail=detail)
+                        answers[name] = WitnessAnswer(
+                            name, checkpoint.size, status=409, detail=detail, held=conflict.size
+                        )
                         continue
                     retried.add(name)
                     old = conflict.size

@@ -233,7 +233,8 @@ class WitnessPolicy:
 class WitnessAnswer:
     """What one witness answered for one checkpoint: a verified cosignature line, or why not.
 
-    `status` is the HTTP status of a refusal, None if the witness could not be reached in time.
+    `status` is the HTTP status of a refusal, None if the witness could not be reached in time; `held`
+    the size a witness answering 409 says it holds.
     """
 
     witness: str
@@ -241,6 +242,7 @@ class WitnessAnswer:
     line: str | None = None
     status: int | None = None
     detail: str = ""
+    held: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -61,8 +61,15 @@ def with_cosignatures(session: Session, note: str, size: int) -> str:
 
 
 def record_answers(session: Session, answers: Sequence[WitnessAnswer], *, now: datetime) -> None:
-    """Keeps each cosignature and raises an alarm (log line and witness_alarms row) for each refusal."""
+    """Keeps each cosignature and raises an alarm (log line and witness_alarms row) for each refusal.
+
+    A witness that already holds a larger checkpoint this log did sign (another worker had it cosigned
+    first) is no alarm; one holding a size the log never reached is (the log was rolled back).
+    """
+    size_now = tree_size(session)
     for answer in answers:
+        if answer.held is not None and answer.size < answer.held <= size_now:
+            continue
         if answer.ok:
             if session.get(LogCosignature, (answer.size, answer.witness)) is None:
                 session.add(

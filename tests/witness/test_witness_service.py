@@ -12,12 +12,16 @@ from collections.abc import Iterator
 import nacl.signing
 import pytest
 
+from escrow.cli.dev_nodes import free_port
+from escrow.client.witness import WitnessEndpoint, WitnessPool
 from escrow.crypto.merkle import MemoryNodeStore, consistency_proof, leaf_hash, root_hash
 from escrow.crypto.note import (
     add_signature_lines,
     format_checkpoint,
+    parse_checkpoint,
     parse_cosigner_vkey,
     sign_note,
+    split_note,
     verifier_key_string,
     verify_cosignatures,
 )
@@ -208,3 +212,63 @@ def test_the_witness_never_rolls_back_even_across_kill_9(witnesses: Witnesses) -
     assert _add(process.url, small, 0) == (409, "text/x.tlog.size", b"9\n")
     assert _add(process.url, small, 9, proof=())[0] == 400
     assert _add(process.url, tree, 9, note=note)[0] == 200
+
+
+def _pool(witnesses: Witnesses) -> WitnessPool:
+    return WitnessPool(
+        [WitnessEndpoint(parse_cosigner_vkey(witnesses.vkeys[0]), witnesses.processes[0].url)], timeout=5
+    )
+
+
+def test_the_log_side_pool_learns_the_witness_size_from_a_409_and_sends_the_proof_from_it(
+    witnesses: Witnesses,
+) -> None:
+    # Given a witness that already cosigned size 3 (say, before the service restarted)
+    tree = Tree([b"a", b"b", b"c"])
+    assert _add(witnesses.processes[0].url, tree, 0)[0] == 200
+    tree.append(b"d")
+    pool = _pool(witnesses)
+    checkpoint = parse_checkpoint(split_note(tree.checkpoint())[0])
+    asked: list[int] = []
+
+    def proof_from(old: int) -> tuple[bytes, ...]:
+        asked.append(old)
+        return tree.proof(old)
+
+    # When a fresh pool (which asks with old 0 first) asks it to cosign size 4
+    (answer,) = pool.cosign(tree.checkpoint(), checkpoint, proof_from)
+
+    # Then it retried once with the proof from size 3, and the cosignature verifies
+    assert answer.ok, answer
+    assert asked == [3]
+    assert pool.cosign(tree.checkpoint(), checkpoint, proof_from) == []  # asked once per size
+    pool.close()
+
+
+def test_a_witness_ahead_of_an_older_checkpoint_is_reported_with_the_size_it_holds(
+    witnesses: Witnesses,
+) -> None:
+    tree = Tree([bytes([i]) for i in range(6)])
+    old_note = Tree([bytes([i]) for i in range(4)], origin=tree.origin).checkpoint()
+    # Two gunicorn workers: the first has size 6 cosigned, the second still serves size 4.
+    first, second = _pool(witnesses), _pool(witnesses)
+    newest = parse_checkpoint(split_note(tree.checkpoint())[0])
+    assert first.cosign(tree.checkpoint(), newest, tree.proof)[0].ok
+
+    (answer,) = second.cosign(old_note, parse_checkpoint(split_note(old_note)[0]), tree.proof)
+
+    assert (answer.ok, answer.status, answer.held) == (False, 409, 6)
+    first.close()
+    second.close()
+
+
+def test_a_witness_that_is_down_is_reported_within_the_timeout(witnesses: Witnesses) -> None:
+    tree = Tree([b"z"])
+    key = parse_cosigner_vkey(witnesses.vkeys[0])
+    pool = WitnessPool([WitnessEndpoint(key, f"http://127.0.0.1:{free_port()}")], timeout=0.5)
+
+    (answer,) = pool.cosign(tree.checkpoint(), parse_checkpoint(split_note(tree.checkpoint())[0]), tree.proof)
+
+    assert (answer.ok, answer.status) == (False, None)
+    assert pool.health.snapshot()[key.name]["failed"] == 1
+    pool.close()
