@@ -12,7 +12,7 @@ from typing import Final
 import nacl.signing
 
 from escrow.crypto.errors import CryptoError
-from escrow.crypto.note import CosignerKey, NoteVerifier, parse_verifier_key
+from escrow.crypto.note import NoteVerifier, cosigner_key_hash, parse_verifier_key
 from escrow.errors import ConfigError
 from escrow.keystore import read_secret_file, write_secret_file
 
@@ -56,7 +56,7 @@ class WitnessSettings:
             except CryptoError as e:
                 raise ConfigError(f"ESCROW_WITNESS_LOGS: {str(text)!r} is not a log verifier key: {e}") from e
         try:
-            CosignerKey.from_verify_key(str(values["name"]), nacl.signing.SigningKey(bytes(32)).verify_key)
+            cosigner_key_hash(str(values["name"]), bytes(SEED_BYTES))  # checks the key name's syntax
         except CryptoError as e:
             raise ConfigError(f"the witness name {values['name']!r} is not a valid key name: {e}") from e
         return cls(
