@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     check_production_origin(settings)
 
     components = build_components(settings)
+    if not settings.testing:
+        components.start_witnessing()
     app = Flask("escrow", instance_path=str(settings.instance_path))
     app.config.update(
         SECRET_KEY=components.keyring.flask_secret_key,

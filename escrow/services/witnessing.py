@@ -2,8 +2,9 @@
 cosignature lines they return, and raise an alarm for every witness that refuses or does not answer.
 
 The log asks after a checkpoint is committed, never inside the transaction that makes it: a witness
-that cosigned a checkpoint that then rolled back would hold a size the log never reached. The round is
-made when a new checkpoint is first served (GET /api/v1/log/checkpoint), so no one is shown a
+that cosigned a checkpoint that then rolled back would hold a size the log never reached. A thread of
+each server process asks about the newest checkpoint every second (escrow.bootstrap.start_witnessing),
+and a checkpoint is also witnessed when first served (GET /api/v1/log/checkpoint), so no one is shown a
 checkpoint the witnesses were not asked about; each process asks each witness once per new size.
 """
 

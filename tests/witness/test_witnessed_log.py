@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -142,6 +143,26 @@ def test_the_served_checkpoint_carries_a_cosignature_of_every_witness(witnessed:
     assert set(verify_cosignatures(note, keys)) == {k.name for k in keys}
     policy = WitnessPolicy.parse(witnessed.policy().read_text())
     assert "witnessed by witness-1.test/w, witness-2.test/w" in check_witnessed(note, policy, "it")
+
+
+def test_a_new_checkpoint_is_cosigned_in_the_background_before_anyone_asks(
+    witnessed: WitnessedServer,
+) -> None:
+    components = get_components(witnessed.app)
+    thread = components.start_witnessing(interval=0.05)
+    assert thread is not None
+    witnessed.append(3)
+    keys = [parse_cosigner_vkey(v) for v in witnessed.witnesses.vkeys]
+
+    deadline = time.monotonic() + 10
+    found: dict[str, object] = {}
+    while time.monotonic() < deadline and len(found) < 2:
+        # /checkpoints/{size} only reads what was kept: it never asks the witnesses itself.
+        with urllib.request.urlopen(f"{witnessed.url}/api/v1/log/checkpoints/{ENTRIES + 3}", timeout=5) as a:  # noqa: S310
+            found = dict(verify_cosignatures(a.read().decode(), keys))
+        time.sleep(0.05)
+
+    assert set(found) == {k.name for k in keys}
 
 
 def test_audit_verify_accepts_a_witnessed_log_and_requires_a_policy(
