@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -237,8 +238,9 @@ def test_forked_checkpoint_of_the_same_size_with_copied_cosignatures_is_refused(
 
 
 def test_a_witness_killed_mid_test_is_an_alarm_and_a_k_of_m_policy_still_accepts(
-    witnessed: WitnessedServer, tmp_path: Path
+    witnessed: WitnessedServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="escrow.witnessing")
     assert _verify(witnessed, tmp_path / "s.json", witnessed.policy()).exit_code == 0
     second = witnessed.witnesses.processes[1]
     second.kill()
@@ -255,6 +257,9 @@ def test_a_witness_killed_mid_test_is_an_alarm_and_a_k_of_m_policy_still_accepts
     assert down[0]["status"] is None
     assert "unreachable" in down[0]["detail"] or "no answer" in down[0]["detail"]
     assert 'escrow_witness_failures_total{witness="witness-2.test/w"} 1.0' in _metrics(witnessed.url)
+    assert (
+        f"witness alarm: witness-2.test/w did not answer the checkpoint of size {ENTRIES + 1}" in caplog.text
+    )
 
     # When it comes back (its state kept), the next checkpoint is cosigned by both again.
     second.restart()
