@@ -478,7 +478,8 @@ def keyholder_review(
         click.echo(
             f"request {item['id']}: {body['court']['name']}, case {body['case_number']}, "
             f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
-            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
+            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file} "
+            f"--witness-policy {witness_policy}"
         )
 
 
