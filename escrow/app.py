@@ -32,7 +32,7 @@ from escrow.api.metrics import init_metrics
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
-from escrow.config import Settings
+from escrow.config import Settings, check_production_origin
 from escrow.db import is_database_fault
 from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
 from escrow.httpkit import (
@@ -89,8 +89,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = Settings.from_env()
     logging.getLogger("escrow").setLevel(settings.log_level)
+    check_production_origin(settings)
 
     components = build_components(settings)
+    if not settings.testing:
+        components.start_witnessing()
     app = Flask("escrow", instance_path=str(settings.instance_path))
     app.config.update(
         SECRET_KEY=components.keyring.flask_secret_key,

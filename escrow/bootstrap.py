@@ -11,6 +11,8 @@ reaches the database, the keys and the log exactly as a request does, without bu
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,12 +23,18 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
+from escrow.client.witness import WitnessEndpoint, WitnessPool
 from escrow.config import Settings
+from escrow.crypto.note import parse_cosigner_vkey
 from escrow.db import make_engine, make_session_factory
 from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
 from escrow.services.passwords import make_password_hasher
 from escrow.services.transparency import LogSigner
+from escrow.services.witnessing import witnessed_latest_checkpoint
+
+log = logging.getLogger("escrow.bootstrap")
+WITNESS_INTERVAL_S = 1.0
 
 
 def utc_now() -> datetime:
@@ -46,15 +54,39 @@ class Components:
     # The threshold OPRF client (escrow.client.oprf): asks the nodes; services name the key to use.
     oprf: ThresholdOprfClient
     password_hasher: argon2.PasswordHasher
+    # The witnesses asked to cosign each new checkpoint (escrow.client.witness, issue 15).
+    witnesses: WitnessPool = field(default_factory=lambda: WitnessPool((), timeout=1.0))
     # Every identity provider a person may sign in with (escrow.identity.registry).
     identity_providers: IdentityProviders = field(default_factory=IdentityProviders)
     # Read the time here, never deep inside: services take `now` as an argument (STYLE.md section 5).
     clock: Callable[[], datetime] = field(default=utc_now)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def start_witnessing(self, interval: float = WITNESS_INTERVAL_S) -> threading.Thread | None:
+        """Starts a thread that, every `interval` seconds, has a new checkpoint cosigned by the witnesses
+        not yet asked about it (a checkpoint is also witnessed when first served). None if no witness
+        is configured. create_app starts it outside the tests; close() stops it."""
+        if not self.witnesses.witnesses:
+            return None
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    with self.session_factory() as session:
+                        witnessed_latest_checkpoint(session, self.log, self.witnesses, now=self.clock())
+                except Exception:  # a database or witness fault must not end the loop; it is logged
+                    log.exception("witnessing: the round failed; retrying in %g s", interval)
+
+        thread = threading.Thread(target=loop, name="escrow-witnessing", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         """Releases the database connections and the OPRF client's threads (commands call it at exit)."""
+        self._stopping.set()
         self.engine.dispose()
         self.oprf.close()
+        self.witnesses.close()
 
 
 def build_components(settings: Settings) -> Components:
@@ -77,5 +109,9 @@ def build_components(settings: Settings) -> Components:
             nodes=[NodeEndpoint(index, url) for index, url in settings.oprf_nodes],
             signing_seed=keyring.oprf_client_seed,
             timeout=settings.oprf_timeout_s,
+        ),
+        witnesses=WitnessPool(
+            [WitnessEndpoint(parse_cosigner_vkey(vkey), url) for vkey, url in settings.witnesses],
+            timeout=settings.witness_timeout_s,
         ),
     )

@@ -12,7 +12,8 @@ from limits import parse_many
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from escrow.crypto.errors import EncodingError
+from escrow.crypto.errors import CryptoError, EncodingError
+from escrow.crypto.note import parse_cosigner_vkey
 from escrow.crypto.transcript import b64u_decode
 from escrow.errors import ConfigError
 from escrow.identity.provider_config import ENV_NAME as IDENTITY_PROVIDERS_ENV
@@ -22,6 +23,8 @@ DATABASE_FILENAME = "escrow.sqlite3"
 # Flask signs session cookies with this; shorter values are guessable (docs/architecture.md#config).
 MIN_SECRET_KEY_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The development origin line; a production log must name itself (issue 15, c2sp.org/tlog-checkpoint).
+DEFAULT_LOG_ORIGIN = "escrow.localhost/log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class Settings:
     # Issue 12: more identity providers, by configuration only (ESCROW_IDENTITY_PROVIDERS, a JSON list).
     identity_providers: tuple[ProviderConfig, ...] = ()
     # Origin line of the transparency log's checkpoints (C2SP tlog-checkpoint): a schema-less URL.
-    log_origin: str = "escrow.localhost/log"
+    log_origin: str = DEFAULT_LOG_ORIGIN
     # Argon2id cost for staff and person passwords (argon2-cffi; RFC 9106 second recommended option).
     password_time_cost: int = 3
     password_memory_kib: int = 65536
@@ -79,6 +82,11 @@ class Settings:
     oprf_client_key: bytes | None = field(default=None, repr=False)
     # Issue 17: GET /metrics (Prometheus) answers only with `Authorization: Bearer <this>`; None: 404.
     metrics_token: str | None = field(default=None, repr=False)
+    # Issue 15: the witnesses asked to cosign every new checkpoint, as (cosigner vkey, base URL), from
+    # ESCROW_WITNESSES="<vkey> <url>,<vkey> <url>"; empty in dev mode means `escrow run` starts two
+    # development witnesses. ESCROW_WITNESS_TIMEOUT: seconds a round of requests may take in all.
+    witnesses: tuple[tuple[str, str], ...] = ()
+    witness_timeout_s: float = 2.0
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -111,7 +119,7 @@ class Settings:
         database_url = _get(env, "ESCROW_DATABASE_URL", default_url.render_as_string())
         secret_key = env.get("ESCROW_SECRET_KEY") or None
         log_level = _get(env, "ESCROW_LOG_LEVEL", "INFO").upper()
-        log_origin = _get(env, "ESCROW_LOG_ORIGIN", "escrow.localhost/log")
+        log_origin = _get(env, "ESCROW_LOG_ORIGIN", DEFAULT_LOG_ORIGIN)
         dev_mode = _parse_flag(env, "ESCROW_DEV_MODE")
         _check_database_url(database_url)
         _check_log_origin(log_origin)
@@ -140,6 +148,10 @@ class Settings:
         oprf_nodes = parse_oprf_nodes(env.get("ESCROW_OPRF_NODES", ""))
         oprf_timeout_s = _parse_timeout(env.get("ESCROW_OPRF_TIMEOUT", "2"))
         return cls(
+            witnesses=parse_witnesses(env.get("ESCROW_WITNESSES", "")),
+            witness_timeout_s=_parse_timeout(
+                env.get("ESCROW_WITNESS_TIMEOUT", "2"), "ESCROW_WITNESS_TIMEOUT"
+            ),
             oprf_nodes=oprf_nodes,
             oprf_timeout_s=oprf_timeout_s,
             oprf_client_key=parse_oprf_client_key(
@@ -218,6 +230,35 @@ def parse_oprf_nodes(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(nodes)
 
 
+def parse_witnesses(text: str) -> tuple[tuple[str, str], ...]:
+    """Returns the (cosigner vkey, URL) pairs of ``<vkey> <url>,<vkey> <url>``. Raises ConfigError."""
+    witnesses: list[tuple[str, str]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        vkey, space, url = item.partition(" ")
+        if not space:
+            raise ConfigError(f"ESCROW_WITNESSES: {item!r} is not '<witness vkey> <url>'")
+        try:
+            name = parse_cosigner_vkey(vkey).name
+        except CryptoError as e:
+            raise ConfigError(f"ESCROW_WITNESSES: {vkey!r} is not a witness vkey: {e}") from e
+        _check_url(url.strip().rstrip("/"), f"ESCROW_WITNESSES witness {name}")
+        witnesses.append((vkey, url.strip().rstrip("/")))
+    names = [v.partition("+")[0] for v, _ in witnesses]
+    if len(set(names)) != len(names):
+        raise ConfigError("ESCROW_WITNESSES names the same witness twice")
+    return tuple(witnesses)
+
+
+def check_production_origin(settings: Settings) -> None:
+    """Refuses to serve a production log under the development origin (issue 15). Raises ConfigError."""
+    if not settings.dev_mode and not settings.testing and settings.log_origin == DEFAULT_LOG_ORIGIN:
+        raise ConfigError(
+            f"ESCROW_LOG_ORIGIN is the development default {DEFAULT_LOG_ORIGIN!r}: outside development "
+            "mode the log must name itself (e.g. ESCROW_LOG_ORIGIN=escrow.example.org/log); witnesses "
+            "and auditors tell logs apart by this line"
+        )
+
+
 def _metrics_token(text: str | None) -> str | None:
     if not text:
         return None
@@ -239,15 +280,13 @@ def parse_oprf_client_key(text: str | None, name: str) -> bytes | None:
         raise ConfigError(f"{name} must be the base64url of a 32-byte Ed25519 seed") from e
 
 
-def _parse_timeout(text: str) -> float:
+def _parse_timeout(text: str, name: str = "ESCROW_OPRF_TIMEOUT") -> float:
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not 0.05 <= value <= 60:
-        raise ConfigError(
-            f"ESCROW_OPRF_TIMEOUT must be a number of seconds between 0.05 and 60, got {text!r}"
-        )
+        raise ConfigError(f"{name} must be a number of seconds between 0.05 and 60, got {text!r}")
     return value
 
 

@@ -178,6 +178,31 @@ class LogCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class LogCosignature(Base):
+    """A witness's cosignature line (c2sp.org/tlog-cosignature) on the checkpoint of one tree size."""
+
+    __tablename__ = "log_cosignatures"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(255), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WitnessAlarm(Base):
+    """A witness refused to cosign a checkpoint, or could not be reached (shown on the public report)."""
+
+    __tablename__ = "witness_alarms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    witness: Mapped[str] = mapped_column(String(255), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    # The HTTP status of a refusal (409, 422, ...); None when the witness did not answer in time.
+    status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class LogCommitmentOpening(Base):
     """The opening of a salted commitment in a log entry, kept by the service for auditors."""
 

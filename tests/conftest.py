@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from escrow.app import create_app
+from escrow.cli.common import WITNESS_POLICY_ENV
 from escrow.config import Settings
 from escrow.db import make_engine, upgrade_database
 from escrow.httpkit import COMPONENTS_KEY, get_components
@@ -52,6 +53,23 @@ def oprf_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OprfNetwo
             else:
                 os.environ[name] = value
         network.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def unwitnessed_policy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tools require a witness policy (issue 15). Tests of other features run them with one that
+    asks for no cosignature (`quorum none`); tests/witness/ give real witnesses and real policies."""
+    path = tmp_path_factory.mktemp("policy") / "unwitnessed.policy"
+    path.write_text("# tests only: trust the log key alone\nquorum none\n")
+    saved = os.environ.get(WITNESS_POLICY_ENV)
+    os.environ[WITNESS_POLICY_ENV] = str(path)
+    try:
+        yield path
+    finally:
+        if saved is None:
+            os.environ.pop(WITNESS_POLICY_ENV, None)
+        else:
+            os.environ[WITNESS_POLICY_ENV] = saved
 
 
 @contextlib.contextmanager

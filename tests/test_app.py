@@ -329,6 +329,7 @@ def test_create_app_without_settings_reads_environment(
     monkeypatch.setenv("ESCROW_DATABASE_URL", f"sqlite:///{tmp_path / 'env.sqlite3'}")
     monkeypatch.setenv("ESCROW_KEYS_DIR", str(tmp_path / "keys"))
     monkeypatch.setenv("ESCROW_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("ESCROW_LOG_ORIGIN", "escrow.test/log")  # outside dev mode, the default is refused
 
     app = create_app()
 

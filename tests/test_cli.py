@@ -91,9 +91,21 @@ def test_db_upgrade_migrates_then_reports_head(runner: CliRunner) -> None:
     assert "already at revision" in second.output
 
 
+def test_run_refuses_the_default_log_origin_outside_development_mode(runner: CliRunner) -> None:
+    with mock.patch("werkzeug.serving.run_simple") as run_simple:
+        result = runner.invoke(cli, ["run", "--port", "5055"], env={"ESCROW_LOG_ORIGIN": ""})
+
+    assert result.exit_code == 1
+    assert "ESCROW_LOG_ORIGIN is the development default 'escrow.localhost/log'" in result.output
+    assert "Traceback" not in result.output
+    run_simple.assert_not_called()
+
+
 def test_run_initialises_then_serves(runner: CliRunner, tmp_path: Path) -> None:
     with mock.patch("werkzeug.serving.run_simple") as run_simple:
-        result = runner.invoke(cli, ["run", "--host", "127.0.0.1", "--port", "5055"])
+        result = runner.invoke(
+            cli, ["run", "--host", "127.0.0.1", "--port", "5055"], env={"ESCROW_LOG_ORIGIN": "escrow.test/l"}
+        )
 
     assert result.exit_code == 0, result.output
     assert "serving on http://127.0.0.1:5055/" in result.output

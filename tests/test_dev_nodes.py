@@ -1,5 +1,5 @@
-"""`escrow run` in development mode (what `make run` starts): three OPRF nodes as their own processes
-beside the server, used for registration, and stopped with the server (issue 13)."""
+"""`escrow run` in development mode (what `make run` starts): three OPRF nodes (issue 13) and two
+witnesses (issue 15) as their own processes beside the server, used by it, and stopped with it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from escrow.cli.dev_nodes import free_port
+from escrow.client.audit import check_witnessed
+from escrow.protocol.witness import WitnessPolicy
 
 
 def _get(url: str) -> dict[str, object]:
@@ -66,7 +68,7 @@ def _escrow_run(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
         log.close()
 
 
-def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_path: Path) -> None:
+def test_escrow_run_starts_dev_nodes_and_witnesses_and_stops_them_with_the_server(tmp_path: Path) -> None:
     with _escrow_run(tmp_path) as (base, server):
         health = _get(f"{base}/healthz")
         assert set(health["oprf_nodes"]) == {"1", "2", "3"}  # type: ignore[arg-type]
@@ -80,6 +82,19 @@ def test_escrow_run_starts_three_dev_nodes_and_stops_them_with_the_server(tmp_pa
         assert len(urls) == 3
         for url in urls:
             assert _get(f"{url}/key")["threshold"] == 2
+        witnesses = [
+            line.split(": ", 1)[1].split(" ")[0]
+            for line in output.splitlines()
+            if "development witness" in line
+        ]
+        assert len(witnesses) == 2
+        with urllib.request.urlopen(f"{base}/api/v1/log/checkpoint", timeout=10) as answer:  # noqa: S310
+            note = answer.read().decode()
+        policy = WitnessPolicy.parse((tmp_path / "keys" / "dev-witnesses" / "witness.policy").read_text())
+        assert "witnessed by dev-witness-1.localhost/w, dev-witness-2.localhost/w" in check_witnessed(
+            note, policy, "the checkpoint"
+        )
+        urls += witnesses
 
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

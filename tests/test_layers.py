@@ -213,6 +213,20 @@ def test_node_imports_only_node_protocol_crypto_and_errors() -> None:
     ] == []
 
 
+def test_witness_imports_only_witness_protocol_crypto_keystore_and_errors() -> None:
+    """A witness runs on an independent organisation's machine with `escrow[witness]`: nothing of the
+    server, and not the escrow client either."""
+    allowed = ("escrow.witness", "escrow.protocol", "escrow.crypto", "escrow.errors", "escrow.keystore")
+    assert _escrow_imports_outside(_files("witness"), allowed) == []
+    server_only = ("sqlalchemy", "alembic", "psycopg", "flask_login", "flask_wtf", "flask_limiter", "authlib")
+    assert [
+        (path.name, name)
+        for path in _files("witness", "cli/witness.py")
+        for name in _imports(path)
+        if name.split(".")[0] in server_only
+    ] == []
+
+
 def test_api_and_web_never_import_each_other() -> None:
     assert _violations(_files("api"), ("escrow.web",)) + _violations(_files("web"), ("escrow.api",)) == []
 

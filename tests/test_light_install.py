@@ -6,15 +6,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+import urllib.request
 import venv
 from pathlib import Path
 
+import nacl.signing
 import pytest
 from sqlalchemy.orm import Session
 
+from escrow.cli.dev_nodes import free_port
 from escrow.config import Settings
+from escrow.crypto.merkle import EMPTY_ROOT
+from escrow.crypto.note import (
+    add_signature_lines,
+    format_checkpoint,
+    parse_cosigner_vkey,
+    sign_note,
+    verifier_key_string,
+    verify_cosignatures,
+)
 from escrow.identity.base import VerifiedIdentity
 from escrow.keystore import load_keyring
+from escrow.protocol.witness import AddCheckpoint
 from escrow.services.credentials import issue_credential
 from escrow.services.registration import register_person
 from escrow.services.signing_keys import published_jwks
@@ -46,7 +60,17 @@ print(json.dumps({name: importlib.util.find_spec(name) is not None for name in s
 @pytest.fixture(scope="module")
 def light_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with `pip install <project>` and no extras."""
-    home = tmp_path_factory.mktemp("light")
+    return _install(tmp_path_factory, "light", "")
+
+
+@pytest.fixture(scope="module")
+def witness_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with `pip install '<project>[witness]'` (issue 15)."""
+    return _install(tmp_path_factory, "witness", "[witness]")
+
+
+def _install(tmp_path_factory: pytest.TempPathFactory, name: str, extra: str) -> Path:
+    home = tmp_path_factory.mktemp(name)
     venv.create(home / "venv", with_pip=True)
     python = home / "venv" / "bin" / "python"
     # A copy of the sources, so the build leaves nothing in the working tree.
@@ -55,7 +79,7 @@ def light_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [sys.executable, "-c", _COPY, str(PROJECT), str(source)], check=True, capture_output=True, text=True
     )
     installed = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(source)], capture_output=True, text=True
+        [str(python), "-m", "pip", "install", "--quiet", f"{source}{extra}"], capture_output=True, text=True
     )
     assert installed.returncode == 0, installed.stderr[-2000:]
     return home / "venv" / "bin"
@@ -166,3 +190,59 @@ def test_sdk_in_the_light_install_refuses_a_tampered_credential(
 
     assert result.returncode == 1
     assert "BadSignatureError" in result.stderr
+
+
+def test_the_witness_install_has_flask_and_gunicorn_but_none_of_the_server_dependencies(
+    witness_env: Path,
+) -> None:
+    result = _run(witness_env, "python", "-c", _IMPORTABLE, *SERVER_ONLY)
+
+    found = json.loads(result.stdout)
+    assert {name for name, present in found.items() if present} == {"flask", "gunicorn"}
+
+
+def test_a_witness_from_the_witness_install_serves_and_cosigns(witness_env: Path, tmp_path: Path) -> None:
+    log_key = nacl.signing.SigningKey(bytes(32))
+    port = free_port()
+    key = _run(
+        witness_env, "escrow", "witness", "key", "--name", "w.test/a", "--key-file", str(tmp_path / "k")
+    )
+    assert key.returncode == 0, key.stderr
+    witness = subprocess.Popen(  # noqa: S603 - our own command
+        [
+            str(witness_env / "escrow"),
+            "witness",
+            "serve",
+            "--name",
+            "w.test/a",
+            "--key-file",
+            str(tmp_path / "k"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--log",
+            verifier_key_string("log.test/a", log_key.verify_key),
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        note = sign_note(format_checkpoint("log.test/a", 0, EMPTY_ROOT), "log.test/a", log_key)
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"http://127.0.0.1:{port}/add-checkpoint",
+            data=AddCheckpoint(0, (), note).to_bytes(),
+            method="POST",
+        )
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310 - loopback
+                    line = answer.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        cosigner = parse_cosigner_vkey(key.stdout.strip())
+        assert set(verify_cosignatures(add_signature_lines(note, [line]), [cosigner])) == {"w.test/a"}
+    finally:
+        witness.terminate()
+        witness.wait(timeout=10)

@@ -7,7 +7,10 @@ Per process (each gunicorn worker answers for itself; scrape each, or put them b
   no id, pseudonym or code becomes a label;
 - ``escrow_log_entries``: the transparency log's size, read at scrape time;
 - ``escrow_oprf_node_answers_total{node}``, ``escrow_oprf_node_skips_total{node}``: the OPRF client's
-  health (escrow.client.oprf.NodeHealth), the metric that names a node that is down, slow or lying.
+  health (escrow.client.oprf.NodeHealth), the metric that names a node that is down, slow or lying;
+- ``escrow_witness_cosignatures_total{witness}``, ``escrow_witness_refusals_total{witness}``,
+  ``escrow_witness_failures_total{witness}``: cosignatures gathered, refusals (an alarm: the witness
+  saw another history, or the proof failed) and unanswered requests, per witness (issue 15).
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ class _Live(Collector):
             skips.add_metric([str(node.index)], float(counts.get("skipped", 0)))  # type: ignore[arg-type]
         yield answers
         yield skips
+        witness_health = components.witnesses.health.snapshot()
+        for metric, key, text in (
+            ("escrow_witness_cosignatures", "cosigned", "Cosignatures gathered, per witness"),
+            ("escrow_witness_refusals", "refused", "Checkpoints a witness refused to cosign (an alarm)"),
+            ("escrow_witness_failures", "failed", "Requests a witness did not answer in time"),
+        ):
+            family = CounterMetricFamily(metric, text, labels=["witness"])
+            for witness in components.witnesses.witnesses:
+                family.add_metric([witness.name], float(witness_health.get(witness.name, {}).get(key, 0)))
+            yield family
 
 
 class Metrics:

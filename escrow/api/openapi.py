@@ -75,14 +75,15 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/log/checkpoint": {
         "get": {
-            "summary": "Latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+            "summary": "Latest signed checkpoint (C2SP tlog-checkpoint signed note) with the witnesses' "
+            "cosignatures (C2SP tlog-cosignature)",
             "tags": ["transparency"],
             "responses": {"200": _note("Signed note")},
         }
     },
     "/api/v1/log/checkpoints/{size}": {
         "get": {
-            "summary": "The checkpoint signed when the log reached `size` entries",
+            "summary": "The checkpoint signed when the log reached `size` entries, with its cosignatures",
             "tags": ["transparency"],
             "parameters": [_int_param("size", "path")],
             "responses": {"200": _note("Signed note"), "404": PROBLEM},
@@ -257,13 +258,14 @@ COMPONENTS: dict[str, Any] = {
         },
         "Report": {
             "type": "object",
-            "required": ["quarters", "counts", "by_court", "keyholders", "escrow_key"],
+            "required": ["quarters", "counts", "by_court", "keyholders", "escrow_key", "witness_alarms"],
             "properties": {
                 "quarters": {"type": "array", "items": {"type": "string"}},
                 "counts": {"type": "object"},
                 "by_court": {"type": "object"},
                 "keyholders": {"type": "array", "items": {"type": "object"}},
                 "escrow_key": {"type": ["object", "null"]},
+                "witness_alarms": {"type": "array", "items": {"type": "object"}},
             },
         },
     },

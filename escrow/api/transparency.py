@@ -6,17 +6,16 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
 from escrow.api.params import int_arg
-from escrow.httpkit import get_components, get_session
+from escrow.httpkit import current_time, get_components, get_session
 from escrow.protocol.transparency import ConsistencyProof, EntriesPage, InclusionProof, LogEntry, RangeProof
-from escrow.services import transparency
+from escrow.services import transparency, witnessing
 from escrow.services.report import build_report
 
 bp = Blueprint("transparency_api", __name__, url_prefix="/api/v1")
 
 NOTE_MIMETYPE = "text/plain; charset=utf-8"
-# Checkpoints change with every append; entries and old checkpoints never change once written.
+# Checkpoints change with every append and gain cosignatures after it.
 _SHORT_CACHE = "public, max-age=5"
-_IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def _note(text: str, cache: str) -> Response:
@@ -34,14 +33,20 @@ def log_key() -> ResponseReturnValue:
 
 @bp.get("/log/checkpoint")
 def latest_checkpoint() -> ResponseReturnValue:
-    """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
-    return _note(transparency.latest_checkpoint(get_session(), get_components().log), _SHORT_CACHE)
+    """The latest signed checkpoint (C2SP tlog-checkpoint signed note) with the witnesses' cosignatures
+    (C2SP tlog-cosignature); the witnesses not yet asked about it are asked first (bounded)."""
+    components = get_components()
+    note = witnessing.witnessed_latest_checkpoint(
+        get_session(), components.log, components.witnesses, now=current_time()
+    )
+    return _note(note, _SHORT_CACHE)
 
 
 @bp.get("/log/checkpoints/<bigint:size>")
 def checkpoint_at(size: int) -> ResponseReturnValue:
-    """The checkpoint signed when the log reached `size` entries."""
-    return _note(transparency.checkpoint_at(get_session(), size), _IMMUTABLE)
+    """The checkpoint signed when the log reached `size` entries, with the cosignatures kept for it
+    (they may still grow: a short cache)."""
+    return _note(witnessing.witnessed_checkpoint_at(get_session(), size), _SHORT_CACHE)
 
 
 @bp.get("/log/entries")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from escrow.cli.common import clean_errors
-from escrow.client.audit import AuditFailure, audit_log, read_state, write_state
+from escrow.cli.common import clean_errors, witness_policy_option
+from escrow.client.audit import AuditFailure, audit_log, load_witness_policy, read_state, write_state
 from escrow.client.holder import (
     HolderClient,
     UrllibTransport,
@@ -54,8 +54,14 @@ def audit() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the verified checkpoint here.",
 )
+@witness_policy_option
 def verify(
-    server: str, since_file: Path | None, verifier_key: str | None, state_file: Path, save_file: Path | None
+    server: str,
+    since_file: Path | None,
+    verifier_key: str | None,
+    state_file: Path,
+    save_file: Path | None,
+    witness_policy: Path,
 ) -> None:
     """Fetch the whole log, recompute the Merkle tree and check every signature and the append-only property.
 
@@ -65,7 +71,10 @@ def verify(
     try:
         state = read_state(state_file)
         since = since_file.read_text() if since_file else None
-        report, new_state = audit_log(HttpClient(server), state=state, verifier_key=verifier_key, since=since)
+        policy = load_witness_policy(witness_policy)
+        report, new_state = audit_log(
+            HttpClient(server), state=state, verifier_key=verifier_key, since=since, policy=policy
+        )
     except AuditFailure as e:
         click.echo(f"FAILED: {e.detail}", err=True)
         sys.exit(1)
@@ -100,7 +109,10 @@ def verify(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where the log key and last checkpoint are kept between runs.",
 )
-def oprf(server: str, nodes: tuple[str, ...], verifier_key: str | None, state_file: Path) -> None:
+@witness_policy_option
+def oprf(
+    server: str, nodes: tuple[str, ...], verifier_key: str | None, state_file: Path, witness_policy: Path
+) -> None:
     """Verify the log, then hold each OPRF node's key and hourly counts against it.
 
     Exits 0 when every node serves the logged key and evaluated no more than the log says it was sent,
@@ -115,7 +127,10 @@ def oprf(server: str, nodes: tuple[str, ...], verifier_key: str | None, state_fi
                 raise click.UsageError(f"--node {item!r}: expected INDEX=URL, e.g. 1=https://node1.example")
             clients[int(index)] = HttpClient(url)
         state = read_state(state_file)
-        report, new_state = audit_log(HttpClient(server), state=state, verifier_key=verifier_key)
+        policy = load_witness_policy(witness_policy)
+        report, new_state = audit_log(
+            HttpClient(server), state=state, verifier_key=verifier_key, policy=policy
+        )
         result = audit_usage(report.entries, clients)
     except AuditFailure as e:
         click.echo(f"FAILED: {e.detail}", err=True)

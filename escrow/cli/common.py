@@ -94,3 +94,17 @@ def load_log_state(path: Path) -> AuditState | None:
 def save_log_state(path: Path, state: AuditState) -> None:
     write_state(path, state)
     click.echo(f"log state saved to {path}")
+
+
+WITNESS_POLICY_ENV = "ESCROW_WITNESS_POLICY"
+# Issue 15: no tool trusts an unwitnessed checkpoint, so the policy is required; a file whose only
+# line is `quorum none` trusts the log key alone, and says so on every run.
+witness_policy_option = click.option(
+    "--witness-policy",
+    "witness_policy",
+    required=True,
+    envvar=WITNESS_POLICY_ENV,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The witness policy file: which witnesses must have cosigned the log's checkpoint "
+    f"(docs/transparency.md#witness-policy; {WITNESS_POLICY_ENV}).",
+)

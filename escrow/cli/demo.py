@@ -26,7 +26,8 @@ from typing import Any
 import click
 
 from escrow.cli.common import clean_errors
-from escrow.client.audit import audit_log
+from escrow.cli.dev_nodes import DEV_WITNESS_DIR, DEV_WITNESS_POLICY
+from escrow.client.audit import audit_log, load_witness_policy
 from escrow.client.disclosure import (
     approve,
     establish_checkpoint,
@@ -267,17 +268,19 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
 
     echo(f"5. {DEV_THRESHOLD} key-holders check the request themselves and approve")
     holders_dir = keys_dir / DEV_HOLDERS_DIR
+    policy_file = keys_dir / DEV_WITNESS_DIR / DEV_WITNESS_POLICY
+    policy = load_witness_policy(policy_file) if policy_file.exists() else None
     holder_passphrase = read_secret_file(holders_dir / HOLDER_PASSPHRASE_FILE).decode().strip()
     public = HttpClient(url)
     for j in range(1, DEV_THRESHOLD + 1):
         holder = decrypt_holder_file(read_secret_file(holders_dir / f"holder-{j}.escrow"), holder_passphrase)
         client = HolderClient(UrllibTransport(url), holder.signing_seed)
-        checked, _ = fetch_checked(client, public.get_bytes, request_id)
+        checked, _ = fetch_checked(client, public.get_bytes, request_id, policy=policy)
         outcome = approve(client, holder, checked)
         echo(f"   holder {j} approved: {outcome['approvals']} of {outcome['threshold']}, {outcome['status']}")
 
     echo("6. alice opens the identity in her own tool; the OPRF nodes confirm it is the right person")
-    log, _, _ = establish_checkpoint(public.get_bytes)
+    log, _, _ = establish_checkpoint(public.get_bytes, policy=policy)
     revealed, lines = open_request(transport, log, alice_key, document)
     for line in lines:
         echo(f"   {line}")
@@ -286,11 +289,16 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
         echo(f"   NOT SHOWN: {revealed[0].reason}")
     echo(f"   revealed: {json.dumps(identity, sort_keys=True)}")
 
-    echo("7. the transparency log is verified")
-    audit, _ = audit_log(public, state=None)
+    echo("7. the transparency log is verified, and its checkpoint is witnessed")
+    audit, _ = audit_log(public, state=None, policy=policy)
     for line in audit.lines:
         echo(f"   {line}")
     checkpoint = public.get_text("/api/v1/log/checkpoint")
+    if policy is None:
+        echo("   (no development witnesses: this server was not started by `escrow run`)")
+    echo("   the witnessed checkpoint (the log's signature, then one cosignature per witness):")
+    for line in checkpoint.splitlines():
+        echo(f"     {line}")
     return {
         "url": url,
         "platform": platform,

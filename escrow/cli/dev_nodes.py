@@ -1,5 +1,6 @@
-"""Starting OPRF nodes as real processes on loopback ports: `escrow run` in development mode, `make
-run`, and the test suite's fixture all use this (a node is a separate service, never in-process)."""
+"""Starting OPRF nodes and witnesses as real processes on loopback ports: `escrow run` in development
+mode, `make run`, and the test suite's fixtures all use this (a node or a witness is a separate
+service, never in-process)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from escrow.crypto.transcript import b64u_encode
 from escrow.errors import ConfigError
 
 STARTUP_TIMEOUT_S: Final = 30.0
+# Where `escrow run` keeps the development witnesses' keys and the policy naming them (issue 15).
+DEV_WITNESS_DIR: Final = "dev-witnesses"
+DEV_WITNESS_POLICY: Final = "witness.policy"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -39,6 +43,7 @@ class NodeProcess:
     command: list[str]
     env: dict[str, str] = field(repr=False)
     log_path: Path
+    label: str = "OPRF node"
 
     def kill(self) -> None:
         """SIGKILL: the node dies mid-whatever, as a crash or a pulled cable would."""
@@ -79,7 +84,9 @@ def wait_until_ready(node: NodeProcess, timeout: float = STARTUP_TIMEOUT_S) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if node.process.poll() is not None:
-            raise ConfigError(f"OPRF node {node.index} exited at start: {node.log_path.read_text()[-2000:]}")
+            raise ConfigError(
+                f"{node.label} {node.index} exited at start: {node.log_path.read_text()[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{node.url}/healthz", timeout=1) as answer:  # noqa: S310 - our URL
                 if answer.status == 200:
@@ -88,7 +95,7 @@ def wait_until_ready(node: NodeProcess, timeout: float = STARTUP_TIMEOUT_S) -> N
             time.sleep(0.05)
     node.kill()
     raise ConfigError(
-        f"OPRF node {node.index} did not start within {timeout:g} s: {node.log_path.read_text()[-2000:]}"
+        f"{node.label} {node.index} did not start within {timeout:g} s: {node.log_path.read_text()[-2000:]}"
     )
 
 
@@ -140,3 +147,51 @@ def start_nodes(
 def stop_nodes(nodes: list[NodeProcess]) -> None:
     for node in nodes:
         node.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessSpec:
+    """A development witness to start: its index (for its folder), key name and key file."""
+
+    index: int
+    name: str
+    key_file: Path
+
+
+def start_witnesses(
+    specs: list[WitnessSpec], *, log_keys: list[str], data_dir: Path, host: str = "127.0.0.1"
+) -> list[NodeProcess]:
+    """Starts one `escrow witness serve` process per spec on a free loopback port, witnessing the logs
+    whose verifier keys are `log_keys`, and waits until each answers. Raises ConfigError if one does
+    not start (the others are stopped)."""
+    witnesses: list[NodeProcess] = []
+    try:
+        for spec in specs:
+            port = free_port(host)
+            folder = data_dir / f"witness-{spec.index}"
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            command = [
+                sys.executable, "-m", "escrow", "witness", "serve",
+                "--name", spec.name, "--key-file", str(spec.key_file), "--data-dir", str(folder),
+                *[arg for key in log_keys for arg in ("--log", key)],
+                "--host", host, "--port", str(port),
+            ]  # fmt: skip
+            env = {k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")}
+            log_path = folder / "witness.log"
+            witnesses.append(
+                NodeProcess(
+                    spec.index,
+                    f"http://{host}:{port}",
+                    _spawn(command, env, log_path),
+                    command,
+                    env,
+                    log_path,
+                    label="witness",
+                )
+            )
+        for witness in witnesses:
+            wait_until_ready(witness)
+    except BaseException:
+        stop_nodes(witnesses)
+        raise
+    return witnesses

@@ -28,7 +28,9 @@ from escrow.cli.common import (
     passphrase_option,
     read_passphrase,
     save_log_state,
+    witness_policy_option,
 )
+from escrow.client.audit import load_witness_policy
 from escrow.client.disclosure import (
     approve,
     establish_checkpoint,
@@ -414,6 +416,7 @@ _holder_options = [
         type=click.Path(dir_okay=False, path_type=Path),
         help=f"The last log checkpoint you verified (default: the holder file's name + {STATE_SUFFIX}).",
     ),
+    witness_policy_option,
 ]
 
 
@@ -431,11 +434,21 @@ def _with_holder_options(func: F) -> F:
 @_with_holder_options
 @clean_errors
 def keyholder_review(
-    server: str, holder_file: Path, passphrase_file: Path | None, log_key: str | None, state_file: Path | None
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    log_key: str | None,
+    state_file: Path | None,
+    witness_policy: Path,
 ) -> None:
     """Check that the log only grew since you last looked, then list the requests awaiting you."""
     path = _state_path(holder_file, state_file)
-    _, new_state, lines = establish_checkpoint(log_fetch(server), log_key=log_key, state=load_log_state(path))
+    _, new_state, lines = establish_checkpoint(
+        log_fetch(server),
+        log_key=log_key,
+        state=load_log_state(path),
+        policy=load_witness_policy(witness_policy),
+    )
     for line in lines:
         click.echo(line)
     save_log_state(path, new_state)
@@ -448,7 +461,8 @@ def keyholder_review(
         click.echo(
             f"request {item['id']}: {body['court']['name']}, case {body['case_number']}, "
             f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
-            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
+            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file} "
+            f"--witness-policy {witness_policy}"
         )
 
 
@@ -464,13 +478,17 @@ def keyholder_approve(
     passphrase_file: Path | None,
     log_key: str | None,
     state_file: Path | None,
+    witness_policy: Path,
     yes: bool,
 ) -> None:
     """Check a request yourself, then approve it with partial decryptions bound to its digest."""
     path = _state_path(holder_file, state_file)
     state = load_log_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, log_fetch(server), request_id, log_key=log_key, state=state)
+    policy = load_witness_policy(witness_policy)
+    checked, new_state = fetch_checked(
+        client, log_fetch(server), request_id, log_key=log_key, state=state, policy=policy
+    )
     for line in checked.summary:
         click.echo(line)
     save_log_state(path, new_state)
@@ -494,6 +512,7 @@ def keyholder_reject(
     passphrase_file: Path | None,
     log_key: str | None,
     state_file: Path | None,
+    witness_policy: Path,
 ) -> None:
     """Reject a request, with a reason (signed with your holder key)."""
     if not reason.strip():
@@ -501,7 +520,10 @@ def keyholder_reject(
     path = _state_path(holder_file, state_file)
     state = load_log_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, log_fetch(server), request_id, log_key=log_key, state=state)
+    policy = load_witness_policy(witness_policy)
+    checked, new_state = fetch_checked(
+        client, log_fetch(server), request_id, log_key=log_key, state=state, policy=policy
+    )
     for line in checked.summary:
         click.echo(line)
     save_log_state(path, new_state)

@@ -9,6 +9,8 @@ Commands are grouped by the machine that runs them:
   ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
 - an OPRF node operator's machine: ``escrow oprf-node ...`` (escrow.cli.node; needs
   ``pip install 'escrow[node]'``, never the server's dependencies)
+- a witness operator's machine: ``escrow witness ...`` (escrow.cli.witness; needs
+  ``pip install 'escrow[witness]'``)
 
 The light install (``pip install escrow``) has the first three; the server's and the node's commands
 are loaded only when they are asked for, so a key-holder's tool never imports Flask or SQLAlchemy.
@@ -31,6 +33,8 @@ SERVER_EXTRA_HINT = "pip install 'escrow[server]'"
 NODE_MODULE = "escrow.cli.node"
 NODE_COMMANDS = ("oprf-node",)
 NODE_EXTRA_HINT = "pip install 'escrow[node]'"
+WITNESS_MODULE = "escrow.cli.witness"
+WITNESS_EXTRA_HINT = "pip install 'escrow[witness]'"
 # command -> (module holding it in a click group named `group`, what to install when it is missing)
 _LAZY: dict[str, tuple[str, str, str, str]] = {
     **{
@@ -41,6 +45,7 @@ _LAZY: dict[str, tuple[str, str, str, str]] = {
         name: (NODE_MODULE, "node_commands", NODE_EXTRA_HINT, "runs on an OPRF node")
         for name in NODE_COMMANDS
     },
+    "witness": (WITNESS_MODULE, "witness_commands", WITNESS_EXTRA_HINT, "runs on a witness"),
 }
 
 

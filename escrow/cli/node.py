@@ -103,7 +103,7 @@ def serve(
         err=True,
     )
     if workers:
-        _serve_gunicorn(app, host, port, workers)
+        serve_gunicorn(app, host, port, workers)
     else:
         from werkzeug.serving import WSGIRequestHandler, run_simple
 
@@ -114,7 +114,7 @@ def serve(
         run_simple(host, port, app, threaded=True, request_handler=_KeepAlive)
 
 
-def _serve_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
+def serve_gunicorn(app: Any, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     class _Node(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped

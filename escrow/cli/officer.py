@@ -23,7 +23,9 @@ from escrow.cli.common import (
     passphrase_option,
     read_passphrase,
     save_log_state,
+    witness_policy_option,
 )
+from escrow.client.audit import load_witness_policy
 from escrow.client.disclosure import (
     extension_summary,
     officer_cosign_extension,
@@ -240,6 +242,7 @@ def officer_withdraw_command(
 
 @officer.command("reveal")
 @_with_officer_options
+@witness_policy_option
 @click.option(
     "--log-key", help="The log's verifier key, pinned out of band (default: the state's, else first use)."
 )
@@ -258,6 +261,7 @@ def officer_reveal(
     yes: bool,
     log_key: str | None,
     state_file: Path | None,
+    witness_policy: Path,
 ) -> None:
     """Open the identities of a disclosed request you submitted, on this machine (issue 14).
 
@@ -274,7 +278,9 @@ def officer_reveal(
     secrets = _officer_secrets(key_file, passphrase_file)
     path = state_file or key_file.with_name(key_file.name + STATE_SUFFIX)
     state = load_log_state(path)
-    log, new_state, log_lines = establish_checkpoint(log_fetch(server), log_key=log_key, state=state)
+    log, new_state, log_lines = establish_checkpoint(
+        log_fetch(server), log_key=log_key, state=state, policy=load_witness_policy(witness_policy)
+    )
     for line in log_lines:
         click.echo(line)
     revealed, summary = open_request(UrllibTransport(server), log, secrets, document)

@@ -19,16 +19,27 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
+import nacl.signing
 from sqlalchemy.exc import SQLAlchemyError
 
 from escrow.bootstrap import Components, build_components
 from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_option, read_passphrase
-from escrow.cli.dev_nodes import NodeProcess, start_nodes, stop_nodes
+from escrow.cli.dev_nodes import (
+    DEV_WITNESS_DIR,
+    DEV_WITNESS_POLICY,
+    NodeProcess,
+    WitnessSpec,
+    start_nodes,
+    start_witnesses,
+    stop_nodes,
+)
 from escrow.config import Settings
 from escrow.crypto.ceremony_messages import fingerprint
+from escrow.crypto.note import verifier_key_string
 from escrow.crypto.transcript import b64u_encode
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import ConfigError, EscrowError
+from escrow.keystore import load_keyring
 from escrow.models import STAFF_ROLES
 from escrow.protocol.ceremony import PURPOSE_ESCROW, PURPOSE_OPRF, PURPOSES
 from escrow.services import ceremony as ceremony_service
@@ -110,7 +121,18 @@ def run(host: str, port: int) -> None:
     # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so the development nodes stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     nodes = _start_dev_nodes(settings)
+    witnesses: list[NodeProcess] = []
     try:
+        witnesses = _start_dev_witnesses(settings)
+        if witnesses:
+            settings = dataclasses.replace(settings, witnesses=_dev_witness_setting(settings, witnesses))
+        elif not settings.witnesses:
+            click.secho(
+                "no witnesses configured (ESCROW_WITNESSES): checkpoints are served unwitnessed, and tools "
+                "with a witness policy will refuse them",
+                fg="yellow",
+                err=True,
+            )
         if nodes:
             settings = dataclasses.replace(settings, oprf_nodes=tuple((n.index, n.url) for n in nodes))
         elif not settings.oprf_nodes:
@@ -131,7 +153,7 @@ def run(host: str, port: int) -> None:
             request_handler=RedactedAccessLogHandler,
         )
     finally:
-        stop_nodes(nodes)
+        stop_nodes(witnesses + nodes)
 
 
 def _start_dev_nodes(settings: Settings) -> list[NodeProcess]:
@@ -161,6 +183,61 @@ def _start_dev_nodes(settings: Settings) -> list[NodeProcess]:
     for node in nodes:
         click.echo(f"development OPRF node {node.index}: {node.url} (stats: {node.url}/stats)")
     return nodes
+
+
+DEV_WITNESSES = 2
+
+
+def _dev_witness_specs(settings: Settings) -> list[WitnessSpec]:
+    folder = settings.keys_dir / DEV_WITNESS_DIR
+    return [
+        WitnessSpec(i, f"dev-witness-{i}.localhost/w", folder / f"witness-{i}.key")
+        for i in range(1, DEV_WITNESSES + 1)
+    ]
+
+
+def _dev_witness_setting(settings: Settings, processes: list[NodeProcess]) -> tuple[tuple[str, str], ...]:
+    from escrow.crypto.note import CosignerKey
+    from escrow.witness.settings import load_or_create_key
+
+    urls = {p.index: p.url for p in processes}
+    return tuple(
+        (
+            CosignerKey.from_verify_key(spec.name, load_or_create_key(spec.key_file)[0].verify_key).vkey,
+            urls[spec.index],
+        )
+        for spec in _dev_witness_specs(settings)
+    )
+
+
+def _start_dev_witnesses(settings: Settings) -> list[NodeProcess]:
+    """Development mode with no ESCROW_WITNESSES: start two development witnesses (issue 15) as their
+    own processes on loopback ports, and write a policy naming both (<keys>/dev-witnesses/witness.policy)
+    for the tools. A real witness is run by another organisation (docs/operations.md#witnesses)."""
+    if not settings.dev_mode or settings.witnesses:
+        return []
+    from escrow.crypto.note import CosignerKey
+    from escrow.witness.settings import load_or_create_key
+
+    keyring = load_keyring(settings)
+    log_key = verifier_key_string(
+        settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed).verify_key
+    )
+    specs = _dev_witness_specs(settings)
+    lines = ["# DEVELOPMENT witnesses started by `escrow run`: both must cosign every checkpoint"]
+    for spec in specs:
+        signing_key, _ = load_or_create_key(spec.key_file)
+        lines.append(
+            f"witness w{spec.index} {CosignerKey.from_verify_key(spec.name, signing_key.verify_key).vkey}"
+        )
+    lines += [f"group dev-witnesses all {' '.join(f'w{s.index}' for s in specs)}", "quorum dev-witnesses", ""]
+    policy = settings.keys_dir / DEV_WITNESS_DIR / DEV_WITNESS_POLICY
+    policy.write_text("\n".join(lines))
+    processes = start_witnesses(specs, log_keys=[log_key], data_dir=settings.instance_path / "dev-witnesses")
+    for process in processes:
+        click.echo(f"development witness {process.index}: {process.url} (state: {process.url}/logs)")
+    click.echo(f"witness policy for the tools (--witness-policy): {policy}")
+    return processes
 
 
 @server_commands.group()

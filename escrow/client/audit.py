@@ -27,12 +27,20 @@ from escrow.crypto.merkle import (
     root_hash,
     verify_consistency,
 )
-from escrow.crypto.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint, parse_verifier_key
+from escrow.crypto.note import (
+    Checkpoint,
+    NoteVerifier,
+    open_note,
+    parse_checkpoint,
+    parse_verifier_key,
+    verify_cosignatures,
+)
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.errors import EscrowError
 from escrow.protocol.errors import ProtocolError
 from escrow.protocol.notices import format_time, replay_notices
 from escrow.protocol.transparency import ConsistencyProof, EntriesPage, LogEntry
+from escrow.protocol.witness import WitnessPolicy
 
 STATE_VERSION = 1
 PAGE = 1000
@@ -142,6 +150,41 @@ def open_checkpoint(note: str, verifier: NoteVerifier, what: str) -> Checkpoint:
     return checkpoint
 
 
+def load_witness_policy(path: Path) -> WitnessPolicy:
+    """Reads a witness policy file (escrow.protocol.witness). Raises AuditFailure naming the fault."""
+    try:
+        return WitnessPolicy.parse(path.read_text())
+    except OSError as e:
+        raise AuditFailure(f"cannot read the witness policy {path}: {e.strerror}") from e
+    except (ProtocolError, UnicodeDecodeError) as e:
+        raise AuditFailure(f"the witness policy {path} is malformed: {e}") from e
+
+
+def check_witnessed(note: str, policy: WitnessPolicy, what: str) -> str:
+    """Checks that the checkpoint `note` carries cosignatures meeting `policy`; returns a line saying
+    which witnesses cosigned it.
+
+    Raises AuditFailure if a cosignature by a policy witness does not verify, or too few witnesses
+    cosigned: a checkpoint the witnesses did not see may be a split view shown to you alone.
+    """
+    try:
+        cosigned = verify_cosignatures(note, policy.keys)
+    except CryptoError as e:
+        raise AuditFailure(f"{what}: a witness cosignature is invalid ({e})") from e
+    names = sorted(cosigned)
+    if not policy.is_satisfied(names):
+        raise AuditFailure(
+            f"{what} is not witnessed as your policy requires ({policy.describe()}): cosigned by "
+            f"{len(names)} ({', '.join(names) or 'none'}); an unwitnessed checkpoint may be a split view "
+            "shown to you alone, so it is not trusted"
+        )
+    if policy.quorum is None:
+        return (
+            f"{what}: the witness policy requires no cosignature (quorum none): trusted on the log key alone"
+        )
+    return f"{what}: witnessed by {', '.join(names)} (policy: {policy.describe()})"
+
+
 def pin_log_key(
     fetch_json: JsonFetch, verifier_key: str | None, state: AuditState | None, lines: list[str]
 ) -> tuple[str, NoteVerifier]:
@@ -233,20 +276,24 @@ def audit_log(
     verifier_key: str | None = None,
     since: str | None = None,
     now: datetime | None = None,
+    policy: WitnessPolicy | None = None,
 ) -> tuple[AuditReport, AuditState]:
     """Verifies the whole log at `client` and returns a report and the state to keep.
 
     `verifier_key` pins the log key (else the state's, else trust on first use); `since` is a signed
-    checkpoint saved earlier (else the state's). Raises AuditFailure naming the first bad index when
-    an entry was changed, removed, reordered or truncated, or a signature does not verify, or a
-    disclosed request's notice is overdue and unannounced (check_notices, as of `now`); RemoteError
-    when the server cannot be reached.
+    checkpoint saved earlier (else the state's); `policy` the witnesses whose cosignatures the latest
+    checkpoint must carry (None: none are checked; the commands require a policy). Raises AuditFailure
+    naming the first bad index when an entry was changed, removed, reordered or truncated, or a
+    signature does not verify (or too few witnesses cosigned), or a disclosed request's notice is overdue
+    and unannounced (check_notices, as of `now`); RemoteError when the server cannot be reached.
     """
     lines: list[str] = []
     key, verifier = pin_log_key(client.get_json, verifier_key, state, lines)
 
     latest_note = client.get_text("/api/v1/log/checkpoint")
     latest = open_checkpoint(latest_note, verifier, "latest checkpoint")
+    if policy is not None:
+        lines.append(check_witnessed(latest_note, policy, "the latest checkpoint"))
     entries = _fetch_entries(client, latest.size)
     leaves = [leaf_hash(entry.body) for entry in entries]
     store = MemoryNodeStore()

@@ -17,6 +17,15 @@ from escrow.crypto.errors import CryptoError
 
 __all__ = [
     "Checkpoint",
+    "Cosignature",
+    "CosignerKey",
+    "InvalidCosignatureError",
+    "add_signature_lines",
+    "cosign",
+    "cosigned_message",
+    "cosigner_key_hash",
+    "parse_cosigner_vkey",
+    "verify_cosignatures",
     "InvalidKeyNameError",
     "InvalidNoteSignatureError",
     "MalformedCheckpointError",
@@ -28,6 +37,7 @@ __all__ = [
     "format_checkpoint",
     "key_hash",
     "open_note",
+    "split_note",
     "parse_checkpoint",
     "parse_verifier_key",
     "sign_note",
@@ -227,6 +237,24 @@ def open_note(note_text: str, verifier: NoteVerifier) -> str:
     InvalidNoteSignatureError if a line by verifier does not verify; UnverifiedNoteError if no
     line by verifier is present.
     """
+    body, lines = split_note(note_text)
+    is_verified = False
+    for name, signature in lines:
+        if name != verifier.name or signature[:KEY_HASH_SIZE] != verifier.key_hash:
+            continue
+        _verify_signature(body, signature[KEY_HASH_SIZE:], verifier)
+        is_verified = True
+    if not is_verified:
+        raise UnverifiedNoteError(f"note carries no signature by {verifier.name}")
+    return body
+
+
+def split_note(note_text: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """Return a note's text and its signature lines as (key name, key hash || signature) pairs.
+
+    Checks only the format (c2sp.org/signed-note), never a signature. Raises MalformedNoteError as
+    open_note does.
+    """
     if not isinstance(note_text, str):
         raise MalformedNoteError("note must be a str")
     if _has_control(note_text) or not _is_utf8(note_text):
@@ -241,16 +269,7 @@ def open_note(note_text: str, verifier: NoteVerifier) -> str:
     lines = signature_block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise MalformedNoteError("note has too many signatures")
-    is_verified = False
-    for line in lines:
-        name, signature = _parse_signature_line(line)
-        if name != verifier.name or signature[:KEY_HASH_SIZE] != verifier.key_hash:
-            continue
-        _verify_signature(body, signature[KEY_HASH_SIZE:], verifier)
-        is_verified = True
-    if not is_verified:
-        raise UnverifiedNoteError(f"note carries no signature by {verifier.name}")
-    return body
+    return body, [_parse_signature_line(line) for line in lines]
 
 
 def _parse_signature_line(line: str) -> tuple[str, bytes]:
@@ -332,3 +351,146 @@ def parse_checkpoint(body: str) -> Checkpoint:
         raise MalformedCheckpointError(f"root hash must be {_ROOT_HASH_SIZE} bytes")
     extensions = tuple(_check_line(line, "extension line") for line in lines[3:])
     return Checkpoint(origin=origin, size=size, root_hash=root_hash, extensions=extensions)
+
+
+# --- c2sp.org/tlog-cosignature v1 (Ed25519): a witness's timestamped statement on a checkpoint ---
+
+COSIGNATURE_TYPE = b"\x04"  # tlog-cosignature: key ID algorithm byte (and vkey type) of cosignature/v1
+COSIGNATURE_HEADER = "cosignature/v1\n"
+_TIMESTAMP_SIZE = 8  # u64, big-endian (RFC 8446 section 3.3)
+_MAX_TIMESTAMP = 2**63 - 1
+
+
+class InvalidCosignatureError(UnverifiedNoteError):
+    """A cosignature line names the expected cosigner but does not verify, or is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CosignerKey:
+    """A cosigner (witness): its name, 4-byte key ID (algorithm byte 0x04) and Ed25519 public key."""
+
+    name: str
+    key_hash: bytes
+    public_key: bytes
+
+    @classmethod
+    def from_verify_key(cls, name: str, verify_key: nacl.signing.VerifyKey) -> CosignerKey:
+        """Return the cosigner key of name. Raises InvalidKeyNameError for a bad name."""
+        public_key = bytes(verify_key)
+        return cls(name=name, key_hash=cosigner_key_hash(name, public_key), public_key=public_key)
+
+    @property
+    def vkey(self) -> str:
+        """'<name>+<hex key ID>+<base64(0x04 || public key)>' (a signed-note vkey of type 0x04)."""
+        key_b64 = base64.b64encode(COSIGNATURE_TYPE + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_hash.hex()}+{key_b64}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cosignature:
+    """A verified cosignature: who made it and when (POSIX seconds, the cosigner's clock)."""
+
+    name: str
+    timestamp: int
+
+
+def cosigner_key_hash(name: str, public_key: bytes) -> bytes:
+    """Return SHA-256(name || 0x0A || 0x04 || public_key)[:4], the cosignature/v1 key ID.
+
+    Raises InvalidKeyNameError for a bad name, MalformedVerifierKeyError if public_key is not 32 bytes.
+    """
+    _check_name(name, InvalidKeyNameError)
+    if not isinstance(public_key, bytes) or len(public_key) != _PUBLIC_KEY_SIZE:
+        raise MalformedVerifierKeyError(f"public key must be {_PUBLIC_KEY_SIZE} bytes")
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + COSIGNATURE_TYPE + public_key)
+    return digest.digest()[:KEY_HASH_SIZE]
+
+
+def parse_cosigner_vkey(vkey: str) -> CosignerKey:
+    """Return the cosigner key in a '<name>+<hex key ID>+<base64(0x04 || key)>' string.
+
+    Raises MalformedVerifierKeyError if it is malformed, not of type 0x04, not a valid Ed25519 point,
+    or its key ID does not match the name and key.
+    """
+    if not isinstance(vkey, str):
+        raise MalformedVerifierKeyError("cosigner key must be a str")
+    parts = vkey.split("+", 2)
+    if len(parts) != 3:
+        raise MalformedVerifierKeyError("cosigner key must have three '+'-separated fields")
+    name, hash_hex, key_b64 = parts
+    _check_name(name, MalformedVerifierKeyError)
+    if len(hash_hex) != 2 * KEY_HASH_SIZE or any(ch not in "0123456789abcdef" for ch in hash_hex):
+        raise MalformedVerifierKeyError("key ID must be 8 lowercase hex digits")
+    raw = _b64decode(key_b64, MalformedVerifierKeyError)
+    if raw[:1] != COSIGNATURE_TYPE or len(raw) != 1 + _PUBLIC_KEY_SIZE:
+        raise MalformedVerifierKeyError("cosigner key must be 0x04 followed by a 32-byte Ed25519 key")
+    public_key = raw[1:]
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(public_key):
+        raise MalformedVerifierKeyError("public key is not a valid Ed25519 point")
+    expected = cosigner_key_hash(name, public_key)
+    if not hmac.compare_digest(bytes.fromhex(hash_hex), expected):
+        raise MalformedVerifierKeyError("key ID does not match name and key")
+    return CosignerKey(name=name, key_hash=expected, public_key=public_key)
+
+
+def cosigned_message(body: str, timestamp: int) -> bytes:
+    """Return the bytes a cosignature/v1 signs: 'cosignature/v1\\ntime <T>\\n' || the checkpoint body."""
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise InvalidCosignatureError("cosignature timestamp must be an int in [0, 2**63)")
+    return f"{COSIGNATURE_HEADER}time {timestamp}\n{_check_text(body)}".encode()
+
+
+def cosign(body: str, name: str, signing_key: nacl.signing.SigningKey, timestamp: int) -> str:
+    """Return the cosignature line '— <name> base64(key ID || u64 timestamp || signature)\\n' on body.
+
+    Raises MalformedNoteError for a body that is not note text, InvalidKeyNameError for a bad name.
+    """
+    message = cosigned_message(body, timestamp)
+    _check_name(name, InvalidKeyNameError)
+    key_id = cosigner_key_hash(name, bytes(signing_key.verify_key))
+    signature = signing_key.sign(message).signature
+    encoded = base64.b64encode(key_id + timestamp.to_bytes(_TIMESTAMP_SIZE, "big") + signature).decode()
+    return f"{_SIGNATURE_PREFIX}{name} {encoded}\n"
+
+
+def verify_cosignatures(note_text: str, cosigners: Sequence[CosignerKey]) -> dict[str, Cosignature]:
+    """Return, per cosigner name, the cosignature of `cosigners` on the note's checkpoint that verifies.
+
+    Lines by other keys are ignored (tlog-cosignature: clients ignore unknown cosigners). Raises
+    MalformedNoteError for a malformed note and InvalidCosignatureError if a line carrying a known
+    cosigner's name and key ID does not verify (a forged or altered cosignature is never ignored).
+    """
+    body, lines = split_note(note_text)
+    known = {(c.name, c.key_hash): c for c in cosigners}
+    found: dict[str, Cosignature] = {}
+    for name, signature in lines:
+        cosigner = known.get((name, signature[:KEY_HASH_SIZE]))
+        if cosigner is None:
+            continue
+        rest = signature[KEY_HASH_SIZE:]
+        if len(rest) != _TIMESTAMP_SIZE + _SIGNATURE_SIZE:
+            raise InvalidCosignatureError(f"cosignature by {name} has the wrong length")
+        timestamp = int.from_bytes(rest[:_TIMESTAMP_SIZE], "big")
+        if timestamp > _MAX_TIMESTAMP:
+            raise InvalidCosignatureError(f"cosignature by {name} has a timestamp past 2**63 - 1")
+        try:
+            nacl.signing.VerifyKey(cosigner.public_key).verify(
+                cosigned_message(body, timestamp), rest[_TIMESTAMP_SIZE:]
+            )
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as e:
+            raise InvalidCosignatureError(f"cosignature by {name} does not verify") from e
+        found[name] = Cosignature(name, timestamp)
+    return found
+
+
+def add_signature_lines(note_text: str, lines: Sequence[str]) -> str:
+    """Return note_text with each signature line (ending in a newline) appended once.
+
+    Raises MalformedNoteError if the note or a line is malformed.
+    """
+    split_note(note_text)
+    present = set(note_text[note_text.rfind("\n\n") + 2 :].splitlines(keepends=True))
+    added = [line for line in dict.fromkeys(lines) if line not in present]
+    result = note_text + "".join(added)
+    split_note(result)
+    return result

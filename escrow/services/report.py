@@ -1,4 +1,5 @@
-"""The public transparency report, computed from the public log alone (anyone can recompute it)."""
+"""The public transparency report, computed from the public log alone (anyone can recompute it), and
+the witness alarms: every time a witness refused to cosign a checkpoint or did not answer (issue 15)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from escrow.errors import InvalidStateError
 from escrow.models import LogEntry
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.witnessing import recent_alarms
 
 # Report rows and the log event kinds they count (docs/transparency.md#events).
 METRICS: dict[str, str] = {
@@ -42,6 +44,8 @@ class Report:
     by_court: dict[str, dict[str, int]]  # court -> metric -> count (disclosure metrics only)
     keyholders: list[dict[str, str]] = field(default_factory=list)
     escrow_key: dict[str, Any] | None = None
+    # The newest witness alarms: witness, size, HTTP status (None: no answer), detail, time.
+    witness_alarms: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +54,7 @@ class Report:
             "by_court": self.by_court,
             "keyholders": self.keyholders,
             "escrow_key": self.escrow_key,
+            "witness_alarms": self.witness_alarms,
         }
 
 
@@ -102,4 +107,14 @@ def build_report(session: Session) -> Report:
         by_court={court: dict(sorted(c.items())) for court, c in sorted(by_court.items())},
         keyholders=sorted(holders.values(), key=lambda h: (h["organisation"], h["name"])),
         escrow_key=escrow_key,
+        witness_alarms=[
+            {
+                "witness": a.witness,
+                "size": a.size,
+                "status": a.status,
+                "detail": a.detail,
+                "time": a.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            for a in recent_alarms(session)
+        ],
     )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import nacl.signing
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.merkle import (
@@ -88,9 +88,17 @@ _INSERT_ENTRY = cast(Table, LogEntry.__table__).insert()
 _INSERT_OPENING = cast(Table, LogCommitmentOpening.__table__).insert()
 _INSERT_NODE = _NODES.insert()
 _INSERT_CHECKPOINT = cast(Table, LogCheckpoint.__table__).insert()
+# Exactly the (level, idx) pairs a computation needs (issue 15): `level IN (...) AND idx IN (...)` let
+# PostgreSQL scan the primary key on `level` alone and filter ~400,000 rows at 10^5 entries. There the
+# pairs are joined from two arrays (one statement shape whatever the count); elsewhere they are a
+# row-value IN list, which SQLite answers with one primary-key lookup per pair.
+_SELECT_NODES_PG = text(
+    "SELECT n.level, n.idx, n.hash FROM log_nodes AS n "
+    "JOIN unnest(CAST(:levels AS integer[]), CAST(:indices AS bigint[])) AS k(level, idx) "
+    "ON n.level = k.level AND n.idx = k.idx"
+)
 _SELECT_NODES = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
-    _NODES.c.level.in_(bindparam("levels", expanding=True)),
-    _NODES.c.idx.in_(bindparam("indices", expanding=True)),
+    tuple_(_NODES.c.level, _NODES.c.idx).in_(bindparam("pairs", expanding=True))
 )
 
 
@@ -126,17 +134,15 @@ def _run_on_stored_nodes(
     nodes = dict(known or {})
     wanted = recorder.keys - nodes.keys()
     if wanted:
-        # A superset query (levels x indices) with expanding IN lists: one statement shape, served
-        # from the primary-key index on both engines. Extra rows are dropped below.
-        rows = (
-            session.connection()
-            .execute(
-                _SELECT_NODES,
-                {"levels": sorted({lv for lv, _ in wanted}), "indices": sorted({ix for _, ix in wanted})},
-            )
-            .all()
-        )
-        nodes.update({(level, idx): h for level, idx, h in rows if (level, idx) in wanted})
+        pairs = sorted(wanted)
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            rows = connection.execute(
+                _SELECT_NODES_PG, {"levels": [lv for lv, _ in pairs], "indices": [ix for _, ix in pairs]}
+            ).all()
+        else:
+            rows = connection.execute(_SELECT_NODES, {"pairs": pairs}).all()
+        nodes.update({(level, idx): h for level, idx, h in rows})
     return compute(_DictReader(nodes))
 
 

@@ -36,6 +36,7 @@ from escrow.crypto.seal import Envelope, partial_decrypt
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.protocol.disclosure import DisclosureBody
 from escrow.protocol.scope import ScopeMismatchError
+from escrow.protocol.witness import WitnessPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,13 +227,14 @@ def fetch_checked(
     *,
     log_key: str | None = None,
     state: AuditState | None = None,
+    policy: WitnessPolicy | None = None,
 ) -> tuple[CheckedRequest, AuditState]:
     """Establishes a checkpoint (establish_checkpoint), fetches request `request_id` as this holder and
     checks it against that checkpoint (check_package).
 
     Returns the checked request and the state to save; its summary starts with the log lines.
     """
-    log, new_state, lines = establish_checkpoint(fetch, log_key=log_key, state=state)
+    log, new_state, lines = establish_checkpoint(fetch, log_key=log_key, state=state, policy=policy)
     checked = check_package(client.request("GET", f"/api/v1/holder/disclosures/{request_id}"), log)
     return (
         CheckedRequest(

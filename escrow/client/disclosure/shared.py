@@ -16,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from escrow.client.audit import AuditFailure, AuditState, check_extends, open_checkpoint, pin_log_key
+from escrow.client.audit import (
+    AuditFailure,
+    AuditState,
+    check_extends,
+    check_witnessed,
+    open_checkpoint,
+    pin_log_key,
+)
 from escrow.client.holder import HolderClientError
 from escrow.crypto.ceremony_messages import fingerprint
 from escrow.crypto.errors import CryptoError
@@ -26,6 +33,7 @@ from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.errors import EscrowError
 from escrow.protocol.disclosure import DisclosureBody
 from escrow.protocol.errors import ProtocolError
+from escrow.protocol.witness import WitnessPolicy
 
 PublicFetch = Callable[[str], bytes]
 """GETs a public path of the server (the transparency log) and returns the body bytes."""
@@ -154,12 +162,17 @@ class LogView:
 
 
 def establish_checkpoint(
-    fetch: PublicFetch, *, log_key: str | None = None, state: AuditState | None = None
+    fetch: PublicFetch,
+    *,
+    log_key: str | None = None,
+    state: AuditState | None = None,
+    policy: WitnessPolicy | None = None,
 ) -> tuple[LogView, AuditState, list[str]]:
     """Fetches the latest checkpoint, verifies its signature with the pinned log key and, if `state`
     holds a checkpoint this holder verified before, a consistency proof from it (the log only grew).
 
-    The log key is `log_key` (pinned out of band), else the state's, else the server's on first use.
+    The log key is `log_key` (pinned out of band), else the state's, else the server's on first use;
+    `policy` names the witnesses whose cosignatures the checkpoint must carry (the command requires one).
     Returns the log as of the new checkpoint, the state to save and lines for the holder. Raises
     HolderClientError if the log was rewritten, forked or truncated, or a signature does not verify.
     """
@@ -172,6 +185,8 @@ def establish_checkpoint(
         key, verifier = pin_log_key(fetch_json, log_key, state, lines)
         note = fetch("/api/v1/log/checkpoint").decode()
         latest = open_checkpoint(note, verifier, "the latest checkpoint")
+        if policy is not None:
+            lines.append("log: " + check_witnessed(note, policy, "the latest checkpoint"))
         if state is not None and state.checkpoint is not None:
             previous = open_checkpoint(state.checkpoint, verifier, "the checkpoint you saw before")
             check_extends(fetch_json, previous, latest)
