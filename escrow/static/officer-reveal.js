@@ -12,8 +12,8 @@
 //    (Lagrange), subtract b*PK, open the outer AEAD (k2 = HKDF-SHA256(s*R, "escrow envelope v2" || R ||
 //    PK)) and the inner one (HKDF-SHA256(M, "escrow identity v1")), and parse the identity record.
 // 4. Blind each identity key (RFC 9497 VOPRF, ristretto255-SHA512), sign the check digest (role
-//    oprf-check), verify every OPRF node's proof against the public shares of the logged
-//    oprf.key_activated entry, combine, finalize, derive the person keys, and check seal point, person
+//    oprf-check), verify every OPRF node's proof against the public shares of the oprf.key_activated
+//    entry, proven by an inclusion proof in the latest signed checkpoint, combine, finalize, derive the person keys, and check seal point, person
 //    key and pseudonym (slots 0..15) as _verdict does. An identity is shown only when all of it holds.
 //
 // Nothing is stored: no localStorage, no IndexedDB write; the page is served with Cache-Control no-store.
@@ -494,15 +494,103 @@ async function readPackage(data, pair, username, requestId, signedDigest) {
   return { requestId, body, digest, key, envelopes, partials, blinds };
 }
 
-// The logged OPRF key (client.oprf_audit.key_from_event) from the entry the server names.
-async function loggedOprfKey(logIndex, keyId) {
-  if (!isInt(logIndex) || logIndex < 0) refuse("the OPRF key the server names is not in the transparency log; refusing");
-  const response = await fetch(`/api/v1/log/entries?start=${logIndex}&end=${logIndex + 1}`, { cache: "no-store" });
-  const page = await response.json().catch(() => null);
+// ---- the transparency log (escrow.crypto.note, escrow.crypto.merkle, client.disclosure.shared) ------
+
+function stdB64Decode(value) {
+  if (typeof value !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) refuse("bad base64");
+  const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+  if (btoa(String.fromCharCode(...bytes)) !== value) refuse("non-canonical base64");
+  return bytes;
+}
+
+// The latest checkpoint, its C2SP signed-note signature verified with the log's verifier key (the
+// server's, on first use: the page has nowhere to pin it; the command-line tool pins it). Returns
+// {size, root}.
+export async function latestCheckpoint(verifierKey, note) {
+  const parts = typeof verifierKey === "string" ? verifierKey.match(/^([^+\s]+)\+([0-9a-f]{8})\+(.+)$/) : null;
+  if (!parts) refuse("the log's verifier key is malformed");
+  const [, name, hashHex, keyB64] = parts;
+  const typed = stdB64Decode(keyB64);
+  if (typed.length !== 33 || typed[0] !== 1) refuse("the log's verifier key is not an Ed25519 key");
+  const publicKey = typed.subarray(1);
+  const keyHash = sha256(concat(utf8(name + "\n"), typed)).subarray(0, 4);
+  if (toHex(keyHash) !== hashHex) refuse("the log's verifier key hash does not match its key");
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0 || !note.endsWith("\n")) refuse("the checkpoint is not a signed note");
+  const body = note.slice(0, split + 1);
+  const key = await crypto.subtle.importKey("raw", publicKey, ED25519, false, ["verify"]);
+  let verified = false;
+  for (const line of note.slice(split + 2, -1).split("\n")) {
+    const match = line.match(/^\u2014 (\S+) (\S+)$/);
+    if (!match || match[1] !== name) continue;
+    const signature = stdB64Decode(match[2]);
+    if (signature.length !== 68 || !equalBytes(signature.subarray(0, 4), keyHash)) continue;
+    if (!(await crypto.subtle.verify(ED25519, key, signature.subarray(4), utf8(body)))) refuse("the checkpoint's signature does not verify");
+    verified = true;
+  }
+  if (!verified) refuse("the checkpoint is not signed by the log's key");
+  const lines = body.slice(0, -1).split("\n");
+  if (lines.length < 3 || lines[0] !== name || !/^(0|[1-9][0-9]{0,18})$/.test(lines[1])) refuse("the checkpoint is malformed");
+  const root = stdB64Decode(lines[2]);
+  if (root.length !== 32) refuse("the checkpoint is malformed");
+  return { size: Number(lines[1]), root };
+}
+
+const leafHash = (leaf) => sha256(concat(Uint8Array.of(0), leaf));
+const nodeHash = (left, right) => sha256(concat(Uint8Array.of(1), left, right));
+
+// merkle.verify_inclusion: RFC 9162 section 2.1.3.2.
+export function verifyInclusion(hash, index, size, proof, root) {
+  if (!(index < size)) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = hash;
+  for (const p of proof) {
+    if (p.length !== 32 || sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      while (fn !== 0 && fn % 2 === 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && equalBytes(r, root);
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });
+  if (!response.ok) refuse(`${path}: ${response.status}`);
+  return response.json();
+}
+
+// LogView.event: entry `index`, proven by an inclusion proof in the latest signed checkpoint.
+async function provenLogEvent(index, what) {
+  const { verifier_key: verifierKey } = await getJson("/api/v1/log/key");
+  const noteResponse = await fetch("/api/v1/log/checkpoint", { cache: "no-store" });
+  const checkpoint = await latestCheckpoint(verifierKey, await noteResponse.text());
+  if (!isInt(index) || index < 0 || index >= checkpoint.size) refuse(`${what}: no log entry (index ${index}, log size ${checkpoint.size}); refusing`);
+  const page = await getJson(`/api/v1/log/entries?start=${index}&end=${index + 1}`);
   const entry = page && Array.isArray(page.entries) ? page.entries[0] : null;
-  if (!entry || entry.index !== logIndex) refuse("the OPRF key's log entry is missing; refusing");
-  const event = JSON.parse(new TextDecoder().decode(b64uDecode(entry.body)));
-  if (!isContext(event) || event.kind !== "oprf.key_activated" || !isContext(event.data) || event.data.key_id !== keyId) {
+  if (!entry) refuse(`${what}: entry ${index} is missing; refusing`);
+  const leaf = b64uDecode(entry.body);
+  const proof = await getJson(`/api/v1/log/proof/inclusion?index=${index}&size=${checkpoint.size}`);
+  if (!Array.isArray(proof.proof) || !verifyInclusion(leafHash(leaf), index, checkpoint.size, proof.proof.map((h) => b64uDecode(h, 32)), checkpoint.root)) {
+    refuse(`${what}: entry ${index} is not proven in the transparency log; refusing`);
+  }
+  const event = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(leaf));
+  if (!isContext(event) || !isContext(event.data)) refuse(`${what}: entry ${index} is not a log event; refusing`);
+  return event;
+}
+
+// The logged OPRF key (client.oprf_audit.key_from_event) from the proven entry the server names.
+async function loggedOprfKey(logIndex, keyId) {
+  const event = await provenLogEvent(logIndex, "the OPRF key");
+  if (event.kind !== "oprf.key_activated" || event.data.key_id !== keyId) {
     refuse("the OPRF key the server names is not one the transparency log activated; refusing");
   }
   const shares = new Map();

@@ -15,10 +15,13 @@ import json
 import os
 from typing import Any
 
+import nacl.signing
 import pytest
 
 from escrow.crypto.disclosure import blinding_point, blinding_scalar, oprf_check_digest, public_key
 from escrow.crypto.group import Point, Scalar
+from escrow.crypto.merkle import MemoryNodeStore, inclusion_proof, leaf_hash
+from escrow.crypto.note import format_checkpoint, sign_note, verifier_key_string
 from escrow.crypto.oprf import Mode, blind_with
 from escrow.crypto.pseudonym import MAX_SLOTS, person_keys
 from escrow.crypto.seal import SealKey, partial_decrypt, reseal, seal_identity
@@ -229,3 +232,61 @@ def test_threshold_oprf_person_keys_and_pseudonyms_in_the_page_match_python(
     # The page's own VOPRF blind is RFC 9497's: blind * HashToGroup(input) in the VOPRF mode
     own_blind = Scalar.decode(bytes.fromhex(got["own_blind"]))
     assert got["own_blinded"] == bytes(blind_with(x, own_blind, mode=Mode.VOPRF)).hex()
+
+
+_LOG = """async (m, a) => {
+  const hex = (h) => Uint8Array.from(h.match(/../g), (x) => parseInt(x, 16));
+  const outcome = async (f) => { try { return await f(); } catch (e) { return e.message; } };
+  const checkpoint = await m.latestCheckpoint(a.key, a.note);
+  const changed = a.note.replace(`\\n${a.size}\\n`, "\\n1\\n");
+  const tampered = await outcome(() => m.latestCheckpoint(a.key, changed));
+  const otherKey = await outcome(() => m.latestCheckpoint(a.other_key, a.note));
+  const proofs = a.proofs.map((p) => {
+    const path = p.proof.map(hex);
+    const good = m.verifyInclusion(hex(p.leaf), p.index, a.size, path, checkpoint.root);
+    const flipped = hex(p.leaf);
+    flipped[0] ^= 1;
+    return [good, m.verifyInclusion(flipped, p.index, a.size, path, checkpoint.root)];
+  });
+  return { size: checkpoint.size, root: m.toHex(checkpoint.root), tampered, otherKey, proofs };
+}"""
+
+
+def test_checkpoint_signature_and_inclusion_proofs_in_the_page_match_python(
+    page: Any, portal: Portal
+) -> None:
+    signing_key, other = nacl.signing.SigningKey(b"L" * 32), nacl.signing.SigningKey(b"M" * 32)
+    store = MemoryNodeStore()
+    entries = [f"entry {i}".encode() for i in range(7)]
+    for entry in entries:
+        store.append(leaf_hash(entry))
+    size = len(entries)
+    note = sign_note(
+        format_checkpoint("escrow.test/log", size, store.root_hash()), "escrow.test/log", signing_key
+    )
+
+    got = _run(
+        page,
+        portal,
+        _LOG,
+        {
+            "key": verifier_key_string("escrow.test/log", signing_key.verify_key),
+            "other_key": verifier_key_string("escrow.test/log", other.verify_key),
+            "note": note,
+            "size": size,
+            "proofs": [
+                {
+                    "index": i,
+                    "leaf": leaf_hash(e).hex(),
+                    "proof": [h.hex() for h in inclusion_proof(store, i, size)],
+                }
+                for i, e in enumerate(entries)
+            ],
+        },
+    )
+
+    assert got["size"] == size
+    assert got["root"] == store.root_hash().hex()
+    assert got["tampered"] == "the checkpoint's signature does not verify"
+    assert got["otherKey"] == "the checkpoint is not signed by the log's key"
+    assert got["proofs"] == [[True, False]] * size
