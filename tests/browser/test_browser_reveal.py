@@ -273,3 +273,47 @@ def test_mixed_envelope_is_refused_in_the_page_and_shows_no_identity(
     expect(section).not_to_contain_text(PERSON.name)
     expect(section.locator("dd")).to_have_count(0)
     check_page(olga)
+
+
+def test_a_library_changed_after_the_server_started_is_refused_by_its_integrity_hash(
+    page: Any, new_page: Callable[[], Any], portal: Portal, tmp_path: Path, browser_problems: list[str]
+) -> None:
+    # Given: olga's draft, her key in this browser, and the vendored library changed on its way to her
+    credential = person_gets_a_credential(page, portal, PERSON.username, PLATFORM)
+    court_seed = portal.add_court(COURT, "EX")
+    order = tmp_path / "order.pdf"
+    order.write_bytes(PDF)
+    olga = new_page()
+    sign_in(olga, portal, "olga")
+    _make_browser_key(olga, portal, "olga")
+    fill_disclosure_form(
+        olga,
+        portal,
+        court=f"{COURT} (EX)",
+        case_number="2026/CR/0143",
+        scope=f"{PLATFORM} {credential.pseudonym} {credential.envelope_digest}",
+        order=order,
+        court_signature_b64=b64u_encode(sign_court_order(court_seed, PDF)),
+    )
+    expect(olga).to_have_url(re.compile(r"/officer/disclosures/\d+$"))
+    identity_page = olga.url + "/identity"
+    button = olga.locator("[data-browser-reveal] button")
+    olga.goto(identity_page)
+    expect(button).to_be_visible()  # the control: unchanged, the page offers to open the request
+    changed = (STATIC / "vendor" / "noble.js").read_bytes() + b"\n// one byte more\n"
+    olga.route(
+        "**/static/vendor/noble.js",
+        lambda route: route.fulfill(body=changed, content_type="text/javascript"),
+    )
+
+    # When: she opens the identity page again
+    olga.goto(identity_page)
+
+    # Then: Chromium refuses the script, so the page offers nothing to open the request with
+    expect(olga.get_by_role("heading", level=1)).to_contain_text("open the disclosed identity")
+    expect(button).to_have_count(1)
+    expect(button).to_be_hidden()
+    refused = [p for p in browser_problems if "integrity" in p and "noble.js" in p]
+    assert refused, browser_problems
+    for problem in refused:
+        browser_problems.remove(problem)
