@@ -477,6 +477,7 @@ async function readPackage(data, pair, username, requestId, signedDigest) {
     envelopes = data.envelopes.map(parseEnvelope);
     partials = envelopes.map((_, j) => data.partials.map((holder) => parsePartial(holder[j])));
   } catch (e) {
+    if (e instanceof RevealError && e.message.startsWith("the reveal package")) throw e;
     if (e instanceof RevealError && e.message.startsWith("an envelope")) refuse(`${e.message}; refusing`);
     refuse(`the reveal package is malformed (${e.message}); refusing`);
   }
@@ -701,7 +702,8 @@ async function setUp(section) {
       const shown = results.filter((r) => r.verdict === "verified").length;
       status.textContent = `Opened in this browser: ${shown} of ${results.length} identit${results.length === 1 ? "y" : "ies"} verified.`;
     } catch (e) {
-      status.textContent = `Refused: ${e instanceof RevealError ? e.message : "the reveal failed"}. No identity is shown.`;
+      const why = e instanceof RevealError ? e.message : `the reveal failed (${e && e.message})`;
+      status.textContent = `Refused: ${why}. No identity is shown.`;
     }
     button.disabled = false;
   });

@@ -3731,10 +3731,8 @@ var xchacha20poly1305 = /* @__PURE__ */ wrapCipher(
 export {
   ed25519,
   hkdf,
-  expand as hkdfExpand,
   hmac,
   ristretto255,
-  ristretto255_hasher,
   ristretto255_oprf,
   sha256,
   sha512,
