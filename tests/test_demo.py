@@ -13,18 +13,25 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import MetaData, select
 from werkzeug.serving import make_server
 
 from escrow.app import create_app
 from escrow.cli.main import cli
 from escrow.cli.server import _ensure_dev_key
 from escrow.config import Settings
+from escrow.crypto.errors import OpenFailedError
+from escrow.crypto.seal import Envelope, PartialDecryption, combine_partials, open_with_secret_point
 from escrow.httpkit import get_components
+from escrow.models import DisclosureDecision, DisclosureRequest, DisclosureScope
+from escrow.protocol.disclosure import DisclosureBody
+from escrow.services.escrow_keys import escrow_key
 from tests.oprf_support import log_oprf_activation
 
 
 @pytest.fixture
-def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path, Flask]]:
     """A development-mode server (dev IdP, simulated key, seeded accounts) on a free loopback port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -45,7 +52,7 @@ def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, P
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield url, keys_dir
+        yield url, keys_dir, app
     finally:
         server.shutdown()
         thread.join(timeout=5)
@@ -53,10 +60,10 @@ def dev_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, P
 
 
 def test_demo_reveals_the_registered_identity_and_writes_the_report_and_the_server_never_logs_it(
-    dev_server: tuple[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    dev_server: tuple[str, Path, Flask], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    url, keys_dir = dev_server
+    url, keys_dir, app = dev_server
     report = tmp_path / "report.json"
     result = CliRunner().invoke(
         cli, ["demo", "--url", url, "--report", str(report), "--keys-dir", str(keys_dir)]
@@ -81,6 +88,31 @@ def test_demo_reveals_the_registered_identity_and_writes_the_report_and_the_serv
     assert again.exit_code == 0, again.output
     assert data["revealed_identity"]["name"] not in caplog.text
     assert data["revealed_identity"]["birthdate"] not in caplog.text
+    # and nothing the server keeps opens the identity without alice's key (issue 14): the stored
+    # partials verify, yet their combination opens nothing, and no row holds the name
+    with get_components(app).session_factory() as session:
+        for request in session.scalars(select(DisclosureRequest)):
+            body = DisclosureBody.from_json(request.body)
+            key = escrow_key(session, request.key_id)
+            scope = session.scalars(
+                select(DisclosureScope).where(DisclosureScope.request_id == request.id)
+            ).one()
+            envelope = Envelope.from_bytes(scope.envelope)
+            stored = [
+                PartialDecryption.from_dict(json.loads(d.partials)[0])
+                for d in session.scalars(
+                    select(DisclosureDecision).where(DisclosureDecision.request_id == request.id)
+                )
+                if d.partials is not None
+            ]
+            combined = combine_partials(key, envelope, request.digest, stored, blind=body.blinding[0])
+            with pytest.raises(OpenFailedError):
+                open_with_secret_point(key, envelope, combined)
+    with get_components(app).engine.connect() as connection:
+        metadata = MetaData()
+        metadata.reflect(connection)
+        dump = "".join(repr(r) for t in metadata.sorted_tables for r in connection.execute(select(t)))
+    assert data["revealed_identity"]["name"] not in dump
 
 
 def test_demo_without_seeded_logins_fails_with_a_message(tmp_path: Path) -> None:

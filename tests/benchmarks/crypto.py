@@ -2,8 +2,11 @@
 
 Prints per-operation medians (microseconds) for sealing, partial decryption with proof, share
 verification and combine+open, for 3-of-5 and 8-of-15 keys, each also as a multiple of one raw
-variable-base scalar multiplication measured in the same run. The figures in docs/benchmarks.md come
-from this script.
+variable-base scalar multiplication measured in the same run; then issue 14's target: the key-holder's
+approval (parse and check the envelope, partial decryption with proof) and the officer's open (derive
+the blinding scalar, verify t partials, combine, unblind, open), version 2 against version 1
+(tests/benchmarks/seal_v1_baseline.py) timed in alternation in the same run, at most 1.5x. The figures
+in docs/benchmarks.md come from this script.
 """
 
 from __future__ import annotations
@@ -18,16 +21,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from escrow.crypto.disclosure import blinding_point, blinding_scalar  # noqa: E402
 from escrow.crypto.group import G, Point, Scalar  # noqa: E402
 from escrow.crypto.proofs import prove_dleq, verify_dleq  # noqa: E402
 from escrow.crypto.seal import (  # noqa: E402
+    Envelope,
+    SealKey,
     combine_and_open,
+    open_blinded,
     partial_decrypt,
     reseal,
     seal,
     seal_identity,
     verify_partial,
 )
+from tests.benchmarks import seal_v1_baseline as v1  # noqa: E402
+from tests.benchmarks.timing import median_ratio  # noqa: E402
 from tests.crypto.support import run_dkg  # noqa: E402
 
 IDENTITY = b'{"birthdate":"1815-12-10","name":"Ada Lovelace","issuer":"https://idp.example"}'
@@ -62,14 +71,18 @@ def median_us(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 def bench_key(t: int, n: int, r: int) -> list[tuple[str, tuple[float, float]]]:
     """Returns (operation, median us) rows for one t-of-n key made by an in-process DKG."""
     key, shares = run_dkg(t, n)
-    identity_seal = seal_identity(key, IDENTITY, {"kind": "identity"})
-    envelope = reseal(key, identity_seal, CONTEXT)
+    seal_key = SealKey(bytes(64 * [7]))
+    identity_seal = seal_identity(seal_key, IDENTITY, {"kind": "identity"})
+    envelope = reseal(key, seal_key, identity_seal, CONTEXT)
     partials = [partial_decrypt(shares[j], envelope, REQUEST) for j in range(1, t + 1)]
     return [
         ("seal (one-shot, new identity)", median_us(lambda: seal(key, IDENTITY, CONTEXT), r)),
-        ("reseal (per-platform envelope)", median_us(lambda: reseal(key, identity_seal, CONTEXT), r)),
         (
-            "partial decryption + proof (envelope: 2 points)",
+            "reseal (per-platform envelope, with its proof)",
+            median_us(lambda: reseal(key, seal_key, identity_seal, CONTEXT), r),
+        ),
+        (
+            "partial decryption + proof (envelope: 1 point)",
             median_us(lambda: partial_decrypt(shares[1], envelope, REQUEST), r),
         ),
         (
@@ -81,6 +94,44 @@ def bench_key(t: int, n: int, r: int) -> list[tuple[str, tuple[float, float]]]:
             median_us(lambda: combine_and_open(key, envelope, REQUEST, partials), max(r // 5, 20)),
         ),
     ]
+
+
+REVEAL_TARGET = 1.5
+OFFICER_SEED = bytes(range(32))
+NONCE = "0f" * 16
+
+
+def bench_reveal(t: int, n: int, r: int) -> list[tuple[str, float, float, float]]:
+    """Returns (step, v2 us, v1 us, ratio v2/v1) for the holder's approval and the officer's open."""
+    key, shares = run_dkg(t, n)
+    old = v1.seal(key, IDENTITY, CONTEXT)
+    new = seal(key, IDENTITY, CONTEXT)
+    old_dict, new_dict = old.to_dict(), new.to_dict()
+    blind = blinding_point(OFFICER_SEED, NONCE, new.digest())
+
+    def approve_v1() -> object:
+        return v1.partial_decrypt(shares[1], v1.Envelope.from_dict(old_dict), REQUEST)
+
+    def approve_v2() -> object:
+        return partial_decrypt(shares[1], Envelope.from_dict(new_dict), REQUEST, blind=blind)
+
+    old_partials = [v1.partial_decrypt(shares[j], old, REQUEST) for j in range(1, t + 1)]
+    new_partials = [partial_decrypt(shares[j], new, REQUEST, blind=blind) for j in range(1, t + 1)]
+
+    def open_v1() -> object:  # the server's combine_and_open of version 1
+        return v1.combine_and_open(key, old, REQUEST, old_partials)
+
+    def open_v2() -> object:  # the officer's tool: re-derive b, verify, combine, unblind, open
+        b = blinding_scalar(OFFICER_SEED, NONCE, new.digest())
+        return open_blinded(key, new, REQUEST, new_partials, b)
+
+    rows = []
+    for step, after, before, rounds in (
+        ("holder's approval (check envelope, partial + proof)", approve_v2, approve_v1, r),
+        (f"officer's open ({t} partials verified)", open_v2, open_v1, max(r // 3, 30)),
+    ):
+        rows.append((step, *median_ratio(after, before, rounds)))
+    return rows
 
 
 def main() -> None:
@@ -119,6 +170,14 @@ def main() -> None:
     for t, n in ((3, 5), (8, 15)):
         for name, (us, ratio) in bench_key(t, n, r):
             print(f"| {t}-of-{n} | {name} | {us:.0f} | {ratio:.2f} |")
+    print()
+    print(f"# issue 14: version 2 (blinded, proven) against version 1, same run; target <= {REVEAL_TARGET}x")
+    print("| key | step | v2 median (us) | v1 median (us) | v2 / v1 (median of paired rounds) | target |")
+    print("|---|---|---:|---:|---:|---|")
+    for t, n in ((3, 5), (8, 15)):
+        for step, after, before, ratio in bench_reveal(t, n, r):
+            verdict = "met" if ratio <= REVEAL_TARGET else "MISSED"
+            print(f"| {t}-of-{n} | {step} | {after:.0f} | {before:.0f} | {ratio:.2f} | {verdict} |")
 
 
 if __name__ == "__main__":

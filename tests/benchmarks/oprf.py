@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +63,7 @@ from escrow.services.platforms import register_platform  # noqa: E402
 from escrow.services.registration import register_person  # noqa: E402
 from escrow.services.transparency import LogSigner  # noqa: E402
 from tests.benchmarks.oprf_baseline import HmacBaselineOprf  # noqa: E402
+from tests.benchmarks.timing import paired  # noqa: E402
 from tests.crypto.support import run_dkg  # noqa: E402
 from tests.oprf_support import OprfNetwork, start_network  # noqa: E402
 
@@ -73,26 +73,6 @@ EVAL_TARGET = 0.3
 NODE_TARGET = 0.5
 NODE_BATCHES = (1, 32)
 FLOW_TARGET = 1.5
-
-
-def paired(
-    first: Callable[[], object], second: Callable[[], object], rounds: int, batch: int = 1
-) -> tuple[list[float], list[float]]:
-    """Returns the per-call times (us) of each function, timed in alternating batches."""
-    first()
-    second()  # warm-up
-    a, b = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter_ns()
-        for _ in range(batch):
-            first()
-        t1 = time.perf_counter_ns()
-        for _ in range(batch):
-            second()
-        t2 = time.perf_counter_ns()
-        a.append((t1 - t0) / batch / 1000)
-        b.append((t2 - t1) / batch / 1000)
-    return a, b
 
 
 def bench_evaluation(network: OprfNetwork, client: ThresholdOprfClient, rounds: int) -> tuple[float, float]:

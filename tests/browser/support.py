@@ -42,7 +42,7 @@ from escrow.services.platforms import register_platform
 from escrow.services.staff import create_staff
 from tests.conftest import STAFF_PASSWORD, _migrated_database
 from tests.credentials_support import threshold_key
-from tests.oprf_support import OprfNetwork, start_network
+from tests.oprf_support import OprfNetwork, log_oprf_activation, start_network
 from tests.staff_support import forget_authenticator, next_code
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -185,6 +185,7 @@ def _serve_portal(directory: Path, *, holder_files: bool, network: OprfNetwork) 
                 key, _ = threshold_key()
                 install_escrow_key(session, key, log=extension.log, now=datetime.now(UTC))
                 session.commit()
+            log_oprf_activation(session, extension.log, now=datetime.now(UTC))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

@@ -4,13 +4,16 @@ blinded partials open only with the blinding scalar; envelopes prove their rando
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 
+import nacl.signing
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from escrow.crypto.disclosure import blinding_message, blinding_point, blinding_scalar
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.errors import (
     DuplicateShareError,
@@ -372,3 +375,17 @@ def test_opened_envelope_names_the_seal_key_it_was_made_with() -> None:
     with pytest.raises(OpenFailedError):  # a seal wrapped with another person's seal key never opens
         _open(KEY_3_OF_5, SHARES_3_OF_5, wrong, (1, 2, 3))
     assert "hidden" in repr(PERSON)
+
+
+@given(st.binary(min_size=32, max_size=32), st.text(alphabet="0123456789abcdef", min_size=32, max_size=32))
+@settings(max_examples=25, deadline=None)
+def test_blinding_point_is_the_ed25519_public_key_a_browser_derives(seed: bytes, nonce: str) -> None:
+    # The browser key (escrow/static/officer-key.js) computes B as the Ed25519 public key of
+    # SHA-256(signature) with WebCrypto; the tool computes b*G. They must agree for every key.
+    digest = hashlib.sha256(seed).digest()
+    signature = nacl.signing.SigningKey(seed).sign(blinding_message(nonce, digest)).signature
+    browser = nacl.signing.SigningKey(hashlib.sha256(signature).digest()).verify_key.encode()
+    assert bytes(blinding_point(seed, nonce, digest)) == browser
+    assert Point.base_times(blinding_scalar(seed, nonce, digest)) == blinding_point(seed, nonce, digest)
+    # one point per envelope of one request: another envelope digest gives another point
+    assert blinding_point(seed, nonce, digest) != blinding_point(seed, nonce, hashlib.sha256(digest).digest())
