@@ -55,7 +55,7 @@ from tests.browser.support import (
 )
 from tests.browser.test_browser_key import _make_browser_key
 from tests.disclosure_support import PDF
-from tests.oprf_support import OprfNetwork, log_oprf_activation
+from tests.oprf_support import OprfNetwork
 
 pytestmark = pytest.mark.browser
 
@@ -71,11 +71,8 @@ OPEN_TIMEOUT_MS = 30_000  # the reveal signs, fetches, verifies proofs and asks 
 
 @pytest.fixture
 def portal(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[Portal]:
-    """The active 3-of-5 key has key-holders with holder files (the development ceremony), and the log
-    records the OPRF key's activation (what the page checks every node's answer against)."""
+    """The active 3-of-5 key has key-holders with holder files (the development ceremony)."""
     with running_portal(tmp_path / "portal", holder_files=True, network=oprf_network) as portal:
-        with portal.extension.session_factory() as session:
-            log_oprf_activation(session, portal.extension.log, now=datetime.now(UTC))
         portal.add_platform(PLATFORM, "Example Forum")
         portal.add_staff("olga", "legal_officer", organisation="Forum Legal")
         portal.add_staff("pavel", "legal_officer", organisation="Public Prosecution Service")
