@@ -22,6 +22,7 @@
 
 import { ed25519, ristretto255, ristretto255_oprf, sha256, sha512, hmac, hkdf, xchacha20poly1305 } from "./vendor/noble.js";
 import { ED25519, b64u, canonical, concat, ed25519Available, loadPair, officerMessage, publicKeyOf } from "./officer-key.js";
+export { canonical }; // the canonical JSON of escrow.crypto.transcript (officer-key.js), for the tests
 
 const EdPoint = ed25519.Point;
 const RPoint = ristretto255.Point;
@@ -90,6 +91,18 @@ function exactMembers(data, members, what) {
 function isContext(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
+
+// canonical_json's domain: null, bools, text, safe integers (never floats), lists and objects. Other
+// values would encode differently here and in Python, so they are refused, as _check_context does.
+function isCanonical(value) {
+  if (value === null || typeof value === "boolean" || typeof value === "string") return true;
+  if (typeof value === "number") return Number.isSafeInteger(value);
+  if (Array.isArray(value)) return value.every(isCanonical);
+  if (isContext(value)) return Object.values(value).every(isCanonical);
+  return false;
+}
+
+const isMapping = (value) => isContext(value) && isCanonical(value);
 
 // A JSON integer, never a bool or float (escrow.crypto.seal._check_version).
 const isInt = (v) => typeof v === "number" && Number.isInteger(v);
@@ -219,7 +232,7 @@ export function parseEnvelope(data) {
   exactMembers(data, ["v", "key_id", "r", "nonce", "outer", "proof", "context"], "envelope");
   if (!isInt(data.v) || data.v !== ENVELOPE_VERSION) refuse("unsupported envelope version");
   if (typeof data.key_id !== "string") refuse("key id must be text");
-  if (!isContext(data.context)) refuse("a context is a mapping");
+  if (!isMapping(data.context)) refuse("a context is a mapping");
   const envelope = {
     json: data,
     keyId: data.key_id,
@@ -290,7 +303,7 @@ export function openWithSecretPoint(key, envelope, sR) {
   try {
     record = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(recordBytes));
     exactMembers(record, ["m", "context", "nonce", "inner"], "sealed record");
-    if (!isContext(record.context)) refuse("a context is a mapping");
+    if (!isMapping(record.context)) refuse("a context is a mapping");
   } catch {
     refuse("envelope did not open");
   }
@@ -457,11 +470,33 @@ async function signRole(pair, role, digest) {
   return b64u(new Uint8Array(await crypto.subtle.sign(ED25519, pair.privateKey, officerMessage(role, b64u(digest)))));
 }
 
+const BODY_VERSION = 2;
+const BODY_KEYS = ["v", "nonce", "court", "case_number", "order_sha256", "court_signature", "legal_basis", "emergency", "scope", "expires_at", "notify_delay_days", "key_id", "submitter", "blinding"];
+
+// What DisclosureBody.from_dict checks before this page relies on a member: the version (a newer body
+// is refused by name), exact members, a pseudonym scope item per envelope and one blinding point each.
+export function checkBody(body) {
+  if (!isContext(body)) refuse("the request body cannot be read; refusing");
+  if (!isInt(body.v) || body.v !== BODY_VERSION) refuse(`the request body is of version ${JSON.stringify(body.v)}, not ${BODY_VERSION}; refusing`);
+  exactMembers(body, BODY_KEYS, "disclosure request body");
+  if (!isCanonical(body)) refuse("the request body is not canonical JSON; refusing");
+  if (typeof body.nonce !== "string" || !/^[0-9a-f]{32}$/.test(body.nonce) || typeof body.key_id !== "string") refuse("the request body cannot be read; refusing");
+  if (!Array.isArray(body.scope) || body.scope.length === 0 || !Array.isArray(body.blinding) || body.blinding.length !== body.scope.length) {
+    refuse("the request body holds no blinding point per pseudonym in scope; refusing");
+  }
+  for (const item of body.scope) {
+    exactMembers(item, ["platform", "pseudonym", "envelope_digest"], "pseudonym scope item");
+    if (![item.platform, item.pseudonym, item.envelope_digest].every((v) => typeof v === "string" && v)) refuse("a scope item cannot be read; refusing");
+    b64uDecode(item.envelope_digest, 32);
+  }
+  if (!isContext(body.submitter) || typeof body.submitter.username !== "string") refuse("the request body names no submitter; refusing");
+}
+
 // _read_package: the package is the request this key signed, with one proven envelope per scope item.
 async function readPackage(data, pair, username, requestId, signedDigest) {
   if (!isContext(data) || data.id !== requestId) refuse("the server's reveal package is not for this request; refusing");
   const body = data.body;
-  if (!isContext(body) || !Array.isArray(body.scope) || !Array.isArray(body.blinding)) refuse("the request body cannot be read; refusing");
+  checkBody(body);
   const digest = sha256(utf8(canonical(body)));
   if (b64u(digest) !== data.digest) refuse("the reveal package's digest does not match its body");
   if (!equalBytes(digest, signedDigest)) refuse("the reveal package is not the request you opened (another digest); refusing");

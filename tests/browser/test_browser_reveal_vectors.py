@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import nacl.signing
@@ -27,7 +28,9 @@ from escrow.crypto.pseudonym import MAX_SLOTS, person_keys
 from escrow.crypto.seal import SealKey, partial_decrypt, reseal, seal_identity
 from escrow.crypto.threshold_oprf import answer, finalize_threshold, public_shares
 from escrow.crypto.transcript import b64u_encode, canonical_json
+from escrow.protocol.disclosure import CourtReference, DisclosureBody, Submitter
 from escrow.protocol.identity import identity_key, seal_context
+from escrow.protocol.scope import PseudonymScope
 from tests.browser.support import Portal, open_page
 from tests.credentials_support import threshold_key
 
@@ -290,3 +293,46 @@ def test_checkpoint_signature_and_inclusion_proofs_in_the_page_match_python(
     assert got["tampered"] == "the checkpoint's signature does not verify"
     assert got["otherKey"] == "the checkpoint is not signed by the log's key"
     assert got["proofs"] == [[True, False]] * size
+
+
+_BODY = """async (m, a) => {
+  const outcome = (f) => { try { f(); return "accepted"; } catch (e) { return e.message; } };
+  const canonical = new TextEncoder().encode(m.canonical(a.body));
+  const digest = m.toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", canonical)));
+  return {
+    digest,
+    valid: outcome(() => m.checkBody(a.body)),
+    newer: outcome(() => m.checkBody({ ...a.body, v: 3 })),
+    extra: outcome(() => m.checkBody({ ...a.body, extra: 1 })),
+    float: outcome(() => m.checkBody({ ...a.body, notify_delay_days: 1.5 })),
+    unblinded: outcome(() => m.checkBody({ ...a.body, blinding: [] })),
+    kind: outcome(() => m.checkBody({ ...a.body, scope: [{ ...a.body.scope[0], kind: "other" }] })),
+  };
+}"""
+
+
+def test_request_body_digest_and_checks_in_the_page_match_python(page: Any, portal: Portal) -> None:
+    body = DisclosureBody(
+        nonce="0f" * 16,
+        court=CourtReference(id=3, name="District Court", jurisdiction="Exampleland"),
+        case_number="2031-CV-0042",
+        order_sha256=hashlib.sha256(b"%PDF-1.7 order").hexdigest(),
+        court_verdict="verified",
+        legal_basis='Section 12(3), Ümlaut & "quotes" <tags> \\ 日本',
+        is_emergency=False,
+        scope=(PseudonymScope("forum", "p" * 26, b64u_encode(hashlib.sha256(b"e").digest())),),
+        expires_at=datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC),
+        notify_delay_days=30,
+        key_id="key-2031",
+        submitter=Submitter(username="olga", organisation="Forum Legal"),
+    ).with_blinding([Point.base_times(Scalar.random())])
+
+    got = _run(page, portal, _BODY, {"body": body.to_dict()})
+
+    assert got["digest"] == body.digest().hex()
+    assert got["valid"] == "accepted"
+    assert got["newer"] == "the request body is of version 3, not 2; refusing"
+    assert got["extra"] == "unexpected disclosure request body fields"
+    assert got["float"] == "the request body is not canonical JSON; refusing"
+    assert got["unblinded"] == "the request body holds no blinding point per pseudonym in scope; refusing"
+    assert got["kind"] == "unexpected pseudonym scope item fields"
