@@ -34,6 +34,7 @@ from escrow.crypto.seal import (
     combine_partials,
     open_with_secret_point,
     reseal,
+    seal,
 )
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.identity.devidp import DEMO_USERS
@@ -248,7 +249,7 @@ def _swap_in_mixed_envelope(portal: Portal, credential: VerifiedCredential) -> s
     return b64u_encode(mixed.digest())
 
 
-def test_mixed_envelope_is_refused_in_the_page_and_shows_no_identity(
+def test_a_swapped_or_mixed_envelope_is_refused_in_the_page_and_shows_no_identity(
     page: Any, new_page: Callable[[], Any], portal: Portal, tmp_path: Path
 ) -> None:
     # Given: the troll's credential, whose envelope a compromised server rebuilt from a victim's seal
@@ -259,7 +260,34 @@ def test_mixed_envelope_is_refused_in_the_page_and_shows_no_identity(
         portal, new_page, tmp_path, credential.pseudonym, mixed_digest
     )
 
-    # When: olga opens it in the page
+    # When: the server first serves, in the reveal package, another envelope it made for the same
+    # platform and pseudonym (a valid proof of knowledge, another digest)
+    with portal.extension.session_factory() as session:
+        other = seal(
+            active_escrow_key(session),
+            b'{"provider":"x","issuer":"x","subject":"x","name":"Someone Else"}',
+            {"platform": PLATFORM, "pseudonym": credential.pseudonym, "envelope_id": "other"},
+        )
+
+    def serve_other(route: Any) -> None:
+        response = route.fetch()
+        package = response.json()
+        package["envelopes"][0] = other.to_dict()
+        route.fulfill(response=response, json=package)
+
+    reveal_path = f"**/api/v1/disclosures/{request_id}/reveal"
+    olga.route(reveal_path, serve_other)
+    section = _open_in_the_page(olga, portal, request_id)
+
+    # Then: the page refuses the package and shows nothing
+    expect(section.get_by_role("status")).to_have_text(
+        f"Refused: the envelope for {PLATFORM}/{credential.pseudonym} does not match the digest the "
+        "officers signed (tampered or substituted); refusing. No identity is shown."
+    )
+    expect(section.locator("dd")).to_have_count(0)
+
+    # When: olga opens it in the page, served as stored
+    olga.unroute(reveal_path)
     section = _open_in_the_page(olga, portal, request_id)
 
     # Then: it opens, the OPRF check fails, and the page shows no identity and says why
