@@ -48,6 +48,7 @@ from escrow.identity.devidp import DEV_LABEL
 from escrow.web import bp as web_bp
 from escrow.web import render_error_page, sign_in_again
 from escrow.web.admin import bp as admin_bp
+from escrow.web.assets import script_integrity
 from escrow.web.auth import bp as auth_bp
 from escrow.web.auth import pending_account_key
 from escrow.web.disclosures import bp as disclosures_web_bp
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _limit_logins(app, settings)
     # Templates name the server by configuration, never by the Host header (issue 17).
     app.jinja_env.globals["public_base_url"] = public_base_url
+    app.jinja_env.globals["script_integrity"] = script_integrity(app.static_folder)
     init_metrics(app)
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)

@@ -10,12 +10,13 @@
 // signed digest is then SHA-256 of the canonical JSON of the body with those points in.
 // This key guards against a stolen database, not against a server that serves a hostile script: an
 // officer who must not trust the server uses the command-line tool, which opens the reveal too.
+// officer-reveal.js imports its key store and encodings (the in-page reveal, issue 14).
 // Pages work without this script: it only reveals the buttons when WebCrypto Ed25519 is available (and,
 // on a request page, when this browser holds the officer's key).
 
 const DB_NAME = "escrow-officer-keys";
 const STORE = "keys";
-const ED25519 = { name: "Ed25519" };
+export const ED25519 = { name: "Ed25519" };
 
 function openDb() {
   return new Promise((resolve, reject) => {
@@ -40,21 +41,21 @@ function storageKey(origin, username) {
   return `${origin} ${username}`;
 }
 
-const loadPair = (username) => withStore("readonly", (s) => s.get(storageKey(location.origin, username)));
+export const loadPair = (username) => withStore("readonly", (s) => s.get(storageKey(location.origin, username)));
 const savePair = (username, pair) => withStore("readwrite", (s) => s.put(pair, storageKey(location.origin, username)));
 
-function b64u(buffer) {
+export function b64u(buffer) {
   let text = "";
   for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
   return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function fromB64u(text) {
+export function fromB64u(text) {
   const standard = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
   return Uint8Array.from(atob(standard), (c) => c.charCodeAt(0));
 }
 
-async function ed25519Available() {
+export async function ed25519Available() {
   try {
     await crypto.subtle.generateKey(ED25519, false, ["sign", "verify"]);
     return true;
@@ -63,11 +64,11 @@ async function ed25519Available() {
   }
 }
 
-async function publicKeyOf(pair) {
+export async function publicKeyOf(pair) {
   return b64u(await crypto.subtle.exportKey("raw", pair.publicKey));
 }
 
-function officerMessage(role, digestB64u) {
+export function officerMessage(role, digestB64u) {
   const digest = fromB64u(digestB64u);
   if (digest.length !== 32) throw new Error("a request digest is 32 bytes");
   const prefix = new TextEncoder().encode(`escrow/v1/disclosure/${role}`);
@@ -82,7 +83,7 @@ const PKCS8_ED25519 = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ]);
 
-function concat(...parts) {
+export function concat(...parts) {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of parts) {
@@ -93,7 +94,7 @@ function concat(...parts) {
 }
 
 // escrow.crypto.transcript.canonical_json: sorted keys, no spaces, UTF-8 (keys here are ASCII).
-function canonical(value) {
+export function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object") {
     return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;

@@ -140,15 +140,22 @@ def request_file(request_id: int) -> Response:
 @role_required(OFFICER)
 def identity_page(request_id: int) -> ResponseReturnValue:
     """How the submitting officer opens the identities: in their own tool, never on this server."""
+    staff = _staff()
     view = service.get_request(
         get_session(),
         request_id=request_id,
-        staff=_staff(),
+        staff=staff,
         policy=_policy(),
         log=get_components().log,
         now=current_time(),
     )
-    html = render_template("disclosure/identity.html", r=view, server=public_base_url())
+    html = render_template(
+        "disclosure/identity.html",
+        r=view,
+        server=public_base_url(),
+        me=staff.username,
+        my_key=service.registered_officer_key(get_session(), staff.username),
+    )
     return html, 200, {"Cache-Control": "no-store"}
 
 
