@@ -506,7 +506,9 @@ class OidcCode(Base):
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(8))
     acr: Mapped[str] = mapped_column(String(16))
-    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Issue 19: None unless the platform asked for it (max_age, prompt=login), and then the time of a
+    # sign-in made for this request alone, never the person's escrow sign-in time (a join key).
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

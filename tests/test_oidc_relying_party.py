@@ -137,9 +137,9 @@ def test_stock_oidc_client_signs_in_and_receives_the_pseudonym_only(provider: An
     assert claims["iss"] == base
     assert claims["aud"] == "forum"
     assert len(claims["sub"]) == 26
-    assert claims["acr"] == "high" or claims["acr"] in ("low", "substantial")
+    assert claims["acr"] == "http://eidas.europa.eu/LoA/high"
     assert set(claims) == {
-        "iss", "sub", "aud", "exp", "iat", "nonce", "auth_time", "acr", "at_hash", "envelope_digest",
+        "iss", "sub", "aud", "exp", "iat", "nonce", "acr", "at_hash", "envelope_digest",
         "verified_unique",
     }  # fmt: skip
 

@@ -48,6 +48,13 @@ ID_TOKEN_TTL_S: Final = 600
 CLIENT_SECRET_BYTES: Final = 32
 RS256_KEY_NAME: Final = "oidc-rs256-signing-key"  # PEM under keys/, mode 0600
 VERIFIED_UNIQUE_CLAIM: Final = "verified_unique"
+# Issue 19: `acr` is a URI (OIDC Core 2 "SHOULD be ... absolute URIs"). escrow's three assurance levels
+# are eIDAS's (Implementing Regulation 2015/1502), whose URIs relying parties already know.
+ACR_URIS: Final = {
+    "low": "http://eidas.europa.eu/LoA/low",
+    "substantial": "http://eidas.europa.eu/LoA/substantial",
+    "high": "http://eidas.europa.eu/LoA/high",
+}
 
 _log = logging.getLogger(__name__)
 
@@ -93,7 +100,7 @@ class CodeGrant:
     code_challenge: str | None
     code_challenge_method: str | None
     acr: str
-    auth_time: datetime
+    auth_time: datetime | None  # only when the platform asked (max_age, prompt=login): issue 19
     credential_id: str
     pseudonym: str
     envelope_digest: str
@@ -293,7 +300,7 @@ def create_authorization_code(
     nonce: str | None,
     code_challenge: str | None,
     code_challenge_method: str | None,
-    auth_time: datetime,
+    auth_time: datetime | None,
     secret: PseudonymSecret,
     keyring: Keyring,
     issuer: str,
@@ -301,6 +308,10 @@ def create_authorization_code(
     now: datetime,
 ) -> None:
     """Stores the authorization code of a sign-in and commits.
+
+    ``auth_time`` is None unless the platform asked for it, and then the time of a sign-in made for
+    this request alone: never the person's escrow sign-in time, which every platform they sign in to
+    from that session would share (issue 19, docs/platforms.md#auth_time).
 
     Makes a fresh sealed envelope bound to the person's pseudonym on the platform through the
     credentials service (so the platform can name its digest in a disclosure request), and logs
@@ -461,11 +472,11 @@ def find_access_token(session: Session, *, access_token: object) -> AccessTokenI
 
 
 def id_token_claims(grant: CodeGrant) -> dict[str, Any]:
-    """Returns what an ID token says about the person: the pseudonym, the assurance (acr), the
-    envelope digest, and that they are a verified unique person. Nothing else (issue 7 rules)."""
+    """Returns what an ID token says about the person: the pseudonym, the assurance (acr, as a URI),
+    the envelope digest, and that they are a verified unique person. Nothing else (issue 7 rules)."""
     return {
         "sub": grant.pseudonym,
-        "acr": grant.acr,
+        "acr": ACR_URIS[grant.acr],
         ENVELOPE_DIGEST_CLAIM: grant.envelope_digest,
         VERIFIED_UNIQUE_CLAIM: True,
     }

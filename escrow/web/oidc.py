@@ -13,6 +13,7 @@ to the platform's redirect URI as ``error=``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,8 +30,14 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from authlib.oidc.core.util import create_half_hash
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import (
@@ -63,7 +70,7 @@ from escrow.httpkit import (
 from escrow.services import oidc as service
 from escrow.services.registration import PersonAccount
 from escrow.web import render_error_page
-from escrow.web.users import AUTH_TIME_KEY, NEXT_KEY
+from escrow.web.users import AUTH_TIME_KEY, LOGIN_ID_KEY, NEXT_KEY
 
 SCOPE: str = "openid"
 SERVER_EXTENSION = "escrow_oidc_server"
@@ -72,6 +79,9 @@ TOKEN_PATH = "/api/v1/oidc/token"  # noqa: S105 - a URL path
 USERINFO_PATH = "/api/v1/oidc/userinfo"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+# Issue 19: an authorization request waiting for a sign-in made for it: {"request": digest of its
+# query string, "login": the login id when it asked}.
+FRESH_LOGIN_KEY = "escrow_oidc_fresh_login"
 
 bp = Blueprint("oidc", __name__)
 # Token and userinfo are called by platforms with client credentials or a bearer token, never with
@@ -142,8 +152,9 @@ class _Code(AuthorizationCodeMixin):  # type: ignore[misc]
     def get_nonce(self) -> str | None:
         return self.grant.nonce
 
-    def get_auth_time(self) -> int:
-        return int(self.grant.auth_time.timestamp())
+    def get_auth_time(self) -> int | None:
+        # None: Authlib leaves auth_time out of the ID token (issue 19).
+        return None if self.grant.auth_time is None else int(self.grant.auth_time.timestamp())
 
     def get_acr(self) -> str:
         return self.grant.acr
@@ -197,12 +208,13 @@ class _S256Only(CodeChallenge):  # type: ignore[misc]
 
 class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS  # noqa: RUF012
+    # Set by the authorization view: a sign-in made for this request, or None (issue 19).
+    auth_time: datetime | None = None
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         person: PersonAccount = request.user
         extension = get_components()
         now = current_time()
-        auth_time = cookie_session.get(AUTH_TIME_KEY)
         payload = request.payload.data
         service.create_authorization_code(
             get_session(),
@@ -214,7 +226,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             nonce=payload.get("nonce"),
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
-            auth_time=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else now,
+            auth_time=self.auth_time,
             secret=pseudonym_secret(),
             keyring=extension.keyring,
             issuer=extension.settings.issuer_url,
@@ -257,6 +269,9 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
         # warns on EdDSA, RFC 9864) or RS256 with the key under keys/.
         alg = request.client.id_token_signed_response_alg
         claims = self.get_compatible_claims(request)
+        # Authlib defaults auth_time to the token request's time: a claim the platform did not ask
+        # for, and false. It comes only from the code, when asked for (issue 19).
+        claims.pop("auth_time", None)
         claims.update(self.get_authorization_code_claims(request.authorization_code))
         at_hash = create_half_hash(token["access_token"], alg)
         claims["at_hash"] = at_hash.decode("ascii")
@@ -284,6 +299,17 @@ class _UserInfo(UserInfoEndpoint):  # type: ignore[misc]
         return str(get_components().settings.issuer_url)
 
 
+class _Issuer(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207: ``iss`` in every authorization response, so a client talking to several providers
+    can tell which one answered (mix-up attacks, RFC 9700 section 4.4)."""
+
+    def get_issuer(self) -> str:
+        return str(get_components().settings.issuer_url)
+
+
+_ISSUER_PARAMETER = _Issuer()
+
+
 def _query_client(client_id: str) -> _Client | None:
     client = service.get_client(get_session(), client_id)
     return None if client is None else _Client(client)
@@ -309,6 +335,7 @@ def init_oidc_provider(app: Flask) -> None:
     protector = ResourceProtector()
     protector.register_token_validator(_BearerValidator())
     server.register_endpoint(_UserInfo(resource_protector=protector))
+    server.register_extension(_ISSUER_PARAMETER)
     app.extensions[SERVER_EXTENSION] = server
 
 
@@ -344,31 +371,107 @@ def _current_person() -> PersonAccount | None:
 def _error_response(error: OAuth2Error) -> WerkzeugResponse | tuple[str, int]:
     # Only errors Authlib tied to a validated redirect URI go back to the platform (RFC 6749 4.1.2.1).
     if error.redirect_uri:
-        return _server().handle_error_response(None, error)  # type: ignore[no-any-return]
+        response = _server().handle_error_response(None, error)
+        _ISSUER_PARAMETER.add_issuer_parameter(_server(), response)  # RFC 9207 2: error responses too
+        return response  # type: ignore[no-any-return]
     return render_error_page(400, f"This sign-in request is invalid: {error.description or error.error}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Prompt:
+    """What the authorization request asks of the sign-in (OIDC Core 3.1.2.1): ``prompt`` values
+    and ``max_age``."""
+
+    values: frozenset[str]
+    max_age: int | None
+
+    @property
+    def needs_fresh_login(self) -> bool:
+        # Issue 19: any max_age, like prompt=login, makes the person sign in again for this request:
+        # the ID token's auth_time is then that sign-in's, which no other platform can share.
+        return self.max_age is not None or "login" in self.values
+
+
+_MAX_AGE_DIGITS = 10  # up to 317 years
+
+
+def _prompt_of(grant: grants.AuthorizationCodeGrant) -> _Prompt:
+    """Parses the request's OIDC parameters. Raises OAuth2Error (sent back to the redirect URI)
+    for a request object (OIDC Core 6: request_not_supported) or a max_age that is not a
+    non-negative integer."""
+    payload = grant.request.payload
+    data = payload.data
+    where = {"redirect_uri": payload.redirect_uri, "state": payload.state}
+    if "request" in data:
+        raise RequestNotSupportedError(**where)
+    if "request_uri" in data:
+        raise RequestURINotSupportedError(**where)
+    raw = data.get("max_age")
+    if raw is not None and not (
+        isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= _MAX_AGE_DIGITS
+    ):
+        raise InvalidRequestError("max_age must be a non-negative integer (seconds)", **where)
+    prompt = data.get("prompt")
+    return _Prompt(
+        frozenset(prompt.split() if isinstance(prompt, str) else ()), None if raw is None else int(raw)
+    )
+
+
+def _request_digest() -> str:
+    # The consent form posts back to the same query string, and a login resumes it unchanged.
+    return hashlib.sha256(request.query_string).hexdigest()
+
+
+def _fresh_login_time() -> int | None:
+    """The time of a sign-in made since this authorization request asked for one, or None."""
+    marker = cookie_session.get(FRESH_LOGIN_KEY)
+    if not isinstance(marker, dict) or marker.get("request") != _request_digest():
+        return None
+    login_id = cookie_session.get(LOGIN_ID_KEY)
+    auth_time = cookie_session.get(AUTH_TIME_KEY)
+    if login_id is None or marker.get("login") == login_id or not isinstance(auth_time, int):
+        return None
+    return auth_time
+
+
+def _sign_in_first() -> WerkzeugResponse:
+    """Sends the person to sign in (again), marking this request as waiting for that sign-in."""
+    cookie_session[FRESH_LOGIN_KEY] = {
+        "request": _request_digest(),
+        "login": cookie_session.get(LOGIN_ID_KEY),
+    }
+    cookie_session[NEXT_KEY] = request.full_path
+    return redirect(url_for("users.login"))
 
 
 @bp.route(AUTHORIZE_PATH, methods=["GET", "POST"])
 def authorize() -> WerkzeugResponse | str | tuple[str, int]:
-    """The authorization endpoint: log in, then the consent screen (remembered per platform)."""
+    """The authorization endpoint: log in, then the consent screen (remembered per platform).
+
+    ``prompt`` and ``max_age`` as OIDC Core 3.1.2.1 says: ``none`` never shows a page,
+    ``login`` and any ``max_age`` sign the person in again for this request, ``consent`` asks again.
+    """
     person = _current_person()
     server = _server()
     try:
         grant = server.get_consent_grant(end_user=person)
+        prompt = _prompt_of(grant)
     except OAuth2Error as error:
         return _error_response(error)
-    if person is None:
-        if grant.request.payload.data.get("prompt") == "none":
+    auth_time: int | None = None
+    if prompt.needs_fresh_login:
+        auth_time = _fresh_login_time()
+    if person is None or (prompt.needs_fresh_login and auth_time is None):
+        if "none" in prompt.values:
             return _error_response(_login_required(grant))
-        cookie_session[NEXT_KEY] = request.full_path
-        return redirect(url_for("users.login"))
+        return _sign_in_first()
     extension = get_components()
     client: _Client = grant.request.client
     session = get_session()
     form = ConsentForm()
     if request.method == "POST":
         if not (form.validate_on_submit() and form.allow.data):
-            return server.create_authorization_response(grant=grant, grant_user=None)  # type: ignore[no-any-return]
+            return _authorization_response(grant, None, None)
         service.grant_consent(
             session,
             person_id=person.id,
@@ -377,13 +480,24 @@ def authorize() -> WerkzeugResponse | str | tuple[str, int]:
             log=extension.log,
             now=current_time(),
         )
-    elif not service.has_consent(
+    elif "consent" in prompt.values or not service.has_consent(
         session, person_id=person.id, platform_id=client.client_id, secret=pseudonym_secret()
     ):
-        if grant.request.payload.data.get("prompt") == "none":  # OIDC Core 3.1.2.6
+        if "none" in prompt.values:  # OIDC Core 3.1.2.6
             return _error_response(_consent_required(grant))
         return render_template("oidc/consent.html", platform=client.info, action=request.full_path, form=form)
-    return server.create_authorization_response(grant=grant, grant_user=person)  # type: ignore[no-any-return]
+    return _authorization_response(grant, person, auth_time)
+
+
+def _authorization_response(
+    grant: _CodeGrant, person: PersonAccount | None, auth_time: int | None
+) -> WerkzeugResponse:
+    """The redirect back to the platform (a code, or access_denied), with RFC 9207's ``iss``. A
+    fresh sign-in is used up by the code it made: the next request asking for one signs in again."""
+    grant.auth_time = None if auth_time is None else datetime.fromtimestamp(auth_time, UTC)
+    response = _server().create_authorization_response(grant=grant, grant_user=person)
+    cookie_session.pop(FRESH_LOGIN_KEY, None)
+    return response  # type: ignore[no-any-return]
 
 
 def _login_required(grant: grants.AuthorizationCodeGrant) -> OAuth2Error:
@@ -451,7 +565,8 @@ def discovery() -> Response:
             "envelope_digest",
             service.VERIFIED_UNIQUE_CLAIM,
         ],
-        acr_values_supported=["low", "substantial", "high"],
+        acr_values_supported=list(service.ACR_URIS.values()),
+        authorization_response_iss_parameter_supported=True,
         request_parameter_supported=False,
         request_uri_parameter_supported=False,
         claims_parameter_supported=False,
