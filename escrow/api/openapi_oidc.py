@@ -26,22 +26,100 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_USERINFO = {
-    "summary": "The signed-in person's pseudonym for the calling platform (sub) and verified_unique",
-    "tags": ["sign in with escrow"],
-    "security": _BEARER,
-    "responses": {
-        "200": _json(_ref("OidcUserInfo"), "Only sub and verified_unique"),
-        "401": _json(_ref("OAuthError"), "Missing, unknown, expired or revoked access token"),
-    },
+_NO_TOKEN_401 = {
+    "description": (
+        "No access token (WWW-Authenticate: Bearer, no error code and no body: RFC 6750 section 3.1), "
+        'or an unknown, expired or revoked one (WWW-Authenticate error="invalid_token", OAuth error JSON)'
+    ),
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "RFC 6750 section 3"}},
+    "content": {"application/json": {"schema": _ref("OAuthError")}},
 }
+
+
+def _userinfo(method: str) -> dict[str, Any]:
+    return {
+        "operationId": f"oidcUserinfo{method}",
+        "summary": "The signed-in person's pseudonym for the calling platform (sub) and verified_unique",
+        "tags": ["sign in with escrow"],
+        "security": _BEARER,
+        "responses": {
+            "200": _json(_ref("OidcUserInfo"), "Only sub and verified_unique"),
+            "401": _NO_TOKEN_401,
+        },
+    }
+
+
+def _token_form(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {
+                        "token": {"type": "string", "description": "an access token"},
+                        "token_type_hint": {"enum": ["access_token", "refresh_token"]},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        **(extra or {}),
+                    },
+                }
+            }
+        },
+    }
+
 
 PATHS: dict[str, Any] = {
     "/.well-known/openid-configuration": {
         "get": {
+            "operationId": "oidcDiscovery",
             "summary": "OpenID Provider metadata (OpenID Connect Discovery 1.0); cacheable",
             "tags": ["sign in with escrow"],
             "responses": {"200": _json(_ref("OidcDiscovery"), "Provider metadata")},
+        }
+    },
+    "/.well-known/oauth-authorization-server": {
+        "get": {
+            "operationId": "oauthAuthorizationServerMetadata",
+            "summary": "RFC 8414 authorization server metadata (the same document as OpenID discovery)",
+            "tags": ["sign in with escrow"],
+            "responses": {"200": _json(_ref("OidcDiscovery"), "Authorization server metadata")},
+        }
+    },
+    "/api/v1/oidc/revoke": {
+        "post": {
+            "operationId": "oidcRevokeToken",
+            "summary": "RFC 7009: revoke one of the platform's own access tokens",
+            "description": (
+                "200 with an empty object for any token the platform may revoke, known or not; another "
+                "platform's token is refused (invalid_grant). Public clients send their client_id."
+            ),
+            "tags": ["sign in with escrow"],
+            "security": _CLIENT,
+            "requestBody": _token_form(),
+            "responses": {
+                "200": _json({"type": "object", "maxProperties": 0}, "Revoked (or unknown)"),
+                "400": _json(_ref("OAuthError"), "invalid_request (no token), invalid_grant"),
+                "401": _json(_ref("OAuthError"), "invalid_client"),
+            },
+        }
+    },
+    "/api/v1/oidc/introspect": {
+        "post": {
+            "operationId": "oidcIntrospectToken",
+            "summary": "RFC 7662: what one of the platform's own access tokens is (confidential clients)",
+            "description": (
+                'An unknown, expired, revoked or another platform\'s token is {"active": false} alone.'
+            ),
+            "tags": ["sign in with escrow"],
+            "security": [{"oidcClientBasic": []}, {}],
+            "requestBody": _token_form(),
+            "responses": {
+                "200": _json(_ref("OidcIntrospection"), "The token's state"),
+                "400": _json(_ref("OAuthError"), "invalid_request (no token)"),
+                "401": _json(_ref("OAuthError"), "invalid_client (also a public client)"),
+            },
         }
     },
     "/api/v1/oidc/token": {
@@ -80,7 +158,7 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/api/v1/oidc/userinfo": {"get": _USERINFO, "post": _USERINFO},
+    "/api/v1/oidc/userinfo": {"get": _userinfo("Get"), "post": _userinfo("Post")},
     "/api/v1/admin/platforms/{platform_id}/oidc/client-secret": {
         "post": {
             "summary": "Give the platform a new OIDC client secret (replacing any); shown once",
@@ -136,6 +214,21 @@ PATHS: dict[str, Any] = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "OidcIntrospection": {
+        "type": "object",
+        "required": ["active"],
+        "properties": {
+            "active": {"type": "boolean"},
+            "scope": {"type": "string"},
+            "client_id": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "sub": {"type": "string", "description": "the pairwise pseudonym"},
+            "aud": {"type": "string"},
+            "iss": {"type": "string"},
+            "iat": {"type": "integer"},
+            "exp": {"type": "integer"},
+        },
+    },
     "OAuthError": {
         "type": "object",
         "required": ["error"],

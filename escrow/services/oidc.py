@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -112,6 +113,7 @@ class AccessTokenInfo:
     credential_id: str
     pseudonym: str
     scope: str
+    issued_at: datetime
     expires_at: datetime
     is_revoked: bool
 
@@ -463,9 +465,40 @@ def find_access_token(session: Session, *, access_token: object) -> AccessTokenI
         credential_id=row.credential_id,
         pseudonym=credential.pseudonym,
         scope=row.scope,
+        issued_at=row.issued_at,
         expires_at=row.expires_at,
         is_revoked=row.revoked_at is not None,
     )
+
+
+def revoke_access_token(session: Session, *, access_token: str, platform_id: str, now: datetime) -> None:
+    """Revokes the platform's access token (RFC 7009) and commits; an unknown, another platform's or
+    an already revoked token changes nothing."""
+    session.execute(
+        update(OidcToken)
+        .where(
+            OidcToken.token_hash == _hash(access_token),
+            OidcToken.platform_id == platform_id,
+            OidcToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    _log.info("oidc.token_revoked platform_id=%s", platform_id)
+
+
+def registered_origins(session: Session) -> frozenset[str]:
+    """Returns the web origins (RFC 6454: scheme://host[:port]) of every platform's redirect URIs:
+    the origins whose browser code may call the token and userinfo endpoints (CORS, issue 19)."""
+    origins = set()
+    for uris in session.scalars(select(Platform.redirect_uris)):
+        for uri in json.loads(uris):
+            parts = urllib.parse.urlsplit(uri)
+            host = parts.netloc.rpartition("@")[2].lower()  # an origin has no userinfo
+            if parts.scheme in ("http", "https") and host:
+                origins.add(f"{parts.scheme}://{host}")
+    return frozenset(origins)
 
 
 # --- ID tokens -----------------------------------------------------------------------------------

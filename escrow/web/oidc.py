@@ -29,7 +29,9 @@ from authlib.oauth2.rfc6749 import (
     grants,
 )
 from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode, UserInfo, UserInfoEndpoint
 from authlib.oidc.core.errors import (
@@ -77,7 +79,15 @@ SERVER_EXTENSION = "escrow_oidc_server"
 AUTHORIZE_PATH = "/oidc/authorize"
 TOKEN_PATH = "/api/v1/oidc/token"  # noqa: S105 - a URL path
 USERINFO_PATH = "/api/v1/oidc/userinfo"
+REVOCATION_PATH = "/api/v1/oidc/revoke"
+INTROSPECTION_PATH = "/api/v1/oidc/introspect"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"  # RFC 8414
+# Introspection answers what a token is worth: only confidential clients, and only for their own.
+INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+# The endpoints a public client's browser code calls (CORS for its registered origins, issue 19).
+_CORS_PATHS = frozenset({TOKEN_PATH, USERINFO_PATH, REVOCATION_PATH})
+_CORS_MAX_AGE_S = 600
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # Issue 19: an authorization request waiting for a sign-in made for it: {"request": digest of its
 # query string, "login": the login id when it asked}.
@@ -284,10 +294,7 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
 
 class _BearerValidator(BearerTokenValidator):  # type: ignore[misc]
     def authenticate_token(self, token_string: str) -> _AccessToken | None:
-        session = get_session()
-        info = service.find_access_token(session, access_token=token_string)
-        client = None if info is None else service.get_client(session, info.platform_id)
-        return None if info is None or client is None else _AccessToken(info, _Client(client))
+        return _access_token(token_string)
 
 
 class _UserInfo(UserInfoEndpoint):  # type: ignore[misc]
@@ -308,6 +315,61 @@ class _Issuer(IssuerParameter):  # type: ignore[misc]
 
 
 _ISSUER_PARAMETER = _Issuer()
+
+
+class _Revocation(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009: a platform revokes one of its own access tokens (public clients with their
+    client_id). There are no refresh tokens, so every token is looked up as an access token whatever
+    the hint (RFC 7009 2.1: a wrong hint only widens the search)."""
+
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS  # noqa: RUF012
+    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _AccessToken | None:
+        return _access_token(token_string)
+
+    def revoke_token(self, token: _AccessToken, request: OAuth2Request) -> None:
+        service.revoke_access_token(
+            get_session(),
+            access_token=request.form["token"],
+            platform_id=token.info.platform_id,
+            now=current_time(),
+        )
+
+
+class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662 for confidential platforms, about their own tokens only: another platform's token
+    is ``{"active": false}``, as an unknown one is (section 2.2), so it tells them nothing."""
+
+    CLIENT_AUTH_METHODS = INTROSPECTION_AUTH_METHODS  # noqa: RUF012
+    SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _AccessToken | None:
+        return _access_token(token_string)
+
+    def check_permission(self, token: _AccessToken, client: _Client, request: OAuth2Request) -> bool:
+        return bool(token.info.platform_id == client.client_id)
+
+    def introspect_token(self, token: _AccessToken) -> dict[str, Any]:
+        info = token.info
+        return {
+            "active": True,
+            "scope": info.scope,
+            "client_id": info.platform_id,
+            "token_type": "Bearer",
+            "sub": info.pseudonym,
+            "aud": info.platform_id,
+            "iss": get_components().settings.issuer_url,
+            "iat": int(info.issued_at.timestamp()),
+            "exp": int(info.expires_at.timestamp()),
+        }
+
+
+def _access_token(token_string: object) -> _AccessToken | None:
+    session = get_session()
+    info = service.find_access_token(session, access_token=token_string)
+    client = None if info is None else service.get_client(session, info.platform_id)
+    return None if info is None or client is None else _AccessToken(info, _Client(client))
 
 
 def _query_client(client_id: str) -> _Client | None:
@@ -336,6 +398,8 @@ def init_oidc_provider(app: Flask) -> None:
     protector.register_token_validator(_BearerValidator())
     server.register_endpoint(_UserInfo(resource_protector=protector))
     server.register_extension(_ISSUER_PARAMETER)
+    server.register_endpoint(_Revocation)
+    server.register_endpoint(_Introspection)
     app.extensions[SERVER_EXTENSION] = server
 
 
@@ -534,9 +598,7 @@ def withdraw(platform_id: str) -> WerkzeugResponse:
     return redirect(url_for("oidc.connections"))
 
 
-@api_bp.get(DISCOVERY_PATH)
-def discovery() -> Response:
-    """OpenID Provider metadata (OpenID Connect Discovery 1.0 section 3)."""
+def _provider_metadata() -> dict[str, Any]:
     issuer = get_components().settings.issuer_url
     metadata = OpenIDProviderMetadata(
         issuer=issuer,
@@ -544,6 +606,10 @@ def discovery() -> Response:
         token_endpoint=issuer + TOKEN_PATH,
         userinfo_endpoint=issuer + USERINFO_PATH,
         jwks_uri=issuer + "/.well-known/jwks.json",
+        revocation_endpoint=issuer + REVOCATION_PATH,
+        revocation_endpoint_auth_methods_supported=TOKEN_AUTH_METHODS,
+        introspection_endpoint=issuer + INTROSPECTION_PATH,
+        introspection_endpoint_auth_methods_supported=INTROSPECTION_AUTH_METHODS,
         scopes_supported=[SCOPE],
         response_types_supported=["code"],
         response_modes_supported=["query"],
@@ -572,10 +638,27 @@ def discovery() -> Response:
         claims_parameter_supported=False,
     )
     # Not metadata.validate(): RFC 8414 requires an https issuer; development runs on loopback http.
-    response = jsonify(dict(metadata))
+    return dict(metadata)
+
+
+def _public_json(body: dict[str, Any]) -> Response:
+    response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@api_bp.get(DISCOVERY_PATH)
+def discovery() -> Response:
+    """OpenID Provider metadata (OpenID Connect Discovery 1.0 section 3)."""
+    return _public_json(_provider_metadata())
+
+
+@api_bp.get(OAUTH_METADATA_PATH)
+def oauth_metadata() -> Response:
+    """RFC 8414 authorization server metadata: the same document (section 3 allows the OpenID
+    members), for OAuth clients that look here first."""
+    return _public_json(_provider_metadata())
 
 
 @api_bp.post(TOKEN_PATH)
@@ -584,10 +667,48 @@ def token() -> WerkzeugResponse:
     return _server().create_token_response()  # type: ignore[no-any-return]
 
 
+@api_bp.post(REVOCATION_PATH)
+def revoke() -> WerkzeugResponse:
+    """RFC 7009 token revocation: 200 for any token the platform may revoke, known or not."""
+    return _server().create_endpoint_response(_Revocation.ENDPOINT_NAME)  # type: ignore[no-any-return]
+
+
+@api_bp.post(INTROSPECTION_PATH)
+def introspect() -> WerkzeugResponse:
+    """RFC 7662 token introspection for confidential platforms, about their own tokens."""
+    return _server().create_endpoint_response(_Introspection.ENDPOINT_NAME)  # type: ignore[no-any-return]
+
+
 @api_bp.route(USERINFO_PATH, methods=["GET", "POST"])
 def userinfo() -> WerkzeugResponse:
     """The userinfo endpoint: ``sub`` and ``verified_unique`` for a valid bearer token."""
+    if not request.headers.get("Authorization"):
+        # RFC 6750 3.1: a request with no credentials at all gets the challenge, no error code.
+        return Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="escrow"'})
     try:
         return _server().create_endpoint_response("userinfo")  # type: ignore[no-any-return]
     except HTTPException as error:  # Authlib's 401 with WWW-Authenticate (RFC 6750 section 3)
         return error.get_response()
+
+
+@api_bp.after_request
+def _allow_registered_origins(response: Response) -> Response:
+    """CORS (Fetch standard) on the token, userinfo and revocation endpoints for the origins of the
+    platforms' registered redirect URIs: a public client's single-page app can call them, any other
+    site's script cannot read the answers. No credentials mode: these endpoints never use cookies."""
+    origin = request.headers.get("Origin")
+    if request.path not in _CORS_PATHS:
+        return response
+    response.vary.add("Origin")
+    if origin is None or origin not in service.registered_origins(get_session()):
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS":  # the preflight (Flask answers OPTIONS itself)
+        response.headers["Access-Control-Allow-Methods"] = (
+            "GET, POST" if request.path == USERINFO_PATH else "POST"
+        )
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Max-Age"] = str(_CORS_MAX_AGE_S)
+    else:
+        response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+    return response
