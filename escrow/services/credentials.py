@@ -22,7 +22,7 @@ from escrow.crypto.seal import IdentitySeal, reseal
 from escrow.crypto.tokens import sign_token
 from escrow.crypto.transcript import b64u_encode
 from escrow.errors import (
-    InvalidTokenError,
+    InvalidCredentialError,
     NotFoundError,
     TokenAlreadyRedeemedError,
     TokenRevokedError,
@@ -267,7 +267,7 @@ def verify_and_redeem(
     credential = verify_credential(token, keys, issuer=issuer, platform_id=platform.id, now=now)
     row = session.get(Credential, credential.credential_id)
     if row is None or row.pseudonym != credential.pseudonym or row.platform_id != platform.id:
-        raise InvalidTokenError("this credential is not on record")
+        raise InvalidCredentialError("this credential is not on record")
     if row.revoked_at is not None:
         raise TokenRevokedError("this credential was revoked")
     jti = row.jti

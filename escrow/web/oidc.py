@@ -63,6 +63,7 @@ from wtforms import SubmitField
 from escrow.errors import SignInAgainError
 from escrow.httpkit import (
     PersonUser,
+    bearer_challenge,
     current_person,
     current_time,
     get_components,
@@ -88,6 +89,7 @@ INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 # The endpoints a public client's browser code calls (CORS for its registered origins, issue 19).
 _CORS_PATHS = frozenset({TOKEN_PATH, USERINFO_PATH, REVOCATION_PATH})
 _CORS_MAX_AGE_S = 600
+USERINFO_REALM = "escrow"
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 # Issue 19: an authorization request waiting for a sign-in made for it: {"request": digest of its
 # query string, "login": the login id when it asked}.
@@ -684,7 +686,9 @@ def userinfo() -> WerkzeugResponse:
     """The userinfo endpoint: ``sub`` and ``verified_unique`` for a valid bearer token."""
     if not request.headers.get("Authorization"):
         # RFC 6750 3.1: a request with no credentials at all gets the challenge, no error code.
-        return Response(status=401, headers={"WWW-Authenticate": 'Bearer realm="escrow"'})
+        return Response(
+            status=401, headers={"WWW-Authenticate": bearer_challenge(USERINFO_REALM, presented=False)}
+        )
     try:
         return _server().create_endpoint_response("userinfo")  # type: ignore[no-any-return]
     except HTTPException as error:  # Authlib's 401 with WWW-Authenticate (RFC 6750 section 3)

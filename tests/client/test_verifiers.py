@@ -297,7 +297,7 @@ def test_online_verification_redeems_once_then_refuses_the_replay(issuer: Issuer
 def test_online_verification_refuses_a_revoked_credential(issuer: Issuer) -> None:
     status, body = _redeem(issuer, issuer.revoked.token)
 
-    assert (status, body["code"]) == (401, "credential-revoked")
+    assert (status, body["code"]) == (422, "credential-revoked")
 
 
 # The online endpoint always expects the calling platform and this issuer: the forged-token cases.
@@ -312,7 +312,7 @@ def test_online_verification_rejects_forgery_with_its_problem_code(issuer: Issue
 
     status, body = _redeem(issuer, build(issuer))
 
-    assert (status, body["code"]) == (401, SDK_ERRORS[case].code)
+    assert (status, body["code"]) == (422, SDK_ERRORS[case].code)
 
 
 def test_online_verification_needs_a_platform_api_key(issuer: Issuer) -> None:
