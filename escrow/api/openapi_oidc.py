@@ -194,7 +194,7 @@ PATHS: dict[str, Any] = {
                         "schema": {
                             "type": "object",
                             "required": ["alg"],
-                            "properties": {"alg": {"enum": ["EdDSA", "RS256"]}},
+                            "properties": {"alg": {"enum": ["EdDSA", "Ed25519", "RS256"]}},
                         }
                     }
                 },

@@ -39,8 +39,9 @@ from escrow.services.signing_keys import active_signing_key, extend_publication
 from escrow.services.transparency import LogSigner, append_event
 
 ALG_EDDSA: Final = "EdDSA"
+ALG_ED25519: Final = "Ed25519"  # RFC 9864's name for the same signature: issue 19
 ALG_RS256: Final = "RS256"
-ID_TOKEN_ALGORITHMS: Final = (ALG_EDDSA, ALG_RS256)
+ID_TOKEN_ALGORITHMS: Final = (ALG_EDDSA, ALG_ED25519, ALG_RS256)
 # RFC 6749 section 4.1.2: codes "MUST expire shortly after" issue; 10 minutes at most. One minute is
 # plenty for a redirect and a back-channel call.
 CODE_TTL: Final = timedelta(seconds=60)
@@ -167,8 +168,10 @@ def create_client_secret(
 def set_id_token_algorithm(
     session: Session, *, platform_id: str, alg: str, keyring: Keyring, log: LogSigner, now: datetime
 ) -> None:
-    """Sets the algorithm of the platform's ID tokens (EdDSA or RS256) and commits; RS256 creates the
-    RSA key (under keys/) if this is its first client, so the JWKS publishes it before it is used.
+    """Sets the algorithm of the platform's ID tokens (EdDSA, Ed25519 or RS256) and commits; RS256
+    creates the RSA key (under keys/) if this is its first client, so the JWKS publishes it before
+    it is used. Ed25519 is the same key and signature as EdDSA under RFC 9864's name, and the
+    platform's credentials then carry that name too (services/credentials.py).
 
     Raises NotFoundError, ValidationError for another algorithm.
     """
@@ -541,17 +544,17 @@ def oidc_public_jwks(keyring: Keyring) -> list[dict[str, str]]:
 def sign_id_token(
     session: Session, *, keyring: Keyring, alg: str, claims: dict[str, Any], now: datetime
 ) -> str:
-    """Returns the ID token: EdDSA with the active credential signing key, or RS256. Commits (the
-    EdDSA key's publication is extended past the token's expiry).
+    """Returns the ID token: EdDSA (or the same named Ed25519) with the active credential signing
+    key, or RS256. Commits (the Ed25519 key's publication is extended past the token's expiry).
 
     Raises ValidationError for another algorithm.
     """
     if alg == ALG_RS256:
         return sign_rs256(rs256_private_pem(keyring), claims)
-    if alg != ALG_EDDSA:
+    if alg not in (ALG_EDDSA, ALG_ED25519):
         raise ValidationError("unsupported ID token algorithm")
     key = active_signing_key(session, keyring, now=now)
-    token = sign_token(key.seed, claims, typ=TYP_ID_TOKEN)  # never TYP_CREDENTIAL (RFC 8725 3.11)
+    token = sign_token(key.seed, claims, typ=TYP_ID_TOKEN, alg=alg)  # never TYP_CREDENTIAL (RFC 8725 3.11)
     extend_publication(session, key.kid, datetime.fromtimestamp(int(claims["exp"]), now.tzinfo))
     session.commit()
     return token

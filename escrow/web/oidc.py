@@ -285,7 +285,10 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
         # for, and false. It comes only from the code, when asked for (issue 19).
         claims.pop("auth_time", None)
         claims.update(self.get_authorization_code_claims(request.authorization_code))
-        at_hash = create_half_hash(token["access_token"], alg)
+        # Ed25519 (RFC 9864) is EdDSA on Ed25519 by another name: the same SHA-512 half hash.
+        at_hash = create_half_hash(
+            token["access_token"], service.ALG_EDDSA if alg == service.ALG_ED25519 else alg
+        )
         claims["at_hash"] = at_hash.decode("ascii")
         claims.update(self.generate_user_info(request.user, token["scope"]))
         extension = get_components()

@@ -104,7 +104,7 @@ def test_discovery_announces_pairwise_subjects_pkce_s256_and_both_algorithms(cli
     assert document["userinfo_endpoint"] == issuer + "/api/v1/oidc/userinfo"
     assert document["jwks_uri"] == issuer + "/.well-known/jwks.json"
     assert document["subject_types_supported"] == ["pairwise"]
-    assert document["id_token_signing_alg_values_supported"] == ["EdDSA", "RS256"]
+    assert document["id_token_signing_alg_values_supported"] == ["EdDSA", "Ed25519", "RS256"]
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert set(document["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
