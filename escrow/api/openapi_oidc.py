@@ -15,7 +15,13 @@ _BEARER: list[dict[str, list[str]]] = [{"oidcAccessToken": []}]
 _STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _ADMIN_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}
-_PLATFORM_ID = {"name": "platform_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PLATFORM_ID = {
+    "name": "platform_id",
+    "in": "path",
+    "required": True,
+    "description": "the platform's id (its OIDC client id)",
+    "schema": {"type": "string"},
+}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
