@@ -329,19 +329,30 @@ def _operation_id(method: str, path: str) -> str:
     return method + "".join(w[:1].upper() + w[1:] for w in words)
 
 
-def _with_operation_ids(paths: dict[str, Any]) -> dict[str, Any]:
-    """Gives every operation an operationId (issue 19: clients are generated from them); a feature's
-    own explicit id is kept."""
+def _completed(paths: dict[str, Any]) -> dict[str, Any]:
+    """Gives every operation an operationId (issue 19: clients are generated from them; a feature's
+    own explicit id is kept) and the statuses any body can get before its view runs: 413 past
+    MAX_CONTENT_LENGTH, and for a JSON body 400 (not JSON) and 415 (another media type)."""
     result = {}
     for path, item in paths.items():
-        result[path] = {
-            method: (
-                {"operationId": _operation_id(method, path), **operation}
-                if method in _METHODS and isinstance(operation, dict)
-                else operation
-            )
-            for method, operation in item.items()
-        }
+        completed = {}
+        for method, operation in item.items():
+            if method not in _METHODS or not isinstance(operation, dict):
+                completed[method] = operation
+                continue
+            responses = dict(operation.get("responses", {}))
+            body = operation.get("requestBody")
+            if body is not None:
+                responses.setdefault("413", PROBLEM)
+                if "application/json" in body.get("content", {}):
+                    responses.setdefault("400", PROBLEM)
+                    responses.setdefault("415", PROBLEM)
+            completed[method] = {
+                "operationId": _operation_id(method, path),
+                **operation,
+                "responses": responses,
+            }
+        result[path] = completed
     return result
 
 
@@ -369,7 +380,7 @@ def openapi_document(server_url: str | None = None) -> dict[str, Any]:
             ),
         },
         "servers": [{"url": server_url or "/", "description": "this escrow instance (its issuer URL)"}],
-        "paths": _with_operation_ids(
+        "paths": _completed(
             {
                 **PATHS,
                 **ceremony.OPENAPI_PATHS,

@@ -116,3 +116,15 @@ def test_parameters_are_described(document: dict[str, Any]) -> None:
     ]
 
     assert undescribed == []
+
+
+def test_every_body_can_be_too_large_and_json_bodies_can_be_the_wrong_media_type(
+    document: dict[str, Any],
+) -> None:
+    for _method, _path, operation in _operations(document):
+        body = operation.get("requestBody")
+        if body is None:
+            continue
+        assert "413" in operation["responses"]
+        if "application/json" in body["content"]:
+            assert {"400", "415"} <= set(operation["responses"])
