@@ -130,11 +130,13 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/oidc/token": {
         "post": {
-            "summary": "Exchange an authorization code (single-use, 60 s) for an ID token and access token",
+            "summary": "Exchange an authorization code (single-use, 60 s) for ID, access and refresh tokens, "
+            "or a refresh token for new access and refresh tokens",
             "description": (
                 "Confidential platforms authenticate with client_secret_basic or client_secret_post; "
                 "public ones send client_id and the PKCE code_verifier (S256). A reused code is refused "
-                "and revokes the tokens issued from it."
+                "and revokes the tokens issued from it. A refresh token works once and is replaced in the "
+                "answer; a used one presented again revokes every token of that sign-in (invalid_grant)."
             ),
             "tags": ["sign in with escrow"],
             "security": _CLIENT,
@@ -144,11 +146,17 @@ PATHS: dict[str, Any] = {
                     "application/x-www-form-urlencoded": {
                         "schema": {
                             "type": "object",
-                            "required": ["grant_type", "code", "redirect_uri"],
+                            "required": ["grant_type"],
+                            "description": (
+                                "authorization_code: code and redirect_uri required; refresh_token: "
+                                "refresh_token required (single use: the answer carries its successor)"
+                            ),
                             "properties": {
-                                "grant_type": {"const": "authorization_code"},
+                                "grant_type": {"enum": ["authorization_code", "refresh_token"]},
                                 "code": {"type": "string"},
                                 "redirect_uri": {"type": "string"},
+                                "refresh_token": {"type": "string"},
+                                "scope": {"type": "string"},
                                 "code_verifier": {"type": "string"},
                                 "client_id": {"type": "string"},
                                 "client_secret": {"type": "string"},
@@ -242,15 +250,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "OidcTokenResponse": {
         "type": "object",
-        "required": ["access_token", "token_type", "expires_in", "id_token"],
+        "required": ["access_token", "token_type", "expires_in", "refresh_token"],
         "properties": {
             "access_token": {"type": "string"},
+            "refresh_token": {
+                "type": "string",
+                "description": "single use; its family ends 30 days after the sign-in",
+            },
             "token_type": {"const": "Bearer"},
             "expires_in": {"type": "integer"},
             "scope": {"type": "string"},
             "id_token": {
                 "type": "string",
                 "description": (
+                    "On the code exchange only. "
                     "JWT signed EdDSA (default) or RS256: iss, sub (pairwise pseudonym), aud, exp, iat, "
                     "nonce, auth_time, acr (assurance), at_hash, envelope_digest, verified_unique"
                 ),

@@ -32,7 +32,7 @@ from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs2
 from escrow.crypto.tokens import TYP_ID_TOKEN, sign_token
 from escrow.errors import InvalidStateError, NotFoundError, ValidationError
 from escrow.keystore import Keyring, ensure_keys_dir, read_secret_file, write_secret_file
-from escrow.models import Credential, OidcCode, OidcConsent, OidcToken, Person, Platform
+from escrow.models import Credential, OidcCode, OidcConsent, OidcRefreshToken, OidcToken, Person, Platform
 from escrow.protocol.credentials import ENVELOPE_DIGEST_CLAIM
 from escrow.services.credentials import issue_credential
 from escrow.services.signing_keys import active_signing_key, extend_publication
@@ -46,6 +46,9 @@ ID_TOKEN_ALGORITHMS: Final = (ALG_EDDSA, ALG_ED25519, ALG_RS256)
 # plenty for a redirect and a back-channel call.
 CODE_TTL: Final = timedelta(seconds=60)
 ACCESS_TOKEN_TTL_S: Final = 3600  # the access token only reads userinfo (sub + verified_unique)
+# Issue 19: a sign-in's refresh tokens live 30 days in all (rotation never extends it), then the
+# person signs in again; each is single use.
+REFRESH_TOKEN_TTL: Final = timedelta(days=30)
 ID_TOKEN_TTL_S: Final = 600
 CLIENT_SECRET_BYTES: Final = 32
 RS256_KEY_NAME: Final = "oidc-rs256-signing-key"  # PEM under keys/, mode 0600
@@ -109,7 +112,22 @@ class CodeGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a token response is issued from: a redeemed code, or a refresh token of its family
+    (``refresh_expires_at`` is then the family's end; None for a new family)."""
+
+    code_hash: bytes
+    platform_id: str
+    credential_id: str
+    scope: str
+    refresh_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AccessTokenInfo:
+    """An access token, or (``token_type`` refresh_token) a refresh token for revocation and
+    introspection only: the bearer endpoints never take a refresh token."""
+
     platform_id: str
     credential_id: str
     pseudonym: str
@@ -117,6 +135,7 @@ class AccessTokenInfo:
     issued_at: datetime
     expires_at: datetime
     is_revoked: bool
+    token_type: str = "access_token"  # noqa: S105 - RFC 7009 token type hint, not a secret
 
 
 def _hash(secret: str) -> bytes:
@@ -261,6 +280,17 @@ def withdraw_consent(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise NotFoundError("you have not signed in to this platform with escrow")
+    # Withdrawn consent ends what the platform holds: its access and refresh tokens (issue 19).
+    credentials = select(Credential.jti).where(
+        Credential.platform_id == platform_id, Credential.pseudonym == pseudonym
+    )
+    for table in (OidcToken, OidcRefreshToken):
+        session.execute(
+            update(table)
+            .where(table.credential_id.in_(credentials), table.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
     append_event(
         session,
         log,
@@ -385,18 +415,8 @@ def find_code(session: Session, *, code: object, platform_id: str, now: datetime
     if row is None or row.platform_id != platform_id:
         return None
     if row.used_at is not None:
-        revoked = session.execute(
-            update(OidcToken)
-            .where(OidcToken.code_hash == row.code_hash, OidcToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-        _log.warning(
-            "oidc.code_reused platform_id=%s tokens_revoked=%d",
-            platform_id,
-            revoked.rowcount,  # type: ignore[attr-defined]
-        )
+        revoked = _revoke_family(session, row.code_hash, now=now)
+        _log.warning("oidc.code_reused platform_id=%s tokens_revoked=%d", platform_id, revoked)
         return None
     if row.expires_at <= now:
         return None
@@ -435,10 +455,38 @@ def redeem_code(session: Session, *, code_hash: bytes, now: datetime) -> bool:
     return True
 
 
-def save_access_token(
-    session: Session, *, access_token: str, grant: CodeGrant, expires_in: int, now: datetime
+def _revoke_family(session: Session, code_hash: bytes, *, now: datetime) -> int:
+    """Revokes every access and refresh token descending from the code ``code_hash`` and commits.
+    Returns how many were live."""
+    count = 0
+    for table in (OidcToken, OidcRefreshToken):
+        result = session.execute(
+            update(table)
+            .where(table.code_hash == code_hash, table.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count += result.rowcount  # type: ignore[attr-defined]
+    session.commit()
+    return count
+
+
+def token_grant_of(grant: CodeGrant) -> TokenGrant:
+    """Returns what the code ``grant`` grants at the token endpoint (a new token family)."""
+    return TokenGrant(grant.code_hash, grant.platform_id, grant.credential_id, grant.scope)
+
+
+def save_tokens(
+    session: Session,
+    *,
+    access_token: str,
+    refresh_token: str | None,
+    grant: TokenGrant,
+    expires_in: int,
+    now: datetime,
 ) -> None:
-    """Stores the access token issued from ``grant`` (as its SHA-256) and commits."""
+    """Stores the access token (and the refresh token, if any) issued from ``grant``, as their
+    SHA-256, and commits. A refresh token keeps its family's end: rotation never extends it."""
     session.add(
         OidcToken(
             token_hash=_hash(access_token),
@@ -450,7 +498,74 @@ def save_access_token(
             expires_at=now + timedelta(seconds=expires_in),
         )
     )
+    if refresh_token is not None:
+        session.add(
+            OidcRefreshToken(
+                token_hash=_hash(refresh_token),
+                code_hash=grant.code_hash,
+                platform_id=grant.platform_id,
+                credential_id=grant.credential_id,
+                scope=grant.scope,
+                issued_at=now,
+                expires_at=grant.refresh_expires_at or now + REFRESH_TOKEN_TTL,
+            )
+        )
     session.commit()
+
+
+def use_refresh_token(
+    session: Session, *, refresh_token: object, platform_id: str, now: datetime
+) -> TokenGrant | None:
+    """Uses up the platform's refresh token and returns what it grants, or None if it is unknown,
+    another platform's, expired or revoked.
+
+    Each refresh token works once (one atomic UPDATE: of two concurrent uses, one wins). A used one
+    presented again is a stolen copy or a replay (RFC 9700 section 4.14.2): the whole family, every
+    access and refresh token from the same sign-in, is revoked, and the call commits.
+    """
+    if not isinstance(refresh_token, str) or not refresh_token:
+        return None
+    row = session.get(OidcRefreshToken, _hash(refresh_token))
+    if row is None or row.platform_id != platform_id or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    grant = TokenGrant(row.code_hash, row.platform_id, row.credential_id, row.scope, row.expires_at)
+    won = session.execute(
+        update(OidcRefreshToken)
+        .where(
+            OidcRefreshToken.token_hash == row.token_hash,
+            OidcRefreshToken.used_at.is_(None),
+            OidcRefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        revoked = _revoke_family(session, grant.code_hash, now=now)
+        _log.warning("oidc.refresh_token_reused platform_id=%s tokens_revoked=%d", platform_id, revoked)
+        return None
+    session.commit()
+    return grant
+
+
+def find_refresh_token(session: Session, *, refresh_token: object) -> AccessTokenInfo | None:
+    """Returns the refresh token ``refresh_token`` (for revocation and introspection), or None."""
+    if not isinstance(refresh_token, str) or not refresh_token:
+        return None
+    row = session.get(OidcRefreshToken, _hash(refresh_token))
+    credential = None if row is None else session.get(Credential, row.credential_id)
+    if row is None or credential is None:
+        return None
+    return AccessTokenInfo(
+        platform_id=row.platform_id,
+        credential_id=row.credential_id,
+        pseudonym=credential.pseudonym,
+        scope=row.scope,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        is_revoked=row.revoked_at is not None or row.used_at is not None,
+        token_type="refresh_token",  # noqa: S106 - a token type
+    )
 
 
 def find_access_token(session: Session, *, access_token: object) -> AccessTokenInfo | None:
@@ -474,19 +589,23 @@ def find_access_token(session: Session, *, access_token: object) -> AccessTokenI
     )
 
 
-def revoke_access_token(session: Session, *, access_token: str, platform_id: str, now: datetime) -> None:
-    """Revokes the platform's access token (RFC 7009) and commits; an unknown, another platform's or
-    an already revoked token changes nothing."""
+def revoke_token(session: Session, *, token: str, platform_id: str, now: datetime) -> None:
+    """Revokes the platform's access token, or its refresh token with the whole family (RFC 7009
+    section 2.1: "SHOULD also invalidate all access tokens based on the same authorization grant"),
+    and commits; an unknown, another platform's or an already revoked token changes nothing."""
     session.execute(
         update(OidcToken)
         .where(
-            OidcToken.token_hash == _hash(access_token),
+            OidcToken.token_hash == _hash(token),
             OidcToken.platform_id == platform_id,
             OidcToken.revoked_at.is_(None),
         )
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    refresh = session.get(OidcRefreshToken, _hash(token))
+    if refresh is not None and refresh.platform_id == platform_id:
+        _revoke_family(session, refresh.code_hash, now=now)
     session.commit()
     _log.info("oidc.token_revoked platform_id=%s", platform_id)
 

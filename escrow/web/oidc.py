@@ -91,6 +91,7 @@ _CORS_PATHS = frozenset({TOKEN_PATH, USERINFO_PATH, REVOCATION_PATH})
 _CORS_MAX_AGE_S = 600
 USERINFO_REALM = "escrow"
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+GRANT_TYPES = ("authorization_code", "refresh_token")
 # Issue 19: an authorization request waiting for a sign-in made for it: {"request": digest of its
 # query string, "login": the login id when it asked}.
 FRESH_LOGIN_KEY = "escrow_oidc_fresh_login"
@@ -139,14 +140,30 @@ class _Client(ClientMixin):  # type: ignore[misc]
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
+        # A refresh token comes with every code exchange (issue 19): rotated, single use.
+        return grant_type in GRANT_TYPES
 
 
 @dataclass(frozen=True, slots=True)
 class _Subject:
-    """The "user" Authlib carries from a code to its tokens: the pseudonym, not the person."""
+    """The "user" Authlib carries from a code or refresh token to its tokens: what they grant (the
+    pseudonym's credential), never the person. ``code`` is set on the code exchange (the ID token)."""
 
-    grant: service.CodeGrant
+    tokens: service.TokenGrant
+    code: service.CodeGrant | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _UsedRefreshToken:
+    """A refresh token already used up by use_refresh_token (what Authlib validates and rotates)."""
+
+    grant: service.TokenGrant
+
+    def check_client(self, client: _Client) -> bool:
+        return client.client_id == self.grant.platform_id
+
+    def get_scope(self) -> str:
+        return self.grant.scope
 
 
 class _Code(AuthorizationCodeMixin):  # type: ignore[misc]
@@ -257,7 +274,31 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         grant = authorization_code.grant
         if not service.redeem_code(get_session(), code_hash=grant.code_hash, now=current_time()):
             return None
-        return _Subject(grant)
+        return _Subject(service.token_grant_of(grant), grant)
+
+
+class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    """RFC 6749 section 6 with rotation (RFC 9700 section 4.14.2): every refresh returns a new
+    refresh token and uses up the old one; a used one presented again revokes its whole family."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS  # noqa: RUF012
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> _UsedRefreshToken | None:
+        # Authlib authenticated the client first: only its own token is looked at and used up.
+        grant = service.use_refresh_token(
+            get_session(),
+            refresh_token=refresh_token,
+            platform_id=self.request.client.client_id,
+            now=current_time(),
+        )
+        return None if grant is None else _UsedRefreshToken(grant)
+
+    def authenticate_user(self, refresh_token: _UsedRefreshToken) -> _Subject:
+        return _Subject(refresh_token.grant)
+
+    def revoke_old_credential(self, refresh_token: _UsedRefreshToken) -> None:
+        """Nothing left to do: authenticate_refresh_token used it up atomically."""
 
 
 class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
@@ -265,7 +306,8 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
         return service.is_nonce_used(get_session(), platform_id=request.payload.client_id, nonce=nonce)
 
     def generate_user_info(self, user: _Subject, scope: str) -> UserInfo:
-        return UserInfo(service.id_token_claims(user.grant))
+        assert user.code is not None  # noqa: S101 - ID tokens come from the code exchange only
+        return UserInfo(service.id_token_claims(user.code))
 
     def get_client_claims(self, client: _Client) -> dict[str, Any]:
         now = int(current_time().timestamp())
@@ -323,20 +365,20 @@ _ISSUER_PARAMETER = _Issuer()
 
 
 class _Revocation(RevocationEndpoint):  # type: ignore[misc]
-    """RFC 7009: a platform revokes one of its own access tokens (public clients with their
-    client_id). There are no refresh tokens, so every token is looked up as an access token whatever
-    the hint (RFC 7009 2.1: a wrong hint only widens the search)."""
+    """RFC 7009: a platform revokes one of its own access or refresh tokens (public clients with
+    their client_id); a refresh token takes its whole family with it. Both kinds are looked up
+    whatever the hint (RFC 7009 2.1: a wrong hint only widens the search)."""
 
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS  # noqa: RUF012
     SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _AccessToken | None:
-        return _access_token(token_string)
+        return _access_token(token_string) or _refresh_token(token_string)
 
     def revoke_token(self, token: _AccessToken, request: OAuth2Request) -> None:
-        service.revoke_access_token(
+        service.revoke_token(
             get_session(),
-            access_token=request.form["token"],
+            token=request.form["token"],
             platform_id=token.info.platform_id,
             now=current_time(),
         )
@@ -350,18 +392,19 @@ class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _AccessToken | None:
-        return _access_token(token_string)
+        return _access_token(token_string) or _refresh_token(token_string)
 
     def check_permission(self, token: _AccessToken, client: _Client, request: OAuth2Request) -> bool:
         return bool(token.info.platform_id == client.client_id)
 
     def introspect_token(self, token: _AccessToken) -> dict[str, Any]:
         info = token.info
+        kind = {"token_type": "Bearer"} if info.token_type == "access_token" else {}  # noqa: S105
         return {
             "active": True,
             "scope": info.scope,
             "client_id": info.platform_id,
-            "token_type": "Bearer",
+            **kind,
             "sub": info.pseudonym,
             "aud": info.platform_id,
             "iss": get_components().settings.issuer_url,
@@ -372,7 +415,16 @@ class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
 def _access_token(token_string: object) -> _AccessToken | None:
     session = get_session()
-    info = service.find_access_token(session, access_token=token_string)
+    return _token_of(session, service.find_access_token(session, access_token=token_string))
+
+
+def _refresh_token(token_string: object) -> _AccessToken | None:
+    """A refresh token, for revocation and introspection only (never a bearer token)."""
+    session = get_session()
+    return _token_of(session, service.find_refresh_token(session, refresh_token=token_string))
+
+
+def _token_of(session: Any, info: service.AccessTokenInfo | None) -> _AccessToken | None:
     client = None if info is None else service.get_client(session, info.platform_id)
     return None if info is None or client is None else _AccessToken(info, _Client(client))
 
@@ -383,10 +435,11 @@ def _query_client(client_id: str) -> _Client | None:
 
 
 def _save_token(token: dict[str, Any], request: OAuth2Request) -> None:
-    service.save_access_token(
+    service.save_tokens(
         get_session(),
         access_token=token["access_token"],
-        grant=request.user.grant,
+        refresh_token=token.get("refresh_token"),
+        grant=request.user.tokens,
         expires_in=int(token["expires_in"]),
         now=current_time(),
     )
@@ -396,9 +449,15 @@ def init_oidc_provider(app: Flask) -> None:
     """Builds the Authlib authorization server for ``app`` (called by create_app)."""
     # Authlib logs every issued token at DEBUG: tokens never go to a log (STYLE.md section 6).
     logging.getLogger("authlib").setLevel(logging.INFO)
-    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": service.ACCESS_TOKEN_TTL_S}
+    # Authlib's default generator (42 characters of 62: about 250 bits), as for access tokens.
+    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
+        "authorization_code": service.ACCESS_TOKEN_TTL_S,
+        "refresh_token": service.ACCESS_TOKEN_TTL_S,
+    }
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(_CodeGrant, [_S256Only(required=True), _OpenIDCode(require_nonce=False)])
+    server.register_grant(_RefreshGrant)
     protector = ResourceProtector()
     protector.register_token_validator(_BearerValidator())
     server.register_endpoint(_UserInfo(resource_protector=protector))
@@ -618,7 +677,7 @@ def _provider_metadata() -> dict[str, Any]:
         scopes_supported=[SCOPE],
         response_types_supported=["code"],
         response_modes_supported=["query"],
-        grant_types_supported=["authorization_code"],
+        grant_types_supported=list(GRANT_TYPES),
         subject_types_supported=["pairwise"],
         id_token_signing_alg_values_supported=list(service.ID_TOKEN_ALGORITHMS),
         token_endpoint_auth_methods_supported=TOKEN_AUTH_METHODS,
