@@ -8,29 +8,24 @@ platform is tests/relying_parties/openid_client_rp.mjs, driven over stdin/stdout
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 
-from escrow.httpkit import COMPONENTS_KEY, get_components
 from tests.oidc_support import (
-    PASSWORD,
     RP_CALLBACK,
     Person,
     add_client,
-    consent_action,
-    csrf_token_in,
+    browse_to_callback,
+    log_in_over_http,
     register_person,
-    setup_provider,
 )
 
 NODE = shutil.which("node")
@@ -40,46 +35,6 @@ NODE = shutil.which("node")
 def openid_client(node_relying_parties: Path) -> Path:
     """The node relying party (tests/relying_parties/openid_client_rp.mjs)."""
     return node_relying_parties / "openid_client_rp.mjs"
-
-
-class _Clock:
-    """Real time plus an offset: node checks iat, exp and auth_time against its own clock."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
-@pytest.fixture
-def escrow(live_server: tuple[str, Flask]) -> Iterator[tuple[str, Flask, _Clock, Any]]:
-    base, app = live_server
-    clock = _Clock()
-    extension = get_components(app)
-    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
-        extension, clock=clock, settings=dataclasses.replace(extension.settings, issuer_url=base)
-    )
-    session = extension.session_factory()
-    setup_provider(session, app)
-    yield base, app, clock, session
-    session.close()
-
-
-def _log_in(browser: requests.Session, base: str, person: Person) -> requests.Response:
-    page = browser.get(base + "/account/login")
-    response = browser.post(
-        base + "/account/login",
-        data={
-            "issuing_country": person.country,
-            "document_number": person.number,
-            "password": PASSWORD,
-            "csrf_token": csrf_token_in(page.text),
-        },
-        allow_redirects=False,
-    )
-    assert response.status_code == 302, response.text
-    return response
 
 
 def _run_rp(
@@ -111,7 +66,7 @@ def _run_rp(
             assert process.stdin is not None
             first = json.loads(process.stdout.readline() or '{"error": "no output"}')
             assert "authorization_url" in first, first
-            callback = _browse_to_callback(browser, base, person, first["authorization_url"])
+            callback = browse_to_callback(browser, base, person, first["authorization_url"])
             process.stdin.write(tamper(callback) + "\n")
             process.stdin.flush()
             result: dict[str, Any] = json.loads(process.stdout.readline())
@@ -120,38 +75,15 @@ def _run_rp(
             process.kill()
 
 
-def _browse_to_callback(browser: requests.Session, base: str, person: Person, url: str) -> str:
-    response = browser.get(url, allow_redirects=False)
-    for _ in range(8):
-        if response.status_code == 200 and "verified unique person" in response.text:
-            response = browser.post(
-                base + consent_action(response.text),
-                data={"csrf_token": csrf_token_in(response.text), "allow": "Allow"},
-                allow_redirects=False,
-            )
-            continue
-        assert response.status_code == 302, response.text
-        location = response.headers["Location"]
-        if location.startswith(RP_CALLBACK):
-            return location
-        if location.endswith("/account/login"):  # escrow asks the person to sign in (again)
-            response = _log_in(browser, base, person)
-            continue
-        response = browser.get(
-            base + location if location.startswith("/") else location, allow_redirects=False
-        )
-    raise AssertionError("the browser never reached the platform's callback")
-
-
 @pytest.mark.parametrize("alg", ["EdDSA", "Ed25519", "RS256"])
 def test_openid_client_signs_in_checking_iss_and_gets_no_auth_time_unasked(
-    openid_client: Path, escrow: Any, alg: str
+    openid_client: Path, live_oidc_provider: Any, alg: str
 ) -> None:
-    base, app, _clock, session = escrow
+    base, app, _clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum", alg=alg)
     browser = requests.Session()
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
 
     result = _run_rp(openid_client, base, browser, person, client_id="forum", secret=secret, alg=alg)
 
@@ -163,8 +95,10 @@ def test_openid_client_signs_in_checking_iss_and_gets_no_auth_time_unasked(
     assert result["userinfo"] == {"sub": claims["sub"], "verified_unique": True}
 
 
-def test_openid_client_public_client_signs_in_with_pkce_only(openid_client: Path, escrow: Any) -> None:
-    base, app, _clock, session = escrow
+def test_openid_client_public_client_signs_in_with_pkce_only(
+    openid_client: Path, live_oidc_provider: Any
+) -> None:
+    base, app, _clock, session = live_oidc_provider
     person = register_person(session, app)
     add_client(session, app, "app", confidential=False)
     browser = requests.Session()
@@ -176,15 +110,15 @@ def test_openid_client_public_client_signs_in_with_pkce_only(openid_client: Path
 
 
 def test_openid_client_max_age_past_its_tolerance_makes_escrow_sign_the_person_in_again(
-    openid_client: Path, escrow: Any
+    openid_client: Path, live_oidc_provider: Any
 ) -> None:
     # Given a person who signed in to escrow 10 minutes ago (far past max_age=30 and node's 30 s skew)
-    base, app, clock, session = escrow
+    base, app, clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum")
     browser = requests.Session()
     clock.offset = timedelta(minutes=-10)
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
     clock.offset = timedelta(0)
     asked_at = int(datetime.now(UTC).timestamp())
 
@@ -205,13 +139,15 @@ def test_openid_client_max_age_past_its_tolerance_makes_escrow_sign_the_person_i
     assert result["claims"]["auth_time"] >= asked_at
 
 
-def test_openid_client_prompt_login_gets_a_fresh_auth_time(openid_client: Path, escrow: Any) -> None:
-    base, app, clock, session = escrow
+def test_openid_client_prompt_login_gets_a_fresh_auth_time(
+    openid_client: Path, live_oidc_provider: Any
+) -> None:
+    base, app, clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum")
     browser = requests.Session()
     clock.offset = timedelta(minutes=-2)
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
     clock.offset = timedelta(0)
     asked_at = int(datetime.now(UTC).timestamp())
 
@@ -224,15 +160,15 @@ def test_openid_client_prompt_login_gets_a_fresh_auth_time(openid_client: Path, 
 
 
 def test_openid_client_refuses_an_authorization_response_without_iss(
-    openid_client: Path, escrow: Any
+    openid_client: Path, live_oidc_provider: Any
 ) -> None:
     # Discovery says authorization_response_iss_parameter_supported: a response stripped of iss (as
     # a mix-up attacker's would be) is refused by the library, so the parameter is really checked
-    base, app, _clock, session = escrow
+    base, app, _clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum")
     browser = requests.Session()
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
 
     result = _run_rp(
         openid_client,

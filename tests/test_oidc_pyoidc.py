@@ -5,37 +5,17 @@ with a client secret, ID token verification, and its own checks of ``max_age`` a
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import urllib.parse
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import requests
-from flask import Flask
 from oic.oic import Client
 from oic.oic.message import AccessTokenResponse, AuthorizationResponse, RegistrationResponse
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
-from escrow.httpkit import COMPONENTS_KEY, get_components
-from tests.oidc_support import RP_CALLBACK, add_client, register_person, setup_provider
-from tests.test_oidc_openid_client import _browse_to_callback, _Clock, _log_in
-
-
-@pytest.fixture
-def escrow(live_server: tuple[str, Flask]) -> Iterator[tuple[str, Flask, _Clock, Any]]:
-    base, app = live_server
-    clock = _Clock()
-    extension = get_components(app)
-    app.extensions[COMPONENTS_KEY] = dataclasses.replace(
-        extension, clock=clock, settings=dataclasses.replace(extension.settings, issuer_url=base)
-    )
-    session = extension.session_factory()
-    setup_provider(session, app)
-    yield base, app, clock, session
-    session.close()
+from tests.oidc_support import RP_CALLBACK, add_client, browse_to_callback, log_in_over_http, register_person
 
 
 def _pyoidc_sign_in(
@@ -64,7 +44,7 @@ def _pyoidc_sign_in(
             **params,
         }
     )
-    callback = _browse_to_callback(browser, base, person, request.request(client.authorization_endpoint))
+    callback = browse_to_callback(browser, base, person, request.request(client.authorization_endpoint))
     answer = client.parse_response(
         AuthorizationResponse, info=urllib.parse.urlsplit(callback).query, sformat="urlencoded"
     )
@@ -77,12 +57,12 @@ def _pyoidc_sign_in(
     return dict(tokens["id_token"].to_dict())
 
 
-def test_pyoidc_signs_in_with_rs256_and_gets_no_auth_time_unasked(escrow: Any) -> None:
-    base, app, _clock, session = escrow
+def test_pyoidc_signs_in_with_rs256_and_gets_no_auth_time_unasked(live_oidc_provider: Any) -> None:
+    base, app, _clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum", alg="RS256")
     browser = requests.Session()
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
 
     claims = _pyoidc_sign_in(base, secret, browser, person)
 
@@ -90,14 +70,14 @@ def test_pyoidc_signs_in_with_rs256_and_gets_no_auth_time_unasked(escrow: Any) -
     assert "auth_time" not in claims
 
 
-def test_pyoidc_max_age_past_the_sign_in_is_honoured_by_a_new_sign_in(escrow: Any) -> None:
+def test_pyoidc_max_age_past_the_sign_in_is_honoured_by_a_new_sign_in(live_oidc_provider: Any) -> None:
     # Given a person signed in to escrow 10 minutes ago, and pyoidc asking for max_age=30
-    base, app, clock, session = escrow
+    base, app, clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum", alg="RS256")
     browser = requests.Session()
     clock.offset = timedelta(minutes=-10)
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
     clock.offset = timedelta(0)
     asked_at = int(datetime.now(UTC).timestamp())
 
@@ -108,13 +88,13 @@ def test_pyoidc_max_age_past_the_sign_in_is_honoured_by_a_new_sign_in(escrow: An
     assert claims["auth_time"] >= asked_at
 
 
-def test_pyoidc_prompt_login_gets_a_fresh_auth_time_and_acr_values_match(escrow: Any) -> None:
-    base, app, clock, session = escrow
+def test_pyoidc_prompt_login_gets_a_fresh_auth_time_and_acr_values_match(live_oidc_provider: Any) -> None:
+    base, app, clock, session = live_oidc_provider
     person = register_person(session, app)
     secret = add_client(session, app, "forum", alg="RS256")
     browser = requests.Session()
     clock.offset = timedelta(minutes=-3)
-    _log_in(browser, base, person)
+    log_in_over_http(browser, base, person)
     clock.offset = timedelta(0)
     asked_at = int(datetime.now(UTC).timestamp())
 

@@ -487,27 +487,21 @@ def save_tokens(
 ) -> None:
     """Stores the access token (and the refresh token, if any) issued from ``grant``, as their
     SHA-256, and commits. A refresh token keeps its family's end: rotation never extends it."""
-    session.add(
-        OidcToken(
-            token_hash=_hash(access_token),
-            code_hash=grant.code_hash,
-            platform_id=grant.platform_id,
-            credential_id=grant.credential_id,
-            scope=grant.scope,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=expires_in),
-        )
-    )
+    rows: list[tuple[type[OidcToken] | type[OidcRefreshToken], str, datetime]] = [
+        (OidcToken, access_token, now + timedelta(seconds=expires_in))
+    ]
     if refresh_token is not None:
+        rows.append((OidcRefreshToken, refresh_token, grant.refresh_expires_at or now + REFRESH_TOKEN_TTL))
+    for table, token, expires_at in rows:
         session.add(
-            OidcRefreshToken(
-                token_hash=_hash(refresh_token),
+            table(
+                token_hash=_hash(token),
                 code_hash=grant.code_hash,
                 platform_id=grant.platform_id,
                 credential_id=grant.credential_id,
                 scope=grant.scope,
                 issued_at=now,
-                expires_at=grant.refresh_expires_at or now + REFRESH_TOKEN_TTL,
+                expires_at=expires_at,
             )
         )
     session.commit()
@@ -550,34 +544,28 @@ def use_refresh_token(
 
 def find_refresh_token(session: Session, *, refresh_token: object) -> AccessTokenInfo | None:
     """Returns the refresh token ``refresh_token`` (for revocation and introspection), or None."""
-    if not isinstance(refresh_token, str) or not refresh_token:
-        return None
-    row = session.get(OidcRefreshToken, _hash(refresh_token))
-    credential = None if row is None else session.get(Credential, row.credential_id)
-    if row is None or credential is None:
-        return None
-    return AccessTokenInfo(
-        platform_id=row.platform_id,
-        credential_id=row.credential_id,
-        pseudonym=credential.pseudonym,
-        scope=row.scope,
-        issued_at=row.issued_at,
-        expires_at=row.expires_at,
-        is_revoked=row.revoked_at is not None or row.used_at is not None,
-        token_type="refresh_token",  # noqa: S106 - a token type
-    )
+    return _find_token(session, OidcRefreshToken, refresh_token)
 
 
 def find_access_token(session: Session, *, access_token: object) -> AccessTokenInfo | None:
     """Returns the access token ``access_token`` (expired or revoked ones too), or None if unknown."""
-    if not isinstance(access_token, str) or not access_token:
+    return _find_token(session, OidcToken, access_token)
+
+
+def _find_token(
+    session: Session, table: type[OidcToken] | type[OidcRefreshToken], token: object
+) -> AccessTokenInfo | None:
+    if not isinstance(token, str) or not token:
         return None
-    row = session.get(OidcToken, _hash(access_token))
-    if row is None:
+    row = (
+        session.get(OidcToken, _hash(token))
+        if table is OidcToken
+        else session.get(OidcRefreshToken, _hash(token))
+    )
+    credential = None if row is None else session.get(Credential, row.credential_id)
+    if row is None or credential is None:
         return None
-    credential = session.get(Credential, row.credential_id)
-    if credential is None:  # pragma: no cover - foreign key
-        return None
+    is_refresh = isinstance(row, OidcRefreshToken)
     return AccessTokenInfo(
         platform_id=row.platform_id,
         credential_id=row.credential_id,
@@ -585,7 +573,10 @@ def find_access_token(session: Session, *, access_token: object) -> AccessTokenI
         scope=row.scope,
         issued_at=row.issued_at,
         expires_at=row.expires_at,
-        is_revoked=row.revoked_at is not None,
+        # A used refresh token is spent: introspection says inactive, revocation finds nothing live.
+        is_revoked=row.revoked_at is not None
+        or (isinstance(row, OidcRefreshToken) and row.used_at is not None),
+        token_type="refresh_token" if is_refresh else "access_token",
     )
 
 

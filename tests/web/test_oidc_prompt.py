@@ -7,90 +7,28 @@ Through the test client, over the real app; the clock is the components' clock, 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.models import OidcCode
 from tests.oidc_support import (
-    PASSWORD,
+    CLOCK_START,
     RP_CALLBACK,
-    add_client,
+    MovableClock,
     authorize_query,
     consent_action,
     csrf_token_in,
+    log_in,
     query_of,
-    register_person,
-    setup_provider,
 )
 
 ISSUER = "http://escrow.test"
-START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-
-
-class _Clock:
-    """The app's clock, moved by the test (the components' one clock: every view reads it)."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(app: Flask) -> _Clock:
-    clock = _Clock()
-    app.extensions[COMPONENTS_KEY] = dataclasses.replace(get_components(app), clock=clock)
-    return clock
-
-
-@pytest.fixture
-def setup(app: Flask, clock: _Clock) -> Session:
-    session = get_components(app).session_factory()
-    setup_provider(session, app)
-    register_person(session, app)
-    return session
-
-
-@pytest.fixture
-def secrets_(app: Flask, setup: Session) -> dict[str, str]:
-    forum, market = add_client(setup, app, "forum"), add_client(setup, app, "market")
-    assert forum is not None
-    assert market is not None
-    return {"forum": forum, "market": market}
-
-
-def _log_in(client: FlaskClient) -> Any:
-    """Signs the person in on the login page; returns the response (a redirect)."""
-    page = client.get("/account/login").get_data(as_text=True)
-    return client.post(
-        "/account/login",
-        data={
-            "issuing_country": "BEL",
-            "document_number": "P1234567",
-            "password": PASSWORD,
-            "csrf_token": csrf_token_in(page),
-        },
-    )
-
-
-@pytest.fixture
-def person(client: FlaskClient, setup: Session) -> FlaskClient:
-    assert _log_in(client).status_code == 302
-    return client
 
 
 def _follow_to_callback(client: FlaskClient, response: Any) -> dict[str, str]:
@@ -133,7 +71,7 @@ def _sign_in(
     if response.status_code == 302 and response.headers["Location"].endswith("/account/login"):
         assert relogin is not None, "escrow asked for a sign-in the test did not expect"
         relogin()
-        response = _log_in(client)
+        response = log_in(client)
     back = _follow_to_callback(client, response)
     assert "code" in back, back
     assert back["iss"] == ISSUER  # RFC 9207
@@ -141,93 +79,117 @@ def _sign_in(
 
 
 def test_colluding_platforms_cannot_join_a_person_by_auth_time(
-    person: FlaskClient, secrets_: dict[str, str], clock: _Clock, setup: Session
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_clock: MovableClock, oidc_provider: Session
 ) -> None:
-    # Given a person who signed in to escrow once (at START), then to two platforms hours apart
-    clock.advance(hours=2)
-    forum = _sign_in(person, "forum", secrets_["forum"])
-    clock.advance(hours=3)
-    market = _sign_in(person, "market", secrets_["market"])
+    # Given a person who signed in to escrow once (at CLOCK_START), then to two platforms hours apart
+    oidc_clock.advance(hours=2)
+    forum = _sign_in(oidc_person, "forum", oidc_platforms["forum"])
+    oidc_clock.advance(hours=3)
+    market = _sign_in(oidc_person, "market", oidc_platforms["market"])
 
     # Then neither ID token says when the person signed in to escrow (the shared value), and no
     # code row in a copy of the database holds it either
     assert "auth_time" not in forum
     assert "auth_time" not in market
-    assert all(c.auth_time is None for c in setup.scalars(select(OidcCode)))
+    assert all(c.auth_time is None for c in oidc_provider.scalars(select(OidcCode)))
 
     # When both platforms ask for auth_time (max_age), hours apart
-    clock.advance(hours=1)
+    oidc_clock.advance(hours=1)
     forum = _sign_in(
-        person, "forum", secrets_["forum"], relogin=lambda: clock.advance(seconds=7), max_age="3600"
+        oidc_person,
+        "forum",
+        oidc_platforms["forum"],
+        relogin=lambda: oidc_clock.advance(seconds=7),
+        max_age="3600",
     )
-    clock.advance(hours=2)
+    oidc_clock.advance(hours=2)
     market = _sign_in(
-        person, "market", secrets_["market"], relogin=lambda: clock.advance(seconds=7), max_age="3600"
+        oidc_person,
+        "market",
+        oidc_platforms["market"],
+        relogin=lambda: oidc_clock.advance(seconds=7),
+        max_age="3600",
     )
 
     # Then each gets the time of a sign-in made for it alone: different, and not the escrow sign-in
     assert forum["auth_time"] != market["auth_time"]
-    assert int(START.timestamp()) not in (forum["auth_time"], market["auth_time"])
+    assert int(CLOCK_START.timestamp()) not in (forum["auth_time"], market["auth_time"])
     # ... and the two ID tokens share nothing that is about this person but the assurance level
     shared = {k for k in forum.keys() & market.keys() if forum[k] == market[k]}
     assert shared == {"iss", "acr", "verified_unique"}
-    stored = [c.auth_time for c in setup.scalars(select(OidcCode)) if c.auth_time is not None]
+    stored = [c.auth_time for c in oidc_provider.scalars(select(OidcCode)) if c.auth_time is not None]
     assert len(stored) == len(set(stored)) == 2
 
 
 def test_max_age_signs_the_person_in_again_and_auth_time_is_that_sign_in(
-    person: FlaskClient, secrets_: dict[str, str], clock: _Clock
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_clock: MovableClock
 ) -> None:
     # Given a person signed in to escrow 10 minutes ago
-    clock.advance(minutes=10)
+    oidc_clock.advance(minutes=10)
 
     # When the platform asks for max_age=30 (past it: openid-client's tolerance is 30 s)
     claims = _sign_in(
-        person, "forum", secrets_["forum"], relogin=lambda: clock.advance(seconds=3), max_age="30"
+        oidc_person,
+        "forum",
+        oidc_platforms["forum"],
+        relogin=lambda: oidc_clock.advance(seconds=3),
+        max_age="30",
     )
 
     # Then escrow made them sign in again, and auth_time is that sign-in, within max_age
-    assert claims["auth_time"] == int(clock.now.timestamp())
+    assert claims["auth_time"] == int(oidc_clock.now.timestamp())
     assert claims["iat"] - claims["auth_time"] <= 30
 
 
 def test_a_fresh_sign_in_serves_one_authorization_request_only(
-    person: FlaskClient, secrets_: dict[str, str], clock: _Clock
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_clock: MovableClock
 ) -> None:
     first = _sign_in(
-        person, "forum", secrets_["forum"], relogin=lambda: clock.advance(seconds=2), max_age="0"
+        oidc_person,
+        "forum",
+        oidc_platforms["forum"],
+        relogin=lambda: oidc_clock.advance(seconds=2),
+        max_age="0",
     )
-    clock.advance(seconds=5)
+    oidc_clock.advance(seconds=5)
 
     # The next request that asks for a fresh sign-in gets one of its own, not the last one
     second = _sign_in(
-        person, "forum", secrets_["forum"], relogin=lambda: clock.advance(seconds=2), max_age="0"
+        oidc_person,
+        "forum",
+        oidc_platforms["forum"],
+        relogin=lambda: oidc_clock.advance(seconds=2),
+        max_age="0",
     )
 
     assert second["auth_time"] > first["auth_time"]
 
 
 def test_prompt_login_forces_a_new_sign_in_with_a_fresh_auth_time(
-    person: FlaskClient, secrets_: dict[str, str], clock: _Clock
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_clock: MovableClock
 ) -> None:
-    clock.advance(minutes=1)
+    oidc_clock.advance(minutes=1)
 
     claims = _sign_in(
-        person, "forum", secrets_["forum"], relogin=lambda: clock.advance(seconds=4), prompt="login"
+        oidc_person,
+        "forum",
+        oidc_platforms["forum"],
+        relogin=lambda: oidc_clock.advance(seconds=4),
+        prompt="login",
     )
 
-    assert claims["auth_time"] == int(clock.now.timestamp())
-    assert claims["auth_time"] > int(START.timestamp())
+    assert claims["auth_time"] == int(oidc_clock.now.timestamp())
+    assert claims["auth_time"] > int(CLOCK_START.timestamp())
 
 
 def test_prompt_login_without_signing_in_again_issues_no_code(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
     query = authorize_query("forum", prompt="login")
-    assert person.get(f"/oidc/authorize?{query}").headers["Location"].endswith("/account/login")
+    assert oidc_person.get(f"/oidc/authorize?{query}").headers["Location"].endswith("/account/login")
 
     # Coming back to the request without having signed in again still asks for the sign-in
-    response = person.get(f"/oidc/authorize?{query}")
+    response = oidc_person.get(f"/oidc/authorize?{query}")
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/account/login")
@@ -235,9 +197,9 @@ def test_prompt_login_without_signing_in_again_issues_no_code(
 
 @pytest.mark.parametrize("params", [{"prompt": "none", "max_age": "60"}, {"prompt": "none login"}])
 def test_prompt_none_that_needs_a_sign_in_goes_back_as_an_error(
-    person: FlaskClient, secrets_: dict[str, str], params: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], params: dict[str, str]
 ) -> None:
-    response = person.get(f"/oidc/authorize?{authorize_query('forum', state='s-1', **params)}")
+    response = oidc_person.get(f"/oidc/authorize?{authorize_query('forum', state='s-1', **params)}")
 
     assert response.status_code == 302
     back = query_of(response.headers["Location"])
@@ -248,12 +210,12 @@ def test_prompt_none_that_needs_a_sign_in_goes_back_as_an_error(
 
 
 def test_prompt_consent_asks_again_although_consent_is_remembered(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    _sign_in(person, "forum", secrets_["forum"])
-    assert person.get(f"/oidc/authorize?{authorize_query('forum')}").status_code == 302  # remembered
+    _sign_in(oidc_person, "forum", oidc_platforms["forum"])
+    assert oidc_person.get(f"/oidc/authorize?{authorize_query('forum')}").status_code == 302  # remembered
 
-    response = person.get(f"/oidc/authorize?{authorize_query('forum', prompt='consent')}")
+    response = oidc_person.get(f"/oidc/authorize?{authorize_query('forum', prompt='consent')}")
 
     assert response.status_code == 200
     assert "verified unique person" in response.get_data(as_text=True)
@@ -261,9 +223,9 @@ def test_prompt_consent_asks_again_although_consent_is_remembered(
 
 @pytest.mark.parametrize("max_age", ["-1", "abc", "1.5", "", "١٢"])
 def test_malformed_max_age_goes_back_as_invalid_request(
-    person: FlaskClient, secrets_: dict[str, str], max_age: str
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], max_age: str
 ) -> None:
-    response = person.get(f"/oidc/authorize?{authorize_query('forum', max_age=max_age)}")
+    response = oidc_person.get(f"/oidc/authorize?{authorize_query('forum', max_age=max_age)}")
 
     assert response.status_code == 302
     assert query_of(response.headers["Location"])["error"] == "invalid_request"
@@ -274,12 +236,14 @@ def test_malformed_max_age_goes_back_as_invalid_request(
     [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")],
 )
 def test_request_object_goes_back_as_not_supported(
-    person: FlaskClient, secrets_: dict[str, str], parameter: str, error: str
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], parameter: str, error: str
 ) -> None:
     # OIDC Core 6: a provider without request objects says so rather than ignore one (which would
     # drop whatever the platform put in it: a max_age, a nonce)
     value = "eyJhbGciOiJub25lIn0.eyJtYXhfYWdlIjowfQ." if parameter == "request" else "https://rp.example/r"
-    response = person.get(f"/oidc/authorize?{authorize_query('forum', state='s-2', **{parameter: value})}")
+    response = oidc_person.get(
+        f"/oidc/authorize?{authorize_query('forum', state='s-2', **{parameter: value})}"
+    )
 
     assert response.status_code == 302
     back = query_of(response.headers["Location"])
@@ -288,7 +252,7 @@ def test_request_object_goes_back_as_not_supported(
     assert back["iss"] == ISSUER
 
 
-def test_login_required_error_carries_iss(client: FlaskClient, secrets_: dict[str, str]) -> None:
+def test_login_required_error_carries_iss(client: FlaskClient, oidc_platforms: dict[str, str]) -> None:
     response = client.get(f"/oidc/authorize?{authorize_query('forum', prompt='none')}")
 
     assert query_of(response.headers["Location"]) == {

@@ -24,6 +24,7 @@ from tests.oidc_support import (
     authorize_query,
     consent_action,
     csrf_token_in,
+    log_in,
     pkce_pair,
     query_of,
     register_person,
@@ -48,17 +49,7 @@ def secret(app: Flask, setup: Session) -> str:
 
 @pytest.fixture
 def person(client: FlaskClient, setup: Session) -> FlaskClient:
-    page = client.get("/account/login").get_data(as_text=True)
-    response = client.post(
-        "/account/login",
-        data={
-            "issuing_country": "BEL",
-            "document_number": "P1234567",
-            "password": PASSWORD,
-            "csrf_token": csrf_token_in(page),
-        },
-    )
-    assert response.status_code == 302
+    assert log_in(client).status_code == 302
     return client
 
 

@@ -4,18 +4,16 @@ after the sign-in whatever the rotations; withdrawn consent and RFC 7009 revocat
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from escrow.httpkit import COMPONENTS_KEY, get_components
 from tests.oidc_support import (
     RP_CALLBACK,
+    MovableClock,
     add_client,
     authorize_query,
     consent_action,
@@ -23,40 +21,8 @@ from tests.oidc_support import (
     pkce_pair,
     query_of,
 )
-from tests.web.test_oidc_prompt import _Clock, _log_in
 
 FORUM = "forum"
-
-
-@pytest.fixture
-def clock(app: Flask) -> _Clock:
-    clock = _Clock()
-    app.extensions[COMPONENTS_KEY] = dataclasses.replace(get_components(app), clock=clock)
-    return clock
-
-
-@pytest.fixture
-def setup(app: Flask, clock: _Clock) -> Session:
-    from tests.oidc_support import register_person, setup_provider
-
-    session = get_components(app).session_factory()
-    setup_provider(session, app)
-    register_person(session, app)
-    return session
-
-
-@pytest.fixture
-def secrets_(app: Flask, setup: Session) -> dict[str, str]:
-    forum, market = add_client(setup, app, FORUM), add_client(setup, app, "market")
-    assert forum is not None
-    assert market is not None
-    return {FORUM: forum, "market": market}
-
-
-@pytest.fixture
-def person(client: FlaskClient, setup: Session) -> FlaskClient:
-    assert _log_in(client).status_code == 302
-    return client
 
 
 def _code(client: FlaskClient, client_id: str, **params: Any) -> str:
@@ -98,121 +64,135 @@ def _userinfo_status(client: FlaskClient, access_token: str) -> int:
 
 
 def test_refresh_rotates_the_refresh_token_and_the_old_one_is_spent(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    auth = (FORUM, secrets_[FORUM])
-    first = _sign_in(person, FORUM, secrets_[FORUM])
+    auth = (FORUM, oidc_platforms[FORUM])
+    first = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
     assert "refresh_token" in first
 
-    second = _refresh(person, first["refresh_token"], auth)
+    second = _refresh(oidc_person, first["refresh_token"], auth)
 
     assert second.status_code == 200, second.get_data(as_text=True)
     tokens = second.get_json()
     assert tokens["refresh_token"] != first["refresh_token"]
     assert tokens["access_token"] != first["access_token"]
-    assert _userinfo_status(person, tokens["access_token"]) == 200
+    assert _userinfo_status(oidc_person, tokens["access_token"]) == 200
     assert "id_token" not in tokens  # OIDC Core 12.2: optional; the envelope digest came with the sign-in
 
 
 def test_stolen_refresh_token_replayed_revokes_the_whole_family(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
     # Given a platform that refreshed once (R1 -> R2), and a thief who kept a copy of R1
-    auth = (FORUM, secrets_[FORUM])
-    first = _sign_in(person, FORUM, secrets_[FORUM])
-    second = _refresh(person, first["refresh_token"], auth).get_json()
+    auth = (FORUM, oidc_platforms[FORUM])
+    first = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
+    second = _refresh(oidc_person, first["refresh_token"], auth).get_json()
 
     # When the thief presents R1
-    replay = _refresh(person, first["refresh_token"], auth)
+    replay = _refresh(oidc_person, first["refresh_token"], auth)
 
     # Then it is refused, and every token of that sign-in is dead: R2 and both access tokens
     assert replay.status_code == 400
     assert replay.get_json()["error"] == "invalid_grant"
-    assert _refresh(person, second["refresh_token"], auth).get_json()["error"] == "invalid_grant"
-    assert _userinfo_status(person, first["access_token"]) == 401
-    assert _userinfo_status(person, second["access_token"]) == 401
+    assert _refresh(oidc_person, second["refresh_token"], auth).get_json()["error"] == "invalid_grant"
+    assert _userinfo_status(oidc_person, first["access_token"]) == 401
+    assert _userinfo_status(oidc_person, second["access_token"]) == 401
 
 
-def test_another_sign_in_is_not_touched_by_a_replay(person: FlaskClient, secrets_: dict[str, str]) -> None:
-    auth = (FORUM, secrets_[FORUM])
-    victim, other = _sign_in(person, FORUM, secrets_[FORUM]), _sign_in(person, FORUM, secrets_[FORUM])
-    _refresh(person, victim["refresh_token"], auth)
-    _refresh(person, victim["refresh_token"], auth)  # the replay
+def test_another_sign_in_is_not_touched_by_a_replay(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
+) -> None:
+    auth = (FORUM, oidc_platforms[FORUM])
+    victim, other = (
+        _sign_in(oidc_person, FORUM, oidc_platforms[FORUM]),
+        _sign_in(oidc_person, FORUM, oidc_platforms[FORUM]),
+    )
+    _refresh(oidc_person, victim["refresh_token"], auth)
+    _refresh(oidc_person, victim["refresh_token"], auth)  # the replay
 
-    assert _refresh(person, other["refresh_token"], auth).status_code == 200
+    assert _refresh(oidc_person, other["refresh_token"], auth).status_code == 200
 
 
 def test_another_platforms_refresh_token_is_invalid_grant_and_stays_usable(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    market = _sign_in(person, "market", secrets_["market"])
+    market = _sign_in(oidc_person, "market", oidc_platforms["market"])
 
-    stolen = _refresh(person, market["refresh_token"], (FORUM, secrets_[FORUM]))
+    stolen = _refresh(oidc_person, market["refresh_token"], (FORUM, oidc_platforms[FORUM]))
 
     assert stolen.get_json()["error"] == "invalid_grant"
-    assert _refresh(person, market["refresh_token"], ("market", secrets_["market"])).status_code == 200
-
-
-def test_refresh_needs_the_platforms_client_authentication(
-    person: FlaskClient, secrets_: dict[str, str]
-) -> None:
-    tokens = _sign_in(person, FORUM, secrets_[FORUM])
-
-    assert _refresh(person, tokens["refresh_token"], (FORUM, "wrong")).status_code == 401
-    assert _refresh(person, tokens["refresh_token"], (FORUM, secrets_[FORUM])).status_code == 200  # not spent
-
-
-def test_a_family_ends_thirty_days_after_the_sign_in_whatever_the_rotations(
-    person: FlaskClient, secrets_: dict[str, str], clock: _Clock
-) -> None:
-    auth = (FORUM, secrets_[FORUM])
-    token = _sign_in(person, FORUM, secrets_[FORUM])["refresh_token"]
-    for _ in range(3):
-        clock.advance(days=9)
-        token = _refresh(person, token, auth).get_json()["refresh_token"]
-
-    clock.advance(days=4)  # 31 days after the sign-in
-
-    assert _refresh(person, token, auth).get_json()["error"] == "invalid_grant"
-
-
-def test_withdrawn_consent_ends_the_platforms_refresh_and_access_tokens(
-    person: FlaskClient, secrets_: dict[str, str]
-) -> None:
-    tokens = _sign_in(person, FORUM, secrets_[FORUM])
-    page = person.get("/account/connections").get_data(as_text=True)
-
-    person.post(f"/account/connections/{FORUM}/withdraw", data={"csrf_token": csrf_token_in(page)})
-
     assert (
-        _refresh(person, tokens["refresh_token"], (FORUM, secrets_[FORUM])).get_json()["error"]
-        == "invalid_grant"
-    )
-    assert _userinfo_status(person, tokens["access_token"]) == 401
-
-
-def test_revoking_a_refresh_token_revokes_its_family(person: FlaskClient, secrets_: dict[str, str]) -> None:
-    auth = (FORUM, secrets_[FORUM])
-    tokens = _sign_in(person, FORUM, secrets_[FORUM])
-
-    assert (
-        person.post("/api/v1/oidc/revoke", data={"token": tokens["refresh_token"]}, auth=auth).status_code
+        _refresh(oidc_person, market["refresh_token"], ("market", oidc_platforms["market"])).status_code
         == 200
     )
 
-    assert _refresh(person, tokens["refresh_token"], auth).get_json()["error"] == "invalid_grant"
-    assert _userinfo_status(person, tokens["access_token"]) == 401
+
+def test_refresh_needs_the_platforms_client_authentication(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
+) -> None:
+    tokens = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
+
+    assert _refresh(oidc_person, tokens["refresh_token"], (FORUM, "wrong")).status_code == 401
+    assert (
+        _refresh(oidc_person, tokens["refresh_token"], (FORUM, oidc_platforms[FORUM])).status_code == 200
+    )  # not spent
 
 
-def test_introspection_of_a_refresh_token(person: FlaskClient, secrets_: dict[str, str]) -> None:
-    auth = (FORUM, secrets_[FORUM])
-    tokens = _sign_in(person, FORUM, secrets_[FORUM])
+def test_a_family_ends_thirty_days_after_the_sign_in_whatever_the_rotations(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_clock: MovableClock
+) -> None:
+    auth = (FORUM, oidc_platforms[FORUM])
+    token = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])["refresh_token"]
+    for _ in range(3):
+        oidc_clock.advance(days=9)
+        token = _refresh(oidc_person, token, auth).get_json()["refresh_token"]
 
-    live = person.post(
+    oidc_clock.advance(days=4)  # 31 days after the sign-in
+
+    assert _refresh(oidc_person, token, auth).get_json()["error"] == "invalid_grant"
+
+
+def test_withdrawn_consent_ends_the_platforms_refresh_and_access_tokens(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
+) -> None:
+    tokens = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
+    page = oidc_person.get("/account/connections").get_data(as_text=True)
+
+    oidc_person.post(f"/account/connections/{FORUM}/withdraw", data={"csrf_token": csrf_token_in(page)})
+
+    assert (
+        _refresh(oidc_person, tokens["refresh_token"], (FORUM, oidc_platforms[FORUM])).get_json()["error"]
+        == "invalid_grant"
+    )
+    assert _userinfo_status(oidc_person, tokens["access_token"]) == 401
+
+
+def test_revoking_a_refresh_token_revokes_its_family(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
+) -> None:
+    auth = (FORUM, oidc_platforms[FORUM])
+    tokens = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
+
+    assert (
+        oidc_person.post(
+            "/api/v1/oidc/revoke", data={"token": tokens["refresh_token"]}, auth=auth
+        ).status_code
+        == 200
+    )
+
+    assert _refresh(oidc_person, tokens["refresh_token"], auth).get_json()["error"] == "invalid_grant"
+    assert _userinfo_status(oidc_person, tokens["access_token"]) == 401
+
+
+def test_introspection_of_a_refresh_token(oidc_person: FlaskClient, oidc_platforms: dict[str, str]) -> None:
+    auth = (FORUM, oidc_platforms[FORUM])
+    tokens = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
+
+    live = oidc_person.post(
         "/api/v1/oidc/introspect", data={"token": tokens["refresh_token"]}, auth=auth
     ).get_json()
-    _refresh(person, tokens["refresh_token"], auth)
-    spent = person.post(
+    _refresh(oidc_person, tokens["refresh_token"], auth)
+    spent = oidc_person.post(
         "/api/v1/oidc/introspect", data={"token": tokens["refresh_token"]}, auth=auth
     ).get_json()
 
@@ -222,17 +202,21 @@ def test_introspection_of_a_refresh_token(person: FlaskClient, secrets_: dict[st
     assert spent == {"active": False}
 
 
-def test_a_refresh_token_is_not_a_bearer_token(person: FlaskClient, secrets_: dict[str, str]) -> None:
-    tokens = _sign_in(person, FORUM, secrets_[FORUM])
+def test_a_refresh_token_is_not_a_bearer_token(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
+) -> None:
+    tokens = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])
 
-    assert _userinfo_status(person, tokens["refresh_token"]) == 401
+    assert _userinfo_status(oidc_person, tokens["refresh_token"]) == 401
 
 
-def test_public_client_refreshes_with_its_client_id(app: Flask, person: FlaskClient, setup: Session) -> None:
-    add_client(setup, app, "app", confidential=False)
+def test_public_client_refreshes_with_its_client_id(
+    app: Flask, oidc_person: FlaskClient, oidc_provider: Session
+) -> None:
+    add_client(oidc_provider, app, "app", confidential=False)
     verifier, challenge = pkce_pair()
-    code = _code(person, "app", code_challenge=challenge, code_challenge_method="S256")
-    tokens = person.post(
+    code = _code(oidc_person, "app", code_challenge=challenge, code_challenge_method="S256")
+    tokens = oidc_person.post(
         "/api/v1/oidc/token",
         data={
             "grant_type": "authorization_code",
@@ -243,7 +227,7 @@ def test_public_client_refreshes_with_its_client_id(app: Flask, person: FlaskCli
         },
     ).get_json()
 
-    refreshed = _refresh(person, tokens["refresh_token"], None, client_id="app")
+    refreshed = _refresh(oidc_person, tokens["refresh_token"], None, client_id="app")
 
     assert refreshed.status_code == 200, refreshed.get_data(as_text=True)
     assert refreshed.get_json()["refresh_token"] != tokens["refresh_token"]
@@ -256,14 +240,16 @@ def test_discovery_announces_the_refresh_token_grant(client: FlaskClient) -> Non
     ]
 
 
-def test_rotation_keeps_the_family_end(person: FlaskClient, secrets_: dict[str, str], clock: _Clock) -> None:
-    auth = (FORUM, secrets_[FORUM])
-    first = _sign_in(person, FORUM, secrets_[FORUM])["refresh_token"]
-    before = person.post("/api/v1/oidc/introspect", data={"token": first}, auth=auth).get_json()["exp"]
-    clock.advance(days=1)
+def test_rotation_keeps_the_family_end(
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_clock: MovableClock
+) -> None:
+    auth = (FORUM, oidc_platforms[FORUM])
+    first = _sign_in(oidc_person, FORUM, oidc_platforms[FORUM])["refresh_token"]
+    before = oidc_person.post("/api/v1/oidc/introspect", data={"token": first}, auth=auth).get_json()["exp"]
+    oidc_clock.advance(days=1)
 
-    second = _refresh(person, first, auth).get_json()["refresh_token"]
+    second = _refresh(oidc_person, first, auth).get_json()["refresh_token"]
 
-    after = person.post("/api/v1/oidc/introspect", data={"token": second}, auth=auth).get_json()["exp"]
+    after = oidc_person.post("/api/v1/oidc/introspect", data={"token": second}, auth=auth).get_json()["exp"]
     assert after == before
-    assert timedelta(seconds=before - int(clock.now.timestamp())) < timedelta(days=30)
+    assert timedelta(seconds=before - int(oidc_clock.now.timestamp())) < timedelta(days=30)

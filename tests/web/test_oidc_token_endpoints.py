@@ -11,52 +11,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from escrow.httpkit import get_components
 from tests.oidc_support import (
-    PASSWORD,
     RP_CALLBACK,
     add_client,
     authorize_query,
     consent_action,
     csrf_token_in,
     query_of,
-    register_person,
-    setup_provider,
 )
 
 REGISTERED_ORIGIN = "http://localhost"  # the origin of RP_CALLBACK
-
-
-@pytest.fixture
-def setup(app: Flask) -> Session:
-    session = get_components(app).session_factory()
-    setup_provider(session, app)
-    register_person(session, app)
-    return session
-
-
-@pytest.fixture
-def secrets_(app: Flask, setup: Session) -> dict[str, str]:
-    forum, market = add_client(setup, app, "forum"), add_client(setup, app, "market")
-    assert forum is not None
-    assert market is not None
-    return {"forum": forum, "market": market}
-
-
-@pytest.fixture
-def person(client: FlaskClient, setup: Session) -> FlaskClient:
-    page = client.get("/account/login").get_data(as_text=True)
-    response = client.post(
-        "/account/login",
-        data={
-            "issuing_country": "BEL",
-            "document_number": "P1234567",
-            "password": PASSWORD,
-            "csrf_token": csrf_token_in(page),
-        },
-    )
-    assert response.status_code == 302
-    return client
 
 
 def _access_token(client: FlaskClient, client_id: str, secret: str) -> str:
@@ -97,87 +61,95 @@ def test_rfc8414_metadata_is_served_and_names_revocation_and_introspection(clien
 
 
 def test_introspection_describes_the_platforms_own_active_token(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    token = _access_token(person, "forum", secrets_["forum"])
+    token = _access_token(oidc_person, "forum", oidc_platforms["forum"])
 
-    body = _introspect(person, token, ("forum", secrets_["forum"])).get_json()
+    body = _introspect(oidc_person, token, ("forum", oidc_platforms["forum"])).get_json()
 
     assert body["active"] is True
     assert body["client_id"] == "forum"
     assert body["token_type"] == "Bearer"
     assert (
         body["sub"]
-        == person.get("/api/v1/oidc/userinfo", headers={"Authorization": f"Bearer {token}"}).get_json()["sub"]
+        == oidc_person.get("/api/v1/oidc/userinfo", headers={"Authorization": f"Bearer {token}"}).get_json()[
+            "sub"
+        ]
     )
     assert body["exp"] - body["iat"] == 3600
 
 
 def test_introspecting_another_platforms_token_says_only_inactive(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
     # Given a token of the market
-    token = _access_token(person, "market", secrets_["market"])
+    token = _access_token(oidc_person, "market", oidc_platforms["market"])
 
     # When the forum introspects it, it learns nothing (not even that it exists: RFC 7662 2.2)
-    body = _introspect(person, token, ("forum", secrets_["forum"])).get_json()
+    body = _introspect(oidc_person, token, ("forum", oidc_platforms["forum"])).get_json()
 
     assert body == {"active": False}
-    assert _introspect(person, "no-such-token", ("forum", secrets_["forum"])).get_json() == {"active": False}
+    assert _introspect(oidc_person, "no-such-token", ("forum", oidc_platforms["forum"])).get_json() == {
+        "active": False
+    }
 
 
 def test_introspection_needs_a_confidential_clients_secret(
-    app: Flask, person: FlaskClient, secrets_: dict[str, str], setup: Session
+    app: Flask, oidc_person: FlaskClient, oidc_platforms: dict[str, str], oidc_provider: Session
 ) -> None:
-    token = _access_token(person, "forum", secrets_["forum"])
-    add_client(setup, app, "app", confidential=False)
+    token = _access_token(oidc_person, "forum", oidc_platforms["forum"])
+    add_client(oidc_provider, app, "app", confidential=False)
 
     for auth in (None, ("forum", "wrong secret")):
-        response = _introspect(person, token, auth)
+        response = _introspect(oidc_person, token, auth)
         assert response.status_code == 401
         assert response.get_json()["error"] == "invalid_client"
-    public = person.post("/api/v1/oidc/introspect", data={"token": token, "client_id": "app"})
+    public = oidc_person.post("/api/v1/oidc/introspect", data={"token": token, "client_id": "app"})
     assert public.status_code == 401
 
 
 def test_revoked_token_no_longer_reads_userinfo_and_introspects_inactive(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    token = _access_token(person, "forum", secrets_["forum"])
+    token = _access_token(oidc_person, "forum", oidc_platforms["forum"])
     bearer = {"Authorization": f"Bearer {token}"}
-    assert person.get("/api/v1/oidc/userinfo", headers=bearer).status_code == 200
+    assert oidc_person.get("/api/v1/oidc/userinfo", headers=bearer).status_code == 200
 
-    response = person.post(
+    response = oidc_person.post(
         "/api/v1/oidc/revoke",
         data={"token": token, "token_type_hint": "refresh_token"},  # a wrong hint only widens the search
-        auth=("forum", secrets_["forum"]),
+        auth=("forum", oidc_platforms["forum"]),
     )
 
     assert response.status_code == 200
-    assert person.get("/api/v1/oidc/userinfo", headers=bearer).status_code == 401
-    assert _introspect(person, token, ("forum", secrets_["forum"])).get_json() == {"active": False}
+    assert oidc_person.get("/api/v1/oidc/userinfo", headers=bearer).status_code == 401
+    assert _introspect(oidc_person, token, ("forum", oidc_platforms["forum"])).get_json() == {"active": False}
 
 
 def test_revoking_an_unknown_token_is_200_and_another_platforms_token_is_refused(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    market_token = _access_token(person, "market", secrets_["market"])
-    forum = ("forum", secrets_["forum"])
+    market_token = _access_token(oidc_person, "market", oidc_platforms["market"])
+    forum = ("forum", oidc_platforms["forum"])
 
-    assert person.post("/api/v1/oidc/revoke", data={"token": "unknown"}, auth=forum).status_code == 200
-    refused = person.post("/api/v1/oidc/revoke", data={"token": market_token}, auth=forum)
+    assert oidc_person.post("/api/v1/oidc/revoke", data={"token": "unknown"}, auth=forum).status_code == 200
+    refused = oidc_person.post("/api/v1/oidc/revoke", data={"token": market_token}, auth=forum)
 
     assert refused.status_code == 400
     assert (
-        person.get("/api/v1/oidc/userinfo", headers={"Authorization": f"Bearer {market_token}"}).status_code
+        oidc_person.get(
+            "/api/v1/oidc/userinfo", headers={"Authorization": f"Bearer {market_token}"}
+        ).status_code
         == 200
     )
-    assert person.post("/api/v1/oidc/revoke", data={"token": market_token}).status_code == 401  # no client
+    assert (
+        oidc_person.post("/api/v1/oidc/revoke", data={"token": market_token}).status_code == 401
+    )  # no client
 
 
 @pytest.mark.parametrize("path", ["/api/v1/oidc/token", "/api/v1/oidc/userinfo", "/api/v1/oidc/revoke"])
 def test_cors_preflight_is_allowed_for_a_registered_origin_only(
-    client: FlaskClient, secrets_: dict[str, str], path: str
+    client: FlaskClient, oidc_platforms: dict[str, str], path: str
 ) -> None:
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
 
@@ -193,11 +165,11 @@ def test_cors_preflight_is_allowed_for_a_registered_origin_only(
 
 
 def test_userinfo_answer_is_readable_by_a_registered_origin(
-    person: FlaskClient, secrets_: dict[str, str]
+    oidc_person: FlaskClient, oidc_platforms: dict[str, str]
 ) -> None:
-    token = _access_token(person, "forum", secrets_["forum"])
+    token = _access_token(oidc_person, "forum", oidc_platforms["forum"])
 
-    response = person.get(
+    response = oidc_person.get(
         "/api/v1/oidc/userinfo", headers={"Authorization": f"Bearer {token}", "Origin": REGISTERED_ORIGIN}
     )
 
