@@ -3,8 +3,13 @@
 Authlib validates requests, authenticates clients, checks PKCE and nonces and formats every
 OAuth error; the classes below only adapt it to escrow's services (escrow/services/oidc.py).
 Routes: the authorization endpoint with its consent screen (HTML, /oidc/authorize), the person's
-page to withdraw consents (/account/connections), and the JSON endpoints: discovery, token and
-userinfo.
+page to withdraw consents (/account/connections), and the JSON endpoints: discovery (and RFC 8414
+metadata), token (codes and rotated refresh tokens), userinfo, RFC 7009 revocation and RFC 7662
+introspection, with CORS for the platforms' registered origins (issue 19).
+
+``auth_time`` is sent and stored only when the platform asks (``max_age``, ``prompt=login``), and
+then comes from a sign-in made for that request: the person's escrow sign-in time would be the same
+for every platform, a join key (issue 19, docs/platforms.md#auth_time).
 
 Errors follow RFC 6749 section 4.1.2.1: an unknown client or a redirect URI that does not match
 exactly is shown to the person on an HTML page and never redirected; every other error goes back
