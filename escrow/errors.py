@@ -97,63 +97,74 @@ class KeyFileError(ConfigError):
 # catches the base or the one case it handles. Codes are stable API (docs/platforms.md).
 
 
-class MalformedTokenError(InvalidTokenError):
+class InvalidCredentialError(InvalidTokenError):
+    """A credential a platform sent (in the request's content) does not verify or is not on record.
+
+    Its own class so the API answers 422 for it, not 401: the platform's API key authenticated the
+    request; only the credential it carries is bad (issue 19).
+    """
+
+    code = "credential-invalid"
+    title = "Invalid credential"
+
+
+class MalformedTokenError(InvalidCredentialError):
     """The credential is not a well-formed EdDSA compact JWS with the expected claims."""
 
     code = "credential-malformed"
     title = "Malformed credential"
 
 
-class UnsupportedAlgorithmError(InvalidTokenError):
+class UnsupportedAlgorithmError(InvalidCredentialError):
     """The credential names another algorithm than EdDSA (``none``, ``HS256``, ...)."""
 
     code = "credential-algorithm"
     title = "Unsupported credential algorithm"
 
 
-class UnknownSigningKeyError(InvalidTokenError):
+class UnknownSigningKeyError(InvalidCredentialError):
     """The credential's ``kid`` names no published signing key."""
 
     code = "credential-unknown-key"
     title = "Unknown signing key"
 
 
-class BadSignatureError(InvalidTokenError):
+class BadSignatureError(InvalidCredentialError):
     """The credential's signature does not verify (tampered header, payload or signature)."""
 
     code = "credential-bad-signature"
     title = "Bad credential signature"
 
 
-class WrongIssuerError(InvalidTokenError):
+class WrongIssuerError(InvalidCredentialError):
     """The credential was issued by another issuer."""
 
     code = "credential-wrong-issuer"
     title = "Wrong credential issuer"
 
 
-class WrongAudienceError(InvalidTokenError):
+class WrongAudienceError(InvalidCredentialError):
     """The credential was issued for another platform."""
 
     code = "credential-wrong-audience"
     title = "Wrong credential audience"
 
 
-class TokenExpiredError(InvalidTokenError):
+class TokenExpiredError(InvalidCredentialError):
     """The credential's ``exp`` has passed."""
 
     code = "credential-expired"
     title = "Credential expired"
 
 
-class TokenNotYetValidError(InvalidTokenError):
+class TokenNotYetValidError(InvalidCredentialError):
     """The credential's ``nbf`` (or ``iat``) lies in the future."""
 
     code = "credential-not-yet-valid"
     title = "Credential not yet valid"
 
 
-class TokenRevokedError(InvalidTokenError):
+class TokenRevokedError(InvalidCredentialError):
     """The credential was revoked by its holder, its platform or an administrator."""
 
     code = "credential-revoked"
@@ -175,10 +186,18 @@ class IdentityProofError(ValidationError):
 
 
 class AuthenticationError(EscrowError):
-    """The caller could not be authenticated (wrong password, unknown account, missing login)."""
+    """The caller could not be authenticated (wrong password, unknown account, missing login).
+
+    ``challenge`` is the WWW-Authenticate value a 401 sends with it (RFC 9110 section 15.5.2), for
+    the endpoints whose callers authenticate with an HTTP scheme (Bearer: RFC 6750 section 3).
+    """
 
     code = "authentication-failed"
     title = "Authentication failed"
+
+    def __init__(self, detail: str | None = None, *, challenge: str | None = None) -> None:
+        super().__init__(detail)
+        self.challenge = challenge
 
 
 class SignInAgainError(AuthenticationError):

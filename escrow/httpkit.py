@@ -325,3 +325,17 @@ class RedactedAccessLogHandler(WSGIRequestHandler):
             super().log_request(code, size)
         finally:
             self.path = target
+
+
+def bearer_challenge(realm: str, *, presented: bool) -> str:
+    """Returns the WWW-Authenticate value of a 401 for a bearer-authenticated endpoint (RFC 6750
+    section 3): ``error="invalid_token"`` when a token was presented, and no error code when the
+    request carried none (section 3.1)."""
+    challenge = f'Bearer realm="{realm}"'
+    return challenge + ', error="invalid_token"' if presented else challenge
+
+
+def bearer_token() -> str | None:
+    """Returns the token of the request's ``Authorization: Bearer`` header, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

@@ -531,7 +531,9 @@ class OidcCode(Base):
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(8))
     acr: Mapped[str] = mapped_column(String(16))
-    auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Issue 19: None unless the platform asked for it (max_age, prompt=login), and then the time of a
+    # sign-in made for this request alone, never the person's escrow sign-in time (a join key).
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -549,6 +551,25 @@ class OidcToken(Base):
     scope: Mapped[str] = mapped_column(String(200))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OidcRefreshToken(Base):
+    """A refresh token (stored as its SHA-256), issue 19: single use, rotated at every refresh. Its
+    family is the authorization code it descends from: presenting a used one (a stolen copy, RFC 9700
+    section 4.14.2) revokes the whole family, access tokens included."""
+
+    __tablename__ = "oidc_refresh_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(ForeignKey("oidc_codes.code_hash"), index=True)
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"))
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.jti"), index=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The family's absolute end (the sign-in plus REFRESH_TOKEN_TTL): rotation never extends it.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -257,3 +258,34 @@ def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
         server.shutdown()
         thread.join(timeout=5)
         get_components(app).engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def node_relying_parties() -> Path:
+    """tests/relying_parties/: third-party JOSE and OIDC libraries from npm (openid-client, jose) run
+    by node, installed from its package-lock.json on first use (issue 19)."""
+    import shutil
+    import subprocess
+
+    folder = Path(__file__).parent / "relying_parties"
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the npm relying parties")
+    if not (folder / "node_modules" / "openid-client").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=300)  # noqa: S607
+    return folder
+
+
+@pytest.fixture
+def live_oidc_provider(live_server: tuple[str, Flask]) -> Iterator[tuple[str, Flask, Any, Any]]:
+    """The live server as an OpenID provider (issue 19): its issuer is its loopback URL, its clock a
+    MovableClock on real time (relying parties check times by their own clock), an escrow key
+    installed. Yields (url, app, clock, session)."""
+    from tests.oidc_support import MovableClock, setup_provider, use_clock
+
+    base, app = live_server
+    clock = MovableClock()
+    use_clock(app, clock, issuer_url=base)
+    session = get_components(app).session_factory()
+    setup_provider(session, app)
+    yield base, app, clock, session
+    session.close()

@@ -9,18 +9,21 @@ OIDC client library.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import secrets
 import urllib.parse
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from escrow.httpkit import get_components
+from escrow.httpkit import COMPONENTS_KEY, get_components
 from escrow.identity.officer import DocumentCheck
 from escrow.services.oidc import create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import register_platform
@@ -122,3 +125,90 @@ def authorize_query(client_id: str, **params: Any) -> str:
 
 def query_of(location: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+CLOCK_START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)  # where in-process tests' movable clock starts
+
+
+class MovableClock:
+    """The app's one clock (every view reads the components' clock), moved by the test: ``start``
+    plus an offset, or real time plus an offset (a live relying party checks times by its own clock)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start
+        self.offset = timedelta(0)
+
+    @property
+    def now(self) -> datetime:
+        return (self.start or datetime.now(UTC)) + self.offset
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+def use_clock(app: Flask, clock: MovableClock, *, issuer_url: str | None = None) -> None:
+    """Makes ``clock`` the app's clock (and ``issuer_url`` its issuer, for a live server)."""
+    components = get_components(app)
+    settings = components.settings
+    if issuer_url is not None:
+        settings = dataclasses.replace(settings, issuer_url=issuer_url)
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(components, clock=clock, settings=settings)
+
+
+def log_in(client: FlaskClient, person: Person = Person("BEL", "P1234567")) -> Any:
+    """Signs the person in on the login page through the test client; returns the redirect."""
+    page = client.get("/account/login").get_data(as_text=True)
+    return client.post(
+        "/account/login",
+        data={
+            "issuing_country": person.country,
+            "document_number": person.number,
+            "password": PASSWORD,
+            "csrf_token": csrf_token_in(page),
+        },
+    )
+
+
+def log_in_over_http(browser: requests.Session, base: str, person: Person) -> requests.Response:
+    """Signs the person in on a live server's login page; returns the redirect."""
+    page = browser.get(base + "/account/login")
+    response = browser.post(
+        base + "/account/login",
+        data={
+            "issuing_country": person.country,
+            "document_number": person.number,
+            "password": PASSWORD,
+            "csrf_token": csrf_token_in(page.text),
+        },
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.text
+    return response
+
+
+def browse_to_callback(browser: requests.Session, base: str, person: Person, url: str) -> str:
+    """Follows an authorization URL on a live server as the person's browser: signs in (again) when
+    escrow asks, consents when asked; returns the platform callback URL it is sent to."""
+    response = browser.get(url, allow_redirects=False)
+    for _ in range(8):
+        if response.status_code == 200 and "verified unique person" in response.text:
+            response = browser.post(
+                base + consent_action(response.text),
+                data={"csrf_token": csrf_token_in(response.text), "allow": "Allow"},
+                allow_redirects=False,
+            )
+            continue
+        assert response.status_code == 302, response.text
+        location = response.headers["Location"]
+        if location.startswith(RP_CALLBACK):
+            return location
+        if location.endswith("/account/login"):
+            response = log_in_over_http(browser, base, person)
+            continue
+        response = browser.get(
+            base + location if location.startswith("/") else location, allow_redirects=False
+        )
+    raise AssertionError("the browser never reached the platform's callback")

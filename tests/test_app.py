@@ -11,7 +11,7 @@ import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
 
-from escrow.api.problems import PROBLEM_STATUS
+from escrow.api.problems import PROBLEM_STATUS, status_phrase
 from escrow.app import MAX_CONTENT_LENGTH, create_app
 from escrow.cli.dev_nodes import free_port
 from escrow.client.oprf import NodeEndpoint, ThresholdOprfClient
@@ -21,6 +21,7 @@ from escrow.errors import (
     ConfigError,
     ConflictError,
     EscrowError,
+    InvalidCredentialError,
     InvalidPageError,
     InvalidStateError,
     InvalidTokenError,
@@ -199,6 +200,8 @@ def test_oversized_body_is_413_problem(app: Flask) -> None:
         (ConflictError(), 409),
         (InvalidTokenError(), 401),
         (TokenExpiredError(), 401),
+        # A credential in the content is not the request's authentication (issue 19): 422
+        (InvalidCredentialError(), 422),
         (ValidationError(), 422),
         (AuthenticationError(), 401),
     ],
@@ -212,7 +215,7 @@ def test_escrow_errors_map_to_their_status(app: Flask, error: EscrowError, statu
     assert response.mimetype == PROBLEM_JSON
     assert response.get_json() == {
         "type": "about:blank",
-        "title": error.title,
+        "title": status_phrase(status),  # RFC 9457 4.2.1: about:blank takes the status phrase
         "status": status,
         "detail": error.detail,
         "code": error.code,
@@ -226,6 +229,7 @@ def test_error_table_covers_every_client_error_class() -> None:
         InvalidStateError,
         ConflictError,
         InvalidTokenError,
+        InvalidCredentialError,  # a credential in the content: 422, not 401 (issue 19)
         AuthenticationError,
         ValidationError,
         InvalidPageError,  # a malformed ?page= is a 400, not a 422 (issue 8)

@@ -190,3 +190,54 @@ def test_escrow_db_upgrade_on_an_hmac_scheme_database_is_a_clean_error(tmp_path:
     assert result.exit_code == 1
     assert "HMAC derivation" in result.output
     assert "Traceback" not in result.output
+
+
+def test_oidc_auth_time_migration_drops_the_stored_sign_in_times(empty_database_url: str) -> None:
+    # Given an authorization code stored the way before issue 19: with the person's escrow sign-in
+    # time, the value every platform they signed in to shares
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0014_witness_cosignatures")
+    engine = make_engine(empty_database_url)
+    at = {"at": NOW}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO platforms (id, name, contact, redirect_uris, credential_lifetime_s,"
+                " pseudonyms_per_person, created_at)"
+                " VALUES ('forum', 'Forum', 'a@example.org', '[]', 3600, 1, :at)"
+            ),
+            at,
+        )
+        connection.execute(
+            text("INSERT INTO signing_keys (kid, public_key, created_at) VALUES ('k', :key, :at)"),
+            {**at, "key": b"\x01" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO credentials (jti, platform_id, pseudonym, signing_key_id, envelope,"
+                " envelope_digest, issued_at, expires_at)"
+                " VALUES ('j', 'forum', 'p', 'k', :env, 'd', :at, :at)"
+            ),
+            {**at, "env": b"e"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO oidc_codes (code_hash, platform_id, credential_id, redirect_uri, scope, acr,"
+                " auth_time, created_at, expires_at)"
+                " VALUES (:h, 'forum', 'j', 'https://f/cb', 'openid', 'high', :at, :at, :at)"
+            ),
+            {**at, "h": b"\x02" * 32},
+        )
+
+    # When migrated up, the stored time is gone and the column takes none
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT auth_time FROM oidc_codes")).all() == [(None,)]
+    assert next(c for c in inspect(engine).get_columns("oidc_codes") if c["name"] == "auth_time")["nullable"]
+
+    # And back down, the row gets its own creation time, never a shared sign-in time
+    command.downgrade(config, "0014_witness_cosignatures")
+    with engine.connect() as connection:
+        (value,) = connection.execute(text("SELECT auth_time FROM oidc_codes")).one()
+    assert value is not None
+    engine.dispose()

@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from escrow.errors import ValidationError
+from escrow.errors import AuthenticationError, ValidationError
 from escrow.httpkit import (
+    bearer_challenge,
+    bearer_token,
     current_person,
     current_time,
     get_components,
@@ -174,10 +176,17 @@ def my_revoke(credential_id: str) -> Response:
     return jsonify(_credential_json(info))
 
 
+PLATFORM_API_REALM = "escrow-platform-api"
+
+
 def _platform() -> PlatformInfo:
-    header = request.headers.get("Authorization", "")
-    scheme, _, api_key = header.partition(" ")
-    return authenticate_platform(get_session(), api_key.strip() if scheme.lower() == "bearer" else None)
+    """The platform of the request's API key. Raises AuthenticationError with a Bearer challenge."""
+    api_key = bearer_token()
+    try:
+        return authenticate_platform(get_session(), api_key)
+    except AuthenticationError as error:
+        challenge = bearer_challenge(PLATFORM_API_REALM, presented="Authorization" in request.headers)
+        raise AuthenticationError(error.detail, challenge=challenge) from error
 
 
 def _credential_json(info: CredentialInfo) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from escrow.errors import AuthenticationError, NotFoundError
-from escrow.httpkit import get_components
+from escrow.httpkit import bearer_challenge, get_components
 from escrow.services.transparency import tree_size
 
 bp = Blueprint("metrics", __name__)
@@ -120,6 +120,9 @@ def metrics_text() -> Response:
         raise NotFoundError("not found")
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise AuthenticationError("metrics need the bearer token (ESCROW_METRICS_TOKEN)")
+        raise AuthenticationError(
+            "metrics need the bearer token (ESCROW_METRICS_TOKEN)",
+            challenge=bearer_challenge("escrow-metrics", presented=bool(given)),
+        )
     metrics: Metrics = current_app.extensions[EXTENSION_KEY]
     return Response(generate_latest(metrics.registry), mimetype=None, content_type=CONTENT_TYPE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
@@ -10,10 +11,12 @@ from flask.typing import ResponseReturnValue
 from escrow.api import ceremony, disclosures
 from escrow.api import openapi_credentials as credential_openapi
 from escrow.api import openapi_oidc as oidc_openapi
+from escrow.httpkit import get_components
 
 bp = Blueprint("openapi", __name__)
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
+_METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def _int_param(
@@ -54,7 +57,14 @@ PATHS: dict[str, Any] = {
             "summary": "Readiness: the database takes a write now (one UPDATE, rolled back)",
             "tags": ["operations"],
             "responses": {
-                "200": _json({"type": "object"}, "Ready"),
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["status", "database"],
+                        "properties": {"status": {"const": "ready"}, "database": {"const": "writable"}},
+                    },
+                    "Ready",
+                ),
                 "503": PROBLEM,
             },
         }
@@ -85,7 +95,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "The checkpoint signed when the log reached `size` entries, with its cosignatures",
             "tags": ["transparency"],
-            "parameters": [_int_param("size", "path")],
+            "parameters": [_int_param("size", "path", description="a tree size the log reached")],
             "responses": {"200": _note("Signed note"), "404": PROBLEM},
         }
     },
@@ -93,7 +103,12 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Entries [start, end), at most 1000",
             "tags": ["transparency"],
-            "parameters": [_int_param("start", required=False), _int_param("end")],
+            "parameters": [
+                _int_param("start", required=False, description="first index (default 0); start <= end"),
+                _int_param(
+                    "end", description="one past the last index; end - start <= 1000, end <= tree size"
+                ),
+            ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/EntryPage"}, "Entries"),
                 "422": PROBLEM,
@@ -104,7 +119,10 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "RFC 9162 inclusion proof",
             "tags": ["transparency"],
-            "parameters": [_int_param("index"), _int_param("size")],
+            "parameters": [
+                _int_param("index", description="the entry's index; index < size"),
+                _int_param("size", description="the tree size the proof is for; size <= current tree size"),
+            ],
             "responses": {
                 "200": _json(
                     {
@@ -129,7 +147,11 @@ PATHS: dict[str, Any] = {
             "left to right (docs/transparency.md#range-proofs). Used by the key-holder's tool to prove that "
             "no officer key was replaced between two entries.",
             "tags": ["transparency"],
-            "parameters": [_int_param("start"), _int_param("end"), _int_param("size")],
+            "parameters": [
+                _int_param("start", description="first index; start < end"),
+                _int_param("end", description="one past the last index; end <= size"),
+                _int_param("size", description="the tree size whose root the proof rebuilds"),
+            ],
             "responses": {
                 "200": _json(
                     {
@@ -152,7 +174,10 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "RFC 9162 consistency proof",
             "tags": ["transparency"],
-            "parameters": [_int_param("first"), _int_param("second")],
+            "parameters": [
+                _int_param("first", description="the older tree size; first <= second"),
+                _int_param("second", description="the newer tree size; second <= current tree size"),
+            ],
             "responses": {
                 "200": _json(
                     {
@@ -181,7 +206,20 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "This document",
             "tags": ["operations"],
-            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["openapi", "info", "paths"],
+                        "properties": {
+                            "openapi": {"const": "3.1.0"},
+                            "info": {"type": "object"},
+                            "paths": {"type": "object"},
+                        },
+                    },
+                    "OpenAPI 3.1 document",
+                )
+            },
         }
     },
 }
@@ -280,8 +318,48 @@ COMPONENTS: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """Returns the OpenAPI 3.1 document."""
+def _operation_id(method: str, path: str) -> str:
+    """Derives an operationId from the route (``get /api/v1/log/checkpoints/{size}`` ->
+    ``getLogCheckpointsBySize``): unique because (method, path) is, stable because routes are."""
+    words = []
+    for segment in path.strip("/").split("/"):
+        if segment in ("api", "v1", ".well-known"):
+            continue
+        if segment.startswith("{") and segment.endswith("}"):
+            segment = "by_" + segment[1:-1]
+        words += [w for w in re.split(r"[^A-Za-z0-9]+", segment) if w]
+    return method + "".join(w[:1].upper() + w[1:] for w in words)
+
+
+def _completed(paths: dict[str, Any]) -> dict[str, Any]:
+    """Gives every operation an operationId (issue 19: clients are generated from them; a feature's
+    own explicit id is kept) and the statuses any body can get before its view runs: 413 past
+    MAX_CONTENT_LENGTH, and for a JSON body 400 (not JSON) and 415 (another media type)."""
+    result = {}
+    for path, item in paths.items():
+        completed = {}
+        for method, operation in item.items():
+            if method not in _METHODS or not isinstance(operation, dict):
+                completed[method] = operation
+                continue
+            responses = dict(operation.get("responses", {}))
+            body = operation.get("requestBody")
+            if body is not None:
+                responses.setdefault("413", PROBLEM)
+                if "application/json" in body.get("content", {}):
+                    responses.setdefault("400", PROBLEM)
+                    responses.setdefault("415", PROBLEM)
+            completed[method] = {
+                "operationId": _operation_id(method, path),
+                **operation,
+                "responses": responses,
+            }
+        result[path] = completed
+    return result
+
+
+def openapi_document(server_url: str | None = None) -> dict[str, Any]:
+    """Returns the OpenAPI 3.1 document; ``server_url`` (the issuer) becomes its ``servers`` entry."""
     # Each feature documents its own routes: the ceremony relay in escrow/api/ceremony.py, credentials
     # and platforms in escrow/api/openapi_credentials.py.
     components = {
@@ -303,13 +381,16 @@ def openapi_document() -> dict[str, Any]:
                 "Pseudonymous identity escrow. Errors are RFC 9457 problem details with a stable `code`."
             ),
         },
-        "paths": {
-            **PATHS,
-            **ceremony.OPENAPI_PATHS,
-            **credential_openapi.PATHS,
-            **oidc_openapi.PATHS,
-            **disclosures.OPENAPI_PATHS,
-        },
+        "servers": [{"url": server_url or "/", "description": "this escrow instance (its issuer URL)"}],
+        "paths": _completed(
+            {
+                **PATHS,
+                **ceremony.OPENAPI_PATHS,
+                **credential_openapi.PATHS,
+                **oidc_openapi.PATHS,
+                **disclosures.OPENAPI_PATHS,
+            }
+        ),
         "components": components,
     }
 
@@ -317,10 +398,7 @@ def openapi_document() -> dict[str, Any]:
 @bp.get("/openapi.json")
 def openapi_json() -> ResponseReturnValue:
     """The OpenAPI document."""
-    return jsonify(openapi_document())
-
-
-_METHODS = ("get", "post", "put", "patch", "delete")
+    return jsonify(openapi_document(get_components().settings.issuer_url))
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:

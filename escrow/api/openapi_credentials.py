@@ -22,8 +22,21 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_PATH_PARAM_DESCRIPTIONS = {
+    "credential_id": "the credential's id (its jti)",
+    "platform_id": "the platform's id (also its OIDC client id)",
+    "prefix": "the API key's public prefix",
+}
+
+
 def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": _PATH_PARAM_DESCRIPTIONS[name],
+        "schema": {"type": "string"},
+    }
 
 
 def _op(
@@ -160,7 +173,20 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/admin/platforms": {
         "get": _op(
-            "Every platform", "admin", _STAFF, {"200": _json({"type": "object"}, "Platforms"), **_ERRORS}
+            "Every platform",
+            "admin",
+            _STAFF,
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["platforms"],
+                        "properties": {"platforms": {"type": "array", "items": _ref("Platform")}},
+                    },
+                    "Platforms",
+                ),
+                **_ERRORS,
+            },
         ),
         "post": _op(
             "Register a platform (role admin)",
@@ -175,7 +201,17 @@ PATHS: dict[str, Any] = {
             "The platform's API keys (prefixes only)",
             "admin",
             _STAFF,
-            {"200": _json({"type": "object"}, "API keys"), **_ERRORS},
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["api_keys"],
+                        "properties": {"api_keys": {"type": "array", "items": _ref("ApiKey")}},
+                    },
+                    "API keys",
+                ),
+                **_ERRORS,
+            },
             parameters=[_path_param("platform_id")],
         ),
         "post": _op(
@@ -200,7 +236,20 @@ PATHS: dict[str, Any] = {
             "Revoke any credential (role admin)",
             "admin",
             _STAFF,
-            {"200": _json({"type": "object"}, "Revoked"), **_ERRORS},
+            {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["credential_id", "status"],
+                        "properties": {
+                            "credential_id": {"type": "string"},
+                            "status": {"enum": ["revoked", "expired"]},
+                        },
+                    },
+                    "Revoked",
+                ),
+                **_ERRORS,
+            },
             parameters=[_path_param("credential_id")],
         )
     },
@@ -228,7 +277,25 @@ SCHEMAS: dict[str, Any] = {
     "Jwks": {
         "type": "object",
         "required": ["keys"],
-        "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+        "properties": {
+            "keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kty", "kid"],
+                    "properties": {
+                        "kty": {"enum": ["OKP", "RSA"]},
+                        "crv": {"const": "Ed25519"},
+                        "x": _TEXT,
+                        "n": _TEXT,
+                        "e": _TEXT,
+                        "kid": {"type": "string", "description": "RFC 7638 thumbprint"},
+                        "use": {"const": "sig"},
+                        "alg": {"const": "RS256", "description": "RSA keys only (Ed25519 keys: no alg)"},
+                    },
+                },
+            }
+        },
     },
     "VerifiedCredential": {
         "type": "object",
@@ -268,7 +335,7 @@ SCHEMAS: dict[str, Any] = {
     "IssuedCredential": {
         "type": "object",
         "properties": {
-            "credential": {"type": "string", "description": "compact JWS, alg EdDSA"},
+            "credential": {"type": "string", "description": "compact JWS, alg EdDSA (or Ed25519)"},
             "credential_id": _TEXT,
             "platform_id": _TEXT,
             "pseudonym": _TEXT,
@@ -276,7 +343,29 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": _TIME,
         },
     },
-    "Platform": {"type": "object"},
+    "Platform": {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "contact",
+            "redirect_uris",
+            "credential_lifetime_s",
+            "pseudonyms_per_person",
+            "id_token_alg",
+            "has_client_secret",
+        ],
+        "properties": {
+            "id": _TEXT,
+            "name": _TEXT,
+            "contact": _TEXT,
+            "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
+            "credential_lifetime_s": {"type": "integer", "minimum": 60},
+            "pseudonyms_per_person": {"type": "integer", "minimum": 1},
+            "id_token_alg": {"enum": ["EdDSA", "Ed25519", "RS256"]},
+            "has_client_secret": {"type": "boolean"},
+        },
+    },
     "PlatformRequest": {
         "type": "object",
         "required": ["id", "name", "contact"],

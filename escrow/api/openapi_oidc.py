@@ -15,7 +15,13 @@ _BEARER: list[dict[str, list[str]]] = [{"oidcAccessToken": []}]
 _STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _ADMIN_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}
-_PLATFORM_ID = {"name": "platform_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PLATFORM_ID = {
+    "name": "platform_id",
+    "in": "path",
+    "required": True,
+    "description": "the platform's id (its OIDC client id)",
+    "schema": {"type": "string"},
+}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -26,31 +32,111 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_USERINFO = {
-    "summary": "The signed-in person's pseudonym for the calling platform (sub) and verified_unique",
-    "tags": ["sign in with escrow"],
-    "security": _BEARER,
-    "responses": {
-        "200": _json(_ref("OidcUserInfo"), "Only sub and verified_unique"),
-        "401": _json(_ref("OAuthError"), "Missing, unknown, expired or revoked access token"),
-    },
+_NO_TOKEN_401 = {
+    "description": (
+        "No access token (WWW-Authenticate: Bearer, no error code and no body: RFC 6750 section 3.1), "
+        'or an unknown, expired or revoked one (WWW-Authenticate error="invalid_token", OAuth error JSON)'
+    ),
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "RFC 6750 section 3"}},
+    "content": {"application/json": {"schema": _ref("OAuthError")}},
 }
+
+
+def _userinfo(method: str) -> dict[str, Any]:
+    return {
+        "operationId": f"oidcUserinfo{method}",
+        "summary": "The signed-in person's pseudonym for the calling platform (sub) and verified_unique",
+        "tags": ["sign in with escrow"],
+        "security": _BEARER,
+        "responses": {
+            "200": _json(_ref("OidcUserInfo"), "Only sub and verified_unique"),
+            "401": _NO_TOKEN_401,
+        },
+    }
+
+
+def _token_form(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["token"],
+                    "properties": {
+                        "token": {"type": "string", "description": "an access token"},
+                        "token_type_hint": {"enum": ["access_token", "refresh_token"]},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        **(extra or {}),
+                    },
+                }
+            }
+        },
+    }
+
 
 PATHS: dict[str, Any] = {
     "/.well-known/openid-configuration": {
         "get": {
+            "operationId": "oidcDiscovery",
             "summary": "OpenID Provider metadata (OpenID Connect Discovery 1.0); cacheable",
             "tags": ["sign in with escrow"],
             "responses": {"200": _json(_ref("OidcDiscovery"), "Provider metadata")},
         }
     },
+    "/.well-known/oauth-authorization-server": {
+        "get": {
+            "operationId": "oauthAuthorizationServerMetadata",
+            "summary": "RFC 8414 authorization server metadata (the same document as OpenID discovery)",
+            "tags": ["sign in with escrow"],
+            "responses": {"200": _json(_ref("OidcDiscovery"), "Authorization server metadata")},
+        }
+    },
+    "/api/v1/oidc/revoke": {
+        "post": {
+            "operationId": "oidcRevokeToken",
+            "summary": "RFC 7009: revoke one of the platform's own access tokens",
+            "description": (
+                "200 with an empty object for any token the platform may revoke, known or not; another "
+                "platform's token is refused (invalid_grant). Public clients send their client_id."
+            ),
+            "tags": ["sign in with escrow"],
+            "security": _CLIENT,
+            "requestBody": _token_form(),
+            "responses": {
+                "200": _json({"type": "object", "maxProperties": 0}, "Revoked (or unknown)"),
+                "400": _json(_ref("OAuthError"), "invalid_request (no token), invalid_grant"),
+                "401": _json(_ref("OAuthError"), "invalid_client"),
+            },
+        }
+    },
+    "/api/v1/oidc/introspect": {
+        "post": {
+            "operationId": "oidcIntrospectToken",
+            "summary": "RFC 7662: what one of the platform's own access tokens is (confidential clients)",
+            "description": (
+                'An unknown, expired, revoked or another platform\'s token is {"active": false} alone.'
+            ),
+            "tags": ["sign in with escrow"],
+            "security": [{"oidcClientBasic": []}, {}],
+            "requestBody": _token_form(),
+            "responses": {
+                "200": _json(_ref("OidcIntrospection"), "The token's state"),
+                "400": _json(_ref("OAuthError"), "invalid_request (no token)"),
+                "401": _json(_ref("OAuthError"), "invalid_client (also a public client)"),
+            },
+        }
+    },
     "/api/v1/oidc/token": {
         "post": {
-            "summary": "Exchange an authorization code (single-use, 60 s) for an ID token and access token",
+            "summary": "Exchange an authorization code (single-use, 60 s) for ID, access and refresh tokens, "
+            "or a refresh token for new access and refresh tokens",
             "description": (
                 "Confidential platforms authenticate with client_secret_basic or client_secret_post; "
                 "public ones send client_id and the PKCE code_verifier (S256). A reused code is refused "
-                "and revokes the tokens issued from it."
+                "and revokes the tokens issued from it. A refresh token works once and is replaced in the "
+                "answer; a used one presented again revokes every token of that sign-in (invalid_grant)."
             ),
             "tags": ["sign in with escrow"],
             "security": _CLIENT,
@@ -60,11 +146,17 @@ PATHS: dict[str, Any] = {
                     "application/x-www-form-urlencoded": {
                         "schema": {
                             "type": "object",
-                            "required": ["grant_type", "code", "redirect_uri"],
+                            "required": ["grant_type"],
+                            "description": (
+                                "authorization_code: code and redirect_uri required; refresh_token: "
+                                "refresh_token required (single use: the answer carries its successor)"
+                            ),
                             "properties": {
-                                "grant_type": {"const": "authorization_code"},
+                                "grant_type": {"enum": ["authorization_code", "refresh_token"]},
                                 "code": {"type": "string"},
                                 "redirect_uri": {"type": "string"},
+                                "refresh_token": {"type": "string"},
+                                "scope": {"type": "string"},
                                 "code_verifier": {"type": "string"},
                                 "client_id": {"type": "string"},
                                 "client_secret": {"type": "string"},
@@ -80,7 +172,7 @@ PATHS: dict[str, Any] = {
             },
         }
     },
-    "/api/v1/oidc/userinfo": {"get": _USERINFO, "post": _USERINFO},
+    "/api/v1/oidc/userinfo": {"get": _userinfo("Get"), "post": _userinfo("Post")},
     "/api/v1/admin/platforms/{platform_id}/oidc/client-secret": {
         "post": {
             "summary": "Give the platform a new OIDC client secret (replacing any); shown once",
@@ -116,7 +208,7 @@ PATHS: dict[str, Any] = {
                         "schema": {
                             "type": "object",
                             "required": ["alg"],
-                            "properties": {"alg": {"enum": ["EdDSA", "RS256"]}},
+                            "properties": {"alg": {"enum": ["EdDSA", "Ed25519", "RS256"]}},
                         }
                     }
                 },
@@ -136,6 +228,21 @@ PATHS: dict[str, Any] = {
 }
 
 SCHEMAS: dict[str, Any] = {
+    "OidcIntrospection": {
+        "type": "object",
+        "required": ["active"],
+        "properties": {
+            "active": {"type": "boolean"},
+            "scope": {"type": "string"},
+            "client_id": {"type": "string"},
+            "token_type": {"const": "Bearer"},
+            "sub": {"type": "string", "description": "the pairwise pseudonym"},
+            "aud": {"type": "string"},
+            "iss": {"type": "string"},
+            "iat": {"type": "integer"},
+            "exp": {"type": "integer"},
+        },
+    },
     "OAuthError": {
         "type": "object",
         "required": ["error"],
@@ -143,15 +250,20 @@ SCHEMAS: dict[str, Any] = {
     },
     "OidcTokenResponse": {
         "type": "object",
-        "required": ["access_token", "token_type", "expires_in", "id_token"],
+        "required": ["access_token", "token_type", "expires_in", "refresh_token"],
         "properties": {
             "access_token": {"type": "string"},
+            "refresh_token": {
+                "type": "string",
+                "description": "single use; its family ends 30 days after the sign-in",
+            },
             "token_type": {"const": "Bearer"},
             "expires_in": {"type": "integer"},
             "scope": {"type": "string"},
             "id_token": {
                 "type": "string",
                 "description": (
+                    "On the code exchange only. "
                     "JWT signed EdDSA (default) or RS256: iss, sub (pairwise pseudonym), aud, exp, iat, "
                     "nonce, auth_time, acr (assurance), at_hash, envelope_digest, verified_unique"
                 ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from http import HTTPStatus
 
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
@@ -16,6 +17,7 @@ from escrow.errors import (
     AuthenticationError,
     ConflictError,
     EscrowError,
+    InvalidCredentialError,
     InvalidPageError,
     InvalidStateError,
     InvalidTokenError,
@@ -26,8 +28,15 @@ from escrow.errors import (
 )
 
 PROBLEM_MIMETYPE = "application/problem+json"
-# No per-problem documentation pages yet: RFC 9457 section 4.2.1 says to use about:blank then.
+# No per-problem documentation pages yet: RFC 9457 section 4.2.1 says to use about:blank then, and
+# then the title SHOULD be the status's phrase; what went wrong is in `code` and `detail` (issue 19).
 PROBLEM_TYPE = "about:blank"
+# RFC 9110 section 15 renamed a few statuses that Python's http.HTTPStatus still calls by old names.
+_RFC9110_PHRASES: Mapping[int, str] = {
+    413: "Content Too Large",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
 INTERNAL_ERROR_CODE = "internal-error"
 
 # Looked up along the exception's MRO, so subclasses (TokenExpiredError, ...) inherit a status.
@@ -36,7 +45,11 @@ PROBLEM_STATUS: Mapping[type[EscrowError], int] = {
     PermissionDeniedError: 403,
     InvalidStateError: 409,
     ConflictError: 409,
+    # A request signature, an invitation code: the request's own authentication.
     InvalidTokenError: 401,
+    # A credential in the request's content, not its authentication: 422 like any other content
+    # that cannot be processed, so a platform tells it from a bad API key (401 + WWW-Authenticate).
+    InvalidCredentialError: 422,
     AuthenticationError: 401,
     # Well-formed but semantically wrong input (RFC 9110 section 15.5.21).
     ValidationError: 422,
@@ -72,11 +85,22 @@ def status_for(error: EscrowError) -> int:
     return 500
 
 
+def status_phrase(status: int) -> str:
+    """Returns the RFC 9110 reason phrase of ``status`` (the problem title for about:blank)."""
+    try:
+        return _RFC9110_PHRASES.get(status) or HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
 def headers_for(error: EscrowError) -> dict[str, str]:
     """Returns the extra response headers of ``error``: Retry-After (RFC 9110 section 10.2.3, in
-    seconds) when a ServiceUnavailableError knows when to try again. Pages and problems both send them."""
+    seconds) when a ServiceUnavailableError knows when to try again, and the WWW-Authenticate challenge
+    of an AuthenticationError that has one (RFC 9110 section 11.6.1). Pages and problems both send them."""
     if isinstance(error, ServiceUnavailableError) and error.retry_after_s is not None:
         return {"Retry-After": str(error.retry_after_s)}
+    if isinstance(error, AuthenticationError) and error.challenge is not None:
+        return {"WWW-Authenticate": error.challenge}
     return {}
 
 
@@ -93,16 +117,16 @@ def wants_problem_json(request: Request) -> bool:
 def problem_response(
     *,
     status: int,
-    title: str,
     code: str,
     detail: str,
     extra: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """Returns an ``application/problem+json`` response with the RFC 9457 members and ``code``."""
+    """Returns an ``application/problem+json`` response with the RFC 9457 members and ``code``; the
+    title is the status phrase (``type`` is about:blank: RFC 9457 section 4.2.1)."""
     body: dict[str, object] = {
         "type": PROBLEM_TYPE,
-        "title": title,
+        "title": status_phrase(status),
         "status": status,
         "detail": detail,
         "code": code,
@@ -119,9 +143,7 @@ def problem_for_escrow_error(error: EscrowError, *, request_id: str) -> Response
     status = status_for(error)
     if status == 500:
         return problem_for_unexpected_error(request_id=request_id)
-    return problem_response(
-        status=status, title=error.title, code=error.code, detail=error.detail, headers=headers_for(error)
-    )
+    return problem_response(status=status, code=error.code, detail=error.detail, headers=headers_for(error))
 
 
 def problem_for_http_exception(error: HTTPException) -> Response:
@@ -137,7 +159,6 @@ def problem_for_http_exception(error: HTTPException) -> Response:
         headers["Allow"] = ", ".join(valid_methods)
     return problem_response(
         status=status,
-        title=error.name,
         code=HTTP_ERROR_CODES.get(status, f"http-{status}"),
         detail=type(error).description or error.name,
         headers=headers,
@@ -148,7 +169,6 @@ def problem_for_unexpected_error(*, request_id: str) -> Response:
     """Returns the 500 problem response; it names the request id and nothing about the error."""
     return problem_response(
         status=500,
-        title="Internal Server Error",
         code=INTERNAL_ERROR_CODE,
         detail="The server failed to complete the request. Quote the request id when reporting it.",
         extra={"request_id": request_id},

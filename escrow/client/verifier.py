@@ -33,6 +33,7 @@ from escrow.errors import (
     AuthenticationError,
     BadSignatureError,
     EscrowError,
+    InvalidCredentialError,
     MalformedTokenError,
     TokenAlreadyRedeemedError,
     TokenExpiredError,
@@ -173,6 +174,7 @@ def _urllib_fetch(url: str) -> tuple[bytes, Mapping[str, str]]:
 _ONLINE_ERRORS: dict[str, type[EscrowError]] = {
     cls.code: cls
     for cls in (
+        InvalidCredentialError,
         MalformedTokenError,
         UnsupportedAlgorithmError,
         UnknownSigningKeyError,

@@ -22,6 +22,11 @@ from escrow.crypto.errors import CryptoError, EncodingError
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, sha256
 
 ALGORITHM = "EdDSA"
+ALGORITHM_ED25519 = "Ed25519"
+"""RFC 9864's fully-specified name for the same algorithm (the same key, the same signature bytes)."""
+ALGORITHMS = (ALGORITHM, ALGORITHM_ED25519)
+"""What a token may name: the RFC 8037 name (the default: PyJWT 2.15 knows no other) or RFC 9864's.
+Verifiers accept both; which one a token carries is the platform's choice (issue 19)."""
 SEED_BYTES = 32
 PUBLIC_KEY_BYTES = 32
 TYP_CREDENTIAL = "escrow-credential+jwt"
@@ -45,7 +50,8 @@ class TokenTypeError(CryptoError):
 
 
 class TokenAlgorithmError(CryptoError):
-    """The header names an algorithm other than EdDSA (``none``, ``HS256``, ...)."""
+    """The header names an algorithm other than Ed25519 under either of its names, EdDSA (RFC 8037)
+    or Ed25519 (RFC 9864): ``none``, ``HS256``, ..."""
 
 
 class TokenKeyUnknownError(CryptoError):
@@ -74,14 +80,18 @@ def public_key_of(seed: bytes) -> bytes:
 
 
 def public_jwk(public_key: bytes) -> dict[str, str]:
-    """Returns the public JWK (RFC 8037 OKP) for ``public_key``, with its RFC 7638 thumbprint as kid."""
+    """Returns the public JWK (RFC 8037 OKP) for ``public_key``, with its RFC 7638 thumbprint as kid.
+
+    No ``alg`` member (RFC 7517 4.4: optional): the key signs tokens named EdDSA or Ed25519 (RFC 9864),
+    and libraries that select keys by ``alg`` (jose, joserfc) refuse a token whose name differs from the
+    key's. Without it every library checked accepts both (docs/platforms.md#algorithm-names).
+    """
     return {
         "kty": "OKP",
         "crv": "Ed25519",
         "x": b64u_encode(public_key),
         "kid": key_id(public_key),
         "use": "sig",
-        "alg": ALGORITHM,
     }
 
 
@@ -101,11 +111,16 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> bytes:
     return b64u_decode(jwk.get("x"), length=PUBLIC_KEY_BYTES)  # type: ignore[arg-type]
 
 
-def sign_token(seed: bytes, claims: Mapping[str, Any], *, typ: str = TYP_CREDENTIAL) -> str:
+def sign_token(
+    seed: bytes, claims: Mapping[str, Any], *, typ: str = TYP_CREDENTIAL, alg: str = ALGORITHM
+) -> str:
     """Returns the compact JWS of ``claims`` signed with the Ed25519 ``seed``; kid is its thumbprint,
-    ``typ`` the kind of token (TYP_CREDENTIAL, or TYP_ID_TOKEN for an ID token)."""
+    ``typ`` the kind of token (TYP_CREDENTIAL, or TYP_ID_TOKEN for an ID token), ``alg`` the name the
+    header gives the algorithm (one of ALGORITHMS). Raises TokenAlgorithmError for another name."""
+    if alg not in ALGORITHMS:
+        raise TokenAlgorithmError("an Ed25519 token is named EdDSA or Ed25519")
     signing_key = nacl.signing.SigningKey(seed)
-    header = {"alg": ALGORITHM, "kid": key_id(bytes(signing_key.verify_key)), "typ": typ}
+    header = {"alg": alg, "kid": key_id(bytes(signing_key.verify_key)), "typ": typ}
     signing_input = (
         b64u_encode(canonical_json(header)) + "." + b64u_encode(canonical_json(dict(claims)))
     ).encode("ascii")
@@ -155,8 +170,8 @@ def _parse_header(segment: str) -> Mapping[str, Any]:
         header = _json_object(_b64u_decode(segment))
     except (EncodingError, ValueError) as e:
         raise TokenFormatError("token header is not base64url JSON") from e
-    if header.get("alg") != ALGORITHM:
-        raise TokenAlgorithmError("only EdDSA tokens are accepted")
+    if header.get("alg") not in ALGORITHMS:
+        raise TokenAlgorithmError("only EdDSA (Ed25519) tokens are accepted")
     if "crit" in header:  # RFC 7515 section 4.1.11: we understand no extensions
         raise TokenFormatError("critical header extensions are not supported")
     if not isinstance(header.get("kid"), str):

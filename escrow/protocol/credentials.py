@@ -105,7 +105,7 @@ def verify_credential(
     except TokenTypeError as e:  # an ID token (typ JWT) of the same key, iss, aud and sub
         raise MalformedTokenError(f"not a credential: its typ must be {TYP_CREDENTIAL}") from e
     except TokenAlgorithmError as e:
-        raise UnsupportedAlgorithmError("credential algorithm must be EdDSA") from e
+        raise UnsupportedAlgorithmError("credential algorithm must be EdDSA (or Ed25519, RFC 9864)") from e
     except TokenKeyUnknownError as e:
         raise UnknownSigningKeyError("credential is signed by an unknown key") from e
     except TokenSignatureError as e:

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import IdentitySeal, SealKey, reseal
-from escrow.crypto.tokens import sign_token
+from escrow.crypto.tokens import ALGORITHM, ALGORITHM_ED25519, sign_token
 from escrow.crypto.transcript import b64u_encode
 from escrow.errors import (
+    InvalidCredentialError,
     InvalidStateError,
-    InvalidTokenError,
     NotFoundError,
     TokenAlreadyRedeemedError,
     TokenRevokedError,
@@ -109,6 +109,8 @@ def issue_credential(
             f"this platform allows {platform.pseudonyms_per_person} pseudonym(s) per person"
         )
     platform_id, lifetime_s = platform.id, platform.credential_lifetime_s  # no ORM access after commit
+    # The RFC 9864 name when the platform chose it (issue 19); EdDSA otherwise (RS256 is ID tokens only).
+    alg = ALGORITHM_ED25519 if platform.id_token_alg == ALGORITHM_ED25519 else ALGORITHM
     pseudonym = secret.pseudonym(platform_id, slot=slot)
     jti = b64u_encode(secrets.token_bytes(JTI_BYTES))
     identity_seal = IdentitySeal.from_dict(json.loads(person.identity_seal))
@@ -144,6 +146,7 @@ def issue_credential(
             "jti": jti,
             ENVELOPE_DIGEST_CLAIM: digest,
         },
+        alg=alg,
     )
     # End the read transaction before writing (see verify_and_redeem): concurrent issuances on
     # SQLite then queue for the write lock instead of failing.
@@ -280,7 +283,7 @@ def verify_and_redeem(
     credential = verify_credential(token, keys, issuer=issuer, platform_id=platform.id, now=now)
     row = session.get(Credential, credential.credential_id)
     if row is None or row.pseudonym != credential.pseudonym or row.platform_id != platform.id:
-        raise InvalidTokenError("this credential is not on record")
+        raise InvalidCredentialError("this credential is not on record")
     if row.revoked_at is not None:
         raise TokenRevokedError("this credential was revoked")
     jti = row.jti

@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -31,23 +32,34 @@ from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs2
 from escrow.crypto.tokens import TYP_ID_TOKEN, sign_token
 from escrow.errors import InvalidStateError, NotFoundError, ValidationError
 from escrow.keystore import Keyring, ensure_keys_dir, read_secret_file, write_secret_file
-from escrow.models import Credential, OidcCode, OidcConsent, OidcToken, Person, Platform
+from escrow.models import Credential, OidcCode, OidcConsent, OidcRefreshToken, OidcToken, Person, Platform
 from escrow.protocol.credentials import ENVELOPE_DIGEST_CLAIM
 from escrow.services.credentials import issue_credential
 from escrow.services.signing_keys import active_signing_key, extend_publication
 from escrow.services.transparency import LogSigner, append_event
 
 ALG_EDDSA: Final = "EdDSA"
+ALG_ED25519: Final = "Ed25519"  # RFC 9864's name for the same signature: issue 19
 ALG_RS256: Final = "RS256"
-ID_TOKEN_ALGORITHMS: Final = (ALG_EDDSA, ALG_RS256)
+ID_TOKEN_ALGORITHMS: Final = (ALG_EDDSA, ALG_ED25519, ALG_RS256)
 # RFC 6749 section 4.1.2: codes "MUST expire shortly after" issue; 10 minutes at most. One minute is
 # plenty for a redirect and a back-channel call.
 CODE_TTL: Final = timedelta(seconds=60)
 ACCESS_TOKEN_TTL_S: Final = 3600  # the access token only reads userinfo (sub + verified_unique)
+# Issue 19: a sign-in's refresh tokens live 30 days in all (rotation never extends it), then the
+# person signs in again; each is single use.
+REFRESH_TOKEN_TTL: Final = timedelta(days=30)
 ID_TOKEN_TTL_S: Final = 600
 CLIENT_SECRET_BYTES: Final = 32
 RS256_KEY_NAME: Final = "oidc-rs256-signing-key"  # PEM under keys/, mode 0600
 VERIFIED_UNIQUE_CLAIM: Final = "verified_unique"
+# Issue 19: `acr` is a URI (OIDC Core 2 "SHOULD be ... absolute URIs"). escrow's three assurance levels
+# are eIDAS's (Implementing Regulation 2015/1502), whose URIs relying parties already know.
+ACR_URIS: Final = {
+    "low": "http://eidas.europa.eu/LoA/low",
+    "substantial": "http://eidas.europa.eu/LoA/substantial",
+    "high": "http://eidas.europa.eu/LoA/high",
+}
 
 _log = logging.getLogger(__name__)
 
@@ -93,20 +105,37 @@ class CodeGrant:
     code_challenge: str | None
     code_challenge_method: str | None
     acr: str
-    auth_time: datetime
+    auth_time: datetime | None  # only when the platform asked (max_age, prompt=login): issue 19
     credential_id: str
     pseudonym: str
     envelope_digest: str
 
 
 @dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a token response is issued from: a redeemed code, or a refresh token of its family
+    (``refresh_expires_at`` is then the family's end; None for a new family)."""
+
+    code_hash: bytes
+    platform_id: str
+    credential_id: str
+    scope: str
+    refresh_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AccessTokenInfo:
+    """An access token, or (``token_type`` refresh_token) a refresh token for revocation and
+    introspection only: the bearer endpoints never take a refresh token."""
+
     platform_id: str
     credential_id: str
     pseudonym: str
     scope: str
+    issued_at: datetime
     expires_at: datetime
     is_revoked: bool
+    token_type: str = "access_token"  # noqa: S105 - RFC 7009 token type hint, not a secret
 
 
 def _hash(secret: str) -> bytes:
@@ -158,8 +187,10 @@ def create_client_secret(
 def set_id_token_algorithm(
     session: Session, *, platform_id: str, alg: str, keyring: Keyring, log: LogSigner, now: datetime
 ) -> None:
-    """Sets the algorithm of the platform's ID tokens (EdDSA or RS256) and commits; RS256 creates the
-    RSA key (under keys/) if this is its first client, so the JWKS publishes it before it is used.
+    """Sets the algorithm of the platform's ID tokens (EdDSA, Ed25519 or RS256) and commits; RS256
+    creates the RSA key (under keys/) if this is its first client, so the JWKS publishes it before
+    it is used. Ed25519 is the same key and signature as EdDSA under RFC 9864's name, and the
+    platform's credentials then carry that name too (services/credentials.py).
 
     Raises NotFoundError, ValidationError for another algorithm.
     """
@@ -249,6 +280,17 @@ def withdraw_consent(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise NotFoundError("you have not signed in to this platform with escrow")
+    # Withdrawn consent ends what the platform holds: its access and refresh tokens (issue 19).
+    credentials = select(Credential.jti).where(
+        Credential.platform_id == platform_id, Credential.pseudonym == pseudonym
+    )
+    for table in (OidcToken, OidcRefreshToken):
+        session.execute(
+            update(table)
+            .where(table.credential_id.in_(credentials), table.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
     append_event(
         session,
         log,
@@ -293,7 +335,7 @@ def create_authorization_code(
     nonce: str | None,
     code_challenge: str | None,
     code_challenge_method: str | None,
-    auth_time: datetime,
+    auth_time: datetime | None,
     secret: PseudonymSecret,
     keyring: Keyring,
     issuer: str,
@@ -301,6 +343,10 @@ def create_authorization_code(
     now: datetime,
 ) -> None:
     """Stores the authorization code of a sign-in and commits.
+
+    ``auth_time`` is None unless the platform asked for it, and then the time of a sign-in made for
+    this request alone: never the person's escrow sign-in time, which every platform they sign in to
+    from that session would share (issue 19, docs/platforms.md#auth_time).
 
     Makes a fresh sealed envelope bound to the person's pseudonym on the platform through the
     credentials service (so the platform can name its digest in a disclosure request), and logs
@@ -369,18 +415,8 @@ def find_code(session: Session, *, code: object, platform_id: str, now: datetime
     if row is None or row.platform_id != platform_id:
         return None
     if row.used_at is not None:
-        revoked = session.execute(
-            update(OidcToken)
-            .where(OidcToken.code_hash == row.code_hash, OidcToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-        _log.warning(
-            "oidc.code_reused platform_id=%s tokens_revoked=%d",
-            platform_id,
-            revoked.rowcount,  # type: ignore[attr-defined]
-        )
+        revoked = _revoke_family(session, row.code_hash, now=now)
+        _log.warning("oidc.code_reused platform_id=%s tokens_revoked=%d", platform_id, revoked)
         return None
     if row.expires_at <= now:
         return None
@@ -419,53 +455,174 @@ def redeem_code(session: Session, *, code_hash: bytes, now: datetime) -> bool:
     return True
 
 
-def save_access_token(
-    session: Session, *, access_token: str, grant: CodeGrant, expires_in: int, now: datetime
-) -> None:
-    """Stores the access token issued from ``grant`` (as its SHA-256) and commits."""
-    session.add(
-        OidcToken(
-            token_hash=_hash(access_token),
-            code_hash=grant.code_hash,
-            platform_id=grant.platform_id,
-            credential_id=grant.credential_id,
-            scope=grant.scope,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=expires_in),
+def _revoke_family(session: Session, code_hash: bytes, *, now: datetime) -> int:
+    """Revokes every access and refresh token descending from the code ``code_hash`` and commits.
+    Returns how many were live."""
+    count = 0
+    for table in (OidcToken, OidcRefreshToken):
+        result = session.execute(
+            update(table)
+            .where(table.code_hash == code_hash, table.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
         )
-    )
+        count += result.rowcount  # type: ignore[attr-defined]
     session.commit()
+    return count
+
+
+def token_grant_of(grant: CodeGrant) -> TokenGrant:
+    """Returns what the code ``grant`` grants at the token endpoint (a new token family)."""
+    return TokenGrant(grant.code_hash, grant.platform_id, grant.credential_id, grant.scope)
+
+
+def save_tokens(
+    session: Session,
+    *,
+    access_token: str,
+    refresh_token: str | None,
+    grant: TokenGrant,
+    expires_in: int,
+    now: datetime,
+) -> None:
+    """Stores the access token (and the refresh token, if any) issued from ``grant``, as their
+    SHA-256, and commits. A refresh token keeps its family's end: rotation never extends it."""
+    rows: list[tuple[type[OidcToken] | type[OidcRefreshToken], str, datetime]] = [
+        (OidcToken, access_token, now + timedelta(seconds=expires_in))
+    ]
+    if refresh_token is not None:
+        rows.append((OidcRefreshToken, refresh_token, grant.refresh_expires_at or now + REFRESH_TOKEN_TTL))
+    for table, token, expires_at in rows:
+        session.add(
+            table(
+                token_hash=_hash(token),
+                code_hash=grant.code_hash,
+                platform_id=grant.platform_id,
+                credential_id=grant.credential_id,
+                scope=grant.scope,
+                issued_at=now,
+                expires_at=expires_at,
+            )
+        )
+    session.commit()
+
+
+def use_refresh_token(
+    session: Session, *, refresh_token: object, platform_id: str, now: datetime
+) -> TokenGrant | None:
+    """Uses up the platform's refresh token and returns what it grants, or None if it is unknown,
+    another platform's, expired or revoked.
+
+    Each refresh token works once (one atomic UPDATE: of two concurrent uses, one wins). A used one
+    presented again is a stolen copy or a replay (RFC 9700 section 4.14.2): the whole family, every
+    access and refresh token from the same sign-in, is revoked, and the call commits.
+    """
+    if not isinstance(refresh_token, str) or not refresh_token:
+        return None
+    row = session.get(OidcRefreshToken, _hash(refresh_token))
+    if row is None or row.platform_id != platform_id or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    grant = TokenGrant(row.code_hash, row.platform_id, row.credential_id, row.scope, row.expires_at)
+    won = session.execute(
+        update(OidcRefreshToken)
+        .where(
+            OidcRefreshToken.token_hash == row.token_hash,
+            OidcRefreshToken.used_at.is_(None),
+            OidcRefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        revoked = _revoke_family(session, grant.code_hash, now=now)
+        _log.warning("oidc.refresh_token_reused platform_id=%s tokens_revoked=%d", platform_id, revoked)
+        return None
+    session.commit()
+    return grant
+
+
+def find_refresh_token(session: Session, *, refresh_token: object) -> AccessTokenInfo | None:
+    """Returns the refresh token ``refresh_token`` (for revocation and introspection), or None."""
+    return _find_token(session, OidcRefreshToken, refresh_token)
 
 
 def find_access_token(session: Session, *, access_token: object) -> AccessTokenInfo | None:
     """Returns the access token ``access_token`` (expired or revoked ones too), or None if unknown."""
-    if not isinstance(access_token, str) or not access_token:
+    return _find_token(session, OidcToken, access_token)
+
+
+def _find_token(
+    session: Session, table: type[OidcToken] | type[OidcRefreshToken], token: object
+) -> AccessTokenInfo | None:
+    if not isinstance(token, str) or not token:
         return None
-    row = session.get(OidcToken, _hash(access_token))
-    if row is None:
+    row = (
+        session.get(OidcToken, _hash(token))
+        if table is OidcToken
+        else session.get(OidcRefreshToken, _hash(token))
+    )
+    credential = None if row is None else session.get(Credential, row.credential_id)
+    if row is None or credential is None:
         return None
-    credential = session.get(Credential, row.credential_id)
-    if credential is None:  # pragma: no cover - foreign key
-        return None
+    is_refresh = isinstance(row, OidcRefreshToken)
     return AccessTokenInfo(
         platform_id=row.platform_id,
         credential_id=row.credential_id,
         pseudonym=credential.pseudonym,
         scope=row.scope,
+        issued_at=row.issued_at,
         expires_at=row.expires_at,
-        is_revoked=row.revoked_at is not None,
+        # A used refresh token is spent: introspection says inactive, revocation finds nothing live.
+        is_revoked=row.revoked_at is not None
+        or (isinstance(row, OidcRefreshToken) and row.used_at is not None),
+        token_type="refresh_token" if is_refresh else "access_token",
     )
+
+
+def revoke_token(session: Session, *, token: str, platform_id: str, now: datetime) -> None:
+    """Revokes the platform's access token, or its refresh token with the whole family (RFC 7009
+    section 2.1: "SHOULD also invalidate all access tokens based on the same authorization grant"),
+    and commits; an unknown, another platform's or an already revoked token changes nothing."""
+    session.execute(
+        update(OidcToken)
+        .where(
+            OidcToken.token_hash == _hash(token),
+            OidcToken.platform_id == platform_id,
+            OidcToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    refresh = session.get(OidcRefreshToken, _hash(token))
+    if refresh is not None and refresh.platform_id == platform_id:
+        _revoke_family(session, refresh.code_hash, now=now)
+    session.commit()
+    _log.info("oidc.token_revoked platform_id=%s", platform_id)
+
+
+def registered_origins(session: Session) -> frozenset[str]:
+    """Returns the web origins (RFC 6454: scheme://host[:port]) of every platform's redirect URIs:
+    the origins whose browser code may call the token and userinfo endpoints (CORS, issue 19)."""
+    origins = set()
+    for uris in session.scalars(select(Platform.redirect_uris)):
+        for uri in json.loads(uris):
+            parts = urllib.parse.urlsplit(uri)
+            host = parts.netloc.rpartition("@")[2].lower()  # an origin has no userinfo
+            if parts.scheme in ("http", "https") and host:
+                origins.add(f"{parts.scheme}://{host}")
+    return frozenset(origins)
 
 
 # --- ID tokens -----------------------------------------------------------------------------------
 
 
 def id_token_claims(grant: CodeGrant) -> dict[str, Any]:
-    """Returns what an ID token says about the person: the pseudonym, the assurance (acr), the
-    envelope digest, and that they are a verified unique person. Nothing else (issue 7 rules)."""
+    """Returns what an ID token says about the person: the pseudonym, the assurance (acr, as a URI),
+    the envelope digest, and that they are a verified unique person. Nothing else (issue 7 rules)."""
     return {
         "sub": grant.pseudonym,
-        "acr": grant.acr,
+        "acr": ACR_URIS[grant.acr],
         ENVELOPE_DIGEST_CLAIM: grant.envelope_digest,
         VERIFIED_UNIQUE_CLAIM: True,
     }
@@ -497,17 +654,17 @@ def oidc_public_jwks(keyring: Keyring) -> list[dict[str, str]]:
 def sign_id_token(
     session: Session, *, keyring: Keyring, alg: str, claims: dict[str, Any], now: datetime
 ) -> str:
-    """Returns the ID token: EdDSA with the active credential signing key, or RS256. Commits (the
-    EdDSA key's publication is extended past the token's expiry).
+    """Returns the ID token: EdDSA (or the same named Ed25519) with the active credential signing
+    key, or RS256. Commits (the Ed25519 key's publication is extended past the token's expiry).
 
     Raises ValidationError for another algorithm.
     """
     if alg == ALG_RS256:
         return sign_rs256(rs256_private_pem(keyring), claims)
-    if alg != ALG_EDDSA:
+    if alg not in (ALG_EDDSA, ALG_ED25519):
         raise ValidationError("unsupported ID token algorithm")
     key = active_signing_key(session, keyring, now=now)
-    token = sign_token(key.seed, claims, typ=TYP_ID_TOKEN)  # never TYP_CREDENTIAL (RFC 8725 3.11)
+    token = sign_token(key.seed, claims, typ=TYP_ID_TOKEN, alg=alg)  # never TYP_CREDENTIAL (RFC 8725 3.11)
     extend_publication(session, key.kid, datetime.fromtimestamp(int(claims["exp"]), now.tzinfo))
     session.commit()
     return token

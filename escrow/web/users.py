@@ -3,6 +3,8 @@ in-person check), see my credentials, ask for one, revoke one."""
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import logout_user
 from werkzeug.wrappers.response import Response
@@ -30,9 +32,11 @@ from escrow.web.pagination import requested_page
 
 bp = Blueprint("users", __name__, url_prefix="/account")
 _PENDING_LOGIN = "escrow_idp_pending"
-# Sign in with escrow (issue 7): when the person logged in (the ID token's auth_time), and the
+# Sign in with escrow (issues 7, 19): when the person logged in and a random id of that login (so an
+# authorization request that asked for a fresh login can tell one happened since), and the
 # authorization request to resume after logging in (only ever a local /oidc/authorize path).
 AUTH_TIME_KEY = "escrow_auth_time"
+LOGIN_ID_KEY = "escrow_login_id"
 NEXT_KEY = "escrow_next"
 _RESUMABLE_PREFIX = "/oidc/authorize?"
 
@@ -113,6 +117,7 @@ def _finish(provider_id: str) -> Response:
 def _logged_in(signed_in: SignedIn) -> Response:
     log_in_person(signed_in)
     session[AUTH_TIME_KEY] = int(current_time().timestamp())
+    session[LOGIN_ID_KEY] = secrets.token_urlsafe(16)
     resume = session.pop(NEXT_KEY, None)
     if isinstance(resume, str) and resume.startswith(_RESUMABLE_PREFIX):
         return redirect(resume)

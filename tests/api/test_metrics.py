@@ -55,6 +55,9 @@ def test_metrics_need_the_exact_bearer_token(metered: Flask, header: str | None)
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert "escrow_" not in response.get_data(as_text=True)
+    challenge = response.headers["WWW-Authenticate"]  # RFC 9110 15.5.2, RFC 6750 3
+    assert challenge.startswith('Bearer realm="escrow-metrics"')
+    assert ('error="invalid_token"' in challenge) is (header is not None)
 
 
 def test_requests_are_counted_by_endpoint_never_by_path(metered: Flask) -> None:

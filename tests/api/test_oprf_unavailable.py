@@ -52,7 +52,7 @@ def test_registering_in_person_while_the_nodes_are_down_is_a_503_problem(
     assert (problem["status"], problem["code"], problem["title"]) == (
         503,
         "oprf-unavailable",
-        "Pseudonym service unavailable",
+        "Service Unavailable",  # type about:blank: the status phrase (RFC 9457 4.2.1); code says which
     )
     assert "try again" in problem["detail"]
     assert db_session.scalar(select(func.count()).select_from(Person)) == 0

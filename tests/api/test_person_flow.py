@@ -179,7 +179,7 @@ def test_platform_status_and_revocation_over_http(person: FlaskClient, db_sessio
         ({"data": "{not json", "content_type": "application/json"}, 400, "bad-request"),
         ({"data": "credential=x"}, 415, "unsupported-media-type"),
         ({"json": {"credential": 5}}, 422, "validation-failed"),
-        ({"json": {"credential": "a.b.c"}}, 401, "credential-malformed"),
+        ({"json": {"credential": "a.b.c"}}, 422, "credential-malformed"),
         ({"json": ["x"]}, 422, "validation-failed"),
     ],
 )
@@ -203,6 +203,24 @@ def test_platform_endpoints_need_a_valid_api_key(client: FlaskClient, header: st
 
     assert response.status_code == 401
     assert response.get_json()["code"] == "authentication-failed"
+    # RFC 9110 15.5.2 and RFC 6750 3: the challenge, with invalid_token only when a key was sent
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="escrow-platform-api"')
+    assert ('error="invalid_token"' in challenge) is (header is not None)
+
+
+def test_bad_credential_with_a_good_api_key_is_422_not_the_401_of_a_bad_key(
+    client: FlaskClient, db_session: Session
+) -> None:
+    # Issue 19: the key authenticated the request; only the credential in its body is bad
+    add_platform(db_session)
+    headers = {"Authorization": f"Bearer {add_api_key(db_session, 'forum')}"}
+
+    response = client.post("/api/v1/credentials/verify", json={"credential": "a.b.c"}, headers=headers)
+
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "credential-malformed"
+    assert "WWW-Authenticate" not in response.headers
 
 
 @pytest.mark.parametrize("body", [{}, {"credential_ids": "x"}, {"credential_ids": [1]}])

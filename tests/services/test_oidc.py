@@ -193,7 +193,14 @@ def test_code_redeems_once_and_reuse_revokes_its_tokens(
     grant = oidc.find_code(db_session, code="c" * 43, platform_id="forum", now=NOW)
     assert grant is not None
     assert oidc.redeem_code(db_session, code_hash=grant.code_hash, now=NOW)
-    oidc.save_access_token(db_session, access_token="t" * 42, grant=grant, expires_in=3600, now=NOW)
+    oidc.save_tokens(
+        db_session,
+        access_token="t" * 42,
+        refresh_token="r" * 42,
+        grant=oidc.token_grant_of(grant),
+        expires_in=3600,
+        now=NOW,
+    )
 
     # When the code comes back
     again = oidc.find_code(db_session, code="c" * 43, platform_id="forum", now=NOW + timedelta(seconds=5))
@@ -206,6 +213,11 @@ def test_code_redeems_once_and_reuse_revokes_its_tokens(
     assert token.is_revoked
     assert token.pseudonym == grant.pseudonym
     assert oidc.find_access_token(db_session, access_token="u" * 42) is None
+    # ... and the refresh token of that sign-in too (issue 19)
+    refresh = oidc.find_refresh_token(db_session, refresh_token="r" * 42)
+    assert refresh is not None
+    assert refresh.is_revoked
+    assert oidc.use_refresh_token(db_session, refresh_token="r" * 42, platform_id="forum", now=NOW) is None
     assert oidc.find_access_token(db_session, access_token=None) is None
 
 

@@ -24,6 +24,7 @@ from tests.oidc_support import (
     authorize_query,
     consent_action,
     csrf_token_in,
+    log_in,
     pkce_pair,
     query_of,
     register_person,
@@ -48,17 +49,7 @@ def secret(app: Flask, setup: Session) -> str:
 
 @pytest.fixture
 def person(client: FlaskClient, setup: Session) -> FlaskClient:
-    page = client.get("/account/login").get_data(as_text=True)
-    response = client.post(
-        "/account/login",
-        data={
-            "issuing_country": "BEL",
-            "document_number": "P1234567",
-            "password": PASSWORD,
-            "csrf_token": csrf_token_in(page),
-        },
-    )
-    assert response.status_code == 302
+    assert log_in(client).status_code == 302
     return client
 
 
@@ -104,7 +95,7 @@ def test_discovery_announces_pairwise_subjects_pkce_s256_and_both_algorithms(cli
     assert document["userinfo_endpoint"] == issuer + "/api/v1/oidc/userinfo"
     assert document["jwks_uri"] == issuer + "/.well-known/jwks.json"
     assert document["subject_types_supported"] == ["pairwise"]
-    assert document["id_token_signing_alg_values_supported"] == ["EdDSA", "RS256"]
+    assert document["id_token_signing_alg_values_supported"] == ["EdDSA", "Ed25519", "RS256"]
     assert document["code_challenge_methods_supported"] == ["S256"]
     assert set(document["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
@@ -163,6 +154,7 @@ def test_person_who_denies_sends_access_denied_back_with_the_state(person: Flask
     assert query_of(response.headers["Location"]) == {
         "error": "access_denied",
         "state": "s-123",
+        "iss": "http://escrow.test",  # RFC 9207: in error responses too
         **{k: v for k, v in query_of(response.headers["Location"]).items() if k == "error_description"},
     }
 
@@ -423,13 +415,15 @@ def _token_claims(client: FlaskClient, code: str, secret: str) -> dict[str, Any]
     return jwt.decode(id_token, options={"verify_signature": False})  # type: ignore[no-any-return]
 
 
-def test_id_token_carries_nonce_auth_time_acr_and_envelope_digest(person: FlaskClient, secret: str) -> None:
+def test_id_token_carries_nonce_acr_uri_and_envelope_digest_but_no_auth_time_unasked(
+    person: FlaskClient, secret: str
+) -> None:
     code, _ = _code(person, nonce="n-42")
 
     claims = _token_claims(person, code, secret)
 
     assert claims["nonce"] == "n-42"
-    assert claims["acr"] == "high"
-    assert abs(claims["auth_time"] - datetime.now(UTC).timestamp()) < 60
+    assert claims["acr"] == "http://eidas.europa.eu/LoA/high"
+    assert "auth_time" not in claims  # issue 19: only when max_age or prompt=login asks for it
     assert claims["exp"] - claims["iat"] == 600
     assert len(claims["envelope_digest"]) == 43

@@ -1,0 +1,130 @@
+"""The OpenAPI document is good enough to generate clients from (issue 19): valid OpenAPI 3.1 by a
+third-party validator (openapi-spec-validator), a unique operationId on every operation, a real
+schema for every success response, and ``servers``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+# Success responses still described as a bare object, in routes that issues 14 and 16 (disclosure,
+# key-holder roster and ceremonies) are reworking now: theirs to describe. Nothing else may join.
+_BARE_SCHEMAS_LEFT = frozenset(
+    {
+        ("post", "/api/v1/keyholders/enrol"),
+        ("get", "/api/v1/keyholders/me"),
+        ("get", "/api/v1/ceremonies/{ceremony_id}"),
+        ("post", "/api/v1/ceremonies/{ceremony_id}/messages"),
+        ("post", "/api/v1/ceremonies/{ceremony_id}/erasure"),
+        ("post", "/api/v1/admin/keyholders"),
+        ("post", "/api/v1/admin/ceremonies"),
+        ("post", "/api/v1/admin/reshares"),
+        ("post", "/api/v1/admin/ceremonies/{ceremony_id}/cancel"),
+        ("post", "/api/v1/officers/key"),
+        ("post", "/api/v1/courts"),
+        ("get", "/api/v1/disclosures/policy"),
+        ("post", "/api/v1/disclosures"),
+        ("get", "/api/v1/disclosures/{request_id}"),
+        ("post", "/api/v1/disclosures/{request_id}/submit"),
+        ("post", "/api/v1/disclosures/{request_id}/cosign"),
+        ("post", "/api/v1/disclosures/{request_id}/extensions"),
+        ("post", "/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign"),
+        ("post", "/api/v1/disclosures/{request_id}/withdraw"),
+        ("get", "/api/v1/holder/disclosures/{request_id}"),
+        ("post", "/api/v1/holder/disclosures/{request_id}/approve"),
+        ("post", "/api/v1/holder/disclosures/{request_id}/reject"),
+    }
+)
+
+
+@pytest.fixture
+def document(client: FlaskClient) -> dict[str, Any]:
+    value: dict[str, Any] = client.get("/openapi.json").get_json()
+    return value
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in _METHODS
+    ]
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        node: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _is_bare(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "object" and not (
+        schema.get("properties") or schema.get("additionalProperties") or "maxProperties" in schema
+    )
+
+
+def test_document_is_valid_openapi_3_1_for_a_third_party_validator(document: dict[str, Any]) -> None:
+    validate(document)  # raises OpenAPIValidationError with the path of the first fault
+
+
+def test_every_operation_has_a_unique_operation_id(document: dict[str, Any]) -> None:
+    ids = [operation.get("operationId") for _method, _path, operation in _operations(document)]
+
+    assert None not in ids
+    assert len(ids) == len(set(ids))
+    assert (
+        document["paths"]["/api/v1/log/checkpoints/{size}"]["get"]["operationId"] == "getLogCheckpointsBySize"
+    )
+    assert document["paths"]["/api/v1/oidc/token"]["post"]["operationId"] == "postOidcToken"
+
+
+def test_success_responses_have_real_schemas(document: dict[str, Any]) -> None:
+    bare = set()
+    for method, path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            response = _resolve(document, response)
+            for content in (response.get("content") or {}).values():
+                if str(status).startswith("2") and _is_bare(_resolve(document, content.get("schema", {}))):
+                    bare.add((method, path))
+
+    assert bare <= _BARE_SCHEMAS_LEFT, sorted(bare - _BARE_SCHEMAS_LEFT)
+
+
+def test_document_names_its_server(document: dict[str, Any]) -> None:
+    assert document["servers"] == [
+        {"url": "http://escrow.test", "description": "this escrow instance (its issuer URL)"}
+    ]
+
+
+def test_parameters_are_described(document: dict[str, Any]) -> None:
+    # Disclosure and ceremony routes are being reworked by issues 14 and 16: theirs to describe.
+    theirs = ("/api/v1/disclosures", "/api/v1/holder/", "/api/v1/ceremonies", "/api/v1/admin/ceremonies")
+    undescribed = [
+        (method, path, parameter["name"])
+        for method, path, operation in _operations(document)
+        if not path.startswith(theirs)
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+
+    assert undescribed == []
+
+
+def test_every_body_can_be_too_large_and_json_bodies_can_be_the_wrong_media_type(
+    document: dict[str, Any],
+) -> None:
+    for _method, _path, operation in _operations(document):
+        body = operation.get("requestBody")
+        if body is None:
+            continue
+        assert "413" in operation["responses"]
+        if "application/json" in body["content"]:
+            assert {"400", "415"} <= set(operation["responses"])
