@@ -27,12 +27,12 @@ import click
 from escrow.cli.common import clean_errors
 from escrow.client.audit import audit_log
 from escrow.client.disclosure import approve, fetch_checked, officer_sign, officer_summary
+from escrow.client.disclosure.courts import sign_order
 from escrow.client.holder import HolderClient, UrllibTransport
 from escrow.client.http import HttpClient
 from escrow.client.verifier import CredentialVerifier
-from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT, decrypt_officer_key, sign_court_order
+from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT, decrypt_officer_key
 from escrow.crypto.holderfile import decrypt_holder_file
-from escrow.crypto.transcript import b64u_encode
 from escrow.errors import EscrowError
 from escrow.identity.devidp import DEMO_USERS
 from escrow.keystore import read_secret_file
@@ -208,7 +208,8 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     echo("3. legal officer alice drafts and submits a court order naming that pseudonym")
     alice = Browser(url)
     _staff_logs_in(alice, "alice", logins["alice"], totp_secrets["alice"])
-    court_seed = read_secret_file(keys_dir / COURT_SEED_FILE)
+    # The court signs with the code behind `escrow court sign ORDER --key keys/dev-court.seed`.
+    court_signature = sign_order(ORDER, read_secret_file(keys_dir / COURT_SEED_FILE))
     fields = {
         "court_id": str(seeded["court"]["id"]),
         "case_number": f"DEMO/{datetime.now(UTC):%Y%m%d%H%M%S}",
@@ -224,7 +225,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
         ),
         "expires_at": (datetime.now(UTC) + timedelta(days=14)).isoformat(),
         "notify_delay_days": "0",
-        "court_signature": b64u_encode(sign_court_order(court_seed, ORDER)),
+        "court_signature": court_signature,
     }
     body, content_type = _multipart(fields, "order", "order.pdf", ORDER)
     status, _, raw = alice.request(

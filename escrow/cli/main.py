@@ -5,6 +5,7 @@ Commands are grouped by the machine that runs them:
 - a key-holder's machine: ``escrow keyholder ...`` (escrow.cli.holder)
 - a legal officer's machine: ``escrow officer ...`` (escrow.cli.officer)
 - anyone (auditors, the public): ``escrow audit verify``, ``escrow ceremony verify`` (escrow.cli.auditor)
+- a court's machine: ``escrow court sign`` (escrow.cli.court)
 - the server: ``init``, ``run``, ``db``, ``staff``, ``keys``, ``admin``, ``disclosures``, ``dev-code``,
   ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
 - an OPRF node operator's machine: ``escrow oprf-node ...`` (escrow.cli.node; needs
@@ -22,6 +23,7 @@ from typing import Any
 import click
 
 from escrow.cli.auditor import audit, ceremony
+from escrow.cli.court import court
 from escrow.cli.holder import keyholder
 from escrow.cli.officer import officer
 
@@ -90,3 +92,4 @@ cli.add_command(keyholder)
 cli.add_command(officer)
 cli.add_command(audit)
 cli.add_command(ceremony)
+cli.add_command(court)

@@ -248,12 +248,13 @@ def test_draft_form_says_why_it_refuses_an_envelope_digest(
     wrong_digest = b64u_encode(bytes(32))
     _fill_draft(olga, portal, court_seed, f"{PLATFORM} {credential.pseudonym} {wrong_digest}", order)
 
-    # Then: the page says what is wrong, and no request was drafted
-    expect(olga.get_by_role("heading", level=1)).to_have_text("422 Validation failed")
+    # Then: the form comes back with what she typed and says what is wrong, and no request was drafted
+    expect(olga.get_by_role("heading", level=1)).to_have_text("New disclosure request")
     check_page(olga)
-    expect(olga.get_by_role("alert")).to_have_text(
+    expect(olga.get_by_role("alert")).to_contain_text(
         "an envelope digest does not match a stored envelope for that pseudonym"
     )
+    expect(olga.get_by_label("Case number")).to_have_value(CASE)
     open_page(olga, portal.url + "/officer/disclosures")
     expect(olga.get_by_role("cell", name="None yet.")).to_be_visible()
     browser_problems.remove(

@@ -84,6 +84,16 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _schema("The request"), **_ERRORS},
         }
     },
+    "/api/v1/disclosures/{request_id}/order": {
+        "get": {
+            "summary": "The stored court order (PDF attachment; nosniff, CSP default-src 'none'; sandbox) "
+            "of a request the caller may read",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "parameters": [_ID],
+            "responses": {"200": {"description": "The order document"}, **_ERRORS},
+        }
+    },
     "/api/v1/disclosures/{request_id}/identity": {
         "get": {
             "summary": "The revealed identities (submitting and co-signing officers, in the window; logged)",
@@ -196,6 +206,15 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": _HOLDER,
             "parameters": [_ID],
             "responses": {"200": _schema("The request package"), **_ERRORS},
+        }
+    },
+    "/api/v1/holder/disclosures/{request_id}/order": {
+        "get": {
+            "summary": "The stored court order (PDF attachment), for a holder of the request's key",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [_ID],
+            "responses": {"200": {"description": "The order document"}, **_ERRORS},
         }
     },
     "/api/v1/holder/disclosures/{request_id}/approve": {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from escrow.client.audit import AuditState
-from escrow.client.disclosure.courts import check_court
+from escrow.client.disclosure.courts import check_court, checked_order
 from escrow.client.disclosure.shared import (
     LogView,
     PublicFetch,
@@ -230,6 +230,21 @@ def fetch_checked(
         ),
         new_state,
     )
+
+
+def fetch_order(client: HolderClient, request_id: int) -> tuple[DisclosureBody, bytes]:
+    """Fetches request `request_id` as this holder and returns its body and the order document, once
+    the body's digest is the server's and the document hashes to the SHA-256 in it (so the holder reads
+    the order the officers signed). Raises HolderClientError."""
+    package = client.request("GET", f"/api/v1/holder/disclosures/{request_id}")
+    if not isinstance(package, dict):
+        raise fail("unexpected answer from the server")
+    body, _ = read_body(
+        package.get("body"),
+        package.get("digest"),
+        mismatch="the server's request digest does not match the request body; refusing",
+    )
+    return body, checked_order(package, body)
 
 
 def approve(client: HolderClient, secrets: HolderSecrets, checked: CheckedRequest) -> dict[str, Any]:

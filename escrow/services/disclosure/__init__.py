@@ -98,6 +98,7 @@ __all__ = [
     "list_requests",
     "logged_request",
     "order_document",
+    "holder_order_document",
     "page_courts",
     "page_requests",
     "partials_bytes",

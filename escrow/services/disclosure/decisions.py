@@ -22,7 +22,13 @@ from escrow.crypto.disclosure import (
 from escrow.crypto.errors import CryptoError, InvalidProofError
 from escrow.crypto.seal import PartialDecryption, verify_partial
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
-from escrow.errors import ConflictError, InvalidStateError, PermissionDeniedError, ValidationError
+from escrow.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from escrow.models import (
     Court,
     DisclosureDecision,
@@ -77,14 +83,11 @@ def holder_requests(
     return result
 
 
-def holder_package(
-    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
-) -> HolderPackage:
-    """Returns the request, its signatures and envelopes for holder `holder_id` to check.
-
-    Raises NotFoundError (no such request, never submitted, or `holder_id` holds no share of its key:
-    policy.is_readable).
-    """
+def _holder_readable(
+    session: Session, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> tuple[DisclosureRequest, int]:
+    """Returns the request and holder `holder_id`'s index in its key, if the holder may read it
+    (policy.is_readable). Raises NotFoundError otherwise."""
     row = shared.load_request(session, request_id)
     try:
         index: int | None = _holder_index(session, row, holder_id)
@@ -100,6 +103,30 @@ def holder_package(
         is_holder=index is not None,
     )
     assert index is not None  # noqa: S101 - check_readable refused every other holder
+    return row, index
+
+
+def holder_order_document(
+    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> bytes:
+    """Returns the order document of a request holder `holder_id` may read (a holder of its key, once
+    submitted: policy.is_readable). Raises NotFoundError otherwise."""
+    row, _ = _holder_readable(session, request_id, holder_id, policy)
+    document = session.get(OrderDocument, row.order_sha256)
+    if document is None:  # pragma: no cover - foreign key
+        raise NotFoundError("no order document")
+    return document.content
+
+
+def holder_package(
+    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> HolderPackage:
+    """Returns the request, its signatures and envelopes for holder `holder_id` to check.
+
+    Raises NotFoundError (no such request, never submitted, or `holder_id` holds no share of its key:
+    policy.is_readable).
+    """
+    row, index = _holder_readable(session, request_id, holder_id, policy)
     submitter = shared.staff_by_id(session, row.submitter_id)
     officers = [
         _officer_entry(session, submitter, ROLE_SUBMIT, row.submit_signature, signed_index=row.log_index)

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT
 from escrow.crypto.transcript import b64u_encode, canonical_json
 from escrow.errors import InvalidStateError
-from escrow.models import DisclosureCosignature, DisclosureRequest, LogState
+from escrow.models import Court, DisclosureCosignature, DisclosureRequest, LogState
 from escrow.protocol.disclosure import DisclosureBody
 from escrow.services.disclosure import _shared as shared
+from escrow.services.disclosure.drafting import check_court_signed
 from escrow.services.disclosure.expiry import expire_if_due
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
@@ -91,6 +92,10 @@ def submit_request(
         raise InvalidStateError(
             f"the monthly cap of {status.monthly_cap} disclosure requests is reached; this is published"
         )
+    court = session.get(Court, row.court_id)
+    assert court is not None  # noqa: S101 - foreign key
+    # A draft made before the court registered its key is refused too (issue 16 item 4).
+    check_court_signed(court, row.court_verdict)
     body = DisclosureBody.from_json(row.body)
     row.status = RequestState.SUBMITTED
     row.submit_signature = signed
