@@ -23,7 +23,8 @@ from escrow.crypto.holderfile import encrypt_holder_file
 from escrow.crypto.transcript import b64u_decode, canonical_json
 from escrow.httpkit import get_components
 from escrow.keystore import write_secret_file
-from escrow.models import DisclosureRequest
+from escrow.models import DisclosureRequest, OrderDocument
+from escrow.protocol.signed_request import request_target, sign_holder_request, split_target
 from tests.conftest import csrf_token_from
 from tests.disclosure_support import PDF, World, build_world
 
@@ -162,8 +163,6 @@ def test_holder_fetches_the_order_checked_against_the_signed_request(
     assert "as in the request the officers signed" in result.output
     # A swapped order is refused, and nothing is written
     with get_components(app).session_factory() as session:
-        from escrow.models import OrderDocument
-
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
         document = session.get(OrderDocument, row.order_sha256)
@@ -199,3 +198,25 @@ def test_unsigned_order_of_a_signing_court_is_refused_by_the_holder_tool(
     # Then it refuses, naming the court that signs its orders
     assert result.exit_code == 1, result.output
     assert "court 'District Court of Example' (EX) signs its orders" in result.output
+
+
+def _holder_get(world: World, index: int, path: str) -> Any:
+    authorization = sign_holder_request(
+        world.holders[index].secrets.signing_seed,
+        method="GET",
+        target=request_target(*split_target(path)),
+        timestamp_ms=int(datetime.now(UTC).timestamp() * 1000),
+        body=b"",
+    )
+    return world.app.test_client().get(path, headers={"Authorization": authorization.to_header()})
+
+
+def test_holder_order_endpoint_serves_the_order_to_holders_of_its_key(app: Flask) -> None:
+    world = build_world(app)
+    request_id = world.cosigned_request()
+    package = _holder_get(world, 0, f"/api/v1/holder/disclosures/{request_id}").get_json()
+    assert package["order_url"] == f"/api/v1/holder/disclosures/{request_id}/order"
+    _assert_attachment(_holder_get(world, 1, package["order_url"]))
+    # A draft is its author's alone: no holder opens its order
+    draft_id = int(world.draft().get_json()["id"])
+    assert _holder_get(world, 2, f"/api/v1/holder/disclosures/{draft_id}/order").status_code == 404

@@ -26,6 +26,7 @@ from __future__ import annotations
 from escrow.services.disclosure.courts import add_court, list_courts, page_courts
 from escrow.services.disclosure.decisions import (
     decide_request,
+    holder_order_document,
     holder_package,
     holder_requests,
     partials_bytes,
