@@ -27,6 +27,15 @@ from escrow.client.disclosure import (
     fetch_order,
     reject,
 )
+from escrow.client.disclosure.roster import (
+    PIN_SUFFIX,
+    fetch_version,
+    read_pin,
+    roster_review_lines,
+    sign_version,
+    write_pin,
+)
+from escrow.client.disclosure.shared import answer_json
 from escrow.client.holder import (
     TERMINAL,
     CeremonyRunner,
@@ -48,6 +57,7 @@ from escrow.protocol.ceremony import (
     CeremonyHeader,
     CeremonyProtocolError,
 )
+from escrow.protocol.roster import Roster
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TRANSIENT_FAILURES = 10
@@ -443,6 +453,86 @@ def _with_holder_options(func: F) -> F:
     return func
 
 
+def _roster_pin(holder_file: Path) -> Path:
+    return holder_file.with_name(holder_file.name + PIN_SUFFIX)
+
+
+def _save_pin(path: Path, roster: Roster | None) -> None:
+    if roster is not None:
+        write_pin(path, roster)
+        click.echo(f"roster version {roster.version} pinned in {path}")
+
+
+@keyholder.group("roster")
+def keyholder_roster() -> None:
+    """The roster of courts and officers' organisations the key-holders sign (issue 16)."""
+
+
+def _public_json(server: str) -> Callable[[str], Any]:
+    fetch = _fetch(server)
+    return lambda path: answer_json(fetch(path), path)
+
+
+@keyholder_roster.command("review")
+@click.option("--server", required=True, help="The escrow service URL.")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--version", "version", type=int, help="The version to review (default: the newest).")
+@clean_errors
+def keyholder_roster_review(server: str, holder_file: Path, version: int | None) -> None:
+    """Show a roster version in full, and what changed since the version you pinned."""
+    fetch = _public_json(server)
+    number = version if version is not None else _newest_version(fetch)
+    roster = fetch_version(fetch, number)
+    for line in roster_review_lines(roster, read_pin(_roster_pin(holder_file))):
+        click.echo(line)
+    click.echo(
+        f"sign it, if every line is right: escrow keyholder roster sign {roster.version} --server {server} "
+        f"--holder-file {holder_file}"
+    )
+
+
+def _newest_version(fetch: Callable[[str], Any]) -> int:
+    """The newest roster version (a proposed one if any), probing past the one in force."""
+    try:
+        number = int(fetch("/api/v1/roster")["roster"]["version"])
+    except HolderClientError:
+        number = 0
+    while True:
+        try:
+            fetch(f"/api/v1/roster/versions/{number + 1}")
+        except HolderClientError:
+            break
+        number += 1
+    if number == 0:
+        raise HolderClientError("the server has no roster version yet; ask the administrator to propose one")
+    return number
+
+
+@keyholder_roster.command("sign")
+@click.argument("version", type=int)
+@click.option("--server", required=True, help="The escrow service URL.")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@passphrase_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (tests).")
+@clean_errors
+def keyholder_roster_sign(
+    version: int, server: str, holder_file: Path, passphrase_file: Path | None, yes: bool
+) -> None:
+    """Sign a roster version with your holder key, after reading every line of it."""
+    secrets, client = _holder(server, holder_file, passphrase_file)
+    pin_path = _roster_pin(holder_file)
+    pinned = read_pin(pin_path)
+    roster = fetch_version(_public_json(server), version)
+    for line in roster_review_lines(roster, pinned):
+        click.echo(line)
+    if not yes:
+        click.confirm(f"Sign roster version {version} with your holder key?", abort=True)
+    result = sign_version(client, secrets, roster, pinned)
+    click.echo(f"signed roster version {version}; it is {result['status']}")
+    if result["status"] == "active" and (pinned is None or pinned.version < roster.version):
+        _save_pin(pin_path, roster)
+
+
 @keyholder.command("review")
 @_with_holder_options
 @clean_errors
@@ -508,10 +598,14 @@ def keyholder_approve(
     path = _state_path(holder_file, state_file)
     state = _load_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    pin = _roster_pin(holder_file)
+    checked, new_state = fetch_checked(
+        client, _fetch(server), request_id, log_key=log_key, state=state, pinned_roster=read_pin(pin)
+    )
     for line in checked.summary:
         click.echo(line)
     _save_state(path, new_state)
+    _save_pin(pin, checked.roster)
     if not yes:
         click.confirm("Approve this disclosure with your share?", abort=True)
     result = approve(client, secrets, checked)
@@ -539,9 +633,13 @@ def keyholder_reject(
     path = _state_path(holder_file, state_file)
     state = _load_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
-    checked, new_state = fetch_checked(client, _fetch(server), request_id, log_key=log_key, state=state)
+    pin = _roster_pin(holder_file)
+    checked, new_state = fetch_checked(
+        client, _fetch(server), request_id, log_key=log_key, state=state, pinned_roster=read_pin(pin)
+    )
     for line in checked.summary:
         click.echo(line)
     _save_state(path, new_state)
+    _save_pin(pin, checked.roster)
     result = reject(client, secrets, checked, reason)
     click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")

@@ -237,4 +237,63 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _schema("The request"), **_ERRORS},
         }
     },
+    "/api/v1/roster": {
+        "get": {
+            "summary": "The roster version in force (courts, organisations, holders, t) with its holders' "
+            "signatures",
+            "tags": ["disclosure"],
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/roster/versions/{version}": {
+        "get": {
+            "summary": "One roster version with its holders' signatures",
+            "tags": ["disclosure"],
+            "parameters": [
+                {
+                    "name": "version",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/admin/roster": {
+        "post": {
+            "summary": "Propose the next roster version (courts, organisations); a quorum of holders "
+            "must sign it",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": _schema("courts, organisations"),
+            "responses": {"201": _schema("The proposed roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/holder/roster/{version}/sign": {
+        "post": {
+            "summary": "A key-holder's signature over a roster version's digest",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [
+                {
+                    "name": "version",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "requestBody": _schema("signature (base64url)"),
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/officers/certificate": {
+        "post": {
+            "summary": "Record an officer's key with the certificate their organisation signed",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": _schema("certificate, signature (base64url)"),
+            "responses": {"201": _schema("The key's fingerprint"), **_ERRORS},
+        }
+    },
 }

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from escrow.client.disclosure.shared import fail, read_body
+from escrow.client.disclosure.shared import fail, read_body, read_signing_seed
 from escrow.client.holder import Transport, _check
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
@@ -23,6 +24,7 @@ from escrow.crypto.disclosure import (
     OfficerSecrets,
     extension_body,
     extension_digest,
+    sign_certificate,
     sign_officer,
     withdrawal_body,
     withdrawal_digest,
@@ -30,6 +32,7 @@ from escrow.crypto.disclosure import (
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_encode, sha256
 from escrow.protocol.disclosure import DisclosureBody
+from escrow.protocol.roster import OfficerCertificate
 
 
 def _read_document(document: Any) -> tuple[int, DisclosureBody, bytes]:
@@ -213,3 +216,31 @@ def officer_withdraw(
         f"/api/v1/disclosures/{request_id}/withdraw",
         {"username": secrets.username, "reason": body["reason"], "signature": signature},
     )
+
+
+def certify_officer(
+    org_key_file: bytes,
+    *,
+    username: str,
+    organisation: str,
+    officer_key_b64: str,
+    not_before: datetime,
+    not_after: datetime,
+) -> dict[str, Any]:
+    """Returns an officer certificate signed with the organisation's key (`escrow org certify`), as the
+    service records it: {certificate, signature}. Run where the organisation keeps its key, never on
+    the server. Raises ProtocolError (a malformed key or validity), EncodingError (a bad key file)."""
+    certificate = OfficerCertificate.from_dict(
+        OfficerCertificate(
+            username=username,
+            organisation=organisation,
+            officer_key=officer_key_b64,
+            not_before=not_before,
+            not_after=not_after,
+        ).to_dict()
+    )
+    seed = read_signing_seed(org_key_file, "organisation key file")
+    return {
+        "certificate": certificate.to_dict(),
+        "signature": b64u_encode(sign_certificate(seed, certificate.digest())),
+    }

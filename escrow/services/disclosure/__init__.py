@@ -38,7 +38,11 @@ from escrow.services.disclosure.extensions import (
     cosign_extension,
     propose_extension,
 )
-from escrow.services.disclosure.officer_keys import register_officer_key, registered_officer_key
+from escrow.services.disclosure.officer_keys import (
+    record_officer_certificate,
+    register_officer_key,
+    registered_officer_key,
+)
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
     OfficerActions,
@@ -106,6 +110,7 @@ __all__ = [
     "person_notices",
     "policy_status",
     "propose_extension",
+    "record_officer_certificate",
     "register_officer_key",
     "registered_officer_key",
     "request_page",

@@ -47,6 +47,7 @@ from escrow.services.disclosure.reveal import reveal_if_quorum, stored_envelope
 from escrow.services.disclosure.states import HolderDecision, RequestState
 from escrow.services.disclosure.views import DisclosureView, HolderPackage, request_view
 from escrow.services.escrow_keys import escrow_key
+from escrow.services.roster import certificate_for
 from escrow.services.transparency import LogSigner, append_event
 
 _log = logging.getLogger(__name__)
@@ -206,6 +207,9 @@ def _officer_entry(
         "signature": b64u_encode(signature) if signature else "",
         "key_log_index": registered[0] if registered else None,
         "signed_log_index": signed_index,
+        # The organisation's certificate for that key: the holder's tool checks it against the roster
+        # the holders signed (issue 16), so a key the service registered alone is refused.
+        "certificate": certificate_for(session, staff.id, key) if key else None,
     }
 
 
