@@ -33,7 +33,6 @@ from escrow.crypto.note import format_checkpoint, parse_checkpoint, sign_note
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.httpkit import get_components
 from escrow.models import DisclosureRequest, OfficerKey, OrderDocument, StaffAccount
-from escrow.services.disclosure import register_officer_key
 from escrow.services.staff import StaffView, disable_staff
 from escrow.services.transparency import append_event
 from tests.disclosure_support import PDF, World, build_world
@@ -128,7 +127,7 @@ def test_officer_key_substituted_on_the_server_is_refused_naming_the_officer(
             officer["public_key"] = b64u_encode(attacker.public_key)
     log, _, _ = establish_checkpoint(HttpClient(url).get_bytes)
     with pytest.raises(HolderClientError, match="officer 'bob': the server serves key .* substituted"):
-        check_package(package, log)
+        check_package(package, log, world.roster())
 
 
 def test_replaced_officer_key_the_latest_before_the_signature_wins(
@@ -141,18 +140,10 @@ def test_replaced_officer_key_the_latest_before_the_signature_wins(
     old_key_index = bob["key_log_index"]
     # Given bob replaces his key after co-signing (an honest rotation, logged)
     new_bob = new_officer_secrets("bob")
-    with get_components(world.app).session_factory() as session:
-        register_officer_key(
-            session,
-            actor=_officer_view(world.app, "root"),
-            username="bob",
-            public_key_b64=b64u_encode(new_bob.public_key),
-            log=get_components(world.app).log,
-            now=world.now(),
-        )
+    world.certify("bob", new_bob)
     # Then the request he signed before still checks with the key in force when he signed
     log, _, _ = establish_checkpoint(HttpClient(url).get_bytes)
-    checked = check_package(_package(world, url, request_id), log)
+    checked = check_package(_package(world, url, request_id), log, world.roster())
     assert any(f"registered in log entry {old_key_index}" in line for line in checked.summary)
 
     # When a later request is co-signed by bob with his new key
@@ -170,9 +161,9 @@ def test_replaced_officer_key_the_latest_before_the_signature_wins(
 
     # Then the tool finds the newer registration in between and refuses
     with pytest.raises(HolderClientError, match="officer 'bob': the log records a newer key"):
-        check_package(forged, log)
+        check_package(forged, log, world.roster())
     # while the honest answer passes
-    assert check_package(_package(world, url, second), log).request_id == second
+    assert check_package(_package(world, url, second), log, world.roster()).request_id == second
 
 
 def _served_key(package: dict[str, Any], username: str) -> bytes:
@@ -247,9 +238,9 @@ def test_honest_court_signature_is_verified_by_the_tool_itself(
     world, url = world_url
     request_id = world.cosigned_request()
     log, _, _ = establish_checkpoint(HttpClient(url).get_bytes)
-    checked = check_package(_package(world, url, request_id), log)
+    checked = check_package(_package(world, url, request_id), log, world.roster())
     line = next(line for line in checked.summary if line.startswith("court signature on the order"))
-    assert "verified (checked here with the court key of log entry" in line
+    assert "verified (checked here with the court key of roster version 1" in line
 
 
 # --- 3. consistency with what the holder saw before ----------------------------------------------
