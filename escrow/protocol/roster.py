@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from escrow.crypto.disclosure import verify_certificate, verify_roster
+from escrow.crypto.disclosure import sign_certificate, verify_certificate, verify_roster
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json, sha256
 from escrow.protocol import _fields
@@ -338,6 +338,15 @@ class OfficerCertificate:
 
     def digest(self) -> bytes:
         return sha256(canonical_json(self.to_dict()))
+
+    def signed(self, org_seed: bytes) -> dict[str, Any]:
+        """Returns {certificate, signature}: this certificate signed with the organisation's Ed25519
+        seed, as the service records it (escrow org certify; the development seeding)."""
+        parsed = OfficerCertificate.from_dict(self.to_dict())  # the same checks as a reader makes
+        return {
+            "certificate": parsed.to_dict(),
+            "signature": b64u_encode(sign_certificate(org_seed, parsed.digest())),
+        }
 
     def check(self, roster: Roster, signature_b64: object, *, at: datetime) -> RosterOrganisation:
         """Checks that the roster lists this certificate's organisation, whose key signed it, and that it

@@ -24,7 +24,6 @@ from escrow.crypto.disclosure import (
     OfficerSecrets,
     extension_body,
     extension_digest,
-    sign_certificate,
     sign_officer,
     withdrawal_body,
     withdrawal_digest,
@@ -230,17 +229,11 @@ def certify_officer(
     """Returns an officer certificate signed with the organisation's key (`escrow org certify`), as the
     service records it: {certificate, signature}. Run where the organisation keeps its key, never on
     the server. Raises ProtocolError (a malformed key or validity), EncodingError (a bad key file)."""
-    certificate = OfficerCertificate.from_dict(
-        OfficerCertificate(
-            username=username,
-            organisation=organisation,
-            officer_key=officer_key_b64,
-            not_before=not_before,
-            not_after=not_after,
-        ).to_dict()
+    certificate = OfficerCertificate(
+        username=username,
+        organisation=organisation,
+        officer_key=officer_key_b64,
+        not_before=not_before,
+        not_after=not_after,
     )
-    seed = read_signing_seed(org_key_file, "organisation key file")
-    return {
-        "certificate": certificate.to_dict(),
-        "signature": b64u_encode(sign_certificate(seed, certificate.digest())),
-    }
+    return certificate.signed(read_signing_seed(org_key_file, "organisation key file"))
