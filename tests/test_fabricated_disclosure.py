@@ -89,6 +89,14 @@ def _set_court_key(world: World, key: bytes) -> None:
         session.commit()
 
 
+def _set_roster_status(world: World, status: str) -> None:
+    with get_components(world.app).session_factory() as session:
+        row = session.get(RosterVersion, 1)
+        assert row is not None
+        row.status = status
+        session.commit()
+
+
 def _fabricate(world: World, url: str, *, with_court: bool = True) -> int:
     """The attack of finding 1: returns the id of a request 'submitted and co-signed' by alice and bob
     (with the court's key replaced too, unless `with_court` is false: then the real court signed)."""
@@ -99,7 +107,16 @@ def _fabricate(world: World, url: str, *, with_court: bool = True) -> int:
         _admin_registers_key(world, name, secrets.public_key)
     _set_court_key(world, public_key(fake_court))
     # An order "signed by the court", submitted and co-signed in the officers' names over real HTTP
-    draft = world.draft(court_signature=b64u_encode(sign_court_order(fake_court, PDF)))
+    signature = b64u_encode(sign_court_order(fake_court, PDF))
+    if with_court:
+        # The service itself refuses a court key the roster does not list; a database writer hides the
+        # roster from it for the moment of drafting (the holders' tools are what must not be fooled).
+        refused = world.draft(court_signature=signature)
+        assert refused.status_code == 422
+        assert "another signing key on the roster" in refused.get_json()["detail"]
+        _set_roster_status(world, "superseded")
+    draft = world.draft(court_signature=signature)
+    _set_roster_status(world, "active")
     assert draft.status_code == 201, draft.get_json()
     assert draft.get_json()["body"]["court_signature"] == "verified"  # the server is fooled
     request_id = int(draft.get_json()["id"])

@@ -9,6 +9,7 @@ holds neither t holder keys nor an organisation key is refused on the holders' m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from escrow.protocol.roster import (
     signers,
 )
 from escrow.services.ceremony import holder_indices
+from escrow.services.disclosure.policy import DisclosurePolicy
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.transparency import LogSigner, append_event
 
@@ -267,7 +269,35 @@ def certificate_for(session: Session, staff_id: int, officer_key: bytes) -> dict
     return {"certificate": json.loads(row.certificate), "signature": b64u_encode(row.signature)}
 
 
-def cosigning_organisations(session: Session) -> frozenset[str] | None:
-    """The organisations whose officers the roster in force lets co-sign; None if none is in force."""
+def roster_policy(session: Session, policy: DisclosurePolicy) -> DisclosurePolicy:
+    """Returns `policy` with the organisations the roster in force lets co-sign (None: no roster)."""
     roster = active_roster(session)
-    return None if roster is None else frozenset(o.name for o in roster.organisations if o.may_cosign)
+    organisations = (
+        None if roster is None else frozenset(o.name for o in roster.organisations if o.may_cosign)
+    )
+    return dataclasses.replace(policy, cosigning_organisations=organisations)
+
+
+def check_may_submit(session: Session, organisation: str) -> None:
+    """Raises PermissionDeniedError if a roster is in force and does not let `organisation` submit."""
+    roster = active_roster(session)
+    if roster is not None and not any(o.name == organisation and o.may_submit for o in roster.organisations):
+        raise PermissionDeniedError(
+            f"the roster the key-holders signed does not let officers of {organisation} submit requests"
+        )
+
+
+def check_listed_court(session: Session, name: str, jurisdiction: str, key: bytes | None) -> None:
+    """Raises ValidationError if a roster is in force and does not list this court with this key (the
+    holders' tools would refuse the request; the service says so at drafting)."""
+    roster = active_roster(session)
+    if roster is None:
+        return
+    try:
+        listed = roster.court(name, jurisdiction)
+    except RosterError as e:
+        raise ValidationError(e.detail) from e
+    if listed.public_key != (None if key is None else b64u_encode(key)):
+        raise ValidationError(
+            f"{name} ({jurisdiction}) has another signing key on the roster the key-holders signed"
+        )

@@ -24,6 +24,7 @@ from escrow.services.disclosure.policy import LEGAL_OFFICER
 from escrow.services.disclosure.states import RequestState
 from escrow.services.disclosure.views import DisclosureView, request_view
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.roster import check_listed_court, check_may_submit
 from escrow.services.staff import StaffView
 
 MAX_ORDER_BYTES: Final = 4 * 1024 * 1024  # court orders are a few pages; bounded so uploads stay cheap
@@ -101,6 +102,9 @@ def create_draft(
     signature = shared.key_bytes(court_signature_b64, "court_signature", 64) if court_signature_b64 else None
     verdict = court_verdict(court.public_key, order, signature)
     check_court_signed(court, verdict)
+    # With a roster in force, only what the key-holders accepted (their tools refuse anything else).
+    check_listed_court(session, court.name, court.jurisdiction, court.public_key)
+    check_may_submit(session, officer.organisation)
     if expires_at.tzinfo is None or expires_at <= now:
         raise ValidationError("the expiry must be in the future")
     if type(notify_delay_days) is not int or not 0 <= notify_delay_days <= shared.MAX_NOTIFY_DELAY_DAYS:

@@ -28,6 +28,7 @@ from escrow.services.disclosure.policy import (
 from escrow.services.disclosure.states import RequestState
 from escrow.services.disclosure.views import DisclosureView, PolicyStatus, request_view
 from escrow.services.keyholders import claim_row
+from escrow.services.roster import roster_policy
 from escrow.services.transparency import LogSigner, append_event
 
 _log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def cosign_request(
     staff = shared.staff_account(session, username)
     officer = shared.as_officer(staff)
     submitter = shared.as_officer(shared.staff_by_id(session, row.submitter_id))
-    check_request_cosigner(policy, officer=officer, submitter=submitter)
+    check_request_cosigner(roster_policy(session, policy), officer=officer, submitter=submitter)
     signed = shared.verify_officer_signature(
         session,
         staff,
