@@ -90,6 +90,16 @@ def active_roster(session: Session) -> Roster | None:
     return None if row is None else Roster.from_json(row.body)
 
 
+def latest_roster_document(session: Session) -> RosterDocument:
+    """Returns the newest roster version (a proposed one, if any, else the one in force).
+
+    Raises NotFoundError if there is none."""
+    row = session.scalars(select(RosterVersion).order_by(RosterVersion.version.desc())).first()
+    if row is None:
+        raise NotFoundError("no roster version yet")
+    return _document(session, row)
+
+
 def roster_document(session: Session, version: int | None = None) -> RosterDocument:
     """Returns roster `version` (None: the one in force). Raises NotFoundError."""
     row = _active_row(session) if version is None else session.get(RosterVersion, version)

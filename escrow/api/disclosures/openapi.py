@@ -245,6 +245,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _schema("The roster document"), **_ERRORS},
         }
     },
+    "/api/v1/roster/latest": {
+        "get": {
+            "summary": "The newest roster version (proposed or in force) with its holders' signatures",
+            "tags": ["disclosure"],
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
     "/api/v1/roster/versions/{version}": {
         "get": {
             "summary": "One roster version with its holders' signatures",

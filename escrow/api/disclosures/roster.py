@@ -19,6 +19,12 @@ def roster() -> Response:
     return jsonify(service.roster_document(get_session()).to_json())
 
 
+@bp.get("/roster/latest")
+def latest_roster() -> Response:
+    """Public: the newest roster version (proposed, awaiting signatures, or the one in force)."""
+    return jsonify(service.latest_roster_document(get_session()).to_json())
+
+
 @bp.get("/roster/versions/<int:version>")
 def roster_version(version: int) -> Response:
     """Public: one roster version (proposed, in force or superseded), with its holders' signatures."""
