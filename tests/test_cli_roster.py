@@ -5,7 +5,10 @@ lets only organisations the roster allows co-sign read a request awaiting co-sig
 
 from __future__ import annotations
 
+import json
+import os
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +18,16 @@ from click.testing import CliRunner
 from flask import Flask
 
 from escrow.cli.main import cli
+from escrow.client.disclosure.officers import certify_officer
 from escrow.client.disclosure.roster import fetch_version, sign_version
 from escrow.client.disclosure.shared import answer_json
 from escrow.client.holder import HolderClientError
-from escrow.crypto.disclosure import public_key
+from escrow.crypto.disclosure import new_officer_secrets, public_key
 from escrow.crypto.holderfile import encrypt_holder_file
 from escrow.crypto.transcript import b64u_encode
 from escrow.httpkit import get_components
 from escrow.models import RosterVersion
+from tests.conftest import csrf_token_from
 from tests.disclosure_support import World, build_world
 
 PASSPHRASE = "correct horse battery staple"
@@ -161,3 +166,35 @@ def test_escrow_org_keygen_and_certify(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "officer_key must be the base64url" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_officer_records_a_certificate_on_the_key_page(app: Flask) -> None:
+    world = build_world(app)
+    carol = world.client("carol")
+    page = carol.get("/officer/key").get_data(as_text=True)
+    assert "Record certificate" in page
+    fresh = new_officer_secrets("carol")
+    now = datetime.now(UTC)
+
+    def post(seed: bytes) -> Any:
+        record = certify_officer(
+            seed,
+            username="carol",
+            organisation="Forum Legal",
+            officer_key_b64=b64u_encode(fresh.public_key),
+            not_before=now - timedelta(minutes=1),
+            not_after=now + timedelta(days=1),
+        )
+        return carol.post(
+            "/officer/key/certificate",
+            data={"csrf_token": csrf_token_from(page), "certificate": json.dumps(record)},
+        )
+
+    # A certificate by a key that is not the organisation's on the roster is refused, with a page
+    refused = post(os.urandom(32))
+    assert refused.status_code == 422
+    assert "not signed by the key the roster lists" in refused.get_data(as_text=True)
+    # The organisation's own certificate records the key
+    recorded = post(world.org_seeds["Forum Legal"])
+    assert recorded.status_code == 201
+    assert b64u_encode(fresh.public_key) in carol.get("/officer/key").get_data(as_text=True)

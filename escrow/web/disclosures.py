@@ -229,6 +229,27 @@ def _key_page(fingerprint: str | None) -> str:
     )
 
 
+@bp.post("/officer/key/certificate")
+@role_required(OFFICER, "admin")
+def record_certificate() -> ResponseReturnValue:
+    """Records the certificate `escrow org certify` wrote for an officer's key (issue 16)."""
+    try:
+        record = json.loads(request.form.get("certificate", ""))
+    except ValueError as e:
+        raise ValidationError("the certificate must be the JSON file escrow org certify wrote") from e
+    if not isinstance(record, dict):
+        raise ValidationError("the certificate must be the JSON file escrow org certify wrote")
+    fingerprint = service.record_officer_certificate(
+        get_session(),
+        actor=_staff(),
+        certificate=record.get("certificate"),
+        signature_b64=record.get("signature"),
+        log=get_components().log,
+        now=current_time(),
+    )
+    return _key_page(fingerprint), 201
+
+
 @bp.post("/officer/key")
 @role_required(OFFICER, "admin")
 def register_key() -> ResponseReturnValue:
