@@ -3,7 +3,9 @@
 Each actor uses the same client code as in real life: the person signs in through the development
 identity provider and asks for a credential; the platform verifies it with the SDK
 (escrow.client.verifier); legal officers draft, submit and co-sign with their key files
-(escrow.client.disclosure); three key-holders check and approve with their holder files; the officer
+(escrow.client.disclosure) on an order the court signed with the code of `escrow court sign`;
+three key-holders check it against the roster the development holders signed and approve with their
+holder files; the officer
 views the revealed identity; the transparency log is audited (escrow.client.audit). It reads the
 seeded logins and key files from the keys directory that `make run` (ESCROW_DEV_MODE=1) wrote.
 DEVELOPMENT ONLY: it shows a revealed identity on the console because that is the point of a demo.
@@ -263,6 +265,10 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
         holder = decrypt_holder_file(read_secret_file(holders_dir / f"holder-{j}.escrow"), holder_passphrase)
         client = HolderClient(UrllibTransport(url), holder.signing_seed)
         checked, _ = fetch_checked(client, public.get_bytes, request_id)
+        if j == 1:  # what each holder's tool checked, once: the roster it verified and the court's signature
+            for line in checked.summary:
+                if line.startswith(("roster:", "court signature")):
+                    echo(f"   {line}")
         outcome = approve(client, holder, checked)
         echo(f"   holder {j} approved: {outcome['approvals']} of {outcome['threshold']}, {outcome['status']}")
 
