@@ -158,6 +158,7 @@ def test_fabricated_disclosure_is_refused_by_the_holder_tool(
     listed = _keyholder(url, holder_file, "review")
     assert listed.exit_code == 0, listed.output
     assert f"request {request_id}:" in listed.output
+    assert "REFUSED by your tool: " + refusal in listed.output
     result = _keyholder(url, holder_file, "approve", str(request_id), "--yes")
     assert result.exit_code == 1, result.output
     assert refusal in result.output

@@ -22,13 +22,15 @@ from escrow.cli.common import DEFAULT_KDF, FAST_KDF, clean_errors, passphrase_op
 from escrow.client.audit import AuditState, read_state, write_state
 from escrow.client.disclosure import (
     approve,
+    check_package,
     establish_checkpoint,
     fetch_checked,
-    fetch_order,
     reject,
 )
+from escrow.client.disclosure.holders import holder_key
 from escrow.client.disclosure.roster import (
     PIN_SUFFIX,
+    establish_roster,
     fetch_version,
     read_pin,
     roster_review_lines,
@@ -528,9 +530,11 @@ def keyholder_roster_sign(
 def keyholder_review(
     server: str, holder_file: Path, passphrase_file: Path | None, log_key: str | None, state_file: Path | None
 ) -> None:
-    """Check that the log only grew since you last looked, then list the requests awaiting you."""
+    """Check that the log only grew since you last looked, then list the requests awaiting you, each
+    checked as `approve` would check it (against the log and the roster you pinned)."""
     path = _state_path(holder_file, state_file)
-    _, new_state, lines = establish_checkpoint(_fetch(server), log_key=log_key, state=_load_state(path))
+    fetch = _fetch(server)
+    log, new_state, lines = establish_checkpoint(fetch, log_key=log_key, state=_load_state(path))
     for line in lines:
         click.echo(line)
     _save_state(path, new_state)
@@ -538,35 +542,29 @@ def keyholder_review(
     requests = client.request("GET", "/api/v1/holder/disclosures")
     if not requests:
         click.echo("no disclosure request awaits you")
+        return
+    pin = _roster_pin(holder_file)
+    try:
+        roster, roster_lines = establish_roster(
+            lambda p: answer_json(fetch(p), p), holder_key(client), read_pin(pin)
+        )
+    except HolderClientError as e:
+        roster, roster_lines = None, [f"roster: REFUSED: {e.detail}"]
+    for line in roster_lines:
+        click.echo(line)
+    _save_pin(pin, roster)
     for item in requests:
         body = item["body"]
+        try:
+            check_package(client.request("GET", f"/api/v1/holder/disclosures/{item['id']}"), log, roster)
+            verdict = "your tool's checks pass"
+        except HolderClientError as e:
+            verdict = f"REFUSED by your tool: {e.detail}"
         click.echo(
             f"request {item['id']}: {body['court']['name']}, case {body['case_number']}, "
             f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
-            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
+            f"{verdict}; escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
         )
-
-
-@keyholder.command("order")
-@click.argument("request_id", type=int)
-@click.option("--server", required=True, help="The escrow service URL.")
-@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@passphrase_option
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Write it here.")
-@clean_errors
-def keyholder_order(
-    request_id: int, server: str, holder_file: Path, passphrase_file: Path | None, out: Path
-) -> None:
-    """Fetch the court order of a request, check its SHA-256 against the signed request, save it."""
-    _, client = _holder(server, holder_file, passphrase_file)
-    body, document = fetch_order(client, request_id)
-    if out.exists():
-        raise click.ClickException(f"{out} exists; refusing to overwrite it")
-    out.write_bytes(document)
-    click.echo(
-        f"order of request {request_id} ({body.court.name}, case {body.case_number}) saved to {out}: "
-        f"SHA-256 {body.order_sha256}, as in the request the officers signed"
-    )
 
 
 @keyholder.command("approve")
