@@ -25,6 +25,7 @@ from escrow.client.disclosure import (
     check_package,
     establish_checkpoint,
     fetch_checked,
+    fetch_order,
     reject,
 )
 from escrow.client.disclosure.holders import holder_key
@@ -565,6 +566,28 @@ def keyholder_review(
             f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
             f"{verdict}; escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file}"
         )
+
+
+@keyholder.command("order")
+@click.argument("request_id", type=int)
+@click.option("--server", required=True, help="The escrow service URL.")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@passphrase_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Write it here.")
+@clean_errors
+def keyholder_order(
+    request_id: int, server: str, holder_file: Path, passphrase_file: Path | None, out: Path
+) -> None:
+    """Fetch the court order of a request, check its SHA-256 against the signed request, save it."""
+    _, client = _holder(server, holder_file, passphrase_file)
+    body, document = fetch_order(client, request_id)
+    if out.exists():
+        raise click.ClickException(f"{out} exists; refusing to overwrite it")
+    out.write_bytes(document)
+    click.echo(
+        f"order of request {request_id} ({body.court.name}, case {body.case_number}) saved to {out}: "
+        f"SHA-256 {body.order_sha256}, as in the request the officers signed"
+    )
 
 
 @keyholder.command("approve")
