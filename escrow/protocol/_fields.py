@@ -99,9 +99,3 @@ def utc_second(data: Mapping[str, object], key: str, what: str) -> datetime:
 def utc_second_text(moment: datetime) -> str:
     """Returns `moment` in UTC to the second as `YYYY-MM-DDTHH:MM:SSZ` (utc_second reads it back)."""
     return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
-
-
-def parse_utc_second(value: object, what: str = "time") -> datetime:
-    """Returns `value`, a UTC time written `YYYY-MM-DDTHH:MM:SSZ` (as the log's entries carry it).
-    Raises ProtocolError."""
-    return utc_second({"time": value}, "time", what)

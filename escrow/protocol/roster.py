@@ -297,6 +297,12 @@ def check_successor(previous: Roster | None, roster: Roster, signatures: Iterabl
         )
 
 
+def parse_log_time(value: object) -> datetime:
+    """Returns a log entry's `time` (YYYY-MM-DDTHH:MM:SSZ, UTC): when a certificate must be valid.
+    Raises ProtocolError."""
+    return _fields.utc_second({"time": value}, "time", "log entry")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OfficerCertificate:
     """An organisation's statement that `officer_key` is the signing key of its officer `username`."""

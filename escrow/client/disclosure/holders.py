@@ -35,10 +35,9 @@ from escrow.crypto.errors import CryptoError
 from escrow.crypto.holderfile import HolderSecrets
 from escrow.crypto.seal import Envelope, partial_decrypt
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
-from escrow.protocol._fields import parse_utc_second
 from escrow.protocol.disclosure import DisclosureBody
 from escrow.protocol.errors import ProtocolError
-from escrow.protocol.roster import OfficerCertificate, Roster
+from escrow.protocol.roster import OfficerCertificate, Roster, parse_log_time
 from escrow.protocol.scope import ScopeMismatchError
 
 
@@ -173,7 +172,7 @@ def _check_certificate(
         )
     try:
         certificate = OfficerCertificate.from_dict(record.get("certificate"))
-        signed_time = parse_utc_second(signed_at)
+        signed_time = parse_log_time(signed_at)
         organisation = certificate.check(roster, record.get("signature"), at=signed_time)
     except ProtocolError as e:
         raise fail(f"{what}: {e.detail}; refusing") from e
