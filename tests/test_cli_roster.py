@@ -198,3 +198,26 @@ def test_officer_records_a_certificate_on_the_key_page(app: Flask) -> None:
     recorded = post(world.org_seeds["Forum Legal"])
     assert recorded.status_code == 201
     assert b64u_encode(fresh.public_key) in carol.get("/officer/key").get_data(as_text=True)
+
+
+def test_roster_signatures_are_refused_unless_a_listed_holders_own_over_the_digest(app: Flask) -> None:
+    world = build_world(app)
+    holder = world.holders[0]
+    # A flipped signature (or someone else's) is not this holder's over the version's digest
+    with pytest.raises(HolderClientError, match="403.*not yours over this roster version"):
+        holder.client.request("POST", "/api/v1/holder/roster/1/sign", {"signature": b64u_encode(bytes(64))})
+    # A version that does not exist, and one already signed, are refused by name
+    with pytest.raises(HolderClientError, match="404"):
+        holder.client.request("POST", "/api/v1/holder/roster/9/sign", {"signature": b64u_encode(bytes(64))})
+    roster = world.roster()
+    with pytest.raises(HolderClientError, match="already"):
+        sign_version(holder.client, holder.secrets, roster, None)
+    # and the public documents carry every holder's signature, which anyone can count
+    document = json.loads(world.fetch("/api/v1/roster"))
+    assert document["status"] == "active"
+    assert len(document["signatures"]) == len(world.holders)
+    # A proposal chains to the version in force
+    assert _propose_without_police_cosigning(world).status_code == 201
+    latest = json.loads(world.fetch("/api/v1/roster/latest"))
+    assert latest["status"] == "proposed"
+    assert latest["roster"]["previous"] == document["digest"]
