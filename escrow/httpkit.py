@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
 from flask_login import UserMixin, current_user, login_user
 from sqlalchemy.orm import Session
@@ -74,6 +74,20 @@ def public_base_url() -> str:
     from the request's Host header, which anyone can set (issue 17 finding 8: ``Host: evil.example``
     turned the commands on key-holder and officer pages into ``--server http://evil.example``)."""
     return get_components().settings.issuer_url.rstrip("/")
+
+
+ORDER_DOCUMENT_CSP = "default-src 'none'; sandbox"
+
+
+def order_attachment(content: bytes, request_id: int) -> Response:
+    """Returns a stored court order as a download: an attachment, never rendered in our origin, with
+    `nosniff` and a CSP that allows nothing, so an uploaded file posing as a PDF cannot run (issue 16)."""
+    response = Response(content, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="order-{request_id}.pdf"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = ORDER_DOCUMENT_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def current_time() -> datetime:

@@ -768,3 +768,50 @@ class DisclosureDecision(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+ROSTER_STATUSES: Final = ("proposed", "active", "superseded")
+
+
+class RosterVersion(Base):
+    """One version of the roster the key-holders sign (escrow.protocol.roster): courts, officers'
+    organisations and the holders themselves. ``body`` is its canonical JSON, ``digest`` its SHA-256.
+
+    A version is ``active`` once a quorum of holders signed it (services/roster.py); the service keeps
+    it, but the holders' tools check the signatures themselves, so a row written here proves nothing.
+    """
+
+    __tablename__ = "roster_versions"
+    __table_args__ = (CheckConstraint("status IN ('proposed', 'active', 'superseded')", name="status_valid"),)
+
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RosterSignature(Base):
+    """A key-holder's Ed25519 signature over a roster version's digest."""
+
+    __tablename__ = "roster_signatures"
+
+    version: Mapped[int] = mapped_column(ForeignKey("roster_versions.version"), primary_key=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("key_holders.id"), primary_key=True)
+    signing_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OfficerCertificateRecord(Base):
+    """An officer's key certificate, signed by their organisation's key (escrow.protocol.roster)."""
+
+    __tablename__ = "officer_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    officer_key: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    certificate: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,7 +2,9 @@
 
 Five key-holders enrol and run a real 3-of-5 ceremony through the HTTP API; a person registers in
 person and gets a credential; legal officers make their keys with the officer-key code and register
-them; a court with a signing key is registered. Nothing is mocked.
+them; a court with a signing key is registered. Every holder signs the roster (the court, and each
+officers' organisation with its key), and each organisation certifies its officers' keys (issue 16).
+Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from escrow.client.disclosure import (
     officer_withdraw,
     prepare_extension,
 )
+from escrow.client.disclosure.officers import certify_officer
 from escrow.client.disclosure.reveal import Revealed, open_request
+from escrow.client.disclosure.roster import sign_version
 from escrow.client.holder import HolderClient, enrol, new_holder_secrets
 from escrow.crypto.disclosure import (
     ROLE_REVEAL,
@@ -47,14 +51,16 @@ from escrow.crypto.disclosure import (
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.httpkit import get_components
 from escrow.identity.officer import DocumentCheck
-from escrow.models import DisclosureRequest, LogEntry
+from escrow.models import DisclosureRequest, LogEntry, StaffAccount
+from escrow.protocol.roster import Roster
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.credentials import IssuedCredential, issue_credential
-from escrow.services.disclosure import add_court, register_officer_key
+from escrow.services.disclosure import add_court, record_officer_certificate, register_officer_key
 from escrow.services.platforms import register_platform
 from escrow.services.registration import login_with_password, register_in_person
-from escrow.services.staff import StaffView, create_staff
+from escrow.services.roster import active_roster, propose_roster
+from escrow.services.staff import StaffView, create_staff, get_staff
 from escrow.services.transparency import LogSigner
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
 from tests.conftest import STAFF_PASSWORD, csrf_token_from, sign_in_staff
@@ -80,7 +86,19 @@ class World:
     court_seed: bytes
     credential: IssuedCredential
     person_id: int
+    org_seeds: dict[str, bytes] = field(default_factory=dict)
     clients: dict[str, FlaskClient] = field(default_factory=dict)
+
+    def certify(self, username: str, secrets: OfficerSecrets) -> None:
+        """Has the officer's organisation certify a (new) key, recorded through the service."""
+        certify_officers(self.app, {username: secrets}, self.org_seeds)
+
+    def roster(self) -> Roster:
+        """The roster in force (as the holders signed it)."""
+        with get_components(self.app).session_factory() as session:
+            roster = active_roster(session)
+        assert roster is not None
+        return roster
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -331,7 +349,76 @@ def build_world(
             log=log,
             now=now,
         )
-    return World(app, holders, officers, court.id, court_seed, credential, person.account.id)
+    org_seeds = sign_roster_and_certify(
+        app,
+        holders,
+        officers,
+        courts=[("District Court of Example", "EX", court_seed)],
+    )
+    return World(app, holders, officers, court.id, court_seed, credential, person.account.id, org_seeds)
+
+
+def certify_officers(app: Flask, officers: dict[str, OfficerSecrets], seeds: dict[str, bytes]) -> None:
+    """Each officer's organisation certifies their key (escrow org certify's code); the admin records it."""
+    extension = get_components(app)
+    log, now = extension.log, datetime.now(UTC)
+    with extension.session_factory() as session:
+        root = session.scalars(select(StaffAccount).where(StaffAccount.username == "root")).one()
+        admin = get_staff(session, root.id)
+        for username, secrets in officers.items():
+            organisation = OFFICER_ORGS[username]
+            record = certify_officer(
+                seeds[organisation],
+                username=username,
+                organisation=organisation,
+                officer_key_b64=b64u_encode(secrets.public_key),
+                not_before=now - timedelta(minutes=5),
+                not_after=now + timedelta(days=365),
+            )
+            record_officer_certificate(
+                session,
+                actor=admin,
+                certificate=record["certificate"],
+                signature_b64=record["signature"],
+                log=log,
+                now=now,
+            )
+
+
+def sign_roster_and_certify(
+    app: Flask,
+    holders: list[Holder],
+    officers: dict[str, OfficerSecrets],
+    *,
+    courts: list[tuple[str, str, bytes | None]],
+    org_seeds: dict[str, bytes] | None = None,
+) -> dict[str, bytes]:
+    """Proposes a roster of `courts` and the officers' organisations (each with a fresh key unless
+    given), has every holder sign it with the holder tool, and has each organisation certify its
+    officers' keys, recorded through the service. Returns the organisations' seeds."""
+    extension = get_components(app)
+    log, now = extension.log, datetime.now(UTC)
+    seeds = dict(org_seeds or {})
+    for organisation in sorted(set(OFFICER_ORGS.values())):
+        seeds.setdefault(organisation, os.urandom(32))
+    with extension.session_factory() as session:
+        document = propose_roster(
+            session,
+            courts=[
+                {"name": n, "jurisdiction": j, "public_key": b64u_encode(public_key(k)) if k else None}
+                for n, j, k in courts
+            ],
+            organisations=[
+                {"name": o, "public_key": b64u_encode(public_key(k)), "may_submit": True, "may_cosign": True}
+                for o, k in sorted(seeds.items())
+            ],
+            log=log,
+            now=now,
+        )
+    for holder in holders:
+        sign_version(holder.client, holder.secrets, document.roster, None)
+    certify_officers(app, officers, seeds)
+    return seeds
 
 
 def backdate_reveal(app: Flask, request_id: int, ago: timedelta) -> None:

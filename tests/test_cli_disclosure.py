@@ -22,8 +22,9 @@ from escrow.client.holder import HolderClient, UrllibTransport
 from escrow.client.http import HttpClient
 from escrow.crypto.holderfile import encrypt_holder_file
 from escrow.httpkit import get_components
+from escrow.keystore import write_secret_file
 from escrow.models import DisclosureDecision, DisclosureRequest, LogEntry
-from tests.disclosure_support import PERSON_NAME, World, build_world
+from tests.disclosure_support import OFFICER_ORGS, PERSON_NAME, World, build_world
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -74,6 +75,21 @@ def _officer_key(tmp_path: Path, username: str, passphrase_file: Path) -> tuple[
     return out, match.group(1)
 
 
+def _org_certifies(tmp_path: Path, world: World, username: str, officer_public: str) -> dict[str, Any]:
+    """`escrow org certify` with the organisation's key file; returns the certificate it wrote."""
+    organisation = OFFICER_ORGS[username]
+    key = tmp_path / f"org-{username}.seed"
+    write_secret_file(key, world.org_seeds[organisation])
+    out = tmp_path / f"{username}.cert.json"
+    result = CliRunner().invoke(
+        cli,
+        ["org", "certify", "--key", str(key), "--organisation", organisation, "--username", username]
+        + ["--officer-key", officer_public, "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(out.read_text()))
+
+
 def _holder_args(url: str, holder_file: Path, passphrase_file: Path) -> list[str]:
     return ["--server", url, "--holder-file", str(holder_file), "--passphrase-file", str(passphrase_file)]
 
@@ -91,17 +107,16 @@ def test_officers_and_holders_carry_an_order_to_reveal_with_the_cli(
     caplog.set_level(logging.DEBUG)
     url, app = live_server
     world = build_world(app)
-    # Given alice made her key with `escrow officer init` and registered it; an admin registered bob's
+    # Given alice made her key with `escrow officer init`, her organisation certified it with `escrow org
+    # certify` and she recorded the certificate; bob's likewise, recorded by an admin (issue 16)
     alice_key, alice_public = _officer_key(tmp_path, "alice", passphrase_file)
     bob_key, bob_public = _officer_key(tmp_path, "bob", passphrase_file)
-    own = world.client("alice").post(
-        "/api/v1/officers/key", json={"public_key": alice_public}, headers=world.csrf("alice")
-    )
-    assert own.status_code == 201, own.get_json()
-    by_admin = world.client("root").post(
-        "/api/v1/officers/key", json={"username": "bob", "public_key": bob_public}, headers=world.csrf("root")
-    )
-    assert by_admin.status_code == 201, by_admin.get_json()
+    for username, public, recorder in (("alice", alice_public, "alice"), ("bob", bob_public, "root")):
+        record = _org_certifies(tmp_path, world, username, public)
+        recorded = world.client(recorder).post(
+            "/api/v1/officers/certificate", json=record, headers=world.csrf(recorder)
+        )
+        assert recorded.status_code == 201, recorded.get_json()
     assert (
         world.client("bob")
         .post(

@@ -25,16 +25,14 @@ from escrow.client.holder import HolderClient, HolderClientError, UrllibTranspor
 from escrow.client.http import HttpClient
 from escrow.crypto.disclosure import (
     new_officer_secrets,
-    request_digest,
     sign_court_order,
 )
 from escrow.crypto.holderfile import encrypt_holder_file
 from escrow.crypto.merkle import MemoryNodeStore, leaf_hash, nodes_to_store_after_append
 from escrow.crypto.note import format_checkpoint, parse_checkpoint, sign_note
-from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
+from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.httpkit import get_components
 from escrow.models import DisclosureRequest, OfficerKey, OrderDocument, StaffAccount
-from escrow.services.disclosure import register_officer_key
 from escrow.services.staff import StaffView, disable_staff
 from escrow.services.transparency import append_event
 from tests.disclosure_support import PDF, World, build_world
@@ -129,7 +127,7 @@ def test_officer_key_substituted_on_the_server_is_refused_naming_the_officer(
             officer["public_key"] = b64u_encode(attacker.public_key)
     log, _, _ = establish_checkpoint(HttpClient(url).get_bytes)
     with pytest.raises(HolderClientError, match="officer 'bob': the server serves key .* substituted"):
-        check_package(package, log)
+        check_package(package, log, world.roster())
 
 
 def test_replaced_officer_key_the_latest_before_the_signature_wins(
@@ -142,18 +140,10 @@ def test_replaced_officer_key_the_latest_before_the_signature_wins(
     old_key_index = bob["key_log_index"]
     # Given bob replaces his key after co-signing (an honest rotation, logged)
     new_bob = new_officer_secrets("bob")
-    with get_components(world.app).session_factory() as session:
-        register_officer_key(
-            session,
-            actor=_officer_view(world.app, "root"),
-            username="bob",
-            public_key_b64=b64u_encode(new_bob.public_key),
-            log=get_components(world.app).log,
-            now=world.now(),
-        )
+    world.certify("bob", new_bob)
     # Then the request he signed before still checks with the key in force when he signed
     log, _, _ = establish_checkpoint(HttpClient(url).get_bytes)
-    checked = check_package(_package(world, url, request_id), log)
+    checked = check_package(_package(world, url, request_id), log, world.roster())
     assert any(f"registered in log entry {old_key_index}" in line for line in checked.summary)
 
     # When a later request is co-signed by bob with his new key
@@ -171,9 +161,9 @@ def test_replaced_officer_key_the_latest_before_the_signature_wins(
 
     # Then the tool finds the newer registration in between and refuses
     with pytest.raises(HolderClientError, match="officer 'bob': the log records a newer key"):
-        check_package(forged, log)
+        check_package(forged, log, world.roster())
     # while the honest answer passes
-    assert check_package(_package(world, url, second), log).request_id == second
+    assert check_package(_package(world, url, second), log, world.roster()).request_id == second
 
 
 def _served_key(package: dict[str, Any], username: str) -> bytes:
@@ -204,22 +194,16 @@ def test_officer_removed_in_the_log_but_reenabled_in_the_database_is_refused(
 
 def test_court_verdict_lie_is_refused(world_url: tuple[World, str], holder_file: Path) -> None:
     world, url = world_url
-    # Given a draft whose court signature does not verify (it signs another document)
-    bad = b64u_encode(sign_court_order(world.court_seed, PDF + b"another order"))
-    request_id = world.draft(court_signature=bad).get_json()["id"]
-    # and a compromised server that rewrites the verdict in the body to "verified" before the officers
-    # sign (they read the body the server shows them)
+    # Given a draft with a valid court signature (the service refuses any other for this court)
+    request_id = world.draft().get_json()["id"]
+    # and a compromised server that swaps in a signature over another document while keeping the
+    # verdict "verified" in the body the officers sign (they read the body the server shows them)
+    bad = sign_court_order(world.court_seed, PDF + b"another order")
     with get_components(world.app).session_factory() as session:
         row = session.get(DisclosureRequest, request_id)
         assert row is not None
-        body = json.loads(row.body)
-        assert body["court_signature"] == "signature-invalid"
-        body["court_signature"] = "verified"
-        row.body, row.digest, row.court_verdict = (
-            canonical_json(body).decode(),
-            request_digest(body),
-            "verified",
-        )
+        assert json.loads(row.body)["court_signature"] == "verified"
+        row.court_signature = bad
         session.commit()
     world.sign(request_id, "alice", "submit")
     world.sign(request_id, "bob", "cosign")
@@ -254,9 +238,9 @@ def test_honest_court_signature_is_verified_by_the_tool_itself(
     world, url = world_url
     request_id = world.cosigned_request()
     log, _, _ = establish_checkpoint(HttpClient(url).get_bytes)
-    checked = check_package(_package(world, url, request_id), log)
+    checked = check_package(_package(world, url, request_id), log, world.roster())
     line = next(line for line in checked.summary if line.startswith("court signature on the order"))
-    assert "verified (checked here with the court key of log entry" in line
+    assert "verified (checked here with the court key of roster version 1" in line
 
 
 # --- 3. consistency with what the holder saw before ----------------------------------------------

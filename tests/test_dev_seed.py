@@ -17,6 +17,7 @@ from escrow.httpkit import get_components
 from escrow.keystore import read_secret_file
 from escrow.models import StaffAccount
 from escrow.services import totp
+from escrow.services.dev_ceremony import ensure_dev_escrow_key
 from escrow.services.dev_seed import LOGINS_FILE, OFFICERS_DIR, seed_demo_instance
 from escrow.services.disclosure import list_courts
 from escrow.services.platforms import get_platform
@@ -27,6 +28,8 @@ def _seed(app: Flask, *, dev_mode: bool):  # type: ignore[no-untyped-def]
     extension = get_components(app)
     settings = dataclasses.replace(extension.settings, dev_mode=dev_mode)
     with extension.session_factory() as session:
+        # As `make run` does: the development escrow key and holders first, who then sign the roster.
+        ensure_dev_escrow_key(session, settings, log=extension.log, now=datetime.now(UTC))
         return settings, seed_demo_instance(
             session,
             settings,

@@ -32,6 +32,8 @@ LIGHT_CLI = (
     "cli/holder.py",
     "cli/officer.py",
     "cli/auditor.py",
+    "cli/court.py",
+    "cli/org.py",
 )
 # A package's top-level unit: escrow.services.x -> escrow.services; escrow.app -> escrow.app.
 _STDLIB = frozenset(__import__("sys").stdlib_module_names)

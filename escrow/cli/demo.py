@@ -3,9 +3,11 @@
 Each actor uses the same client code as in real life: the person signs in through the development
 identity provider and asks for a credential; the platform verifies it with the SDK
 (escrow.client.verifier); legal officers draft, submit and co-sign with their key files
-(escrow.client.disclosure); three key-holders check and approve with their holder files; the officer
-opens the revealed identity in her own tool (the server cannot), checked by the OPRF nodes to be the
-person behind the pseudonym; the transparency log is audited (escrow.client.audit). It reads the
+(escrow.client.disclosure) on an order the court signed with the code of `escrow court sign`;
+three key-holders check it against the roster the development holders signed and approve with their
+holder files; the officer opens the revealed identity in her own tool (the server cannot), checked by
+the OPRF nodes to be the person behind the pseudonym; the transparency log is audited
+(escrow.client.audit). It reads the
 seeded logins and key files from the keys directory that `make run` (ESCROW_DEV_MODE=1) wrote.
 DEVELOPMENT ONLY: it shows a revealed identity on the console because that is the point of a demo.
 """
@@ -36,13 +38,13 @@ from escrow.client.disclosure import (
     officer_submit,
     officer_summary,
 )
+from escrow.client.disclosure.courts import sign_order
 from escrow.client.disclosure.reveal import open_request
 from escrow.client.holder import HolderClient, UrllibTransport
 from escrow.client.http import HttpClient
 from escrow.client.verifier import CredentialVerifier
-from escrow.crypto.disclosure import ROLE_COSIGN, decrypt_officer_key, sign_court_order
+from escrow.crypto.disclosure import ROLE_COSIGN, decrypt_officer_key
 from escrow.crypto.holderfile import decrypt_holder_file
-from escrow.crypto.transcript import b64u_encode
 from escrow.errors import EscrowError
 from escrow.identity.devidp import DEMO_USERS
 from escrow.keystore import read_secret_file
@@ -218,7 +220,8 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
     echo("3. legal officer alice drafts and submits a court order naming that pseudonym")
     alice = Browser(url)
     _staff_logs_in(alice, "alice", logins["alice"], totp_secrets["alice"])
-    court_seed = read_secret_file(keys_dir / COURT_SEED_FILE)
+    # The court signs with the code behind `escrow court sign ORDER --key keys/dev-court.seed`.
+    court_signature = sign_order(ORDER, read_secret_file(keys_dir / COURT_SEED_FILE))
     fields = {
         "court_id": str(seeded["court"]["id"]),
         "case_number": f"DEMO/{datetime.now(UTC):%Y%m%d%H%M%S}",
@@ -234,7 +237,7 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
         ),
         "expires_at": (datetime.now(UTC) + timedelta(days=14)).isoformat(),
         "notify_delay_days": "0",
-        "court_signature": b64u_encode(sign_court_order(court_seed, ORDER)),
+        "court_signature": court_signature,
     }
     body, content_type = _multipart(fields, "order", "order.pdf", ORDER)
     status, _, raw = alice.request(
@@ -276,6 +279,10 @@ def run_demo(url: str, keys_dir: Path, echo: Any = click.echo) -> dict[str, Any]
         holder = decrypt_holder_file(read_secret_file(holders_dir / f"holder-{j}.escrow"), holder_passphrase)
         client = HolderClient(UrllibTransport(url), holder.signing_seed)
         checked, _ = fetch_checked(client, public.get_bytes, request_id, policy=policy)
+        if j == 1:  # what each holder's tool checked, once: the roster it verified and the court's signature
+            for line in checked.summary:
+                if line.startswith(("roster:", "court signature")):
+                    echo(f"   {line}")
         outcome = approve(client, holder, checked)
         echo(f"   holder {j} approved: {outcome['approvals']} of {outcome['threshold']}, {outcome['status']}")
 

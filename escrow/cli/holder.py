@@ -33,10 +33,23 @@ from escrow.cli.common import (
 from escrow.client.audit import load_witness_policy
 from escrow.client.disclosure import (
     approve,
+    check_package,
     establish_checkpoint,
     fetch_checked,
+    fetch_order,
     reject,
 )
+from escrow.client.disclosure.holders import holder_key
+from escrow.client.disclosure.roster import (
+    PIN_SUFFIX,
+    establish_roster,
+    fetch_version,
+    read_pin,
+    roster_review_lines,
+    sign_version,
+    write_pin,
+)
+from escrow.client.disclosure.shared import answer_json
 from escrow.client.holder import (
     TERMINAL,
     CeremonyRunner,
@@ -57,6 +70,7 @@ from escrow.protocol.ceremony import (
     CeremonyHeader,
     CeremonyProtocolError,
 )
+from escrow.protocol.roster import Roster
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_TRANSIENT_FAILURES = 10
@@ -430,6 +444,75 @@ def _with_holder_options(func: F) -> F:
     return func
 
 
+def _roster_pin(holder_file: Path) -> Path:
+    return holder_file.with_name(holder_file.name + PIN_SUFFIX)
+
+
+def _save_pin(path: Path, roster: Roster | None) -> None:
+    if roster is not None:
+        write_pin(path, roster)
+        click.echo(f"roster version {roster.version} pinned in {path}")
+
+
+@keyholder.group("roster")
+def keyholder_roster() -> None:
+    """The roster of courts and officers' organisations the key-holders sign (issue 16)."""
+
+
+def _public_json(server: str) -> Callable[[str], Any]:
+    fetch = log_fetch(server)
+    return lambda path: answer_json(fetch(path), path)
+
+
+@keyholder_roster.command("review")
+@click.option("--server", required=True, help="The escrow service URL.")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--version", "version", type=int, help="The version to review (default: the newest).")
+@clean_errors
+def keyholder_roster_review(server: str, holder_file: Path, version: int | None) -> None:
+    """Show a roster version in full, and what changed since the version you pinned."""
+    fetch = _public_json(server)
+    number = version if version is not None else _newest_version(fetch)
+    roster = fetch_version(fetch, number)
+    for line in roster_review_lines(roster, read_pin(_roster_pin(holder_file))):
+        click.echo(line)
+    click.echo(
+        f"sign it, if every line is right: escrow keyholder roster sign {roster.version} --server {server} "
+        f"--holder-file {holder_file}"
+    )
+
+
+def _newest_version(fetch: Callable[[str], Any]) -> int:
+    """The newest roster version's number (a proposed one if any); which version it is, is all that is
+    taken from this answer: the version itself is fetched and shown in full."""
+    return int(fetch("/api/v1/roster/latest")["roster"]["version"])
+
+
+@keyholder_roster.command("sign")
+@click.argument("version", type=int)
+@click.option("--server", required=True, help="The escrow service URL.")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@passphrase_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (tests).")
+@clean_errors
+def keyholder_roster_sign(
+    version: int, server: str, holder_file: Path, passphrase_file: Path | None, yes: bool
+) -> None:
+    """Sign a roster version with your holder key, after reading every line of it."""
+    secrets, client = _holder(server, holder_file, passphrase_file)
+    pin_path = _roster_pin(holder_file)
+    pinned = read_pin(pin_path)
+    roster = fetch_version(_public_json(server), version)
+    for line in roster_review_lines(roster, pinned):
+        click.echo(line)
+    if not yes:
+        click.confirm(f"Sign roster version {version} with your holder key?", abort=True)
+    result = sign_version(client, secrets, roster, pinned)
+    click.echo(f"signed roster version {version}; it is {result['status']}")
+    if result["status"] == "active" and (pinned is None or pinned.version < roster.version):
+        _save_pin(pin_path, roster)
+
+
 @keyholder.command("review")
 @_with_holder_options
 @clean_errors
@@ -441,13 +524,12 @@ def keyholder_review(
     state_file: Path | None,
     witness_policy: Path,
 ) -> None:
-    """Check that the log only grew since you last looked, then list the requests awaiting you."""
+    """Check that the log only grew since you last looked, then list the requests awaiting you, each
+    checked as `approve` would check it (against the log and the roster you pinned)."""
     path = _state_path(holder_file, state_file)
-    _, new_state, lines = establish_checkpoint(
-        log_fetch(server),
-        log_key=log_key,
-        state=load_log_state(path),
-        policy=load_witness_policy(witness_policy),
+    fetch = log_fetch(server)
+    log, new_state, lines = establish_checkpoint(
+        fetch, log_key=log_key, state=load_log_state(path), policy=load_witness_policy(witness_policy)
     )
     for line in lines:
         click.echo(line)
@@ -456,14 +538,52 @@ def keyholder_review(
     requests = client.request("GET", "/api/v1/holder/disclosures")
     if not requests:
         click.echo("no disclosure request awaits you")
+        return
+    pin = _roster_pin(holder_file)
+    try:
+        roster, roster_lines = establish_roster(
+            lambda p: answer_json(fetch(p), p), holder_key(client), read_pin(pin)
+        )
+    except HolderClientError as e:
+        roster, roster_lines = None, [f"roster: REFUSED: {e.detail}"]
+    for line in roster_lines:
+        click.echo(line)
+    _save_pin(pin, roster)
     for item in requests:
         body = item["body"]
+        try:
+            check_package(client.request("GET", f"/api/v1/holder/disclosures/{item['id']}"), log, roster)
+            verdict = "your tool's checks pass"
+        except HolderClientError as e:
+            verdict = f"REFUSED by your tool: {e.detail}"
         click.echo(
             f"request {item['id']}: {body['court']['name']}, case {body['case_number']}, "
             f"{len(body['scope'])} pseudonym(s), {item['approvals']} of {item['threshold']} approvals; "
-            f"escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file} "
+            f"{verdict}; escrow keyholder approve {item['id']} --server {server} --holder-file {holder_file} "
             f"--witness-policy {witness_policy}"
         )
+
+
+@keyholder.command("order")
+@click.argument("request_id", type=int)
+@click.option("--server", required=True, help="The escrow service URL.")
+@click.option("--holder-file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@passphrase_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Write it here.")
+@clean_errors
+def keyholder_order(
+    request_id: int, server: str, holder_file: Path, passphrase_file: Path | None, out: Path
+) -> None:
+    """Fetch the court order of a request, check its SHA-256 against the signed request, save it."""
+    _, client = _holder(server, holder_file, passphrase_file)
+    body, document = fetch_order(client, request_id)
+    if out.exists():
+        raise click.ClickException(f"{out} exists; refusing to overwrite it")
+    out.write_bytes(document)
+    click.echo(
+        f"order of request {request_id} ({body.court.name}, case {body.case_number}) saved to {out}: "
+        f"SHA-256 {body.order_sha256}, as in the request the officers signed"
+    )
 
 
 @keyholder.command("approve")
@@ -486,12 +606,20 @@ def keyholder_approve(
     state = load_log_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
     policy = load_witness_policy(witness_policy)
+    pin = _roster_pin(holder_file)
     checked, new_state = fetch_checked(
-        client, log_fetch(server), request_id, log_key=log_key, state=state, policy=policy
+        client,
+        log_fetch(server),
+        request_id,
+        log_key=log_key,
+        state=state,
+        policy=policy,
+        pinned_roster=read_pin(pin),
     )
     for line in checked.summary:
         click.echo(line)
     save_log_state(path, new_state)
+    _save_pin(pin, checked.roster)
     if not yes:
         click.confirm("Approve this disclosure with your share?", abort=True)
     result = approve(client, secrets, checked)
@@ -521,11 +649,19 @@ def keyholder_reject(
     state = load_log_state(path)
     secrets, client = _holder(server, holder_file, passphrase_file)
     policy = load_witness_policy(witness_policy)
+    pin = _roster_pin(holder_file)
     checked, new_state = fetch_checked(
-        client, log_fetch(server), request_id, log_key=log_key, state=state, policy=policy
+        client,
+        log_fetch(server),
+        request_id,
+        log_key=log_key,
+        state=state,
+        policy=policy,
+        pinned_roster=read_pin(pin),
     )
     for line in checked.summary:
         click.echo(line)
     save_log_state(path, new_state)
+    _save_pin(pin, checked.roster)
     result = reject(client, secrets, checked, reason)
     click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")

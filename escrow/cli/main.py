@@ -5,6 +5,8 @@ Commands are grouped by the machine that runs them:
 - a key-holder's machine: ``escrow keyholder ...`` (escrow.cli.holder)
 - a legal officer's machine: ``escrow officer ...`` (escrow.cli.officer)
 - anyone (auditors, the public): ``escrow audit verify``, ``escrow ceremony verify`` (escrow.cli.auditor)
+- a court's machine: ``escrow court sign`` (escrow.cli.court)
+- an officers' organisation's machine: ``escrow org keygen``, ``escrow org certify`` (escrow.cli.org)
 - the server: ``init``, ``run``, ``db``, ``staff``, ``keys``, ``admin``, ``disclosures``, ``dev-code``,
   ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
 - an OPRF node operator's machine: ``escrow oprf-node ...`` (escrow.cli.node; needs
@@ -24,8 +26,10 @@ from typing import Any
 import click
 
 from escrow.cli.auditor import audit, ceremony
+from escrow.cli.court import court
 from escrow.cli.holder import keyholder
 from escrow.cli.officer import officer
+from escrow.cli.org import org
 
 SERVER_MODULE = "escrow.cli.server"
 SERVER_COMMANDS = ("init", "run", "db", "staff", "keys", "admin", "disclosures", "dev-code", "demo")
@@ -95,3 +99,5 @@ cli.add_command(keyholder)
 cli.add_command(officer)
 cli.add_command(audit)
 cli.add_command(ceremony)
+cli.add_command(court)
+cli.add_command(org)

@@ -17,6 +17,9 @@
   seed_j's Ed25519 public key, which a browser's WebCrypto computes too. b_j is re-derived, never
   stored; B_j goes into the request before it is signed.
 - Court orders: a detached Ed25519 signature by the court's key over the order document's bytes.
+- Rosters (issue 16): each key-holder's Ed25519 signature over `"escrow/v1/roster\\0" || roster digest`
+  (SHA-256 of the roster's canonical JSON, escrow.protocol.roster); officer certificates: the
+  organisation key's signature over `"escrow/v1/officer-certificate\\0" || certificate digest`.
 - Officer key file (version 1): the holder-file construction (Argon2id, RFC 9106, then
   XChaCha20-Poly1305 with the header as associated data) under its own format name
   `escrow-officer-key`; the plaintext is the canonical JSON {username, signing_seed}. No I/O here.
@@ -272,6 +275,36 @@ def blinding_point(seed: bytes, nonce: str, envelope_digest: bytes) -> Point:
 def verify_court_order(court_key: bytes, document: bytes, signature: bytes) -> None:
     """Checks a court's detached signature over an order document. Raises DisclosureSignatureError."""
     _verify(court_key, document, signature)
+
+
+_ROSTER_DOMAIN: Final = b"escrow/v1/roster\x00"
+_CERTIFICATE_DOMAIN: Final = b"escrow/v1/officer-certificate\x00"
+
+
+def _digest_message(domain: bytes, digest: bytes) -> bytes:
+    if not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES:
+        raise EncodingError("a digest is 32 bytes")
+    return domain + digest
+
+
+def sign_roster(seed: bytes, digest: bytes) -> bytes:
+    """Returns a key-holder's signature over a roster digest (escrow.protocol.roster.Roster.digest)."""
+    return _sign(seed, _digest_message(_ROSTER_DOMAIN, digest))
+
+
+def verify_roster(public: bytes, digest: bytes, signature: bytes) -> None:
+    """Checks a key-holder's roster signature. Raises DisclosureSignatureError (EncodingError: lengths)."""
+    _verify(public, _digest_message(_ROSTER_DOMAIN, digest), signature)
+
+
+def sign_certificate(org_seed: bytes, digest: bytes) -> bytes:
+    """Returns an organisation's signature over an officer certificate digest."""
+    return _sign(org_seed, _digest_message(_CERTIFICATE_DOMAIN, digest))
+
+
+def verify_certificate(org_key: bytes, digest: bytes, signature: bytes) -> None:
+    """Checks an organisation's officer certificate signature. Raises DisclosureSignatureError."""
+    _verify(org_key, _digest_message(_CERTIFICATE_DOMAIN, digest), signature)
 
 
 VERDICT_VERIFIED: Final = "verified"

@@ -1,9 +1,12 @@
 """DEVELOPMENT ONLY: seed a demonstration instance once (issue 8).
 
-In development mode, on first start, `seed_demo_instance` creates one platform (with an API key and a
-login for the platform's own staff), an administrator, a verification officer, two legal officers in
-different organisations (each with an officer signing key file under <keys>/dev-officers/, registered by
-the administrator) and a court with a signing key. The legal officers are enrolled with generated TOTP
+In development mode, on first start (after the development escrow key: services/dev_ceremony.py),
+`seed_demo_instance` creates one platform (with an API key and a login for the platform's own staff),
+an administrator, a verification officer, two legal officers in different organisations (each with an
+officer signing key file under <keys>/dev-officers/, certified by its organisation's key under
+<keys>/dev-orgs/ and recorded by the administrator) and a court with a signing key; the development
+key-holders sign the roster that lists the court and both organisations (issue 16), so the holders'
+tools accept the demo's officers and court. The legal officers are enrolled with generated TOTP
 secrets (the second factor a real officer enrols at first sign-in). Every password and TOTP secret is
 generated; the logins, API key and passphrase go into 0600 files under <keys>/ and are never written to
 the repository or the log. Outside development mode it does nothing.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +26,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.config import Settings
-from escrow.crypto.disclosure import encrypt_officer_key, new_officer_secrets, public_key
+from escrow.crypto.disclosure import (
+    OfficerSecrets,
+    encrypt_officer_key,
+    new_officer_secrets,
+    public_key,
+    sign_roster,
+)
+from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.crypto.transcript import b64u_encode
 from escrow.errors import ConfigError
 from escrow.keystore import ensure_keys_dir, read_secret_file, write_secret_file
-from escrow.models import STAFF_ROLE_PLATFORM, StaffAccount
+from escrow.models import STAFF_ROLE_PLATFORM, KeyHolder, StaffAccount
+from escrow.protocol.roster import OfficerCertificate
 from escrow.services import totp
-from escrow.services.disclosure import add_court, register_officer_key
+from escrow.services.dev_ceremony import DEV_HOLDERS_DIR
+from escrow.services.dev_ceremony import PASSPHRASE_FILE as HOLDER_PASSPHRASE_FILE
+from escrow.services.disclosure import add_court, record_officer_certificate
 from escrow.services.platforms import create_api_key, register_platform
-from escrow.services.staff import create_staff, enrol_totp
+from escrow.services.roster import propose_roster
+from escrow.services.roster import sign_roster as sign_roster_version
+from escrow.services.staff import StaffView, create_staff, enrol_totp
 from escrow.services.transparency import LogSigner
 
 LOGINS_FILE = "dev-logins.json"
@@ -52,6 +67,8 @@ STAFF = (
     (DEMO_PLATFORM_LOGIN, "Demo Forum Staff", "Demo Forum", "platform"),  # manages DEMO_PLATFORM only
 )
 OFFICERS = ("alice", "bob")
+ORGS_DIR = "dev-orgs"
+CERTIFICATE_VALIDITY = timedelta(days=365)
 
 
 def read_seed_record(keys_dir: Path) -> dict[str, Any]:
@@ -82,6 +99,83 @@ class SeedReport:
     logins_file: Path
     officers_dir: Path
     court_seed_file: Path
+
+
+def _org_seed(keys_dir: Path, organisation: str) -> bytes:
+    """The development organisation's certifying key, in <keys>/dev-orgs/ (made once)."""
+    directory = keys_dir / ORGS_DIR
+    ensure_keys_dir(directory)
+    path = directory / ("".join(c if c.isalnum() else "-" for c in organisation.lower()) + ".seed")
+    if not path.exists():
+        write_secret_file(path, secrets.token_bytes(32))
+    return read_secret_file(path)
+
+
+def _sign_dev_roster(
+    session: Session,
+    settings: Settings,
+    court_seed: bytes,
+    officers: dict[str, OfficerSecrets],
+    views: dict[str, StaffView],
+    *,
+    log: LogSigner,
+    now: datetime,
+) -> None:
+    """The development instance's roster (issue 16): the demo court and the officers' organisations,
+    signed by the development key-holders with their holder files, and each officer's key certified by
+    their organisation and recorded. In production each holder signs with `escrow keyholder roster sign`
+    and each organisation certifies on its own machine; here one process holds every key."""
+    organisations = {org for username, _, org, _ in STAFF if username in officers}
+    seeds = {org: _org_seed(settings.keys_dir, org) for org in sorted(organisations)}
+    document = propose_roster(
+        session,
+        courts=[
+            {
+                "name": COURT_NAME,
+                "jurisdiction": COURT_JURISDICTION,
+                "public_key": b64u_encode(public_key(court_seed)),
+            }
+        ],
+        organisations=[
+            {"name": org, "public_key": b64u_encode(public_key(seed)), "may_submit": True, "may_cosign": True}
+            for org, seed in seeds.items()
+        ],
+        log=log,
+        now=now,
+    )
+    holders_dir = settings.keys_dir / DEV_HOLDERS_DIR
+    passphrase = read_secret_file(holders_dir / HOLDER_PASSPHRASE_FILE).decode().strip()
+    holder_ids = {row.signing_key: row.id for row in session.scalars(select(KeyHolder))}
+    for path in sorted(holders_dir.glob("holder-*.escrow")):
+        holder = decrypt_holder_file(read_secret_file(path), passphrase)
+        key = public_key(holder.signing_seed)
+        if key not in holder_ids:
+            continue
+        sign_roster_version(
+            session,
+            holder_id=holder_ids[key],
+            version=document.roster.version,
+            signature_b64=b64u_encode(sign_roster(holder.signing_seed, document.roster.digest())),
+            log=log,
+            now=now,
+        )
+    for username, officer in officers.items():
+        organisation = next(org for u, _, org, _ in STAFF if u == username)
+        record = OfficerCertificate(
+            username=username,
+            organisation=organisation,
+            officer_key=b64u_encode(officer.public_key),
+            not_before=now,
+            not_after=now + CERTIFICATE_VALIDITY,
+        ).signed(seeds[organisation])
+        record_officer_certificate(
+            session,
+            actor=views["admin"],
+            certificate=record["certificate"],
+            signature_b64=record["signature"],
+            log=log,
+            now=now,
+        )
 
 
 def seed_demo_instance(
@@ -148,8 +242,8 @@ def seed_demo_instance(
         )
     passphrase = secrets.token_urlsafe(18)
     write_secret_file(officers_dir / PASSPHRASE_FILE, (passphrase + "\n").encode())
-    for username in OFFICERS:
-        officer = new_officer_secrets(username)
+    officers = {username: new_officer_secrets(username) for username in OFFICERS}
+    for username, officer in officers.items():
         write_secret_file(
             officers_dir / f"{username}.key",
             encrypt_officer_key(
@@ -158,14 +252,6 @@ def seed_demo_instance(
                 opslimit=settings.holderfile_opslimit,
                 memlimit=settings.holderfile_memlimit,
             ),
-        )
-        register_officer_key(
-            session,
-            actor=views["admin"],
-            username=username,
-            public_key_b64=b64u_encode(officer.public_key),
-            log=log,
-            now=now,
         )
     court_seed = secrets.token_bytes(32)
     court_seed_file = keys_dir / COURT_SEED_FILE
@@ -178,6 +264,7 @@ def seed_demo_instance(
         log=log,
         now=now,
     )
+    _sign_dev_roster(session, settings, court_seed, officers, views, log=log, now=now)
     api_key = create_api_key(session, platform_id=DEMO_PLATFORM, log=log, now=now).api_key
     session.commit()
     record = {

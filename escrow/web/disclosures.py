@@ -13,8 +13,15 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from escrow.errors import ValidationError
-from escrow.httpkit import current_staff, current_time, get_components, get_session, public_base_url
+from escrow.errors import NotFoundError, ValidationError
+from escrow.httpkit import (
+    current_staff,
+    current_time,
+    get_components,
+    get_session,
+    order_attachment,
+    public_base_url,
+)
 from escrow.services import disclosure as service
 from escrow.services.disclosure import view_json
 from escrow.services.staff import StaffView
@@ -53,17 +60,34 @@ def requests_page() -> str:
 @bp.get("/officer/disclosures/new")
 @role_required(OFFICER)
 def new_page() -> str:
+    return _new_form({}, None)
+
+
+def _new_form(values: dict[str, str], error: str | None) -> str:
+    """The drafting form, filled with `values` (what the officer typed, kept when it is refused) and
+    the refusal `error` (e.g. an unsigned order of a court that signs its orders, naming the court)."""
     return render_template(
         "disclosure/new.html",
         courts=service.list_courts(get_session()),
         default_expiry=(current_time() + DEFAULT_EXPIRY).strftime("%Y-%m-%dT%H:%M"),
+        values=values,
+        error=error,
     )
 
 
 @bp.post("/officer/disclosures")
 @role_required(OFFICER)
 def create() -> ResponseReturnValue:
-    """The draft form: one scope line per pseudonym, `platform pseudonym envelope-digest`."""
+    """The draft form: one scope line per pseudonym, `platform pseudonym envelope-digest`. A refusal
+    shows the form again with what was typed (the file must be chosen again: browsers never refill it)."""
+    try:
+        view = _draft_from_form()
+    except (ValidationError, NotFoundError) as e:
+        return _new_form(request.form.to_dict(), e.detail), 422
+    return redirect(url_for("disclosures.detail_page", request_id=view.id))
+
+
+def _draft_from_form() -> service.DisclosureView:
     form = request.form
     scope = []
     for line in form.get("scope", "").splitlines():
@@ -79,7 +103,7 @@ def create() -> ResponseReturnValue:
     except ValueError as e:
         raise ValidationError("court, expiry and notification delay must be filled in") from e
     upload = request.files.get("order")
-    view = service.create_draft(
+    return service.create_draft(
         get_session(),
         officer=_staff(),
         court_id=court_id,
@@ -93,7 +117,6 @@ def create() -> ResponseReturnValue:
         is_emergency=form.get("emergency") == "on",
         now=current_time(),
     )
-    return redirect(url_for("disclosures.detail_page", request_id=view.id))
 
 
 @bp.get("/officer/disclosures/<int:request_id>")
@@ -131,9 +154,19 @@ def request_file(request_id: int) -> Response:
         log=get_components().log,
         now=current_time(),
     )
-    response = Response(json.dumps(view_json(view), indent=2), mimetype="application/json")
+    # Where to open the order the officer signs (the same read rule as the request's).
+    document = {**view_json(view), "order_url": f"{public_base_url()}/api/v1/disclosures/{request_id}/order"}
+    response = Response(json.dumps(document, indent=2), mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="request-{request_id}.json"'
     return response
+
+
+@bp.get("/officer/disclosures/<int:request_id>/order.pdf")
+@role_required(OFFICER, "admin")
+def order_file(request_id: int) -> Response:
+    """The stored court order (a download, never shown in our origin); 404 unless readable."""
+    content = service.order_document(get_session(), request_id=request_id, staff=_staff(), policy=_policy())
+    return order_attachment(content, request_id)
 
 
 @bp.get("/officer/disclosures/<int:request_id>/identity")
@@ -207,6 +240,27 @@ def _key_page(fingerprint: str | None) -> str:
         is_officer=OFFICER in me.roles,
         me=me.username,
     )
+
+
+@bp.post("/officer/key/certificate")
+@role_required(OFFICER, "admin")
+def record_certificate() -> ResponseReturnValue:
+    """Records the certificate `escrow org certify` wrote for an officer's key (issue 16)."""
+    try:
+        record = json.loads(request.form.get("certificate", ""))
+    except ValueError as e:
+        raise ValidationError("the certificate must be the JSON file escrow org certify wrote") from e
+    if not isinstance(record, dict):
+        raise ValidationError("the certificate must be the JSON file escrow org certify wrote")
+    fingerprint = service.record_officer_certificate(
+        get_session(),
+        actor=_staff(),
+        certificate=record.get("certificate"),
+        signature_b64=record.get("signature"),
+        log=get_components().log,
+        now=current_time(),
+    )
+    return _key_page(fingerprint), 201
 
 
 @bp.post("/officer/key")

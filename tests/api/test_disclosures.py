@@ -118,10 +118,21 @@ def test_order_that_is_not_a_pdf_is_refused(world: World) -> None:
     assert "PDF" in response.get_json()["detail"]
 
 
-def test_unsigned_and_badly_signed_orders_are_recorded_as_such(world: World) -> None:
-    assert world.draft(court_signature="").get_json()["body"]["court_signature"] == "unsigned"
-    bad = b64u_encode(b"\x01" * 64)
-    assert world.draft(court_signature=bad).get_json()["body"]["court_signature"] == "signature-invalid"
+@pytest.mark.parametrize(("signature", "what"), [("", "no signature"), ("bad", "does not verify")])
+def test_unsigned_order_of_a_signing_court_is_refused_naming_the_court(
+    world: World, signature: str, what: str
+) -> None:
+    # Issue 16 item 4: the court registered a key, so it signs its orders; one without is refused.
+    response = world.draft(court_signature=b64u_encode(b"\x01" * 64) if signature else "")
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert "District Court of Example (EX) signs its orders" in problem["detail"]
+    assert what in problem["detail"]
+
+
+def test_signed_order_is_recorded_as_verified(world: World) -> None:
+    assert world.draft().get_json()["body"]["court_signature"] == "verified"
 
 
 def test_envelope_digest_not_matching_a_stored_envelope_is_refused(world: World) -> None:

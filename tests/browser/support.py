@@ -29,15 +29,20 @@ from werkzeug.serving import make_server
 from escrow.app import create_app
 from escrow.bootstrap import Components
 from escrow.cli.main import cli
+from escrow.client.disclosure.roster import sign_version
+from escrow.client.holder import HolderClient, UrllibTransport
 from escrow.client.verifier import CredentialVerifier, VerifiedCredential
 from escrow.config import Settings
 from escrow.crypto.disclosure import public_key
+from escrow.crypto.holderfile import decrypt_holder_file
 from escrow.crypto.transcript import b64u_encode
 from escrow.httpkit import get_components
 from escrow.services import keyholders as keyholder_service
 from escrow.services.dev_ceremony import DEV_HOLDERS_DIR, ensure_dev_escrow_key
+from escrow.services.dev_ceremony import PASSPHRASE_FILE as DEV_PASSPHRASE_FILE
 from escrow.services.disclosure import add_court
 from escrow.services.platforms import register_platform
+from escrow.services.roster import propose_roster
 from escrow.services.staff import create_staff
 from tests.conftest import STAFF_PASSWORD, _migrated_database
 from tests.credentials_support import install_key
@@ -126,6 +131,35 @@ class Portal:
                 now=datetime.now(UTC),
             )
         return seed
+
+    def sign_roster(self, courts: list[tuple[str, str, bytes]], organisations: dict[str, bytes]) -> None:
+        """Proposes a roster of `courts` (name, jurisdiction, seed) and `organisations` (name -> seed)
+        and has every holder in holders_dir sign it with the holder tool over HTTP (issue 16)."""
+        assert self.holders_dir is not None, "start the portal with holder files"
+        with self.extension.session_factory() as session:
+            document = propose_roster(
+                session,
+                courts=[
+                    {"name": n, "jurisdiction": j, "public_key": b64u_encode(public_key(k))}
+                    for n, j, k in courts
+                ],
+                organisations=[
+                    {
+                        "name": o,
+                        "public_key": b64u_encode(public_key(k)),
+                        "may_submit": True,
+                        "may_cosign": True,
+                    }
+                    for o, k in sorted(organisations.items())
+                ],
+                log=self.extension.log,
+                now=datetime.now(UTC),
+            )
+        passphrase = (self.holders_dir / DEV_PASSPHRASE_FILE).read_text().strip()
+        for path in sorted(self.holders_dir.glob("holder-*.escrow")):
+            secrets = decrypt_holder_file(path.read_bytes(), passphrase)
+            client = HolderClient(UrllibTransport(self.url), secrets.signing_seed)
+            sign_version(client, secrets, document.roster, None)
 
     def invite_keyholder(self, name: str) -> keyholder_service.Invitation:
         with self.extension.session_factory() as session:

@@ -10,6 +10,7 @@ holder files from the development ceremony. Every page is checked for console er
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from escrow.client.verifier import VerifiedCredential
 from escrow.crypto.disclosure import sign_court_order
 from escrow.crypto.transcript import b64u_encode
 from escrow.identity.devidp import DEMO_USERS
+from escrow.keystore import write_secret_file
 from escrow.services.dev_ceremony import DEV_THRESHOLD
 from escrow.services.dev_ceremony import PASSPHRASE_FILE as HOLDER_PASSPHRASE_FILE
 from tests.browser.conftest import check_page
@@ -32,6 +34,7 @@ from tests.browser.support import (
     make_officer_key,
     open_page,
     person_gets_a_credential,
+    run_escrow,
     run_shown_command,
     running_portal,
     sign_as_shown,
@@ -50,6 +53,7 @@ PERSON = DEMO_USERS[0]  # the development identity provider's "alice"
 # username -> organisation: the submitter and a co-signer from another organisation, and an officer of
 # the submitter's organisation who is on no request.
 OFFICERS = {"olga": "Forum Legal", "pavel": "Public Prosecution Service", "quinn": "Forum Legal"}
+ORG_SEEDS = {organisation: os.urandom(32) for organisation in set(OFFICERS.values())}
 NOT_FOUND_CONSOLE = (
     "console error: Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
 )
@@ -68,7 +72,10 @@ def court_seed(portal: Portal) -> bytes:
     portal.add_platform(PLATFORM, "Example Forum")
     for username, organisation in OFFICERS.items():
         portal.add_staff(username, "legal_officer", organisation=organisation)
-    return portal.add_court(COURT, "EX")
+    seed = portal.add_court(COURT, "EX")
+    # The key-holders sign the roster of this court and the officers' organisations (issue 16)
+    portal.sign_roster([(COURT, "EX", seed)], ORG_SEEDS)
+    return seed
 
 
 def _officer_signs_in_with_key(new_page: Callable[[], Any], portal: Portal, username: str, home: Path) -> Any:
@@ -81,6 +88,18 @@ def _officer_signs_in_with_key(new_page: Callable[[], Any], portal: Portal, user
     check_page(page)
     page.get_by_label("Public key (base64url)").fill(public_key)
     page.get_by_role("button", name="Register", exact=True).click()
+    expect(page.get_by_text("Registered. Fingerprint:")).to_be_visible()
+    check_page(page)
+    # Their organisation certifies the key (`escrow org certify`), and they record it on the same page
+    organisation = OFFICERS[username]
+    write_secret_file(home / "org.seed", ORG_SEEDS[organisation])
+    run_escrow(
+        ["org", "certify", "--key", "org.seed", "--organisation", organisation, "--username", username]
+        + ["--officer-key", public_key, "--out", "cert.json"],
+        cwd=home,
+    )
+    page.get_by_label("Certificate").fill((home / "cert.json").read_text())
+    page.get_by_role("button", name="Record certificate").click()
     expect(page.get_by_text("Registered. Fingerprint:")).to_be_visible()
     check_page(page)
     return page
@@ -257,12 +276,13 @@ def test_draft_form_says_why_it_refuses_an_envelope_digest(
     wrong_digest = b64u_encode(bytes(32))
     _fill_draft(olga, portal, court_seed, f"{PLATFORM} {credential.pseudonym} {wrong_digest}", order)
 
-    # Then: the page says what is wrong, and no request was drafted
-    expect(olga.get_by_role("heading", level=1)).to_have_text("422 Validation failed")
+    # Then: the form comes back with what she typed and says what is wrong, and no request was drafted
+    expect(olga.get_by_role("heading", level=1)).to_have_text("New disclosure request")
     check_page(olga)
-    expect(olga.get_by_role("alert")).to_have_text(
+    expect(olga.get_by_role("alert")).to_contain_text(
         "an envelope digest does not match a stored envelope for that pseudonym"
     )
+    expect(olga.get_by_label("Case number")).to_have_value(CASE)
     open_page(olga, portal.url + "/officer/disclosures")
     expect(olga.get_by_role("cell", name="None yet.")).to_be_visible()
     browser_problems.remove(

@@ -29,7 +29,7 @@ def _document(body: dict[str, Any]) -> dict[str, Any]:
     return {"id": 7, "body": body, "digest": b64u_encode(request_digest(body)), "log_index": 3}
 
 
-@pytest.mark.parametrize("read", [officer_summary, lambda d: check_package(d, _no_log())])
+@pytest.mark.parametrize("read", [officer_summary, lambda d: check_package(d, _no_log(), None)])
 def test_a_newer_body_version_is_refused_by_name(read: Any) -> None:
     with pytest.raises(HolderClientError) as caught:
         read(_document(NEWER))
@@ -39,7 +39,7 @@ def test_a_newer_body_version_is_refused_by_name(read: Any) -> None:
     )
 
 
-@pytest.mark.parametrize("read", [officer_summary, lambda d: check_package(d, _no_log())])
+@pytest.mark.parametrize("read", [officer_summary, lambda d: check_package(d, _no_log(), None)])
 def test_a_newer_scope_kind_is_refused_by_name(read: Any) -> None:
     with pytest.raises(HolderClientError, match="scope kind 'account' is not supported"):
         read(_document(NEWER_KIND))

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 
 from escrow.client.disclosure import officer_summary
+from escrow.crypto.disclosure import sign_court_order
+from escrow.crypto.transcript import b64u_encode
 from tests.conftest import csrf_token_from
 from tests.disclosure_support import PDF, PERSON_NAME, build_world
 
@@ -30,6 +32,7 @@ def test_officer_drafts_through_the_form_and_the_holder_page_shows_the_command(a
             "scope": f"{c.platform_id} {c.pseudonym} {c.envelope_digest}\n",
             "expires_at": (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
             "notify_delay_days": "0",
+            "court_signature": b64u_encode(sign_court_order(world.court_seed, PDF)),
             "order": (io.BytesIO(PDF), "order.pdf"),
         },
         content_type="multipart/form-data",

@@ -9,7 +9,14 @@ from flask import Response, g, jsonify
 
 from escrow.api.ceremony import holder_required
 from escrow.api.disclosures.shared import disclosure_policy, signed_bp
-from escrow.httpkit import current_time, get_components, get_session, json_object, text_field
+from escrow.httpkit import (
+    current_time,
+    get_components,
+    get_session,
+    json_object,
+    order_attachment,
+    text_field,
+)
 from escrow.services import disclosure as service
 from escrow.services.disclosure import view_json
 
@@ -44,8 +51,19 @@ def holder_get(request_id: int) -> Response:
             "decided": package.decided,
             "court": package.court,
             "order_document": package.order_document_b64,
+            "order_url": f"/api/v1/holder/disclosures/{package.request_id}/order",
         }
     )
+
+
+@signed_bp.get("/holder/disclosures/<int:request_id>/order")
+@holder_required
+def holder_order(request_id: int) -> Response:
+    """The stored court order, as an attachment, for a holder of the request's key (else 404)."""
+    content = service.holder_order_document(
+        get_session(), request_id=request_id, holder_id=g.holder_id, policy=disclosure_policy()
+    )
+    return order_attachment(content, request_id)
 
 
 def _decide(request_id: int, decision: str) -> Response:

@@ -18,7 +18,14 @@ from escrow.api.disclosures.shared import ADMIN, OFFICER, bp, disclosure_policy,
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_decode
 from escrow.errors import ValidationError
-from escrow.httpkit import current_time, get_components, get_session, json_object, text_field
+from escrow.httpkit import (
+    current_time,
+    get_components,
+    get_session,
+    json_object,
+    order_attachment,
+    text_field,
+)
 from escrow.services import disclosure as service
 from escrow.services.disclosure import view_json
 
@@ -133,6 +140,17 @@ def get_request(request_id: int) -> Response:
         now=current_time(),
     )
     return jsonify(view_json(view))
+
+
+@bp.get("/disclosures/<int:request_id>/order")
+@role_required(OFFICER, ADMIN)
+def order(request_id: int) -> Response:
+    """The stored court order of a request the caller may read (policy.is_readable), as an attachment;
+    404 for any other."""
+    content = service.order_document(
+        get_session(), request_id=request_id, staff=signed_in_staff(), policy=disclosure_policy()
+    )
+    return order_attachment(content, request_id)
 
 
 @signed_bp.post("/disclosures/<int:request_id>/reveal")

@@ -84,6 +84,16 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _schema("The request"), **_ERRORS},
         }
     },
+    "/api/v1/disclosures/{request_id}/order": {
+        "get": {
+            "summary": "The stored court order (PDF attachment; nosniff, CSP default-src 'none'; sandbox) "
+            "of a request the caller may read",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "parameters": [_ID],
+            "responses": {"200": {"description": "The order document"}, **_ERRORS},
+        }
+    },
     "/api/v1/disclosures/{request_id}/reveal": {
         "post": {
             "summary": "The reveal package of a disclosed request, for the submitting officer's tool: "
@@ -215,6 +225,15 @@ OPENAPI_PATHS: dict[str, Any] = {
             "responses": {"200": _schema("The request package"), **_ERRORS},
         }
     },
+    "/api/v1/holder/disclosures/{request_id}/order": {
+        "get": {
+            "summary": "The stored court order (PDF attachment), for a holder of the request's key",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [_ID],
+            "responses": {"200": {"description": "The order document"}, **_ERRORS},
+        }
+    },
     "/api/v1/holder/disclosures/{request_id}/approve": {
         "post": {
             "summary": "Approve: partial decryptions (one per envelope) and the holder's signature",
@@ -233,6 +252,72 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [_ID],
             "requestBody": _schema("reason, signature (base64url)"),
             "responses": {"200": _schema("The request"), **_ERRORS},
+        }
+    },
+    "/api/v1/roster": {
+        "get": {
+            "summary": "The roster version in force (courts, organisations, holders, t) with its holders' "
+            "signatures",
+            "tags": ["disclosure"],
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/roster/latest": {
+        "get": {
+            "summary": "The newest roster version (proposed or in force) with its holders' signatures",
+            "tags": ["disclosure"],
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/roster/versions/{version}": {
+        "get": {
+            "summary": "One roster version with its holders' signatures",
+            "tags": ["disclosure"],
+            "parameters": [
+                {
+                    "name": "version",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/admin/roster": {
+        "post": {
+            "summary": "Propose the next roster version (courts, organisations); a quorum of holders "
+            "must sign it",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": _schema("courts, organisations"),
+            "responses": {"201": _schema("The proposed roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/holder/roster/{version}/sign": {
+        "post": {
+            "summary": "A key-holder's signature over a roster version's digest",
+            "tags": ["disclosure"],
+            "security": _HOLDER,
+            "parameters": [
+                {
+                    "name": "version",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            ],
+            "requestBody": _schema("signature (base64url)"),
+            "responses": {"200": _schema("The roster document"), **_ERRORS},
+        }
+    },
+    "/api/v1/officers/certificate": {
+        "post": {
+            "summary": "Record an officer's key with the certificate their organisation signed",
+            "tags": ["disclosure"],
+            "security": _STAFF,
+            "requestBody": _schema("certificate, signature (base64url)"),
+            "responses": {"201": _schema("The key's fingerprint"), **_ERRORS},
         }
     },
 }

@@ -12,7 +12,14 @@ client/ imports only escrow.protocol, escrow.crypto, escrow.errors and its own m
 
 from __future__ import annotations
 
-from escrow.client.disclosure.holders import CheckedRequest, approve, check_package, fetch_checked, reject
+from escrow.client.disclosure.holders import (
+    CheckedRequest,
+    approve,
+    check_package,
+    fetch_checked,
+    fetch_order,
+    reject,
+)
 from escrow.client.disclosure.officers import (
     PreparedExtension,
     extension_summary,
@@ -36,6 +43,7 @@ __all__ = [
     "establish_checkpoint",
     "extension_summary",
     "fetch_checked",
+    "fetch_order",
     "officer_cosign_extension",
     "officer_propose_extension",
     "officer_sign",

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from escrow.client.audit import AuditState
-from escrow.client.disclosure.courts import check_court
+from escrow.client.disclosure.courts import check_court, checked_order
+from escrow.client.disclosure.roster import establish_roster
 from escrow.client.disclosure.shared import (
     LogView,
     PublicFetch,
+    answer_json,
     establish_checkpoint,
     fail,
     logged_key_matches,
@@ -29,12 +31,14 @@ from escrow.client.disclosure.shared import (
 )
 from escrow.client.holder import HolderClient, HolderClientError
 from escrow.crypto.ceremony_messages import fingerprint
-from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT, sign_decision, verify_officer
+from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT, public_key, sign_decision, verify_officer
 from escrow.crypto.errors import CryptoError, InvalidProofError
 from escrow.crypto.holderfile import HolderSecrets
 from escrow.crypto.seal import Envelope, partial_decrypt
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
 from escrow.protocol.disclosure import DisclosureBody
+from escrow.protocol.errors import ProtocolError
+from escrow.protocol.roster import OfficerCertificate, Roster, parse_log_time
 from escrow.protocol.scope import ScopeMismatchError
 from escrow.protocol.witness import WitnessPolicy
 
@@ -48,6 +52,7 @@ class CheckedRequest:
     digest: bytes
     envelopes: tuple[Envelope, ...]
     summary: tuple[str, ...]
+    roster: Roster | None = None  # the roster version checked (the caller pins it: roster.write_pin)
 
 
 def _check_submitted(log: LogView, index: object, digest: bytes, request_id: int) -> str:
@@ -69,7 +74,13 @@ def _check_submitted(log: LogView, index: object, digest: bytes, request_id: int
 
 
 def _check_officer(
-    log: LogView, officer: dict[str, Any], *, request_id: int, submitted_index: int, digest: bytes
+    log: LogView,
+    officer: dict[str, Any],
+    *,
+    request_id: int,
+    submitted_index: int,
+    digest: bytes,
+    roster: Roster,
 ) -> str:
     """Checks one officer's signature with the key the log says they had when they signed.
 
@@ -89,6 +100,7 @@ def _check_officer(
     if role == ROLE_SUBMIT:
         if signed_index != submitted_index:
             raise fail(f"{what}: the submission is not the request's log entry; refusing")
+        signed = log.event(signed_index, f"{what}'s submission")
     elif role == ROLE_COSIGN:
         signed = log.event(signed_index, f"{what}'s co-signature")
         data = signed["data"]
@@ -133,14 +145,55 @@ def _check_officer(
         raise fail(
             f"the signature of officer {name!r} does not verify with their logged key; refusing"
         ) from e
+    organisation = _check_certificate(roster, officer, name, str(role), key, signed.get("time"), data)
     return (
-        f"{role}: {name} ({data.get('organisation')}), key {fingerprint(key)} "
-        f"(registered in log entry {key_index}, the latest for them before entry {signed_index})"
+        f"{role}: {name} ({organisation}), key {fingerprint(key)} "
+        f"(registered in log entry {key_index}, the latest for them before entry {signed_index}; "
+        f"certified by {organisation}, on roster version {roster.version})"
     )
 
 
-def check_package(package: Any, log: LogView) -> CheckedRequest:
-    """Checks everything a holder must before approving, against the checkpoint of `log`.
+def _check_certificate(
+    roster: Roster,
+    officer: dict[str, Any],
+    name: str,
+    role: str,
+    key: bytes,
+    signed_at: object,
+    registered: dict[str, Any],
+) -> str:
+    """Checks the officer's key against the roster the holders signed (issue 16): a certificate by the
+    key the roster lists for their organisation, for this username and key, valid when they signed,
+    of an organisation the roster lets submit (or co-sign). Returns the organisation's name."""
+    what = f"officer {name!r}"
+    record = officer.get("certificate")
+    if not isinstance(record, dict):
+        raise fail(
+            f"{what}: no certificate by an organisation on the roster for key {fingerprint(key)} (a key "
+            "the service registered alone); refusing"
+        )
+    try:
+        certificate = OfficerCertificate.from_dict(record.get("certificate"))
+        signed_time = parse_log_time(signed_at)
+        organisation = certificate.check(roster, record.get("signature"), at=signed_time)
+    except ProtocolError as e:
+        raise fail(f"{what}: {e.detail}; refusing") from e
+    if certificate.username != name or certificate.officer_key != b64u_encode(key):
+        raise fail(f"{what}: the certificate is for another officer or key; refusing")
+    if certificate.organisation != registered.get("organisation"):
+        raise fail(f"{what}: the certificate's organisation is not the one the log records; refusing")
+    if not (organisation.may_submit if role == ROLE_SUBMIT else organisation.may_cosign):
+        raise fail(
+            f"{what}: the roster does not let officers of {organisation.name!r} "
+            f"{'submit' if role == ROLE_SUBMIT else 'co-sign'}; refusing"
+        )
+    return organisation.name
+
+
+def check_package(package: Any, log: LogView, roster: Roster | None) -> CheckedRequest:
+    """Checks everything a holder must before approving, against the checkpoint of `log` and the
+    roster the holders signed (`roster`, established by escrow.client.disclosure.roster; None: there is
+    none, and nothing is approved).
 
     Returns the checked request. Raises HolderClientError naming the first check that failed (a body
     version or scope kind this tool does not understand is named, never misread).
@@ -156,13 +209,15 @@ def check_package(package: Any, log: LogView) -> CheckedRequest:
         mismatch="the server's request digest does not match the request body; refusing",
     )
     submitted_index = package.get("log_index")
+    if roster is None:
+        raise fail("there is no roster the key-holders signed; refusing")
     lines = [
         f"request {request_id}  digest {b64u_encode(digest)}",
         f"court: {body.court.name} ({body.court.jurisdiction})",
         f"case: {body.case_number}",
         f"legal basis: {body.legal_basis}",
         _check_submitted(log, submitted_index, digest, request_id),
-        check_court(log, package, body),
+        check_court(package, body, roster),
         f"emergency flag: {'yes (changes nothing about the quorum)' if body.is_emergency else 'no'}",
         f"expires: {body.expires_at_text}",
     ]
@@ -176,7 +231,12 @@ def check_package(package: Any, log: LogView) -> CheckedRequest:
             raise fail("unexpected answer from the server (officer)")
         lines.append(
             _check_officer(
-                log, officer, request_id=request_id, submitted_index=submitted_index, digest=digest
+                log,
+                officer,
+                request_id=request_id,
+                submitted_index=submitted_index,
+                digest=digest,
+                roster=roster,
             )
         )
         roles[officer["role"]].append(officer["username"])
@@ -228,20 +288,51 @@ def fetch_checked(
     log_key: str | None = None,
     state: AuditState | None = None,
     policy: WitnessPolicy | None = None,
+    pinned_roster: Roster | None = None,
 ) -> tuple[CheckedRequest, AuditState]:
-    """Establishes a checkpoint (establish_checkpoint), fetches request `request_id` as this holder and
-    checks it against that checkpoint (check_package).
+    """Establishes a checkpoint (establish_checkpoint) and the roster in force from this holder's pin
+    (establish_roster), fetches request `request_id` as this holder and checks it against both
+    (check_package).
 
-    Returns the checked request and the state to save; its summary starts with the log lines.
+    Returns the checked request (with the roster to pin) and the state to save; its summary starts with
+    the log and roster lines.
     """
     log, new_state, lines = establish_checkpoint(fetch, log_key=log_key, state=state, policy=policy)
-    checked = check_package(client.request("GET", f"/api/v1/holder/disclosures/{request_id}"), log)
+    roster, roster_lines = establish_roster(
+        lambda path: answer_json(fetch(path), path), holder_key(client), pinned_roster
+    )
+    checked = check_package(client.request("GET", f"/api/v1/holder/disclosures/{request_id}"), log, roster)
     return (
         CheckedRequest(
-            checked.request_id, checked.body, checked.digest, checked.envelopes, (*lines, *checked.summary)
+            checked.request_id,
+            checked.body,
+            checked.digest,
+            checked.envelopes,
+            (*lines, *roster_lines, *checked.summary),
+            roster,
         ),
         new_state,
     )
+
+
+def fetch_order(client: HolderClient, request_id: int) -> tuple[DisclosureBody, bytes]:
+    """Fetches request `request_id` as this holder and returns its body and the order document, once
+    the body's digest is the server's and the document hashes to the SHA-256 in it (so the holder reads
+    the order the officers signed). Raises HolderClientError."""
+    package = client.request("GET", f"/api/v1/holder/disclosures/{request_id}")
+    if not isinstance(package, dict):
+        raise fail("unexpected answer from the server")
+    body, _ = read_body(
+        package.get("body"),
+        package.get("digest"),
+        mismatch="the server's request digest does not match the request body; refusing",
+    )
+    return body, checked_order(package, body)
+
+
+def holder_key(client: HolderClient) -> bytes:
+    """The Ed25519 public key this holder's tool signs with."""
+    return public_key(client.signing_seed)
 
 
 def approve(client: HolderClient, secrets: HolderSecrets, checked: CheckedRequest) -> dict[str, Any]:

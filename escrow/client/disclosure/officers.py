@@ -11,9 +11,10 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from escrow.client.disclosure.shared import fail, read_body
+from escrow.client.disclosure.shared import fail, read_body, read_signing_seed
 from escrow.client.holder import Transport, _check
 from escrow.crypto.disclosure import (
     ROLE_COSIGN,
@@ -32,6 +33,7 @@ from escrow.crypto.disclosure import (
 from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import b64u_decode, b64u_encode, sha256
 from escrow.protocol.disclosure import DisclosureBody
+from escrow.protocol.roster import OfficerCertificate
 
 
 def read_document(document: Any) -> tuple[int, DisclosureBody, bytes]:
@@ -242,3 +244,25 @@ def officer_withdraw(
         f"/api/v1/disclosures/{request_id}/withdraw",
         {"username": secrets.username, "reason": body["reason"], "signature": signature},
     )
+
+
+def certify_officer(
+    org_key_file: bytes,
+    *,
+    username: str,
+    organisation: str,
+    officer_key_b64: str,
+    not_before: datetime,
+    not_after: datetime,
+) -> dict[str, Any]:
+    """Returns an officer certificate signed with the organisation's key (`escrow org certify`), as the
+    service records it: {certificate, signature}. Run where the organisation keeps its key, never on
+    the server. Raises ProtocolError (a malformed key or validity), EncodingError (a bad key file)."""
+    certificate = OfficerCertificate(
+        username=username,
+        organisation=organisation,
+        officer_key=officer_key_b64,
+        not_before=not_before,
+        not_after=not_after,
+    )
+    return certificate.signed(read_signing_seed(org_key_file, "organisation key file"))

@@ -26,7 +26,7 @@ from escrow.client.audit import (
 )
 from escrow.client.holder import HolderClientError
 from escrow.crypto.ceremony_messages import fingerprint
-from escrow.crypto.errors import CryptoError
+from escrow.crypto.errors import CryptoError, EncodingError
 from escrow.crypto.merkle import leaf_hash, verify_inclusion, verify_range
 from escrow.crypto.note import Checkpoint
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
@@ -37,6 +37,29 @@ from escrow.protocol.witness import WitnessPolicy
 
 PublicFetch = Callable[[str], bytes]
 """GETs a public path of the server (the transparency log) and returns the body bytes."""
+
+
+SEED_BYTES = 32
+
+
+def read_signing_seed(data: bytes, what: str = "key file") -> bytes:
+    """Returns the 32-byte Ed25519 seed in a key file: the raw 32 bytes (as `keys/dev-court.seed` and
+    `escrow org keygen` write them), or one line of their base64url or hex.
+
+    Raises EncodingError naming `what` for anything else.
+    """
+    if len(data) == SEED_BYTES:
+        return bytes(data)
+    try:
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise EncodingError(f"the {what} is not a 32-byte Ed25519 seed") from None
+    if len(text) == 2 * SEED_BYTES and all(c in "0123456789abcdefABCDEF" for c in text):
+        return bytes.fromhex(text)
+    try:
+        return b64u_decode(text, length=SEED_BYTES)
+    except CryptoError as e:
+        raise EncodingError(f"the {what} is not a 32-byte Ed25519 seed") from e
 
 
 def fail(message: str) -> HolderClientError:

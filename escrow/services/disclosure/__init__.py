@@ -26,6 +26,7 @@ from __future__ import annotations
 from escrow.services.disclosure.courts import add_court, list_courts, page_courts
 from escrow.services.disclosure.decisions import (
     decide_request,
+    holder_order_document,
     holder_package,
     holder_requests,
     partials_bytes,
@@ -38,7 +39,11 @@ from escrow.services.disclosure.extensions import (
     propose_extension,
 )
 from escrow.services.disclosure.notices import announce_due_notices, person_notices, signed_notice
-from escrow.services.disclosure.officer_keys import register_officer_key, registered_officer_key
+from escrow.services.disclosure.officer_keys import (
+    record_officer_certificate,
+    register_officer_key,
+    registered_officer_key,
+)
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
     OfficerActions,
@@ -99,6 +104,7 @@ __all__ = [
     "list_requests",
     "logged_request",
     "order_document",
+    "holder_order_document",
     "page_courts",
     "page_requests",
     "partials_bytes",
@@ -107,6 +113,7 @@ __all__ = [
     "signed_notice",
     "policy_status",
     "propose_extension",
+    "record_officer_certificate",
     "register_officer_key",
     "registered_officer_key",
     "request_page",

@@ -22,7 +22,13 @@ from escrow.crypto.disclosure import (
 from escrow.crypto.errors import CryptoError, InvalidProofError
 from escrow.crypto.seal import PartialDecryption, verify_partial
 from escrow.crypto.transcript import b64u_decode, b64u_encode, canonical_json
-from escrow.errors import ConflictError, InvalidStateError, PermissionDeniedError, ValidationError
+from escrow.errors import (
+    ConflictError,
+    InvalidStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from escrow.models import (
     Court,
     DisclosureDecision,
@@ -41,6 +47,7 @@ from escrow.services.disclosure.reveal import reveal_if_quorum, stored_envelope
 from escrow.services.disclosure.states import HolderDecision, RequestState
 from escrow.services.disclosure.views import DisclosureView, HolderPackage, request_view
 from escrow.services.escrow_keys import escrow_key
+from escrow.services.roster import certificate_for
 from escrow.services.transparency import LogSigner, append_event
 
 _log = logging.getLogger(__name__)
@@ -77,14 +84,11 @@ def holder_requests(
     return result
 
 
-def holder_package(
-    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
-) -> HolderPackage:
-    """Returns the request, its signatures and envelopes for holder `holder_id` to check.
-
-    Raises NotFoundError (no such request, never submitted, or `holder_id` holds no share of its key:
-    policy.is_readable).
-    """
+def _holder_readable(
+    session: Session, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> tuple[DisclosureRequest, int]:
+    """Returns the request and holder `holder_id`'s index in its key, if the holder may read it
+    (policy.is_readable). Raises NotFoundError otherwise."""
     row = shared.load_request(session, request_id)
     try:
         index: int | None = _holder_index(session, row, holder_id)
@@ -100,6 +104,30 @@ def holder_package(
         is_holder=index is not None,
     )
     assert index is not None  # noqa: S101 - check_readable refused every other holder
+    return row, index
+
+
+def holder_order_document(
+    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> bytes:
+    """Returns the order document of a request holder `holder_id` may read (a holder of its key, once
+    submitted: policy.is_readable). Raises NotFoundError otherwise."""
+    row, _ = _holder_readable(session, request_id, holder_id, policy)
+    document = session.get(OrderDocument, row.order_sha256)
+    if document is None:  # pragma: no cover - foreign key
+        raise NotFoundError("no order document")
+    return document.content
+
+
+def holder_package(
+    session: Session, *, request_id: int, holder_id: int, policy: DisclosurePolicy
+) -> HolderPackage:
+    """Returns the request, its signatures and envelopes for holder `holder_id` to check.
+
+    Raises NotFoundError (no such request, never submitted, or `holder_id` holds no share of its key:
+    policy.is_readable).
+    """
+    row, index = _holder_readable(session, request_id, holder_id, policy)
     submitter = shared.staff_by_id(session, row.submitter_id)
     officers = [
         _officer_entry(session, submitter, ROLE_SUBMIT, row.submit_signature, signed_index=row.log_index)
@@ -179,6 +207,9 @@ def _officer_entry(
         "signature": b64u_encode(signature) if signature else "",
         "key_log_index": registered[0] if registered else None,
         "signed_log_index": signed_index,
+        # The organisation's certificate for that key: the holder's tool checks it against the roster
+        # the holders signed (issue 16), so a key the service registered alone is refused.
+        "certificate": certificate_for(session, staff.id, key) if key else None,
     }
 
 

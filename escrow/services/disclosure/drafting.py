@@ -13,7 +13,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from escrow.crypto.disclosure import court_verdict
+from escrow.crypto.disclosure import VERDICT_UNSIGNED, VERDICT_VERIFIED, court_verdict
 from escrow.crypto.transcript import b64u_encode, sha256
 from escrow.errors import NotFoundError, PermissionDeniedError, ValidationError
 from escrow.models import Court, Credential, DisclosureRequest, DisclosureScope
@@ -24,6 +24,7 @@ from escrow.services.disclosure.policy import LEGAL_OFFICER
 from escrow.services.disclosure.states import RequestState
 from escrow.services.disclosure.views import DisclosureView, request_view
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.roster import check_listed_court, check_may_submit
 from escrow.services.staff import StaffView
 
 MAX_ORDER_BYTES: Final = 4 * 1024 * 1024  # court orders are a few pages; bounded so uploads stay cheap
@@ -55,6 +56,17 @@ def _scope_items(session: Session, scope: Sequence[object]) -> list[tuple[str, s
     return items
 
 
+def check_court_signed(court: Court, verdict: str) -> None:
+    """Refuses an order of a court that signs its orders (it registered a key) without a valid
+    signature by it (issue 16 item 4). Raises ValidationError naming the court."""
+    if court.public_key is not None and verdict != VERDICT_VERIFIED:
+        detail = "no signature" if verdict == VERDICT_UNSIGNED else "a signature that does not verify"
+        raise ValidationError(
+            f"{court.name} ({court.jurisdiction}) signs its orders: this order has {detail} by the "
+            "court's key; attach the court's detached signature (escrow court sign)"
+        )
+
+
 def create_draft(
     session: Session,
     *,
@@ -76,7 +88,8 @@ def create_draft(
 
     Raises PermissionDeniedError (not a legal officer), ValidationError (no or bad order document, bad
     scope, digest not matching a stored envelope, expiry in the past), NotFoundError (court),
-    InvalidStateError (no active escrow key).
+    InvalidStateError (no active escrow key). A court that signs its orders needs a valid signature
+    (check_court_signed: ValidationError naming the court).
     """
     if LEGAL_OFFICER not in officer.roles:
         raise PermissionDeniedError("only legal officers submit disclosure requests")
@@ -87,6 +100,11 @@ def create_draft(
     if court is None:
         raise NotFoundError("no such court")
     signature = shared.key_bytes(court_signature_b64, "court_signature", 64) if court_signature_b64 else None
+    verdict = court_verdict(court.public_key, order, signature)
+    check_court_signed(court, verdict)
+    # With a roster in force, only what the key-holders accepted (their tools refuse anything else).
+    check_listed_court(session, court.name, court.jurisdiction, court.public_key)
+    check_may_submit(session, officer.organisation)
     if expires_at.tzinfo is None or expires_at <= now:
         raise ValidationError("the expiry must be in the future")
     if type(notify_delay_days) is not int or not 0 <= notify_delay_days <= shared.MAX_NOTIFY_DELAY_DAYS:
@@ -100,7 +118,7 @@ def create_draft(
         court=CourtReference(id=court.id, name=court.name, jurisdiction=court.jurisdiction),
         case_number=shared.text(case_number, "case_number"),
         order_sha256=order_sha,
-        court_verdict=court_verdict(court.public_key, order, signature),
+        court_verdict=verdict,
         legal_basis=shared.text(legal_basis, "legal_basis", shared.MAX_LEGAL_BASIS),
         is_emergency=bool(is_emergency),
         scope=tuple(PseudonymScope(p, s, d) for p, s, d, _ in items),

@@ -35,6 +35,7 @@ from escrow.services.disclosure.policy import (
 )
 from escrow.services.disclosure.states import EXTENDABLE_STATES, ExtensionState
 from escrow.services.disclosure.views import DisclosureView, request_view
+from escrow.services.roster import roster_policy
 from escrow.services.transparency import LogSigner, append_event
 
 # An extension's optional order travels base64url inside JSON; 3 MiB stays under MAX_CONTENT_LENGTH.
@@ -243,7 +244,7 @@ def cosign_extension(
     check_extension_cosignable(pending)
     staff = shared.staff_account(session, shared.text(username, "username", 64))
     officer = shared.as_officer(staff)
-    check_extension_cosigner(policy, officer=officer, proposer=pending.proposer)
+    check_extension_cosigner(roster_policy(session, policy), officer=officer, proposer=pending.proposer)
     signed = shared.verify_officer_signature(
         session,
         staff,

@@ -37,6 +37,9 @@ class DisclosurePolicy:
     min_organisations: int = 2
     monthly_cap: int | None = None
     view_window: timedelta = timedelta(hours=72)
+    # The organisations whose officers the roster the key-holders signed lets co-sign (issue 16); None
+    # while no roster is in force. Filled by services.roster.roster_policy, never from configuration.
+    cosigning_organisations: frozenset[str] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DisclosurePolicy:
@@ -173,6 +176,13 @@ def _check_cosigner(
         raise PermissionDeniedError(f"only legal officers co-sign {things}")
     if officer.id == author.id:
         raise PermissionDeniedError(f"the {author_is} cannot co-sign their own {of}")
+    if (
+        policy.cosigning_organisations is not None
+        and officer.organisation not in policy.cosigning_organisations
+    ):
+        raise PermissionDeniedError(
+            f"the roster the key-holders signed does not let officers of {officer.organisation} co-sign"
+        )
     if policy.cosigner_other_org and officer.organisation == author.organisation:
         raise PermissionDeniedError(f"a co-signer must belong to another organisation than the {author_is}")
 
@@ -243,9 +253,11 @@ def is_readable(
     A submitted one: the officers named on it (submitter and co-signers), the holders of its key
     (`is_holder`), and the legal officers who may sign what awaits a co-signature now: the request
     while it is submitted, an extension while it is proposed (they must read what they sign, and no
-    co-signer is named before they sign). There is no auditor role among the staff
-    (models.STAFF_ROLES), so no one else: not another organisation's officer once nothing awaits their
-    signature, not the submitter's colleagues (by default), not the administrator.
+    co-signer is named before they sign). With a roster in force, only officers of organisations it
+    lets co-sign are among those (`policy.cosigning_organisations`, issue 16). There is no auditor
+    role among the staff (models.STAFF_ROLES), so no one else: not another organisation's officer
+    once nothing awaits their signature, not the submitter's colleagues (by default), not the
+    administrator.
     """
     if not is_submitted:
         return reader is not None and reader.id == submitter.id

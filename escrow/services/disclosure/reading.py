@@ -25,6 +25,7 @@ from escrow.services.disclosure.policy import (
 )
 from escrow.services.disclosure.views import DisclosureView, RequestPage, request_view
 from escrow.services.pagination import Page, fetch_page
+from escrow.services.roster import roster_policy
 from escrow.services.staff import StaffView
 from escrow.services.transparency import LogSigner
 
@@ -55,7 +56,7 @@ def _readable(
     """Returns request `request_id` if `staff` may read it. Raises NotFoundError otherwise, as for a
     request that does not exist."""
     row = shared.load_request(session, request_id)
-    if not _is_readable_by(session, row, staff, policy):
+    if not _is_readable_by(session, row, staff, roster_policy(session, policy)):
         raise NotFoundError("no such disclosure request")
     return row
 
@@ -114,7 +115,7 @@ def request_page(
     row = _current(session, request_id, staff=staff, policy=policy, log=log, now=now)
     officer = _reader(staff)
     actions = officer_actions(
-        policy,
+        roster_policy(session, policy),
         status=row.status,
         officer=officer,
         submitter=shared.as_officer(shared.staff_by_id(session, row.submitter_id)),
@@ -131,6 +132,7 @@ def _readable_statement(
 ) -> Select[DisclosureRequest]:
     """The requests `staff` may read, newest first (the rule is policy.is_readable, asked per row)."""
     rows = session.scalars(select(DisclosureRequest)).all()
+    policy = roster_policy(session, policy)  # once, not per row
     ids = [row.id for row in rows if _is_readable_by(session, row, staff, policy)]
     return (
         select(DisclosureRequest).where(DisclosureRequest.id.in_(ids)).order_by(DisclosureRequest.id.desc())

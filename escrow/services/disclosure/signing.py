@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from escrow.crypto.disclosure import ROLE_COSIGN, ROLE_SUBMIT
 from escrow.crypto.transcript import b64u_encode, canonical_json
 from escrow.errors import InvalidStateError, ValidationError
-from escrow.models import DisclosureCosignature, DisclosureRequest, LogState
+from escrow.models import Court, DisclosureCosignature, DisclosureRequest, LogState
 from escrow.protocol.disclosure import DisclosureBody, parse_blinding
 from escrow.services.disclosure import _shared as shared
+from escrow.services.disclosure.drafting import check_court_signed
 from escrow.services.disclosure.expiry import expire_if_due
 from escrow.services.disclosure.policy import (
     DisclosurePolicy,
@@ -27,6 +28,7 @@ from escrow.services.disclosure.policy import (
 from escrow.services.disclosure.states import RequestState
 from escrow.services.disclosure.views import DisclosureView, PolicyStatus, request_view
 from escrow.services.keyholders import claim_row
+from escrow.services.roster import roster_policy
 from escrow.services.transparency import LogSigner, append_event
 
 _log = logging.getLogger(__name__)
@@ -102,6 +104,10 @@ def submit_request(
         raise InvalidStateError(
             f"the monthly cap of {status.monthly_cap} disclosure requests is reached; this is published"
         )
+    court = session.get(Court, row.court_id)
+    assert court is not None  # noqa: S101 - foreign key
+    # A draft made before the court registered its key is refused too (issue 16 item 4).
+    check_court_signed(court, row.court_verdict)
     row.status = RequestState.SUBMITTED
     row.submit_signature = signed
     row.submitted_at = now
@@ -156,7 +162,7 @@ def cosign_request(
     staff = shared.staff_account(session, username)
     officer = shared.as_officer(staff)
     submitter = shared.as_officer(shared.staff_by_id(session, row.submitter_id))
-    check_request_cosigner(policy, officer=officer, submitter=submitter)
+    check_request_cosigner(roster_policy(session, policy), officer=officer, submitter=submitter)
     signed = shared.verify_officer_signature(
         session,
         staff,
