@@ -1,8 +1,8 @@
 """The roster the key-holders sign (issue 16): its versions, the holders' signatures on them, and the
 officer key certificates that organisations sign.
 
-Revision ID: 0013_issue16_roster
-Revises: 0012_oprf
+Revision ID: 0017_roster
+Revises: 0016_oidc_refresh_tokens
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0013_issue16_roster"
-down_revision: str | None = "0012_oprf"
+revision: str = "0017_roster"
+down_revision: str | None = "0016_oidc_refresh_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
