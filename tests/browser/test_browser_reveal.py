@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from base64 import b64encode
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from escrow.client.disclosure.officers import certify_officer
 from escrow.client.verifier import VerifiedCredential
 from escrow.crypto.disclosure import sign_court_order
 from escrow.crypto.errors import CryptoError
@@ -39,12 +41,21 @@ from escrow.crypto.seal import (
 from escrow.crypto.transcript import b64u_decode, b64u_encode
 from escrow.identity.devidp import DEMO_USERS
 from escrow.identity.officer import DocumentCheck
-from escrow.models import Credential, DisclosureDecision, DisclosureRequest, DisclosureScope, Person
+from escrow.models import (
+    Credential,
+    DisclosureDecision,
+    DisclosureRequest,
+    DisclosureScope,
+    Person,
+    StaffAccount,
+)
 from escrow.protocol.disclosure import DisclosureBody
 from escrow.services.dev_ceremony import DEV_THRESHOLD
 from escrow.services.dev_ceremony import PASSPHRASE_FILE as HOLDER_PASSPHRASE_FILE
+from escrow.services.disclosure import record_officer_certificate
 from escrow.services.escrow_keys import active_escrow_key
 from escrow.services.registration import login_with_password, register_in_person
+from escrow.services.staff import get_staff
 from tests.browser.conftest import check_page
 from tests.browser.support import (
     Portal,
@@ -75,8 +86,8 @@ def portal(tmp_path: Path, oprf_network: OprfNetwork) -> Iterator[Portal]:
     """The active 3-of-5 key has key-holders with holder files (the development ceremony)."""
     with running_portal(tmp_path / "portal", holder_files=True, network=oprf_network) as portal:
         portal.add_platform(PLATFORM, "Example Forum")
-        portal.add_staff("olga", "legal_officer", organisation="Forum Legal")
-        portal.add_staff("pavel", "legal_officer", organisation="Public Prosecution Service")
+        for username, organisation in ORGANISATIONS.items():
+            portal.add_staff(username, "legal_officer", organisation=organisation)
         yield portal
 
 
@@ -90,9 +101,13 @@ def _disclose_with_browser_keys(
     order.write_bytes(PDF)
     olga, pavel = new_page(), new_page()
     sign_in(olga, portal, "olga")
-    _make_browser_key(olga, portal, "olga")
+    olga_key = _make_browser_key(olga, portal, "olga")
     sign_in(pavel, portal, "pavel")
-    _make_browser_key(pavel, portal, "pavel")
+    pavel_key = _make_browser_key(pavel, portal, "pavel")
+    # The key-holders sign the roster of this court and the officers' organisations, whose keys
+    # certify the officers' browser keys (issue 16)
+    portal.sign_roster([(COURT, "EX", court_seed)], ORG_SEEDS)
+    _certify(portal, {"olga": olga_key, "pavel": pavel_key})
     fill_disclosure_form(
         olga,
         portal,
@@ -120,6 +135,36 @@ def _disclose_with_browser_keys(
         )
     assert f"request {request_id} is disclosed" in output
     return olga, request_id
+
+
+ORGANISATIONS = {"olga": "Forum Legal", "pavel": "Public Prosecution Service"}
+ORG_SEEDS = {organisation: os.urandom(32) for organisation in ORGANISATIONS.values()}
+
+
+def _certify(portal: Portal, keys: dict[str, str]) -> None:
+    """Each officer's organisation certifies their registered key (`escrow org certify`'s code), and the
+    officer records the certificate through the service, as their key page does."""
+    now = datetime.now(UTC)
+    with portal.extension.session_factory() as session:
+        for username, key in keys.items():
+            officer = session.scalars(select(StaffAccount).where(StaffAccount.username == username)).one()
+            organisation = ORGANISATIONS[username]
+            record = certify_officer(
+                ORG_SEEDS[organisation],
+                username=username,
+                organisation=organisation,
+                officer_key_b64=key,
+                not_before=now - timedelta(minutes=5),
+                not_after=now + timedelta(days=365),
+            )
+            record_officer_certificate(
+                session,
+                actor=get_staff(session, officer.id),
+                certificate=record["certificate"],
+                signature_b64=record["signature"],
+                log=portal.extension.log,
+                now=now,
+            )
 
 
 def _open_in_the_page(olga: Any, portal: Portal, request_id: int) -> Any:
