@@ -13,15 +13,34 @@
 //    PK)) and the inner one (HKDF-SHA256(M, "escrow identity v1")), and parse the identity record.
 // 4. Blind each identity key (RFC 9497 VOPRF, ristretto255-SHA512), sign the check digest (role
 //    oprf-check), verify every OPRF node's proof against the public shares of the oprf.key_activated
-//    entry, proven by an inclusion proof in the latest signed checkpoint, combine, finalize, derive the person keys, and check seal point, person
-//    key and pseudonym (slots 0..15) as _verdict does. An identity is shown only when all of it holds.
+//    entry (proven by an inclusion proof in the latest signed checkpoint), combine, finalize, derive the
+//    person keys, and check seal point, person key and pseudonym (slots 0..15) as _verdict does. An
+//    identity is shown only when all of it holds.
 //
 // Nothing is stored: no localStorage, no IndexedDB write; the page is served with Cache-Control no-store.
 // This protects against a stolen database, not against a server that serves a hostile script: an officer
 // who must not trust the server opens the request with the command-line tool instead.
 
-import { ed25519, ristretto255, ristretto255_oprf, sha256, sha512, hmac, hkdf, xchacha20poly1305 } from "./vendor/noble.js";
-import { ED25519, b64u, canonical, concat, ed25519Available, loadPair, officerMessage, publicKeyOf } from "./officer-key.js";
+import {
+  ed25519,
+  ristretto255,
+  ristretto255_oprf,
+  sha256,
+  sha512,
+  hmac,
+  hkdf,
+  xchacha20poly1305,
+} from "./vendor/noble.js";
+import {
+  ED25519,
+  b64u,
+  canonical,
+  concat,
+  ed25519Available,
+  loadPair,
+  officerMessage,
+  publicKeyOf,
+} from "./officer-key.js";
 export { canonical }; // the canonical JSON of escrow.crypto.transcript (officer-key.js), for the tests
 
 const EdPoint = ed25519.Point;
@@ -55,11 +74,13 @@ const refuse = (why) => {
 
 // Strict unpadded base64url: the alphabet only, canonical trailing bits, and an exact length if given.
 export function b64uDecode(value, length) {
-  if (typeof value !== "string" || !/^[A-Za-z0-9_-]*$/.test(value) || value.length % 4 === 1) refuse("expected base64url text");
+  if (typeof value !== "string" || !/^[A-Za-z0-9_-]*$/.test(value) || value.length % 4 === 1)
+    refuse("expected base64url text");
   const standard = value.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((value.length + 3) % 4);
   const bytes = Uint8Array.from(atob(standard), (c) => c.charCodeAt(0));
   if (b64u(bytes) !== value) refuse("non-canonical base64url");
-  if (length !== undefined && bytes.length !== length) refuse(`expected ${length} bytes, got ${bytes.length}`);
+  if (length !== undefined && bytes.length !== length)
+    refuse(`expected ${length} bytes, got ${bytes.length}`);
   return bytes;
 }
 
@@ -85,7 +106,8 @@ const u16 = (n) => Uint8Array.of(n >> 8, n & 0xff);
 function exactMembers(data, members, what) {
   if (data === null || typeof data !== "object" || Array.isArray(data)) refuse(`malformed ${what}`);
   const keys = Object.keys(data).sort();
-  if (keys.length !== members.length || keys.some((k, i) => k !== [...members].sort()[i])) refuse(`unexpected ${what} fields`);
+  if (keys.length !== members.length || keys.some((k, i) => k !== [...members].sort()[i]))
+    refuse(`unexpected ${what} fields`);
 }
 
 function isContext(value) {
@@ -186,7 +208,9 @@ function decodeProof(bytes) {
 
 export function verifyKnowledge(publicPoint, proof, binding) {
   const commitment = base(proof.z).subtract(mul(publicPoint, proof.c));
-  const t = new Transcript(SCHNORR_DOMAIN).append(label("G"), enc(EdPoint.BASE)).append(label("X"), enc(publicPoint));
+  const t = new Transcript(SCHNORR_DOMAIN)
+    .append(label("G"), enc(EdPoint.BASE))
+    .append(label("X"), enc(publicPoint));
   t.append(label("A"), enc(commitment));
   for (const [name, data] of binding) t.append(name, data);
   return t.challenge() === proof.c;
@@ -195,7 +219,9 @@ export function verifyKnowledge(publicPoint, proof, binding) {
 export function verifyDleq(publicPoint, pairs, proof, binding) {
   const commitments = [base(proof.z).subtract(mul(publicPoint, proof.c))];
   for (const [b, d] of pairs) commitments.push(mul(b, proof.z).subtract(mul(d, proof.c)));
-  const t = new Transcript(DLEQ_DOMAIN).append(label("G"), enc(EdPoint.BASE)).append(label("V"), enc(publicPoint));
+  const t = new Transcript(DLEQ_DOMAIN)
+    .append(label("G"), enc(EdPoint.BASE))
+    .append(label("V"), enc(publicPoint));
   t.append(label("k"), u64(pairs.length));
   for (const [b, d] of pairs) t.append(label("B"), enc(b)).append(label("D"), enc(d));
   for (const a of commitments) t.append(label("A"), enc(a));
@@ -244,7 +270,11 @@ export function parseEnvelope(data) {
     header: envelopeHeader(data),
     digest: sha256(utf8(canonical(data))),
   };
-  const binding = [[label("envelope"), envelope.header], [label("nonce"), envelope.nonce], [label("outer"), sha256(envelope.outer)]];
+  const binding = [
+    [label("envelope"), envelope.header],
+    [label("nonce"), envelope.nonce],
+    [label("outer"), sha256(envelope.outer)],
+  ];
   if (!verifyKnowledge(envelope.r, envelope.proof, binding)) {
     throw new RevealError("an envelope carries no valid proof of its randomness (forged)");
   }
@@ -253,14 +283,16 @@ export function parseEnvelope(data) {
 
 // ThresholdPublicKey.from_dict, key id included ("ek1-" || hex(SHA-256("escrow/v1/key-id" || PK)[:12])).
 export function parseKey(data) {
-  if (!isContext(data) || !isContext(data.verification_keys) || !isInt(data.threshold)) refuse("malformed threshold public key");
+  if (!isContext(data) || !isContext(data.verification_keys) || !isInt(data.threshold))
+    refuse("malformed threshold public key");
   const publicKey = decodePoint(b64uDecode(data.public_key, 32));
   const verification = new Map();
   for (const [i, v] of Object.entries(data.verification_keys)) {
     if (!/^[1-9][0-9]{0,2}$/.test(i) || Number(i) > 255) refuse("malformed threshold public key");
     verification.set(Number(i), decodePoint(b64uDecode(v, 32)));
   }
-  if (!(data.threshold >= 1 && data.threshold <= verification.size)) refuse("threshold out of range for the verification keys");
+  if (!(data.threshold >= 1 && data.threshold <= verification.size))
+    refuse("threshold out of range for the verification keys");
   const keyId = "ek1-" + toHex(sha256(concat(utf8("escrow/v1/key-id"), enc(publicKey))).subarray(0, 12));
   if ("key_id" in data && data.key_id !== keyId) refuse("key id does not match the public key");
   return { keyId, threshold: data.threshold, publicKey, verification };
@@ -269,7 +301,11 @@ export function parseKey(data) {
 export function parsePartial(data) {
   exactMembers(data, ["holder", "d", "proof"], "partial decryption");
   if (!isInt(data.holder) || data.holder < 1 || data.holder > 255) refuse("malformed partial decryption");
-  return { holder: data.holder, d: decodePoint(b64uDecode(data.d, 32)), proof: decodeProof(b64uDecode(data.proof, 64)) };
+  return {
+    holder: data.holder,
+    d: decodePoint(b64uDecode(data.d, 32)),
+    proof: decodeProof(b64uDecode(data.proof, 64)),
+  };
 }
 
 // combine_partials with blind B: every proof checked (a bad one is named), then Lagrange over the first t.
@@ -280,7 +316,10 @@ export function combinePartials(key, envelope, requestDigest, partials, blindPoi
     if (seen.has(p.holder)) refuse(`two partial decryptions from holder ${p.holder}`);
     seen.add(p.holder);
   }
-  const binding = [[label("request"), requestDigest], [label("envelope"), envelope.digest]];
+  const binding = [
+    [label("request"), requestDigest],
+    [label("envelope"), envelope.digest],
+  ];
   const point = blindPoint ? envelope.r.add(blindPoint) : envelope.r;
   for (const p of partials) {
     const v = key.verification.get(p.holder);
@@ -289,7 +328,8 @@ export function combinePartials(key, envelope, requestDigest, partials, blindPoi
       throw new RevealError(`the partial decryption of key-holder ${p.holder} does not verify`);
     }
   }
-  if (partials.length < key.threshold) refuse(`${partials.length} of ${key.threshold} required partial decryptions`);
+  if (partials.length < key.threshold)
+    refuse(`${partials.length} of ${key.threshold} required partial decryptions`);
   const chosen = [...partials].sort((a, b) => a.holder - b.holder).slice(0, key.threshold);
   const lambdas = lagrangeAtZero(chosen.map((p) => p.holder));
   return chosen.reduce((acc, p) => acc.add(mul(p.d, lambdas.get(p.holder))), EdPoint.ZERO);
@@ -310,7 +350,9 @@ export function openWithSecretPoint(key, envelope, sR) {
   const sealPoint = decodePoint(b64uDecode(record.m, 32));
   const nonce = b64uDecode(record.nonce, 24);
   const inner = b64uDecode(record.inner);
-  const identity = unpad(aeadOpen(kdf(enc(sealPoint), IDENTITY_INFO), nonce, inner, utf8(canonical(record.context))));
+  const identity = unpad(
+    aeadOpen(kdf(enc(sealPoint), IDENTITY_INFO), nonce, inner, utf8(canonical(record.context))),
+  );
   return { identity, context: record.context, sealPoint };
 }
 
@@ -323,7 +365,8 @@ export function openBlinded(key, envelope, requestDigest, partials, b) {
 // ---- the officer's blinding (escrow.crypto.disclosure) ------------------------------------------
 
 export function blindingMessage(nonce, envelopeDigest) {
-  if (typeof nonce !== "string" || !/^[\x01-\x7f]*$/.test(nonce)) refuse("a request nonce is ASCII text without NUL");
+  if (typeof nonce !== "string" || !/^[\x01-\x7f]*$/.test(nonce))
+    refuse("a request nonce is ASCII text without NUL");
   return concat(utf8(BLIND_DOMAIN + nonce + "\0"), envelopeDigest);
 }
 
@@ -338,7 +381,9 @@ export function blindingScalarFromSignature(signature) {
 }
 
 export async function blindingScalar(privateKey, nonce, envelopeDigest) {
-  const signature = new Uint8Array(await crypto.subtle.sign(ED25519, privateKey, blindingMessage(nonce, envelopeDigest)));
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(ED25519, privateKey, blindingMessage(nonce, envelopeDigest)),
+  );
   return blindingScalarFromSignature(signature);
 }
 
@@ -355,14 +400,21 @@ export function parseRecord(bytes) {
   } catch {
     refuse("the identity record is not JSON");
   }
-  if (!isContext(record) || !Object.values(record).every((v) => typeof v === "string")) refuse("the identity record is not an object of text values");
-  for (const member of ["provider", "issuer", "subject"]) if (!record[member]) refuse(`the identity record has no ${member}`);
+  if (!isContext(record) || !Object.values(record).every((v) => typeof v === "string"))
+    refuse("the identity record is not an object of text values");
+  for (const member of ["provider", "issuer", "subject"])
+    if (!record[member]) refuse(`the identity record has no ${member}`);
   return record;
 }
 
-export const recordIdentityKey = (record) => utf8(canonical({ kind: record.provider, issuer: record.issuer, subject: record.subject }));
+export const recordIdentityKey = (record) =>
+  utf8(canonical({ kind: record.provider, issuer: record.issuer, subject: record.subject }));
 
-export const sealContext = (personKey) => ({ record: "person-identity", v: SEAL_VERSION, person_key: b64u(personKey) });
+export const sealContext = (personKey) => ({
+  record: "person-identity",
+  v: SEAL_VERSION,
+  person_key: b64u(personKey),
+});
 
 const hkdfExpand32 = (prk, info) => hmac(sha256, prk, concat(info, Uint8Array.of(1)));
 
@@ -390,7 +442,8 @@ export function personKeys(output) {
 }
 
 export function pseudonym(secret, platform, slot = 0) {
-  if (typeof platform !== "string" || !platform || platform.includes("\0")) refuse("platform id must be non-empty text without NUL");
+  if (typeof platform !== "string" || !platform || platform.includes("\0"))
+    refuse("platform id must be non-empty text without NUL");
   let message = PSEUDONYM_DOMAIN + platform;
   if (slot) message += "\0" + String(slot);
   return base32(hmac(sha256, secret, utf8(message))).slice(0, PSEUDONYM_CHARS);
@@ -410,7 +463,8 @@ export function verdict(item, opened, keys) {
   }
   let found = false;
   if (typeof item.platform === "string" && item.platform && !item.platform.includes("\0")) {
-    for (let slot = 0; slot < MAX_SLOTS; slot++) found = found | (pseudonym(keys.secret, item.platform, slot) === String(item.pseudonym));
+    for (let slot = 0; slot < MAX_SLOTS; slot++)
+      found = found | (pseudonym(keys.secret, item.platform, slot) === String(item.pseudonym));
   }
   return found ? "" : "the revealed person's pseudonyms on this platform do not include the one in scope";
 }
@@ -430,13 +484,19 @@ export function finalizeThreshold(inputs, blinds, blinded, publicShares, answers
     if (verified.has(a.node)) refuse(`node ${a.node} answered twice`);
     const share = publicShares.get(a.node);
     if (!share) refuse(`node ${a.node} holds no share of this key`);
-    if (!Array.isArray(a.evaluated) || a.evaluated.length !== blinded.length) refuse(`node ${a.node} answered ${a.evaluated?.length} elements for ${blinded.length}`);
+    if (!Array.isArray(a.evaluated) || a.evaluated.length !== blinded.length)
+      refuse(`node ${a.node} answered ${a.evaluated?.length} elements for ${blinded.length}`);
     const evaluated = a.evaluated.map((e) => decodeElement(b64uDecode(e, 32)));
     const proof = b64uDecode(a.proof, 64);
     decodeScalar(proof.subarray(0, 32));
     decodeScalar(proof.subarray(32));
     try {
-      const items = inputs.map((input, j) => ({ input, blind: blinds[j], blinded: blinded[j], evaluated: evaluated[j].toBytes() }));
+      const items = inputs.map((input, j) => ({
+        input,
+        blind: blinds[j],
+        blinded: blinded[j],
+        evaluated: evaluated[j].toBytes(),
+      }));
       voprf.finalizeBatch(items, share.toBytes(), proof);
     } catch {
       throw new RevealError(`node ${a.node}'s proof does not verify`);
@@ -447,7 +507,8 @@ export function finalizeThreshold(inputs, blinds, blinded, publicShares, answers
   const lambdas = lagrangeAtZero([...verified.keys()]);
   return inputs.map((input, j) => {
     let combined = RPoint.ZERO;
-    for (const [node, evaluated] of verified) combined = combined.add(evaluated[j].multiply(lambdas.get(node)));
+    for (const [node, evaluated] of verified)
+      combined = combined.add(evaluated[j].multiply(lambdas.get(node)));
     return oprf.finalize(input, blinds[j], combined.toBytes());
   });
 }
@@ -467,46 +528,79 @@ async function post(path, payload) {
 }
 
 async function signRole(pair, role, digest) {
-  return b64u(new Uint8Array(await crypto.subtle.sign(ED25519, pair.privateKey, officerMessage(role, b64u(digest)))));
+  return b64u(
+    new Uint8Array(await crypto.subtle.sign(ED25519, pair.privateKey, officerMessage(role, b64u(digest)))),
+  );
 }
 
 const BODY_VERSION = 2;
-const BODY_KEYS = ["v", "nonce", "court", "case_number", "order_sha256", "court_signature", "legal_basis", "emergency", "scope", "expires_at", "notify_delay_days", "key_id", "submitter", "blinding"];
+const BODY_KEYS = [
+  "v",
+  "nonce",
+  "court",
+  "case_number",
+  "order_sha256",
+  "court_signature",
+  "legal_basis",
+  "emergency",
+  "scope",
+  "expires_at",
+  "notify_delay_days",
+  "key_id",
+  "submitter",
+  "blinding",
+];
 
 // What DisclosureBody.from_dict checks before this page relies on a member: the version (a newer body
 // is refused by name), exact members, a pseudonym scope item per envelope and one blinding point each.
 export function checkBody(body) {
   if (!isContext(body)) refuse("the request body cannot be read; refusing");
-  if (!isInt(body.v) || body.v !== BODY_VERSION) refuse(`the request body is of version ${JSON.stringify(body.v)}, not ${BODY_VERSION}; refusing`);
+  if (!isInt(body.v) || body.v !== BODY_VERSION)
+    refuse(`the request body is of version ${JSON.stringify(body.v)}, not ${BODY_VERSION}; refusing`);
   exactMembers(body, BODY_KEYS, "disclosure request body");
   if (!isCanonical(body)) refuse("the request body is not canonical JSON; refusing");
-  if (typeof body.nonce !== "string" || !/^[0-9a-f]{32}$/.test(body.nonce) || typeof body.key_id !== "string") refuse("the request body cannot be read; refusing");
-  if (!Array.isArray(body.scope) || body.scope.length === 0 || !Array.isArray(body.blinding) || body.blinding.length !== body.scope.length) {
+  if (typeof body.nonce !== "string" || !/^[0-9a-f]{32}$/.test(body.nonce) || typeof body.key_id !== "string")
+    refuse("the request body cannot be read; refusing");
+  if (
+    !Array.isArray(body.scope) ||
+    body.scope.length === 0 ||
+    !Array.isArray(body.blinding) ||
+    body.blinding.length !== body.scope.length
+  ) {
     refuse("the request body holds no blinding point per pseudonym in scope; refusing");
   }
   for (const item of body.scope) {
     exactMembers(item, ["platform", "pseudonym", "envelope_digest"], "pseudonym scope item");
-    if (![item.platform, item.pseudonym, item.envelope_digest].every((v) => typeof v === "string" && v)) refuse("a scope item cannot be read; refusing");
+    if (![item.platform, item.pseudonym, item.envelope_digest].every((v) => typeof v === "string" && v))
+      refuse("a scope item cannot be read; refusing");
     b64uDecode(item.envelope_digest, 32);
   }
-  if (!isContext(body.submitter) || typeof body.submitter.username !== "string") refuse("the request body names no submitter; refusing");
+  if (!isContext(body.submitter) || typeof body.submitter.username !== "string")
+    refuse("the request body names no submitter; refusing");
 }
 
 // _read_package: the package is the request this key signed, with one proven envelope per scope item.
 async function readPackage(data, pair, username, requestId, signedDigest) {
-  if (!isContext(data) || data.id !== requestId) refuse("the server's reveal package is not for this request; refusing");
+  if (!isContext(data) || data.id !== requestId)
+    refuse("the server's reveal package is not for this request; refusing");
   const body = data.body;
   checkBody(body);
   const digest = sha256(utf8(canonical(body)));
   if (b64u(digest) !== data.digest) refuse("the reveal package's digest does not match its body");
-  if (!equalBytes(digest, signedDigest)) refuse("the reveal package is not the request you opened (another digest); refusing");
-  if (!isContext(body.submitter) || body.submitter.username !== username) refuse("this request was not submitted with this key");
+  if (!equalBytes(digest, signedDigest))
+    refuse("the reveal package is not the request you opened (another digest); refusing");
+  if (!isContext(body.submitter) || body.submitter.username !== username)
+    refuse("this request was not submitted with this key");
   let key;
   let envelopes;
   let partials;
   try {
     key = parseKey(data.key);
-    if (!Array.isArray(data.envelopes) || !Array.isArray(data.partials) || data.envelopes.length !== body.scope.length) {
+    if (
+      !Array.isArray(data.envelopes) ||
+      !Array.isArray(data.partials) ||
+      data.envelopes.length !== body.scope.length
+    ) {
       refuse("the reveal package does not hold one envelope per pseudonym in scope");
     }
     envelopes = data.envelopes.map(parseEnvelope);
@@ -516,15 +610,23 @@ async function readPackage(data, pair, username, requestId, signedDigest) {
     if (e instanceof RevealError && e.message.startsWith("an envelope")) refuse(`${e.message}; refusing`);
     refuse(`the reveal package is malformed (${e.message}); refusing`);
   }
-  if (key.keyId !== body.key_id) refuse("the reveal package names another escrow key than the request; refusing");
+  if (key.keyId !== body.key_id)
+    refuse("the reveal package names another escrow key than the request; refusing");
   const blinds = [];
   for (const [j, item] of body.scope.entries()) {
     const envelope = envelopes[j];
-    if (b64u(envelope.digest) !== item.envelope_digest || envelope.context.platform !== item.platform || envelope.context.pseudonym !== item.pseudonym) {
-      refuse(`the envelope for ${item.platform}/${item.pseudonym} does not match the digest the officers signed (tampered or substituted); refusing`);
+    if (
+      b64u(envelope.digest) !== item.envelope_digest ||
+      envelope.context.platform !== item.platform ||
+      envelope.context.pseudonym !== item.pseudonym
+    ) {
+      refuse(
+        `the envelope for ${item.platform}/${item.pseudonym} does not match the digest the officers signed (tampered or substituted); refusing`,
+      );
     }
     const b = await blindingScalar(pair.privateKey, body.nonce, envelope.digest);
-    if (b64u(enc(EdPoint.BASE.multiply(b))) !== body.blinding[j]) refuse("this request was not submitted with this key (its blinding points are not yours)");
+    if (b64u(enc(EdPoint.BASE.multiply(b))) !== body.blinding[j])
+      refuse("this request was not submitted with this key (its blinding points are not yours)");
     blinds.push(b);
   }
   return { requestId, body, digest, key, envelopes, partials, blinds };
@@ -533,7 +635,8 @@ async function readPackage(data, pair, username, requestId, signedDigest) {
 // ---- the transparency log (escrow.crypto.note, escrow.crypto.merkle, client.disclosure.shared) ------
 
 function stdB64Decode(value) {
-  if (typeof value !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) refuse("bad base64");
+  if (typeof value !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0)
+    refuse("bad base64");
   const bytes = Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
   if (btoa(String.fromCharCode(...bytes)) !== value) refuse("non-canonical base64");
   return bytes;
@@ -543,7 +646,8 @@ function stdB64Decode(value) {
 // server's, on first use: the page has nowhere to pin it; the command-line tool pins it). Returns
 // {size, root}.
 export async function latestCheckpoint(verifierKey, note) {
-  const parts = typeof verifierKey === "string" ? verifierKey.match(/^([^+\s]+)\+([0-9a-f]{8})\+(.+)$/) : null;
+  const parts =
+    typeof verifierKey === "string" ? verifierKey.match(/^([^+\s]+)\+([0-9a-f]{8})\+(.+)$/) : null;
   if (!parts) refuse("the log's verifier key is malformed");
   const [, name, hashHex, keyB64] = parts;
   const typed = stdB64Decode(keyB64);
@@ -561,12 +665,14 @@ export async function latestCheckpoint(verifierKey, note) {
     if (!match || match[1] !== name) continue;
     const signature = stdB64Decode(match[2]);
     if (signature.length !== 68 || !equalBytes(signature.subarray(0, 4), keyHash)) continue;
-    if (!(await crypto.subtle.verify(ED25519, key, signature.subarray(4), utf8(body)))) refuse("the checkpoint's signature does not verify");
+    if (!(await crypto.subtle.verify(ED25519, key, signature.subarray(4), utf8(body))))
+      refuse("the checkpoint's signature does not verify");
     verified = true;
   }
   if (!verified) refuse("the checkpoint is not signed by the log's key");
   const lines = body.slice(0, -1).split("\n");
-  if (lines.length < 3 || lines[0] !== name || !/^(0|[1-9][0-9]{0,18})$/.test(lines[1])) refuse("the checkpoint is malformed");
+  if (lines.length < 3 || lines[0] !== name || !/^(0|[1-9][0-9]{0,18})$/.test(lines[1]))
+    refuse("the checkpoint is malformed");
   const root = stdB64Decode(lines[2]);
   if (root.length !== 32) refuse("the checkpoint is malformed");
   return { size: Number(lines[1]), root };
@@ -609,17 +715,28 @@ async function provenLogEvent(index, what) {
   const { verifier_key: verifierKey } = await getJson("/api/v1/log/key");
   const noteResponse = await fetch("/api/v1/log/checkpoint", { cache: "no-store" });
   const checkpoint = await latestCheckpoint(verifierKey, await noteResponse.text());
-  if (!isInt(index) || index < 0 || index >= checkpoint.size) refuse(`${what}: no log entry (index ${index}, log size ${checkpoint.size}); refusing`);
+  if (!isInt(index) || index < 0 || index >= checkpoint.size)
+    refuse(`${what}: no log entry (index ${index}, log size ${checkpoint.size}); refusing`);
   const page = await getJson(`/api/v1/log/entries?start=${index}&end=${index + 1}`);
   const entry = page && Array.isArray(page.entries) ? page.entries[0] : null;
   if (!entry) refuse(`${what}: entry ${index} is missing; refusing`);
   const leaf = b64uDecode(entry.body);
   const proof = await getJson(`/api/v1/log/proof/inclusion?index=${index}&size=${checkpoint.size}`);
-  if (!Array.isArray(proof.proof) || !verifyInclusion(leafHash(leaf), index, checkpoint.size, proof.proof.map((h) => b64uDecode(h, 32)), checkpoint.root)) {
+  if (
+    !Array.isArray(proof.proof) ||
+    !verifyInclusion(
+      leafHash(leaf),
+      index,
+      checkpoint.size,
+      proof.proof.map((h) => b64uDecode(h, 32)),
+      checkpoint.root,
+    )
+  ) {
     refuse(`${what}: entry ${index} is not proven in the transparency log; refusing`);
   }
   const event = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(leaf));
-  if (!isContext(event) || !isContext(event.data)) refuse(`${what}: entry ${index} is not a log event; refusing`);
+  if (!isContext(event) || !isContext(event.data))
+    refuse(`${what}: entry ${index} is not a log event; refusing`);
   return event;
 }
 
@@ -630,8 +747,10 @@ async function loggedOprfKey(logIndex, keyId) {
     refuse("the OPRF key the server names is not one the transparency log activated; refusing");
   }
   const shares = new Map();
-  for (const [i, v] of Object.entries(event.data.public_shares || {})) shares.set(Number(i), decodeElement(b64uDecode(v, 32)));
-  if (!isInt(event.data.threshold) || event.data.threshold < 1) refuse("the log's oprf.key_activated record is malformed");
+  for (const [i, v] of Object.entries(event.data.public_shares || {}))
+    shares.set(Number(i), decodeElement(b64uDecode(v, 32)));
+  if (!isInt(event.data.threshold) || event.data.threshold < 1)
+    refuse("the log's oprf.key_activated record is malformed");
   return { threshold: event.data.threshold, shares };
 }
 
@@ -639,11 +758,22 @@ async function oprfOutputs(pair, pkg, identityKeys) {
   const blinds = identityKeys.map((x) => blindIdentityKey(x));
   const blinded = blinds.map((b) => b.blinded);
   const signature = await signRole(pair, "oprf-check", oprfCheckDigest(pkg.digest, blinded));
-  const answer = await post(`/api/v1/disclosures/${pkg.requestId}/oprf-check`, { blinded: blinded.map(b64u), signature });
-  if (!isContext(answer) || !Array.isArray(answer.answers)) refuse("the server's OPRF answer is malformed; refusing");
+  const answer = await post(`/api/v1/disclosures/${pkg.requestId}/oprf-check`, {
+    blinded: blinded.map(b64u),
+    signature,
+  });
+  if (!isContext(answer) || !Array.isArray(answer.answers))
+    refuse("the server's OPRF answer is malformed; refusing");
   const logged = await loggedOprfKey(answer.log_index, answer.key_id);
   try {
-    return finalizeThreshold(identityKeys, blinds.map((b) => b.blind), blinded, logged.shares, answer.answers, logged.threshold);
+    return finalizeThreshold(
+      identityKeys,
+      blinds.map((b) => b.blind),
+      blinded,
+      logged.shares,
+      answer.answers,
+      logged.threshold,
+    );
   } catch (e) {
     refuse(`an OPRF node's answer does not verify against its logged key (${e.message}); refusing`);
   }
@@ -652,7 +782,9 @@ async function oprfOutputs(pair, pkg, identityKeys) {
 // open_request: one {label, verdict, identity, reason} per pseudonym in scope.
 export async function openRequest(pair, username, requestId, digestB64u) {
   const signedDigest = b64uDecode(digestB64u, 32);
-  const data = await post(`/api/v1/disclosures/${requestId}/reveal`, { signature: await signRole(pair, "reveal", signedDigest) });
+  const data = await post(`/api/v1/disclosures/${requestId}/reveal`, {
+    signature: await signRole(pair, "reveal", signedDigest),
+  });
   const pkg = await readPackage(data, pair, username, requestId, signedDigest);
   const opened = pkg.envelopes.map((envelope, j) => {
     try {
@@ -672,11 +804,18 @@ export async function openRequest(pair, username, requestId, digestB64u) {
     }
   });
   const positions = [...records.keys()].sort((a, b) => a - b);
-  const outputs = positions.length ? await oprfOutputs(pair, pkg, positions.map((j) => recordIdentityKey(records.get(j)))) : [];
+  const outputs = positions.length
+    ? await oprfOutputs(
+        pair,
+        pkg,
+        positions.map((j) => recordIdentityKey(records.get(j))),
+      )
+    : [];
   const derived = new Map(positions.map((j, n) => [j, personKeys(outputs[n])]));
   return pkg.body.scope.map((item, j) => {
     const itemLabel = `${item.platform} / ${item.pseudonym}`;
-    if (typeof opened[j] === "string") return { label: itemLabel, verdict: "substituted", identity: null, reason: opened[j] };
+    if (typeof opened[j] === "string")
+      return { label: itemLabel, verdict: "substituted", identity: null, reason: opened[j] };
     const reason = verdict(item, opened[j], derived.get(j));
     if (reason) return { label: itemLabel, verdict: "substituted", identity: null, reason };
     return { label: itemLabel, verdict: "verified", identity: records.get(j), reason: "" };
@@ -695,7 +834,8 @@ function show(results, out) {
     section.append(heading);
     if (r.verdict === "verified") {
       const note = document.createElement("p");
-      note.textContent = "Verified: the OPRF nodes' answers (checked against the logged key) show this is the person behind the pseudonym.";
+      note.textContent =
+        "Verified: the OPRF nodes' answers (checked against the logged key) show this is the person behind the pseudonym.";
       const list = document.createElement("dl");
       for (const [name, value] of Object.entries(r.identity)) {
         const dt = document.createElement("dt");
@@ -723,7 +863,8 @@ async function setUp(section) {
   const out = section.querySelector("[data-browser-reveal-result]");
   const button = section.querySelector("button");
   if ((await publicKeyOf(pair)) !== registeredKey) {
-    status.textContent = "The key in this browser is not the one registered for you; open the request with your key file.";
+    status.textContent =
+      "The key in this browser is not the one registered for you; open the request with your key file.";
     button.disabled = true;
     return;
   }
