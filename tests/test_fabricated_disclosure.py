@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from escrow.cli.main import cli
-from escrow.client.disclosure import officer_sign, officer_summary
+from escrow.client.disclosure import officer_sign, officer_submit, officer_summary
 from escrow.client.disclosure.officers import certify_officer
 from escrow.client.holder import UrllibTransport
 from escrow.crypto.disclosure import new_officer_secrets, public_key, sign_court_order, sign_roster
@@ -120,8 +120,8 @@ def _fabricate(world: World, url: str, *, with_court: bool = True) -> int:
     assert draft.status_code == 201, draft.get_json()
     assert draft.get_json()["body"]["court_signature"] == "verified"  # the server is fooled
     request_id = int(draft.get_json()["id"])
+    officer_submit(UrllibTransport(url), fake["alice"], world.document(request_id))
     _, digest, _ = officer_summary(world.document(request_id))
-    officer_sign(UrllibTransport(url), fake["alice"], request_id, digest, "submit")
     result = officer_sign(UrllibTransport(url), fake["bob"], request_id, digest, "cosign")
     assert result["status"] == "cosigned"
     # and the real keys put back, so nothing looks changed

@@ -16,6 +16,74 @@ _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
 _HOLDER: list[dict[str, list[str]]] = [{"holderSignature": []}]
 _ID = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_B64U = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}
+_ROSTER_DOCUMENT = {
+    "type": "object",
+    "required": ["roster", "digest", "status", "signatures"],
+    "properties": {
+        "roster": {"type": "object", "description": "the roster (escrow/protocol/roster.py), canonical JSON"},
+        "digest": {**_B64U, "description": "SHA-256 of the roster's canonical JSON"},
+        "status": {"type": "string", "enum": ["proposed", "active", "superseded"]},
+        "signatures": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"signing_key": _B64U, "signature": _B64U},
+                "required": ["signing_key", "signature"],
+            },
+        },
+    },
+}
+_VERSION = {
+    "name": "version",
+    "in": "path",
+    "required": True,
+    "description": "The roster version number (1 for the first)",
+    "schema": {"type": "integer", "minimum": 1},
+}
+_REVEAL_PACKAGE = {
+    "type": "object",
+    "required": ["id", "digest", "body", "key", "envelopes", "partials", "view_until", "oprf_key_log_index"],
+    "properties": {
+        "id": {"type": "integer"},
+        "digest": {**_B64U, "description": "the request digest the submitter signed"},
+        "body": {"type": "object", "description": "the request body (escrow/protocol/disclosure.py)"},
+        "key": {"type": "object", "description": "the escrow key: threshold, public key, verification keys"},
+        "envelopes": {"type": "array", "items": {"type": "object"}, "description": "one per scope item"},
+        "partials": {
+            "type": "array",
+            "description": "per approving holder, one partial decryption of R + B per envelope",
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"holder": {"type": "integer"}, "d": _B64U, "proof": _B64U},
+                },
+            },
+        },
+        "view_until": {"type": "string", "format": "date-time"},
+        "oprf_key_log_index": {"type": ["integer", "null"]},
+    },
+}
+_OPRF_ANSWERS = {
+    "type": "object",
+    "required": ["key_id", "log_index", "answers"],
+    "properties": {
+        "key_id": {"type": "string"},
+        "log_index": {"type": ["integer", "null"], "description": "the log entry activating the OPRF key"},
+        "answers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "node": {"type": "integer"},
+                    "evaluated": {"type": "array", "items": _B64U},
+                    "proof": _B64U,
+                },
+            },
+        },
+    },
+}
 _ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM, "422": _PROBLEM}
 
 OPENAPI_PATHS: dict[str, Any] = {
@@ -25,7 +93,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "requestBody": _schema("public_key (base64url), optional username (admins)"),
-            "responses": {"201": _schema("The key's fingerprint"), **_ERRORS},
+            "responses": {
+                "201": _schema(
+                    "The recorded key",
+                    {"type": "object", "properties": {"fingerprint": {"type": "string"}}},
+                ),
+                **_ERRORS,
+            },
         }
     },
     "/api/v1/courts": {
@@ -102,13 +176,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "parameters": [_ID],
             "requestBody": _schema("signature (base64url)"),
-            "responses": {
-                "200": _schema(
-                    "id, digest, body, key, envelopes, partials (per holder, per envelope), view_until, "
-                    "oprf_key_log_index"
-                ),
-                **_ERRORS,
-            },
+            "responses": {"200": _schema("The reveal package", _REVEAL_PACKAGE), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/oprf-check": {
@@ -119,7 +187,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "parameters": [_ID],
             "requestBody": _schema("blinded (base64url ristretto255 elements), signature (base64url)"),
-            "responses": {"200": _schema("key_id, log_index, answers [{node, evaluated, proof}]"), **_ERRORS},
+            "responses": {"200": _schema("The nodes' answers", _OPRF_ANSWERS), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/submit": {
@@ -259,29 +327,22 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "The roster version in force (courts, organisations, holders, t) with its holders' "
             "signatures",
             "tags": ["disclosure"],
-            "responses": {"200": _schema("The roster document"), **_ERRORS},
+            "responses": {"200": _schema("The roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
     "/api/v1/roster/latest": {
         "get": {
             "summary": "The newest roster version (proposed or in force) with its holders' signatures",
             "tags": ["disclosure"],
-            "responses": {"200": _schema("The roster document"), **_ERRORS},
+            "responses": {"200": _schema("The roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
     "/api/v1/roster/versions/{version}": {
         "get": {
             "summary": "One roster version with its holders' signatures",
             "tags": ["disclosure"],
-            "parameters": [
-                {
-                    "name": "version",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            ],
-            "responses": {"200": _schema("The roster document"), **_ERRORS},
+            "parameters": [_VERSION],
+            "responses": {"200": _schema("The roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
     "/api/v1/admin/roster": {
@@ -291,7 +352,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "requestBody": _schema("courts, organisations"),
-            "responses": {"201": _schema("The proposed roster document"), **_ERRORS},
+            "responses": {"201": _schema("The proposed roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
     "/api/v1/holder/roster/{version}/sign": {
@@ -299,16 +360,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "A key-holder's signature over a roster version's digest",
             "tags": ["disclosure"],
             "security": _HOLDER,
-            "parameters": [
-                {
-                    "name": "version",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            ],
+            "parameters": [_VERSION],
             "requestBody": _schema("signature (base64url)"),
-            "responses": {"200": _schema("The roster document"), **_ERRORS},
+            "responses": {"200": _schema("The roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
     "/api/v1/officers/certificate": {
@@ -317,7 +371,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "requestBody": _schema("certificate, signature (base64url)"),
-            "responses": {"201": _schema("The key's fingerprint"), **_ERRORS},
+            "responses": {
+                "201": _schema(
+                    "The recorded key",
+                    {"type": "object", "properties": {"fingerprint": {"type": "string"}}},
+                ),
+                **_ERRORS,
+            },
         }
     },
 }
