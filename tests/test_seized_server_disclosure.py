@@ -95,12 +95,17 @@ def _disclose(world: World, pseudonym: str, envelope_digest: str) -> int:
     return request_id
 
 
-def _troll(world: World) -> Credential:
+def _credential(world: World, jti: str) -> Credential:
+    """The stored credential row `jti`, detached from its session."""
     with get_components(world.app).session_factory() as session:
-        credential = session.get(Credential, world.credential.credential_id)
+        credential = session.get(Credential, jti)
         assert credential is not None
         session.expunge(credential)
         return credential
+
+
+def _troll(world: World) -> Credential:
+    return _credential(world, world.credential.credential_id)
 
 
 def test_seal_swap_by_a_database_writer_never_unmasks_the_victim(world: World) -> None:
@@ -172,10 +177,7 @@ def _issue_second_pseudonym(world: World, secret: PseudonymSecret) -> Credential
             now=datetime.now(UTC),
             slot=1,
         )
-        credential = session.get(Credential, issued.credential_id)
-        assert credential is not None
-        session.expunge(credential)
-        return credential
+    return _credential(world, issued.credential_id)
 
 
 def test_mixed_envelope_built_at_issuance_never_unmasks_the_victim(world: World) -> None:

@@ -32,6 +32,7 @@ from escrow.cli.common import (
 )
 from escrow.client.audit import load_witness_policy
 from escrow.client.disclosure import (
+    CheckedRequest,
     approve,
     check_package,
     establish_checkpoint,
@@ -586,6 +587,37 @@ def keyholder_order(
     )
 
 
+def _check_request(
+    request_id: int,
+    server: str,
+    holder_file: Path,
+    passphrase_file: Path | None,
+    log_key: str | None,
+    state_file: Path | None,
+    witness_policy: Path,
+) -> tuple[HolderSecrets, HolderClient, CheckedRequest]:
+    """What approve and reject both do first: check request `request_id` against the log (witnessed,
+    consistent with the state kept) and the pinned roster, print what was checked, keep both pins."""
+    path = _state_path(holder_file, state_file)
+    state = load_log_state(path)
+    secrets, client = _holder(server, holder_file, passphrase_file)
+    pin = _roster_pin(holder_file)
+    checked, new_state = fetch_checked(
+        client,
+        log_fetch(server),
+        request_id,
+        log_key=log_key,
+        state=state,
+        policy=load_witness_policy(witness_policy),
+        pinned_roster=read_pin(pin),
+    )
+    for line in checked.summary:
+        click.echo(line)
+    save_log_state(path, new_state)
+    _save_pin(pin, checked.roster)
+    return secrets, client, checked
+
+
 @keyholder.command("approve")
 @click.argument("request_id", type=int)
 @_with_holder_options
@@ -602,24 +634,9 @@ def keyholder_approve(
     yes: bool,
 ) -> None:
     """Check a request yourself, then approve it with partial decryptions bound to its digest."""
-    path = _state_path(holder_file, state_file)
-    state = load_log_state(path)
-    secrets, client = _holder(server, holder_file, passphrase_file)
-    policy = load_witness_policy(witness_policy)
-    pin = _roster_pin(holder_file)
-    checked, new_state = fetch_checked(
-        client,
-        log_fetch(server),
-        request_id,
-        log_key=log_key,
-        state=state,
-        policy=policy,
-        pinned_roster=read_pin(pin),
+    secrets, client, checked = _check_request(
+        request_id, server, holder_file, passphrase_file, log_key, state_file, witness_policy
     )
-    for line in checked.summary:
-        click.echo(line)
-    save_log_state(path, new_state)
-    _save_pin(pin, checked.roster)
     if not yes:
         click.confirm("Approve this disclosure with your share?", abort=True)
     result = approve(client, secrets, checked)
@@ -645,23 +662,8 @@ def keyholder_reject(
     """Reject a request, with a reason (signed with your holder key)."""
     if not reason.strip():
         raise HolderClientError("give a reason")
-    path = _state_path(holder_file, state_file)
-    state = load_log_state(path)
-    secrets, client = _holder(server, holder_file, passphrase_file)
-    policy = load_witness_policy(witness_policy)
-    pin = _roster_pin(holder_file)
-    checked, new_state = fetch_checked(
-        client,
-        log_fetch(server),
-        request_id,
-        log_key=log_key,
-        state=state,
-        policy=policy,
-        pinned_roster=read_pin(pin),
+    secrets, client, checked = _check_request(
+        request_id, server, holder_file, passphrase_file, log_key, state_file, witness_policy
     )
-    for line in checked.summary:
-        click.echo(line)
-    save_log_state(path, new_state)
-    _save_pin(pin, checked.roster)
     result = reject(client, secrets, checked, reason)
     click.echo(f"rejected; request {request_id} is {result['status']} ({result['rejections']} rejection(s))")

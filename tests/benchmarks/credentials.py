@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +40,7 @@ from escrow.services.registration import register_person  # noqa: E402
 from escrow.services.signing_keys import published_jwks  # noqa: E402
 from escrow.services.transparency import LogSigner  # noqa: E402
 from tests.benchmarks.oprf_baseline import HmacBaselineOprf  # noqa: E402
+from tests.benchmarks.timing import paired  # noqa: E402
 from tests.credentials_support import install_key  # noqa: E402
 from tests.crypto.support import run_dkg  # noqa: E402
 
@@ -53,20 +53,8 @@ def paired_median_us(
 ) -> tuple[float, float]:
     """Returns the median time (us) of each function, timed in alternating batches so that both
     see the same machine load (this machine is shared)."""
-    first()
-    second()  # warm-up
-    a, b = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter_ns()
-        for _ in range(batch):
-            first()
-        t1 = time.perf_counter_ns()
-        for _ in range(batch):
-            second()
-        t2 = time.perf_counter_ns()
-        a.append((t1 - t0) / batch)
-        b.append((t2 - t1) / batch)
-    return statistics.median(a) / 1000, statistics.median(b) / 1000
+    a, b = paired(first, second, rounds, batch)
+    return statistics.median(a), statistics.median(b)
 
 
 def bench(repeat: int, db_dir: Path) -> list[tuple[str, float]]:
