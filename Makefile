@@ -80,10 +80,11 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, alembic check (models v
 	$(BIN)/escrow db upgrade >/dev/null && \
 	echo "alembic check" && $(BIN)/alembic -c escrow/migrations/alembic.ini check
 
-bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log, threshold OPRF; a few minutes)
+bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log and HTTP issuance on PostgreSQL, threshold OPRF; about 15 minutes)
 	$(BIN)/python tests/benchmarks/crypto.py
 	$(BIN)/python tests/benchmarks/credentials.py
-	$(BIN)/python tests/benchmarks/transparency.py
+	$(BIN)/python tests/benchmarks/transparency.py --database-url $(ESCROW_TEST_DATABASE_URL)
+	$(BIN)/python tests/benchmarks/http_issuance.py --database-url $(ESCROW_TEST_DATABASE_URL)
 	$(BIN)/python tests/benchmarks/oprf.py
 
 clean: ## remove caches, coverage data and build output (keeps .venv, instance/ and keys/)
