@@ -23,8 +23,8 @@ from escrow.config import Settings
 from escrow.crypto.merkle import MemoryNodeStore, leaf_hash
 from escrow.crypto.note import open_note, parse_checkpoint, parse_verifier_key
 from escrow.crypto.transcript import b64u_decode
-from escrow.db import make_engine, make_session_factory
-from escrow.errors import ValidationError
+from escrow.db import is_database_fault, make_engine, make_session_factory
+from escrow.errors import ServiceUnavailableError, ValidationError
 from escrow.keystore import load_keyring
 from escrow.models import LogCheckpoint, LogCommitmentOpening, LogEntry
 from escrow.services import transparency
@@ -298,3 +298,33 @@ def test_a_sequencer_killed_with_sigkill_at_any_point_leaves_no_gap_duplicate_or
         if n in checkpoints:
             assert parse_checkpoint(open_note(checkpoints[n], verifier)).root_hash == store.root_hash(), n
     assert max(checkpoints) == produced
+
+
+def test_an_append_that_needs_its_index_waits_boundedly_then_answers_503_while_the_head_is_held(
+    factory,  # type: ignore[no-untyped-def]
+) -> None:
+    # Given a sequencer holding the log head in a transaction that does not end
+    holder = factory()
+    integrate(holder, LOG, now=NOW)
+    try:
+        with factory() as session:
+            started = time.monotonic()
+            # When a step that needs its entry's index appends meanwhile
+            with pytest.raises(Exception) as raised:  # noqa: PT011 - the type depends on the engine, checked below
+                append_event(session, LOG, kind="test.cited", data={}, now=NOW)
+            waited = time.monotonic() - started
+            session.rollback()
+    finally:
+        holder.rollback()
+        holder.close()
+    # Then it waited a bounded time and failed as "try again" (a 503 with Retry-After over HTTP), not as a bug
+    error = raised.value
+    assert waited < 30
+    if isinstance(error, ServiceUnavailableError):  # PostgreSQL: lock_timeout
+        assert error.retry_after_s == 1
+        assert waited >= transparency.LOG_LOCK_TIMEOUT_MS / 1000
+    else:  # SQLite: the busy timeout, a database fault the HTTP layer answers with 503
+        assert is_database_fault(error), repr(error)
+    with factory() as session:
+        assert queued_count(session) == 0
+        assert transparency.tree_size(session) == 0
