@@ -214,9 +214,9 @@ def _database_for(server_url: str | None, tmp: str, size: int) -> str:
         return f"sqlite:///{tmp}/bench-{size}.sqlite3"
     base = make_url(server_url)
     name = f"{base.database or 'bench'}_log_{size}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
