@@ -108,12 +108,17 @@ def witnessed_latest_checkpoint(
 ) -> str:
     """Returns the latest signed checkpoint with every cosignature gathered for it, asking the
     witnesses that have not been asked about it yet (in parallel, bounded). Commits what it keeps."""
-    size = tree_size(session)
     note = latest_checkpoint(session, log_signer)
-    have = {line[2:].partition(" ")[0] for line in cosignature_lines(session, size)}
     checkpoint = parse_checkpoint(split_note(note)[0])
+    # The note's own size, not a second read of the head: on PostgreSQL (READ COMMITTED) a batch can
+    # commit in between, and a proof or cosignatures for another size would make a false alarm.
+    size = checkpoint.size
+    have = {line[2:].partition(" ")[0] for line in cosignature_lines(session, size)}
     answers = cosigners.cosign(note, checkpoint, lambda old: prove_consistency(session, old, size), have=have)
     if answers:
+        # End the read first: on SQLite (WAL) a transaction that read before another one committed (a
+        # batch, during the up to witness_timeout_s the round took) cannot then write.
+        session.commit()
         record_answers(session, answers, now=now)
         session.commit()
     return with_cosignatures(session, note, size)

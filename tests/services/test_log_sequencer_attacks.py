@@ -12,23 +12,25 @@ from typing import Any
 
 import nacl.signing
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from escrow.client.audit import AuditFailure, audit_log
+from escrow.client.audit import AuditFailure, audit_log, check_witnessed
 from escrow.client.http import HttpClient
 from escrow.crypto.merkle import MemoryNodeStore, leaf_hash
 from escrow.crypto.note import format_checkpoint, sign_note
 from escrow.crypto.transcript import canonical_json
 from escrow.db import make_engine, make_session_factory
+from escrow.httpkit import get_components
 from escrow.models import LogQueued, WitnessAlarm
 from escrow.protocol.transparency import EntriesPage, LogEntry
-from escrow.protocol.witness import WitnessAnswer
+from escrow.protocol.witness import WitnessAnswer, WitnessPolicy
 from escrow.services.transparency import LogSigner, append_event, queue_event, sequence_pending
-from escrow.services.witnessing import record_answers
+from escrow.services.witnessing import record_answers, witnessed_latest_checkpoint
 from tests.services.test_log_sequencer import verify_whole_log
+from tests.witness.test_witnessed_log import WitnessedServer, witnessed  # noqa: F401 - the fixture
 
 LOG = LogSigner("escrow.test/log", nacl.signing.SigningKey(b"\x07" * 32))
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
@@ -168,3 +170,33 @@ def test_an_append_after_a_backlog_beyond_the_drivers_parameter_limit_still_inte
     assert index == backlog
     with factory() as session:
         assert len(verify_whole_log(session)) == backlog + 1
+
+
+def test_a_batch_committed_while_the_log_asks_its_witnesses_raises_no_false_alarm(
+    witnessed: WitnessedServer,
+) -> None:
+    # Given witnesses that cosigned the log at 12 entries, and one more entry since
+    components = get_components(witnessed.app)
+    witnessed.checkpoint()  # GET /api/v1/log/checkpoint: the witnesses now hold size 12
+    witnessed.append()
+    # When another worker commits one more entry between the moment the asking worker reads the size
+    # and the moment it reads the latest checkpoint (PostgreSQL READ COMMITTED: a new snapshot each)
+    sizes_read = 0
+
+    def commit_an_append_after_the_first_size_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal sizes_read
+        if statement.lstrip().upper().startswith("SELECT LOG_STATE.SIZE"):
+            sizes_read += 1
+            if sizes_read == 1:
+                witnessed.append()
+
+    with components.session_factory() as session:
+        connection = session.connection()
+        event.listen(connection, "after_cursor_execute", commit_an_append_after_the_first_size_read)
+        note = witnessed_latest_checkpoint(session, components.log, components.witnesses, now=NOW)
+        event.remove(connection, "after_cursor_execute", commit_an_append_after_the_first_size_read)
+    # Then the witnesses were asked with a proof for the checkpoint they were sent: no alarm, and the
+    # note served carries cosignatures that verify for it
+    with components.session_factory() as session:
+        assert list(session.scalars(select(WitnessAlarm.detail))) == []
+    check_witnessed(note, WitnessPolicy.parse(witnessed.witnesses.policy("all")), "the latest checkpoint")
