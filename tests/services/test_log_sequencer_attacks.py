@@ -12,7 +12,7 @@ from typing import Any
 
 import nacl.signing
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -30,7 +30,7 @@ from escrow.protocol.witness import WitnessAnswer, WitnessPolicy
 from escrow.services.transparency import LogSigner, append_event, queue_event, sequence_pending
 from escrow.services.witnessing import record_answers, witnessed_latest_checkpoint
 from tests.services.test_log_sequencer import verify_whole_log
-from tests.witness.test_witnessed_log import WitnessedServer, witnessed  # noqa: F401 - the fixture
+from tests.witness.test_witnessed_log import WitnessedServer, witnessed  # noqa: F401, F811 - the fixture
 
 LOG = LogSigner("escrow.test/log", nacl.signing.SigningKey(b"\x07" * 32))
 NOW = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
@@ -53,7 +53,9 @@ def _signed(bodies: list[bytes]) -> str:
     store = MemoryNodeStore()
     for body in bodies:
         store.append(leaf_hash(body))
-    return sign_note(format_checkpoint(LOG.origin, len(bodies), store.root_hash()), LOG.origin, LOG.signing_key)
+    return sign_note(
+        format_checkpoint(LOG.origin, len(bodies), store.root_hash()), LOG.origin, LOG.signing_key
+    )
 
 
 class _RewrittenLog:
@@ -159,7 +161,8 @@ def test_an_append_after_a_backlog_beyond_the_drivers_parameter_limit_still_inte
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("the bind-parameter limit is PostgreSQL's (SQLite allows 250,000)")
         session.execute(
-            insert(LogQueued), [{"kind": "test.queued", "body": _body(i), "created_at": NOW} for i in range(backlog)]
+            insert(LogQueued),
+            [{"kind": "test.queued", "body": _body(i), "created_at": NOW} for i in range(backlog)],
         )
         session.commit()
     # When a step that needs its index appends
@@ -173,7 +176,7 @@ def test_an_append_after_a_backlog_beyond_the_drivers_parameter_limit_still_inte
 
 
 def test_a_batch_committed_while_the_log_asks_its_witnesses_raises_no_false_alarm(
-    witnessed: WitnessedServer,
+    witnessed: WitnessedServer,  # noqa: F811 - the fixture imported above
 ) -> None:
     # Given witnesses that cosigned the log at 12 entries, and one more entry since
     components = get_components(witnessed.app)
@@ -200,3 +203,33 @@ def test_a_batch_committed_while_the_log_asks_its_witnesses_raises_no_false_alar
     with components.session_factory() as session:
         assert list(session.scalars(select(WitnessAlarm.detail))) == []
     check_witnessed(note, WitnessPolicy.parse(witnessed.witnesses.policy("all")), "the latest checkpoint")
+
+
+def test_the_head_lock_timeout_does_not_outlive_the_append_that_set_it(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("lock_timeout is PostgreSQL's")
+        before = session.execute(text("SHOW lock_timeout")).scalar_one()
+        append_event(session, LOG, kind="test.cited", data={"x": 1}, now=NOW)
+        assert session.execute(text("SHOW lock_timeout")).scalar_one() == before
+        session.commit()
+
+
+def test_a_revocation_queued_after_its_issuance_is_never_integrated_before_it(
+    factory: sessionmaker[Session],
+) -> None:
+    # Given an issuance committed, then its revocation, both still queued, and a step citing its index
+    # whose own transaction queued an event earlier
+    for kind in ("credential.issued", "credential.revoked"):
+        with factory() as session:
+            queue_event(session, kind=kind, data={"c": 1}, now=NOW)
+            session.commit()
+    with factory() as session:
+        queue_event(session, kind="test.earlier", data={}, now=NOW)
+        append_event(session, LOG, kind="test.cited", data={}, now=NOW)
+        session.commit()
+    with factory() as session:
+        kinds = [json.loads(b)["kind"] for b in verify_whole_log(session)]
+    assert kinds == ["credential.issued", "credential.revoked", "test.earlier", "test.cited"]
