@@ -260,7 +260,9 @@ def _checkpointed_sizes(client: HttpClient, size: int) -> list[int]:
     while True:
         page = client.get_json("/api/v1/log/checkpoints", {"after": sizes[-1] if sizes else 0})
         found = page.get("sizes") if isinstance(page, dict) else None
-        if not isinstance(found, list) or not all(type(n) is int for n in found):
+        # Sizes start at 1 (after=0): a server listing 0 or negative sizes could otherwise keep the
+        # auditor paging up from -10^12 one size a page, or send it a size no tree has.
+        if not isinstance(found, list) or not all(type(n) is int and n > 0 for n in found):
             raise AuditFailure("the server's list of checkpoint sizes is malformed")
         if found != sorted(set(found)) or (found and sizes and found[0] <= sizes[-1]):
             raise AuditFailure("the server's list of checkpoint sizes is not ascending")

@@ -92,6 +92,7 @@ _SELECT_QUEUED = select(
     _QUEUE.c.id, _QUEUE.c.kind, _QUEUE.c.body, _QUEUE.c.openings, _QUEUE.c.created_at
 ).order_by(_QUEUE.c.id)
 _DELETE_QUEUED = _QUEUE.delete().where(_QUEUE.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_CHUNK = 10_000
 _LOCK_HEAD_PG = select(_STATE.c.size).where(_STATE.c.id == 1).with_for_update()
 _TRY_LOCK_HEAD_PG = select(_STATE.c.size).where(_STATE.c.id == 1).with_for_update(skip_locked=True)
 _TOUCH_HEAD = update(_STATE).where(_STATE.c.id == 1).values(size=_STATE.c.size).returning(_STATE.c.size)
@@ -334,7 +335,9 @@ def integrate(
     connection.execute(
         _INSERT_CHECKPOINT, {"size": new_size, "root_hash": root, "note": note, "created_at": now}
     )
-    connection.execute(_DELETE_QUEUED, {"ids": [row.id for row in rows]})
+    ids = [row.id for row in rows]
+    for at in range(0, len(ids), _DELETE_CHUNK):  # PostgreSQL binds at most 65,535 values a statement
+        connection.execute(_DELETE_QUEUED, {"ids": ids[at : at + _DELETE_CHUNK]})
     return IntegratedBatch(size, new_size)
 
 
