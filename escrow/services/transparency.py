@@ -100,6 +100,8 @@ _SET_HEAD = update(_STATE).where(_STATE.c.id == 1).values(size=bindparam("size")
 _LOCK_NOT_AVAILABLE = "55P03"
 # How long an append that needs its index waits for the head while a batch is being integrated.
 LOG_LOCK_TIMEOUT_MS = 5000
+# The most queued events an append that needs its index integrates in its caller's transaction.
+APPEND_BACKLOG_MAX = 5000
 _INSERT_ENTRY = cast(Table, LogEntry.__table__).insert()
 _INSERT_OPENING = cast(Table, LogCommitmentOpening.__table__).insert()
 _INSERT_NODE = _NODES.insert()
@@ -230,11 +232,21 @@ def append_event(
     Queues the event, then integrates the queue with this event last, so a checkpoint of exactly
     index + 1 entries is signed. Holds the log head until the caller commits, which orders it with the
     sequencer and other such appends; waits at most LOG_LOCK_TIMEOUT_MS for the head on PostgreSQL
-    (ServiceUnavailableError, HTTP 503 with Retry-After, beyond). Returns the entry's index; raises
-    ValidationError like queue_event. Use it for the rare events a later step cites by index or reads
-    back (disclosure, ceremony, key, roster and staff events); queue_event for the frequent ones.
+    (ServiceUnavailableError, HTTP 503 with Retry-After, beyond), and refuses the same way when more than
+    APPEND_BACKLOG_MAX events wait for the sequencer (the step would integrate them all). Returns the
+    entry's index; raises ValidationError like queue_event. Use it for the rare events a later step
+    cites by index or reads back (disclosure, ceremony, key, roster and staff events); queue_event for
+    the frequent ones.
     """
     queued = queue_event(session, kind=kind, data=data, sensitive=sensitive, now=now)
+    backlog = queued_count(session)
+    if backlog > APPEND_BACKLOG_MAX:
+        # Integrating it all here would hold the request (and the log head) for seconds or minutes;
+        # the sequencers drain it, and the caller retries (issue 15: bounded, or 503 with Retry-After).
+        raise ServiceUnavailableError(
+            f"the transparency log's sequencer is {backlog - 1} events behind; try again shortly",
+            retry_after_s=1,
+        )
     batch = integrate(session, log, now=now, last=queued)
     assert batch is not None  # noqa: S101 - integrate waits for the head when wait=True
     return batch.size - 1
@@ -354,6 +366,13 @@ def _frontier(reader: NodeReader, size: int) -> dict[tuple[int, int], bytes]:
 def queued_count(session: Session) -> int:
     """Returns the number of committed events waiting for the sequencer."""
     return int(session.execute(select(func.count()).select_from(LogQueued)).scalar_one())
+
+
+def oldest_queued_at(session: Session) -> datetime | None:
+    """Returns when the oldest event waiting for the sequencer was queued (None: the queue is empty).
+    Its age is the sequencer's lag: the time an event can be dropped from the queue unseen
+    (docs/transparency.md#what-a-seized-server-can-and-cannot-do)."""
+    return session.execute(select(func.min(LogQueued.created_at))).scalar_one_or_none()
 
 
 def tree_size(session: Session) -> int:

@@ -328,3 +328,30 @@ def test_an_append_that_needs_its_index_waits_boundedly_then_answers_503_while_t
     with factory() as session:
         assert queued_count(session) == 0
         assert transparency.tree_size(session) == 0
+
+
+def test_an_append_behind_a_backlog_too_large_to_integrate_in_a_request_answers_503_and_changes_nothing(
+    factory,  # type: ignore[no-untyped-def]
+) -> None:
+    # Given more queued events than a request may integrate (the sequencers were down)
+    with factory() as session:
+        for i in range(transparency.APPEND_BACKLOG_MAX + 1):
+            queue_event(session, kind="test.backlog", data={"i": i}, now=NOW)
+        session.commit()
+    # When a step that needs its entry's index appends
+    with factory() as session:
+        with pytest.raises(ServiceUnavailableError) as raised:
+            append_event(session, LOG, kind="test.cited", data={}, now=NOW)
+        session.rollback()
+    # Then it is told to retry, nothing was integrated, and once the sequencer drained the queue it works
+    assert raised.value.retry_after_s == 1
+    with factory() as session:
+        assert transparency.tree_size(session) == 0
+    sequence_pending(factory, LOG, clock=lambda: NOW, batch_max=1000, wait=True)
+    with factory() as session:
+        assert (
+            append_event(session, LOG, kind="test.cited", data={}, now=NOW)
+            == transparency.APPEND_BACKLOG_MAX + 1
+        )
+        session.commit()
+        verify_whole_log(session)
