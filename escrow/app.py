@@ -32,7 +32,7 @@ from escrow.api.metrics import init_metrics
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
-from escrow.config import Settings, check_production_origin
+from escrow.config import Settings, check_production_origin, check_shared_rate_limits
 from escrow.db import is_database_fault
 from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
 from escrow.httpkit import (
@@ -40,6 +40,7 @@ from escrow.httpkit import (
     BigIntConverter,
     IdConverter,
     close_session,
+    init_server_sessions,
     load_user,
     public_base_url,
     refuse_malformed_input,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings = Settings.from_env()
     logging.getLogger("escrow").setLevel(settings.log_level)
     check_production_origin(settings)
+    check_shared_rate_limits(settings.ratelimit_storage_uri, settings.workers)
 
     components = build_components(settings)
     if not settings.testing:
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
     app.extensions[COMPONENTS_KEY] = components
+    init_server_sessions(app, settings)  # issue 17 finding 4
     identity_providers = components.identity_providers
     # Registered before CSRFProtect, whose check would otherwise meet the malformed form first.
     app.before_request(refuse_malformed_input)
