@@ -13,6 +13,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from limits.errors import StorageError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -34,10 +35,17 @@ from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
 from escrow.config import Settings, check_production_origin, check_shared_rate_limits
 from escrow.db import is_database_fault
-from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
+from escrow.errors import (
+    DatabaseUnavailableError,
+    EscrowError,
+    RateLimitStoreUnavailableError,
+    ServiceUnavailableError,
+    SignInAgainError,
+)
 from escrow.httpkit import (
     COMPONENTS_KEY,
     BigIntConverter,
+    api_key_rate_limit_key,
     IdConverter,
     close_session,
     init_server_sessions,
@@ -155,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_api_bp)
     app.register_blueprint(disclosures_signed_api_bp)
     app.register_blueprint(disclosures_web_bp)
-    _limit_logins(app, settings)
+    _limit_requests(app, settings)
     # Templates name the server by configuration, never by the Host header (issue 17).
     app.jinja_env.globals["public_base_url"] = public_base_url
     app.jinja_env.globals["script_integrity"] = script_integrity(app.static_folder)
@@ -175,21 +183,34 @@ def create_app(settings: Settings | None = None) -> Flask:
 LOGIN_ENDPOINTS = ("auth.login", "auth.login_code", "auth.totp_setup", "users.login_password")
 CODE_ENDPOINTS = ("auth.login_code", "auth.totp_setup")
 TOTP_FAILURES_PER_ACCOUNT = "5 per 5 minutes"
+# Issue 17 finding 5: the OIDC token endpoint (client credentials are checked there) is limited per address.
+TOKEN_ENDPOINT = "oidc_api.token"
+# A Redis that does not answer within this is down for the request: a 503 with this Retry-After.
+RATELIMIT_STORE_TIMEOUT_S = 1
+RATELIMIT_RETRY_AFTER_S = 5
 
 
-def _limit_logins(app: Flask, settings: Settings) -> None:
-    """Rate-limits login POSTs per client address (Flask-Limiter; 429 problem when exceeded).
+def _limit_requests(app: Flask, settings: Settings) -> None:
+    """Rate-limits login POSTs per client address, the platform API per API key and the OIDC token
+    endpoint per address (Flask-Limiter; a 429 problem with Retry-After and X-RateLimit-* headers).
 
     Counts live in settings.ratelimit_storage_uri: memory:// for one process, Redis when several
-    workers must share them; if Redis is unreachable the limiter falls back to per-process memory
-    rather than failing logins. Behind a reverse proxy, set up ProxyFix so the address is the client's.
+    workers must share them (create_app refuses memory:// with several workers). A store that cannot
+    be reached fails closed (issue 17 finding 5): 503 with Retry-After, logged once per outage, never a
+    silent fall-back to per-process counts. Behind a reverse proxy, set up ProxyFix so the address is
+    the client's.
     """
+    options: dict[str, str | int] = {"wrap_exceptions": True}
+    if not settings.ratelimit_storage_uri.startswith("memory://"):
+        options |= {"socket_connect_timeout": RATELIMIT_STORE_TIMEOUT_S, "socket_timeout": RATELIMIT_STORE_TIMEOUT_S}
     limiter = Limiter(
         key_func=get_remote_address,
         app=app,
         storage_uri=settings.ratelimit_storage_uri,
+        storage_options=options,
         strategy="fixed-window",
-        in_memory_fallback_enabled=True,
+        in_memory_fallback_enabled=False,
+        swallow_errors=False,
         headers_enabled=True,
     )
     per_address = limiter.limit(settings.login_rate_limit, methods=["POST"])
@@ -207,6 +228,38 @@ def _limit_logins(app: Flask, settings: Settings) -> None:
             view = per_account(view)
         # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
         app.view_functions[endpoint] = view  # type: ignore[assignment]
+    token_view = limiter.limit(settings.token_rate_limit)(app.view_functions[TOKEN_ENDPOINT])
+    app.view_functions[TOKEN_ENDPOINT] = token_view  # type: ignore[assignment]
+    limiter.limit(settings.platform_rate_limit, key_func=api_key_rate_limit_key)(platform_api_bp)
+    outage = _StoreOutage()
+    app.register_error_handler(StorageError, outage.refuse)
+    app.after_request(outage.note_recovery)
+
+
+class _StoreOutage:
+    """Logs the rate-limit store's outage once when it starts and once when it ends, not per request."""
+
+    def __init__(self) -> None:
+        self.is_down = False
+
+    def refuse(self, error: StorageError) -> ResponseReturnValue:
+        if not self.is_down:
+            self.is_down = True
+            _log.error(
+                "ratelimit.store_unavailable error=%s note=rate-limited requests get 503 until it is back",
+                type(error.storage_error).__name__,
+            )
+        unavailable = RateLimitStoreUnavailableError(
+            "rate limits cannot be checked right now; try again shortly",
+            retry_after_s=RATELIMIT_RETRY_AFTER_S,
+        )
+        return _handle_escrow_error(unavailable)
+
+    def note_recovery(self, response: Response) -> Response:
+        if self.is_down and "X-RateLimit-Limit" in response.headers:  # a limit was checked again
+            self.is_down = False
+            _log.warning("ratelimit.store_recovered")
+        return response
 
 
 def _assign_request_id() -> None:

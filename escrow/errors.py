@@ -222,6 +222,13 @@ class ServiceUnavailableError(EscrowError):
         self.retry_after_s = retry_after_s if isinstance(retry_after_s, int) and retry_after_s >= 0 else None
 
 
+class RateLimitStoreUnavailableError(ServiceUnavailableError):
+    """The shared rate-limit store (Redis) cannot be reached: limited requests fail closed (issue 17
+    finding 5) rather than count per process."""
+
+    code = "rate-limit-store-unavailable"
+
+
 class DatabaseUnavailableError(ServiceUnavailableError):
     """The database cannot be reached, is read-only or is full (issue 17): the request did nothing
     and may be retried. Says nothing of the driver's message (it can name hosts and users)."""

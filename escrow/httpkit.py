@@ -12,6 +12,7 @@ account id: log_in_person() puts it there, pseudonym_secret() reads it back, log
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -357,6 +358,17 @@ def bearer_token() -> str | None:
     """Returns the token of the request's ``Authorization: Bearer`` header, or None."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def api_key_rate_limit_key() -> str:
+    """Flask-Limiter key for the platform API (issue 17 finding 5): the API key presented, hashed (never
+    kept), or the client address when there is none. Counted before the key is checked, so guessing
+    keys from one address spends that address's budget."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return f"address:{request.remote_addr}"
+    return "api-key:" + hashlib.sha256(token.strip().encode()).hexdigest()
 
 
 # Server-side sessions (issue 17 finding 4): the cookie holds a random session id (Flask-Session); the
