@@ -45,8 +45,8 @@ from escrow.errors import (
 from escrow.httpkit import (
     COMPONENTS_KEY,
     BigIntConverter,
-    api_key_rate_limit_key,
     IdConverter,
+    api_key_rate_limit_key,
     close_session,
     init_server_sessions,
     load_user,
@@ -184,7 +184,7 @@ LOGIN_ENDPOINTS = ("auth.login", "auth.login_code", "auth.totp_setup", "users.lo
 CODE_ENDPOINTS = ("auth.login_code", "auth.totp_setup")
 TOTP_FAILURES_PER_ACCOUNT = "5 per 5 minutes"
 # Issue 17 finding 5: the OIDC token endpoint (client credentials are checked there) is limited per address.
-TOKEN_ENDPOINT = "oidc_api.token"
+TOKEN_ENDPOINT = "oidc_api.token"  # noqa: S105 - an endpoint name
 # A Redis that does not answer within this is down for the request: a 503 with this Retry-After.
 RATELIMIT_STORE_TIMEOUT_S = 1
 RATELIMIT_RETRY_AFTER_S = 5
@@ -202,7 +202,10 @@ def _limit_requests(app: Flask, settings: Settings) -> None:
     """
     options: dict[str, str | int] = {"wrap_exceptions": True}
     if not settings.ratelimit_storage_uri.startswith("memory://"):
-        options |= {"socket_connect_timeout": RATELIMIT_STORE_TIMEOUT_S, "socket_timeout": RATELIMIT_STORE_TIMEOUT_S}
+        options |= {
+            "socket_connect_timeout": RATELIMIT_STORE_TIMEOUT_S,
+            "socket_timeout": RATELIMIT_STORE_TIMEOUT_S,
+        }
     limiter = Limiter(
         key_func=get_remote_address,
         app=app,

@@ -74,7 +74,7 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     # Issue 17 finding 5: the platform API per API key, the OIDC token endpoint per client address.
     platform_rate_limit: str = "600 per minute"
-    token_rate_limit: str = "60 per minute"
+    token_rate_limit: str = "60 per minute"  # noqa: S105 - a rate, not a secret
     # Worker processes serving this app (ESCROW_WORKERS, else gunicorn's WEB_CONCURRENCY): with more
     # than one, memory:// rate limits would count per worker, so startup refuses it (finding 5).
     workers: int = 1
@@ -232,7 +232,7 @@ class Settings:
             # Tests log in many times from one address; tests/web/test_totp.py sets a low limit.
             login_rate_limit="1000 per minute",
             platform_rate_limit="10000 per minute",
-            token_rate_limit="10000 per minute",
+            token_rate_limit="10000 per minute",  # noqa: S106 - a rate, not a secret
             # The test client speaks plain http, where a browser would not send a Secure cookie.
             session_cookie_secure=False,
             # The suite's OPRF nodes (tests/conftest.py starts them and names them here).
@@ -353,7 +353,9 @@ class _SessionEnv:
 
     @classmethod
     def read(cls, env: Mapping[str, str], *, dev_mode: bool) -> _SessionEnv:
-        """Returns ESCROW_SESSION_* and the API rate limits (docs/operations.md#sessions). Raises ConfigError."""
+        """Returns ESCROW_SESSION_* and the API rate limits (docs/operations.md#sessions).
+
+        Raises ConfigError for a malformed value."""
         store_uri = _get(env, "ESCROW_SESSION_STORE_URI", "filesystem://")
         if store_uri.partition("://")[0] not in SESSION_STORE_SCHEMES or "://" not in store_uri:
             raise ConfigError(

@@ -61,7 +61,9 @@ def idempotent(
                 raise
             with factory() as session:
                 if 200 <= response.status_code < 300:
-                    sealed = seal_session_value(keys.seal_key, response.get_data(), associated_data=keys.lookup)
+                    sealed = seal_session_value(
+                        keys.seal_key, response.get_data(), associated_data=keys.lookup
+                    )
                     keep_answer(session, lookup=keys.lookup, status=response.status_code, sealed_body=sealed)
                 else:
                     release_key(session, lookup=keys.lookup)
@@ -90,7 +92,9 @@ def _replay(status: int, sealed: bytes, seal_key: bytes, lookup: bytes) -> Respo
     try:
         body = open_session_value(seal_key, sealed, associated_data=lookup)
     except OpenFailedError:  # the lookup matched, so the key did: a stored row was altered
-        raise ConflictError("the stored answer for this Idempotency-Key cannot be read; use a new key") from None
+        raise ConflictError(
+            "the stored answer for this Idempotency-Key cannot be read; use a new key"
+        ) from None
     response = Response(body, status=status, mimetype="application/json")
     response.headers["Idempotent-Replayed"] = "true"
     return response

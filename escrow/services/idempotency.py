@@ -32,7 +32,9 @@ class StoredAnswer:
     sealed_body: bytes
 
 
-def claim_key(session: Session, *, lookup: bytes, request_digest: bytes, now: datetime) -> StoredAnswer | None:
+def claim_key(
+    session: Session, *, lookup: bytes, request_digest: bytes, now: datetime
+) -> StoredAnswer | None:
     """Claims ``lookup`` for a request with ``request_digest``; returns None when the caller should run
     the operation, or the stored answer to send again. Commits the claim.
 
@@ -88,6 +90,8 @@ def keep_answer(session: Session, *, lookup: bytes, status: int, sealed_body: by
 def release_key(session: Session, *, lookup: bytes) -> None:
     """Forgets an unfinished claim (the request failed, so a retry runs it again). Commits."""
     session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.lookup == lookup, IdempotencyRecord.status.is_(None))
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.lookup == lookup, IdempotencyRecord.status.is_(None)
+        )
     )
     session.commit()

@@ -26,9 +26,9 @@ from escrow.httpkit import (
     current_time,
     end_session,
     forget_pseudonym_secret,
-    renew_session,
     get_components,
     get_session,
+    renew_session,
 )
 from escrow.services import totp
 from escrow.services.staff import StaffView, authenticate_staff, check_totp, enrol_totp, get_staff

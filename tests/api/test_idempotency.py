@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.idempotency import derive_idempotency_keys
+from escrow.errors import IdempotencyKeyReusedError
 from escrow.identity.devidp import DevIdentityProvider, DevUser
 from escrow.models import Credential, IdempotencyRecord
-from escrow.errors import IdempotencyKeyReusedError
 from escrow.services.idempotency import KEY_TTL, claim_key
 from tests.credentials_support import add_api_key, add_platform, sign_in
 from tests.oidc_support import MovableClock, use_clock
@@ -52,7 +52,11 @@ def clock(oidc_app: Flask) -> MovableClock:
 
 @pytest.fixture
 def person(
-    oidc_app: Flask, clock: MovableClock, client: FlaskClient, dev_idp: DevIdentityProvider, db_session: Session
+    oidc_app: Flask,
+    clock: MovableClock,
+    client: FlaskClient,
+    dev_idp: DevIdentityProvider,
+    db_session: Session,
 ) -> FlaskClient:
     add_platform(db_session, "forum")
     add_platform(db_session, "market")
@@ -90,7 +94,9 @@ def test_same_key_with_another_body_is_422(person: FlaskClient) -> None:
     assert other.get_json()["code"] == "idempotency-key-reused"
 
 
-def test_stored_answer_does_not_hold_the_credential_in_clear(person: FlaskClient, db_session: Session) -> None:
+def test_stored_answer_does_not_hold_the_credential_in_clear(
+    person: FlaskClient, db_session: Session
+) -> None:
     token = _issue(person, KEY).get_json()["credential"]
 
     rows = db_session.scalars(select(IdempotencyRecord)).all()
@@ -112,7 +118,7 @@ def test_keys_expire_after_24_hours(person: FlaskClient, db_session: Session, cl
     with pytest.raises(IdempotencyKeyReusedError):
         claim_key(db_session, lookup=lookup, request_digest=b"\x01" * 32, now=clock.now + timedelta(hours=23))
     later = clock.now + KEY_TTL + timedelta(seconds=1)
-    assert KEY_TTL == timedelta(hours=24)
+    assert timedelta(hours=24) == KEY_TTL
     assert claim_key(db_session, lookup=lookup, request_digest=b"\x01" * 32, now=later) is None
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,12 +35,12 @@ def _app(settings: Settings, connection: Connection, **changes: Any) -> Flask:
 
 
 @pytest.fixture
-def dead_redis_url() -> Iterator[str]:
+def dead_redis_url() -> str:
     """A redis:// URL on a loopback port where nothing listens (the shared Redis is left alone)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    yield f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.mark.parametrize("variable", ["ESCROW_WORKERS", "WEB_CONCURRENCY"])
@@ -95,7 +94,10 @@ def test_platform_api_is_rate_limited_per_api_key(
     client = app.test_client()
 
     # When it asks three times
-    answers = [client.post("/api/v1/credentials/status", json={"credential_ids": ["unknown"]}, headers=headers) for _ in range(3)]
+    answers = [
+        client.post("/api/v1/credentials/status", json={"credential_ids": ["unknown"]}, headers=headers)
+        for _ in range(3)
+    ]
 
     # Then the first two answer with the limit's headers and the third is a 429 problem with Retry-After
     assert answers[0].status_code == answers[1].status_code == 200
@@ -107,7 +109,12 @@ def test_platform_api_is_rate_limited_per_api_key(
     # Another platform's key has its own budget
     add_platform(db_session, "market")
     other = {"Authorization": f"Bearer {add_api_key(db_session, 'market')}"}
-    assert client.post("/api/v1/credentials/status", json={"credential_ids": ["unknown"]}, headers=other).status_code != 429
+    assert (
+        client.post(
+            "/api/v1/credentials/status", json={"credential_ids": ["unknown"]}, headers=other
+        ).status_code
+        != 429
+    )
 
 
 def test_token_endpoint_is_rate_limited(settings: Settings, connection: Connection) -> None:
