@@ -9,7 +9,7 @@ from http import HTTPStatus
 
 from flask import Flask, Response, g, request
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -206,9 +206,13 @@ def _limit_requests(app: Flask, settings: Settings) -> None:
             "socket_connect_timeout": RATELIMIT_STORE_TIMEOUT_S,
             "socket_timeout": RATELIMIT_STORE_TIMEOUT_S,
         }
+    # Registered before the Limiter, so it runs after the Limiter's own after_request: Flask-Limiter
+    # would put Retry-After (its window's reset) on every limited answer, overriding a 503's own.
+    app.after_request(_retry_after_only_when_refused)
     limiter = Limiter(
         key_func=get_remote_address,
         app=app,
+        header_name_mapping={HeaderNames.RETRY_AFTER: _LIMITER_RETRY_AFTER},
         storage_uri=settings.ratelimit_storage_uri,
         storage_options=options,
         strategy="fixed-window",
@@ -237,6 +241,16 @@ def _limit_requests(app: Flask, settings: Settings) -> None:
     outage = _StoreOutage()
     app.register_error_handler(StorageError, outage.refuse)
     app.after_request(outage.note_recovery)
+
+
+_LIMITER_RETRY_AFTER = "X-Escrow-Limiter-Retry-After"
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    seconds = response.headers.pop(_LIMITER_RETRY_AFTER, None)
+    if seconds is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+        response.headers["Retry-After"] = seconds
+    return response
 
 
 class _StoreOutage:

@@ -103,6 +103,7 @@ def test_platform_api_is_rate_limited_per_api_key(
     assert answers[0].status_code == answers[1].status_code == 200
     assert answers[0].headers["X-RateLimit-Limit"] == "2"
     assert answers[0].headers["X-RateLimit-Remaining"] == "1"
+    assert "Retry-After" not in answers[0].headers  # only a refused request is told to retry
     assert answers[2].status_code == 429
     assert answers[2].mimetype == PROBLEM
     assert int(answers[2].headers["Retry-After"]) > 0
