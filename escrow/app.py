@@ -9,10 +9,11 @@ from http import HTTPStatus
 
 from flask import Flask, Response, g, request
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
+from limits.errors import StorageError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -32,14 +33,22 @@ from escrow.api.metrics import init_metrics
 from escrow.api.openapi import bp as openapi_bp
 from escrow.api.transparency import bp as transparency_api_bp
 from escrow.bootstrap import build_components
-from escrow.config import Settings, check_production_origin
+from escrow.config import Settings, check_production_origin, check_shared_rate_limits
 from escrow.db import is_database_fault
-from escrow.errors import DatabaseUnavailableError, EscrowError, ServiceUnavailableError, SignInAgainError
+from escrow.errors import (
+    DatabaseUnavailableError,
+    EscrowError,
+    RateLimitStoreUnavailableError,
+    ServiceUnavailableError,
+    SignInAgainError,
+)
 from escrow.httpkit import (
     COMPONENTS_KEY,
     BigIntConverter,
     IdConverter,
+    api_key_rate_limit_key,
     close_session,
+    init_server_sessions,
     load_user,
     public_base_url,
     refuse_malformed_input,
@@ -91,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings = Settings.from_env()
     logging.getLogger("escrow").setLevel(settings.log_level)
     check_production_origin(settings)
+    check_shared_rate_limits(settings.ratelimit_storage_uri, settings.workers)
 
     components = build_components(settings)
     if not settings.testing:
@@ -107,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
     app.extensions[COMPONENTS_KEY] = components
+    init_server_sessions(app, settings)  # issue 17 finding 4
     identity_providers = components.identity_providers
     # Registered before CSRFProtect, whose check would otherwise meet the malformed form first.
     app.before_request(refuse_malformed_input)
@@ -153,7 +164,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(disclosures_api_bp)
     app.register_blueprint(disclosures_signed_api_bp)
     app.register_blueprint(disclosures_web_bp)
-    _limit_logins(app, settings)
+    _limit_requests(app, settings)
     # Templates name the server by configuration, never by the Host header (issue 17).
     app.jinja_env.globals["public_base_url"] = public_base_url
     app.jinja_env.globals["script_integrity"] = script_integrity(app.static_folder)
@@ -173,21 +184,41 @@ def create_app(settings: Settings | None = None) -> Flask:
 LOGIN_ENDPOINTS = ("auth.login", "auth.login_code", "auth.totp_setup", "users.login_password")
 CODE_ENDPOINTS = ("auth.login_code", "auth.totp_setup")
 TOTP_FAILURES_PER_ACCOUNT = "5 per 5 minutes"
+# Issue 17 finding 5: the OIDC token endpoint (client credentials are checked there) is limited per address.
+TOKEN_ENDPOINT = "oidc_api.token"  # noqa: S105 - an endpoint name
+# A Redis that does not answer within this is down for the request: a 503 with this Retry-After.
+RATELIMIT_STORE_TIMEOUT_S = 1
+RATELIMIT_RETRY_AFTER_S = 5
 
 
-def _limit_logins(app: Flask, settings: Settings) -> None:
-    """Rate-limits login POSTs per client address (Flask-Limiter; 429 problem when exceeded).
+def _limit_requests(app: Flask, settings: Settings) -> None:
+    """Rate-limits login POSTs per client address, the platform API per API key and the OIDC token
+    endpoint per address (Flask-Limiter; a 429 problem with Retry-After and X-RateLimit-* headers).
 
     Counts live in settings.ratelimit_storage_uri: memory:// for one process, Redis when several
-    workers must share them; if Redis is unreachable the limiter falls back to per-process memory
-    rather than failing logins. Behind a reverse proxy, set up ProxyFix so the address is the client's.
+    workers must share them (create_app refuses memory:// with several workers). A store that cannot
+    be reached fails closed (issue 17 finding 5): 503 with Retry-After, logged once per outage, never a
+    silent fall-back to per-process counts. Behind a reverse proxy, set up ProxyFix so the address is
+    the client's.
     """
+    options: dict[str, str | int] = {"wrap_exceptions": True}
+    if not settings.ratelimit_storage_uri.startswith("memory://"):
+        options |= {
+            "socket_connect_timeout": RATELIMIT_STORE_TIMEOUT_S,
+            "socket_timeout": RATELIMIT_STORE_TIMEOUT_S,
+        }
+    # Registered before the Limiter, so it runs after the Limiter's own after_request: Flask-Limiter
+    # would put Retry-After (its window's reset) on every limited answer, overriding a 503's own.
+    app.after_request(_retry_after_only_when_refused)
     limiter = Limiter(
         key_func=get_remote_address,
         app=app,
+        header_name_mapping={HeaderNames.RETRY_AFTER: _LIMITER_RETRY_AFTER},
         storage_uri=settings.ratelimit_storage_uri,
+        storage_options=options,
         strategy="fixed-window",
-        in_memory_fallback_enabled=True,
+        in_memory_fallback_enabled=False,
+        swallow_errors=False,
         headers_enabled=True,
     )
     per_address = limiter.limit(settings.login_rate_limit, methods=["POST"])
@@ -205,6 +236,48 @@ def _limit_logins(app: Flask, settings: Settings) -> None:
             view = per_account(view)
         # The wrapper is what checks a decorated limit, so it replaces the view for this app only.
         app.view_functions[endpoint] = view  # type: ignore[assignment]
+    token_view = limiter.limit(settings.token_rate_limit)(app.view_functions[TOKEN_ENDPOINT])
+    app.view_functions[TOKEN_ENDPOINT] = token_view  # type: ignore[assignment]
+    limiter.limit(settings.platform_rate_limit, key_func=api_key_rate_limit_key)(platform_api_bp)
+    outage = _StoreOutage()
+    app.register_error_handler(StorageError, outage.refuse)
+    app.after_request(outage.note_recovery)
+
+
+_LIMITER_RETRY_AFTER = "X-Escrow-Limiter-Retry-After"
+
+
+def _retry_after_only_when_refused(response: Response) -> Response:
+    seconds = response.headers.pop(_LIMITER_RETRY_AFTER, None)
+    if seconds is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+        response.headers["Retry-After"] = seconds
+    return response
+
+
+class _StoreOutage:
+    """Logs the rate-limit store's outage once when it starts and once when it ends, not per request."""
+
+    def __init__(self) -> None:
+        self.is_down = False
+
+    def refuse(self, error: StorageError) -> ResponseReturnValue:
+        if not self.is_down:
+            self.is_down = True
+            _log.error(
+                "ratelimit.store_unavailable error=%s note=rate-limited requests get 503 until it is back",
+                type(error.storage_error).__name__,
+            )
+        unavailable = RateLimitStoreUnavailableError(
+            "rate limits cannot be checked right now; try again shortly",
+            retry_after_s=RATELIMIT_RETRY_AFTER_S,
+        )
+        return _handle_escrow_error(unavailable)
+
+    def note_recovery(self, response: Response) -> Response:
+        if self.is_down and "X-RateLimit-Limit" in response.headers:  # a limit was checked again
+            self.is_down = False
+            _log.warning("ratelimit.store_recovered")
+        return response
 
 
 def _assign_request_id() -> None:

@@ -72,6 +72,19 @@ class Settings:
     # process; with several workers use a shared store (redis://host:6379).
     login_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
+    # Issue 17 finding 5: the platform API per API key, the OIDC token endpoint per client address.
+    platform_rate_limit: str = "600 per minute"
+    token_rate_limit: str = "60 per minute"  # noqa: S105 - a rate, not a secret
+    # Worker processes serving this app (ESCROW_WORKERS, else gunicorn's WEB_CONCURRENCY): with more
+    # than one, memory:// rate limits would count per worker, so startup refuses it (finding 5).
+    workers: int = 1
+    # Issue 17 finding 4 (docs/operations.md#sessions): sessions live on the server, in Redis
+    # (redis://...) or in files (filesystem://, default <instance>/sessions). The cookie holds only a
+    # random session id. Idle timeout and absolute lifetime end a session; Secure is on outside dev mode.
+    session_store_uri: str = "filesystem://"
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    session_cookie_secure: bool = True
     # Issue 13: the OPRF nodes the service asks, as (share index, base URL), from
     # ESCROW_OPRF_NODES="1=https://node1.example,2=..."; empty in dev mode means `escrow run` starts
     # development nodes itself. ESCROW_OPRF_TIMEOUT: seconds to wait for the threshold of answers.
@@ -149,6 +162,9 @@ class Settings:
         _check_rate_limit(login_rate_limit)
         ratelimit_storage_uri = _get(env, "ESCROW_RATELIMIT_STORAGE_URI", "memory://")
         _check_storage_uri(ratelimit_storage_uri)
+        workers = _int_setting(env, "ESCROW_WORKERS", _int_setting(env, "WEB_CONCURRENCY", 1, 1), 1)
+        check_shared_rate_limits(ratelimit_storage_uri, workers)
+        sessions = _SessionEnv.read(env, dev_mode=dev_mode)
         oprf_nodes = parse_oprf_nodes(env.get("ESCROW_OPRF_NODES", ""))
         oprf_timeout_s = _parse_timeout(env.get("ESCROW_OPRF_TIMEOUT", "2"))
         return cls(
@@ -167,6 +183,13 @@ class Settings:
             totp_all_staff=_parse_flag(env, "ESCROW_TOTP_ALL_STAFF"),
             login_rate_limit=login_rate_limit,
             ratelimit_storage_uri=ratelimit_storage_uri,
+            platform_rate_limit=sessions.platform_rate_limit,
+            token_rate_limit=sessions.token_rate_limit,
+            workers=workers,
+            session_store_uri=sessions.store_uri,
+            session_idle_minutes=sessions.idle_minutes,
+            session_absolute_hours=sessions.absolute_hours,
+            session_cookie_secure=sessions.cookie_secure,
             disclosure_cosigners=policy.cosigners,
             disclosure_cosigner_other_org=policy.cosigner_other_org,
             disclosure_min_organisations=policy.min_organisations,
@@ -214,6 +237,10 @@ class Settings:
             password_parallelism=1,
             # Tests log in many times from one address; tests/web/test_totp.py sets a low limit.
             login_rate_limit="1000 per minute",
+            platform_rate_limit="10000 per minute",
+            token_rate_limit="10000 per minute",  # noqa: S106 - a rate, not a secret
+            # The test client speaks plain http, where a browser would not send a Secure cookie.
+            session_cookie_secure=False,
             # The suite's OPRF nodes (tests/conftest.py starts them and names them here).
             oprf_nodes=parse_oprf_nodes(os.environ.get("ESCROW_TEST_OPRF_NODES", "")),
             oprf_client_key=parse_oprf_client_key(
@@ -303,16 +330,64 @@ def _parse_timeout(text: str, name: str = "ESCROW_OPRF_TIMEOUT") -> float:
     return value
 
 
-def _check_rate_limit(value: str) -> None:
+def _check_rate_limit(value: str, name: str = "ESCROW_LOGIN_RATE_LIMIT") -> None:
     try:
         parse_many(value)
     except ValueError as e:
-        raise ConfigError(f"ESCROW_LOGIN_RATE_LIMIT: {e} (example: '10 per minute')") from e
+        raise ConfigError(f"{name}: {e} (example: '10 per minute')") from e
 
 
 def _check_storage_uri(value: str) -> None:
     if value.partition("://")[0] not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
         raise ConfigError("ESCROW_RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
+
+
+def check_shared_rate_limits(storage_uri: str, workers: int) -> None:
+    """Refuses per-process rate-limit counts when several workers serve the app (issue 17 finding 5:
+    two workers on memory:// let 20 of 30 wrong passwords through a limit of 10). Raises ConfigError."""
+    if workers > 1 and storage_uri.startswith("memory://"):
+        raise ConfigError(
+            f"{workers} workers (ESCROW_WORKERS / WEB_CONCURRENCY) cannot share memory:// rate limits: "
+            "set ESCROW_RATELIMIT_STORAGE_URI=redis://host:6379/0"
+        )
+
+
+SESSION_STORE_SCHEMES = ("filesystem", "redis", "rediss")
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionEnv:
+    store_uri: str
+    idle_minutes: int
+    absolute_hours: int
+    cookie_secure: bool
+    platform_rate_limit: str
+    token_rate_limit: str
+
+    @classmethod
+    def read(cls, env: Mapping[str, str], *, dev_mode: bool) -> _SessionEnv:
+        """Returns ESCROW_SESSION_* and the API rate limits (docs/operations.md#sessions).
+
+        Raises ConfigError for a malformed value."""
+        store_uri = _get(env, "ESCROW_SESSION_STORE_URI", "filesystem://")
+        if store_uri.partition("://")[0] not in SESSION_STORE_SCHEMES or "://" not in store_uri:
+            raise ConfigError(
+                "ESCROW_SESSION_STORE_URI must be filesystem:// (or filesystem:///path) or a redis:// URL"
+            )
+        limits = {}
+        for name, default in (("PLATFORM", "600 per minute"), ("TOKEN", "60 per minute")):
+            limits[name] = _get(env, f"ESCROW_{name}_RATE_LIMIT", default)
+            _check_rate_limit(limits[name], f"ESCROW_{name}_RATE_LIMIT")
+        secure = env.get("ESCROW_SESSION_COOKIE_SECURE")
+        return cls(
+            store_uri=store_uri,
+            idle_minutes=_int_setting(env, "ESCROW_SESSION_IDLE_MINUTES", 30, 1),
+            absolute_hours=_int_setting(env, "ESCROW_SESSION_ABSOLUTE_HOURS", 12, 1),
+            # On by default outside development mode, where `make run` serves plain http on loopback.
+            cookie_secure=_parse_flag(env, "ESCROW_SESSION_COOKIE_SECURE") if secure else not dev_mode,
+            platform_rate_limit=limits["PLATFORM"],
+            token_rate_limit=limits["TOKEN"],
+        )
 
 
 def _get(env: Mapping[str, str], name: str, default: str) -> str:

@@ -222,6 +222,34 @@ class ServiceUnavailableError(EscrowError):
         self.retry_after_s = retry_after_s if isinstance(retry_after_s, int) and retry_after_s >= 0 else None
 
 
+class IdempotencyKeyInFlightError(ConflictError):
+    """A request with this Idempotency-Key is still being processed (issue 17 finding 6): 409."""
+
+    code = "idempotency-key-in-flight"
+    title = "Request in progress"
+
+
+class IdempotencyKeyReusedError(ValidationError):
+    """This Idempotency-Key was used with another request body (issue 17 finding 6): 422."""
+
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key reused"
+
+
+class MalformedIdempotencyKeyError(ValidationError):
+    """The Idempotency-Key header is not a string of 16-255 printable ASCII characters: 400."""
+
+    code = "idempotency-key-malformed"
+    title = "Malformed Idempotency-Key"
+
+
+class RateLimitStoreUnavailableError(ServiceUnavailableError):
+    """The shared rate-limit store (Redis) cannot be reached: limited requests fail closed (issue 17
+    finding 5) rather than count per process."""
+
+    code = "rate-limit-store-unavailable"
+
+
 class DatabaseUnavailableError(ServiceUnavailableError):
     """The database cannot be reached, is read-only or is full (issue 17): the request did nothing
     and may be retried. Says nothing of the driver's message (it can name hosts and users)."""

@@ -12,18 +12,22 @@ account id: log_in_person() puts it there, pseudonym_secret() reads it back, log
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
-from flask_login import UserMixin, current_user, login_user
+from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 from werkzeug.serving import WSGIRequestHandler
 
 from escrow.bootstrap import Components
+from escrow.config import Settings
 from escrow.crypto.errors import EncodingError, OpenFailedError
 from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.session_box import derive_session_box_key, open_session_value, seal_session_value
@@ -270,6 +274,7 @@ def log_in_person(signed_in: SignedIn) -> None:
     Every person sign-in (each identity provider's callback, the password form, registration) ends here.
     """
     login_user(PersonUser(signed_in.account))
+    renew_session()
     sealed = seal_session_value(
         _session_box_key(), bytes(signed_in.secret), associated_data=_secret_aad(signed_in.account.id)
     )
@@ -353,3 +358,102 @@ def bearer_token() -> str | None:
     """Returns the token of the request's ``Authorization: Bearer`` header, or None."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def api_key_rate_limit_key() -> str:
+    """Flask-Limiter key for the platform API (issue 17 finding 5): the API key presented, hashed (never
+    kept), or the client address when there is none. Counted before the key is checked, so guessing
+    keys from one address spends that address's budget."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return f"address:{request.remote_addr}"
+    return "api-key:" + hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+# Server-side sessions (issue 17 finding 4): the cookie holds a random session id (Flask-Session); the
+# session itself lives in Redis or in files, is renewed at every sign-in and destroyed at sign-out, so a
+# cookie saved before logout opens nothing. Sealed values (the pseudonym secret, a TOTP enrolment) stay
+# sealed in the store exactly as they were in the signed cookie.
+SESSION_STARTED_KEY = "escrow_session_started"
+SESSION_SEEN_KEY = "escrow_session_seen"
+# Flask-WTF keeps the session's CSRF token under this name (and caches it in g).
+_CSRF_FIELD = "csrf_token"
+# File store: at most this many session files before cachelib prunes expired, then oldest ones.
+SESSION_FILE_THRESHOLD = 10_000
+_REDIS_TIMEOUT_S = 2
+
+
+def init_server_sessions(app: Flask, settings: Settings) -> None:
+    """Keeps sessions on the server (settings.session_store_uri) with the idle timeout as the store's
+    expiry, and checks the idle timeout and the absolute lifetime on every request."""
+    from cachelib.file import FileSystemCache
+    from flask_session import Session as ServerSessions
+
+    app.config.update(
+        SESSION_PERMANENT=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        SESSION_KEY_PREFIX="escrow-session:",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+    )
+    uri = settings.session_store_uri
+    if uri.startswith("filesystem://"):
+        directory = Path(uri.removeprefix("filesystem://") or settings.instance_path / "sessions")
+        app.config.update(
+            SESSION_TYPE="cachelib",
+            SESSION_CACHELIB=FileSystemCache(str(directory), threshold=SESSION_FILE_THRESHOLD, mode=0o600),
+        )
+    else:
+        import redis
+
+        client = redis.Redis.from_url(
+            uri, socket_connect_timeout=_REDIS_TIMEOUT_S, socket_timeout=_REDIS_TIMEOUT_S
+        )
+        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=client)
+    ServerSessions(app)
+    app.before_request(_enforce_session_lifetime)
+
+
+def _enforce_session_lifetime() -> None:
+    """Ends a signed-in session idle longer than the idle timeout or older than the absolute lifetime,
+    by the components' clock (the store's expiry is the same idle timeout, by the wall clock)."""
+    started = cookie_session.get(SESSION_STARTED_KEY)
+    if not isinstance(started, int):
+        return
+    settings = get_components().settings
+    now = int(current_time().timestamp())
+    seen = cookie_session.get(SESSION_SEEN_KEY, started)
+    idle = now - (seen if isinstance(seen, int) else started)
+    if idle > settings.session_idle_minutes * 60 or now - started > settings.session_absolute_hours * 3600:
+        end_session()
+        return
+    cookie_session[SESSION_SEEN_KEY] = now
+
+
+def renew_session() -> None:
+    """At sign-in: a new session id (the old one, perhaps planted, is deleted from the store), a new
+    CSRF token, and the start of the absolute lifetime."""
+    cookie_session.pop(_CSRF_FIELD, None)
+    g.pop(_CSRF_FIELD, None)
+    now = int(current_time().timestamp())
+    cookie_session[SESSION_STARTED_KEY] = now
+    cookie_session[SESSION_SEEN_KEY] = now
+    _new_session_id()
+
+
+def end_session() -> None:
+    """At sign-out (and when a session times out): logs out, deletes the stored session and moves
+    to a new id, so a copy of the old cookie names nothing."""
+    _new_session_id()
+    logout_user()
+    cookie_session.clear()
+    g.pop(_CSRF_FIELD, None)
+
+
+def _new_session_id() -> None:
+    interface = current_app.session_interface
+    if isinstance(interface, ServerSideSessionInterface) and isinstance(cookie_session, ServerSideSession):
+        cookie_session.modified = True
+        interface.regenerate(cookie_session)

@@ -834,3 +834,20 @@ class OfficerCertificateRecord(Base):
     certificate: Mapped[str] = mapped_column(Text)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyRecord(Base):
+    """An Idempotency-Key (issue 17 finding 6, draft-ietf-httpapi-idempotency-key-header) a caller used:
+    the answer its retries get. ``lookup`` is derived from the key, the operation and the caller (never
+    the key itself, nor a person's id); ``response`` is sealed under a key derived from the
+    Idempotency-Key, which only the caller holds (escrow.crypto.idempotency). ``status`` is None while
+    the first request is in flight."""
+
+    __tablename__ = "idempotency_keys"
+
+    lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    request_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

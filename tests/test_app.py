@@ -25,6 +25,7 @@ from escrow.errors import (
     InvalidPageError,
     InvalidStateError,
     InvalidTokenError,
+    MalformedIdempotencyKeyError,
     NotFoundError,
     PermissionDeniedError,
     ServiceUnavailableError,
@@ -233,6 +234,7 @@ def test_error_table_covers_every_client_error_class() -> None:
         AuthenticationError,
         ValidationError,
         InvalidPageError,  # a malformed ?page= is a 400, not a 422 (issue 8)
+        MalformedIdempotencyKeyError,  # a header that does not parse is a 400 (issue 17)
         ServiceUnavailableError,  # the OPRF nodes do not answer: 503 (issue 13)
     }
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from escrow.api.idempotency import idempotent
+from escrow.crypto.idempotency import person_scope
 from escrow.errors import AuthenticationError, ValidationError
 from escrow.httpkit import (
     bearer_challenge,
@@ -54,7 +56,17 @@ def jwks() -> Response:
     return response
 
 
+def _platform_scope() -> bytes:
+    return b"platform:" + _platform().id.encode()
+
+
+def _person_scope() -> bytes:
+    current_person()  # 403 for anyone else, before the secret is asked for
+    return person_scope(bytes(pseudonym_secret()))
+
+
 @platform_bp.post("/credentials/verify")
+@idempotent("credentials.verify", _platform_scope)
 def verify() -> Response:
     """Verifies and redeems a credential for the calling platform (a second redemption is 409)."""
     platform = _platform()
@@ -132,6 +144,7 @@ def my_notices() -> Response:
 
 
 @bp.post("/me/credentials")
+@idempotent("credentials.issue", _person_scope)
 def issue() -> tuple[Response, int]:
     """Issues a credential for ``platform_id`` to the logged-in person; the token is returned once."""
     person, secret = current_person(), pseudonym_secret()

@@ -45,6 +45,20 @@ def _op(
     return {"summary": summary, "tags": [tag], "security": security, "responses": responses, **extra}
 
 
+# Issue 17 finding 6: draft-ietf-httpapi-idempotency-key-header on issuance and redemption.
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A unique string (16-255 printable ASCII characters, e.g. a quoted UUID) that makes a retry "
+        "safe: a repeat with the same key and body gets the first answer again (with "
+        "Idempotent-Replayed: true), the same key with another body is 422 "
+        "(idempotency-key-reused), a repeat while the first is running is 409 "
+        "(idempotency-key-in-flight), a malformed key 400. Keys expire after 24 hours."
+    ),
+    "schema": {"type": "string", "minLength": 16, "maxLength": 257},
+}
 _ERRORS = {"401": PROBLEM, "403": PROBLEM, "404": PROBLEM, "409": PROBLEM, "422": PROBLEM}
 # Issue 13: the OPRF nodes did not answer (code oprf-unavailable), with Retry-After when they said when.
 _UNAVAILABLE = PROBLEM
@@ -62,7 +76,13 @@ PATHS: dict[str, Any] = {
             "Verify a credential for the calling platform and redeem it (a second redemption is 409)",
             "platforms",
             _PLATFORM_KEY,
-            {"200": _json(_ref("VerifiedCredential"), "Valid and now redeemed"), **_ERRORS, "400": PROBLEM},
+            {
+                "200": _json(_ref("VerifiedCredential"), "Valid and now redeemed"),
+                **_ERRORS,
+                "400": PROBLEM,
+                "429": PROBLEM,
+            },
+            parameters=[_IDEMPOTENCY_KEY],
             requestBody=_body(
                 {
                     "type": "object",
@@ -118,7 +138,12 @@ PATHS: dict[str, Any] = {
             "Issue a credential for a platform to the logged-in person (X-CSRFToken header)",
             "persons",
             _PERSON,
-            {"201": _json(_ref("IssuedCredential"), "Issued; the token is in this response only"), **_ERRORS},
+            {
+                "201": _json(_ref("IssuedCredential"), "Issued; the token is in this response only"),
+                **_ERRORS,
+                "400": PROBLEM,
+            },
+            parameters=[_IDEMPOTENCY_KEY],
             requestBody=_body(
                 {
                     "type": "object",

@@ -21,6 +21,7 @@ from escrow.errors import (
     InvalidPageError,
     InvalidStateError,
     InvalidTokenError,
+    MalformedIdempotencyKeyError,
     NotFoundError,
     PermissionDeniedError,
     ServiceUnavailableError,
@@ -51,6 +52,8 @@ PROBLEM_STATUS: Mapping[type[EscrowError], int] = {
     # that cannot be processed, so a platform tells it from a bad API key (401 + WWW-Authenticate).
     InvalidCredentialError: 422,
     AuthenticationError: 401,
+    # A header that does not parse is a malformed request (draft-ietf-httpapi-idempotency-key-header).
+    MalformedIdempotencyKeyError: 400,
     # Well-formed but semantically wrong input (RFC 9110 section 15.5.21).
     ValidationError: 422,
     # A malformed ?page= is a malformed request, not a rule broken by a well-formed one (issue 8).

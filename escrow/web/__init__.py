@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import logout_user
 from werkzeug.wrappers.response import Response
 
-from escrow.httpkit import forget_pseudonym_secret, get_session
+from escrow.httpkit import end_session, get_session
 from escrow.services.report import METRICS, build_report
 from escrow.web.charts import PALETTE, grouped_bar_chart
 
@@ -34,8 +33,7 @@ def render_error_page(
 def sign_in_again() -> Response:
     """Sends a person whose session lost its pseudonym secret to the sign-in page (issue 13): they are
     signed out, so the next sign-in starts clean and puts a fresh secret in the session."""
-    logout_user()
-    forget_pseudonym_secret()
+    end_session()
     flash("Your session has expired. Please sign in again.", "info")
     return redirect(url_for("users.login"))
 

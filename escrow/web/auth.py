@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_user, logout_user
+from flask_login import login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import PasswordField, StringField
@@ -24,9 +24,11 @@ from escrow.httpkit import (
     StaffPrincipal,
     current_staff,
     current_time,
+    end_session,
     forget_pseudonym_secret,
     get_components,
     get_session,
+    renew_session,
 )
 from escrow.services import totp
 from escrow.services.staff import StaffView, authenticate_staff, check_totp, enrol_totp, get_staff
@@ -85,6 +87,7 @@ def _finish_login(staff: StaffView, target: str | None) -> ResponseReturnValue:
     session.pop(PENDING_ENROLMENT, None)
     forget_pseudonym_secret()  # a person signed in before in this browser: their secret goes too
     login_user(StaffPrincipal(staff))
+    renew_session()
     flash(f"Signed in as {staff.display_name}.", "info")
     return redirect(_safe_next(target))
 
@@ -252,7 +255,6 @@ def qr_svg(text: str) -> str:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     """Ends the session (POST with the CSRF token, so another site cannot log a user out)."""
-    logout_user()
-    forget_pseudonym_secret()
+    end_session()
     flash("Signed out.", "info")
     return redirect(url_for("web.index"))

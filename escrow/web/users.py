@@ -6,13 +6,12 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import logout_user
 from werkzeug.wrappers.response import Response
 
 from escrow.httpkit import (
     current_person,
     current_time,
-    forget_pseudonym_secret,
+    end_session,
     get_components,
     get_session,
     log_in_person,
@@ -126,8 +125,7 @@ def _logged_in(signed_in: SignedIn) -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
-    forget_pseudonym_secret()
+    end_session()
     return redirect(url_for("web.index"))
 
 

@@ -3,12 +3,14 @@ two confidential platforms, and that person signed in."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from escrow.httpkit import get_components
+from escrow.httpkit import COMPONENTS_KEY, get_components
 from tests.oidc_support import (
     CLOCK_START,
     MovableClock,
@@ -24,6 +26,13 @@ from tests.oidc_support import (
 def oidc_clock(app: Flask) -> MovableClock:
     clock = MovableClock(CLOCK_START)
     use_clock(app, clock)
+    # These tests move the clock by hours while the person stays signed in: sessions that outlast
+    # them (tests/web/test_server_sessions.py checks the default timeouts).
+    components = get_components(app)
+    long_sessions = dataclasses.replace(
+        components.settings, session_idle_minutes=7 * 24 * 60, session_absolute_hours=7 * 24
+    )
+    app.extensions[COMPONENTS_KEY] = dataclasses.replace(components, settings=long_sessions)
     return clock
 
 
