@@ -1,7 +1,7 @@
 """Idempotency keys (issue 17 finding 6): the sealed answers that retries of issuance and redemption get.
 
 Revision ID: 0019_idempotency
-Revises: 0017_roster
+Revises: 0018_log_queue
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_idempotency"
-down_revision: str | None = "0017_roster"
+down_revision: str | None = "0018_log_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
