@@ -45,7 +45,9 @@ def http_receiver(statuses: Sequence[int] = (200,), path: str = "/hook") -> Iter
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with receiver.arrived:
                 index = len(receiver.requests)
-                receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.requests.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 status = receiver.statuses[min(index, len(receiver.statuses) - 1)]
                 receiver.arrived.notify_all()
             self.send_response(status)

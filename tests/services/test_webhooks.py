@@ -42,10 +42,14 @@ def keyring(tmp_path: Path) -> Keyring:
 
 def _hook(desk: Desk, url: str, keyring: Keyring | None = None) -> str | None:
     """Points forum's webhooks at ``url``; with a keyring, makes its first secret and returns it."""
-    webhooks.set_webhook_url(desk.session, platform_id="forum", url=url, allow_loopback=True, log=LOG, now=desk.now)
+    webhooks.set_webhook_url(
+        desk.session, platform_id="forum", url=url, allow_loopback=True, log=LOG, now=desk.now
+    )
     if keyring is None:
         return None
-    return webhooks.rotate_webhook_secret(desk.session, platform_id="forum", keyring=keyring, log=LOG, now=desk.now).secret
+    return webhooks.rotate_webhook_secret(
+        desk.session, platform_id="forum", keyring=keyring, log=LOG, now=desk.now
+    ).secret
 
 
 def _revoke(desk: Desk) -> None:
@@ -112,7 +116,9 @@ def test_unknown_event_type_is_refused(desk: Desk) -> None:
     from escrow.errors import ValidationError
 
     with pytest.raises(ValidationError):
-        webhooks.enqueue_event(desk.session, platform_id="forum", event_type="person.found", data={}, now=desk.now)
+        webhooks.enqueue_event(
+            desk.session, platform_id="forum", event_type="person.found", data={}, now=desk.now
+        )
 
 
 def test_delivery_verifies_with_the_standardwebhooks_library(desk: Desk, keyring: Keyring) -> None:
@@ -130,7 +136,9 @@ def test_delivery_verifies_with_the_standardwebhooks_library(desk: Desk, keyring
     assert received.headers["webhook-id"] == _messages(desk.session)[0].id
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(received.body + b" ", received.headers)
-    other = webhooks.rotate_webhook_secret(desk.session, platform_id="forum", keyring=keyring, log=LOG, now=desk.now)
+    other = webhooks.rotate_webhook_secret(
+        desk.session, platform_id="forum", keyring=keyring, log=LOG, now=desk.now
+    )
     with pytest.raises(WebhookVerificationError):
         Webhook(other.secret).verify(received.body, received.headers)
 
@@ -151,7 +159,9 @@ def test_signature_is_the_specifications_hmac_byte_for_byte(desk: Desk, keyring:
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
 
 
-def test_failing_receiver_is_retried_with_exponential_backoff_then_delivered(desk: Desk, keyring: Keyring) -> None:
+def test_failing_receiver_is_retried_with_exponential_backoff_then_delivered(
+    desk: Desk, keyring: Keyring
+) -> None:
     with http_receiver(statuses=[500, 200]) as receiver:
         secret = _hook(desk, receiver.url, keyring)
         assert secret is not None
@@ -175,7 +185,12 @@ def test_failing_receiver_is_retried_with_exponential_backoff_then_delivered(des
 def test_retry_delays_grow_exponentially_up_to_a_cap() -> None:
     delays = [webhooks.retry_delay(n) for n in range(1, webhooks.MAX_ATTEMPTS + 1)]
 
-    assert delays[:4] == [timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=3), timedelta(minutes=18)]
+    assert delays[:4] == [
+        timedelta(seconds=5),
+        timedelta(seconds=30),
+        timedelta(minutes=3),
+        timedelta(minutes=18),
+    ]
     assert delays[-1] == webhooks.MAX_RETRY_DELAY
     assert delays == sorted(delays)
 
@@ -227,7 +242,9 @@ def test_messages_wait_until_the_platform_has_a_secret(desk: Desk, keyring: Keyr
 def test_rotation_signs_with_the_new_and_previous_secret_for_a_day(desk: Desk, keyring: Keyring) -> None:
     with http_receiver() as receiver:
         old = _hook(desk, receiver.url, keyring)
-        new = webhooks.rotate_webhook_secret(desk.session, platform_id="forum", keyring=keyring, log=LOG, now=desk.now)
+        new = webhooks.rotate_webhook_secret(
+            desk.session, platform_id="forum", keyring=keyring, log=LOG, now=desk.now
+        )
         assert old is not None
         assert new.secret != old
         _revoke(desk)
@@ -240,22 +257,35 @@ def test_rotation_signs_with_the_new_and_previous_secret_for_a_day(desk: Desk, k
     assert during.headers["webhook-signature"].split(" ")[1] == _from_spec(old, during)
     platform_row = desk.session.get(Platform, "forum")
     assert platform_row is not None
-    assert webhooks._signing_secrets(platform_row, webhooks._instance_key(keyring), desk.now + timedelta(hours=25)) == [
-        base64.b64decode(new.secret.removeprefix("whsec_"))
-    ]
+    assert webhooks._signing_secrets(
+        platform_row, webhooks._instance_key(keyring), desk.now + timedelta(hours=25)
+    ) == [base64.b64decode(new.secret.removeprefix("whsec_"))]
 
 
 def test_webhook_url_must_be_https(desk: Desk) -> None:
     from escrow.errors import ValidationError
 
-    for url in ("http://hooks.example/x", "http://127.0.0.1/x", "ftp://hooks.example/", "https://u:p@hooks.example/"):
+    for url in (
+        "http://hooks.example/x",
+        "http://127.0.0.1/x",
+        "ftp://hooks.example/",
+        "https://u:p@hooks.example/",
+    ):
         with pytest.raises(ValidationError):
-            webhooks.set_webhook_url(desk.session, platform_id="forum", url=url, allow_loopback=False, log=LOG, now=desk.now)
+            webhooks.set_webhook_url(
+                desk.session, platform_id="forum", url=url, allow_loopback=False, log=LOG, now=desk.now
+            )
 
 
 def test_consent_withdrawn_event_names_only_the_platforms_pseudonym(desk: Desk) -> None:
     _hook(desk, "http://127.0.0.1:9/hook")
-    args = {"person_id": desk.person_id, "platform_id": "forum", "secret": desk.person_secret, "log": LOG, "now": desk.now}
+    args = {
+        "person_id": desk.person_id,
+        "platform_id": "forum",
+        "secret": desk.person_secret,
+        "log": LOG,
+        "now": desk.now,
+    }
     oidc.grant_consent(desk.session, **args)  # type: ignore[arg-type]
 
     oidc.withdraw_consent(desk.session, **args)  # type: ignore[arg-type]

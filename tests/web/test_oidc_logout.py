@@ -62,7 +62,10 @@ def receivers() -> Iterator[dict[str, Receiver]]:
 @pytest.fixture
 def platforms(app: Flask, provider: Session, receivers: dict[str, Receiver]) -> dict[str, str]:
     """forum (EdDSA) and market (RS256), each with a back-channel receiver; forum registers BACK_HOME."""
-    secrets = {"forum": add_client(provider, app, "forum"), "market": add_client(provider, app, "market", alg="RS256")}
+    secrets = {
+        "forum": add_client(provider, app, "forum"),
+        "market": add_client(provider, app, "market", alg="RS256"),
+    }
     for platform_id, receiver in receivers.items():
         set_logout_settings(
             provider,
@@ -86,7 +89,9 @@ def _sign_in(client: FlaskClient, platform_id: str, secret: str) -> dict[str, An
     response = client.get(f"/oidc/authorize?{authorize_query(platform_id)}")
     if response.status_code == 200:
         html = response.get_data(as_text=True)
-        response = client.post(consent_action(html), data={"csrf_token": csrf_token_in(html), "allow": "Allow"})
+        response = client.post(
+            consent_action(html), data={"csrf_token": csrf_token_in(html), "allow": "Allow"}
+        )
     code = query_of(response.headers["Location"])["code"]
     tokens = client.post(
         "/api/v1/oidc/token",
@@ -156,7 +161,9 @@ def test_rp_initiated_logout_by_post_form(person: FlaskClient, platforms: dict[s
     id_token = _sign_in(person, "forum", platforms["forum"])["id_token"]
 
     # A platform's form POST carries no escrow CSRF token (section 2: GET and POST)
-    response = person.post("/oidc/logout", data={"id_token_hint": id_token, "post_logout_redirect_uri": BACK_HOME})
+    response = person.post(
+        "/oidc/logout", data={"id_token_hint": id_token, "post_logout_redirect_uri": BACK_HOME}
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == BACK_HOME
@@ -168,7 +175,8 @@ def test_rp_initiated_logout_without_hint_asks_for_confirmation(
 ) -> None:
     # When a logout request comes with client_id but no hint (anyone can link to it)
     page = person.get(
-        "/oidc/logout", query_string={"client_id": "forum", "post_logout_redirect_uri": BACK_HOME, "state": "x"}
+        "/oidc/logout",
+        query_string={"client_id": "forum", "post_logout_redirect_uri": BACK_HOME, "state": "x"},
     )
 
     # Then the person is asked, and still signed in
@@ -197,7 +205,9 @@ def test_rp_initiated_logout_with_tampered_hint_asks_for_confirmation(
     assert _is_signed_in(person)
 
 
-def test_confirmation_without_csrf_token_keeps_the_session(person: FlaskClient, platforms: dict[str, str]) -> None:
+def test_confirmation_without_csrf_token_keeps_the_session(
+    person: FlaskClient, platforms: dict[str, str]
+) -> None:
     person.get("/oidc/logout")
 
     response = person.post("/oidc/logout/confirm", data={})
@@ -212,17 +222,23 @@ def test_unregistered_post_logout_redirect_uri_is_never_followed(
     id_token = _sign_in(person, "forum", platforms["forum"])["id_token"]
 
     for uri in ("https://evil.example/", BACK_HOME + "/more", BACK_HOME + "?x=1", "//evil.example"):
-        response = person.get("/oidc/logout", query_string={"id_token_hint": id_token, "post_logout_redirect_uri": uri})
+        response = person.get(
+            "/oidc/logout", query_string={"id_token_hint": id_token, "post_logout_redirect_uri": uri}
+        )
         assert response.status_code == 200, uri
         assert "Location" not in response.headers
         assert "not registered" in response.get_data(as_text=True)
 
 
-def test_another_platforms_registered_uri_is_not_followed(person: FlaskClient, platforms: dict[str, str]) -> None:
+def test_another_platforms_registered_uri_is_not_followed(
+    person: FlaskClient, platforms: dict[str, str]
+) -> None:
     # market's hint with forum's registered URI: redirects only go where the hint's platform registered
     id_token = _sign_in(person, "market", platforms["market"])["id_token"]
 
-    response = person.get("/oidc/logout", query_string={"id_token_hint": id_token, "post_logout_redirect_uri": BACK_HOME})
+    response = person.get(
+        "/oidc/logout", query_string={"id_token_hint": id_token, "post_logout_redirect_uri": BACK_HOME}
+    )
 
     assert response.status_code == 200
     assert "Location" not in response.headers
@@ -286,7 +302,9 @@ def test_two_platforms_logout_tokens_share_no_identifier(
     assert json.dumps(forum["sub"]) not in market_request.body.decode()
 
 
-def test_logout_token_iat_is_its_own_send_time(app: Flask, provider: Session, platforms: dict[str, str]) -> None:
+def test_logout_token_iat_is_its_own_send_time(
+    app: Flask, provider: Session, platforms: dict[str, str]
+) -> None:
     # Each platform's token is sent after its own random delay and says so: not the common logout time
     now = datetime.now(UTC)
     deliveries = prepare_backchannel_logouts(
@@ -328,7 +346,9 @@ def test_logout_without_backchannel_uri_sends_nothing(
     assert deliveries == []
 
 
-def test_backchannel_logout_uri_must_be_https(app: Flask, provider: Session, platforms: dict[str, str]) -> None:
+def test_backchannel_logout_uri_must_be_https(
+    app: Flask, provider: Session, platforms: dict[str, str]
+) -> None:
     from escrow.errors import ValidationError
 
     with pytest.raises(ValidationError):
