@@ -21,8 +21,12 @@ from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
 from escrow.httpkit import get_components
-from escrow.services.logout import BACKCHANNEL_LOGOUT_EVENT, prepare_backchannel_logouts, set_logout_settings
-from escrow.services.logout import SignedInPlatform
+from escrow.services.logout import (
+    BACKCHANNEL_LOGOUT_EVENT,
+    SignedInPlatform,
+    prepare_backchannel_logouts,
+    set_logout_settings,
+)
 from tests.http_receiver import Receiver, http_receiver
 from tests.oidc_support import (
     RP_CALLBACK,
