@@ -3,7 +3,8 @@
 The authorization endpoint (/oidc/authorize) and the end-session endpoint (/oidc/logout, issue 19)
 are HTML pages for the person's browser, not JSON: the discovery document names them, not this one.
 The token endpoint answers errors in the RFC 6749 section 5.2 format (``error``,
-``error_description``), as the spec requires, not as problem details; userinfo answers 401 with ``WWW-Authenticate: Bearer`` (RFC 6750 section 3).
+``error_description``), as the spec requires, not as problem details; userinfo answers 401 with
+``WWW-Authenticate: Bearer`` (RFC 6750 section 3).
 """
 
 from __future__ import annotations
