@@ -311,3 +311,31 @@ def test_disclosure_event_names_only_the_pseudonym_request_and_log_index(desk: D
     assert set(body) == {"type", "timestamp", "data"}
     assert "Jane" not in message.payload
     assert "1990" not in message.payload
+
+
+def test_node_standardwebhooks_verifies_the_delivery(
+    desk: Desk, keyring: Keyring, node_relying_parties: Path
+) -> None:
+    import shutil
+    import subprocess
+
+    with http_receiver() as receiver:
+        secret = _hook(desk, receiver.url, keyring)
+        assert secret is not None
+        _revoke(desk)
+        webhooks.deliver_due(desk.session, keyring=keyring, now=datetime.now(UTC))
+        (received,) = receiver.wait_for(1)
+    node = shutil.which("node")
+    assert node is not None
+    script = str(node_relying_parties / "verify_webhook.mjs")
+
+    def run(body: bytes) -> subprocess.CompletedProcess[str]:
+        stdin = json.dumps({"headers": received.headers, "body_b64": base64.b64encode(body).decode()})
+        return subprocess.run([node, script, secret], input=stdin, capture_output=True, text=True, timeout=60)  # noqa: S603
+
+    verified = run(received.body)
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["data"]["credential_id"] == desk.credential.credential_id
+    tampered = run(received.body.replace(b"platform", b"admin"))
+    assert tampered.returncode == 1
+    assert "refused" in tampered.stderr
