@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.webhooks import derive_webhook_secret, secret_text, sign_webhook
@@ -402,16 +402,4 @@ def _delivery_info(session: Session, message: WebhookMessage) -> DeliveryInfo:
         message.created_at,
         state,
         tuple(DeliveryAttempt(a.attempted_at, a.status_code, a.error, a.duration_ms) for a in attempts),
-    )
-
-
-def count_pending(session: Session) -> int:
-    """Returns how many messages still wait for delivery (for the CLI)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(WebhookMessage)
-            .where(WebhookMessage.next_attempt_at.is_not(None))
-        )
-        or 0
     )
