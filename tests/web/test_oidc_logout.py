@@ -365,3 +365,32 @@ def test_backchannel_logout_uri_must_be_https(
             log=get_components(app).log,
             now=datetime.now(UTC),
         )
+
+
+def test_rp_initiated_logout_accepts_an_rs256_hint(person: FlaskClient, platforms: dict[str, str]) -> None:
+    id_token = _sign_in(person, "market", platforms["market"])["id_token"]
+    assert jwt.get_unverified_header(id_token)["alg"] == "RS256"
+
+    response = person.get("/oidc/logout", query_string={"id_token_hint": id_token})
+
+    assert response.status_code == 200
+    assert "You are signed out of escrow" in response.get_data(as_text=True)
+    assert not _is_signed_in(person)
+
+
+def test_hint_from_an_earlier_escrow_session_asks_for_confirmation(
+    person: FlaskClient, platforms: dict[str, str]
+) -> None:
+    # Given an ID token from a session that has ended, and a new sign-in in the same browser
+    old_hint = _sign_in(person, "forum", platforms["forum"])["id_token"]
+    page = person.get("/account/credentials").get_data(as_text=True)
+    person.post("/account/logout", data={"csrf_token": csrf_token_in(page)})
+    assert log_in(person).status_code == 302
+
+    # When a logout request carries the old hint
+    response = person.get("/oidc/logout", query_string={"id_token_hint": old_hint})
+
+    # Then it does not speak for this session: the person is asked
+    assert response.status_code == 200
+    assert "Sign out of escrow?" in response.get_data(as_text=True)
+    assert _is_signed_in(person)
