@@ -127,6 +127,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(platform_api_bp)
     # OIDC token and userinfo: client credentials or bearer tokens, never a cookie (issue 7).
     csrf.exempt(oidc_api_bp)
+    # RP-Initiated Logout (issue 19): platforms may POST it; it only logs out, and without a valid
+    # id_token_hint for this session it asks on a page whose form has a CSRF token.
+    csrf.exempt("escrow.web.oidc.end_session")
     init_oidc_provider(app)
     # Officer and key-holder disclosure steps are Ed25519 signatures over the request digest (issue 6).
     csrf.exempt(disclosures_signed_api_bp)

@@ -68,6 +68,9 @@ class Settings:
     # Staff login (docs/operations.md#staff-logins): TOTP is mandatory for legal officers; this flag
     # makes it mandatory for every member of staff.
     totp_all_staff: bool = False
+    # Issue 19: each platform's back-channel logout token is sent after its own random delay of up to
+    # this many seconds, so two platforms do not get theirs in the same instant (docs/platforms.md#logout).
+    backchannel_logout_max_delay_s: int = 30
     # Flask-Limiter: failed and successful password/code POSTs per client address. memory:// counts per
     # process; with several workers use a shared store (redis://host:6379).
     login_rate_limit: str = "10 per minute"
@@ -181,6 +184,7 @@ class Settings:
             ),
             metrics_token=_metrics_token(env.get("ESCROW_METRICS_TOKEN")),
             totp_all_staff=_parse_flag(env, "ESCROW_TOTP_ALL_STAFF"),
+            backchannel_logout_max_delay_s=_int_setting(env, "ESCROW_BACKCHANNEL_LOGOUT_MAX_DELAY_S", 30, 0),
             login_rate_limit=login_rate_limit,
             ratelimit_storage_uri=ratelimit_storage_uri,
             platform_rate_limit=sessions.platform_rate_limit,
@@ -241,6 +245,8 @@ class Settings:
             token_rate_limit="10000 per minute",  # noqa: S106 - a rate, not a secret
             # The test client speaks plain http, where a browser would not send a Secure cookie.
             session_cookie_secure=False,
+            # Tests wait for the back-channel logout receiver: no delay.
+            backchannel_logout_max_delay_s=0,
             # The suite's OPRF nodes (tests/conftest.py starts them and names them here).
             oprf_nodes=parse_oprf_nodes(os.environ.get("ESCROW_TEST_OPRF_NODES", "")),
             oprf_client_key=parse_oprf_client_key(

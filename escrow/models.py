@@ -459,6 +459,16 @@ class Platform(Base):
     # and the algorithm of its ID tokens ("EdDSA" or "RS256").
     client_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     id_token_alg: Mapped[str] = mapped_column(String(8), default="EdDSA", server_default="EdDSA")
+    # Issue 19, logout: where RP-initiated logout may send the person back (JSON list, exact match)
+    # and the platform's OpenID Connect Back-Channel Logout 1.0 receiver (None: not told).
+    post_logout_redirect_uris: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    # Issue 19, webhooks (Standard Webhooks): the receiver, and which generation of its secret signs
+    # (0: none yet). The secret is derived from a key under keys/, never stored (services/webhooks.py);
+    # the previous generation still signs until ``webhook_previous_until`` (rotation without a gap).
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    webhook_previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PlatformApiKey(Base):
@@ -553,6 +563,9 @@ class OidcCode(Base):
     # Issue 19: None unless the platform asked for it (max_age, prompt=login), and then the time of a
     # sign-in made for this request alone, never the person's escrow sign-in time (a join key).
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Issue 19: the ID token's ``sid`` (Back-Channel Logout 1.0 section 2.1), random per escrow session
+    # AND platform: two platforms never see the same sid, so their logout tokens do not join.
+    sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -851,3 +864,38 @@ class IdempotencyRecord(Base):
     response: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# Issue 19: events to platforms (Standard Webhooks). The outbox row is written in the transaction of
+# the change it reports; a worker delivers it (services/webhooks.py). It names the platform and what
+# the platform already knows (its own pseudonym, a credential id, a request id), never a person.
+
+
+class WebhookMessage(Base):
+    """One event for one platform: its exact body, and where its delivery stands."""
+
+    __tablename__ = "webhook_messages"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_non_negative"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the webhook-id header: msg_...
+    platform_id: Mapped[str] = mapped_column(ForeignKey("platforms.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # the exact JSON body sent (and signed)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # None: done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # gave up after the last retry
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt: the platform portal's delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("webhook_messages.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no HTTP answer
+    error: Mapped[str | None] = mapped_column(String(200))
+    duration_ms: Mapped[int] = mapped_column(Integer)

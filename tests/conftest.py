@@ -262,15 +262,15 @@ def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
 
 @pytest.fixture(scope="session")
 def node_relying_parties() -> Path:
-    """tests/relying_parties/: third-party JOSE and OIDC libraries from npm (openid-client, jose) run
-    by node, installed from its package-lock.json on first use (issue 19)."""
+    """tests/relying_parties/: third-party JOSE, OIDC and webhook libraries from npm (openid-client,
+    jose, standardwebhooks) run by node, installed from its package-lock.json on first use (issue 19)."""
     import shutil
     import subprocess
 
     folder = Path(__file__).parent / "relying_parties"
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for the npm relying parties")
-    if not (folder / "node_modules" / "openid-client").is_dir():
+    if not all((folder / "node_modules" / name).is_dir() for name in ("openid-client", "standardwebhooks")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=300)  # noqa: S607
     return folder
 

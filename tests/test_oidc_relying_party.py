@@ -113,9 +113,10 @@ def test_stock_oidc_client_signs_in_and_receives_the_pseudonym_only(provider: An
     assert claims["aud"] == "forum"
     assert len(claims["sub"]) == 26
     assert claims["acr"] == "http://eidas.europa.eu/LoA/high"
+    # (and the sid of this escrow session for this platform alone, for back-channel logout: issue 19)
     assert set(claims) == {
         "iss", "sub", "aud", "exp", "iat", "nonce", "acr", "at_hash", "envelope_digest",
-        "verified_unique",
+        "verified_unique", "sid",
     }  # fmt: skip
 
 

@@ -1,9 +1,10 @@
 """OpenAPI paths and schemas of Sign in with escrow's JSON endpoints (issue 7; merged by api/openapi.py).
 
-The authorization endpoint (/oidc/authorize) is an HTML page for the person's browser, not JSON:
-it is described by the discovery document, not here. The token endpoint answers errors in the
-RFC 6749 section 5.2 format (``error``, ``error_description``), as the spec requires, not as
-problem details; userinfo answers 401 with ``WWW-Authenticate: Bearer`` (RFC 6750 section 3).
+The authorization endpoint (/oidc/authorize) and the end-session endpoint (/oidc/logout, issue 19)
+are HTML pages for the person's browser, not JSON: the discovery document names them, not this one.
+The token endpoint answers errors in the RFC 6749 section 5.2 format (``error``,
+``error_description``), as the spec requires, not as problem details; userinfo answers 401 with
+``WWW-Authenticate: Bearer`` (RFC 6750 section 3).
 """
 
 from __future__ import annotations
@@ -288,6 +289,11 @@ SCHEMAS: dict[str, Any] = {
             "id_token_signing_alg_values_supported": {"type": "array", "items": {"type": "string"}},
             "code_challenge_methods_supported": {"type": "array", "items": {"type": "string"}},
             "token_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+            # Issue 19: RP-Initiated Logout 1.0 (an HTML page, like the authorization endpoint) and
+            # Back-Channel Logout 1.0 (logout tokens carry sub and sid).
+            "end_session_endpoint": {"type": "string", "format": "uri"},
+            "backchannel_logout_supported": {"type": "boolean"},
+            "backchannel_logout_session_supported": {"type": "boolean"},
         },
     },
 }

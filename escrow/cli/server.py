@@ -1,4 +1,4 @@
-"""The server's commands: init, run, db, staff, keys, admin, disclosures, dev-code, demo.
+"""The server's commands: init, run, db, staff, keys, admin, disclosures, webhooks, dev-code, demo.
 
 They run where the service runs, on its database and keys directory, and need the server install
 (``pip install 'escrow[server]'``). They start from the composition root (escrow.bootstrap), never
@@ -671,6 +671,40 @@ def log_sequence(once: bool) -> None:
             time.sleep(settings.log_batch_ms / 1000)
     finally:
         components.close()
+
+
+@server_commands.group("webhooks")
+def webhooks() -> None:
+    """Events to platforms (Standard Webhooks, issue 19): the delivery worker."""
+
+
+@webhooks.command("deliver")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or a timer).")
+@click.option(
+    "--interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 3600),
+    help="Seconds between rounds.",
+)
+@_fail_cleanly
+def webhooks_deliver(once: bool, interval: float) -> None:
+    """Post the due webhook messages, retrying failures with exponential backoff; without --once,
+    keep doing so every --interval seconds until stopped (SIGTERM or Ctrl-C)."""
+    import time
+
+    from escrow.services.webhooks import deliver_due
+
+    components = _server_components()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        with components.session_factory() as session:
+            report = deliver_due(session, keyring=components.keyring, now=datetime.now(UTC))
+        if once or report.delivered or report.retrying or report.failed:
+            click.echo(f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed")
+        if once:
+            return
+        time.sleep(interval)
 
 
 def _add_demo() -> None:

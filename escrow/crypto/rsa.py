@@ -56,11 +56,39 @@ def rsa_public_jwk(private_pem: bytes) -> dict[str, str]:
     return {**required, "kid": kid, "use": "sig", "alg": RS256}
 
 
-def sign_rs256(private_pem: bytes, claims: Mapping[str, Any]) -> str:
-    """Returns the compact JWS of ``claims`` signed RS256, with the key's thumbprint as kid.
+def sign_rs256(private_pem: bytes, claims: Mapping[str, Any], *, typ: str = "JWT") -> str:
+    """Returns the compact JWS of ``claims`` signed RS256, with the key's thumbprint as kid and
+    ``typ`` (``logout+jwt`` for a logout token, issue 19).
 
     Raises EncodingError if ``private_pem`` is not an RSA private key of at least 2048 bits.
     """
     key = _private_key(private_pem)
     kid = rsa_public_jwk(private_pem)["kid"]
-    return jwt.encode(dict(claims), key, algorithm=RS256, headers={"kid": kid, "typ": "JWT"})
+    return jwt.encode(dict(claims), key, algorithm=RS256, headers={"kid": kid, "typ": typ})
+
+
+def verify_rs256(private_pem: bytes, token: str) -> dict[str, Any]:
+    """Returns the claims of ``token`` once its RS256 signature verifies under the public half of
+    ``private_pem``; no claim is checked (callers check iss and aud; an ID token hint may be expired).
+
+    Raises EncodingError if it does not verify or is malformed.
+    """
+    public_key = _private_key(private_pem).public_key()
+    try:
+        claims = jwt.decode(
+            token,
+            public_key,
+            algorithms=[RS256],
+            options={
+                "verify_signature": True,
+                "verify_exp": False,
+                "verify_aud": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except jwt.PyJWTError as e:
+        raise EncodingError("the RS256 token does not verify") from e
+    if not isinstance(claims, dict):  # pragma: no cover - PyJWT returns a dict
+        raise EncodingError("the RS256 token has no claims object")
+    return claims

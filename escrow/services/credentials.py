@@ -44,6 +44,7 @@ from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.pseudonyms import person_pseudonyms_filter
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
 from escrow.services.transparency import LogSigner, queue_event
+from escrow.services.webhooks import EVENT_CREDENTIAL_REVOKED, enqueue_event
 
 STATUS_ACTIVE: Final = "active"
 STATUS_REVOKED: Final = "revoked"
@@ -321,7 +322,7 @@ def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: 
     """Revokes ``row`` once: a conditional UPDATE, so of concurrent revocations exactly one changes the
     row, writes ``credential.revoked`` and sets ``revoked_by``; the others are a no-op that reports the
     winner's revocation (issue 17, finding 1)."""
-    jti, platform_id = row.jti, row.platform_id
+    jti, platform_id, pseudonym = row.jti, row.platform_id, row.pseudonym
     # End the read transaction before writing (SQLite WAL: see verify_and_redeem).
     session.commit()
     result = session.execute(
@@ -336,6 +337,14 @@ def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: 
             kind="credential.revoked",
             data={"platform": platform_id, "by": by},
             sensitive={"credential_id": jti},
+            now=now,
+        )
+        # Issue 19: the platform hears of it (Standard Webhooks), queued in this transaction.
+        enqueue_event(
+            session,
+            platform_id=platform_id,
+            event_type=EVENT_CREDENTIAL_REVOKED,
+            data={"credential_id": jti, "sub": pseudonym, "revoked_by": by},
             now=now,
         )
         session.commit()

@@ -37,6 +37,7 @@ from escrow.protocol.credentials import ENVELOPE_DIGEST_CLAIM
 from escrow.services.credentials import issue_credential
 from escrow.services.signing_keys import active_signing_key, extend_publication
 from escrow.services.transparency import LogSigner, append_event, queue_event
+from escrow.services.webhooks import EVENT_CONSENT_WITHDRAWN, enqueue_event
 
 ALG_EDDSA: Final = "EdDSA"
 ALG_ED25519: Final = "Ed25519"  # RFC 9864's name for the same signature: issue 19
@@ -107,6 +108,7 @@ class CodeGrant:
     acr: str
     auth_time: datetime | None  # only when the platform asked (max_age, prompt=login): issue 19
     credential_id: str
+    sid: str | None
     pseudonym: str
     envelope_digest: str
 
@@ -297,6 +299,9 @@ def withdraw_consent(
         sensitive={"pseudonym": pseudonym},
         now=now,
     )
+    enqueue_event(
+        session, platform_id=platform_id, event_type=EVENT_CONSENT_WITHDRAWN, data={"sub": pseudonym}, now=now
+    )
     session.commit()
     _log.info("oidc.consent_withdrawn platform_id=%s", platform_id)
 
@@ -339,8 +344,12 @@ def create_authorization_code(
     issuer: str,
     log: LogSigner,
     now: datetime,
-) -> None:
-    """Stores the authorization code of a sign-in and commits.
+    sid: str | None = None,
+) -> str:
+    """Stores the authorization code of a sign-in and commits. Returns the pseudonym it signs in with.
+
+    ``sid`` is the escrow session's sid for this platform alone (services/logout.py), put in the ID
+    token for Back-Channel Logout 1.0.
 
     ``auth_time`` is None unless the platform asked for it, and then the time of a sign-in made for
     this request alone: never the person's escrow sign-in time, which every platform they sign in to
@@ -377,6 +386,7 @@ def create_authorization_code(
             code_challenge_method=code_challenge_method or None,
             acr=acr,
             auth_time=auth_time,
+            sid=sid,
             created_at=now,
             expires_at=now + CODE_TTL,
         )
@@ -390,6 +400,7 @@ def create_authorization_code(
     )
     session.commit()
     _log.info("oidc.signin platform_id=%s credential_id=%s", platform_id, issued.credential_id)
+    return issued.pseudonym
 
 
 def is_nonce_used(session: Session, *, platform_id: str, nonce: str) -> bool:
@@ -431,6 +442,7 @@ def find_code(session: Session, *, code: object, platform_id: str, now: datetime
         acr=row.acr,
         auth_time=row.auth_time,
         credential_id=row.credential_id,
+        sid=row.sid,
         pseudonym=credential.pseudonym,
         envelope_digest=credential.envelope_digest,
     )
@@ -617,12 +629,15 @@ def registered_origins(session: Session) -> frozenset[str]:
 def id_token_claims(grant: CodeGrant) -> dict[str, Any]:
     """Returns what an ID token says about the person: the pseudonym, the assurance (acr, as a URI),
     the envelope digest, and that they are a verified unique person. Nothing else (issue 7 rules)."""
-    return {
+    claims: dict[str, Any] = {
         "sub": grant.pseudonym,
         "acr": ACR_URIS[grant.acr],
         ENVELOPE_DIGEST_CLAIM: grant.envelope_digest,
         VERIFIED_UNIQUE_CLAIM: True,
     }
+    if grant.sid is not None:  # Back-Channel Logout 1.0 section 2.1 (issue 19): this platform's sid
+        claims["sid"] = grant.sid
+    return claims
 
 
 def rs256_private_pem(keyring: Keyring) -> bytes:
@@ -649,19 +664,26 @@ def oidc_public_jwks(keyring: Keyring) -> list[dict[str, str]]:
 
 
 def sign_id_token(
-    session: Session, *, keyring: Keyring, alg: str, claims: dict[str, Any], now: datetime
+    session: Session,
+    *,
+    keyring: Keyring,
+    alg: str,
+    claims: dict[str, Any],
+    now: datetime,
+    typ: str = TYP_ID_TOKEN,
 ) -> str:
-    """Returns the ID token: EdDSA (or the same named Ed25519) with the active credential signing
-    key, or RS256. Commits (the Ed25519 key's publication is extended past the token's expiry).
+    """Returns the ID token (or, with ``typ`` logout+jwt, a logout token): EdDSA (or the same named
+    Ed25519) with the active credential signing key, or RS256. Commits (the Ed25519 key's
+    publication is extended past the token's expiry).
 
     Raises ValidationError for another algorithm.
     """
     if alg == ALG_RS256:
-        return sign_rs256(rs256_private_pem(keyring), claims)
+        return sign_rs256(rs256_private_pem(keyring), claims, typ=typ)
     if alg not in (ALG_EDDSA, ALG_ED25519):
         raise ValidationError("unsupported ID token algorithm")
     key = active_signing_key(session, keyring, now=now)
-    token = sign_token(key.seed, claims, typ=TYP_ID_TOKEN, alg=alg)  # never TYP_CREDENTIAL (RFC 8725 3.11)
+    token = sign_token(key.seed, claims, typ=typ, alg=alg)  # never TYP_CREDENTIAL (RFC 8725 3.11)
     extend_publication(session, key.kid, datetime.fromtimestamp(int(claims["exp"]), now.tzinfo))
     session.commit()
     return token

@@ -302,6 +302,12 @@ def _text(value: object, field: str, max_length: int) -> str:
     return value.strip()
 
 
+def check_redirect_uri(value: object) -> str:
+    """Returns ``value`` if it is a redirect URI a platform may register (https, or http on
+    loopback; no fragment). Raises ValidationError."""
+    return _redirect_uri(value)
+
+
 def _redirect_uri(value: object) -> str:
     if not isinstance(value, str) or len(value) > 2000:
         raise ValidationError("redirect URIs must be absolute https URLs")

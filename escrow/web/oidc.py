@@ -65,7 +65,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 from wtforms import SubmitField
 
-from escrow.errors import SignInAgainError
+from escrow.errors import SignInAgainError, ValidationError
 from escrow.httpkit import (
     PersonUser,
     bearer_challenge,
@@ -75,9 +75,11 @@ from escrow.httpkit import (
     get_session,
     pseudonym_secret,
 )
+from escrow.services import logout as logout_service
 from escrow.services import oidc as service
 from escrow.services.registration import PersonAccount
 from escrow.web import render_error_page
+from escrow.web.logout import end_escrow_session, record_signed_in, session_sid, signed_in_platforms
 from escrow.web.users import AUTH_TIME_KEY, LOGIN_ID_KEY, NEXT_KEY
 
 SCOPE: str = "openid"
@@ -88,6 +90,9 @@ USERINFO_PATH = "/api/v1/oidc/userinfo"
 REVOCATION_PATH = "/api/v1/oidc/revoke"
 INTROSPECTION_PATH = "/api/v1/oidc/introspect"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
+END_SESSION_PATH = "/oidc/logout"  # RP-Initiated Logout 1.0 (issue 19)
+# After the confirmation page: the validated post-logout redirect, kept server-side of the form.
+_LOGOUT_REDIRECT_KEY = "escrow_oidc_logout_redirect"
 OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"  # RFC 8414
 # Introspection answers what a token is worth: only confidential clients, and only for their own.
 INTROSPECTION_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -250,8 +255,11 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         extension = get_components()
         now = current_time()
         payload = request.payload.data
-        service.create_authorization_code(
+        platform_id = request.client.client_id
+        sid = session_sid(platform_id)  # this session's sid for this platform only (issue 19)
+        sub = service.create_authorization_code(
             get_session(),
+            sid=sid,
             code=code,
             person_id=person.id,
             platform_id=request.client.client_id,
@@ -267,6 +275,7 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             log=extension.log,
             now=now,
         )
+        record_signed_in(platform_id, sid=sid, sub=sub)
 
     def query_authorization_code(self, code: str, client: _Client) -> _Code | None:
         grant = service.find_code(get_session(), code=code, platform_id=client.client_id, now=current_time())
@@ -667,6 +676,67 @@ def withdraw(platform_id: str) -> WerkzeugResponse:
     return redirect(url_for("oidc.connections"))
 
 
+class LogoutForm(FlaskForm):  # type: ignore[misc]
+    """Confirm the logout (a plain form with a CSRF token)."""
+
+    confirm = SubmitField("Sign out of escrow")
+
+
+@bp.route(END_SESSION_PATH, methods=["GET", "POST"])
+def end_session() -> WerkzeugResponse | str | tuple[str, int]:
+    """RP-Initiated Logout 1.0: signs the person out of escrow (and, by back-channel logout, of the
+    platforms signed in to from this session), then sends them back to a registered
+    ``post_logout_redirect_uri`` with ``state``. Without a valid ``id_token_hint`` naming the signed-in
+    person, a page asks first (section 2: the logout may have been requested by someone else).
+
+    GET or POST (section 2, form-encoded); app.py exempts it from CSRF: a platform posts it."""
+    params = request.values
+    extension = get_components()
+    try:
+        decision = logout_service.check_end_session(
+            get_session(),
+            keyring=extension.keyring,
+            issuer=extension.settings.issuer_url,
+            id_token_hint=params.get("id_token_hint"),
+            client_id=params.get("client_id"),
+            post_logout_redirect_uri=params.get("post_logout_redirect_uri"),
+            state=params.get("state"),
+        )
+    except ValidationError as error:
+        return render_error_page(400, "This logout request is invalid", str(error))
+    is_signed_in = isinstance(current_user._get_current_object(), PersonUser)  # noqa: SLF001
+    hint = decision.hint
+    recorded = signed_in_platforms().get(hint.platform_id) if hint is not None else None
+    is_hint_for_this_session = hint is not None and recorded is not None and recorded.sub == hint.sub
+    if is_signed_in and not is_hint_for_this_session:
+        cookie_session[_LOGOUT_REDIRECT_KEY] = decision.redirect_uri
+        return render_template(
+            "oidc/logout.html",
+            form=LogoutForm(),
+            platform_id=decision.platform_id,
+            is_redirect_refused=decision.is_redirect_refused,
+        )
+    if is_signed_in:
+        end_escrow_session()
+    return _after_logout(decision.redirect_uri, decision.is_redirect_refused)
+
+
+@bp.post(END_SESSION_PATH + "/confirm")
+def confirm_end_session() -> WerkzeugResponse | str | tuple[str, int]:
+    """The confirmation page's answer: signs out, then follows the redirect checked on the way in."""
+    redirect_uri = cookie_session.pop(_LOGOUT_REDIRECT_KEY, None)
+    if not LogoutForm().validate_on_submit():
+        return render_error_page(400, "This logout form has expired; sign out from your account page")
+    end_escrow_session()
+    return _after_logout(redirect_uri if isinstance(redirect_uri, str) else None, False)
+
+
+def _after_logout(redirect_uri: str | None, is_redirect_refused: bool) -> WerkzeugResponse | str:
+    if redirect_uri is not None:
+        return redirect(redirect_uri)
+    return render_template("oidc/logged_out.html", is_redirect_refused=is_redirect_refused)
+
+
 def _provider_metadata() -> dict[str, Any]:
     issuer = get_components().settings.issuer_url
     metadata = OpenIDProviderMetadata(
@@ -676,6 +746,7 @@ def _provider_metadata() -> dict[str, Any]:
         userinfo_endpoint=issuer + USERINFO_PATH,
         jwks_uri=issuer + "/.well-known/jwks.json",
         revocation_endpoint=issuer + REVOCATION_PATH,
+        end_session_endpoint=issuer + END_SESSION_PATH,
         revocation_endpoint_auth_methods_supported=TOKEN_AUTH_METHODS,
         introspection_endpoint=issuer + INTROSPECTION_PATH,
         introspection_endpoint_auth_methods_supported=INTROSPECTION_AUTH_METHODS,
@@ -697,6 +768,7 @@ def _provider_metadata() -> dict[str, Any]:
             "auth_time",
             "acr",
             "at_hash",
+            "sid",
             "envelope_digest",
             service.VERIFIED_UNIQUE_CLAIM,
         ],
@@ -707,7 +779,11 @@ def _provider_metadata() -> dict[str, Any]:
         claims_parameter_supported=False,
     )
     # Not metadata.validate(): RFC 8414 requires an https issuer; development runs on loopback http.
-    return dict(metadata)
+    body = dict(metadata)
+    # Back-Channel Logout 1.0 section 2.1: tokens carry sub and sid; front-channel logout is not built.
+    body["backchannel_logout_supported"] = True
+    body["backchannel_logout_session_supported"] = True
+    return body
 
 
 def _public_json(body: dict[str, Any]) -> Response:

@@ -15,6 +15,7 @@ from escrow.errors import PermissionDeniedError, ValidationError
 from escrow.httpkit import current_staff, current_time, get_components, get_session
 from escrow.models import STAFF_ROLE_PLATFORM
 from escrow.services.credentials import MAX_STATUS_QUERY, credential_statuses, revoke_as_platform
+from escrow.services.logout import logout_settings, set_logout_settings
 from escrow.services.oidc import create_client_secret, set_id_token_algorithm
 from escrow.services.platforms import (
     NewApiKey,
@@ -23,6 +24,13 @@ from escrow.services.platforms import (
     page_api_keys,
     revoke_api_key,
     update_platform,
+)
+from escrow.services.webhooks import (
+    NewWebhookSecret,
+    page_deliveries,
+    rotate_webhook_secret,
+    set_webhook_url,
+    webhook_settings,
 )
 from escrow.web.auth import role_required
 from escrow.web.oidc import DISCOVERY_PATH
@@ -46,8 +54,111 @@ def _platform_id() -> str:
 @bp.get("/")
 @role_required(STAFF_ROLE_PLATFORM)
 def settings() -> str:
-    """The platform's settings: name, contact, redirect URIs, and its OpenID Connect client."""
-    return render_template("platform/settings.html", platform=get_platform(get_session(), _platform_id()))
+    """The platform's settings: name, contact, redirect URIs, its OpenID Connect client and logout."""
+    return _settings_page()
+
+
+def _settings_page(**extra: object) -> str:
+    session = get_session()
+    platform_id = _platform_id()
+    post_logout_uris, backchannel_uri = logout_settings(session, platform_id)
+    return render_template(
+        "platform/settings.html",
+        platform=get_platform(session, platform_id),
+        post_logout_redirect_uris=post_logout_uris,
+        backchannel_logout_uri=backchannel_uri,
+        **extra,
+    )
+
+
+def _allow_loopback() -> bool:
+    # The server POSTs to these URLs: plain http only to loopback, and only in development and tests.
+    settings = get_components().settings
+    return settings.dev_mode or settings.testing
+
+
+@bp.post("/logout")
+@role_required(STAFF_ROLE_PLATFORM)
+def save_logout() -> Response | str | tuple[str, int]:
+    """RP-initiated logout's post-logout redirect URIs and the back-channel logout URI (issue 19)."""
+    form = request.form
+    try:
+        set_logout_settings(
+            get_session(),
+            platform_id=_platform_id(),
+            post_logout_redirect_uris=form.get("post_logout_redirect_uris", "").split(),
+            backchannel_logout_uri=form.get("backchannel_logout_uri", "").strip() or None,
+            allow_loopback=_allow_loopback(),
+            log=get_components().log,
+            now=current_time(),
+        )
+    except ValidationError as error:
+        get_session().rollback()
+        return _settings_page(logout_error=error.detail, logout_form=form), 422
+    flash("Logout settings saved.", "info")
+    return redirect(url_for("platform.settings"))
+
+
+@bp.get("/webhooks")
+@role_required(STAFF_ROLE_PLATFORM)
+def webhooks() -> str:
+    """Webhooks (Standard Webhooks, issue 19): the receiver URL, the secret and the delivery log."""
+    return _webhooks_page(page=requested_page())
+
+
+def _webhooks_page(
+    *,
+    page: int,
+    new_secret: NewWebhookSecret | None = None,
+    url_error: str | None = None,
+    url: str | None = None,
+) -> str:
+    session = get_session()
+    platform_id = _platform_id()
+    return render_template(
+        "platform/webhooks.html",
+        platform=get_platform(session, platform_id),
+        webhook=webhook_settings(session, platform_id),
+        deliveries=page_deliveries(session, platform_id, page=page),
+        new_secret=new_secret,
+        url_error=url_error,
+        entered_url=url,
+    )
+
+
+@bp.post("/webhooks/url")
+@role_required(STAFF_ROLE_PLATFORM)
+def save_webhook_url() -> Response | tuple[str, int]:
+    url = request.form.get("url", "").strip()
+    try:
+        set_webhook_url(
+            get_session(),
+            platform_id=_platform_id(),
+            url=url or None,
+            allow_loopback=_allow_loopback(),
+            log=get_components().log,
+            now=current_time(),
+        )
+    except ValidationError as error:
+        get_session().rollback()
+        return _webhooks_page(page=1, url_error=error.detail, url=url), 422
+    flash("Webhook URL saved." if url else "Webhooks turned off.", "info")
+    return redirect(url_for("platform.webhooks"))
+
+
+@bp.post("/webhooks/secret")
+@role_required(STAFF_ROLE_PLATFORM)
+def rotate_secret() -> str:
+    """Makes the next webhook secret and shows it this once (the previous one signs for a day more)."""
+    extension = get_components()
+    new_secret = rotate_webhook_secret(
+        get_session(),
+        platform_id=_platform_id(),
+        keyring=extension.keyring,
+        log=extension.log,
+        now=current_time(),
+    )
+    return _webhooks_page(page=1, new_secret=new_secret)
 
 
 @bp.post("/settings")

@@ -11,7 +11,6 @@ from werkzeug.wrappers.response import Response
 from escrow.httpkit import (
     current_person,
     current_time,
-    end_session,
     get_components,
     get_session,
     log_in_person,
@@ -27,6 +26,7 @@ from escrow.services.registration import (
     login_with_password,
     sign_in_with_provider,
 )
+from escrow.web.logout import end_escrow_session, forget_signed_in
 from escrow.web.pagination import requested_page
 
 bp = Blueprint("users", __name__, url_prefix="/account")
@@ -115,6 +115,7 @@ def _finish(provider_id: str) -> Response:
 
 def _logged_in(signed_in: SignedIn) -> Response:
     log_in_person(signed_in)
+    forget_signed_in()  # a new escrow session: no platform signed in to from it yet (issue 19)
     session[AUTH_TIME_KEY] = int(current_time().timestamp())
     session[LOGIN_ID_KEY] = secrets.token_urlsafe(16)
     resume = session.pop(NEXT_KEY, None)
@@ -125,7 +126,7 @@ def _logged_in(signed_in: SignedIn) -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    end_session()
+    end_escrow_session()  # tells the platforms signed in to from this session (issue 19)
     return redirect(url_for("web.index"))
 
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import RSAKey
 
 from escrow.crypto.errors import EncodingError
-from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs256
+from escrow.crypto.rsa import generate_rsa_private_pem, rsa_public_jwk, sign_rs256, verify_rs256
 
 
 @functools.cache
@@ -80,3 +80,29 @@ def test_anything_but_a_strong_rsa_key_is_refused(bad: object) -> None:
 def test_private_key_is_pkcs8_pem() -> None:
     assert _pem().startswith(b"-----BEGIN PRIVATE KEY-----")
     assert json.dumps(rsa_public_jwk(_pem()))  # serialisable as is
+
+
+# --- verify_rs256: the ID token hint of RP-initiated logout (issue 19) ---------------------------
+
+
+def test_verify_rs256_returns_the_claims_of_our_own_token_even_expired() -> None:
+    token = sign_rs256(_pem(), {"sub": "abc", "exp": 1}, typ="logout+jwt")
+
+    assert verify_rs256(_pem(), token) == {"sub": "abc", "exp": 1}
+    assert jwt.get_unverified_header(token)["typ"] == "logout+jwt"
+
+
+@pytest.mark.parametrize("damage", ["flip", "other-key", "truncate", "alg-none", "not-a-jwt"])
+def test_verify_rs256_refuses_a_damaged_or_foreign_token(damage: str) -> None:
+    token = sign_rs256(_pem(), {"sub": "abc"})
+    head, body, signature = token.split(".")
+    damaged = {
+        "flip": f"{head}.{body}.{signature[:10]}{'A' if signature[10] != 'A' else 'B'}{signature[11:]}",
+        "other-key": sign_rs256(generate_rsa_private_pem(), {"sub": "abc"}),
+        "truncate": f"{head}.{body}",
+        "alg-none": jwt.encode({"sub": "abc"}, key=None, algorithm="none"),
+        "not-a-jwt": "hello",
+    }[damage]
+
+    with pytest.raises(EncodingError):
+        verify_rs256(_pem(), damaged)

@@ -16,7 +16,13 @@ from escrow.models import LogEntry
 from escrow.services.platforms import create_api_key, register_platform
 from tests.conftest import STAFF_PASSWORD, csrf_token_from
 
-PLATFORM_LINKS = ("/platform/", "/platform/api-keys", "/platform/credentials", "/platform/integration")
+PLATFORM_LINKS = (
+    "/platform/",
+    "/platform/api-keys",
+    "/platform/credentials",
+    "/platform/webhooks",
+    "/platform/integration",
+)
 ADMIN_LINKS = ("/admin/platforms", "/admin/officers", "/admin/keyholders")
 
 
@@ -262,3 +268,100 @@ def test_admin_adds_a_platform_login_on_the_platform_page(app: Flask, client: Fl
     other = app.test_client()
     _sign_in(other, "forum-ops")
     assert "Forum Platform" in other.get("/platform/").get_data(as_text=True)
+
+
+# --- issue 19: webhooks and logout settings ----------------------------------------------------
+
+
+def _webhook_secret_in(html: str) -> str | None:
+    match = re.search(r'<code id="new-webhook-secret">(whsec_[A-Za-z0-9+/=]+)</code>', html)
+    return match.group(1) if match else None
+
+
+def test_portal_webhook_secret_is_shown_once_and_rotates(forum: FlaskClient) -> None:
+    page = forum.get("/platform/webhooks").get_data(as_text=True)
+    assert "No secret yet" in page
+
+    first = forum.post("/platform/webhooks/secret", data={"csrf_token": csrf_token_from(page)})
+    second = forum.post("/platform/webhooks/secret", data={"csrf_token": csrf_token_from(page)})
+
+    secrets = [_webhook_secret_in(r.get_data(as_text=True)) for r in (first, second)]
+    assert all(secrets)
+    assert secrets[0] != secrets[1]
+    again = forum.get("/platform/webhooks").get_data(as_text=True)
+    assert _webhook_secret_in(again) is None  # shown once
+    assert all(s not in again for s in secrets if s)
+    assert "Secret number 2 signs" in again
+
+
+def test_portal_refuses_a_plain_http_webhook_url_keeping_the_form(forum: FlaskClient) -> None:
+    page = forum.get("/platform/webhooks").get_data(as_text=True)
+
+    response = forum.post(
+        "/platform/webhooks/url",
+        data={"csrf_token": csrf_token_from(page), "url": "http://hooks.forum.example/in"},
+    )
+
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "https" in html
+    assert 'value="http://hooks.forum.example/in"' in html
+
+
+def test_portal_delivery_log_shows_each_attempt(app: Flask, forum: FlaskClient) -> None:
+    from escrow.services import webhooks
+    from tests.http_receiver import http_receiver
+
+    extension = get_components(app)
+    page = forum.get("/platform/webhooks").get_data(as_text=True)
+    with http_receiver(statuses=[500, 204]) as receiver:
+        forum.post("/platform/webhooks/url", data={"csrf_token": csrf_token_from(page), "url": receiver.url})
+        forum.post("/platform/webhooks/secret", data={"csrf_token": csrf_token_from(page)})
+        now = datetime.now(UTC)
+        with extension.session_factory() as session:
+            message_id = webhooks.enqueue_event(
+                session, platform_id="forum", event_type="consent.withdrawn", data={"sub": "p"}, now=now
+            )
+            session.commit()
+            webhooks.deliver_due(session, keyring=extension.keyring, now=now)
+            webhooks.deliver_due(session, keyring=extension.keyring, now=now + webhooks.FIRST_RETRY)
+        receiver.wait_for(2)
+
+    log = forum.get("/platform/webhooks").get_data(as_text=True)
+    assert message_id is not None
+    assert message_id in log
+    assert "delivered" in log
+    assert ": 500 (" in log
+    assert ": 204 (" in log
+    # market's portal would not list it: the log is per platform
+    with extension.session_factory() as session:
+        assert webhooks.page_deliveries(session, "market", page=1).items == ()
+
+
+def test_portal_saves_logout_settings_and_keeps_the_form_on_a_bad_uri(forum: FlaskClient) -> None:
+    page = forum.get("/platform/").get_data(as_text=True)
+    token = csrf_token_from(page)
+
+    saved = forum.post(
+        "/platform/logout",
+        data={
+            "csrf_token": token,
+            "post_logout_redirect_uris": "https://forum.example/bye",
+            "backchannel_logout_uri": "https://forum.example/backchannel",
+        },
+    )
+    refused = forum.post(
+        "/platform/logout",
+        data={
+            "csrf_token": token,
+            "post_logout_redirect_uris": "javascript:alert(1)",
+            "backchannel_logout_uri": "",
+        },
+    )
+
+    assert saved.status_code == 302
+    settings_page = forum.get("/platform/").get_data(as_text=True)
+    assert "https://forum.example/bye" in settings_page
+    assert 'value="https://forum.example/backchannel"' in settings_page
+    assert refused.status_code == 422
+    assert "javascript:alert(1)" in refused.get_data(as_text=True)

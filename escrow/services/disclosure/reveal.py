@@ -39,6 +39,7 @@ from escrow.services.escrow_keys import escrow_key
 from escrow.services.oprf import BlindEvaluator
 from escrow.services.oprf_keys import active_oprf_key, record_evaluations
 from escrow.services.transparency import LogSigner, append_event
+from escrow.services.webhooks import EVENT_PSEUDONYM_DISCLOSED, enqueue_event
 
 
 def stored_envelope(scope: DisclosureScope) -> Envelope:
@@ -75,13 +76,28 @@ def reveal_if_quorum(
     row.status = RequestState.DISCLOSED
     row.disclosed_at = now
     row.view_until = now + policy.view_window
-    append_event(
+    index = append_event(
         session,
         log,
         kind="disclosure.disclosed",
         data={"request": row.id, "approvals": len(approvals), "organisations": len(set(organisations))},
         now=now,
     )
+    # Issue 19: each platform in scope hears that its own pseudonym was disclosed, with the request id
+    # and the public log entry; nothing of the person or of other platforms (docs/platforms.md#webhooks).
+    scoped = session.execute(
+        select(DisclosureScope.platform_id, DisclosureScope.pseudonym)
+        .where(DisclosureScope.request_id == row.id)
+        .order_by(DisclosureScope.position)
+    )
+    for platform_id, pseudonym in dict.fromkeys(tuple(r) for r in scoped):
+        enqueue_event(
+            session,
+            platform_id=platform_id,
+            event_type=EVENT_PSEUDONYM_DISCLOSED,
+            data={"sub": pseudonym, "request": row.id, "log_index": index},
+            now=now,
+        )
 
 
 def _openable(session: Session, request_id: int, *, log: LogSigner, now: datetime) -> DisclosureRequest:
