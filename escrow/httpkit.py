@@ -13,6 +13,7 @@ account id: log_in_person() puts it there, pseudonym_secret() reads it back, log
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -275,10 +276,9 @@ def log_in_person(signed_in: SignedIn) -> None:
     """
     login_user(PersonUser(signed_in.account))
     renew_session()
-    sealed = seal_session_value(
-        _session_box_key(), bytes(signed_in.secret), associated_data=_secret_aad(signed_in.account.id)
-    )
-    cookie_session[PSEUDONYM_SECRET_SESSION_KEY] = b64u_encode(sealed)
+    g.pop(_BOX_DELETE, None)
+    setattr(g, _BOX_NEW, secrets.token_bytes(BOX_SECRET_BYTES))  # a new sign-in, a new browser-held key
+    seal_in_session(PSEUDONYM_SECRET_SESSION_KEY, bytes(signed_in.secret), _secret_aad(signed_in.account.id))
 
 
 def forget_pseudonym_secret() -> None:
@@ -294,25 +294,88 @@ def pseudonym_secret() -> PseudonymSecret:
     or moved from another person's session).
     """
     person = current_person()
-    value = cookie_session.get(PSEUDONYM_SECRET_SESSION_KEY)
-    again = SignInAgainError("your session has expired; please sign in again")
-    if not isinstance(value, str):
-        raise again
+    plaintext = open_from_session(PSEUDONYM_SECRET_SESSION_KEY, _secret_aad(person.id))
     try:
-        plaintext = open_session_value(
-            _session_box_key(), b64u_decode(value), associated_data=_secret_aad(person.id)
-        )
+        if plaintext is None:
+            raise EncodingError("no secret")
         return PseudonymSecret.from_bytes(plaintext)
-    except (EncodingError, OpenFailedError):
-        raise again from None
+    except EncodingError:
+        raise SignInAgainError("your session has expired; please sign in again") from None
 
 
-def _session_box_key() -> bytes:
+# The session box's key (issue 17 with server-side sessions): derived from the application's secret key
+# AND a 32-byte secret that only the browser keeps, in its own cookie (SESSION_BOX_COOKIE, HttpOnly,
+# made at each person sign-in, deleted at sign-out). The session store holds only ciphertext: a copy of
+# the store and of keys/ (a seized server's disk or Redis) opens no session's pseudonym secret or list of
+# platforms; only a request from that browser brings the other half (docs/operations.md#sessions).
+SESSION_BOX_COOKIE = "escrow_box"
+BOX_SECRET_BYTES = 32
+_BOX_NEW = "_escrow_box_new"
+_BOX_DELETE = "_escrow_box_delete"
+
+
+def _browser_box_secret() -> bytes | None:
+    fresh = g.get(_BOX_NEW)
+    if isinstance(fresh, bytes):
+        return fresh
+    raw = request.cookies.get(SESSION_BOX_COOKIE)
+    if raw is None or g.get(_BOX_DELETE):
+        return None
+    try:
+        value = b64u_decode(raw)
+    except EncodingError:
+        return None
+    return value if len(value) == BOX_SECRET_BYTES else None
+
+
+def _session_box_key(browser_secret: bytes) -> bytes:
     secret_key = current_app.secret_key
     if isinstance(secret_key, str):
         secret_key = secret_key.encode()
     assert isinstance(secret_key, bytes)  # noqa: S101 - create_app always sets it
-    return derive_session_box_key(secret_key)
+    return derive_session_box_key(secret_key + browser_secret)
+
+
+def seal_in_session(name: str, value: bytes, associated_data: bytes) -> None:
+    """Keeps `value` in the session under `name`, sealed under the session box key (needs a browser
+    secret: a person signed in during this request or earlier in this browser). Raises
+    PermissionDeniedError if there is none."""
+    browser = _browser_box_secret()
+    if browser is None:
+        raise PermissionDeniedError("sign in first")
+    sealed = seal_session_value(_session_box_key(browser), value, associated_data=associated_data)
+    cookie_session[name] = b64u_encode(sealed)
+
+
+def open_from_session(name: str, associated_data: bytes) -> bytes | None:
+    """Returns what seal_in_session kept under `name`, or None (absent, tampered, moved from another
+    account, or this browser no longer holds its half of the key)."""
+    value = cookie_session.get(name)
+    browser = _browser_box_secret()
+    if not isinstance(value, str) or browser is None:
+        return None
+    try:
+        return open_session_value(
+            _session_box_key(browser), b64u_decode(value), associated_data=associated_data
+        )
+    except (EncodingError, OpenFailedError):
+        return None
+
+
+def _write_box_cookie(response: Response) -> Response:
+    if g.get(_BOX_DELETE):
+        response.delete_cookie(SESSION_BOX_COOKIE, path="/")
+    fresh = g.get(_BOX_NEW)
+    if isinstance(fresh, bytes):
+        response.set_cookie(
+            SESSION_BOX_COOKIE,
+            b64u_encode(fresh),
+            httponly=True,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            samesite="Lax",
+            path="/",
+        )
+    return response
 
 
 def _secret_aad(person_id: int) -> bytes:
@@ -414,6 +477,7 @@ def init_server_sessions(app: Flask, settings: Settings) -> None:
         app.config.update(SESSION_TYPE="redis", SESSION_REDIS=client)
     ServerSessions(app)
     app.before_request(_enforce_session_lifetime)
+    app.after_request(_write_box_cookie)
 
 
 def _enforce_session_lifetime() -> None:
@@ -450,6 +514,8 @@ def end_session() -> None:
     logout_user()
     cookie_session.clear()
     g.pop(_CSRF_FIELD, None)
+    g.pop(_BOX_NEW, None)
+    setattr(g, _BOX_DELETE, True)
 
 
 def _new_session_id() -> None:

@@ -2,18 +2,29 @@
 to from this session, by OpenID Connect Back-Channel Logout 1.0 (escrow/services/logout.py).
 
 Which platforms those are lives only in the person's escrow session (``SIGNED_IN_KEY``: platform id
--> that platform's sid and pseudonym), never in the database, where it would join the platforms.
+-> that platform's sid and pseudonym), sealed under the browser-held session box key, never in the
+database or readable in the session store, where it would join the platforms.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 
 from flask import session as cookie_session
-from flask_login import logout_user
 
-from escrow.httpkit import current_time, forget_pseudonym_secret, get_components, get_session
+from escrow.crypto.transcript import canonical_json
+from escrow.errors import PermissionDeniedError
+from escrow.httpkit import (
+    current_person,
+    current_time,
+    end_session,
+    get_components,
+    get_session,
+    open_from_session,
+    seal_in_session,
+)
 from escrow.identity.transport import UrllibHttp
 from escrow.services import logout as service
 
@@ -27,16 +38,30 @@ def session_sid(platform_id: str) -> str:
     return entry.sid if entry is not None else service.new_sid()
 
 
+def _aad() -> bytes:
+    return b"escrow/v2/signed-in/" + str(current_person().id).encode()
+
+
+def _stored() -> dict[str, object]:
+    try:
+        plaintext = open_from_session(SIGNED_IN_KEY, _aad())
+        raw = json.loads(plaintext) if plaintext is not None else {}
+    except (PermissionDeniedError, ValueError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
 def record_signed_in(platform_id: str, *, sid: str, sub: str) -> None:
-    """Remembers, in the escrow session only, that it signed in to the platform as ``sub``."""
-    entries = dict(cookie_session.get(SIGNED_IN_KEY) or {})
+    """Remembers, in the escrow session only and sealed under the browser-held session box key
+    (escrow.httpkit.seal_in_session), that it signed in to the platform as ``sub``."""
+    entries = _stored()
     entries[platform_id] = {"sid": sid, "sub": sub}
-    cookie_session[SIGNED_IN_KEY] = entries
+    seal_in_session(SIGNED_IN_KEY, canonical_json(entries), _aad())
 
 
 def signed_in_platforms() -> dict[str, service.SignedInPlatform]:
     """Returns the platforms this escrow session signed in to, by platform id."""
-    raw = cookie_session.get(SIGNED_IN_KEY)
+    raw = _stored()
     result = {}
     if isinstance(raw, dict):
         for platform_id, entry in raw.items():
@@ -59,9 +84,7 @@ def end_escrow_session() -> None:
     each after its own random delay (Settings.backchannel_logout_max_delay_s), from a thread: the
     person's browser does not wait on platforms, and no platform's answer changes the logout."""
     targets = list(signed_in_platforms().values())
-    forget_signed_in()
-    logout_user()
-    forget_pseudonym_secret()
+    end_session()  # the stored session, its id and the browser's half of the box key (issue 17)
     if not targets:
         return
     extension = get_components()

@@ -17,8 +17,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from escrow.crypto.errors import OpenFailedError
 from escrow.crypto.pseudonym import PseudonymSecret, person_keys
-from escrow.httpkit import COMPONENTS_KEY, PSEUDONYM_SECRET_SESSION_KEY, get_components
+from escrow.crypto.session_box import derive_session_box_key, open_session_value
+from escrow.crypto.transcript import b64u_decode
+from escrow.httpkit import COMPONENTS_KEY, PSEUDONYM_SECRET_SESSION_KEY, SESSION_BOX_COOKIE, get_components
 from escrow.identity.base import VerifiedIdentity
 from escrow.identity.devidp import DevIdentityProvider, DevUser
 from escrow.models import Base, Person
@@ -113,6 +116,46 @@ def test_the_session_holds_the_secret_sealed_never_in_clear(oidc_app: Flask, hal
     for text in (raw, repr(decoded)):
         for encoded in _encodings(secret):
             assert encoded not in text
+
+
+def test_a_copy_of_the_session_store_and_keys_opens_no_pseudonym_secret(
+    oidc_app: Flask, hal: FlaskClient
+) -> None:
+    # Given a signed-in person, and a seized server's copy of the session store and of keys/ (the app's
+    # secret key): everything the server holds at rest
+    secret = _secret_of(oidc_app, HAL)
+    with hal.session_transaction() as session:
+        sealed = b64u_decode(session[PSEUDONYM_SECRET_SESSION_KEY])
+    person_id = _issue(hal).get_json() and _person_id(oidc_app)
+    aad = b"escrow/v2/session/pseudonym-secret\x00person:" + str(person_id).encode()
+    app_secret = oidc_app.secret_key.encode() if isinstance(oidc_app.secret_key, str) else oidc_app.secret_key
+    assert isinstance(app_secret, bytes)
+
+    # When it tries to open the sealed secret with the key derived from the app's secret alone
+    with pytest.raises(OpenFailedError):
+        open_session_value(derive_session_box_key(app_secret), sealed, associated_data=aad)
+
+    # Then it fails; only with the half the browser holds in its own cookie does it open
+    browser = b64u_decode(hal.get_cookie(SESSION_BOX_COOKIE).value)  # type: ignore[union-attr]
+    opened = open_session_value(derive_session_box_key(app_secret + browser), sealed, associated_data=aad)
+    assert opened == bytes(secret)
+
+
+def test_the_browser_half_of_the_session_key_is_an_httponly_cookie_deleted_at_logout(
+    hal: FlaskClient,
+) -> None:
+    cookie = hal.get_cookie(SESSION_BOX_COOKIE)
+    assert cookie is not None
+    assert cookie.http_only
+
+    hal.post("/account/logout", data={"csrf_token": _csrf(hal)["X-CSRFToken"]})
+
+    assert hal.get_cookie(SESSION_BOX_COOKIE) is None
+
+
+def _person_id(app: Flask) -> int:
+    with get_components(app).session_factory() as session:
+        return int(session.scalars(select(Person.id)).one())
 
 
 def test_a_new_sign_in_gives_the_same_pseudonyms_so_bans_stick(
