@@ -38,7 +38,11 @@ T = TypeVar("T")
 
 def bump_generation(session: Session, name: str) -> None:
     """Records, in the session's transaction, that the rows of family ``name`` changed: every process
-    reloads them on its next read after the commit. Does not commit."""
+    reloads them on its next read after the commit. Does not commit.
+
+    Read nothing of that family through a ReadCache later in the same transaction: were it rolled
+    back, the value would sit under a number that another change may commit next.
+    """
     result = session.execute(
         update(CacheGeneration)
         .where(CacheGeneration.name == name)
