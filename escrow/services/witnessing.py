@@ -107,6 +107,10 @@ def witnessed_latest_checkpoint(
     checkpoint = parse_checkpoint(split_note(note)[0])
     answers = cosigners.cosign(note, checkpoint, lambda old: prove_consistency(session, old, size), have=have)
     if answers:
+        # End the read transaction first: on SQLite (WAL) a read transaction that then writes fails at
+        # once with "database is locked" when another process wrote meanwhile, instead of waiting for
+        # the busy timeout; with two gunicorn workers their witnessing threads met it (issue 17).
+        session.commit()
         record_answers(session, answers, now=now)
         session.commit()
     return with_cosignatures(session, note, size)
