@@ -84,10 +84,11 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, alembic check (models v
 	$(BIN)/escrow db upgrade >/dev/null && \
 	echo "alembic check" && $(BIN)/alembic -c escrow/migrations/alembic.ini check
 
-bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log, threshold OPRF, HTTP under wrk on PostgreSQL BENCH_DATABASE_URL; several minutes)
+bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log and HTTP issuance on PostgreSQL, threshold OPRF, HTTP reads under wrk on BENCH_DATABASE_URL; about 20 minutes)
 	$(BIN)/python tests/benchmarks/crypto.py
 	$(BIN)/python tests/benchmarks/credentials.py
-	$(BIN)/python tests/benchmarks/transparency.py
+	$(BIN)/python tests/benchmarks/transparency.py --database-url $(ESCROW_TEST_DATABASE_URL)
+	$(BIN)/python tests/benchmarks/http_issuance.py --database-url $(ESCROW_TEST_DATABASE_URL)
 	$(BIN)/python tests/benchmarks/oprf.py
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing; apt-get install -y wrk" >&2; exit 1; }
 	psql '$(BENCH_PSQL_URL)' -c 'CREATE DATABASE $(BENCH_DATABASE)' 2>/dev/null || true

@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     components = build_components(settings)
     if not settings.testing:
+        components.start_sequencing()
         components.start_witnessing()
     app = Flask("escrow", instance_path=str(settings.instance_path))
     app.config.update(

@@ -31,7 +31,7 @@ from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
 from escrow.services.passwords import make_password_hasher
 from escrow.services.read_cache import ReadCache
-from escrow.services.transparency import LogSigner
+from escrow.services.transparency import LogSigner, sequence_pending
 from escrow.services.witnessing import witnessed_latest_checkpoint
 
 log = logging.getLogger("escrow.bootstrap")
@@ -81,6 +81,34 @@ class Components:
                     log.exception("witnessing: the round failed; retrying in %g s", interval)
 
         thread = threading.Thread(target=loop, name="escrow-witnessing", daemon=True)
+        thread.start()
+        return thread
+
+    def sequence_now(self, *, wait: bool = True) -> int:
+        """Integrates every committed queued log event now (one checkpoint per batch); returns how many."""
+        return sequence_pending(
+            self.session_factory, self.log, clock=self.clock, batch_max=self.settings.log_batch_max, wait=wait
+        )
+
+    def start_sequencing(self) -> threading.Thread:
+        """Starts the thread that integrates queued log events every `log_batch_ms` (issue 15): one
+        checkpoint per batch of at most `log_batch_max` events. Every server process runs one; the log
+        head's row lock lets one at a time work and the others skip the round. close() stops it."""
+        interval = self.settings.log_batch_ms / 1000
+
+        def loop() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    sequence_pending(
+                        self.session_factory,
+                        self.log,
+                        clock=self.clock,
+                        batch_max=self.settings.log_batch_max,
+                    )
+                except Exception:  # a database fault must not end the loop; it is logged
+                    log.exception("sequencing: the round failed; retrying in %g s", interval)
+
+        thread = threading.Thread(target=loop, name="escrow-sequencer", daemon=True)
         thread.start()
         return thread
 

@@ -87,6 +87,10 @@ class Settings:
     # development witnesses. ESCROW_WITNESS_TIMEOUT: seconds a round of requests may take in all.
     witnesses: tuple[tuple[str, str], ...] = ()
     witness_timeout_s: float = 2.0
+    # Issue 15: the sequencer signs at most one checkpoint every ESCROW_LOG_BATCH_MS milliseconds, or
+    # sooner once ESCROW_LOG_BATCH_MAX events are queued; a batch holds at most that many events.
+    log_batch_ms: int = 200
+    log_batch_max: int = 1000
 
     def __repr__(self) -> str:
         # Never print the secret key or a database password into logs or tracebacks.
@@ -152,6 +156,8 @@ class Settings:
             witness_timeout_s=_parse_timeout(
                 env.get("ESCROW_WITNESS_TIMEOUT", "2"), "ESCROW_WITNESS_TIMEOUT"
             ),
+            log_batch_ms=_parse_bounded_int(env, "ESCROW_LOG_BATCH_MS", 200, 1, 60_000),
+            log_batch_max=_parse_bounded_int(env, "ESCROW_LOG_BATCH_MAX", 1000, 1, 100_000),
             oprf_nodes=oprf_nodes,
             oprf_timeout_s=oprf_timeout_s,
             oprf_client_key=parse_oprf_client_key(
@@ -278,6 +284,13 @@ def parse_oprf_client_key(text: str | None, name: str) -> bytes | None:
         return b64u_decode(text, length=32)
     except EncodingError as e:
         raise ConfigError(f"{name} must be the base64url of a 32-byte Ed25519 seed") from e
+
+
+def _parse_bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+    return int(text)
 
 
 def _parse_timeout(text: str, name: str = "ESCROW_OPRF_TIMEOUT") -> float:

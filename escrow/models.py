@@ -178,6 +178,25 @@ class LogCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class LogQueued(Base):
+    """An event queued in the transaction of the change it records, not yet in the tree (issue 15).
+
+    The sequencer (escrow.services.transparency.integrate) moves queued events into log_entries in
+    batches, in `id` order among those committed, and signs one checkpoint per batch. `openings` is
+    the canonical JSON of the salted commitments' openings ({name: [salt_b64u, value]}), or NULL.
+    """
+
+    __tablename__ = "log_queue"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    openings: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class LogCosignature(Base):
     """A witness's cosignature line (c2sp.org/tlog-cosignature) on the checkpoint of one tree size."""
 

@@ -5,7 +5,8 @@ Per process (each gunicorn worker answers for itself; scrape each, or put them b
 - ``escrow_http_requests_total{method, endpoint, status}`` and
   ``escrow_http_request_duration_seconds{endpoint}``: the route's endpoint name, never the path, so
   no id, pseudonym or code becomes a label;
-- ``escrow_log_entries``: the transparency log's size, read at scrape time;
+- ``escrow_log_entries``: the transparency log's size, read at scrape time; ``escrow_log_queued`` and
+  ``escrow_log_queue_lag_seconds``: events waiting for the sequencer and the oldest one's age (issue 15);
 - ``escrow_oprf_node_answers_total{node}``, ``escrow_oprf_node_skips_total{node}``: the OPRF client's
   health (escrow.client.oprf.NodeHealth), the metric that names a node that is down, slow or lying;
 - ``escrow_witness_cosignatures_total{witness}``, ``escrow_witness_refusals_total{witness}``,
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from escrow.errors import AuthenticationError, NotFoundError
 from escrow.httpkit import bearer_challenge, get_components
-from escrow.services.transparency import tree_size
+from escrow.services.transparency import oldest_queued_at, queued_count, tree_size
 
 bp = Blueprint("metrics", __name__)
 EXTENSION_KEY: Final = "escrow_metrics"
@@ -43,9 +44,19 @@ class _Live(Collector):
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         components = get_components(self._app)
         size = GaugeMetricFamily("escrow_log_entries", "Entries in the transparency log")
+        queued = GaugeMetricFamily("escrow_log_queued", "Log events queued, not yet in the tree")
+        lag = GaugeMetricFamily(
+            "escrow_log_queue_lag_seconds",
+            "Age of the oldest queued log event (0: none; alarm above a few s)",
+        )
         with components.session_factory() as session:
             size.add_metric([], tree_size(session))
+            queued.add_metric([], queued_count(session))
+            oldest = oldest_queued_at(session)
+        lag.add_metric([], 0.0 if oldest is None else max(0.0, (components.clock() - oldest).total_seconds()))
         yield size
+        yield queued
+        yield lag
         answers = CounterMetricFamily(
             "escrow_oprf_node_answers", "OPRF answers used, per node", labels=["node"]
         )

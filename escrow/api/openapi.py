@@ -91,6 +91,33 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _note("Signed note")},
         }
     },
+    "/api/v1/log/checkpoints": {
+        "get": {
+            "summary": "The tree sizes that have a signed checkpoint (one per sequencer batch), ascending",
+            "tags": ["transparency"],
+            "parameters": [
+                _int_param("after", required=False, description="only sizes greater than this (default 0)")
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["sizes"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "sizes": {
+                                "type": "array",
+                                "maxItems": 1000,
+                                "items": {"type": "integer", "minimum": 1},
+                            }
+                        },
+                    },
+                    "At most 1000 sizes",
+                ),
+                "400": PROBLEM,
+            },
+        }
+    },
     "/api/v1/log/checkpoints/{size}": {
         "get": {
             "summary": "The checkpoint signed when the log reached `size` entries, with its cosignatures",

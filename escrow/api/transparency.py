@@ -42,6 +42,17 @@ def latest_checkpoint() -> ResponseReturnValue:
     return _note(note, _SHORT_CACHE)
 
 
+@bp.get("/log/checkpoints")
+def checkpoint_sizes() -> ResponseReturnValue:
+    """The tree sizes after `after` (default 0) that have a signed checkpoint, ascending, at most 1000:
+    the sequencer signs one per batch, not one per entry (docs/transparency.md#sequencing)."""
+    after = int_arg("after", default=0)
+    sizes = transparency.checkpoint_sizes(get_session(), after=after)
+    response = jsonify({"sizes": sizes})
+    response.headers["Cache-Control"] = _SHORT_CACHE
+    return response
+
+
 @bp.get("/log/checkpoints/<bigint:size>")
 def checkpoint_at(size: int) -> ResponseReturnValue:
     """The checkpoint signed when the log reached `size` entries, with the cosignatures kept for it

@@ -32,7 +32,19 @@ from escrow.cli.officer import officer
 from escrow.cli.org import org
 
 SERVER_MODULE = "escrow.cli.server"
-SERVER_COMMANDS = ("init", "run", "serve", "db", "staff", "keys", "admin", "disclosures", "dev-code", "demo")
+SERVER_COMMANDS = (
+    "init",
+    "run",
+    "serve",
+    "db",
+    "staff",
+    "keys",
+    "admin",
+    "disclosures",
+    "log",
+    "dev-code",
+    "demo",
+)
 SERVER_EXTRA_HINT = "pip install 'escrow[server]'"
 NODE_MODULE = "escrow.cli.node"
 NODE_COMMANDS = ("oprf-node",)

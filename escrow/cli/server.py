@@ -13,6 +13,7 @@ import functools
 import json
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -667,6 +668,42 @@ def disclosures_sweep() -> None:
     with components.session_factory() as session:
         count = sweep_disclosures(session, log=components.log, now=datetime.now(UTC))
     click.echo(f"{count} disclosure request(s) closed or cleared")
+
+
+@server_commands.group("log")
+def log_commands() -> None:
+    """The transparency log (run on the server)."""
+
+
+@log_commands.command("sequence")
+@click.option("--once", is_flag=True, help="Integrate what is queued now, then exit.")
+@clean_errors
+def log_sequence(once: bool) -> None:
+    """Integrate queued log events into the tree in batches, one signed checkpoint per batch.
+
+    Every `escrow run`/`escrow serve` process already runs a sequencer; this runs one on its own
+    (ESCROW_LOG_BATCH_MS, ESCROW_LOG_BATCH_MAX). Any number may run: one works at a time.
+    """
+    from escrow.services.transparency import sequence_pending, tree_size
+
+    components = _server_components()
+    settings = components.settings
+    try:
+        while True:
+            count = sequence_pending(
+                components.session_factory,
+                components.log,
+                clock=lambda: datetime.now(UTC),
+                batch_max=settings.log_batch_max,
+                wait=once,
+            )
+            if once:
+                with components.session_factory() as session:
+                    click.echo(f"{count} event(s) integrated; the log has {tree_size(session)} entries")
+                return
+            time.sleep(settings.log_batch_ms / 1000)
+    finally:
+        components.close()
 
 
 def _add_demo() -> None:

@@ -254,19 +254,42 @@ def _fetch_entries(client: HttpClient, size: int) -> list[LogEntry]:
     return entries
 
 
-def _first_bad_size(client: HttpClient, verifier: NoteVerifier, store: MemoryNodeStore, size: int) -> int:
-    """Returns the smallest k whose signed checkpoint disagrees with the recomputed prefix root."""
-    lo, hi = 1, size  # invariant: checkpoint(hi) disagrees; find the first that does
+def _checkpointed_sizes(client: HttpClient, size: int) -> list[int]:
+    """The sizes up to `size` that the log signed a checkpoint for (one per sequencer batch)."""
+    sizes: list[int] = []
+    while True:
+        page = client.get_json("/api/v1/log/checkpoints", {"after": sizes[-1] if sizes else 0})
+        found = page.get("sizes") if isinstance(page, dict) else None
+        # Sizes start at 1 (after=0): a server listing 0 or negative sizes could otherwise keep the
+        # auditor paging up from -10^12 one size a page, or send it a size no tree has.
+        if not isinstance(found, list) or not all(type(n) is int and n > 0 for n in found):
+            raise AuditFailure("the server's list of checkpoint sizes is malformed")
+        if found != sorted(set(found)) or (found and sizes and found[0] <= sizes[-1]):
+            raise AuditFailure("the server's list of checkpoint sizes is not ascending")
+        sizes.extend(n for n in found if n <= size)
+        if not found or found[-1] >= size:
+            return sizes
+
+
+def _first_bad_batch(
+    client: HttpClient, verifier: NoteVerifier, store: MemoryNodeStore, size: int
+) -> tuple[int, int]:
+    """Returns (first, bad): `bad` is the smallest signed size whose checkpoint disagrees with the
+    recomputed prefix root and `first` the size of the last checkpoint before it that agrees, so an
+    entry in [first, bad) is not what was signed (one entry when every size has a checkpoint)."""
+    sizes = [n for n in _checkpointed_sizes(client, size) if n < size] + [size]
+    lo, hi = 0, len(sizes) - 1  # invariant: checkpoint(sizes[hi]) disagrees; find the first that does
     while lo < hi:
         mid = (lo + hi) // 2
+        at = sizes[mid]
         signed = _open_checkpoint(
-            client.get_text(f"/api/v1/log/checkpoints/{mid}"), verifier, f"checkpoint {mid}"
+            client.get_text(f"/api/v1/log/checkpoints/{at}"), verifier, f"checkpoint {at}"
         )
-        if signed.root_hash == root_hash(store, mid):
+        if signed.root_hash == root_hash(store, at):
             lo = mid + 1
         else:
             hi = mid
-    return lo
+    return (sizes[lo - 1] if lo > 0 else 0), sizes[lo]
 
 
 def audit_log(
@@ -300,11 +323,12 @@ def audit_log(
     for h in leaves:
         store.append(h)
     if root_hash(store, latest.size) != latest.root_hash:
-        bad = _first_bad_size(client, verifier, store, latest.size)
+        first, bad = _first_bad_batch(client, verifier, store, latest.size)
+        where = f"entry {first}" if bad == first + 1 else f"an entry in [{first}, {bad}) (one batch)"
         raise AuditFailure(
-            f"entry {bad - 1} does not match the checkpoint signed for size {bad}: the log was rewritten "
-            "or reordered",
-            index=bad - 1,
+            f"{where} does not match the checkpoint signed for size {bad}: the log was rewritten or "
+            "reordered",
+            index=first,
         )
     lines.append(
         f"verified {latest.size} entries against the signed checkpoint (root {latest.root_hash.hex()})"

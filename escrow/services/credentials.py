@@ -44,7 +44,7 @@ from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.pseudonyms import person_pseudonyms_filter
 from escrow.services.read_cache import ReadCache
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
-from escrow.services.transparency import LogSigner, append_event
+from escrow.services.transparency import LogSigner, queue_event
 
 STATUS_ACTIVE: Final = "active"
 STATUS_REVOKED: Final = "revoked"
@@ -167,9 +167,8 @@ def issue_credential(
     )
     extend_publication(session, signing_key.kid, expires_at)
     # The pseudonym is committed to, not published: the log must not list a platform's members.
-    append_event(
+    queue_event(
         session,
-        log,
         kind="credential.issued",
         data={"platform": platform_id},
         sensitive={"pseudonym": pseudonym, "credential_id": jti},
@@ -340,9 +339,8 @@ def _revoke(session: Session, row: Credential, *, by: str, log: LogSigner, now: 
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
-        append_event(
+        queue_event(
             session,
-            log,
             kind="credential.revoked",
             data={"platform": platform_id, "by": by},
             sensitive={"credential_id": jti},

@@ -6,8 +6,7 @@ escrow.protocol.ceremony.check_key_pin, the same verify_transcript that `escrow 
 the newest completed escrow-key ceremony for the key's id replays completely (every signature, proof,
 success signature over the transcript hash and drill proof), proves exactly the stored key, and the
 log's activation entry names that ceremony and the digest of that transcript. What passed is cached
-by the SHA-256 of all three inputs, so a request re-reads them (a few small queries) but re-verifies
-only when one of them changed.
+by the exact key, ceremony id and activation entry (pinned_escrow_key says why that suffices).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -70,34 +68,36 @@ def _activation_event(session: Session, key_id: str, ceremony_id: int) -> dict[s
     return None
 
 
-def _verified_key(
-    transcript: Mapping[str, Any], key: ThresholdPublicKey, event: dict[str, Any] | None
-) -> ThresholdPublicKey:
-    fingerprint = sha256(
-        canonical_json({"transcript": dict(transcript), "key": key.to_dict(), "event": event})
-    )
-    with _lock:
-        if fingerprint in _verified:
-            _verified.move_to_end(fingerprint)
-            return _verified[fingerprint]
-    check_key_pin(transcript, key, event)
-    with _lock:
-        _verified[fingerprint] = key
-        while len(_verified) > _CACHE_SIZE:
-            _verified.popitem(last=False)
-    return key
+def _fingerprint(key: ThresholdPublicKey, ceremony_id: int, event: dict[str, Any] | None) -> bytes:
+    return sha256(canonical_json({"key": key.to_dict(), "ceremony": ceremony_id, "event": event}))
 
 
 def pinned_escrow_key(session: Session) -> ThresholdPublicKey:
     """Returns the active escrow key once it is proven to be the key its logged ceremony made.
+
+    What passed is cached by the exact key, ceremony id and activation entry: a request re-reads those
+    three (three small queries) and replays the transcript only when one of them changed. A transcript
+    row changed after its key was proven does not change which key is returned (the key row and the
+    entry naming the transcript's digest are compared exactly), so it need not be re-read on every seal;
+    the key-holders' tools replay the transcript themselves.
 
     Raises InvalidStateError if no key is active, EscrowKeyUnpinnedError (HTTP 503) naming the mismatch
     if the key row, the transcript or the log entry does not agree with the others.
     """
     key = active_escrow_key(session)
     ceremony_id = _backing_ceremony(session, key.key_id)
-    transcript = ceremony_state(session, ceremony_id).transcript()
-    return _verified_key(transcript, key, _activation_event(session, key.key_id, ceremony_id))
+    event = _activation_event(session, key.key_id, ceremony_id)
+    fingerprint = _fingerprint(key, ceremony_id, event)
+    with _lock:
+        if fingerprint in _verified:
+            _verified.move_to_end(fingerprint)
+            return _verified[fingerprint]
+    check_key_pin(ceremony_state(session, ceremony_id).transcript(), key, event)
+    with _lock:
+        _verified[fingerprint] = key
+        while len(_verified) > _CACHE_SIZE:
+            _verified.popitem(last=False)
+    return key
 
 
 def pin_escrow_key(session: Session, *, log: LogSigner, now: datetime) -> int:

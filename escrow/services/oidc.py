@@ -37,7 +37,7 @@ from escrow.protocol.credentials import ENVELOPE_DIGEST_CLAIM
 from escrow.services.credentials import issue_credential
 from escrow.services.read_cache import PLATFORMS, bump_generation
 from escrow.services.signing_keys import active_signing_key, extend_publication
-from escrow.services.transparency import LogSigner, append_event
+from escrow.services.transparency import LogSigner, append_event, queue_event
 
 ALG_EDDSA: Final = "EdDSA"
 ALG_ED25519: Final = "Ed25519"  # RFC 9864's name for the same signature: issue 19
@@ -245,9 +245,8 @@ def grant_consent(
         return
     session.commit()  # end the read transaction first (SQLite WAL: see services/credentials.py)
     session.add(OidcConsent(platform_id=platform_id, pseudonym=pseudonym, granted_at=now))
-    append_event(
+    queue_event(
         session,
-        log,
         kind="oidc.consent_granted",
         data={"platform": platform_id},
         sensitive={"pseudonym": pseudonym},
@@ -294,9 +293,8 @@ def withdraw_consent(
             .values(revoked_at=now)
             .execution_options(synchronize_session=False)
         )
-    append_event(
+    queue_event(
         session,
-        log,
         kind="oidc.consent_withdrawn",
         data={"platform": platform_id},
         sensitive={"pseudonym": pseudonym},
@@ -386,9 +384,8 @@ def create_authorization_code(
             expires_at=now + CODE_TTL,
         )
     )
-    append_event(
+    queue_event(
         session,
-        log,
         kind="oidc.signin",
         data={"platform": platform_id},
         sensitive={"pseudonym": issued.pseudonym},

@@ -25,7 +25,7 @@ from escrow.crypto.transcript import b64u_encode, canonical_json
 from escrow.errors import InvalidStateError
 from escrow.models import KEY_STATUS_ACTIVE, KEY_STATUS_RETIRED, OprfKey, OprfUsage
 from escrow.protocol._fields import utc_second_text
-from escrow.services.transparency import LogSigner, append_event
+from escrow.services.transparency import LogSigner, append_event, queue_event
 
 
 @functools.lru_cache(maxsize=16)
@@ -146,9 +146,8 @@ def record_evaluations(
             row.node: row.elements
             for row in session.scalars(select(OprfUsage).where(OprfUsage.hour == finished_hour))
         }
-        append_event(
+        queue_event(
             session,
-            log,
             kind="oprf.usage",
             data={
                 "hour": utc_second_text(finished_hour),

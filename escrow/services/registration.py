@@ -30,7 +30,7 @@ from escrow.protocol.identity import seal_context
 from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.oprf import OprfEvaluator, derive_person_keys
 from escrow.services.passwords import MIN_PASSWORD_LENGTH
-from escrow.services.transparency import LogSigner, append_event
+from escrow.services.transparency import LogSigner, queue_event
 
 MAX_PASSWORD_LENGTH = 1024
 
@@ -108,9 +108,8 @@ def register_person(
     try:
         session.flush()
         # Public: only how the person was verified. No identity, no person key, no account id.
-        append_event(
+        queue_event(
             session,
-            log,
             kind="person.registered",
             data={"provider": identity.provider_kind, "assurance": identity.assurance},
             now=now,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from escrow.crypto.note import Checkpoint, add_signature_lines, parse_checkpoint, split_note
-from escrow.models import LogCosignature, WitnessAlarm
+from escrow.models import LogCheckpoint, LogCosignature, WitnessAlarm
 from escrow.protocol.witness import WitnessAnswer
 from escrow.services.transparency import (
     LogSigner,
@@ -65,11 +65,18 @@ def record_answers(session: Session, answers: Sequence[WitnessAnswer], *, now: d
     """Keeps each cosignature and raises an alarm (log line and witness_alarms row) for each refusal.
 
     A witness that already holds a larger checkpoint this log did sign (another worker had it cosigned
-    first) is no alarm; one holding a size the log never reached is (the log was rolled back).
+    first) is no alarm; one holding a size the log never reached (the log was rolled back) or never
+    signed a checkpoint for (a size inside a batch: someone else signed it) is.
     """
     size_now = tree_size(session)
     for answer in answers:
-        if answer.held is not None and answer.size < answer.held <= size_now:
+        # Only a size this log signed a checkpoint for: the sequencer signs one per batch (issue 15),
+        # so a held size inside a batch was signed by someone else with the log key (a split view).
+        if (
+            answer.held is not None
+            and answer.size < answer.held <= size_now
+            and session.get(LogCheckpoint, answer.held) is not None
+        ):
             continue
         if answer.ok:
             if session.get(LogCosignature, (answer.size, answer.witness)) is None:
@@ -101,15 +108,16 @@ def witnessed_latest_checkpoint(
 ) -> str:
     """Returns the latest signed checkpoint with every cosignature gathered for it, asking the
     witnesses that have not been asked about it yet (in parallel, bounded). Commits what it keeps."""
-    size = tree_size(session)
     note = latest_checkpoint(session, log_signer)
-    have = {line[2:].partition(" ")[0] for line in cosignature_lines(session, size)}
     checkpoint = parse_checkpoint(split_note(note)[0])
+    # The note's own size, not a second read of the head: on PostgreSQL (READ COMMITTED) a batch can
+    # commit in between, and a proof or cosignatures for another size would make a false alarm.
+    size = checkpoint.size
+    have = {line[2:].partition(" ")[0] for line in cosignature_lines(session, size)}
     answers = cosigners.cosign(note, checkpoint, lambda old: prove_consistency(session, old, size), have=have)
     if answers:
-        # End the read transaction first: on SQLite (WAL) a read transaction that then writes fails at
-        # once with "database is locked" when another process wrote meanwhile, instead of waiting for
-        # the busy timeout; with two gunicorn workers their witnessing threads met it (issue 17).
+        # End the read first: on SQLite (WAL) a transaction that read before another one committed (a
+        # batch, during the up to witness_timeout_s the round took) cannot then write.
         session.commit()
         record_answers(session, answers, now=now)
         session.commit()

@@ -50,6 +50,7 @@ def _at_once(apps: list[Flask], request: Callable[[Flask], int]) -> list[int]:
 
 
 def _log_kinds(app: Flask, kind: str) -> int:
+    get_components(app).sequence_now()
     with get_components(app).session_factory() as session:
         return len(session.scalars(select(LogEntry).where(LogEntry.kind == kind)).all())
 

@@ -77,6 +77,8 @@ def test_requests_are_counted_by_endpoint_never_by_path(metered: Flask) -> None:
     assert 'endpoint="unmatched"' in text
     assert "escrow_http_request_duration_seconds_bucket" in text
     assert "escrow_log_entries " in text
+    assert "escrow_log_queued " in text
+    assert "escrow_log_queue_lag_seconds " in text
 
 
 def test_oprf_node_answers_and_skips_are_metrics(metered: Flask, oprf_network: OprfNetwork) -> None:

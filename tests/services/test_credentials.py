@@ -28,6 +28,7 @@ from escrow.errors import (
 from escrow.identity.base import VerifiedIdentity
 from escrow.keystore import Keyring, load_keyring
 from escrow.models import Credential, LogEntry
+from escrow.services import transparency
 from escrow.services.credentials import (
     credential_statuses,
     issue_credential,
@@ -179,6 +180,7 @@ def test_issue_logs_the_platform_and_commits_to_the_pseudonym_without_showing_it
     add_platform(db_session)
     issued = _issue(db_session, keyring, _person(db_session, "a"))
 
+    transparency.integrate(db_session, make_log(), now=NOW)  # the sequencer gives queued events their place
     body = db_session.scalars(select(LogEntry.body).where(LogEntry.kind == "credential.issued")).one()
 
     assert json.loads(body)["data"] == {"platform": "forum"}

@@ -1,8 +1,8 @@
 """Issue 17: the generation counters behind each process's caches (JWKS, API keys, active keys), and
 the development identity provider's pending authorization codes (shared by every worker).
 
-Revision ID: 0018_cache_generations_dev_idp
-Revises: 0017_roster
+Revision ID: 0019_cache_generations_dev_idp
+Revises: 0018_log_queue
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0018_cache_generations_dev_idp"
-down_revision: str | None = "0017_roster"
+revision: str = "0019_cache_generations_dev_idp"
+down_revision: str | None = "0018_log_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
