@@ -11,6 +11,10 @@ ESCROW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Database 15 of the local Redis: the production rate-limit store, shared between app instances.
 ESCROW_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CHROMIUM := /usr/bin/chromium
+# tests/benchmarks/http.py empties and migrates this PostgreSQL database (its own: never `test`).
+BENCH_DATABASE ?= bench17
+BENCH_PSQL_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/$(BENCH_DATABASE)
 PYTEST_COV := --cov=escrow --cov-branch --cov-report=term
 
 .PHONY: help .venv run dev-code demo test test-browser screenshots test-pg lint bench clean
@@ -80,12 +84,15 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy, alembic check (models v
 	$(BIN)/escrow db upgrade >/dev/null && \
 	echo "alembic check" && $(BIN)/alembic -c escrow/migrations/alembic.ini check
 
-bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log and HTTP issuance on PostgreSQL, threshold OPRF; about 15 minutes)
+bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials, transparency log and HTTP issuance on PostgreSQL, threshold OPRF, HTTP reads under wrk on BENCH_DATABASE_URL; about 20 minutes)
 	$(BIN)/python tests/benchmarks/crypto.py
 	$(BIN)/python tests/benchmarks/credentials.py
 	$(BIN)/python tests/benchmarks/transparency.py --database-url $(ESCROW_TEST_DATABASE_URL)
 	$(BIN)/python tests/benchmarks/http_issuance.py --database-url $(ESCROW_TEST_DATABASE_URL)
 	$(BIN)/python tests/benchmarks/oprf.py
+	@command -v wrk >/dev/null || { echo "make bench: wrk is missing; apt-get install -y wrk" >&2; exit 1; }
+	psql '$(BENCH_PSQL_URL)' -c 'CREATE DATABASE $(BENCH_DATABASE)' 2>/dev/null || true
+	$(BIN)/python tests/benchmarks/http.py --database-url '$(BENCH_DATABASE_URL)'
 
 clean: ## remove caches, coverage data and build output (keeps .venv, instance/ and keys/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov build dist *.egg-info

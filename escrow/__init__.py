@@ -18,6 +18,8 @@ The service (``pip install 'escrow[server]'``):
 - ``app``          create_app(settings=None): the only place that wires Flask (re-exported here,
                    so ``flask --app escrow run`` works)
 - ``httpkit``      what api/ and web/ share per request: components, session, clock, principals
+- ``logconfig``    JSON-lines logs (python-json-logger) for ``escrow run`` and ``escrow serve``
+- ``gunicorn_conf`` gunicorn's configuration (workers, timeouts, redacted JSON access log), ``escrow serve``
 - ``api/``         JSON blueprints and problems.py, the error -> HTTP table
 - ``web/``         HTML blueprints
 - ``services/``    use cases; never import Flask; ``services/disclosure/`` is the disclosure feature

@@ -30,6 +30,7 @@ from escrow.db import make_engine, make_session_factory
 from escrow.identity.registry import IdentityProviders, build_identity_providers
 from escrow.keystore import Keyring, load_keyring
 from escrow.services.passwords import make_password_hasher
+from escrow.services.read_cache import ReadCache
 from escrow.services.transparency import LogSigner, sequence_pending
 from escrow.services.witnessing import witnessed_latest_checkpoint
 
@@ -60,6 +61,8 @@ class Components:
     identity_providers: IdentityProviders = field(default_factory=IdentityProviders)
     # Read the time here, never deep inside: services take `now` as an argument (STYLE.md section 5).
     clock: Callable[[], datetime] = field(default=utc_now)
+    # This process's copies of the JWKS, API-key lookups and the active signing key (issue 17).
+    read_cache: ReadCache = field(default_factory=ReadCache)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def start_witnessing(self, interval: float = WITNESS_INTERVAL_S) -> threading.Thread | None:
@@ -125,14 +128,15 @@ def build_components(settings: Settings) -> Components:
     """
     keyring = load_keyring(settings)
     engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
     return Components(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         keyring=keyring,
         log=LogSigner(settings.log_origin, nacl.signing.SigningKey(keyring.log_signing_seed)),
         password_hasher=make_password_hasher(settings),
-        identity_providers=build_identity_providers(settings),
+        identity_providers=build_identity_providers(settings, session_factory),
         oprf=ThresholdOprfClient(
             nodes=[NodeEndpoint(index, url) for index, url in settings.oprf_nodes],
             signing_seed=keyring.oprf_client_seed,

@@ -899,3 +899,27 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)  # None: no HTTP answer
     error: Mapped[str | None] = mapped_column(String(200))
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class CacheGeneration(Base):
+    """A counter that every change to one family of cached rows increments in the same transaction
+    (issue 17 finding 10): each process keeps its copy of the rows with the number it was read at, and
+    reads them again when the number in the database has moved (escrow.services.read_cache)."""
+
+    __tablename__ = "cache_generations"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DevIdpCode(Base):
+    """DEVELOPMENT ONLY: an authorization code of the development identity provider, waiting to be
+    exchanged (issue 17 finding 11: kept here, not in one worker's memory). The code itself is never
+    stored, only its SHA-256, so a database reader cannot redeem it."""
+
+    __tablename__ = "dev_idp_codes"
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # The JSON of the pending authorization: client, redirect URI, nonce, PKCE challenge, username.
+    request: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

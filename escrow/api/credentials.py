@@ -48,7 +48,7 @@ bp = Blueprint("credentials_api", __name__, url_prefix="/api/v1")
 def jwks() -> Response:
     """The credential signing keys (OKP/Ed25519, kid = RFC 7638 thumbprint) and the RS256 ID-token
     key of Sign in with escrow (issue 7), cacheable."""
-    keys = published_jwks(get_session(), now=current_time())
+    keys = published_jwks(get_session(), now=current_time(), cache=get_components().read_cache)
     keys["keys"] += oidc_public_jwks(get_components().keyring)
     response = jsonify(keys)
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
@@ -76,6 +76,7 @@ def verify() -> Response:
         token=text_field(json_object(), "credential"),
         issuer=get_components().settings.issuer_url,
         now=current_time(),
+        cache=get_components().read_cache,
     )
     body: dict[str, Any] = {k: v for k, v in credential._asdict().items() if k not in ("iat", "nbf", "exp")}
     for name in ("issued_at", "not_before", "expires_at"):
@@ -161,6 +162,7 @@ def issue() -> tuple[Response, int]:
         log=extension.log,
         now=current_time(),
         slot=slot if type(slot) is int else -1,
+        cache=extension.read_cache,
     )
     return jsonify(
         {
@@ -196,7 +198,7 @@ def _platform() -> PlatformInfo:
     """The platform of the request's API key. Raises AuthenticationError with a Bearer challenge."""
     api_key = bearer_token()
     try:
-        return authenticate_platform(get_session(), api_key)
+        return authenticate_platform(get_session(), api_key, cache=get_components().read_cache)
     except AuthenticationError as error:
         challenge = bearer_challenge(PLATFORM_API_REALM, presented="Authorization" in request.headers)
         raise AuthenticationError(error.detail, challenge=challenge) from error

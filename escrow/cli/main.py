@@ -7,8 +7,8 @@ Commands are grouped by the machine that runs them:
 - anyone (auditors, the public): ``escrow audit verify``, ``escrow ceremony verify`` (escrow.cli.auditor)
 - a court's machine: ``escrow court sign`` (escrow.cli.court)
 - an officers' organisation's machine: ``escrow org keygen``, ``escrow org certify`` (escrow.cli.org)
-- the server: ``init``, ``run``, ``db``, ``staff``, ``keys``, ``admin``, ``disclosures``, ``webhooks``,
-  ``dev-code``, ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
+- the server: ``init``, ``run``, ``serve``, ``db``, ``staff``, ``keys``, ``admin``, ``disclosures``,
+  ``log``, ``webhooks``, ``dev-code``, ``demo`` (escrow.cli.server; needs ``pip install 'escrow[server]'``)
 - an OPRF node operator's machine: ``escrow oprf-node ...`` (escrow.cli.node; needs
   ``pip install 'escrow[node]'``, never the server's dependencies)
 - a witness operator's machine: ``escrow witness ...`` (escrow.cli.witness; needs
@@ -35,6 +35,7 @@ SERVER_MODULE = "escrow.cli.server"
 SERVER_COMMANDS = (
     "init",
     "run",
+    "serve",
     "db",
     "staff",
     "keys",

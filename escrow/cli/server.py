@@ -7,14 +7,14 @@ from a Flask app. Errors become ``Error: <message>`` and exit status 1.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
-import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -41,6 +41,7 @@ from escrow.crypto.transcript import b64u_encode
 from escrow.db import current_revision, make_engine, upgrade_database
 from escrow.errors import ConfigError, EscrowError
 from escrow.keystore import load_keyring
+from escrow.logconfig import configure_logging
 from escrow.models import STAFF_ROLES
 from escrow.protocol.ceremony import PURPOSE_ESCROW, PURPOSE_OPRF, PURPOSES
 from escrow.services import ceremony as ceremony_service
@@ -107,16 +108,58 @@ def init() -> None:
 def run(host: str, port: int) -> None:
     """Initialise (as `escrow init`), then serve with Werkzeug's threaded server.
 
-    This is a single-process server for development and small installations. In production run
-    gunicorn in front of the same factory: gunicorn 'escrow:create_app()'.
+    This is a single-process server for development. In production use `escrow serve` (gunicorn
+    with escrow/gunicorn_conf.py).
     """
     from werkzeug.serving import run_simple
 
     from escrow.app import create_app
     from escrow.httpkit import RedactedAccessLogHandler
 
+    with _initialised_instance() as settings:
+        app = create_app(settings)
+        click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            use_debugger=False,
+            request_handler=RedactedAccessLogHandler,
+        )
+
+
+@server_commands.command()
+@click.option(
+    "--bind",
+    help="Address to listen on, e.g. 127.0.0.1:8000 or unix:/run/escrow.sock "
+    "(default: escrow/gunicorn_conf.py's, from ESCROW_BIND).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Worker processes (default: ESCROW_WORKERS or 2)."
+)
+@_fail_cleanly
+def serve(bind: str | None, workers: int | None) -> None:
+    """Initialise (as `escrow init`), then serve with gunicorn and the configuration file kept in the
+    package (escrow/gunicorn_conf.py: workers, timeouts, a JSON access log without query strings).
+
+    In development mode it also starts the development OPRF nodes and witnesses, as `escrow run` does,
+    and every worker shares them, the dev identity provider's codes and the database (issue 17).
+    """
+    from escrow.gunicorn_conf import EscrowGunicorn
+
+    with _initialised_instance() as settings:
+        EscrowGunicorn(settings, bind=bind, workers=workers).run()
+
+
+@contextlib.contextmanager
+def _initialised_instance() -> Iterator[Settings]:
+    """Reads the settings, logs as JSON lines, initialises the instance (as `escrow init`) and, in
+    development mode, starts the development OPRF nodes and witnesses; yields the settings that name
+    them, and stops them on the way out (SIGTERM included)."""
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(settings.log_level)
     _echo_init_report(init_instance(settings))
     _ensure_dev_key(settings)
     # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so the development nodes stop too.
@@ -142,17 +185,7 @@ def run(host: str, port: int) -> None:
                 fg="yellow",
                 err=True,
             )
-        app = create_app(settings)
-        click.echo(f"serving on http://{host}:{port}/ (health: http://{host}:{port}/healthz)")
-        run_simple(
-            host,
-            port,
-            app,
-            threaded=True,
-            use_reloader=False,
-            use_debugger=False,
-            request_handler=RedactedAccessLogHandler,
-        )
+        yield settings
     finally:
         stop_nodes(witnesses + nodes)
 

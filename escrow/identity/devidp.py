@@ -1,7 +1,9 @@
 """DEVELOPMENT-ONLY identity provider: a tiny OpenID Connect provider for the demo and the tests.
 
 It stands for an outside party. It has its own users (in memory, or a JSON file it reads), its own
-signing key (in memory, new on every start), and its own WSGI app; the escrow reaches it only through
+signing key (new on every start, or a seed the server keeps under keys/), its pending codes (in
+memory, or in the server's database so that every gunicorn worker can redeem what another issued:
+issue 17 finding 11, escrow.identity.devidp_store), and its own WSGI app; the escrow reaches it only through
 OpenID Connect (discovery, authorize, token, JWKS), exactly as it reaches a real provider. It checks
 nobody's identity: anyone can log in as any of its users. It is mounted only when ESCROW_DEV_IDP=1,
 and every page it serves says so.
@@ -20,7 +22,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -73,13 +75,39 @@ class DevClient:
 
 
 @dataclass(frozen=True, slots=True)
-class _PendingCode:
+class PendingCode:
+    """An authorization code's request, kept until the code is exchanged or expires (epoch seconds)."""
+
     client_id: str
     redirect_uri: str
     nonce: str
     code_challenge: str
     username: str
     expires: float
+
+
+class CodeStore(Protocol):
+    """Where the provider keeps its pending codes: ``take`` returns a code's request at most once."""
+
+    def put(self, code: str, pending: PendingCode) -> None: ...
+
+    def take(self, code: str) -> PendingCode | None: ...
+
+
+class MemoryCodeStore:
+    """Pending codes in this process's memory: one process only (tests, a single-process server)."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, PendingCode] = {}
+        self._lock = threading.Lock()
+
+    def put(self, code: str, pending: PendingCode) -> None:
+        with self._lock:
+            self._codes[code] = pending
+
+    def take(self, code: str) -> PendingCode | None:
+        with self._lock:
+            return self._codes.pop(code, None)
 
 
 # Made-up people for `make run` with ESCROW_DEV_IDP=1 (no real person is named).
@@ -92,13 +120,25 @@ DEMO_USERS = (
 class DevIdentityProvider:
     """DEVELOPMENT ONLY. The provider's state and its WSGI app (``wsgi_app``)."""
 
-    def __init__(self, *, issuer: str, users: tuple[DevUser, ...] = DEMO_USERS) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        users: tuple[DevUser, ...] = DEMO_USERS,
+        codes: CodeStore | None = None,
+        signing_seed: bytes | None = None,
+    ) -> None:
+        """``codes``: where pending codes live (default: this process's memory). ``signing_seed``: a
+        32-byte Ed25519 seed shared by every process serving this provider (default: a new key)."""
         self.issuer = issuer.rstrip("/")
         self._users = {u.username: u for u in users}
         self._clients: dict[str, DevClient] = {}
-        self._codes: dict[str, _PendingCode] = {}
+        self._codes = codes if codes is not None else MemoryCodeStore()
         self._lock = threading.Lock()
-        self.rotate_key()
+        if signing_seed is None:
+            self.rotate_key()
+        else:
+            self._use_key(Ed25519PrivateKey.from_private_bytes(signing_seed))
         self.wsgi_app = self._make_app()
 
     @classmethod
@@ -117,7 +157,10 @@ class DevIdentityProvider:
 
     def rotate_key(self) -> None:
         """Replaces the signing key (relying parties must refetch the JWKS on the new kid)."""
-        self._key = Ed25519PrivateKey.generate()
+        self._use_key(Ed25519PrivateKey.generate())
+
+    def _use_key(self, key: Ed25519PrivateKey) -> None:
+        self._key = key
         self._public = self._key.public_key().public_bytes_raw()
         self._kid = key_id(self._public)
 
@@ -181,22 +224,23 @@ class DevIdentityProvider:
         if username not in self._users or not kept["nonce"] or not kept["code_challenge"]:
             abort(400)
         code = secrets.token_urlsafe(32)
-        with self._lock:
-            self._codes[code] = _PendingCode(
+        self._codes.put(
+            code,
+            PendingCode(
                 client.client_id,
                 redirect_uri,
                 kept["nonce"],
                 kept["code_challenge"],
                 username,
                 time.time() + CODE_TTL_S,
-            )
+            ),
+        )
         query = urllib.parse.urlencode({"code": code, "state": kept["state"]})
         return redirect(f"{redirect_uri}?{query}", code=303)
 
     def _token(self) -> tuple[Response, int] | Response:
         form = request.form
-        with self._lock:
-            pending = self._codes.pop(form.get("code", ""), None)  # single use
+        pending = self._codes.take(form.get("code", ""))  # single use
         client = self._clients.get(form.get("client_id", ""))
         verifier = form.get("code_verifier", "")
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()

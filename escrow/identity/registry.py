@@ -8,16 +8,19 @@ in ``_BUILDERS``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from escrow.crypto.transcript import b64u_encode
 from escrow.errors import ConfigError, NotFoundError
 from escrow.identity.base import ASSURANCE_LOW, ASSURANCE_SUBSTANTIAL, PROVIDER_OIDC, IdentityProvider
 from escrow.identity.oidc import OidcProvider
 from escrow.identity.provider_config import ProviderConfig
 from escrow.identity.transport import HttpClient, UrllibHttp, WsgiHttp
+from escrow.keystore import load_or_create_secret
 
 DEV_IDP_MOUNT: Final = "/dev-idp"
 DEV_PROVIDER_ID: Final = "dev"
@@ -27,6 +30,9 @@ SINGLE_ISSUER_ID: Final = "oidc"
 SINGLE_ISSUER_LABEL: Final = "your identity provider"
 SINGLE_ISSUER_CALLBACK_PATH: Final = "/account/oidc/callback"
 _DEV_CLIENT_ID: Final = "escrow-dev"
+DEV_IDP_KEY_NAME: Final = "dev-idp-signing.key"
+DEV_IDP_CLIENT_SECRET_NAME: Final = "dev-idp-client.secret"  # noqa: S105 - a file name
+DEV_IDP_SECRET_BYTES: Final = 32
 
 if TYPE_CHECKING:
     from escrow.config import Settings
@@ -78,17 +84,21 @@ class IdentityProviders:
         return self.providers[0]
 
 
-def build_identity_providers(settings: Settings) -> IdentityProviders:
+def build_identity_providers(
+    settings: Settings, session_factory: sessionmaker[Session] | None = None
+) -> IdentityProviders:
     """Returns the registry of every provider ``settings`` configures (none: an empty registry).
 
-    Fetches nothing yet: an OIDC provider reads its discovery document at the first login. Raises
-    ConfigError for duplicate ids.
+    ``session_factory``: the server's database, where the development provider keeps its pending
+    codes so that every worker shares them (without it, this process's memory). Fetches nothing yet:
+    an OIDC provider reads its discovery document at the first login. Raises ConfigError for
+    duplicate ids.
     """
     providers: list[IdentityProvider] = []
     mounts: dict[str, Any] = {}
     dev_idp = None
     if settings.dev_idp_enabled:
-        dev_idp, provider = _development_provider(settings)
+        dev_idp, provider = _development_provider(settings, session_factory)
         mounts[DEV_IDP_MOUNT] = dev_idp.wsgi_app
         providers.append(provider)
     if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
@@ -122,14 +132,24 @@ def _oidc(config: ProviderConfig, redirect_uri: str, http: HttpClient | None = N
 _BUILDERS: Final[Mapping[str, Callable[[ProviderConfig, str], IdentityProvider]]] = {PROVIDER_OIDC: _oidc}
 
 
-def _development_provider(settings: Settings) -> tuple[DevIdentityProvider, IdentityProvider]:
+def _development_provider(
+    settings: Settings, session_factory: sessionmaker[Session] | None
+) -> tuple[DevIdentityProvider, IdentityProvider]:
     # Imported here: the development provider is a Flask app, loaded only when it is switched on.
     from escrow.identity.devidp import DevClient, DevIdentityProvider
+    from escrow.identity.devidp_store import DatabaseCodeStore
 
-    dev_idp = DevIdentityProvider(issuer=settings.issuer_url + DEV_IDP_MOUNT)
+    # Every worker of one instance signs with the same key and shares the codes (issue 17 finding 11):
+    # the key and the client secret are files under keys/, the codes rows of the server's database.
+    dev_idp = DevIdentityProvider(
+        issuer=settings.issuer_url + DEV_IDP_MOUNT,
+        codes=None if session_factory is None else DatabaseCodeStore(session_factory),
+        signing_seed=load_or_create_secret(settings.keys_dir, DEV_IDP_KEY_NAME, DEV_IDP_SECRET_BYTES),
+    )
     redirect_uri = settings.issuer_url + callback_path(DEV_PROVIDER_ID)
-    # A fresh secret on every start: the dev provider forgets its clients when the process ends.
-    client_secret = secrets.token_urlsafe(32)
+    client_secret = b64u_encode(
+        load_or_create_secret(settings.keys_dir, DEV_IDP_CLIENT_SECRET_NAME, DEV_IDP_SECRET_BYTES)
+    )
     dev_idp.register_client(DevClient(_DEV_CLIENT_ID, client_secret, (redirect_uri,)))
     config = ProviderConfig(
         DEV_PROVIDER_ID, DEV_PROVIDER_LABEL, dev_idp.issuer, _DEV_CLIENT_ID, client_secret, ASSURANCE_LOW

@@ -42,6 +42,7 @@ from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.pagination import Page, fetch_page
 from escrow.services.platforms import PlatformInfo, list_platforms
 from escrow.services.pseudonyms import person_pseudonyms_filter
+from escrow.services.read_cache import ReadCache
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
 from escrow.services.transparency import LogSigner, queue_event
 from escrow.services.webhooks import EVENT_CREDENTIAL_REVOKED, enqueue_event
@@ -92,6 +93,7 @@ def issue_credential(
     log: LogSigner,
     now: datetime,
     slot: int = 0,
+    cache: ReadCache | None = None,
 ) -> IssuedCredential:
     """Issues a credential for the person on the platform and commits.
 
@@ -99,7 +101,7 @@ def issue_credential(
     identity into a fresh envelope bound to (platform, pseudonym, envelope id), signs an EdDSA JWT
     naming the envelope digest. Returns it.
     Raises NotFoundError (person or platform), ValidationError (slot beyond the platform's policy),
-    InvalidStateError (no active escrow key).
+    InvalidStateError (no active escrow key). ``cache``: this process's copy of the active signing key.
     """
     person = session.get(Person, person_id)
     platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
@@ -132,7 +134,7 @@ def issue_credential(
         },
     )
     digest = b64u_encode(envelope.digest())
-    signing_key = active_signing_key(session, keyring, now=now)
+    signing_key = active_signing_key(session, keyring, now=now, cache=cache)
     issued = int(now.timestamp())
     expires_at = datetime.fromtimestamp(issued, now.tzinfo) + timedelta(seconds=lifetime_s)
     token = sign_token(
@@ -271,15 +273,21 @@ def credential_statuses(
 
 
 def verify_and_redeem(
-    session: Session, *, platform: PlatformInfo, token: str, issuer: str, now: datetime
+    session: Session,
+    *,
+    platform: PlatformInfo,
+    token: str,
+    issuer: str,
+    now: datetime,
+    cache: ReadCache | None = None,
 ) -> VerifiedCredential:
     """Verifies ``token`` for ``platform`` exactly as the SDK does, checks its status, redeems it
-    (once), and commits.
+    (once), and commits. ``cache``: this process's copy of the JWKS (escrow.services.read_cache).
 
     Raises the InvalidTokenError family (bad signature, wrong audience or issuer, expired, not yet
     valid, unknown key, TokenRevokedError) and TokenAlreadyRedeemedError on a second redemption.
     """
-    keys = StaticKeys(published_jwks(session, now=now))
+    keys = StaticKeys(published_jwks(session, now=now, cache=cache))
     credential = verify_credential(token, keys, issuer=issuer, platform_id=platform.id, now=now)
     row = session.get(Credential, credential.credential_id)
     if row is None or row.pseudonym != credential.pseudonym or row.platform_id != platform.id:

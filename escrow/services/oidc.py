@@ -35,6 +35,7 @@ from escrow.keystore import Keyring, ensure_keys_dir, read_secret_file, write_se
 from escrow.models import Credential, OidcCode, OidcConsent, OidcRefreshToken, OidcToken, Person, Platform
 from escrow.protocol.credentials import ENVELOPE_DIGEST_CLAIM
 from escrow.services.credentials import issue_credential
+from escrow.services.read_cache import PLATFORMS, bump_generation
 from escrow.services.signing_keys import active_signing_key, extend_publication
 from escrow.services.transparency import LogSigner, append_event, queue_event
 from escrow.services.webhooks import EVENT_CONSENT_WITHDRAWN, enqueue_event
@@ -180,6 +181,7 @@ def create_client_secret(
         raise NotFoundError("no platform with this id")
     client_secret = secrets.token_urlsafe(CLIENT_SECRET_BYTES)
     platform.client_secret_hash = _hash(client_secret)
+    bump_generation(session, PLATFORMS)  # cached API-key lookups carry the platform (issue 17)
     append_event(session, log, kind="oidc.client_secret_created", data={"platform": platform.id}, now=now)
     session.commit()
     _log.info("oidc.client_secret_created platform_id=%s", platform.id)
@@ -204,6 +206,7 @@ def set_id_token_algorithm(
     if alg == ALG_RS256:
         rs256_private_pem(keyring)
     platform.id_token_alg = alg
+    bump_generation(session, PLATFORMS)
     append_event(
         session, log, kind="oidc.id_token_alg_set", data={"platform": platform.id, "alg": alg}, now=now
     )

@@ -20,6 +20,7 @@ from escrow.crypto.pseudonym import MAX_SLOTS
 from escrow.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from escrow.models import Platform, PlatformApiKey, StaffAccount
 from escrow.services.pagination import Page, fetch_page
+from escrow.services.read_cache import PLATFORMS, ReadCache, bump_generation
 from escrow.services.transparency import LogSigner, append_event
 
 DEFAULT_CREDENTIAL_LIFETIME_S = 30 * 24 * 3600  # 30 days; platforms choose their own (issue 3)
@@ -146,6 +147,7 @@ def update_platform(
     platform.name = _text(name, "name", 200)
     platform.contact = _text(contact, "contact", 320)
     platform.redirect_uris = json.dumps([_redirect_uri(u) for u in redirect_uris])
+    bump_generation(session, PLATFORMS)  # API-key lookups carry the platform (issue 17)
     append_event(
         session, log, kind="platform.updated", data={"platform": platform_id, "name": platform.name}, now=now
     )
@@ -184,6 +186,7 @@ def create_api_key(session: Session, *, platform_id: str, log: LogSigner, now: d
     api_key = f"{prefix}_{secret}"
     row = PlatformApiKey(platform_id=platform_id, prefix=prefix, key_hash=_hash(api_key), created_at=now)
     session.add(row)
+    bump_generation(session, PLATFORMS)  # a process may have cached this prefix as unknown
     append_event(
         session,
         log,
@@ -237,6 +240,8 @@ def revoke_api_key(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
+        # Committed with the revocation: no process accepts the key once this commits (issue 17).
+        bump_generation(session, PLATFORMS)
         append_event(
             session,
             log,
@@ -252,20 +257,42 @@ def revoke_api_key(
     return _key_info(row)
 
 
-def authenticate_platform(session: Session, api_key: str | None) -> PlatformInfo:
+def authenticate_platform(
+    session: Session, api_key: str | None, *, cache: ReadCache | None = None
+) -> PlatformInfo:
     """Returns the platform whose live API key is ``api_key``.
 
-    Raises AuthenticationError for a missing, malformed, unknown or revoked key (one message).
+    With ``cache``, a key's record is read once until a platform or an API key changes (issue 17
+    finding 10); the presented key is compared with it on every call. Raises AuthenticationError for
+    a missing, malformed, unknown or revoked key (one message).
     """
     failure = AuthenticationError("a valid platform API key is required")
     match = _API_KEY.match(api_key) if isinstance(api_key, str) else None
     if match is None:
         raise failure
-    row = session.scalars(select(PlatformApiKey).where(PlatformApiKey.prefix == match.group(1))).first()
+    prefix = match.group(1)
+    if cache is None:
+        record = _key_record(session, prefix)
+    else:
+        record = cache.get(session, PLATFORMS, prefix, lambda: _key_record(session, prefix))
     presented = _hash(api_key)  # type: ignore[arg-type]
-    if row is None or not hmac.compare_digest(row.key_hash, presented) or row.revoked_at is not None:
+    if record is None or not hmac.compare_digest(record.key_hash, presented) or record.platform is None:
         raise failure
-    return get_platform(session, row.platform_id)
+    return record.platform
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class _KeyRecord:
+    key_hash: bytes
+    platform: PlatformInfo | None  # None: the key is revoked
+
+
+def _key_record(session: Session, prefix: str) -> _KeyRecord | None:
+    row = session.scalars(select(PlatformApiKey).where(PlatformApiKey.prefix == prefix)).first()
+    if row is None:
+        return None
+    live = row.revoked_at is None
+    return _KeyRecord(row.key_hash, get_platform(session, row.platform_id) if live else None)
 
 
 def platform_info(platform: Platform) -> PlatformInfo:

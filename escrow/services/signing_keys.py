@@ -20,6 +20,7 @@ from escrow.crypto.tokens import public_jwk, public_key_of
 from escrow.errors import ConflictError, InvalidStateError
 from escrow.keystore import SIGNING_SEED_BYTES, Keyring, write_signing_seed
 from escrow.models import SigningKey
+from escrow.services.read_cache import KEYS, ReadCache, bump_generation
 from escrow.services.transparency import LogSigner, append_event
 
 _log = logging.getLogger(__name__)
@@ -34,11 +35,16 @@ class ActiveSigningKey:
         return f"ActiveSigningKey(kid={self.kid!r})"
 
 
-def active_signing_key(session: Session, keyring: Keyring, *, now: datetime) -> ActiveSigningKey:
+def active_signing_key(
+    session: Session, keyring: Keyring, *, now: datetime, cache: ReadCache | None = None
+) -> ActiveSigningKey:
     """Returns the active signing key, creating the first one (file + row, committed) if none exists.
 
+    With ``cache``, the key is read from the database and its file once per rotation (issue 17).
     Raises KeyFileError if the key file is missing or unsafe.
     """
+    if cache is not None:
+        return cache.get(session, KEYS, "active", lambda: active_signing_key(session, keyring, now=now))
     row = _active_row(session)
     if row is None:
         # End the read transaction first (SQLite: see services/credentials.py). Two first issuances
@@ -81,14 +87,33 @@ def rotate_signing_key(session: Session, keyring: Keyring, *, log: LogSigner, no
     return row.kid
 
 
-def published_jwks(session: Session, *, now: datetime) -> dict[str, Any]:
-    """Returns the JWKS: the active key and every retired key some unexpired credential still needs."""
+def published_jwks(session: Session, *, now: datetime, cache: ReadCache | None = None) -> dict[str, Any]:
+    """Returns the JWKS: the active key and every retired key some unexpired credential still needs.
+
+    With ``cache``, the keys are read once per rotation (issue 17), and again when the first retired
+    key's publication ends. Returns a new dict each time: the caller may add to it.
+    """
+    if cache is None:
+        return {"keys": [jwk for jwk, _until in _published_keys(session, now=now)]}
+    keys = cache.get(
+        session,
+        KEYS,
+        "jwks",
+        lambda: _published_keys(session, now=now),
+        now=now,
+        valid_until=lambda published: min((u for _jwk, u in published if u is not None), default=None),
+    )
+    return {"keys": [dict(jwk) for jwk, _until in keys]}
+
+
+def _published_keys(session: Session, *, now: datetime) -> tuple[tuple[dict[str, Any], datetime | None], ...]:
+    """(JWK, end of publication) of each published key; the active key's publication has no end."""
     rows = session.scalars(
         select(SigningKey)
         .where(or_(SigningKey.retired_at.is_(None), SigningKey.publish_until > now))
         .order_by(SigningKey.created_at.desc(), SigningKey.kid)
     )
-    return {"keys": [public_jwk(r.public_key) for r in rows]}
+    return tuple((public_jwk(r.public_key), None if r.retired_at is None else r.publish_until) for r in rows)
 
 
 def extend_publication(session: Session, kid: str, expires_at: datetime) -> None:
@@ -123,4 +148,6 @@ def _create(session: Session, keyring: Keyring, *, now: datetime) -> SigningKey:
     row = SigningKey(kid=kid, public_key=public, created_at=now)
     session.add(row)
     session.flush()
+    # A new active key (and, in rotate_signing_key, the old one retired in this transaction).
+    bump_generation(session, KEYS)
     return row

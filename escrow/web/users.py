@@ -159,6 +159,7 @@ def request_credential() -> str:
         issuer=extension.settings.issuer_url,
         log=extension.log,
         now=now,
+        cache=extension.read_cache,
     )
     # Rendering the page needs the overview too: a second, read-only service call.
     overview = person_overview(get_session(), person_id=person.id, secret=secret, now=now)
