@@ -48,6 +48,7 @@ from escrow.httpkit import (
     IdConverter,
     api_key_rate_limit_key,
     close_session,
+    get_components,
     init_server_sessions,
     load_user,
     public_base_url,
@@ -175,6 +176,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_assign_request_id)
     app.after_request(_add_response_headers)
     app.teardown_appcontext(close_session)
+    if components.sequences_in_requests:
+        app.teardown_request(_sequence_after_request)
     app.register_error_handler(EscrowError, _handle_escrow_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(SQLAlchemyError, _handle_database_error)
@@ -363,3 +366,14 @@ def _handle_unexpected_error(error: Exception) -> Response | tuple[str, int]:
     if problems.wants_problem_json(request):
         return problems.problem_for_unexpected_error(request_id=_request_id())
     return render_error_page(500, "Internal Server Error")
+
+
+def _sequence_after_request(error: BaseException | None) -> None:
+    """SQLite (Components.sequences_in_requests): integrates what this request queued, after its commit
+    and in its own transaction; an idle check is one read. A failure is logged, never the answer's."""
+    if error is not None:
+        return
+    try:
+        get_components().sequence_now()
+    except Exception:  # the events stay queued for the next request; the change itself committed
+        logging.getLogger("escrow.app").exception("sequencing after the request failed")

@@ -90,10 +90,21 @@ class Components:
             self.session_factory, self.log, clock=self.clock, batch_max=self.settings.log_batch_max, wait=wait
         )
 
-    def start_sequencing(self) -> threading.Thread:
+    @property
+    def sequences_in_requests(self) -> bool:
+        """SQLite: each request integrates what it queued right after its commit (create_app), and no
+        thread does. SQLite's WAL refuses a read transaction's first write once another connection
+        committed since it began (SQLITE_BUSY_SNAPSHOT, no busy wait), so a background writer would make
+        requests' read-then-write transactions fail at random (docs/transparency.md#sequencing)."""
+        return self.engine.dialect.name == "sqlite"
+
+    def start_sequencing(self) -> threading.Thread | None:
         """Starts the thread that integrates queued log events every `log_batch_ms` (issue 15): one
         checkpoint per batch of at most `log_batch_max` events. Every server process runs one; the log
-        head's row lock lets one at a time work and the others skip the round. close() stops it."""
+        head's row lock lets one at a time work and the others skip the round. close() stops it.
+        None on SQLite (sequences_in_requests)."""
+        if self.sequences_in_requests:
+            return None
         interval = self.settings.log_batch_ms / 1000
 
         def loop() -> None:

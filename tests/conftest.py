@@ -249,6 +249,7 @@ def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
     from werkzeug.serving import make_server
 
     app = create_app(Settings.for_tests(fresh_database_url, tmp_path / "server-keys", instance_path=tmp_path))
+    get_components(app).start_sequencing()  # as every server process does (issue 15)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -257,7 +258,7 @@ def live_server(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
     finally:
         server.shutdown()
         thread.join(timeout=5)
-        get_components(app).engine.dispose()
+        get_components(app).close()
 
 
 @pytest.fixture(scope="session")

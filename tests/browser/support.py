@@ -217,6 +217,7 @@ def _serve_portal(directory: Path, *, holder_files: bool, network: OprfNetwork) 
             else:
                 install_key(session, log=extension.log, now=datetime.now(UTC))
             log_oprf_activation(session, extension.log, now=datetime.now(UTC))
+        extension.start_sequencing()  # as every server process does (issue 15): queued events reach the log
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -225,7 +226,7 @@ def _serve_portal(directory: Path, *, holder_files: bool, network: OprfNetwork) 
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
-            extension.engine.dispose()
+            extension.close()
 
 
 def _not_ready(environ: Any, start_response: Any) -> list[bytes]:
