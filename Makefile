@@ -11,7 +11,7 @@ ESCROW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Database 15 of the local Redis: the production rate-limit store, shared between app instances.
 ESCROW_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CHROMIUM := /usr/bin/chromium
-# tests/benchmarks/http.py empties and migrates this PostgreSQL database (its own: never `test`).
+# tests/benchmarks/http_rates.py empties and migrates this PostgreSQL database (its own: never `test`).
 BENCH_DATABASE ?= bench17
 BENCH_PSQL_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/$(BENCH_DATABASE)
@@ -92,7 +92,7 @@ bench: $(STAMP) ## run the benchmarks in tests/benchmarks/ (crypto, credentials,
 	$(BIN)/python tests/benchmarks/oprf.py
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing; apt-get install -y wrk" >&2; exit 1; }
 	psql '$(BENCH_PSQL_URL)' -c 'CREATE DATABASE $(BENCH_DATABASE)' 2>/dev/null || true
-	$(BIN)/python tests/benchmarks/http.py --database-url '$(BENCH_DATABASE_URL)'
+	$(BIN)/python tests/benchmarks/http_rates.py --database-url '$(BENCH_DATABASE_URL)'
 
 clean: ## remove caches, coverage data and build output (keeps .venv, instance/ and keys/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov build dist *.egg-info
