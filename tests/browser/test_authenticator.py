@@ -40,6 +40,10 @@ def test_legal_officer_enrols_an_authenticator_then_signs_in_with_a_code(
     page.get_by_role("button", name="Confirm and sign in").click()
     expect(page.get_by_text("Signed in as Olga.")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
+    # The sign-out's redirect must land before the next navigation: a page aborted mid-answer can still
+    # set its (new, server-side) session cookie after the next page's, whose form token then mismatches.
+    expect(page.get_by_role("link", name="Staff sign-in")).to_be_visible()
+    page.wait_for_load_state("load")
 
     _password(page, visit, "olga")
     expect(page).to_have_url(re.compile(r"/login/code$"))
