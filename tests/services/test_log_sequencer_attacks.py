@@ -165,11 +165,13 @@ def test_an_append_after_a_backlog_beyond_the_drivers_parameter_limit_still_inte
             [{"kind": "test.queued", "body": _body(i), "created_at": NOW} for i in range(backlog)],
         )
         session.commit()
-    # When a step that needs its index appends
+    # When a sequencer integrates it in one batch (ESCROW_LOG_BATCH_MAX allows up to 100,000), and then a
+    # step that needs its index appends (behind more than 5,000 queued events it would get a 503 instead)
+    sequence_pending(factory, LOG, clock=lambda: NOW, batch_max=100_000, wait=True)
     with factory() as session:
         index = append_event(session, LOG, kind="test.cited", data={"x": 1}, now=NOW)
         session.commit()
-    # Then it integrates the backlog and itself, last
+    # Then the whole backlog is in the tree, one batch, and the step's event after it
     assert index == backlog
     with factory() as session:
         assert len(verify_whole_log(session)) == backlog + 1
