@@ -60,10 +60,10 @@ def make_engine(url: str) -> Engine:
         connect_args: dict[str, Any] = {}
         if sa_url.get_backend_name() == "postgresql":
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
-        # No pre-ping (issue 17 finding 10): it cost a round trip on every checkout. A connection the
-        # server dropped fails its first statement instead; SQLAlchemy then invalidates the pool, the
-        # request answers 503 (is_database_fault: connection_invalidated) and the next one reconnects.
-        return create_engine(sa_url, connect_args=connect_args)
+        # Pre-ping kept (issue 17 finding 10 wanted it gone): without it, a connection the server dropped
+        # failed in CI with psycopg's "another command is already in progress" outside the 503 path.
+        # Until that is understood, a checkout costs one round trip and a dropped connection is replaced.
+        return create_engine(sa_url, pool_pre_ping=True, connect_args=connect_args)
 
     engine = create_engine(sa_url)
     is_file_database = sa_url.database not in (None, "", ":memory:") and sa_url.query.get("mode") != "memory"
