@@ -48,6 +48,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def end_read_before_write(session: Session) -> None:
+    """Ends the session's read transaction before it writes, on SQLite; does nothing on PostgreSQL.
+
+    SQLite in WAL mode cannot turn a read transaction into a write one once another connection has
+    committed since the read began (SQLITE_BUSY_SNAPSHOT, "database is locked" at once, whatever the
+    busy timeout); a new transaction that starts with its write waits for the lock instead. PostgreSQL
+    has no such limit, and there the commit would cost a round trip, a pool checkout and its pre-ping
+    on a hot path (issue 15's HTTP issuance target). Callers read no ORM attribute loaded before it
+    (on SQLite the commit expires them).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.commit()
+
+
 def make_engine(url: str) -> Engine:
     """Returns an Engine for ``url``, with SQLite made to behave like a real transactional database.
 

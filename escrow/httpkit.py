@@ -440,6 +440,8 @@ def api_key_rate_limit_key() -> str:
 # sealed in the store exactly as they were in the signed cookie.
 SESSION_STARTED_KEY = "escrow_session_started"
 SESSION_SEEN_KEY = "escrow_session_seen"
+# The idle timeout counts from the last request to the minute: the session is rewritten once a minute.
+SESSION_SEEN_RESOLUTION_S = 60
 # Flask-WTF keeps the session's CSRF token under this name (and caches it in g).
 _CSRF_FIELD = "csrf_token"
 # File store: at most this many session files before cachelib prunes expired, then oldest ones.
@@ -456,7 +458,9 @@ def init_server_sessions(app: Flask, settings: Settings) -> None:
     app.config.update(
         SESSION_PERMANENT=True,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
-        SESSION_REFRESH_EACH_REQUEST=True,
+        # Stored (and its cookie sent) only when it changed: the last-seen time moves once a minute at
+        # most, so a signed-in request does not rewrite its session each time (issue 15's target).
+        SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_KEY_PREFIX="escrow-session:",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
@@ -493,7 +497,8 @@ def _enforce_session_lifetime() -> None:
     if idle > settings.session_idle_minutes * 60 or now - started > settings.session_absolute_hours * 3600:
         end_session()
         return
-    cookie_session[SESSION_SEEN_KEY] = now
+    if not isinstance(seen, int) or now - seen >= SESSION_SEEN_RESOLUTION_S:
+        cookie_session[SESSION_SEEN_KEY] = now
 
 
 def renew_session() -> None:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.orm import Session
 
 from escrow.crypto.pseudonym import PseudonymSecret
 from escrow.crypto.seal import IdentitySeal, SealKey, reseal
 from escrow.crypto.tokens import ALGORITHM, ALGORITHM_ED25519, sign_token
 from escrow.crypto.transcript import b64u_encode
+from escrow.db import end_read_before_write
 from escrow.errors import (
     InvalidCredentialError,
     InvalidStateError,
@@ -30,7 +31,7 @@ from escrow.errors import (
     ValidationError,
 )
 from escrow.keystore import Keyring
-from escrow.models import Credential, Person, Platform
+from escrow.models import Credential, Person
 from escrow.protocol.credentials import (
     ENVELOPE_DIGEST_CLAIM,
     StaticKeys,
@@ -40,7 +41,7 @@ from escrow.protocol.credentials import (
 from escrow.protocol.identity import seal_context
 from escrow.services.key_pinning import pinned_escrow_key
 from escrow.services.pagination import Page, fetch_page
-from escrow.services.platforms import PlatformInfo, list_platforms
+from escrow.services.platforms import PlatformInfo, find_platform, list_platforms
 from escrow.services.pseudonyms import person_pseudonyms_filter
 from escrow.services.read_cache import ReadCache
 from escrow.services.signing_keys import active_signing_key, extend_publication, published_jwks
@@ -104,14 +105,14 @@ def issue_credential(
     InvalidStateError (no active escrow key). ``cache``: this process's copy of the active signing key.
     """
     person = session.get(Person, person_id)
-    platform = session.get(Platform, platform_id) if isinstance(platform_id, str) else None
-    if person is None or platform is None:
+    if person is None:
         raise NotFoundError("no such person or platform")
+    platform = find_platform(session, platform_id, cache)
     if type(slot) is not int or not 0 <= slot < platform.pseudonyms_per_person:
         raise ValidationError(
             f"this platform allows {platform.pseudonyms_per_person} pseudonym(s) per person"
         )
-    platform_id, lifetime_s = platform.id, platform.credential_lifetime_s  # no ORM access after commit
+    platform_id, lifetime_s = platform.id, platform.credential_lifetime_s
     # The RFC 9864 name when the platform chose it (issue 19); EdDSA otherwise (RS256 is ID tokens only).
     alg = ALGORITHM_ED25519 if platform.id_token_alg == ALGORITHM_ED25519 else ALGORITHM
     pseudonym = secret.pseudonym(platform_id, slot=slot)
@@ -121,7 +122,7 @@ def issue_credential(
         # A seal copied from another account (a database writer's swap): never wrap it (issue 14).
         raise InvalidStateError("this account's sealed identity names another account; nothing was issued")
     envelope = reseal(
-        pinned_escrow_key(session),
+        pinned_escrow_key(session, cache),
         SealKey(secret.seal_key_material()),
         identity_seal,
         # The notice tag (issue 14) is bound into the digest the officers and holders sign; only the
@@ -151,11 +152,11 @@ def issue_credential(
         },
         alg=alg,
     )
-    # End the read transaction before writing (see verify_and_redeem): concurrent issuances on
-    # SQLite then queue for the write lock instead of failing.
-    session.commit()
-    session.add(
-        Credential(
+    # Concurrent issuances on SQLite then queue for the write lock instead of failing.
+    end_read_before_write(session)
+    # One INSERT, not a unit-of-work flush: issuance is a hot path (issue 15).
+    session.execute(
+        insert(Credential).values(
             jti=jti,
             platform_id=platform_id,
             pseudonym=pseudonym,
@@ -295,9 +296,9 @@ def verify_and_redeem(
     if row.revoked_at is not None:
         raise TokenRevokedError("this credential was revoked")
     jti = row.jti
-    # End the read transaction before writing (SQLite WAL would refuse the upgrade to a write lock
-    # with "database is locked" if another redemption wrote in between, instead of waiting).
-    session.commit()
+    # SQLite WAL would refuse the upgrade to a write lock with "database is locked" if another
+    # redemption wrote in between, instead of waiting.
+    end_read_before_write(session)
     # One atomic UPDATE: of concurrent redemptions (or a redemption racing a revocation) exactly one
     # changes the row.
     result = session.execute(

@@ -16,10 +16,14 @@ from escrow.crypto.errors import CryptoError
 from escrow.crypto.transcript import canonical_json
 from escrow.errors import InvalidStateError
 from escrow.models import KEY_STATUS_ACTIVE, KEY_STATUS_RETIRED, EscrowKey
+from escrow.services.read_cache import KEYS, bump_generation
 from escrow.services.transparency import LogSigner, append_event
 
+NO_ACTIVE_KEY = "no escrow key is active yet: run the key ceremony first"
 
-def _to_key(row: EscrowKey) -> ThresholdPublicKey:
+
+def parse_escrow_key(row: EscrowKey) -> ThresholdPublicKey:
+    """Returns the key a row stores. Raises InvalidStateError if its record is damaged."""
     try:
         return _parse_key_record(row.key_record)
     except (ValueError, CryptoError) as e:
@@ -37,8 +41,8 @@ def active_escrow_key(session: Session) -> ThresholdPublicKey:
     """Returns the active escrow key. Raises InvalidStateError if no key has been activated."""
     row = session.execute(select(EscrowKey).where(EscrowKey.status == KEY_STATUS_ACTIVE)).scalar_one_or_none()
     if row is None:
-        raise InvalidStateError("no escrow key is active yet: run the key ceremony first")
-    return _to_key(row)
+        raise InvalidStateError(NO_ACTIVE_KEY)
+    return parse_escrow_key(row)
 
 
 def escrow_key(session: Session, key_id: str) -> ThresholdPublicKey:
@@ -46,7 +50,7 @@ def escrow_key(session: Session, key_id: str) -> ThresholdPublicKey:
     row = session.get(EscrowKey, key_id)
     if row is None:
         raise InvalidStateError(f"unknown escrow key {key_id}")
-    return _to_key(row)
+    return parse_escrow_key(row)
 
 
 def install_escrow_key(
@@ -93,6 +97,8 @@ def install_escrow_key(
         select(EscrowKey).where(EscrowKey.status == KEY_STATUS_ACTIVE, EscrowKey.key_id != key.key_id)
     ).scalars():
         row.status = KEY_STATUS_RETIRED
+    # Every process re-proves the key in force on its next seal (escrow.services.key_pinning).
+    bump_generation(session, KEYS)
     append_event(
         session,
         log,

@@ -175,6 +175,18 @@ def get_platform(session: Session, platform_id: str) -> PlatformInfo:
     return platform_info(platform)
 
 
+def find_platform(session: Session, platform_id: object, cache: ReadCache | None = None) -> PlatformInfo:
+    """Returns the platform, with ``cache`` read once until a platform changes (issuance is a hot
+    path: issue 15). Raises NotFoundError (never cached: a platform added later is found at once)."""
+    if not isinstance(platform_id, str):
+        raise NotFoundError("no platform with this id")
+    if cache is None:
+        return get_platform(session, platform_id)
+    return cache.get(
+        session, PLATFORMS, ("platform", platform_id), lambda: get_platform(session, platform_id)
+    )
+
+
 def create_api_key(session: Session, *, platform_id: str, log: LogSigner, now: datetime) -> NewApiKey:
     """Creates an API key for the platform and commits; the returned key text is never stored.
 

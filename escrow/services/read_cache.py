@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from escrow.models import CacheGeneration
 
-# Credential signing keys: the JWKS and the active key (escrow.services.signing_keys).
+# Keys in force: the credential signing keys (the JWKS and the active key: escrow.services.signing_keys)
+# and the proven escrow key (escrow.services.key_pinning).
 KEYS: Final = "keys"
 # Platforms and their API keys (escrow.services.platforms.authenticate_platform).
 PLATFORMS: Final = "platforms"

@@ -177,10 +177,18 @@ def login_with_password(
     return SignedIn(_account(person), keys.secret)
 
 
+_HELD_ROWS = "escrow.registration.held_rows"
+
+
 def get_account(session: Session, person_id: int) -> PersonAccount | None:
     """Returns the account with ``person_id``, or None (Flask-Login's user loader)."""
     person = session.get(Person, person_id)
-    return None if person is None else _account(person)
+    if person is None:
+        return None
+    # Held for the session's life (one request): the identity map keeps rows only weakly, and the
+    # issuance that follows in the same request would otherwise read the row again (issue 15).
+    session.info.setdefault(_HELD_ROWS, []).append(person)
+    return _account(person)
 
 
 def _checked_password(password: str) -> str:

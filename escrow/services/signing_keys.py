@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -116,20 +117,44 @@ def _published_keys(session: Session, *, now: datetime) -> tuple[tuple[dict[str,
     return tuple((public_jwk(r.public_key), None if r.retired_at is None else r.publish_until) for r in rows)
 
 
+# A key's publication is extended a whole hour at a time: issuances within that hour find it long
+# enough already, so the signing_keys row is written once an hour, not once per credential (a row
+# every issuing worker would otherwise queue for until the writer commits: issue 15).
+PUBLICATION_STEP_S: Final = 3600
+# kid -> a publication end this process saw committed. publish_until only grows, so a value seen
+# stays a lower bound; issuances up to it need no statement at all.
+_published_through: dict[str, datetime] = {}
+_published_lock = threading.Lock()
+
+
 def extend_publication(session: Session, kid: str, expires_at: datetime) -> None:
     """Records that a credential signed by ``kid`` is valid until ``expires_at`` (does not commit).
 
-    One conditional UPDATE (no row load): issuance is a hot path (docs/benchmarks.md#credentials).
+    Publishes up to the next whole hour after ``expires_at``, with one conditional UPDATE (no row load)
+    that writes only when that is later than what is recorded; none when this process has already
+    seen a committed publication that long (issuance is a hot path: docs/benchmarks.md#credentials).
     """
-    session.execute(
+    step = PUBLICATION_STEP_S
+    until = datetime.fromtimestamp(-(-int(expires_at.timestamp()) // step) * step, expires_at.tzinfo)
+    with _published_lock:
+        seen = _published_through.get(kid)
+    if seen is not None and seen >= until:
+        return
+    result = session.execute(
         update(SigningKey)
         .where(
             SigningKey.kid == kid,
-            or_(SigningKey.publish_until.is_(None), SigningKey.publish_until < expires_at),
+            or_(SigningKey.publish_until.is_(None), SigningKey.publish_until < until),
         )
-        .values(publish_until=expires_at)
+        .values(publish_until=until)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        # Nothing to write: a committed publication (or the key is gone) already reaches ``until``.
+        # An UPDATE that wrote is not remembered: its transaction may yet roll back.
+        with _published_lock:
+            if _published_through.get(kid, until) <= until:
+                _published_through[kid] = until
 
 
 def _active_row(session: Session) -> SigningKey | None:

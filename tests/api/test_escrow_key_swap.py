@@ -1,8 +1,9 @@
 """Issue 14, part 3: the escrow key swap. A database writer (no key file, no holder) replaces the active
 escrow key with one it holds, so that every new registration and credential would seal to it. The
 service now seals only to a key its logged, complete ceremony transcript proves, so each variant of
-the swap stops registration and issuance with a 503 problem naming the mismatch, and nothing is ever
-sealed to the attacker's key.
+the swap stops registration, and issuance wherever the key is proven again (a process that starts,
+or a move of the keys generation), with a 503 problem naming the mismatch; a running worker that
+proved the honest key keeps sealing to it. Nothing is ever sealed to the attacker's key.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from escrow.models import (
     Person,
 )
 from escrow.services.key_pinning import pinned_escrow_key
+from escrow.services.read_cache import KEYS, bump_generation
 from escrow.services.registration import register_person
 from tests.credentials_support import (
     NOW,
@@ -133,7 +135,7 @@ def _rewrite_log_digest(db_session: Session) -> str:
 
 SWAPS = {
     "new-row-with-attackers-key": (_attacker_key_row, "has no completed ceremony on record"),
-    "key-record-swapped-in-place": (_swap_record_in_place, "has no completed ceremony on record"),
+    "key-record-swapped-in-place": (_swap_record_in_place, "is not the key ceremony"),
     "verification-keys-swapped": (_swap_verification_keys, "is not the key ceremony"),
     "transcript-tampered": (_tamper_transcript, "does not verify"),
     "activation-entry-missing": (_drop_log_entry, "has no activation entry"),
@@ -148,6 +150,9 @@ def person(
     add_platform(db_session, "forum")
     assert sign_in(client, dev_idp, IVY).status_code == 302
     assert _issue(client).status_code == 201  # the honest, pinned key seals
+    # The first issuance made the signing key, which moved the keys generation: the second proves
+    # the escrow key again and keeps it under the generation that stays.
+    assert _issue(client).status_code == 201
     return client
 
 
@@ -171,12 +176,32 @@ def test_a_transcript_tampered_after_its_key_was_proven_leaves_the_sealed_to_key
 
 
 @pytest.mark.parametrize("swap", SWAPS_AFTER_PROOF)
+def test_escrow_key_swap_by_a_database_writer_leaves_a_running_worker_sealing_to_the_proven_key(
+    person: FlaskClient, db_session: Session, swap: str
+) -> None:
+    attack, _mismatch = SWAPS[swap]
+    honest_key_id = threshold_key()[0].key_id
+    attack(db_session)
+
+    response = _issue(person)  # the keys generation did not move: the worker keeps the key it proved
+
+    assert response.status_code == 201, response.get_json()
+    row = db_session.scalars(select(Credential).order_by(Credential.issued_at.desc())).first()
+    assert row is not None
+    assert json.loads(row.envelope)["key_id"] == honest_key_id
+
+
+@pytest.mark.parametrize("swap", SWAPS_AFTER_PROOF)
 def test_escrow_key_swap_by_a_database_writer_stops_issuance_with_a_503_naming_the_mismatch(
     person: FlaskClient, db_session: Session, swap: str
 ) -> None:
     attack, mismatch = SWAPS[swap]
     issued_before = db_session.scalar(select(func.count()).select_from(Credential))
     key_id = attack(db_session)
+    # A writer who also moves the keys generation (as every honest key change does) makes the
+    # worker re-prove the key: the swap is found.
+    bump_generation(db_session, KEYS)
+    db_session.commit()
 
     response = _issue(person)
 
