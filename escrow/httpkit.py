@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter
 from werkzeug.serving import WSGIRequestHandler
@@ -72,6 +75,41 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("escrow_session", None)
     if session is not None:
         session.close()
+
+
+@contextmanager
+def one_transaction() -> Iterator[Session]:
+    """Makes the rest of this request one database transaction: the request's session is replaced by one
+    whose commits are SAVEPOINT releases inside an outer transaction, committed when the block ends
+    without an error and rolled back when it raises. Yields that session (get_session() returns it).
+
+    For what must commit together with the operation it wraps, such as an Idempotency-Key's claim
+    and answer (escrow.api.idempotency): a worker killed at any point leaves all of it or none. What
+    the request read before (the signed-in principal) stays loaded; its first session is closed.
+    """
+    close_session()
+    bind = get_components().session_factory.kw["bind"]
+    # A connection in the tests (already in their rolled-back transaction), an Engine otherwise.
+    connection = bind.connect() if isinstance(bind, Engine) else bind
+    session: Session | None = None
+    try:
+        outer = connection.begin_nested() if connection.in_transaction() else connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        g.escrow_session = session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.close()
+            outer.rollback()
+            raise
+        session.close()
+        outer.commit()
+    finally:
+        if session is not None and g.get("escrow_session") is session:
+            g.pop("escrow_session")
+        if connection is not bind:
+            connection.close()
 
 
 def public_base_url() -> str:

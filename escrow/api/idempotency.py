@@ -20,7 +20,7 @@ from escrow.crypto.errors import OpenFailedError
 from escrow.crypto.idempotency import derive_idempotency_keys
 from escrow.crypto.session_box import open_session_value, seal_session_value
 from escrow.errors import ConflictError, MalformedIdempotencyKeyError
-from escrow.httpkit import current_time, get_components
+from escrow.httpkit import current_time, one_transaction
 from escrow.services.idempotency import claim_key, keep_answer, release_key
 
 HEADER = "Idempotency-Key"
@@ -37,7 +37,8 @@ def idempotent(
     caller. ``scope`` returns the caller's scope (it authenticates, so a 401/403 comes first).
 
     Raises MalformedIdempotencyKeyError (400) for a bad header, IdempotencyKeyReusedError (422) for
-    the key with another body, IdempotencyKeyInFlightError (409) while the first is running.
+    the key with another body, IdempotencyKeyInFlightError (409) for a claim left without its answer
+    by an earlier version (a duplicate sent while the first runs waits for it and gets its answer).
     """
 
     def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
@@ -48,18 +49,14 @@ def idempotent(
                 return make_response(view(*args, **kwargs))
             keys = derive_idempotency_keys(_parse(header), operation.encode() + b"\x00" + scope())
             digest = hashlib.sha256(request.path.encode() + b"\x00" + request.get_data()).digest()
-            factory = get_components().session_factory
-            with factory() as session:
+            # Claim, operation and answer in one transaction: a worker killed between the operation's
+            # commit and the answer's would leave a claim that a retry runs again (a second credential
+            # for one key) once its lease ran out. Here the kill rolls all three back, or none.
+            with one_transaction() as session:
                 stored = claim_key(session, lookup=keys.lookup, request_digest=digest, now=current_time())
-            if stored is not None:
-                return _replay(stored.status, stored.sealed_body, keys.seal_key, keys.lookup)
-            try:
+                if stored is not None:
+                    return _replay(stored.status, stored.sealed_body, keys.seal_key, keys.lookup)
                 response = make_response(view(*args, **kwargs))
-            except BaseException:
-                with factory() as session:
-                    release_key(session, lookup=keys.lookup)
-                raise
-            with factory() as session:
                 if 200 <= response.status_code < 300:
                     sealed = seal_session_value(
                         keys.seal_key, response.get_data(), associated_data=keys.lookup

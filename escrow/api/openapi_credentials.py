@@ -54,8 +54,9 @@ _IDEMPOTENCY_KEY = {
         "A unique string (16-255 printable ASCII characters, e.g. a quoted UUID) that makes a retry "
         "safe: a repeat with the same key and body gets the first answer again (with "
         "Idempotent-Replayed: true), the same key with another body is 422 "
-        "(idempotency-key-reused), a repeat while the first is running is 409 "
-        "(idempotency-key-in-flight), a malformed key 400. Keys expire after 24 hours."
+        "(idempotency-key-reused), a repeat while the first is running waits for its answer (409 "
+        "idempotency-key-in-flight only for a claim an older release left unanswered), a malformed key "
+        "400. Keys expire after 24 hours."
     ),
     "schema": {"type": "string", "minLength": 16, "maxLength": 257},
 }

@@ -164,20 +164,22 @@ def test_keys_are_scoped_per_caller(person: FlaskClient, db_session: Session) ->
 def test_concurrent_duplicate_in_flight_is_409(
     oidc_app: Flask, person: FlaskClient, db_session: Session, clock: MovableClock
 ) -> None:
-    # Given a redemption with this key already claimed and still running (claimed as the app does)
+    # Given a claim on this key committed without its answer (only versions before claim, operation and
+    # answer shared one transaction left such rows: tests/test_kill9_gunicorn.py)
     token = _issue(person, None).get_json()["credential"]
     api_key = add_api_key(db_session, "forum")
     body = json.dumps({"credential": token}).encode()
     keys = derive_idempotency_keys(KEY.strip('"').encode(), b"credentials.verify\x00platform:forum")
     digest = hashlib.sha256(VERIFY.encode() + b"\x00" + body).digest()
     assert claim_key(db_session, lookup=keys.lookup, request_digest=digest, now=clock.now) is None
+    db_session.commit()
 
     # When the duplicate arrives
     duplicate = _verify(person, body, api_key, KEY)
 
-    # Then it is refused while the first runs, and nothing was redeemed by it
+    # Then it is refused while the lease runs, and nothing was redeemed by it
     assert duplicate.status_code == 409
     assert duplicate.get_json()["code"] == "idempotency-key-in-flight"
-    # And once the first's lease has run out (its worker died), a retry runs the operation
+    # And once the lease has run out, a retry runs the operation
     clock.advance(minutes=3)
     assert _verify(person, body, api_key, KEY).status_code == 200
