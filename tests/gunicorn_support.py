@@ -64,9 +64,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_by_gunicorn(folder: Path, *, workers: int = 2) -> Iterator[ServedInstance]:
+def served_by_gunicorn(
+    folder: Path,
+    *,
+    workers: int = 2,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[ServedInstance]:
     """Runs `escrow serve --workers N` in development mode (dev IdP, OPRF nodes, witnesses, seeded
-    accounts) on a fresh SQLite database in ``folder``; stops it with SIGTERM, as a service manager does."""
+    accounts) on a fresh SQLite database in ``folder`` (or on ``database_url``, an empty database the
+    caller made), with ``extra_env`` on top; stops it with SIGTERM, as a service manager does."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESCROW_")}
@@ -76,8 +83,9 @@ def served_by_gunicorn(folder: Path, *, workers: int = 2) -> Iterator[ServedInst
         ESCROW_ISSUER_URL=url,
         ESCROW_INSTANCE_PATH=str(folder / "instance"),
         ESCROW_KEYS_DIR=str(folder / "keys"),
-        ESCROW_DATABASE_URL=f"sqlite:///{folder / 'escrow.sqlite3'}",
+        ESCROW_DATABASE_URL=database_url or f"sqlite:///{folder / 'escrow.sqlite3'}",
     )
+    env.update(extra_env or {})
     log_path = folder / "serve.log"
     with log_path.open("wb") as log, (folder / "serve.out").open("wb") as out:
         process = subprocess.Popen(

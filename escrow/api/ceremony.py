@@ -239,8 +239,121 @@ _CEREMONY_ID = {
     "name": "ceremony_id",
     "in": "path",
     "required": True,
+    "description": "the ceremony's id",
     "schema": {"type": "integer", "minimum": 1},
 }
+
+_INT = {"type": "integer"}
+_TEXT = {"type": "string"}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_KEY_HOLDER = {
+    "type": "object",
+    "required": ["id", "name", "organisation", "status", "signing_fingerprint", "exchange_fingerprint"],
+    "properties": {
+        "id": _INT,
+        "name": _TEXT,
+        "organisation": _TEXT,
+        "status": {"enum": ["invited", "enrolled"]},
+        "signing_fingerprint": {**_NULLABLE_TEXT, "description": "null until the holder enrols"},
+        "exchange_fingerprint": {**_NULLABLE_TEXT, "description": "null until the holder enrols"},
+    },
+}
+_CEREMONY_SUMMARY = {
+    "type": "object",
+    "required": [
+        "id",
+        "kind",
+        "purpose",
+        "status",
+        "threshold",
+        "holders",
+        "key_id",
+        "old_key_id",
+        "outcome",
+        "blamed_holder",
+    ],
+    "properties": {
+        "id": _INT,
+        "kind": {"enum": ["create", "reshare"], "description": "a new key, or a reshare of the active one"},
+        "purpose": {"enum": ["escrow", "oprf"]},
+        "status": _TEXT,
+        "threshold": _INT,
+        "holders": {**_INT, "description": "how many key-holders receive shares"},
+        "key_id": {**_NULLABLE_TEXT, "description": "the key made, once the ceremony succeeded"},
+        "old_key_id": {**_NULLABLE_TEXT, "description": "the key being reshared (a reshare only)"},
+        "outcome": _NULLABLE_TEXT,
+        "blamed_holder": {"type": ["integer", "null"], "description": "the holder a failure is blamed on"},
+    },
+}
+_SIGNED_MESSAGE = {
+    "type": "object",
+    "required": ["body", "signature"],
+    "properties": {
+        "body": {"type": "object", "description": "the message (docs/protocol.md), holder and kind in it"},
+        "signature": {**_TEXT, "description": "base64url Ed25519 signature over the canonical body"},
+    },
+}
+_TRANSCRIPT = {
+    "type": "object",
+    "required": [
+        "format",
+        "version",
+        "status",
+        "header",
+        "messages",
+        "drill_envelope",
+        "key",
+        "outcome",
+        "blamed_holder",
+        "organisations",
+    ],
+    "properties": {
+        "format": {"const": "escrow-ceremony-transcript"},
+        "version": {"const": 1},
+        "status": _TEXT,
+        "header": {
+            "type": "object",
+            "required": ["ceremony", "kind", "context", "threshold", "participants", "old_key"],
+            "properties": {
+                "ceremony": _INT,
+                "kind": _TEXT,
+                "context": _TEXT,
+                "threshold": _INT,
+                "participants": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["holder", "name", "signing_key", "exchange_key"],
+                        "properties": {
+                            "holder": _INT,
+                            "name": _TEXT,
+                            "signing_key": _TEXT,
+                            "exchange_key": _TEXT,
+                            "dealer_index": {"type": ["integer", "null"]},
+                            "recipient_index": {"type": ["integer", "null"]},
+                        },
+                    },
+                },
+                "old_key": {"type": ["object", "null"], "description": "the reshared key (a reshare)"},
+                "purpose": {"enum": ["oprf"], "description": "absent for an escrow key"},
+            },
+        },
+        "messages": {"type": "array", "items": _SIGNED_MESSAGE},
+        "drill_envelope": {"type": ["object", "null"], "description": "the decryption drill's envelope"},
+        "key": {
+            "type": ["object", "null"],
+            "description": "the threshold public key made (null until success)",
+        },
+        "outcome": _NULLABLE_TEXT,
+        "blamed_holder": {"type": ["integer", "null"]},
+        "organisations": {
+            "type": "object",
+            "description": "per holder id, its organisation (each success message signs what it saw)",
+            "additionalProperties": _TEXT,
+        },
+    },
+}
+_CEREMONY_ID_ONLY = {"type": "object", "required": ["id"], "properties": {"id": {**_INT, "minimum": 1}}}
 
 OPENAPI_SECURITY_SCHEMES: dict[str, Any] = {
     "holderSignature": {
@@ -262,7 +375,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "requestBody": _json_schema("invitation, signing_key, exchange_key, signature (base64url)"),
             "responses": {
-                "201": _json_schema("The enrolled key-holder"),
+                "201": _json_schema("The enrolled key-holder", _KEY_HOLDER),
                 "401": _PROBLEM,
                 "409": _PROBLEM,
                 "422": _PROBLEM,
@@ -274,7 +387,20 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "The signed-in key-holder and its ceremonies",
             "tags": ["ceremony"],
             "security": _HOLDER,
-            "responses": {"200": _json_schema("Key-holder and ceremonies"), "401": _PROBLEM},
+            "responses": {
+                "200": _json_schema(
+                    "Key-holder and ceremonies",
+                    {
+                        "type": "object",
+                        "required": ["holder", "ceremonies"],
+                        "properties": {
+                            "holder": _KEY_HOLDER,
+                            "ceremonies": {"type": "array", "items": _CEREMONY_SUMMARY},
+                        },
+                    },
+                ),
+                "401": _PROBLEM,
+            },
         }
     },
     "/api/v1/ceremonies": {
@@ -282,7 +408,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Every ceremony, newest first",
             "tags": ["ceremony"],
             "responses": {
-                "200": _json_schema("Ceremony summaries", {"type": "array", "items": {"type": "object"}})
+                "200": _json_schema("Ceremony summaries", {"type": "array", "items": _CEREMONY_SUMMARY})
             },
         }
     },
@@ -291,7 +417,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "A ceremony's public transcript (what `escrow ceremony verify` checks)",
             "tags": ["ceremony"],
             "parameters": [_CEREMONY_ID],
-            "responses": {"200": _json_schema("Transcript"), "404": _PROBLEM},
+            "responses": {"200": _json_schema("Transcript", _TRANSCRIPT), "404": _PROBLEM},
         }
     },
     "/api/v1/ceremonies/{ceremony_id}/messages": {
@@ -302,7 +428,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [_CEREMONY_ID],
             "requestBody": _json_schema("{body, signature}"),
             "responses": {
-                "200": _json_schema("The ceremony status after the message"),
+                "200": _json_schema(
+                    "The ceremony status after the message",
+                    {
+                        "type": "object",
+                        "required": ["ceremony", "status"],
+                        "properties": {"ceremony": _INT, "status": _TEXT},
+                    },
+                ),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "404": _PROBLEM,
@@ -319,7 +452,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [_CEREMONY_ID],
             "requestBody": _json_schema("{body, signature}"),
             "responses": {
-                "201": _json_schema("The log index of the keyholder.share_erased event"),
+                "201": _json_schema(
+                    "The log index of the keyholder.share_erased event",
+                    {
+                        "type": "object",
+                        "required": ["ceremony", "log_index"],
+                        "properties": {"ceremony": _INT, "log_index": {**_INT, "minimum": 0}},
+                    },
+                ),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "404": _PROBLEM,
@@ -335,7 +475,18 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": _STAFF,
             "requestBody": _json_schema("name, organisation, contact"),
             "responses": {
-                "201": _json_schema("Invitation"),
+                "201": _json_schema(
+                    "Invitation",
+                    {
+                        "type": "object",
+                        "required": ["id", "invitation", "expires_at"],
+                        "properties": {
+                            "id": _INT,
+                            "invitation": {**_TEXT, "description": "the one-time code, shown once"},
+                            "expires_at": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                ),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "422": _PROBLEM,
@@ -351,7 +502,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "threshold, holders (ids in order), purpose (optional: escrow, the default, or oprf)"
             ),
             "responses": {
-                "201": _json_schema("Ceremony id"),
+                "201": _json_schema("Ceremony id", _CEREMONY_ID_ONLY),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "409": _PROBLEM,
@@ -369,7 +520,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "is supported; oprf is refused with 422)"
             ),
             "responses": {
-                "201": _json_schema("Ceremony id"),
+                "201": _json_schema("Ceremony id", _CEREMONY_ID_ONLY),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "409": _PROBLEM,
@@ -385,7 +536,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [_CEREMONY_ID],
             "requestBody": _json_schema("reason"),
             "responses": {
-                "200": _json_schema("Cancelled"),
+                "200": _json_schema(
+                    "Cancelled",
+                    {
+                        "type": "object",
+                        "required": ["id", "status"],
+                        "properties": {"id": _INT, "status": {"const": "cancelled"}},
+                    },
+                ),
                 "401": _PROBLEM,
                 "403": _PROBLEM,
                 "404": _PROBLEM,

@@ -114,7 +114,7 @@ PATHS: dict[str, Any] = {
                     },
                     "At most 1000 sizes",
                 ),
-                "400": PROBLEM,
+                "422": PROBLEM,
             },
         }
     },
@@ -360,8 +360,10 @@ def _operation_id(method: str, path: str) -> str:
 
 def _completed(paths: dict[str, Any]) -> dict[str, Any]:
     """Gives every operation an operationId (issue 19: clients are generated from them; a feature's
-    own explicit id is kept) and the statuses any body can get before its view runs: 413 past
-    MAX_CONTENT_LENGTH, and for a JSON body 400 (not JSON) and 415 (another media type)."""
+    own explicit id is kept) and the statuses any request can get before its view runs: 422 for a
+    NUL character in the path or query, a form field without a name or with a NUL
+    (httpkit.refuse_malformed_input, before every request); for a body 413 past MAX_CONTENT_LENGTH,
+    and for a JSON body 400 (not JSON) and 415 (another media type)."""
     result = {}
     for path, item in paths.items():
         completed = {}
@@ -370,6 +372,7 @@ def _completed(paths: dict[str, Any]) -> dict[str, Any]:
                 completed[method] = operation
                 continue
             responses = dict(operation.get("responses", {}))
+            responses.setdefault("422", PROBLEM)
             body = operation.get("requestBody")
             if body is not None:
                 responses.setdefault("413", PROBLEM)

@@ -61,6 +61,9 @@ _IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 16, "maxLength": 257},
 }
 _ERRORS = {"401": PROBLEM, "403": PROBLEM, "404": PROBLEM, "409": PROBLEM, "422": PROBLEM}
+# The platform API is rate-limited per API key (app._limit_requests): 429 past the limit, 503 when the
+# shared rate-limit store cannot be reached (it fails closed).
+_LIMITED = {"429": PROBLEM, "503": PROBLEM}
 # Issue 13: the OPRF nodes did not answer (code oprf-unavailable), with Retry-After when they said when.
 _UNAVAILABLE = PROBLEM
 
@@ -81,7 +84,7 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("VerifiedCredential"), "Valid and now redeemed"),
                 **_ERRORS,
                 "400": PROBLEM,
-                "429": PROBLEM,
+                **_LIMITED,
             },
             parameters=[_IDEMPOTENCY_KEY],
             requestBody=_body(
@@ -98,7 +101,7 @@ PATHS: dict[str, Any] = {
             "Status of up to 100 of the platform's credentials",
             "platforms",
             _PLATFORM_KEY,
-            {"200": _json(_ref("Statuses"), "Statuses"), **_ERRORS},
+            {"200": _json(_ref("Statuses"), "Statuses"), **_ERRORS, **_LIMITED},
             requestBody=_body(
                 {
                     "type": "object",
@@ -115,7 +118,7 @@ PATHS: dict[str, Any] = {
             "The platform revokes one of its credentials (abuse)",
             "platforms",
             _PLATFORM_KEY,
-            {"200": _json(_ref("CredentialInfo"), "Revoked"), **_ERRORS},
+            {"200": _json(_ref("CredentialInfo"), "Revoked"), **_ERRORS, **_LIMITED},
             parameters=[_path_param("credential_id")],
         )
     },

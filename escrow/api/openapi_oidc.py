@@ -170,6 +170,10 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("OidcTokenResponse"), "Tokens"),
                 "400": _json(_ref("OAuthError"), "invalid_request, invalid_grant, unsupported_grant_type"),
                 "401": _json(_ref("OAuthError"), "invalid_client"),
+                # Rate-limited per client address (app._limit_requests); 503 when the shared
+                # rate-limit store cannot be reached (it fails closed).
+                "429": _PROBLEM,
+                "503": _PROBLEM,
             },
         }
     },

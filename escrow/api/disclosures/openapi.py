@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from escrow.services.disclosure.states import ExtensionState, RequestState
+
 
 def _schema(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
@@ -15,7 +17,13 @@ def _schema(description: str, schema: dict[str, Any] | None = None) -> dict[str,
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
 _HOLDER: list[dict[str, list[str]]] = [{"holderSignature": []}]
-_ID = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_ID = {
+    "name": "request_id",
+    "in": "path",
+    "required": True,
+    "description": "the disclosure request's id",
+    "schema": {"type": "integer", "minimum": 1},
+}
 _B64U = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}
 _ROSTER_DOCUMENT = {
     "type": "object",
@@ -84,6 +92,135 @@ _OPRF_ANSWERS = {
         },
     },
 }
+_DATE_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_COURT = {
+    "type": "object",
+    "required": ["id", "name", "jurisdiction", "public_key"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "jurisdiction": {"type": "string"},
+        "public_key": {
+            "type": ["string", "null"],
+            "description": "base64url Ed25519 key the court signs its orders with (null: it does not sign)",
+        },
+    },
+}
+_POLICY = {
+    "type": "object",
+    "required": ["monthly_cap", "submitted_this_month", "is_blocked"],
+    "properties": {
+        "monthly_cap": {"type": ["integer", "null"], "minimum": 0, "description": "null: no cap"},
+        "submitted_this_month": {"type": "integer", "minimum": 0},
+        "is_blocked": {"type": "boolean", "description": "true: the cap is reached, submissions wait"},
+    },
+}
+_REQUEST = {
+    "type": "object",
+    "description": "A disclosure request as officers and admins see it (never an identity)",
+    "required": [
+        "id",
+        "status",
+        "body",
+        "digest",
+        "submitter",
+        "cosigners",
+        "approvals",
+        "rejections",
+        "threshold",
+        "log_index",
+        "disclosed_at",
+        "view_until",
+        "notify_delay_days",
+        "notify_at",
+        "extensions",
+        "withdrawn_by",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"enum": [state.value for state in RequestState]},
+        "body": {
+            "type": "object",
+            "description": "the canonical request body (escrow/protocol/disclosure.py)",
+        },
+        "digest": {**_B64U, "description": "SHA-256 of the canonical body: what the officers sign"},
+        "submitter": {"type": "string", "description": "the submitting officer's username"},
+        "cosigners": {"type": "array", "items": {"type": "string"}},
+        "approvals": {"type": "integer", "minimum": 0},
+        "rejections": {"type": "integer", "minimum": 0},
+        "threshold": {"type": "integer", "description": "approvals needed (the escrow key's t)"},
+        "log_index": {"type": ["integer", "null"], "description": "the log entry of its submission"},
+        "disclosed_at": _NULLABLE_DATE_TIME,
+        "view_until": _NULLABLE_DATE_TIME,
+        "notify_delay_days": {"type": "integer", "minimum": 0},
+        "notify_at": _NULLABLE_DATE_TIME,
+        "extensions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": [
+                    "sequence",
+                    "status",
+                    "body",
+                    "digest",
+                    "proposer",
+                    "cosigners",
+                    "created_at",
+                    "effective_at",
+                ],
+                "properties": {
+                    "sequence": {"type": "integer", "minimum": 1},
+                    "status": {"enum": [state.value for state in ExtensionState]},
+                    "body": {"type": "object"},
+                    "digest": _B64U,
+                    "proposer": {"type": "string"},
+                    "cosigners": {"type": "array", "items": {"type": "string"}},
+                    "created_at": _DATE_TIME,
+                    "effective_at": _NULLABLE_DATE_TIME,
+                },
+            },
+        },
+        "withdrawn_by": {"type": ["string", "null"]},
+    },
+}
+_HOLDER_PACKAGE = {
+    "type": "object",
+    "required": [
+        "id",
+        "status",
+        "body",
+        "digest",
+        "log_index",
+        "officers",
+        "envelopes",
+        "holder_index",
+        "decided",
+        "court",
+        "order_document",
+        "order_url",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"enum": [state.value for state in RequestState]},
+        "body": {"type": "object", "description": "the canonical request body"},
+        "digest": _B64U,
+        "log_index": {"type": ["integer", "null"]},
+        "officers": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "each signing officer: username, organisation, key, signature and the log "
+            "entry that recorded the key",
+        },
+        "envelopes": {"type": "array", "items": {"type": "object"}, "description": "one per scope item"},
+        "holder_index": {"type": "integer", "description": "the caller's index in the escrow key"},
+        "decided": {"type": "boolean", "description": "the caller has approved or rejected it"},
+        "court": {"type": "object", "description": "the court, its key and the log entry that added it"},
+        "order_document": {**_B64U, "description": "the court order (base64url)"},
+        "order_url": {"type": "string"},
+    },
+}
+_REQUESTS = {"type": "array", "items": _REQUEST}
 _ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM, "422": _PROBLEM}
 
 OPENAPI_PATHS: dict[str, Any] = {
@@ -108,7 +245,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "responses": {
-                "200": _schema("Courts", {"type": "array", "items": {"type": "object"}}),
+                "200": _schema("Courts", {"type": "array", "items": _COURT}),
                 **_ERRORS,
             },
         },
@@ -117,14 +254,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "requestBody": _schema("name, jurisdiction, public_key (base64url, optional)"),
-            "responses": {"201": _schema("The court"), **_ERRORS},
+            "responses": {"201": _schema("The court", _COURT), **_ERRORS},
         },
     },
     "/api/v1/disclosures/policy": {
         "get": {
             "summary": "Public: the monthly cap on disclosure requests and its use this month",
             "tags": ["disclosure"],
-            "responses": {"200": _schema("monthly_cap, submitted_this_month, is_blocked")},
+            "responses": {"200": _schema("The cap and its use this month", _POLICY)},
         }
     },
     "/api/v1/disclosures": {
@@ -133,7 +270,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "responses": {
-                "200": _schema("Requests", {"type": "array", "items": {"type": "object"}}),
+                "200": _schema("Requests", _REQUESTS),
                 **_ERRORS,
             },
         },
@@ -146,7 +283,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "content": {"multipart/form-data": {"schema": {"type": "object"}}},
                 "description": "The request fields and the order document",
             },
-            "responses": {"201": _schema("The draft with its canonical body and digest"), **_ERRORS},
+            "responses": {
+                "201": _schema("The draft with its canonical body and digest", _REQUEST),
+                **_ERRORS,
+            },
         },
     },
     "/api/v1/disclosures/{request_id}": {
@@ -155,7 +295,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "parameters": [_ID],
-            "responses": {"200": _schema("The request"), **_ERRORS},
+            "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/order": {
@@ -197,7 +337,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "parameters": [_ID],
             "requestBody": _schema("blinding (base64url points), signature (base64url)"),
-            "responses": {"200": _schema("The request"), **_ERRORS},
+            "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/cosign": {
@@ -206,7 +346,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "parameters": [_ID],
             "requestBody": _schema("username, signature (base64url)"),
-            "responses": {"200": _schema("The request"), **_ERRORS},
+            "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/extensions": {
@@ -241,7 +381,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                 },
             ),
-            "responses": {"201": _schema("The request with its extensions"), **_ERRORS},
+            "responses": {"201": _schema("The request with its extensions", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign": {
@@ -255,11 +395,12 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "name": "sequence",
                     "in": "path",
                     "required": True,
+                    "description": "the extension's sequence number within the request (1 for the first)",
                     "schema": {"type": "integer", "minimum": 1},
                 },
             ],
             "requestBody": _schema("username, signature (base64url)"),
-            "responses": {"200": _schema("The request with its extensions"), **_ERRORS},
+            "responses": {"200": _schema("The request with its extensions", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/disclosures/{request_id}/withdraw": {
@@ -269,7 +410,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "parameters": [_ID],
             "requestBody": _schema("username, reason, signature (base64url)"),
-            "responses": {"200": _schema("The withdrawn request"), **_ERRORS},
+            "responses": {"200": _schema("The withdrawn request", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/holder/disclosures": {
@@ -278,7 +419,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "responses": {
-                "200": _schema("Requests", {"type": "array", "items": {"type": "object"}}),
+                "200": _schema("Requests", _REQUESTS),
                 **_ERRORS,
             },
         }
@@ -290,7 +431,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_ID],
-            "responses": {"200": _schema("The request package"), **_ERRORS},
+            "responses": {"200": _schema("The request package", _HOLDER_PACKAGE), **_ERRORS},
         }
     },
     "/api/v1/holder/disclosures/{request_id}/order": {
@@ -309,7 +450,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": _HOLDER,
             "parameters": [_ID],
             "requestBody": _schema("partials (list), signature (base64url)"),
-            "responses": {"200": _schema("The request"), **_ERRORS},
+            "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/holder/disclosures/{request_id}/reject": {
@@ -319,7 +460,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": _HOLDER,
             "parameters": [_ID],
             "requestBody": _schema("reason, signature (base64url)"),
-            "responses": {"200": _schema("The request"), **_ERRORS},
+            "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
     "/api/v1/roster": {
