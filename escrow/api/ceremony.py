@@ -16,12 +16,12 @@ from flask import Blueprint, Response, g, jsonify, request
 from escrow.api.auth import role_required
 from escrow.errors import ValidationError
 from escrow.httpkit import current_time, get_components, get_session, int_field, json_object, text_field
-from escrow.protocol.ceremony import PURPOSE_ESCROW, SignedMessage
+from escrow.protocol.ceremony import ERASURE_KIND, MESSAGE_KINDS, PURPOSE_ESCROW, PURPOSES, SignedMessage
 from escrow.protocol.signed_request import HolderAuthorization, request_target
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.ceremony import CeremonyState
-from escrow.services.keyholders import KeyHolderView
+from escrow.services.keyholders import MAX_FIELD_LENGTH, KeyHolderView
 
 bp = Blueprint("ceremony_api", __name__, url_prefix="/api/v1")
 
@@ -232,6 +232,34 @@ def _json_schema(description: str, schema: dict[str, Any] | None = None) -> dict
     }
 
 
+def _json_body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body with a real schema (never a bare object)."""
+    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _b64u_bytes(length: int, description: str) -> dict[str, Any]:
+    """Unpadded base64url of exactly `length` bytes (unb64(..., length=...) refuses anything else)."""
+    chars = (4 * length + 2) // 3
+    return {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]*$",
+        "minLength": chars,
+        "maxLength": chars,
+        "description": description,
+    }
+
+
+def _field(description: str) -> dict[str, Any]:
+    """A key-holder field the service trims and refuses when blank or too long (keyholders._clean)."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_FIELD_LENGTH,
+        "pattern": "\\S",
+        "description": f"{description}: 1 to {MAX_FIELD_LENGTH} characters once trimmed",
+    }
+
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _HOLDER: list[dict[str, list[str]]] = [{"holderSignature": []}]
 _STAFF: list[dict[str, list[str]]] = [{"staffSession": []}]
@@ -353,6 +381,109 @@ _TRANSCRIPT = {
         },
     },
 }
+_SIGNATURE = _b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
+_HOLDER_IDS = {"type": "array", "items": _INT, "description": "key-holder ids"}
+_ENROLMENT = {
+    "type": "object",
+    "required": ["invitation", "signing_key", "exchange_key", "signature"],
+    "properties": {
+        "invitation": {**_TEXT, "description": "the one-time invitation code"},
+        "signing_key": _b64u_bytes(32, "base64url Ed25519 signing key (32 bytes)"),
+        "exchange_key": _b64u_bytes(32, "base64url X25519 exchange key (32 bytes)"),
+        "signature": {**_SIGNATURE, "description": "the signing key's signature over the enrolment body"},
+    },
+}
+_MESSAGE_HEAD = {
+    "ceremony": {**_INT, "description": "this ceremony's id"},
+    "context": {**_TEXT, "description": "this ceremony's context string (from its header)"},
+    "holder": {**_INT, "description": "the sending key-holder's id (the one who signed the request)"},
+}
+_CEREMONY_MESSAGE = {
+    "type": "object",
+    "required": ["body", "signature"],
+    "properties": {
+        "body": {
+            "type": "object",
+            "required": ["ceremony", "context", "holder", "kind"],
+            "properties": {**_MESSAGE_HEAD, "kind": {"enum": list(MESSAGE_KINDS)}},
+            "description": "the message (docs/protocol.md); the other members depend on its kind",
+        },
+        "signature": {**_SIGNATURE, "description": "the sender's Ed25519 signature over the canonical body"},
+    },
+}
+_ERASURE_MESSAGE = {
+    "type": "object",
+    "required": ["body", "signature"],
+    "properties": {
+        "body": {
+            "type": "object",
+            "required": ["ceremony", "context", "holder", "kind", "key_id", "old_index", "statement"],
+            "additionalProperties": False,
+            "properties": {
+                **_MESSAGE_HEAD,
+                "kind": {"const": ERASURE_KIND},
+                "key_id": {**_TEXT, "description": "the reshared key"},
+                "old_index": {**_INT, "minimum": 1, "description": "the sender's share index in that key"},
+                "statement": {**_TEXT, "description": "the erasure statement, word for word"},
+            },
+            "description": "exactly the statement the holder tool makes (protocol.ceremony.erasure_body)",
+        },
+        "signature": {**_SIGNATURE, "description": "the sender's Ed25519 signature over the canonical body"},
+    },
+}
+_INVITATION = {
+    "type": "object",
+    "required": ["name", "organisation", "contact"],
+    "properties": {
+        "name": _field("the key-holder's name"),
+        "organisation": _field("its organisation"),
+        "contact": _field("how to reach it"),
+    },
+}
+_THRESHOLD = {
+    "type": "integer",
+    "minimum": 2,
+    "description": "t of the t-of-n key: at least 2, more than half of the holders and at most all of them",
+}
+_NEW_CEREMONY = {
+    "type": "object",
+    "required": ["threshold", "holders"],
+    "properties": {
+        "threshold": _THRESHOLD,
+        "holders": {
+            **_HOLDER_IDS,
+            "minItems": 2,
+            "uniqueItems": True,
+            "description": "the enrolled key-holders who receive shares, in index order",
+        },
+        "purpose": {"enum": list(PURPOSES), "description": "the key's purpose (default escrow)"},
+    },
+}
+_NEW_RESHARE = {
+    "type": "object",
+    "required": ["threshold", "dealers", "holders"],
+    "properties": {
+        "threshold": _THRESHOLD,
+        "dealers": {
+            **_HOLDER_IDS,
+            "uniqueItems": True,
+            "description": "current holders of the active key who deal (at least its threshold)",
+        },
+        "holders": {
+            **_HOLDER_IDS,
+            "minItems": 2,
+            "uniqueItems": True,
+            "description": "the enrolled key-holders who receive new shares, in index order",
+        },
+        "purpose": {"enum": [PURPOSE_ESCROW], "description": "only the escrow key can be reshared"},
+    },
+}
+_CANCELLATION = {
+    "type": "object",
+    "properties": {
+        "reason": {**_TEXT, "description": "why (trimmed, at most 500 characters kept; default: an admin's)"}
+    },
+}
 _CEREMONY_ID_ONLY = {"type": "object", "required": ["id"], "properties": {"id": {**_INT, "minimum": 1}}}
 
 OPENAPI_SECURITY_SCHEMES: dict[str, Any] = {
@@ -373,7 +504,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "summary": "Register a key-holder's public keys with a one-time invitation code",
             "tags": ["ceremony"],
-            "requestBody": _json_schema("invitation, signing_key, exchange_key, signature (base64url)"),
+            "requestBody": _json_body(
+                "invitation, signing_key, exchange_key, signature (base64url)", _ENROLMENT
+            ),
             "responses": {
                 "201": _json_schema("The enrolled key-holder", _KEY_HOLDER),
                 "401": _PROBLEM,
@@ -426,7 +559,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "security": _HOLDER,
             "parameters": [_CEREMONY_ID],
-            "requestBody": _json_schema("{body, signature}"),
+            "requestBody": _json_body("{body, signature}", _CEREMONY_MESSAGE),
             "responses": {
                 "200": _json_schema(
                     "The ceremony status after the message",
@@ -450,7 +583,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "security": _HOLDER,
             "parameters": [_CEREMONY_ID],
-            "requestBody": _json_schema("{body, signature}"),
+            "requestBody": _json_body("{body, signature}", _ERASURE_MESSAGE),
             "responses": {
                 "201": _json_schema(
                     "The log index of the keyholder.share_erased event",
@@ -473,7 +606,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Invite a key-holder (admin); the answer carries the one-time code",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_schema("name, organisation, contact"),
+            "requestBody": _json_body("name, organisation, contact", _INVITATION),
             "responses": {
                 "201": _json_schema(
                     "Invitation",
@@ -498,8 +631,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Open a ceremony for a new escrow key or OPRF key (admin)",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_schema(
-                "threshold, holders (ids in order), purpose (optional: escrow, the default, or oprf)"
+            "requestBody": _json_body(
+                "threshold, holders (ids in order), purpose (optional: escrow, the default, or oprf)",
+                _NEW_CEREMONY,
             ),
             "responses": {
                 "201": _json_schema("Ceremony id", _CEREMONY_ID_ONLY),
@@ -515,9 +649,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Open a reshare of the active key to a new key-holder set (admin)",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_schema(
+            "requestBody": _json_body(
                 "threshold, dealers (current holder ids), holders (new ids), purpose (optional: only escrow "
-                "is supported; oprf is refused with 422)"
+                "is supported; oprf is refused with 422)",
+                _NEW_RESHARE,
             ),
             "responses": {
                 "201": _json_schema("Ceremony id", _CEREMONY_ID_ONLY),
@@ -534,7 +669,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "security": _STAFF,
             "parameters": [_CEREMONY_ID],
-            "requestBody": _json_schema("reason"),
+            "requestBody": _json_body("reason", _CANCELLATION),
             "responses": {
                 "200": _json_schema(
                     "Cancelled",

@@ -1,6 +1,6 @@
 """The OpenAPI document is good enough to generate clients from (issue 19): valid OpenAPI 3.1 by a
 third-party validator (openapi-spec-validator), a unique operationId on every operation, a real
-schema for every success response, and ``servers``."""
+schema for every success response and every request body, and ``servers``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,32 @@ def test_success_responses_have_real_schemas(document: dict[str, Any]) -> None:
                     bare.add((method, path))
 
     assert sorted(bare) == []
+
+
+def test_request_bodies_have_real_schemas(document: dict[str, Any]) -> None:
+    bare = set()
+    for method, path, operation in _operations(document):
+        body = _resolve(document, operation.get("requestBody") or {})
+        for media_type, content in (body.get("content") or {}).items():
+            if _is_bare(_resolve(document, content.get("schema", {}))):
+                bare.add((method, path, media_type))
+
+    assert sorted(bare) == []
+
+
+def test_request_schemas_name_the_members_they_require(document: dict[str, Any]) -> None:
+    """Every required member of a request body is described (a typo in `required` would refuse every
+    body a client sends)."""
+    undescribed = set()
+    for method, path, operation in _operations(document):
+        body = _resolve(document, operation.get("requestBody") or {})
+        for content in (body.get("content") or {}).values():
+            schema = _resolve(document, content.get("schema", {}))
+            missing = set(schema.get("required", [])) - set(schema.get("properties", {}))
+            if missing:
+                undescribed.add((method, path, tuple(sorted(missing))))
+
+    assert sorted(undescribed) == []
 
 
 def test_document_names_its_server(document: dict[str, Any]) -> None:

@@ -1,19 +1,29 @@
-"""The disclosure and ceremony routes' answers match the schemas /openapi.json gives them (issue 19:
-real schemas instead of bare objects): a whole disclosure, from draft to reveal and a withdrawal,
-and the ceremony transcripts, each answer validated with jsonschema against its operation's schema."""
+"""The disclosure and ceremony routes' answers and request bodies match the schemas /openapi.json gives
+them (issue 19: real schemas instead of bare objects): a whole disclosure, from draft to reveal and a
+withdrawal, and the ceremony transcripts, each answer validated with jsonschema against its operation's
+schema, and every body the test's clients and the officer and key-holder tools sent (through the test
+client: ValidatingClient) against its operation's request schema."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from escrow.client.disclosure import reject
+from escrow.client.disclosure.officers import certify_officer
 from escrow.client.holder import HolderClient, enrol, new_holder_secrets
+from escrow.crypto.disclosure import new_officer_secrets, public_key
+from escrow.crypto.transcript import b64u_encode
 from tests.api.holders import FlaskTransport, Holder, run_ceremony
 from tests.disclosure_support import World, build_world
 
@@ -33,15 +43,19 @@ class RecordingTransport(FlaskTransport):
         return status, answer
 
 
-@pytest.fixture
-def world(app: Flask) -> World:
-    return build_world(app)
-
-
-@pytest.fixture
-def document(client: FlaskClient) -> dict[str, Any]:
-    value: dict[str, Any] = client.get("/openapi.json").get_json()
-    return value
+def _errors(document: dict[str, Any], schema: dict[str, Any], value: Any) -> list[str]:
+    """jsonschema's messages for ``value`` against ``schema`` (a schema of ``document``), and for any
+    member that carries JSON text (contentMediaType application/json) against its contentSchema."""
+    validator = Draft202012Validator(
+        {**schema, "components": document["components"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)]
+    for name, member in schema.get("properties", {}).items():
+        if member.get("contentMediaType") == "application/json" and isinstance(value, dict) and name in value:
+            errors += [
+                f"{name}: {e}" for e in _errors(document, member["contentSchema"], json.loads(value[name]))
+            ]
+    return errors
 
 
 def _conforms(document: dict[str, Any], method: str, path: str, status: int, body: Any) -> None:
@@ -49,15 +63,105 @@ def _conforms(document: dict[str, Any], method: str, path: str, status: int, bod
     answers with ``status``."""
     response = document["paths"][path][method]["responses"][str(status)]
     schema = response["content"]["application/json"]["schema"]
-    validator = Draft202012Validator(
-        {**schema, "components": document["components"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    errors = _errors(document, schema, body)
     assert errors == [], (method, path, status)
 
 
-def test_a_disclosure_from_draft_to_reveal_answers_as_documented(
-    world: World, document: dict[str, Any]
+def _documented_path(app: Flask, method: str, path: str) -> str:
+    rule, _ = app.url_map.bind("escrow.test").match(path.split("?")[0], method, return_rule=True)
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+
+
+class RequestBodies:
+    """What every test client of the app sent: per request, the documented operation, the server's status
+    and the request schema's complaints about the body (ValidatingClient records them)."""
+
+    def __init__(self, app: Flask, document: dict[str, Any]) -> None:
+        self.app, self.document = app, document
+        self.seen: list[tuple[str, str, int, list[str]]] = []
+
+    def record(self, method: str, path: str, kwargs: Mapping[str, Any], status: int) -> None:
+        try:
+            documented = _documented_path(self.app, method, path)
+        except (NotFound, MethodNotAllowed):
+            return
+        operation = self.document["paths"].get(documented, {}).get(method.lower())
+        body = (operation or {}).get("requestBody")
+        if body is None:
+            return  # a web form, or an operation without a body
+        media_type, value = _sent(kwargs)
+        content = body["content"].get(media_type)
+        if content is None:
+            errors = [f"{media_type} is not a documented media type"]
+        else:
+            errors = _errors(self.document, content["schema"], value)
+        self.seen.append((method, documented, status, errors))
+
+    def accepted(self) -> set[tuple[str, str]]:
+        """The operations the server accepted a body for (2xx)."""
+        return {(method, path) for method, path, status, _ in self.seen if status < 300}
+
+    def refused_by_schema(self) -> list[tuple[str, str, int, list[str]]]:
+        """The bodies the server accepted but their request schema refuses (each a schema bug)."""
+        return [(m, p, status, errors) for m, p, status, errors in self.seen if status < 300 and errors]
+
+
+def _sent(kwargs: Mapping[str, Any]) -> tuple[str, Any]:
+    """The media type and the body a test-client call sends: JSON as its value, a multipart form as a
+    mapping of its fields (a file part as its file name: the schema only says it is a string)."""
+    if "json" in kwargs:
+        return "application/json", kwargs["json"]
+    headers = dict(kwargs.get("headers") or {})
+    media_type = str(kwargs.get("content_type") or headers.get("Content-Type") or "").split(";")[0]
+    data = kwargs.get("data")
+    if isinstance(data, Mapping):
+        return media_type, {k: v[1] if isinstance(v, tuple) else v for k, v in data.items()}
+    if media_type == "application/json" and isinstance(data, bytes | str):
+        return media_type, json.loads(data)
+    return media_type or "(none)", data
+
+
+class ValidatingClient(FlaskClient):
+    """The app's test client (what the officer and key-holder tools' transports use here, and the
+    test's own calls), recording each body it sends against the operation's request schema. The
+    request itself goes to the app unchanged."""
+
+    bodies: RequestBodies
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        if args and isinstance(args[0], str):  # not a redirect Werkzeug follows with a builder
+            self.bodies.record(str(kwargs.get("method", "GET")), args[0], kwargs, response.status_code)
+        return response
+
+
+@pytest.fixture
+def document(app: Flask) -> dict[str, Any]:
+    value: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
+    return value
+
+
+@pytest.fixture
+def bodies(app: Flask, document: dict[str, Any]) -> Iterator[RequestBodies]:
+    """Makes every test client of `app` a ValidatingClient; yields what they record."""
+    recorded = RequestBodies(app, document)
+    app.test_client_class = type("ValidatingTestClient", (ValidatingClient,), {"bodies": recorded})
+    yield recorded
+    app.test_client_class = None
+
+
+@pytest.fixture
+def client(app: Flask, bodies: RequestBodies) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def world(app: Flask, bodies: RequestBodies) -> World:
+    return build_world(app)
+
+
+def test_a_disclosure_from_draft_to_reveal_answers_and_is_sent_as_documented(
+    world: World, document: dict[str, Any], bodies: RequestBodies
 ) -> None:
     alice = world.client("alice")
     policy = world.app.test_client().get("/api/v1/disclosures/policy")
@@ -95,15 +199,109 @@ def test_a_disclosure_from_draft_to_reveal_answers_as_documented(
     reveal = world.reveal_post(request_id)
     assert reveal.status_code == 200, reveal.get_json()
     _conforms(document, "post", "/api/v1/disclosures/{request_id}/reveal", 200, reveal.get_json())
+    assert [r.verdict for r in world.reveal(request_id)] == ["verified"]
+
+    # Every body the officer and key-holder tools (and the test's own draft) sent matches its schema
+    assert bodies.refused_by_schema() == []
+    assert {
+        ("POST", "/api/v1/keyholders/enrol"),
+        ("POST", "/api/v1/ceremonies/{ceremony_id}/messages"),
+        ("POST", "/api/v1/holder/roster/{version}/sign"),
+        ("POST", "/api/v1/disclosures"),
+        ("POST", "/api/v1/disclosures/{request_id}/submit"),
+        ("POST", "/api/v1/disclosures/{request_id}/cosign"),
+        ("POST", "/api/v1/disclosures/{request_id}/extensions"),
+        ("POST", "/api/v1/holder/disclosures/{request_id}/approve"),
+        ("POST", "/api/v1/disclosures/{request_id}/reveal"),
+        ("POST", "/api/v1/disclosures/{request_id}/oprf-check"),
+    } <= bodies.accepted()
 
 
-def test_a_withdrawn_disclosure_answers_as_documented(world: World, document: dict[str, Any]) -> None:
+def test_a_withdrawn_disclosure_answers_and_is_sent_as_documented(
+    world: World, document: dict[str, Any], bodies: RequestBodies
+) -> None:
     request_id = world.cosigned_request()
+    world.extend(request_id, "alice", 30)
+    cosigned = world.cosign_extension(request_id, 1, "bob")
+    _conforms(
+        document, "post", "/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign", 200, cosigned
+    )
 
     withdrawn = world.withdraw(request_id, "alice")
 
     assert withdrawn["status"] == "withdrawn"
     _conforms(document, "post", "/api/v1/disclosures/{request_id}/withdraw", 200, withdrawn)
+    assert bodies.refused_by_schema() == []
+    assert {
+        ("POST", "/api/v1/disclosures/{request_id}/extensions/{sequence}/cosign"),
+        ("POST", "/api/v1/disclosures/{request_id}/withdraw"),
+    } <= bodies.accepted()
+
+
+def test_a_rejection_is_sent_as_documented(world: World, bodies: RequestBodies) -> None:
+    request_id = world.cosigned_request()
+
+    rejected = reject(
+        world.holders[0].client, world.holders[0].secrets, world.check(world.holders[0], request_id), "no"
+    )
+
+    assert rejected["rejections"] == 1
+    assert bodies.refused_by_schema() == []
+    assert ("POST", "/api/v1/holder/disclosures/{request_id}/reject") in bodies.accepted()
+
+
+def test_keys_courts_certificates_and_rosters_are_sent_as_documented(
+    world: World, document: dict[str, Any], bodies: RequestBodies
+) -> None:
+    """What `escrow officer init` and `escrow org certify` make, and an admin's court and roster, posted
+    to the API as their instructions say."""
+    carol = world.client("carol")
+    new_key = new_officer_secrets("carol")
+    registered = carol.post(
+        "/api/v1/officers/key",
+        json={"public_key": b64u_encode(new_key.public_key)},
+        headers=world.csrf("carol"),
+    )
+    assert registered.status_code == 201, registered.get_json()
+    _conforms(document, "post", "/api/v1/officers/key", 201, registered.get_json())
+    record = certify_officer(
+        world.org_seeds["Forum Legal"],
+        username="carol",
+        organisation="Forum Legal",
+        officer_key_b64=b64u_encode(new_key.public_key),
+        not_before=world.now() - timedelta(minutes=5),
+        not_after=world.now() + timedelta(days=365),
+    )
+    certified = carol.post("/api/v1/officers/certificate", json=record, headers=world.csrf("carol"))
+    assert certified.status_code == 201, certified.get_json()
+    _conforms(document, "post", "/api/v1/officers/certificate", 201, certified.get_json())
+
+    root = world.client("root")
+    court_key = b64u_encode(public_key(os.urandom(32)))
+    court = root.post(
+        "/api/v1/courts",
+        json={"name": "Court of Appeal of Example", "jurisdiction": "EX", "public_key": court_key},
+        headers=world.csrf("root"),
+    )
+    assert court.status_code == 201, court.get_json()
+    _conforms(document, "post", "/api/v1/courts", 201, court.get_json())
+    current = world.roster()
+    proposal = {
+        "courts": [c.to_dict() for c in current.courts]
+        + [{"name": "Court of Appeal of Example", "jurisdiction": "EX", "public_key": court_key}],
+        "organisations": [o.to_dict() for o in current.organisations],
+    }
+    proposed = root.post("/api/v1/admin/roster", json=proposal, headers=world.csrf("root"))
+    assert proposed.status_code == 201, proposed.get_json()
+    _conforms(document, "post", "/api/v1/admin/roster", 201, proposed.get_json())
+
+    assert bodies.refused_by_schema() == []
+    assert {
+        ("POST", "/api/v1/officers/key"),
+        ("POST", "/api/v1/officers/certificate"),
+        ("POST", "/api/v1/courts"),
+        ("POST", "/api/v1/admin/roster"),
+    } <= bodies.accepted()
 
 
 def test_ceremony_summaries_and_transcripts_answer_as_documented(
@@ -119,15 +317,11 @@ def test_ceremony_summaries_and_transcripts_answer_as_documented(
         _conforms(document, "get", "/api/v1/ceremonies/{ceremony_id}", 200, transcript.get_json())
 
 
-def _documented_path(app: Flask, method: str, path: str) -> str:
-    rule, _ = app.url_map.bind("escrow.test").match(path.split("?")[0], method, return_rule=True)
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
-
-
-def test_key_holder_enrolment_and_a_ceremony_answer_as_documented(
+def test_key_holder_enrolment_and_a_ceremony_answer_and_are_sent_as_documented(
     app: Flask,
     client: FlaskClient,
     document: dict[str, Any],
+    bodies: RequestBodies,
     login_as,  # type: ignore[no-untyped-def]
 ) -> None:
     login_as("ada", "admin")
@@ -173,3 +367,12 @@ def test_key_holder_enrolment_and_a_ceremony_answer_as_documented(
         ("POST", "/api/v1/ceremonies/{ceremony_id}/messages"),
         ("GET", "/api/v1/ceremonies/{ceremony_id}"),
     } <= checked
+    # ... and every body the admin and the holders' tool sent matches its request schema
+    assert bodies.refused_by_schema() == []
+    assert {
+        ("POST", "/api/v1/admin/keyholders"),
+        ("POST", "/api/v1/keyholders/enrol"),
+        ("POST", "/api/v1/admin/ceremonies"),
+        ("POST", "/api/v1/ceremonies/{ceremony_id}/messages"),
+        ("POST", "/api/v1/admin/ceremonies/{ceremony_id}/cancel"),
+    } <= bodies.accepted()

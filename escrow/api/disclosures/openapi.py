@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from escrow.services.disclosure import MAX_EXTENSION_ORDER_BYTES, MAX_ORDER_BYTES
+from escrow.services.disclosure._shared import MAX_LEGAL_BASIS, MAX_NOTIFY_DELAY_DAYS, MAX_TEXT
+from escrow.services.disclosure.drafting import MAX_SCOPE
 from escrow.services.disclosure.states import ExtensionState, RequestState
 
 
@@ -12,6 +15,260 @@ def _schema(description: str, schema: dict[str, Any] | None = None) -> dict[str,
         "description": description,
         "content": {"application/json": {"schema": schema or {"type": "object"}}},
     }
+
+
+def _body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body with a real schema (never a bare object)."""
+    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _b64u_bytes(length: int, description: str) -> dict[str, Any]:
+    """Unpadded base64url of exactly `length` bytes (b64u_decode(..., length=...) refuses anything else)."""
+    chars = (4 * length + 2) // 3
+    return {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]*$",
+        "minLength": chars,
+        "maxLength": chars,
+        "description": description,
+    }
+
+
+def _text(limit: int, description: str = "") -> dict[str, Any]:
+    """Text the service trims and refuses when blank or longer than `limit` (services' shared.text)."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limit,
+        "pattern": "\\S",
+        "description": f"{description + ': ' if description else ''}1 to {limit} characters once trimmed",
+    }
+
+
+def _object(required: list[str], properties: dict[str, Any], *, exact: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "required": required, "properties": properties}
+    if exact:
+        schema["additionalProperties"] = False
+    return schema
+
+
+_SIGNATURE = _b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
+_KEY = _b64u_bytes(32, "base64url Ed25519 public key (32 bytes)")
+_POINT = _b64u_bytes(32, "base64url ristretto255 element (32 bytes)")
+_USERNAME = {"type": "string", "minLength": 1, "description": "the signing officer's username"}
+_REQUEST_OFFICER = _text(64, "the username of the request's submitter or a co-signer")
+_UTC_SECOND = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
+
+
+# The request bodies, as the views (escrow/api/disclosures/*.py) and the services they call check them.
+_SCOPE_ITEM = _object(
+    ["platform", "pseudonym", "envelope_digest"],
+    {
+        "platform": _text(64, "the platform's id"),
+        "pseudonym": _text(64, "the pseudonym the platform knows"),
+        "envelope_digest": _text(64, "the envelope digest the platform holds for it (base64url SHA-256)"),
+    },
+)
+_DRAFT_FORM = {
+    "type": "object",
+    "required": ["order", "court_id", "case_number", "legal_basis", "scope", "expires_at"],
+    "properties": {
+        "order": {
+            "type": "string",
+            "contentMediaType": "application/pdf",
+            "description": f"the court order: a PDF (%PDF-...) of at most {MAX_ORDER_BYTES // 2**20} MiB",
+        },
+        "court_id": {"type": "string", "pattern": "^[0-9]{1,9}$", "description": "a registered court's id"},
+        "case_number": _text(MAX_TEXT),
+        "legal_basis": _text(MAX_LEGAL_BASIS),
+        "scope": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_SCOPE,
+                "items": _SCOPE_ITEM,
+            },
+            "description": f"JSON list of 1 to {MAX_SCOPE} {{platform, pseudonym, envelope_digest}}, no "
+            "envelope twice; each digest must match a stored envelope of that pseudonym",
+        },
+        "expires_at": {
+            "type": "string",
+            "minLength": 1,
+            "description": "ISO 8601 date and time in the future (UTC when it names no offset)",
+        },
+        "notify_delay_days": {
+            "type": "string",
+            "pattern": "^[0-9]{0,9}$",
+            "description": f"days after the reveal before the person is told: 0 to {MAX_NOTIFY_DELAY_DAYS} "
+            "(empty or absent: 30)",
+        },
+        "emergency": {"type": "string", "description": "1, true or on: an emergency request; else not"},
+        "court_signature": {
+            "type": "string",
+            "pattern": "^([A-Za-z0-9_-]{86})?$",
+            "description": "the court's detached Ed25519 signature over the order (base64url, 64 bytes); "
+            "required when the court registered a key",
+        },
+    },
+}
+_REGISTER_KEY = _object(
+    ["public_key"],
+    {
+        "public_key": _KEY,
+        "username": {"type": "string", "description": "an admin registers this officer's key (default: own)"},
+    },
+)
+_NEW_COURT = _object(
+    ["name", "jurisdiction"],
+    {
+        "name": _text(MAX_TEXT),
+        "jurisdiction": _text(MAX_TEXT),
+        "public_key": {
+            "type": ["string", "null"],
+            "pattern": "^([A-Za-z0-9_-]{43})?$",
+            "description": "base64url Ed25519 key the court signs its orders with (null or empty: none)",
+        },
+    },
+)
+_SIGNATURE_ONLY = _object(["signature"], {"signature": _SIGNATURE})
+_OPRF_CHECK = _object(
+    ["blinded", "signature"],
+    {
+        "blinded": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_SCOPE,
+            "items": _POINT,
+            "description": "the blinded identity keys, 1 to the number of pseudonyms in scope",
+        },
+        "signature": _SIGNATURE,
+    },
+)
+_SUBMIT = _object(
+    ["blinding", "signature"],
+    {
+        "blinding": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_SCOPE,
+            "items": _POINT,
+            "description": "one blinding point per pseudonym in scope, in scope order",
+        },
+        "signature": _SIGNATURE,
+    },
+)
+_COSIGN = _object(["username", "signature"], {"username": _USERNAME, "signature": _SIGNATURE})
+_EXTENSION = _object(
+    ["username", "sequence", "old_delay_days", "new_delay_days", "reason", "order_reference", "signature"],
+    {
+        "username": _REQUEST_OFFICER,
+        "sequence": {"type": "integer", "minimum": 1, "description": "the next extension's number"},
+        "old_delay_days": {"type": "integer", "minimum": 0, "description": "the delay in force (days)"},
+        "new_delay_days": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_NOTIFY_DELAY_DAYS,
+            "description": "longer than the delay in force",
+        },
+        "reason": _text(MAX_LEGAL_BASIS),
+        "order_reference": _text(MAX_TEXT),
+        "order": {
+            "type": ["string", "null"],
+            "pattern": "^[A-Za-z0-9_-]*$",
+            "maxLength": (MAX_EXTENSION_ORDER_BYTES * 4) // 3 + 4,
+            "description": f"the court's decision: base64url of a PDF of at most "
+            f"{MAX_EXTENSION_ORDER_BYTES // 2**20} MiB (optional; null or empty: none)",
+        },
+        "signature": _SIGNATURE,
+    },
+)
+_EXTENSION_COSIGN = _object(
+    ["username", "signature"], {"username": _text(64, "the co-signing officer"), "signature": _SIGNATURE}
+)
+_WITHDRAW = _object(
+    ["username", "reason", "signature"],
+    {"username": _REQUEST_OFFICER, "reason": _text(MAX_LEGAL_BASIS), "signature": _SIGNATURE},
+)
+_PARTIAL = _object(
+    ["holder", "d", "proof"],
+    {
+        "holder": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 2**16,
+            "description": "the holder's share index",
+        },
+        "d": _POINT,
+        "proof": _b64u_bytes(64, "the DLEQ proof (64 bytes)"),
+    },
+    exact=True,
+)
+_APPROVE = _object(
+    ["partials", "signature"],
+    {
+        "partials": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_SCOPE,
+            "items": _PARTIAL,
+            "description": "one partial decryption of R + B per envelope, in scope order",
+        },
+        "signature": _SIGNATURE,
+    },
+)
+_REJECT = _object(["reason", "signature"], {"reason": _text(MAX_LEGAL_BASIS), "signature": _SIGNATURE})
+_ROSTER_PROPOSAL = _object(
+    [],
+    {
+        "courts": {
+            "type": "array",
+            "items": _object(
+                ["name", "jurisdiction", "public_key"],
+                {
+                    "name": {"type": "string", "minLength": 1},
+                    "jurisdiction": {"type": "string"},
+                    "public_key": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{43}$"},
+                },
+                exact=True,
+            ),
+            "description": "the courts whose orders may open a disclosure (default: none); no court twice",
+        },
+        "organisations": {
+            "type": "array",
+            "items": _object(
+                ["name", "public_key", "may_submit", "may_cosign"],
+                {
+                    "name": {"type": "string", "minLength": 1},
+                    "public_key": _KEY,
+                    "may_submit": {"type": "boolean"},
+                    "may_cosign": {"type": "boolean"},
+                },
+                exact=True,
+            ),
+            "description": "the officers' organisations, their certifying keys (default: none), none twice",
+        },
+    },
+)
+_CERTIFICATE = _object(
+    ["certificate", "signature"],
+    {
+        "certificate": _object(
+            ["v", "username", "organisation", "officer_key", "not_before", "not_after"],
+            {
+                "v": {"const": 1},
+                "username": {"type": "string", "minLength": 1},
+                "organisation": {"type": "string", "minLength": 1},
+                "officer_key": _KEY,
+                "not_before": {**_UTC_SECOND, "description": "UTC to the second"},
+                "not_after": {**_UTC_SECOND, "description": "UTC to the second, after not_before"},
+            },
+            exact=True,
+        ),
+        "signature": {**_SIGNATURE, "description": "the organisation key's Ed25519 signature over it"},
+    },
+)
 
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -229,7 +486,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Register a legal officer's Ed25519 public key (own key, or any officer's as admin)",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _schema("public_key (base64url), optional username (admins)"),
+            "requestBody": _body("public_key (base64url), optional username (admins)", _REGISTER_KEY),
             "responses": {
                 "201": _schema(
                     "The recorded key",
@@ -253,7 +510,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Register a court (admin): name, jurisdiction, optional Ed25519 public key",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _schema("name, jurisdiction, public_key (base64url, optional)"),
+            "requestBody": _body("name, jurisdiction, public_key (base64url, optional)", _NEW_COURT),
             "responses": {"201": _schema("The court", _COURT), **_ERRORS},
         },
     },
@@ -280,7 +537,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _STAFF,
             "requestBody": {
-                "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+                "required": True,
+                "content": {"multipart/form-data": {"schema": _DRAFT_FORM}},
                 "description": "The request fields and the order document",
             },
             "responses": {
@@ -315,7 +573,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "blinding scalars (signature over the request digest, role reveal; logged first)",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema("signature (base64url)"),
+            "requestBody": _body("signature (base64url)", _SIGNATURE_ONLY),
             "responses": {"200": _schema("The reveal package", _REVEAL_PACKAGE), **_ERRORS},
         }
     },
@@ -326,7 +584,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "pseudonym in scope)",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema("blinded (base64url ristretto255 elements), signature (base64url)"),
+            "requestBody": _body(
+                "blinded (base64url ristretto255 elements), signature (base64url)", _OPRF_CHECK
+            ),
             "responses": {"200": _schema("The nodes' answers", _OPRF_ANSWERS), **_ERRORS},
         }
     },
@@ -336,7 +596,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Ed25519 signature over the digest of the body with them in",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema("blinding (base64url points), signature (base64url)"),
+            "requestBody": _body("blinding (base64url points), signature (base64url)", _SUBMIT),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -345,7 +605,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Co-sign: another legal officer's Ed25519 signature over the request digest",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema("username, signature (base64url)"),
+            "requestBody": _body("username, signature (base64url)", _COSIGN),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -355,31 +615,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "digest (role extend); nothing changes until it is co-signed",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema(
+            "requestBody": _body(
                 "username, sequence, old_delay_days, new_delay_days, reason, order_reference, "
                 "order (base64url PDF, optional), signature (base64url)",
-                {
-                    "type": "object",
-                    "required": [
-                        "username",
-                        "sequence",
-                        "old_delay_days",
-                        "new_delay_days",
-                        "reason",
-                        "order_reference",
-                        "signature",
-                    ],
-                    "properties": {
-                        "username": {"type": "string"},
-                        "sequence": {"type": "integer", "minimum": 1},
-                        "old_delay_days": {"type": "integer", "minimum": 0},
-                        "new_delay_days": {"type": "integer", "minimum": 1, "maximum": 3650},
-                        "reason": {"type": "string"},
-                        "order_reference": {"type": "string"},
-                        "order": {"type": "string"},
-                        "signature": {"type": "string"},
-                    },
-                },
+                _EXTENSION,
             ),
             "responses": {"201": _schema("The request with its extensions", _REQUEST), **_ERRORS},
         }
@@ -399,7 +638,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "schema": {"type": "integer", "minimum": 1},
                 },
             ],
-            "requestBody": _schema("username, signature (base64url)"),
+            "requestBody": _body("username, signature (base64url)", _EXTENSION_COSIGN),
             "responses": {"200": _schema("The request with its extensions", _REQUEST), **_ERRORS},
         }
     },
@@ -409,7 +648,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "the withdrawal digest (role withdraw); partial decryptions are deleted",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _schema("username, reason, signature (base64url)"),
+            "requestBody": _body("username, reason, signature (base64url)", _WITHDRAW),
             "responses": {"200": _schema("The withdrawn request", _REQUEST), **_ERRORS},
         }
     },
@@ -449,7 +688,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_ID],
-            "requestBody": _schema("partials (list), signature (base64url)"),
+            "requestBody": _body("partials (list), signature (base64url)", _APPROVE),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -459,7 +698,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_ID],
-            "requestBody": _schema("reason, signature (base64url)"),
+            "requestBody": _body("reason, signature (base64url)", _REJECT),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -492,7 +731,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "must sign it",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _schema("courts, organisations"),
+            "requestBody": _body("courts, organisations", _ROSTER_PROPOSAL),
             "responses": {"201": _schema("The proposed roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
@@ -502,7 +741,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_VERSION],
-            "requestBody": _schema("signature (base64url)"),
+            "requestBody": _body("signature (base64url)", _SIGNATURE_ONLY),
             "responses": {"200": _schema("The roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
@@ -511,7 +750,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Record an officer's key with the certificate their organisation signed",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _schema("certificate, signature (base64url)"),
+            "requestBody": _body("certificate, signature (base64url)", _CERTIFICATE),
             "responses": {
                 "201": _schema(
                     "The recorded key",
