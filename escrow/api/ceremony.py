@@ -15,7 +15,15 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from escrow.api.auth import role_required
 from escrow.errors import ValidationError
-from escrow.httpkit import current_time, get_components, get_session, int_field, json_object, text_field
+from escrow.httpkit import (
+    MAX_ID,
+    current_time,
+    get_components,
+    get_session,
+    int_field,
+    json_object,
+    text_field,
+)
 from escrow.protocol.ceremony import ERASURE_KIND, MESSAGE_KINDS, PURPOSE_ESCROW, PURPOSES, SignedMessage
 from escrow.protocol.signed_request import HolderAuthorization, request_target
 from escrow.services import ceremony as ceremony_service
@@ -147,7 +155,10 @@ admin_bp = Blueprint("ceremony_admin_api", __name__, url_prefix="/api/v1/admin")
 
 def _int_list(data: dict[str, Any], name: str) -> list[int]:
     value = data.get(name)
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    # Within the id column's range: a larger number names no row (and SQLite or PostgreSQL would fail on it).
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_ID for v in value
+    ):
         raise ValidationError(f"field {name!r} must be a list of key-holder ids")
     return value
 
@@ -382,7 +393,11 @@ _TRANSCRIPT = {
     },
 }
 _SIGNATURE = _b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
-_HOLDER_IDS = {"type": "array", "items": _INT, "description": "key-holder ids"}
+_HOLDER_IDS = {
+    "type": "array",
+    "items": {**_INT, "minimum": 1, "maximum": MAX_ID},
+    "description": "key-holder ids",
+}
 _ENROLMENT = {
     "type": "object",
     "required": ["invitation", "signing_key", "exchange_key", "signature"],

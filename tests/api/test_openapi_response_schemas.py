@@ -376,3 +376,25 @@ def test_key_holder_enrolment_and_a_ceremony_answer_and_are_sent_as_documented(
         ("POST", "/api/v1/ceremonies/{ceremony_id}/messages"),
         ("POST", "/api/v1/admin/ceremonies/{ceremony_id}/cancel"),
     } <= bodies.accepted()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/admin/ceremonies", "/api/v1/admin/reshares"])
+def test_a_key_holder_id_beyond_the_documented_range_is_a_422_not_a_500(
+    client: FlaskClient,
+    document: dict[str, Any],
+    path: str,
+    login_as,  # type: ignore[no-untyped-def]
+) -> None:
+    """The schemas bound holder ids by the id column (1 to 2**31 - 1); a larger one once reached the
+    database and failed there (500 on SQLite and PostgreSQL)."""
+    login_as("ada", "admin")
+    csrf = {"X-CSRFToken": client.get("/api/v1/session").get_json()["csrf_token"]}
+    schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    beyond = schema["properties"]["holders"]["items"]["maximum"] + 1
+    body = {"threshold": 2, "dealers": [1, 2], "holders": [beyond, 2**70]}
+
+    response = client.post(path, json=body, headers=csrf)
+
+    assert _errors(document, schema, body) != []
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["detail"] == "field 'holders' must be a list of key-holder ids"
