@@ -17,12 +17,21 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from escrow.crypto.transcript import canonical_json
 from escrow.identity.devidp import DevIdentityProvider, DevUser
-from escrow.models import KEY_STATUS_ACTIVE, KEY_STATUS_RETIRED, Credential, EscrowKey, LogEntry, LogState
+from escrow.models import (
+    KEY_STATUS_ACTIVE,
+    KEY_STATUS_RETIRED,
+    Credential,
+    EscrowKey,
+    LogEntry,
+    LogState,
+    SigningKey,
+)
 from escrow.services.dev_ceremony import new_holder_secrets, record_simulated_ceremony
 from escrow.services.read_cache import KEYS, bump_generation
 from tests.credentials_support import NOW, add_platform, make_log, sign_in, threshold_key
@@ -116,3 +125,61 @@ def test_the_rotated_to_key_keeps_sealing_after_a_bump(
 
     assert _issue(client).status_code == 201
     assert _newest_envelope_key(db_session) == rotated
+
+
+# Item 1 of the review, second part: a value cached under a generation it does not belong to. The first
+# issuance that finds no signing key makes one (its row, its file, a move of the keys generation); with an
+# Idempotency-Key the whole request is one transaction (httpkit.one_transaction), and the cache kept that
+# key under the generation read before it was made. A fault that rolls the request back after the key
+# was made (here a database writer's trigger on idempotency_keys; a dropped connection does the same)
+# left the worker signing with a key whose row never committed: every later credential's row names it
+# (a foreign key), so the worker failed every issuance until some other change moved the generation.
+
+_FAULT_SQLITE = (
+    "CREATE TRIGGER review15_fault BEFORE UPDATE ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'fault'); END"
+)
+_FAULT_PG = (
+    "CREATE FUNCTION review15_fault() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'fault'; END $$",
+    "CREATE TRIGGER review15_fault BEFORE UPDATE ON idempotency_keys FOR EACH ROW "
+    "EXECUTE FUNCTION review15_fault()",
+)
+
+
+def _install_fault(db_session: Session) -> None:
+    statements = _FAULT_PG if db_session.get_bind().dialect.name == "postgresql" else (_FAULT_SQLITE,)
+    for statement in statements:
+        db_session.execute(text(statement))
+    db_session.commit()
+
+
+def _remove_fault(db_session: Session) -> None:
+    db_session.execute(
+        text(
+            "DROP TRIGGER review15_fault"
+            + (" ON idempotency_keys" if db_session.get_bind().dialect.name == "postgresql" else "")
+        )
+    )
+    db_session.commit()
+
+
+def test_signing_key_made_in_a_rolled_back_issuance_is_not_kept_by_the_worker(
+    oidc_app: Flask, client: FlaskClient, dev_idp: DevIdentityProvider, db_session: Session
+) -> None:
+    add_platform(db_session, "forum")
+    assert sign_in(client, dev_idp, IVY).status_code == 302
+    assert db_session.scalar(select(func.count()).select_from(SigningKey)) == 0
+    _install_fault(db_session)
+    headers = {**_csrf(client), "Idempotency-Key": '"review15-rolled-back-issuance"'}
+    try:
+        failed = client.post("/api/v1/me/credentials", json={"platform_id": "forum"}, headers=headers)
+        assert failed.status_code == 500
+    except DBAPIError:  # the test app may propagate it
+        pass
+    _remove_fault(db_session)
+    assert db_session.scalar(select(func.count()).select_from(SigningKey)) == 0  # it rolled back
+
+    response = _issue(client)  # the fault is gone
+
+    assert response.status_code == 201, response.get_data(as_text=True)[:300]
+    assert db_session.scalar(select(func.count()).select_from(SigningKey)) == 1
