@@ -12,6 +12,8 @@ force is now the one the newest key entry of the log's tree names.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +23,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from escrow.config import Settings
 from escrow.crypto.transcript import canonical_json
+from escrow.identity.base import VerifiedIdentity
 from escrow.identity.devidp import DevIdentityProvider, DevUser
+from escrow.keystore import load_keyring
 from escrow.models import (
     KEY_STATUS_ACTIVE,
     KEY_STATUS_RETIRED,
@@ -32,9 +37,21 @@ from escrow.models import (
     LogState,
     SigningKey,
 )
+from escrow.protocol.credentials import DEFAULT_LEEWAY, StaticKeys, verify_credential
+from escrow.services.credentials import issue_credential
 from escrow.services.dev_ceremony import new_holder_secrets, record_simulated_ceremony
 from escrow.services.read_cache import KEYS, bump_generation
-from tests.credentials_support import NOW, add_platform, make_log, sign_in, threshold_key
+from escrow.services.registration import register_person
+from escrow.services.signing_keys import published_jwks, rotate_signing_key
+from tests.credentials_support import (
+    NOW,
+    add_platform,
+    install_key,
+    make_log,
+    make_oprf,
+    sign_in,
+    threshold_key,
+)
 
 IVY = DevUser("ivy", "Ivy Example", "1971-05-06")
 
@@ -183,3 +200,44 @@ def test_signing_key_made_in_a_rolled_back_issuance_is_not_kept_by_the_worker(
 
     assert response.status_code == 201, response.get_data(as_text=True)[:300]
     assert db_session.scalar(select(func.count()).select_from(SigningKey)) == 1
+
+
+# Item 3 of the review: a retired signing key's publication. It is extended to the next whole hour after
+# each credential's expiry, and verifiers (the SDK, verify_and_redeem) accept a credential until its
+# expiry plus DEFAULT_LEEWAY. A credential whose expiry fell on the hour left its key published exactly
+# until then: a verifier fetching the JWKS in the leeway met a valid credential it had no key for.
+
+
+def test_retired_signing_key_stays_published_through_the_leeway_of_its_last_credential(
+    db_session: Session, tmp_path: Path
+) -> None:
+    keyring = load_keyring(Settings.for_tests("sqlite://", tmp_path / "keys"))
+    install_key(db_session)
+    add_platform(db_session, "hourly", credential_lifetime_s=3600)
+    person = register_person(
+        db_session,
+        identity=VerifiedIdentity("oidc", "https://idp.example", "h", "Hal Example", "1990-01-02", "low"),
+        oprf=make_oprf(),
+        log=make_log(),
+        now=NOW,
+    )
+    top = NOW.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # expiry on the hour too
+    issued = issue_credential(
+        db_session,
+        person_id=person.account.id,
+        platform_id="hourly",
+        secret=person.secret,
+        keyring=keyring,
+        issuer="http://escrow.test",
+        log=make_log(),
+        now=top,
+    )
+    rotate_signing_key(db_session, keyring, log=make_log(), now=top)
+    in_leeway = issued.expires_at + DEFAULT_LEEWAY / 2
+
+    keys = StaticKeys(published_jwks(db_session, now=in_leeway))
+
+    credential = verify_credential(
+        issued.token, keys, issuer="http://escrow.test", platform_id="hourly", now=in_leeway
+    )
+    assert credential.credential_id == issued.credential_id
