@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from escrow.crypto.dkg import ThresholdPublicKey
 from escrow.crypto.transcript import b64u_encode, canonical_json, sha256
 from escrow.errors import EscrowKeyUnpinnedError, InvalidStateError
-from escrow.models import KEY_STATUS_ACTIVE, Ceremony, EscrowKey, LogEntry
+from escrow.models import KEY_STATUS_ACTIVE, Ceremony, EscrowKey, LogEntry, LogState
 from escrow.protocol.ceremony import (
     KEY_EVENT_KINDS,
     PURPOSE_ESCROW,
@@ -65,8 +65,12 @@ def _require_ceremony(key_id: str, ceremony_id: int | None) -> int:
 
 
 def _key_events() -> Select[bytes]:
-    # Few entries have these kinds, and `kind` is indexed.
-    return select(LogEntry.body).where(LogEntry.kind.in_(KEY_EVENT_KINDS)).order_by(LogEntry.idx.desc())
+    # Few entries have these kinds, and `kind` is indexed. Only entries of the tree count: a row a
+    # database writer adds beyond the head is in no checkpoint, so no auditor or witness ever sees it.
+    in_tree = LogEntry.idx < select(LogState.size).where(LogState.id == 1).scalar_subquery()
+    return (
+        select(LogEntry.body).where(LogEntry.kind.in_(KEY_EVENT_KINDS), in_tree).order_by(LogEntry.idx.desc())
+    )
 
 
 def _matching_event(body: bytes | str, key_id: str, ceremony_id: int) -> dict[str, Any] | None:
@@ -77,7 +81,7 @@ def _matching_event(body: bytes | str, key_id: str, ceremony_id: int) -> dict[st
 
 
 def _activation_event(session: Session, key_id: str, ceremony_id: int) -> dict[str, Any] | None:
-    # The newest key entry for this ceremony counts.
+    # The newest key entry for this ceremony (pin_escrow_key: a key activated before issue 14).
     for body in session.execute(_key_events()).scalars():
         if (event := _matching_event(body, key_id, ceremony_id)) is not None:
             return event
@@ -85,9 +89,16 @@ def _activation_event(session: Session, key_id: str, ceremony_id: int) -> dict[s
 
 
 def _key_in_force(session: Session) -> tuple[ThresholdPublicKey, int, dict[str, Any] | None]:
-    """The active key, its newest completed ceremony and the newest key entry naming both, read in one
-    statement (issuance is a hot path: issue 15's HTTP target). The newest key entry is the one that
-    names them unless a retired key's entry came later; only then are the older entries read."""
+    """The active key, its newest completed ceremony and the data of the newest key entry of the log's
+    tree, read in one statement (issuance is a hot path: issue 15's HTTP target).
+
+    That entry, and no older one, is the one check_key_pin must find naming the key and the ceremony:
+    every activation, reshare and pin logs one for the key it makes active, so the key in force is the
+    one the log names last. A retired key made active again by UPDATEs of `status` (its ceremony and
+    its own older activation entry are all still there) is refused: the log says it was replaced.
+    None when there is no key entry, or when the newest one names the key but no ceremony (a key
+    activated before issue 14: check_key_pin then says no entry pins it, and `check-key --pin` does).
+    """
     row = session.execute(
         select(
             EscrowKey,
@@ -100,10 +111,12 @@ def _key_in_force(session: Session) -> tuple[ThresholdPublicKey, int, dict[str, 
     key_row, ceremony, newest_event = row
     key = parse_escrow_key(key_row)
     ceremony_id = _require_ceremony(key.key_id, ceremony)
-    event = None if newest_event is None else _matching_event(newest_event, key.key_id, ceremony_id)
-    if event is None and newest_event is not None:
-        event = _activation_event(session, key.key_id, ceremony_id)
-    return key, ceremony_id, event
+    if newest_event is None:
+        return key, ceremony_id, None
+    data = json.loads(newest_event).get("data", {})
+    if data.get("key_id") == key.key_id and data.get("ceremony") != ceremony_id:
+        return key, ceremony_id, None
+    return key, ceremony_id, dict(data)
 
 
 def _fingerprint(key: ThresholdPublicKey, ceremony_id: int, event: dict[str, Any] | None) -> bytes:

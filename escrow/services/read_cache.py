@@ -33,6 +33,8 @@ GENERATIONS: Final = (KEYS, PLATFORMS)
 # API keys are cached by prefix; a bound keeps a flood of distinct valid keys from growing a worker.
 MAX_ENTRIES: Final = 10_000
 _SESSION_INFO_KEY: Final = "escrow.read_cache.generations"
+# {family: how many times this session moved it}: ReadCache.get keeps no value whose load moved it.
+_BUMPS_INFO_KEY: Final = "escrow.read_cache.bumps"
 
 T = TypeVar("T")
 
@@ -53,6 +55,8 @@ def bump_generation(session: Session, name: str) -> None:
     if result.rowcount != 1:  # type: ignore[attr-defined]  # the migration seeds every name
         raise LookupError(f"no cache generation row named {name!r}: run `escrow db upgrade`")
     session.info.pop(_SESSION_INFO_KEY, None)
+    bumps = session.info.setdefault(_BUMPS_INFO_KEY, {})
+    bumps[name] = bumps.get(name, 0) + 1
 
 
 def current_generations(session: Session) -> dict[str, int]:
@@ -103,7 +107,11 @@ class ReadCache:
 
         ``load`` runs on ``session`` after the generation was read in the same transaction, so a value
         is never older than the generation it is stored under (at worst newer, which costs one extra
-        reload). Raises whatever ``load`` raises (nothing is cached then).
+        reload). Raises whatever ``load`` raises (nothing is cached then). A value whose ``load`` moved
+        the family itself (the first signing key, made by the issuance that looked for it) is returned
+        but not kept: it would sit under the generation read before the change, and if the change then
+        rolls back (one_transaction: a fault after the operation) that generation stays, and the value
+        with it, naming rows that do not exist (review of issue 15).
         """
         generation = current_generations(session).get(family, -1)
         slot = (family, key)
@@ -113,7 +121,10 @@ class ReadCache:
             if entry is not None and is_current and _is_unexpired(entry, now):
                 self._entries.move_to_end(slot)
                 return cast(T, entry.value)
+        bumps_before = session.info.get(_BUMPS_INFO_KEY, {}).get(family, 0)
         value = load()
+        if session.info.get(_BUMPS_INFO_KEY, {}).get(family, 0) != bumps_before:
+            return value
         with self._lock:
             self._entries[slot] = _Entry(generation, value, valid_until(value))
             self._entries.move_to_end(slot)

@@ -21,6 +21,7 @@ from escrow.crypto.tokens import public_jwk, public_key_of
 from escrow.errors import ConflictError, InvalidStateError
 from escrow.keystore import SIGNING_SEED_BYTES, Keyring, write_signing_seed
 from escrow.models import SigningKey
+from escrow.protocol.credentials import DEFAULT_LEEWAY
 from escrow.services.read_cache import KEYS, ReadCache, bump_generation
 from escrow.services.transparency import LogSigner, append_event
 
@@ -130,12 +131,15 @@ _published_lock = threading.Lock()
 def extend_publication(session: Session, kid: str, expires_at: datetime) -> None:
     """Records that a credential signed by ``kid`` is valid until ``expires_at`` (does not commit).
 
-    Publishes up to the next whole hour after ``expires_at``, with one conditional UPDATE (no row load)
+    Publishes up to the next whole hour after ``expires_at`` plus the verifiers' leeway (a credential
+    is accepted until then: one expiring on the hour left its key unpublished for DEFAULT_LEEWAY while
+    it still verified), with one conditional UPDATE (no row load)
     that writes only when that is later than what is recorded; none when this process has already
     seen a committed publication that long (issuance is a hot path: docs/benchmarks.md#credentials).
     """
     step = PUBLICATION_STEP_S
-    until = datetime.fromtimestamp(-(-int(expires_at.timestamp()) // step) * step, expires_at.tzinfo)
+    accepted_until = int((expires_at + DEFAULT_LEEWAY).timestamp())
+    until = datetime.fromtimestamp(-(-accepted_until // step) * step, expires_at.tzinfo)
     with _published_lock:
         seen = _published_through.get(kid)
     if seen is not None and seen >= until:

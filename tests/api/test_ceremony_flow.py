@@ -34,6 +34,7 @@ from escrow.protocol.ceremony import (
 from escrow.services import ceremony as ceremony_service
 from escrow.services import keyholders as keyholder_service
 from escrow.services.escrow_keys import active_escrow_key
+from escrow.services.key_pinning import pinned_escrow_key
 from tests.api.holders import FlaskTransport, Holder, enrol_holders, run_ceremony
 
 NOW = datetime.now(UTC)
@@ -295,6 +296,8 @@ def test_reshare_3_of_5_to_2_of_3_keeps_the_key_and_old_envelopes_open(
     assert status == "active"
     new_key = active_escrow_key(db_session)
     assert (new_key.key_id, new_key.public_key, new_key.threshold) == (key.key_id, key.public_key, 2)
+    # and the reshared key is the one seals use: the log's newest key entry (key.reshared) pins it
+    assert pinned_escrow_key(db_session) == new_key
     digest = b"\x02" * 32
     new_partials = [
         partial_decrypt(h.secrets.share_for(key.key_id).share, envelope, digest) for h in new_set[1:]
