@@ -77,7 +77,12 @@ def make_engine(url: str) -> Engine:
         # Pre-ping kept (issue 17 finding 10 wanted it gone): without it, a connection the server dropped
         # failed in CI with psycopg's "another command is already in progress" outside the 503 path.
         # Until that is understood, a checkout costs one round trip and a dropped connection is replaced.
-        return create_engine(sa_url, pool_pre_ping=True, connect_args=connect_args)
+        # READ COMMITTED said, not assumed from the server's default_transaction_isolation: the
+        # conditional UPDATEs (redemption, revocation) re-check the newest committed row when they
+        # wait, and issuance and redemption read and write in one transaction (end_read_before_write).
+        return create_engine(
+            sa_url, pool_pre_ping=True, isolation_level="READ COMMITTED", connect_args=connect_args
+        )
 
     engine = create_engine(sa_url)
     is_file_database = sa_url.database not in (None, "", ":memory:") and sa_url.query.get("mode") != "memory"

@@ -57,3 +57,21 @@ def test_alembic_without_attributes_migrates_database_from_environment(
     engine = make_engine(url)
     assert "escrow_keys" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_postgresql_transactions_are_read_committed_whatever_the_server_default(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not empty_database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL setting (make test-pg)")
+    # An operator's default_transaction_isolation = serializable (here through libpq's PGOPTIONS)
+    # would turn racing redemptions into serialization failures instead of a conditional UPDATE's no-op.
+    monkeypatch.setenv("PGOPTIONS", "-c default_transaction_isolation=serializable")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            level = connection.execute(text("SHOW transaction_isolation")).scalar_one()
+    finally:
+        engine.dispose()
+
+    assert level == "read committed"
