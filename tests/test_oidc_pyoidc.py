@@ -1,7 +1,9 @@
 """pyoidc (``oic``, a relying-party library the project uses nowhere else) signs in with a live
 escrow over RS256 (issue 19; pyjwkest, under it, cannot read Ed25519 keys): discovery, the code flow
 with a client secret, ID token verification, and its own checks of ``max_age`` against
-``auth_time`` (no clock tolerance at all) and of ``acr`` against ``acr_values``."""
+``auth_time`` (no clock tolerance at all) and of ``acr`` against ``acr_values``; refresh with
+rotation and reuse detection; its end session request, and the back-channel logout token verified
+by its own ``BackChannelLogoutRequest`` (openid-client 6 has no logout token validation)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,43 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from oic.oauth2.message import TokenErrorResponse
 from oic.oic import Client
-from oic.oic.message import AccessTokenResponse, AuthorizationResponse, RegistrationResponse
+from oic.oic.message import (
+    AccessTokenResponse,
+    AuthorizationResponse,
+    BackChannelLogoutRequest,
+    EndSessionRequest,
+    RegistrationResponse,
+)
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
-from tests.oidc_support import RP_CALLBACK, add_client, browse_to_callback, log_in_over_http, register_person
+from escrow.httpkit import get_components
+from escrow.services.logout import set_logout_settings
+from tests.http_receiver import http_receiver
+from tests.oidc_support import (
+    RP_BASE,
+    RP_CALLBACK,
+    add_client,
+    browse_to_callback,
+    log_in_over_http,
+    register_person,
+)
+
+SIGNED_OUT = RP_BASE + "/signed-out"
 
 
 def _pyoidc_sign_in(
     base: str, secret: str, browser: requests.Session, person: Any, **params: Any
 ) -> dict[str, Any]:
+    _client, _state, tokens = _pyoidc_signed_in(base, secret, browser, person, **params)
+    return dict(tokens["id_token"].to_dict())
+
+
+def _pyoidc_signed_in(
+    base: str, secret: str, browser: requests.Session, person: Any, **params: Any
+) -> tuple[Client, str, AccessTokenResponse]:
+    """pyoidc signs in as the platform forum: (its client, the grant's state, the token response)."""
     client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
     client.provider_config(base)
     client.store_registration_info(
@@ -54,7 +83,7 @@ def _pyoidc_sign_in(
         state=state, request_args={"code": answer["code"]}, authn_method="client_secret_basic"
     )
     assert isinstance(tokens, AccessTokenResponse), tokens
-    return dict(tokens["id_token"].to_dict())
+    return client, state, tokens
 
 
 def test_pyoidc_signs_in_with_rs256_and_gets_no_auth_time_unasked(live_oidc_provider: Any) -> None:
@@ -104,3 +133,76 @@ def test_pyoidc_prompt_login_gets_a_fresh_auth_time_and_acr_values_match(live_oi
 
     assert claims["auth_time"] >= asked_at
     assert claims["acr"] == "http://eidas.europa.eu/LoA/high"
+
+
+def test_pyoidc_refresh_rotates_and_a_reused_refresh_token_revokes_the_sign_in(
+    live_oidc_provider: Any,
+) -> None:
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+    client, state, tokens = _pyoidc_signed_in(base, secret, browser, person)
+    first = client.get_token(state=state)
+
+    # pyoidc refreshes (grant_type=refresh_token with client_secret_basic)
+    rotated = client.do_access_token_refresh(state=state, authn_method="client_secret_basic")
+
+    # Rotation: a new refresh token, and a new access token that reads userinfo
+    assert isinstance(rotated, AccessTokenResponse), rotated
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    assert rotated["access_token"] != tokens["access_token"]
+    assert client.do_user_info_request(method="GET", state=state)["sub"] == tokens["id_token"]["sub"]
+    # Reuse: the old refresh token is refused, and then so is the rotated one (the family is revoked)
+    reused = client.do_access_token_refresh(state=state, token=first, authn_method="client_secret_basic")
+    assert isinstance(reused, TokenErrorResponse), reused
+    assert reused["error"] == "invalid_grant"
+    assert client.get_token(state=state).refresh_token == rotated["refresh_token"]
+    after = client.do_access_token_refresh(state=state, authn_method="client_secret_basic")
+    assert isinstance(after, TokenErrorResponse), after
+    assert after["error"] == "invalid_grant"
+
+
+def test_pyoidc_end_session_request_logs_out_and_its_logout_token_verifies(live_oidc_provider: Any) -> None:
+    # Given forum (RS256) with a post-logout redirect URI and a back-channel receiver, signed in by pyoidc
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+    with http_receiver(path="/backchannel-logout") as receiver:
+        set_logout_settings(
+            session,
+            platform_id="forum",
+            post_logout_redirect_uris=[SIGNED_OUT],
+            backchannel_logout_uri=receiver.url,
+            allow_loopback=True,
+            log=get_components(app).log,
+            now=datetime.now(UTC),
+        )
+        client, state, tokens = _pyoidc_signed_in(base, secret, browser, person)
+
+        # When the browser follows pyoidc's end session request (id_token_hint from the grant)
+        url, _body, _headers, _request = client.request_info(
+            EndSessionRequest,
+            method="GET",
+            request_args={"post_logout_redirect_uri": SIGNED_OUT, "state": state},
+            state=state,
+        )
+        assert url.startswith(base + "/oidc/logout?")
+        response = browser.get(url, allow_redirects=False)
+        received = receiver.wait_for(1)
+
+    # Then escrow signed the person out and came back with the state
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"] == f"{SIGNED_OUT}?state={state}"
+    assert browser.get(base + "/account/credentials", allow_redirects=False).status_code != 200
+    # And the platform's back-channel logout token verifies with pyoidc (signature from escrow's
+    # JWKS in its keyjar, iss, aud, events, no nonce) and names the signed-in session
+    logout = BackChannelLogoutRequest().from_urlencoded(received[0].body.decode())
+    assert logout.verify(keyjar=client.keyjar, iss=base, aud="forum")
+    claims = logout["logout_token"]
+    assert claims["sid"] == tokens["id_token"]["sid"]
+    assert claims["sub"] == tokens["id_token"]["sub"]
+    assert "nonce" not in claims
