@@ -3,17 +3,20 @@ escrow over RS256 (issue 19; pyjwkest, under it, cannot read Ed25519 keys): disc
 with a client secret, ID token verification, and its own checks of ``max_age`` against
 ``auth_time`` (no clock tolerance at all) and of ``acr`` against ``acr_values``; refresh with
 rotation and reuse detection; its end session request, and the back-channel logout token verified
-by its own ``BackChannelLogoutRequest`` (openid-client 6 has no logout token validation)."""
+by its own ``BackChannelLogoutRequest`` (openid-client 6 has no logout token validation); its OAuth
+client reads the RFC 8414 document, introspects and revokes; ``prompt=none``; a request object."""
 
 from __future__ import annotations
 
 import secrets
 import urllib.parse
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from oic.oauth2.message import TokenErrorResponse
+from oic.extension.client import Client as OAuthClient
+from oic.oauth2.message import ErrorResponse, Message, TokenErrorResponse
 from oic.oic import Client
 from oic.oic.message import (
     AccessTokenResponse,
@@ -30,6 +33,7 @@ from tests.http_receiver import http_receiver
 from tests.oidc_support import (
     RP_BASE,
     RP_CALLBACK,
+    Person,
     add_client,
     browse_to_callback,
     log_in_over_http,
@@ -50,6 +54,27 @@ def _pyoidc_signed_in(
     base: str, secret: str, browser: requests.Session, person: Any, **params: Any
 ) -> tuple[Client, str, AccessTokenResponse]:
     """pyoidc signs in as the platform forum: (its client, the grant's state, the token response)."""
+    client, state, answer = _pyoidc_authorize(base, secret, browser, person, **params)
+    assert isinstance(answer, AuthorizationResponse), answer
+    tokens = client.do_access_token_request(
+        state=state, request_args={"code": answer["code"]}, authn_method="client_secret_basic"
+    )
+    assert isinstance(tokens, AccessTokenResponse), tokens
+    return client, state, tokens
+
+
+def _pyoidc_authorize(
+    base: str,
+    secret: str,
+    browser: requests.Session,
+    person: Any,
+    *,
+    browse: Callable[[requests.Session, str, Any, str], str] = browse_to_callback,
+    construct: dict[str, Any] | None = None,
+    **params: Any,
+) -> tuple[Client, str, Message]:
+    """pyoidc sends the browser to escrow as the platform forum (``construct``: pyoidc's own options
+    for building the request) and parses where it comes back: (client, state, the response)."""
     client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
     client.provider_config(base)
     client.store_registration_info(
@@ -71,19 +96,24 @@ def _pyoidc_signed_in(
             "redirect_uri": RP_CALLBACK,
             "state": state,
             **params,
-        }
+        },
+        **(construct or {}),
     )
-    callback = browse_to_callback(browser, base, person, request.request(client.authorization_endpoint))
+    callback = browse(browser, base, person, request.request(client.authorization_endpoint))
     answer = client.parse_response(
         AuthorizationResponse, info=urllib.parse.urlsplit(callback).query, sformat="urlencoded"
     )
     assert answer["state"] == state
     assert answer["iss"] == base  # RFC 9207 (pyoidc does not check it itself)
-    tokens = client.do_access_token_request(
-        state=state, request_args={"code": answer["code"]}, authn_method="client_secret_basic"
-    )
-    assert isinstance(tokens, AccessTokenResponse), tokens
-    return client, state, tokens
+    return client, state, answer
+
+
+def _straight_to_callback(browser: requests.Session, base: str, person: Any, url: str) -> str:
+    """The browser follows the authorization URL and is sent straight back: no page shown."""
+    response = browser.get(url, allow_redirects=False)
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"].startswith(RP_CALLBACK), response.headers["Location"]
+    return response.headers["Location"]
 
 
 def test_pyoidc_signs_in_with_rs256_and_gets_no_auth_time_unasked(live_oidc_provider: Any) -> None:
@@ -206,3 +236,93 @@ def test_pyoidc_end_session_request_logs_out_and_its_logout_token_verifies(live_
     assert claims["sid"] == tokens["id_token"]["sid"]
     assert claims["sub"] == tokens["id_token"]["sub"]
     assert "nonce" not in claims
+
+
+def test_pyoidc_oauth_client_reads_rfc8414_metadata_then_introspects_and_revokes(
+    live_oidc_provider: Any,
+) -> None:
+    # Given tokens from a pyoidc sign-in, and pyoidc's OAuth 2.0 extension client (RFC 7662, 7009)
+    # configured from the RFC 8414 document
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+    _client, _state, tokens = _pyoidc_signed_in(base, secret, browser, person)
+    oauth = OAuthClient(client_id="forum", client_authn_method=CLIENT_AUTHN_METHOD)
+    oauth.client_secret = secret
+    metadata = oauth.provider_config(base, serv_pattern="%s/.well-known/oauth-authorization-server")
+    assert metadata["issuer"] == base
+    assert oauth.introspection_endpoint == base + "/api/v1/oidc/introspect"
+    assert oauth.revocation_endpoint == base + "/api/v1/oidc/revoke"
+
+    def introspect(kind: str) -> dict[str, Any]:
+        answer = oauth.do_token_introspection(
+            request_args={"token": tokens[kind], "token_type_hint": kind}, authn_method="client_secret_basic"
+        )
+        return dict(answer.to_dict())
+
+    def revoke(kind: str) -> int:
+        return oauth.do_token_revocation(  # type: ignore[no-any-return]
+            request_args={"token": tokens[kind], "token_type_hint": kind}, authn_method="client_secret_basic"
+        )
+
+    # Then both tokens are active, for the platform's pseudonym
+    for kind in ("access_token", "refresh_token"):
+        answer = introspect(kind)
+        assert answer["active"] is True, answer
+        assert (answer["sub"], answer["client_id"]) == (tokens["id_token"]["sub"], "forum")
+    # And each, once revoked, is inactive
+    assert revoke("access_token") == 200
+    assert introspect("access_token") == {"active": False}
+    assert introspect("refresh_token")["active"] is True
+    assert revoke("refresh_token") == 200
+    assert introspect("refresh_token") == {"active": False}
+
+
+def test_pyoidc_prompt_none_gets_a_code_without_any_page_once_signed_in_and_consented(
+    live_oidc_provider: Any,
+) -> None:
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+    first = _pyoidc_sign_in(base, secret, browser, person)
+
+    _client, _state, tokens = _pyoidc_signed_in(
+        base, secret, browser, person, prompt="none", browse=_straight_to_callback
+    )
+
+    assert tokens["id_token"]["sub"] == first["sub"]
+
+
+def test_pyoidc_prompt_none_without_a_sign_in_is_login_required(live_oidc_provider: Any) -> None:
+    base, app, _clock, session = live_oidc_provider
+    register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    person = Person("BEL", "P1234567")
+
+    _client, _state, answer = _pyoidc_authorize(
+        base, secret, requests.Session(), person, prompt="none", browse=_straight_to_callback
+    )
+
+    assert isinstance(answer, ErrorResponse), answer
+    assert answer["error"] == "login_required"
+
+
+def test_pyoidc_request_object_comes_back_as_request_not_supported(live_oidc_provider: Any) -> None:
+    # pyoidc puts the request in a request object (request_method="request", OIDC Core 6.1: the
+    # OAuth parameters repeated outside it); escrow, which takes none, says so at the redirect URI
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+
+    _client, _state, answer = _pyoidc_authorize(
+        base, secret, browser, person, construct={"request_method": "request"}, browse=_straight_to_callback
+    )
+
+    assert isinstance(answer, ErrorResponse), answer
+    assert answer["error"] == "request_not_supported"
