@@ -4,7 +4,8 @@ with a client secret, ID token verification, and its own checks of ``max_age`` a
 ``auth_time`` (no clock tolerance at all) and of ``acr`` against ``acr_values``; refresh with
 rotation and reuse detection; its end session request, and the back-channel logout token verified
 by its own ``BackChannelLogoutRequest`` (openid-client 6 has no logout token validation); its OAuth
-client reads the RFC 8414 document, introspects and revokes; ``prompt=none``; a request object."""
+client reads the RFC 8414 document, introspects and revokes; ``prompt=none`` and ``consent``; a
+request object."""
 
 from __future__ import annotations
 
@@ -326,3 +327,42 @@ def test_pyoidc_request_object_comes_back_as_request_not_supported(live_oidc_pro
 
     assert isinstance(answer, ErrorResponse), answer
     assert answer["error"] == "request_not_supported"
+
+
+def test_pyoidc_prompt_none_signed_in_but_never_consented_is_consent_required(
+    live_oidc_provider: Any,
+) -> None:
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+
+    _client, _state, answer = _pyoidc_authorize(
+        base, secret, browser, person, prompt="none", browse=_straight_to_callback
+    )
+
+    assert isinstance(answer, ErrorResponse), answer
+    assert answer["error"] == "consent_required"
+
+
+def test_pyoidc_prompt_consent_shows_the_consent_screen_again(live_oidc_provider: Any) -> None:
+    base, app, _clock, session = live_oidc_provider
+    person = register_person(session, app)
+    secret = add_client(session, app, "forum", alg="RS256")
+    browser = requests.Session()
+    log_in_over_http(browser, base, person)
+    _pyoidc_sign_in(base, secret, browser, person)
+    shown: list[str] = []
+
+    def consent_screen_first(browser: requests.Session, base: str, person: Any, url: str) -> str:
+        page = browser.get(url, allow_redirects=False)
+        shown.append(str(page.status_code) + (" consent" if "verified unique person" in page.text else ""))
+        return browse_to_callback(browser, base, person, url)
+
+    _client, _state, tokens = _pyoidc_signed_in(
+        base, secret, browser, person, prompt="consent", browse=consent_screen_first
+    )
+
+    assert shown == ["200 consent"]
+    assert "sub" in tokens["id_token"]
