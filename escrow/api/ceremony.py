@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import Blueprint, Response, g, jsonify, request
 
 from escrow.api.auth import role_required
+from escrow.api.openapi_parts import b64u_bytes, json_body
 from escrow.errors import ValidationError
 from escrow.httpkit import (
     MAX_ID,
@@ -243,23 +244,6 @@ def _json_schema(description: str, schema: dict[str, Any] | None = None) -> dict
     }
 
 
-def _json_body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """A required JSON request body with a real schema (never a bare object)."""
-    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _b64u_bytes(length: int, description: str) -> dict[str, Any]:
-    """Unpadded base64url of exactly `length` bytes (unb64(..., length=...) refuses anything else)."""
-    chars = (4 * length + 2) // 3
-    return {
-        "type": "string",
-        "pattern": "^[A-Za-z0-9_-]*$",
-        "minLength": chars,
-        "maxLength": chars,
-        "description": description,
-    }
-
-
 def _field(description: str) -> dict[str, Any]:
     """A key-holder field the service trims and refuses when blank or too long (keyholders._clean)."""
     return {
@@ -392,7 +376,7 @@ _TRANSCRIPT = {
         },
     },
 }
-_SIGNATURE = _b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
+_SIGNATURE = b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
 _HOLDER_IDS = {
     "type": "array",
     "items": {**_INT, "minimum": 1, "maximum": MAX_ID},
@@ -403,8 +387,8 @@ _ENROLMENT = {
     "required": ["invitation", "signing_key", "exchange_key", "signature"],
     "properties": {
         "invitation": {**_TEXT, "description": "the one-time invitation code"},
-        "signing_key": _b64u_bytes(32, "base64url Ed25519 signing key (32 bytes)"),
-        "exchange_key": _b64u_bytes(32, "base64url X25519 exchange key (32 bytes)"),
+        "signing_key": b64u_bytes(32, "base64url Ed25519 signing key (32 bytes)"),
+        "exchange_key": b64u_bytes(32, "base64url X25519 exchange key (32 bytes)"),
         "signature": {**_SIGNATURE, "description": "the signing key's signature over the enrolment body"},
     },
 }
@@ -519,7 +503,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "summary": "Register a key-holder's public keys with a one-time invitation code",
             "tags": ["ceremony"],
-            "requestBody": _json_body(
+            "requestBody": json_body(
                 "invitation, signing_key, exchange_key, signature (base64url)", _ENROLMENT
             ),
             "responses": {
@@ -574,7 +558,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "security": _HOLDER,
             "parameters": [_CEREMONY_ID],
-            "requestBody": _json_body("{body, signature}", _CEREMONY_MESSAGE),
+            "requestBody": json_body("{body, signature}", _CEREMONY_MESSAGE),
             "responses": {
                 "200": _json_schema(
                     "The ceremony status after the message",
@@ -598,7 +582,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "security": _HOLDER,
             "parameters": [_CEREMONY_ID],
-            "requestBody": _json_body("{body, signature}", _ERASURE_MESSAGE),
+            "requestBody": json_body("{body, signature}", _ERASURE_MESSAGE),
             "responses": {
                 "201": _json_schema(
                     "The log index of the keyholder.share_erased event",
@@ -621,7 +605,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Invite a key-holder (admin); the answer carries the one-time code",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_body("name, organisation, contact", _INVITATION),
+            "requestBody": json_body("name, organisation, contact", _INVITATION),
             "responses": {
                 "201": _json_schema(
                     "Invitation",
@@ -646,7 +630,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Open a ceremony for a new escrow key or OPRF key (admin)",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_body(
+            "requestBody": json_body(
                 "threshold, holders (ids in order), purpose (optional: escrow, the default, or oprf)",
                 _NEW_CEREMONY,
             ),
@@ -664,7 +648,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Open a reshare of the active key to a new key-holder set (admin)",
             "tags": ["ceremony"],
             "security": _STAFF,
-            "requestBody": _json_body(
+            "requestBody": json_body(
                 "threshold, dealers (current holder ids), holders (new ids), purpose (optional: only escrow "
                 "is supported; oprf is refused with 422)",
                 _NEW_RESHARE,
@@ -684,7 +668,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ceremony"],
             "security": _STAFF,
             "parameters": [_CEREMONY_ID],
-            "requestBody": _json_body("reason", _CANCELLATION),
+            "requestBody": json_body("reason", _CANCELLATION),
             "responses": {
                 "200": _json_schema(
                     "Cancelled",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from escrow.api.openapi_parts import b64u_bytes, json_body
 from escrow.services.disclosure import MAX_EXTENSION_ORDER_BYTES, MAX_ORDER_BYTES
 from escrow.services.disclosure._shared import MAX_LEGAL_BASIS, MAX_NOTIFY_DELAY_DAYS, MAX_TEXT
 from escrow.services.disclosure.drafting import MAX_SCOPE
@@ -14,23 +15,6 @@ def _schema(description: str, schema: dict[str, Any] | None = None) -> dict[str,
     return {
         "description": description,
         "content": {"application/json": {"schema": schema or {"type": "object"}}},
-    }
-
-
-def _body(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """A required JSON request body with a real schema (never a bare object)."""
-    return {"required": True, "description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _b64u_bytes(length: int, description: str) -> dict[str, Any]:
-    """Unpadded base64url of exactly `length` bytes (b64u_decode(..., length=...) refuses anything else)."""
-    chars = (4 * length + 2) // 3
-    return {
-        "type": "string",
-        "pattern": "^[A-Za-z0-9_-]*$",
-        "minLength": chars,
-        "maxLength": chars,
-        "description": description,
     }
 
 
@@ -52,9 +36,9 @@ def _object(required: list[str], properties: dict[str, Any], *, exact: bool = Fa
     return schema
 
 
-_SIGNATURE = _b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
-_KEY = _b64u_bytes(32, "base64url Ed25519 public key (32 bytes)")
-_POINT = _b64u_bytes(32, "base64url ristretto255 element (32 bytes)")
+_SIGNATURE = b64u_bytes(64, "base64url Ed25519 signature (64 bytes)")
+_KEY = b64u_bytes(32, "base64url Ed25519 public key (32 bytes)")
+_POINT = b64u_bytes(32, "base64url ristretto255 element (32 bytes)")
 _USERNAME = {"type": "string", "minLength": 1, "description": "the signing officer's username"}
 _REQUEST_OFFICER = _text(64, "the username of the request's submitter or a co-signer")
 _UTC_SECOND = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
@@ -201,7 +185,7 @@ _PARTIAL = _object(
             "description": "the holder's share index",
         },
         "d": _POINT,
-        "proof": _b64u_bytes(64, "the DLEQ proof (64 bytes)"),
+        "proof": b64u_bytes(64, "the DLEQ proof (64 bytes)"),
     },
     exact=True,
 )
@@ -486,7 +470,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Register a legal officer's Ed25519 public key (own key, or any officer's as admin)",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _body("public_key (base64url), optional username (admins)", _REGISTER_KEY),
+            "requestBody": json_body("public_key (base64url), optional username (admins)", _REGISTER_KEY),
             "responses": {
                 "201": _schema(
                     "The recorded key",
@@ -510,7 +494,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Register a court (admin): name, jurisdiction, optional Ed25519 public key",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _body("name, jurisdiction, public_key (base64url, optional)", _NEW_COURT),
+            "requestBody": json_body("name, jurisdiction, public_key (base64url, optional)", _NEW_COURT),
             "responses": {"201": _schema("The court", _COURT), **_ERRORS},
         },
     },
@@ -573,7 +557,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "blinding scalars (signature over the request digest, role reveal; logged first)",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _body("signature (base64url)", _SIGNATURE_ONLY),
+            "requestBody": json_body("signature (base64url)", _SIGNATURE_ONLY),
             "responses": {"200": _schema("The reveal package", _REVEAL_PACKAGE), **_ERRORS},
         }
     },
@@ -584,7 +568,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "pseudonym in scope)",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _body(
+            "requestBody": json_body(
                 "blinded (base64url ristretto255 elements), signature (base64url)", _OPRF_CHECK
             ),
             "responses": {"200": _schema("The nodes' answers", _OPRF_ANSWERS), **_ERRORS},
@@ -596,7 +580,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "Ed25519 signature over the digest of the body with them in",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _body("blinding (base64url points), signature (base64url)", _SUBMIT),
+            "requestBody": json_body("blinding (base64url points), signature (base64url)", _SUBMIT),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -605,7 +589,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Co-sign: another legal officer's Ed25519 signature over the request digest",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _body("username, signature (base64url)", _COSIGN),
+            "requestBody": json_body("username, signature (base64url)", _COSIGN),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -615,7 +599,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "digest (role extend); nothing changes until it is co-signed",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _body(
+            "requestBody": json_body(
                 "username, sequence, old_delay_days, new_delay_days, reason, order_reference, "
                 "order (base64url PDF, optional), signature (base64url)",
                 _EXTENSION,
@@ -638,7 +622,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "schema": {"type": "integer", "minimum": 1},
                 },
             ],
-            "requestBody": _body("username, signature (base64url)", _EXTENSION_COSIGN),
+            "requestBody": json_body("username, signature (base64url)", _EXTENSION_COSIGN),
             "responses": {"200": _schema("The request with its extensions", _REQUEST), **_ERRORS},
         }
     },
@@ -648,7 +632,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "the withdrawal digest (role withdraw); partial decryptions are deleted",
             "tags": ["disclosure"],
             "parameters": [_ID],
-            "requestBody": _body("username, reason, signature (base64url)", _WITHDRAW),
+            "requestBody": json_body("username, reason, signature (base64url)", _WITHDRAW),
             "responses": {"200": _schema("The withdrawn request", _REQUEST), **_ERRORS},
         }
     },
@@ -688,7 +672,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_ID],
-            "requestBody": _body("partials (list), signature (base64url)", _APPROVE),
+            "requestBody": json_body("partials (list), signature (base64url)", _APPROVE),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -698,7 +682,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_ID],
-            "requestBody": _body("reason, signature (base64url)", _REJECT),
+            "requestBody": json_body("reason, signature (base64url)", _REJECT),
             "responses": {"200": _schema("The request", _REQUEST), **_ERRORS},
         }
     },
@@ -731,7 +715,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "must sign it",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _body("courts, organisations", _ROSTER_PROPOSAL),
+            "requestBody": json_body("courts, organisations", _ROSTER_PROPOSAL),
             "responses": {"201": _schema("The proposed roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
@@ -741,7 +725,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["disclosure"],
             "security": _HOLDER,
             "parameters": [_VERSION],
-            "requestBody": _body("signature (base64url)", _SIGNATURE_ONLY),
+            "requestBody": json_body("signature (base64url)", _SIGNATURE_ONLY),
             "responses": {"200": _schema("The roster document", _ROSTER_DOCUMENT), **_ERRORS},
         }
     },
@@ -750,7 +734,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Record an officer's key with the certificate their organisation signed",
             "tags": ["disclosure"],
             "security": _STAFF,
-            "requestBody": _body("certificate, signature (base64url)", _CERTIFICATE),
+            "requestBody": json_body("certificate, signature (base64url)", _CERTIFICATE),
             "responses": {
                 "201": _schema(
                     "The recorded key",
